@@ -1,0 +1,58 @@
+"""The ``imu-hinge`` command line: parse, call, print. Each subcommand lives in
+``imu_hinge.commands.<name>`` and exposes ``register(subparsers)``; the registered
+handler takes the parsed arguments and returns an exit code.
+
+User mistakes arrive here as :class:`~imu_hinge.errors.ImuHingeError` and leave as one
+line on stderr plus the error's exit code, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import ImuHingeError
+
+# Subcommand modules, in the order ``--help`` lists them. Add a module here to add a command.
+COMMANDS: tuple[str, ...] = (
+    "analyze",
+    "simulate",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imu-hinge",
+        description="Hip-hinge trainer on two IMUs (sacrum + thoracic): angles, reps, lumbar-flexion alerts.",
+    )
+    parser.add_argument("--version", action="version", version=f"imu-hinge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"imu_hinge.commands.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ImuHingeError as exc:
+        print(f"imu-hinge: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("imu-hinge: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

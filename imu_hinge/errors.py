@@ -1,0 +1,92 @@
+"""The one exception tree of imu-hinge.
+
+Every error a user can cause (a bad file, a wrong option, a sensor that is not there)
+is an :class:`ImuHingeError` carrying a one-line message that says what is wrong and
+what to do, and the process exit code the CLI uses for it::
+
+    ImuHingeError                 exit 1   base class, never raised directly
+    ├── UsageError                exit 2   bad option or configuration value
+    │   └── ConfigError                    config file unreadable or invalid
+    ├── InputError                exit 3   a recording or data file that cannot be used
+    │   ├── RecordingNotFound              missing file
+    │   ├── RecordingFormatError           empty, wrong columns, unknown sensor, non-numeric
+    │   └── CalibrationError               no quiet standing, no hinge to find the axis
+    ├── ProtocolError             exit 4   a sensor packet that cannot be decoded
+    │   └── DecodeError                    truncated, wrong version, bad count
+    ├── SensorLinkError           exit 5   BLE: no adapter, sensor not found, lost
+    └── StoreError                exit 6   the SQLite store: corrupt, locked, unknown person
+
+Warnings the user should see but that leave a usable result are not exceptions:
+they are collected as :class:`DataWarning` strings on the result objects.
+"""
+
+from __future__ import annotations
+
+
+class ImuHingeError(Exception):
+    """Base of every error imu-hinge raises on purpose. ``str(exc)`` is one line."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class UsageError(ImuHingeError):
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    pass
+
+
+class InputError(ImuHingeError):
+    exit_code = 3
+
+
+class RecordingNotFound(InputError):
+    pass
+
+
+class RecordingFormatError(InputError):
+    pass
+
+
+class CalibrationError(InputError):
+    pass
+
+
+class ProtocolError(ImuHingeError):
+    exit_code = 4
+
+
+class DecodeError(ProtocolError):
+    pass
+
+
+class SensorLinkError(ImuHingeError):
+    exit_code = 5
+
+
+class StoreError(ImuHingeError):
+    exit_code = 6
+
+
+__all__ = [
+    "CalibrationError",
+    "ConfigError",
+    "DecodeError",
+    "ImuHingeError",
+    "InputError",
+    "ProtocolError",
+    "RecordingFormatError",
+    "RecordingNotFound",
+    "SensorLinkError",
+    "StoreError",
+    "UsageError",
+]

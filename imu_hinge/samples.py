@@ -1,0 +1,78 @@
+"""Sample containers shared by every source and the numerical core.
+
+Units are SI and live in the names: ``time_s`` (s), ``acc_m_s2`` (m/s^2, reads about
++9.81 along "up" at rest), ``gyr_rad_s`` (rad/s), each in the sensor's own axes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+SENSOR_ROLES: tuple[str, str] = ("sacrum", "thoracic")
+"""The two sensor roles, in the order the core uses: pelvis first, trunk second."""
+
+
+class ImuSample(NamedTuple):
+    """One sample of one sensor, as the live path hands it to the core."""
+
+    time_s: float
+    sensor: str
+    acc_m_s2: tuple[float, float, float]
+    gyr_rad_s: tuple[float, float, float]
+
+
+@dataclass
+class SensorStream:
+    """All samples of one sensor: ``time_s`` (N,), ``acc_m_s2`` (N, 3), ``gyr_rad_s`` (N, 3).
+
+    ``time_s`` is strictly increasing; gaps (dropped samples) are simply missing rows.
+    ``clipped`` (N,) marks samples the sensor reported as saturated, when known.
+    """
+
+    sensor: str
+    time_s: np.ndarray
+    acc_m_s2: np.ndarray
+    gyr_rad_s: np.ndarray
+    clipped: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.time_s.shape[0])
+
+    def slice(self, start: int, stop: int) -> SensorStream:
+        clipped = None if self.clipped is None else self.clipped[start:stop]
+        return SensorStream(self.sensor, self.time_s[start:stop], self.acc_m_s2[start:stop],
+                            self.gyr_rad_s[start:stop], clipped)
+
+    @property
+    def nominal_rate_hz(self) -> float:
+        """Sample rate from the median interval (robust to jitter and gaps)."""
+        if len(self) < 2:
+            return float("nan")
+        return float(1.0 / np.median(np.diff(self.time_s)))
+
+
+@dataclass
+class Recording:
+    """A two-sensor session: one :class:`SensorStream` per role plus free-form metadata."""
+
+    streams: dict[str, SensorStream]
+    metadata: dict[str, object] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    source: str = ""
+
+    def __getitem__(self, role: str) -> SensorStream:
+        return self.streams[role]
+
+    def merged_samples(self) -> list[ImuSample]:
+        """All samples of both sensors in arrival (time) order, as a live session sees them."""
+        out: list[ImuSample] = []
+        for role, s in self.streams.items():
+            for i in range(len(s)):
+                a, g = s.acc_m_s2[i], s.gyr_rad_s[i]
+                out.append(ImuSample(float(s.time_s[i]), role, (float(a[0]), float(a[1]), float(a[2])),
+                                     (float(g[0]), float(g[1]), float(g[2]))))
+        out.sort(key=lambda x: (x.time_s, SENSOR_ROLES.index(x.sensor) if x.sensor in SENSOR_ROLES else 9))
+        return out
