@@ -1,0 +1,122 @@
+"""The one interface every orientation filter implements.
+
+A filter is built with its parameters (``rate_hz`` and method-specific gains), keeps
+its state apart, and offers a per-sample :meth:`OrientationFilter.update` for live use
+and :meth:`OrientationFilter.update_batch` for replay. Both give *identical* results on
+the same samples: the batch form only loops faster.
+
+Conventions: quaternions are ``(w, x, y, z)``, sensor-to-earth, earth z up (heading is
+arbitrary: there is no magnetometer). Gyroscope in rad/s, accelerometer in m/s^2, both in
+the sensor's own axes. ``dt_s`` is the time since the previous sample; when it exceeds
+1.5 nominal periods the filter treats it as a gap (dropped samples): it integrates the
+gyroscope across the real interval and never invents accelerometer corrections.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+GAP_FACTOR = 1.5
+"""An interval longer than this many nominal periods is a gap."""
+
+
+def quat_from_gravity(acc_m_s2: np.ndarray) -> np.ndarray:
+    """Sensor-to-earth quaternion (w, x, y, z) with zero heading whose earth z is along ``acc``.
+
+    The rotation is the shortest one taking the measured "up" direction (sensor frame)
+    to earth z.
+    """
+    a = np.asarray(acc_m_s2, dtype=float)
+    u = a / np.linalg.norm(a)
+    ez = np.array([0.0, 0.0, 1.0])
+    c = float(np.dot(u, ez))
+    if c < -0.999999:  # upside down: 180 deg about x
+        return np.array([0.0, 1.0, 0.0, 0.0])
+    axis = np.cross(u, ez)
+    q = np.array([1.0 + c, axis[0], axis[1], axis[2]])
+    return q / np.linalg.norm(q)
+
+
+def up_in_sensor(q: np.ndarray) -> np.ndarray:
+    """Earth "up" expressed in the sensor frame for sensor-to-earth quaternions (..., 4) -> (..., 3)."""
+    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    return np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1)
+
+
+def quat_multiply(q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
+    """Hamilton product ``q1 * q2`` of two quaternions (4,) (w, x, y, z)."""
+    w1, x1, y1, z1 = q1
+    w2, x2, y2, z2 = q2
+    return np.array([w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2,
+                     w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
+                     w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
+                     w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2])
+
+
+def quat_from_rate(gyr_rad_s: np.ndarray, dt_s: float) -> np.ndarray:
+    """Rotation (4,) of a constant body rate ``gyr_rad_s`` (3,) held for ``dt_s`` seconds (exact)."""
+    w = np.asarray(gyr_rad_s, dtype=float)
+    rate = float(np.linalg.norm(w))
+    if rate * abs(dt_s) < 1e-15:
+        return np.array([1.0, 0.0, 0.0, 0.0])
+    half = 0.5 * rate * dt_s
+    s = np.sin(half) / rate
+    return np.array([np.cos(half), s * w[0], s * w[1], s * w[2]])
+
+
+def integrate_gyr(q: np.ndarray, gyr_rad_s: np.ndarray, dt_s: float) -> np.ndarray:
+    """Sensor-to-earth ``q`` (4,) after turning at body rate ``gyr_rad_s`` (3,) for ``dt_s`` s; unit norm."""
+    out = quat_multiply(np.asarray(q, dtype=float), quat_from_rate(gyr_rad_s, dt_s))
+    return out / np.linalg.norm(out)
+
+
+def gap_rate(last_gyr_rad_s: np.ndarray | None, gyr_rad_s: np.ndarray, dt_s: float, ts_s: float) -> np.ndarray:
+    """Mean body rate (3,) rad/s over the missing part ``dt_s - ts_s`` of a gap.
+
+    The rate is taken as linear from the previous sample ``last_gyr_rad_s`` (at the start of
+    the gap) to ``gyr_rad_s``; the sample ending the gap covers the last ``ts_s`` itself (its own
+    normal update). Without a previous sample the current rate is held.
+    """
+    gyr = np.asarray(gyr_rad_s, dtype=float)
+    if last_gyr_rad_s is None:
+        return gyr
+    last = np.asarray(last_gyr_rad_s, dtype=float)
+    end = last + (gyr - last) * ((dt_s - ts_s) / dt_s)  # rate where the missing part ends
+    return 0.5 * (last + end)
+
+
+class OrientationFilter(ABC):
+    """Causal 6-axis orientation filter. Parameters in ``__init__``, state in the object."""
+
+    name: str = ""
+
+    def __init__(self, rate_hz: float) -> None:
+        if not (rate_hz > 0 and np.isfinite(rate_hz)):
+            raise ValueError(f"rate_hz must be positive, got {rate_hz!r}")
+        self.rate_hz = float(rate_hz)
+        self.ts_s = 1.0 / self.rate_hz
+
+    @abstractmethod
+    def reset(self, acc_m_s2: np.ndarray | None = None, gyr_bias_rad_s: np.ndarray | None = None) -> None:
+        """Start over; optionally from a known gravity direction (mean acc at rest) and gyro bias."""
+
+    @abstractmethod
+    def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None) -> np.ndarray:
+        """Process one sample; return the orientation (4,) after it."""
+
+    def update_batch(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray,
+                     dt_s: np.ndarray | None = None) -> np.ndarray:
+        """Process N samples in order; return (N, 4). Same result as N calls of :meth:`update`."""
+        gyr = np.ascontiguousarray(gyr_rad_s, dtype=float)
+        acc = np.ascontiguousarray(acc_m_s2, dtype=float)
+        out = np.empty((gyr.shape[0], 4))
+        for i in range(gyr.shape[0]):
+            out[i] = self.update(gyr[i], acc[i], None if dt_s is None else float(dt_s[i]))
+        return out
+
+    @property
+    @abstractmethod
+    def gyr_bias_rad_s(self) -> np.ndarray:
+        """Current gyroscope bias estimate (3,), zeros where the method has none."""

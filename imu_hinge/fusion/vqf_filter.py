@@ -1,0 +1,239 @@
+"""VQF (Laidig & Seel, Information Fusion 91, 2023) behind :class:`OrientationFilter`.
+
+:class:`VqfFilter` wraps ``vqf.VQF`` (C++): the per-sample :meth:`VqfFilter.update` for
+live use and :meth:`VqfFilter.update_batch`, which feeds runs of regularly spaced samples
+to the C++ ``updateBatch`` (about 0.3 us/sample) and gives results identical to the
+per-sample calls. :class:`OfflineVqf` wraps the non-causal ``vqf.offlineVQF`` for a research
+mode (batch only).
+
+vqf's sample time is fixed at construction. A gap (``dt_s`` > 1.5 nominal periods) is
+bridged by gyro integration: the gyro-strapdown quaternion ``gyrQuat`` in vqf's state is
+rotated by the bias-corrected rate over the missing time ``dt_s - Ts`` (the rate taken as
+linear from the sample before the gap to the one ending it, :func:`~imu_hinge.fusion.base.gap_rate`),
+then the sample ending the gap gets the normal update. No accelerometer sample is invented.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import vqf
+
+from imu_hinge.errors import UsageError
+from imu_hinge.fusion.base import GAP_FACTOR, OrientationFilter, gap_rate, quat_from_gravity, quat_from_rate
+
+
+@dataclass(frozen=True)
+class VqfParams:
+    """Tuning of :class:`VqfFilter`; vqf 2.1.2 defaults.
+
+    The defaults are kept because they measured best here: on BROAD (benchmarks/fusion_broad.py)
+    and the synthetic hinge/swing set of docs/fusion.md no other ``tau_acc_s`` did better overall.
+    """
+
+    tau_acc_s: float = 3.0
+    """Time constant of the accelerometer low-pass / inclination correction, s."""
+    motion_bias_est_enabled: bool = True
+    """Estimate gyro bias during motion."""
+    rest_bias_est_enabled: bool = True
+    """Detect rest and estimate gyro bias at rest."""
+    bias_sigma_init_deg_s: float = 0.5
+    """Std. dev. of the initial bias estimate when no bias is given to :meth:`VqfFilter.reset`, deg/s."""
+    bias_sigma_known_deg_s: float = 0.1
+    """Std. dev. given to a bias passed to :meth:`VqfFilter.reset` (a static calibration), deg/s."""
+    bias_forgetting_time_s: float = 100.0
+    """Time in which the bias uncertainty grows back to ``bias_sigma_motion``, s."""
+    rest_min_s: float = 1.5
+    """Minimum duration of rest before it is detected, s."""
+    rest_th_gyr_deg_s: float = 2.0
+    """Rest detection: gyro deviation threshold, deg/s."""
+    rest_th_acc_m_s2: float = 0.5
+    """Rest detection: accelerometer deviation threshold, m/s^2."""
+
+    def to_vqf(self) -> dict[str, Any]:
+        """The same parameters under vqf's own keyword names."""
+        return {
+            "tauAcc": float(self.tau_acc_s),
+            "motionBiasEstEnabled": bool(self.motion_bias_est_enabled),
+            "restBiasEstEnabled": bool(self.rest_bias_est_enabled),
+            "biasSigmaInit": float(self.bias_sigma_init_deg_s),
+            "biasForgettingTime": float(self.bias_forgetting_time_s),
+            "restMinT": float(self.rest_min_s),
+            "restThGyr": float(self.rest_th_gyr_deg_s),
+            "restThAcc": float(self.rest_th_acc_m_s2),
+        }
+
+
+def _params(kwargs: dict[str, Any]) -> VqfParams:
+    known = set(asdict(VqfParams()))
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise TypeError(f"unknown vqf parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return VqfParams(**kwargs)
+
+
+def _as_samples(x: np.ndarray, name: str) -> np.ndarray:
+    arr = np.ascontiguousarray(x, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 3:
+        raise ValueError(f"{name} must have shape (N, 3), got {arr.shape}")
+    return arr
+
+
+class VqfFilter(OrientationFilter):
+    """Causal VQF, 6D (gyro + accelerometer); bias estimated at rest and in motion.
+
+    Parameters: ``rate_hz`` (nominal sample rate, Hz) and the fields of :class:`VqfParams`
+    as keywords. State lives in the wrapped ``vqf.VQF`` object (:attr:`vqf`).
+    """
+
+    name = "vqf"
+
+    def __init__(self, rate_hz: float, **params: Any) -> None:
+        super().__init__(rate_hz)
+        self.params = _params(params)
+        self.vqf = vqf.VQF(self.ts_s, **self.params.to_vqf())
+        self._gap_dt_s = GAP_FACTOR * self.ts_s
+        self.reset()
+
+    def reset(self, acc_m_s2: np.ndarray | None = None, gyr_bias_rad_s: np.ndarray | None = None) -> None:
+        """Start over.
+
+        ``acc_m_s2`` (3,): mean accelerometer at rest; the filter starts aligned with it
+        (``accQuat`` and the low-pass state of the inclination correction set to steady state),
+        so there is no convergence transient. ``gyr_bias_rad_s`` (3,): a known gyro bias
+        (static calibration), given the uncertainty ``bias_sigma_known_deg_s``.
+        """
+        v = self.vqf
+        v.resetState()
+        self._last_gyr: np.ndarray | None = None
+        if acc_m_s2 is not None:
+            acc0 = np.asarray(acc_m_s2, dtype=float).reshape(3)
+            if not (np.all(np.isfinite(acc0)) and np.linalg.norm(acc0) > 0):
+                raise ValueError(f"acc_m_s2 for the initial orientation must be finite, non-zero, got {acc0}")
+            state = v.state
+            b, a = v.coeffs["accLpB"], v.coeffs["accLpA"]
+            lp = []
+            for x0 in acc0:  # steady state of vqf's 2nd-order low-pass for a constant input x0
+                lp += [x0 * (1 - b[0]), x0 * (b[2] - a[1])]
+            state["gyrQuat"] = [1.0, 0.0, 0.0, 0.0]
+            state["accQuat"] = [float(c) for c in quat_from_gravity(acc0)]
+            state["accLpState"] = lp
+            state["lastAccLp"] = [float(c) for c in acc0]
+            v.state = state
+        if gyr_bias_rad_s is not None:
+            bias = np.ascontiguousarray(gyr_bias_rad_s, dtype=np.float64).reshape(3)
+            v.setBiasEstimate(bias, np.deg2rad(self.params.bias_sigma_known_deg_s))
+
+    @property
+    def gyr_bias_rad_s(self) -> np.ndarray:
+        """Current gyro bias estimate (3,), rad/s."""
+        return np.asarray(self.vqf.getBiasEstimate()[0], dtype=float)
+
+    def _bridge_gap(self, gyr: np.ndarray, dt_s: float) -> None:
+        """Rotate ``gyrQuat`` by the bias-corrected rate over the missing time ``dt_s - Ts``."""
+        w = gap_rate(self._last_gyr, gyr, dt_s, self.ts_s) - self.gyr_bias_rad_s
+        step = quat_from_rate(w, dt_s - self.ts_s)
+        state = self.vqf.state
+        q = vqf.VQF.quatMultiply(np.asarray(state["gyrQuat"], dtype=float), step)
+        state["gyrQuat"] = [float(c) for c in q / np.linalg.norm(q)]
+        self.vqf.state = state
+
+    def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None) -> np.ndarray:
+        """One sample: gyro (3,) rad/s, acc (3,) m/s^2, ``dt_s`` since the previous one (s) -> quat (4,)."""
+        gyr = np.array(gyr_rad_s, dtype=np.float64)  # a copy: kept as the last sample for gaps
+        acc = np.ascontiguousarray(acc_m_s2, dtype=np.float64)
+        if dt_s is not None and dt_s > self._gap_dt_s:
+            self._bridge_gap(gyr, float(dt_s))
+        self.vqf.update(gyr, acc)
+        self._last_gyr = gyr
+        return self.vqf.getQuat6D()
+
+    def update_batch(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray,
+                     dt_s: np.ndarray | None = None) -> np.ndarray:
+        """N samples (N, 3) rad/s and m/s^2, optional ``dt_s`` (N,) s -> quats (N, 4).
+
+        Runs without gaps go to vqf's C++ ``updateBatch``; each gap sample is bridged as in
+        :meth:`update`. Identical to N calls of :meth:`update`.
+        """
+        gyr = _as_samples(gyr_rad_s, "gyr_rad_s")
+        acc = _as_samples(acc_m_s2, "acc_m_s2")
+        n = gyr.shape[0]
+        if acc.shape[0] != n:
+            raise ValueError(f"gyr_rad_s and acc_m_s2 differ in length: {n} vs {acc.shape[0]}")
+        out = np.empty((n, 4))
+        gaps: list[int] = []
+        if dt_s is not None:
+            dt = np.asarray(dt_s, dtype=float).reshape(-1)
+            if dt.shape[0] != n:
+                raise ValueError(f"dt_s must have {n} entries, got {dt.shape[0]}")
+            gaps = np.flatnonzero(dt > self._gap_dt_s).tolist()
+        start = 0
+        for i in [*gaps, n]:
+            if i > start:
+                out[start:i] = self.vqf.updateBatch(gyr[start:i], acc[start:i])["quat6D"]
+                self._last_gyr = gyr[i - 1].copy()
+            if i < n:
+                out[i] = self.update(gyr[i], acc[i], float(dt[i]))
+            start = i + 1
+        return out
+
+
+class OfflineVqf(OrientationFilter):
+    """Non-causal VQF (``vqf.offlineVQF``: forward-backward, uses future samples). Batch only.
+
+    For research-grade angles after the fact; never for live feedback. Parameters as
+    :class:`VqfParams`. ``offlineVQF`` has no notion of time steps, so a recording with gaps
+    is split at each gap and every segment is filtered on its own (inclination is observable
+    in each; heading is arbitrary anyway). No sample is invented.
+    """
+
+    name = "vqf_offline"
+
+    def __init__(self, rate_hz: float, **params: Any) -> None:
+        super().__init__(rate_hz)
+        self.params = _params(params)
+        self.reset()
+
+    def reset(self, acc_m_s2: np.ndarray | None = None, gyr_bias_rad_s: np.ndarray | None = None) -> None:
+        """Forget the previous batch; ``gyr_bias_rad_s`` (3,) rad/s is subtracted before filtering.
+
+        ``acc_m_s2`` is accepted for interface compatibility; the offline filter initialises
+        itself from the whole recording.
+        """
+        self._bias = np.zeros(3) if gyr_bias_rad_s is None else np.asarray(gyr_bias_rad_s, float).reshape(3)
+        self._bias_est = self._bias.copy()
+
+    @property
+    def gyr_bias_rad_s(self) -> np.ndarray:
+        """Bias estimate (3,) rad/s at the end of the last batch (plus any known bias)."""
+        return self._bias_est.copy()
+
+    def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None) -> np.ndarray:
+        raise UsageError("method 'vqf_offline' is non-causal and batch-only: use update_batch() "
+                         "or estimate_orientation(), or a causal method such as 'vqf' for live use")
+
+    def update_batch(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray,
+                     dt_s: np.ndarray | None = None) -> np.ndarray:
+        """N samples (N, 3) rad/s and m/s^2, optional ``dt_s`` (N,) s -> quats (N, 4)."""
+        gyr = _as_samples(gyr_rad_s, "gyr_rad_s") - self._bias
+        acc = _as_samples(acc_m_s2, "acc_m_s2")
+        n = gyr.shape[0]
+        if acc.shape[0] != n:
+            raise ValueError(f"gyr_rad_s and acc_m_s2 differ in length: {n} vs {acc.shape[0]}")
+        gaps: list[int] = []
+        if dt_s is not None:
+            dt = np.asarray(dt_s, dtype=float).reshape(-1)
+            if dt.shape[0] != n:
+                raise ValueError(f"dt_s must have {n} entries, got {dt.shape[0]}")
+            gaps = [i for i in np.flatnonzero(dt > GAP_FACTOR * self.ts_s).tolist() if i > 0]
+        out = np.empty((n, 4))
+        start = 0
+        for stop in [*gaps, n]:
+            res = vqf.offlineVQF(np.ascontiguousarray(gyr[start:stop]), np.ascontiguousarray(acc[start:stop]),
+                                 None, self.ts_s, self.params.to_vqf())
+            out[start:stop] = res["quat6D"]
+            self._bias_est = self._bias + res["bias"][-1]
+            start = stop
+        return out
