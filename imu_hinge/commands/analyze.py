@@ -1,0 +1,128 @@
+"""``imu-hinge analyze RECORDING``: angles, reps, faults and alerts from a two-sensor recording."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import UsageError
+from ..fusion import METHODS
+from ..params import AnalysisParams, load_params, with_overrides
+from ..pipeline import AnalysisResult, analyze
+from ..recording import read_interchange_csv
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("analyze", help="analyse a recording: per-rep table, alerts, JSON and angle CSV",
+                       description="Run the causal pipeline over a recording (interchange CSV) exactly as a live "
+                                   "session would, and report reps, faults and alerts.")
+    p.add_argument("recording", help="interchange CSV (time_s,sensor,acc_*,gyr_*)")
+    p.add_argument("--json", metavar="OUT", help="write reps, alerts, calibration and warnings as JSON")
+    p.add_argument("--angles-csv", metavar="OUT",
+                   help="write time_s,pelvic_tilt_deg,trunk_flexion_deg,lumbar_flexion_deg")
+    p.add_argument("--exercise", metavar="NAME", help="exercise name (tags the result; sets its default thresholds)")
+    p.add_argument("--config", metavar="FILE", help="TOML or JSON file with analysis parameters")
+    causal = [m for m in METHODS if m != "vqf_offline"]
+    p.add_argument("--filter", metavar="NAME", choices=causal,
+                   help=f"orientation filter (default vqf; one of {', '.join(causal)})")
+    p.add_argument("--offline", action="store_true",
+                   help="research mode: non-causal smoothing (offline VQF) for the angles; alerts are then not "
+                        "what a live session would raise")
+    p.add_argument("--threshold-deg", type=float, metavar="DEG", help="lumbar flexion alert threshold (default 20)")
+    p.add_argument("--lmax-deg", type=float, metavar="DEG", help="the person's calibrated maximum lumbar flexion")
+    p.add_argument("--threshold-pct", type=float, metavar="PCT", help="threshold as %% of --lmax-deg")
+    p.add_argument("--acc-unit", choices=("auto", "si", "g"), default="auto",
+                   help="accelerometer unit (default: detect)")
+    p.add_argument("--gyr-unit", choices=("auto", "si", "deg/s"), default="auto",
+                   help="gyroscope unit (default: detect)")
+    p.add_argument("--quiet", action="store_true", help="no table on the terminal")
+    p.set_defaults(func=run)
+
+
+def build_params(args: argparse.Namespace) -> AnalysisParams:
+    params = load_params(args.config) if args.config else AnalysisParams()
+    if args.exercise:
+        from ..exercises import apply_exercise
+        params = apply_exercise(params, args.exercise)
+    if args.filter:
+        params = AnalysisParams(**{**params.__dict__, "fusion_method": args.filter})
+    if args.offline:
+        params = AnalysisParams(**{**params.__dict__, "fusion_method": "vqf_offline"})
+    if args.threshold_pct is not None and args.lmax_deg is None:
+        raise UsageError("--threshold-pct needs --lmax-deg (the person's calibrated maximum lumbar flexion)")
+    for name in ("threshold_deg", "lmax_deg", "threshold_pct"):
+        v = getattr(args, name)
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise UsageError(f"--{name.replace('_', '-')} must be a positive number, got {v}")
+    return with_overrides(params, lumbar_flexion_deg=args.threshold_deg, lmax_deg=args.lmax_deg,
+                          lumbar_flexion_pct_lmax=args.threshold_pct)
+
+
+def _fmt(v: float | None, spec: str = "5.1f") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-".rjust(int(spec.split(".")[0]))
+    return format(v, spec)
+
+
+def print_table(res: AnalysisResult, out: Any = sys.stdout) -> None:
+    print(f"{'rep':>3} {'start':>6} {'bottom':>6} {'end':>6} {'P':>5} {'T':>5} {'L':>5} {'share':>5} {'lag':>5} "
+          f"{'lock':>5}  faults", file=out)
+    for r in res.reps:
+        faults = ", ".join(r.faults) or "ok"
+        if not r.complete:
+            faults += " (incomplete: sensor gap)"
+        print(f"{r.index:>3} {r.start_s:6.2f} {r.bottom_s:6.2f} {r.end_s:6.2f} {_fmt(r.peak_pelvic_tilt_deg)} "
+              f"{_fmt(r.peak_trunk_flexion_deg)} {_fmt(r.peak_lumbar_flexion_deg)} {_fmt(r.hinge_share, '5.2f')} "
+              f"{_fmt(r.onset_lag_s, '5.2f')} {_fmt(r.lockout_extension_deg)}  {faults}", file=out)
+    n_flag = sum(1 for r in res.reps if r.faults)
+    n_lf = sum(1 for a in res.alerts if a.fault == "lumbar_flexion")
+    print(f"{len(res.reps)} reps, {n_flag} flagged, {n_lf} lumbar-flexion alert(s). P pelvic tilt, T trunk flexion, "
+          "L lumbar flexion (peak deg); share = P/T at the bottom; lag = L onset minus P onset (s); lock = lockout "
+          "extension (deg)", file=out)
+
+
+def write_angles_csv(res: AnalysisResult, path: str | Path) -> None:
+    data = np.column_stack([res.time_s, res.pelvic_tilt_deg, res.trunk_flexion_deg, res.lumbar_flexion_deg])
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write("time_s,pelvic_tilt_deg,trunk_flexion_deg,lumbar_flexion_deg\n")
+        np.savetxt(fh, data, fmt=["%.6f", "%.4f", "%.4f", "%.4f"], delimiter=",")
+
+
+def _check_out(path: str | None) -> None:
+    if path and not Path(path).resolve().parent.is_dir():
+        raise UsageError(f"cannot write {path}: its folder does not exist")
+
+
+def run(args: argparse.Namespace) -> int:
+    params = build_params(args)
+    _check_out(args.json)
+    _check_out(args.angles_csv)
+    rec = read_interchange_csv(args.recording, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit)
+    res = analyze(rec, params)
+    for w in res.warnings:
+        print(f"imu-hinge: warning: {w}", file=sys.stderr)
+    if not args.quiet:
+        print_table(res)
+    if args.json:
+        doc: dict[str, Any] = {"recording": str(args.recording), "exercise": args.exercise,
+                               **res.to_json_dict(), "params": params.to_dict()}
+        Path(args.json).write_text(json.dumps(doc, indent=1, default=_json_default), encoding="utf-8")
+    if args.angles_csv:
+        write_angles_csv(res, args.angles_csv)
+    return 0
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.floating | np.integer):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, float) and math.isnan(o):
+        return None
+    raise TypeError(type(o).__name__)

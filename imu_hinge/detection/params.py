@@ -1,0 +1,60 @@
+"""Detector parameters (contracts §4 defaults). Parameters only: no state lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RepParams:
+    """Rep state machine on trunk flexion ``T`` (deg)."""
+
+    start_deg: float = 10.0
+    """T above this leaves standing: a candidate rep begins."""
+    end_deg: float = 10.0
+    """T back below this after the bottom ends the rep (lockout)."""
+    settle_deg: float = 2.0
+    """A rep starts at the last moment T was within this of its standing minimum."""
+    min_peak_deg: float = 30.0
+    """A candidate whose peak T stays below this is not a rep."""
+    min_duration_s: float = 0.4
+    max_duration_s: float = 20.0
+    valley_fraction: float = 0.4
+    """Swings that do not return to standing: a valley below this fraction of the peak ..."""
+    valley_rise_deg: float = 8.0
+    """... followed by T rising again by this much splits two reps at the valley."""
+    bottom_band_deg: float = 5.0
+    """T within this of the peak counts as the bottom (hold) phase."""
+
+
+@dataclass(frozen=True)
+class FaultParams:
+    """Fault rules. Angles in deg, times in s."""
+
+    lumbar_flexion_deg: float = 20.0
+    """Lumbar flexion above this during a rep raises ``lumbar_flexion``."""
+    lumbar_flexion_pct_lmax: float | None = None
+    """When set with ``lmax_deg``, the threshold is this % of the person's calibrated maximum."""
+    lmax_deg: float | None = None
+    lumbar_flexion_hold_s: float = 0.04
+    """L must stay above the threshold this long before the alert fires (rejects single spikes)."""
+    lockout_extension_deg: float = 8.0
+    """Lumbar extension beyond this (L < -value) around lockout raises ``lockout_hyperextension``."""
+    lockout_window_s: tuple[float, float] = (-0.3, 1.2)
+    """Window around the rep end (s before, s after) in which lockout extension is checked."""
+    lumbar_led_deg: float = 10.0
+    """``lumbar_led``: in the descent, L reaches this before pelvic tilt P does."""
+    onset_deg: float = 5.0
+    """Crossing level for the onset-lag metric (L crossing minus P crossing)."""
+
+    @property
+    def lumbar_threshold_deg(self) -> float:
+        if self.lumbar_flexion_pct_lmax is not None and self.lmax_deg:
+            return self.lumbar_flexion_pct_lmax / 100.0 * self.lmax_deg
+        return self.lumbar_flexion_deg
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    reps: RepParams = RepParams()
+    faults: FaultParams = FaultParams()

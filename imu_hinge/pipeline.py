@@ -1,0 +1,255 @@
+"""One causal pipeline, two drivers.
+
+:class:`HingePipeline` is the live form: :meth:`~HingePipeline.push` takes one
+:class:`~imu_hinge.samples.ImuSample` at a time (in arrival order) and returns the events it
+raises. :func:`analyze` is the replay form over a whole :class:`~imu_hinge.samples.Recording`:
+the same stance calibration, the same filters (their C batch loops), the same sagittal angles,
+the same stream alignment (vectorised) and the same detector, row by row. Both give the same
+angles, reps and alerts on the same samples fed in time order.
+
+    samples -> stance calibration -> per-sensor fusion -> sagittal angle -> rows on one time
+            base (P, T, L = T - P) -> rep / fault detector -> events
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .calibration.stance import StanceDetector, StanceEstimate, StanceResult
+from .detection.detector import HingeDetector
+from .detection.events import CalibrationDone, Event, FaultRaised, Rep
+from .fusion import make_filter
+from .fusion.base import GAP_FACTOR, up_in_sensor
+from .kinematics.alignment import RowCombiner, combine_batch
+from .kinematics.sagittal import AxisSearch, AxisSearchParams, SagittalAngle
+from .params import AnalysisParams
+from .samples import SENSOR_ROLES, ImuSample, Recording
+
+PELVIS, TRUNK = SENSOR_ROLES
+
+
+class SegmentTracker:
+    """Fusion filter + sagittal angle of one sensor's segment."""
+
+    def __init__(self, est: StanceEstimate, params: AnalysisParams) -> None:
+        self.role = est.sensor
+        self.rate_hz = est.rate_hz
+        self.filter = make_filter(params.fusion_method, est.rate_hz, **params.fusion_options)
+        self.filter.reset(est.acc_first_m_s2, est.gyr_bias_rad_s)
+        self._axis_params = params.axis
+        self._last_t = math.nan
+        self.angle: SagittalAngle | None = None
+
+    def up_batch(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
+        dt = np.diff(t, prepend=t[0] - 1.0 / self.rate_hz if math.isnan(self._last_t) else self._last_t)
+        if math.isnan(self._last_t):
+            dt[0] = 1.0 / self.rate_hz
+        self._last_t = float(t[-1])
+        return up_in_sensor(self.filter.update_batch(gyr, acc, dt))
+
+    def up(self, t: float, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
+        dt = None if math.isnan(self._last_t) else t - self._last_t
+        self._last_t = t
+        return up_in_sensor(self.filter.update(gyr, acc, dt))
+
+    def set_reference(self, ups: np.ndarray, forward: np.ndarray | None) -> None:
+        """Standing "up" = mean of the filter's up vectors over the stance samples."""
+        self.angle = SagittalAngle(ups.mean(axis=0), self.rate_hz, self._axis_params, forward)
+
+
+@dataclass
+class AnalysisResult:
+    """Everything one analysis produced. Angles in deg on the output time base (s)."""
+
+    time_s: np.ndarray
+    pelvic_tilt_deg: np.ndarray
+    trunk_flexion_deg: np.ndarray
+    lumbar_flexion_deg: np.ndarray
+    reps: list[Rep]
+    alerts: list[FaultRaised]
+    calibration: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    quality: dict[str, Any] = field(default_factory=dict)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "reps": [r.to_dict() for r in self.reps],
+            "alerts": [a.to_dict() for a in self.alerts],
+            "calibration": self.calibration,
+            "quality": self.quality,
+            "warnings": list(self.warnings),
+        }
+
+
+def _merged_order(times: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(role index, sample index) of every sample in arrival order: by time, sacrum first on ties."""
+    roles = np.concatenate([np.full(len(times[r]), i) for i, r in enumerate(SENSOR_ROLES)])
+    idx = np.concatenate([np.arange(len(times[r])) for r in SENSOR_ROLES])
+    t = np.concatenate([times[r] for r in SENSOR_ROLES])
+    order = np.lexsort((roles, t))
+    return roles[order], idx[order]
+
+
+class HingePipeline:
+    """The live pipeline: push samples one at a time, read events and results."""
+
+    def __init__(self, params: AnalysisParams | None = None) -> None:
+        self.params = params or AnalysisParams()
+        self._stance = StanceDetector(self.params.stance)
+        self.calibration: StanceResult | None = None
+        self.trackers: dict[str, SegmentTracker] = {}
+        self.base = TRUNK
+        self._combiner: RowCombiner | None = None
+        self.detector: HingeDetector | None = None
+        self._rows: list[tuple[float, float, float, float]] = []
+        self._searches: dict[str, AxisSearch] = {}
+        self._axis_params = AxisSearchParams()
+
+    # -- calibration: quiet stance, then the onset of the first hinge ------------------
+    def _calibrate(self, sensor: str, t: float, acc: np.ndarray, gyr: np.ndarray) -> bool:
+        """Feed one sample to the calibration; True once the pipeline can start."""
+        if self.calibration is None:
+            result = self._stance.push(sensor, t, acc, gyr)
+            if result is None:
+                return False
+            self.calibration = result
+            for role, est in result.sensors.items():
+                self._searches[role] = AxisSearch(est.acc_mean_m_s2, est.rate_hz, self._axis_params)
+            buffered = {r: self._stance.buffered(r) for r in SENSOR_ROLES}
+            roles, idx = _merged_order({r: buffered[r][0] for r in SENSOR_ROLES})
+            for ri, i in zip(roles, idx, strict=True):
+                role = SENSOR_ROLES[ri]
+                self._searches[role].push(buffered[role][2][i] - result.sensors[role].gyr_bias_rad_s)
+        else:
+            self._stance.append(sensor, t, acc, gyr)
+            self._searches[sensor].push(gyr - self.calibration.sensors[sensor].gyr_bias_rad_s)
+        return (self._searches[TRUNK].forward is not None
+                or t - self.calibration.end_s > self._axis_params.timeout_s)
+
+    # -- set-up once the stance is known ------------------------------------------------
+    def _start(self, data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Build trackers from the calibration; return the angles (deg) of the samples in ``data``."""
+        result = self.calibration
+        assert result is not None
+        angles: dict[str, np.ndarray] = {}
+        for role in SENSOR_ROLES:
+            t, acc, gyr = data[role]
+            tracker = SegmentTracker(result.sensors[role], self.params)
+            ups = tracker.up_batch(t, acc, gyr)
+            search = self._searches.get(role)
+            tracker.set_reference(ups[(t >= result.start_s) & (t <= result.end_s)],
+                                  search.forward if search is not None else None)
+            assert tracker.angle is not None
+            angles[role] = tracker.angle.update_batch(ups)
+            self.trackers[role] = tracker
+        rp, rt = self.trackers[PELVIS].rate_hz, self.trackers[TRUNK].rate_hz
+        self.base = PELVIS if rp > 1.05 * rt else TRUNK
+        other = PELVIS if self.base == TRUNK else TRUNK
+        other_rate = self.trackers[other].rate_hz
+        self._max_age_s = GAP_FACTOR / other_rate + 0.5 / self.trackers[self.base].rate_hz
+        self._max_slope_gap_s = GAP_FACTOR / other_rate
+        self._combiner = RowCombiner(self.base, self._max_age_s, self._max_slope_gap_s)
+        base_rate = self.trackers[self.base].rate_hz
+        self.detector = HingeDetector(self.params.detector, max_gap_s=max(GAP_FACTOR / base_rate, 0.06))
+        return angles
+
+    def _row(self, t: float, base_angle: float, other_angle: float) -> list[Event]:
+        p, tr = (base_angle, other_angle) if self.base == PELVIS else (other_angle, base_angle)
+        lum = tr - p
+        self._rows.append((t, p, tr, lum))
+        assert self.detector is not None
+        return self.detector.step(t, p, tr, lum)
+
+    # -- live driver ------------------------------------------------------------------------
+    def push(self, sample: ImuSample) -> list[Event]:
+        """Process one sample (in arrival order); return the events it raised."""
+        acc = np.asarray(sample.acc_m_s2, dtype=float)
+        gyr = np.asarray(sample.gyr_rad_s, dtype=float)
+        if not self.trackers:
+            if not self._calibrate(sample.sensor, sample.time_s, acc, gyr):
+                return []
+            data = {r: self._stance.buffered(r) for r in SENSOR_ROLES}
+            angles = self._start(data)
+            assert self.calibration is not None
+            events: list[Event] = [CalibrationDone(sample.time_s, self.calibration.start_s, self.calibration.end_s)]
+            roles, idx = _merged_order({r: data[r][0] for r in SENSOR_ROLES})
+            assert self._combiner is not None
+            for ri, i in zip(roles, idx, strict=True):
+                role = SENSOR_ROLES[ri]
+                row = self._combiner.push(role, float(data[role][0][i]), float(angles[role][i]))
+                if row is not None:
+                    events.extend(self._row(*row))
+            return events
+        tracker = self.trackers[sample.sensor]
+        up = tracker.up(sample.time_s, acc, gyr)
+        assert tracker.angle is not None and self._combiner is not None
+        row = self._combiner.push(sample.sensor, sample.time_s, tracker.angle.update(up))
+        return self._row(*row) if row is not None else []
+
+    def finish(self) -> list[Event]:
+        """End of data: flush reps whose lockout window is still open."""
+        return self.detector.finish() if self.detector is not None else []
+
+    def result(self, warnings: list[str] | None = None) -> AnalysisResult:
+        rows = np.asarray(self._rows, dtype=float).reshape(-1, 4)
+        return self._result(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], warnings or [])
+
+    def _result(self, t: np.ndarray, p: np.ndarray, tr: np.ndarray, lum: np.ndarray,
+                warnings: list[str]) -> AnalysisResult:
+        det = self.detector
+        cal: dict[str, Any] = {}
+        if self.calibration is not None:
+            cal = {"stand_start_s": self.calibration.start_s, "stand_end_s": self.calibration.end_s,
+                   "base_sensor": self.base, "fusion_method": self.params.fusion_method, "sensors": {}}
+            for role, tracker in self.trackers.items():
+                est = self.calibration.sensors[role]
+                cal["sensors"][role] = {
+                    "rate_hz": round(tracker.rate_hz, 4),
+                    "gyr_bias_rad_s": [round(float(v), 6) for v in est.gyr_bias_rad_s],
+                    "up_standing": [round(float(v), 6) for v in tracker.angle.u0] if tracker.angle else None,
+                    "forward": ([round(float(v), 6) for v in tracker.angle.forward]
+                                if tracker.angle is not None and tracker.angle.forward is not None else None),
+                }
+        return AnalysisResult(t, p, tr, lum, list(det.reps) if det else [], list(det.alerts) if det else [],
+                              cal, warnings)
+
+
+def analyze(recording: Recording, params: AnalysisParams | None = None) -> AnalysisResult:
+    """Batch driver: the live pipeline's result on a whole recording, computed fast."""
+    pipe = HingePipeline(params)
+    streams = {r: recording[r] for r in SENSOR_ROLES}
+    roles, idx = _merged_order({r: s.time_s for r, s in streams.items()})
+    ready = False
+    for ri, i in zip(roles, idx, strict=True):
+        s = streams[SENSOR_ROLES[ri]]
+        if pipe._calibrate(s.sensor, float(s.time_s[i]), s.acc_m_s2[i], s.gyr_rad_s[i]):
+            ready = True
+            break
+    if pipe.calibration is None:
+        pipe.calibration = pipe._stance.finalize_now()
+    if not ready:
+        pipe._searches = {}
+    angles = pipe._start({r: (s.time_s, s.acc_m_s2, s.gyr_rad_s) for r, s in streams.items()})
+    base, other = pipe.base, (PELVIS if pipe.base == TRUNK else TRUNK)
+    bt = streams[base].time_s
+    other_angle = combine_batch(bt, streams[other].time_s, angles[other],
+                                other_first_on_tie=SENSOR_ROLES.index(other) < SENSOR_ROLES.index(base),
+                                max_age_s=pipe._max_age_s, max_slope_gap_s=pipe._max_slope_gap_s)
+    ba = angles[base]
+    p, tr = (ba, other_angle) if base == PELVIS else (other_angle, ba)
+    lum = tr - p
+    det = pipe.detector
+    assert det is not None
+    tl, pl, trl, ll = bt.tolist(), p.tolist(), tr.tolist(), lum.tolist()
+    i, n = 0, len(tl)
+    while i < n:
+        i = det.idle_run(bt, p, tr, lum, i)
+        if i < n:
+            det.step(tl[i], pl[i], trl[i], ll[i])
+            i += 1
+    det.finish()
+    return pipe._result(bt, p, tr, lum, list(recording.warnings))
