@@ -1,0 +1,49 @@
+"""The named scenario catalogue: ready-made :class:`SimConfig` s (seed 0; replace ``seed`` for more).
+
+Each scenario stresses one thing: a movement fault, an exercise, a mounting, a sensor
+error or a sampling set-up. ``mixed`` combines them all.
+"""
+
+from __future__ import annotations
+
+from .config import SimConfig
+
+
+def _make(name: str, **overrides: object) -> SimConfig:
+    return SimConfig(name=name, **overrides)  # type: ignore[arg-type]
+
+
+SCENARIOS: dict[str, SimConfig] = {
+    cfg.name: cfg
+    for cfg in (
+        _make("rdl_good", exercise="rdl", n_reps=8),
+        _make("rdl_rounding", exercise="rdl", n_reps=8, rounding_frac=0.5),
+        _make("back_first", exercise="rdl", n_reps=8, back_first_frac=0.5),
+        _make("lockout_arch", exercise="rdl", n_reps=8, lockout_arch_frac=0.5),
+        _make("kb_swings", exercise="kb_swing", n_reps=12, rounding_frac=0.2),
+        _make("long_holds", exercise="long_hold", n_reps=4, rounding_frac=0.25),
+        _make("fatigue_set", exercise="fatigue", n_reps=8),
+        _make("good_morning", exercise="good_morning", n_reps=6, rounding_frac=0.2, lockout_arch_frac=0.2),
+        _make("wall_hinge", exercise="wall_hinge", n_reps=6, back_first_frac=0.2),
+        _make("walk_between", exercise="rdl", n_reps=5, n_sets=2, walk_between_sets=True, rest_s=14.0,
+              walk_after_s=6.0, rounding_frac=0.2),
+        _make("walk_only", exercise="walk", walk_after_s=30.0),
+        _make("mixed_mount", exercise="rdl", n_reps=8, mount_sacrum="random", mount_thoracic="upside_down",
+              rounding_frac=0.3, lockout_arch_frac=0.2),
+        _make("high_bias", exercise="rdl", n_reps=8, gyro_bias_dps=3.0, acc_bias_m_s2=0.3, scale_error=0.02,
+              rounding_frac=0.3),
+        _make("cheap_sensor", exercise="rdl", n_reps=8, gyro_noise_rad_s=0.015, acc_noise_m_s2=0.12,
+              gyro_bias_dps=1.5, gyro_bias_walk_dps_rt_s=0.03, misalignment_deg=1.5, scale_error=0.02,
+              adc_bits=12, jitter_s=0.002, rounding_frac=0.3),
+        _make("low_rate_drops", exercise="rdl", n_reps=8, rate_hz=50.0, drop_fraction=0.01,
+              rounding_frac=0.3),
+        _make("unequal_rates", exercise="rdl", n_reps=8, rate_hz=52.0, thoracic_rate_hz=208.0,
+              rounding_frac=0.3, back_first_frac=0.2),
+        _make("rate_25hz", exercise="rdl", n_reps=8, rate_hz=25.0, rounding_frac=0.3),
+        _make("rate_400hz", exercise="rdl", n_reps=8, rate_hz=400.0, rounding_frac=0.3),
+        _make("mixed", exercise="mixed", n_reps=5, n_sets=3, walk_between_sets=True, rest_s=12.0,
+              rounding_frac=0.25, back_first_frac=0.15, lockout_arch_frac=0.15, mount_sacrum="random",
+              mount_thoracic="random", drop_fraction=0.005, thoracic_rate_hz=104.0),
+    )
+}
+"""Scenario name -> configuration (seed 0)."""
