@@ -27,6 +27,7 @@ from .fusion.base import GAP_FACTOR, up_in_sensor
 from .kinematics.alignment import RowCombiner, combine_batch
 from .kinematics.sagittal import AxisSearch, AxisSearchParams, SagittalAngle
 from .params import AnalysisParams
+from .quality import recording_quality
 from .samples import SENSOR_ROLES, ImuSample, Recording
 
 PELVIS, TRUNK = SENSOR_ROLES
@@ -252,4 +253,7 @@ def analyze(recording: Recording, params: AnalysisParams | None = None) -> Analy
             det.step(tl[i], pl[i], trl[i], ll[i])
             i += 1
     det.finish()
-    return pipe._result(bt, p, tr, lum, list(recording.warnings))
+    quality, quality_warnings = recording_quality(recording)
+    result = pipe._result(bt, p, tr, lum, [*recording.warnings, *quality_warnings])
+    result.quality = quality
+    return result

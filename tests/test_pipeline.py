@@ -142,3 +142,24 @@ def test_metrics_are_physical(rounding_session) -> None:
         assert 0 < r.hinge_share < 1.2
         assert r.peak_trunk_flexion_deg >= 30
         assert r.time_above_threshold_s >= 0
+
+
+def test_quality_report_counts_removed_samples_exactly() -> None:
+    from imu_hinge.quality import recording_quality
+
+    sim = simulate(SimConfig(seed=4, exercise="rdl", n_reps=2))
+    rec = sim.recording
+    s = rec["thoracic"]
+    rng = np.random.default_rng(1)
+    drop = rng.choice(np.arange(10, len(s) - 10, 3), size=37, replace=False)  # isolated single drops
+    keep = np.ones(len(s), bool)
+    keep[drop] = False
+    s.time_s, s.acc_m_s2, s.gyr_rad_s = s.time_s[keep], s.acc_m_s2[keep], s.gyr_rad_s[keep]
+    cut = (s.time_s > 10.0) & (s.time_s < 10.8)  # plus one 0.8 s hole
+    s.time_s, s.acc_m_s2, s.gyr_rad_s = s.time_s[~cut], s.acc_m_s2[~cut], s.gyr_rad_s[~cut]
+    quality, warnings = recording_quality(rec)
+    q = quality["thoracic"]
+    assert q["dropped_samples"] == 37 + int(cut.sum())
+    assert q["longest_gap_s"] == pytest.approx(0.8, abs=0.03)
+    assert quality["sacrum"]["dropped_samples"] == 0
+    assert any("longest gap" in w and "thoracic" in w for w in warnings)
