@@ -39,7 +39,15 @@ class SimConfig:
     fault (placed at random); ``fatigue_creep_deg`` raises the lumbar peak linearly over a set.
     Sensors: sampled at ``rate_hz`` (sacrum) and ``thoracic_rate_hz`` (``None``: the same),
     each with its own realisation of the MEMS errors below; noise figures are standard
-    deviations per sample.
+    deviations per sample, biases per-axis magnitudes (drawn 0.5..1 x, random sign),
+    ``scale_error`` a per-axis bound, ``misalignment_deg`` the cross-axis spread.
+    Clocks: each sensor's oscillator is off by up to ``+-clock_ppm`` while the host stamps
+    samples at the nominal rate (so the stamps drift), plus ``jitter_s`` (std) of timestamp
+    noise; the thoracic stamps are late by ``thoracic_offset_s`` (a synchronisation error).
+    ``drop_fraction`` of the rows are removed, ``drop_burst_share`` of them in bursts.
+    ``sample_averaging``: each sample is the mean over its sample period (ODR-matched
+    low-pass) rather than an instantaneous value; ``adc_bits`` 0 turns quantisation off.
+    ``duration_s`` fixes the total length (reps that do not fit are left out).
     """
 
     seed: int = 0

@@ -43,7 +43,7 @@ EXERCISE_SPECS: dict[str, ExerciseSpec] = {
                              (0.20, 0.30), (0.12, 0.18), continuous=True),
     "long_hold": ExerciseSpec("long_hold", (45, 80), (1.5, 2.5), (1.2, 2.0), (5.0, 12.0), (1.5, 3.0),
                               (0.18, 0.28), (0.04, 0.08), hold_creep_deg=(0.0, 3.0)),
-    "wall_hinge": ExerciseSpec("wall_hinge", (42, 60), (2.0, 3.5), (1.8, 3.0), (0.5, 1.5), (1.0, 2.5),
+    "wall_hinge": ExerciseSpec("wall_hinge", (45, 60), (2.0, 3.5), (1.8, 3.0), (0.5, 1.5), (1.0, 2.5),
                                (0.28, 0.36), (0.03, 0.06)),
 }
 EXERCISE_SPECS["hinge"] = EXERCISE_SPECS["rdl"]

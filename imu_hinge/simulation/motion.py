@@ -191,9 +191,10 @@ def build_script(cfg: SimConfig, rng: np.random.Generator) -> Script:
                 script.walks.append((t + 1.0, t + cfg.rest_s - 2.5))
             t += cfg.rest_s
         faults = fault_plan(cfg, cfg.n_reps, rng)
-        if spec.continuous:  # swings: no back-first, and no arch (the next swing falls in its 1.2 s window)
-            for f in faults:
-                f.difference_update({"back_first", "lockout_arch"})
+        if spec.continuous:  # swings: no back-first, no arch (the next swing falls in its 1.2 s lockout
+            # window); rounded swings come first, from the hike pass, so none directly follows a clean one
+            n_round = sum("rounding" in f for f in faults)
+            faults = [{"rounding"} if i < n_round else set() for i in range(len(faults))]
         peaks = lumbar_peaks(cfg, faults, exercise == "fatigue", rng)
         if spec.continuous:
             reps = _swing_set(spec, cfg, rng, t, peaks, faults, limit)
@@ -221,5 +222,5 @@ def build_script(cfg: SimConfig, rng: np.random.Generator) -> Script:
     if walk_s > 0 and t + walk_s + 3.5 <= limit:
         script.walks.append((t + 1.0, t + 1.0 + walk_s))
         t += walk_s + 3.5
-    script.duration_s = max(t + cfg.stand_end_s, cfg.duration_s or 0.0)
+    script.duration_s = cfg.duration_s if cfg.duration_s else t + cfg.stand_end_s
     return script

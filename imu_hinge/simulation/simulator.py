@@ -100,9 +100,11 @@ def simulate(config: SimConfig) -> SimResult:
     pelvic = pel_abs - float(np.mean(pel_abs[quiet]))
     trunk = trunk_abs - float(np.mean(trunk_abs[quiet]))
 
+    # out-of-plane wobble (deg): slight while standing, up to ~wobble_deg at depth, partly tied to depth
     w = config.wobble_deg
     depth = trunk_plan / 60.0
-    wob = {k: smooth_noise(r_sway, t, 0.5 * w, (0.1, 0.8)) + r_sway.uniform(-1, 1) * w * depth
+    wob = {k: smooth_noise(r_sway, t, 0.15 * w, (0.05, 0.4))
+           + depth**2 * smooth_noise(r_sway, t, 0.5 * w, (0.1, 0.8)) + r_sway.uniform(-1, 1) * w * depth
            for k in ("pb", "pt", "tb", "tt")}
     pelvis = SegmentAngles(np.deg2rad(pel_abs), np.deg2rad(wob["pb"] + gait.pelvis_bend_deg),
                            np.deg2rad(wob["pt"] + gait.pelvis_twist_deg))
