@@ -1,0 +1,117 @@
+"""The sensor firmware protocol (version 1): pure, synchronous encode/decode functions.
+
+The specification is ``firmware_protocol/SPEC.md``; its test vectors
+(``firmware_protocol/vectors.json``) drive both this codec and the C reference codec
+the firmware uses. Nothing here touches BLE: sources hand bytes in, get values out::
+
+    packet = decode_notification(data)                 # DataPacket: raw (n, 6) int16, flags, ...
+    step = unwrapper.update(packet.first_index, packet.count)
+    acc_m_s2, gyr_rad_s = packet_to_si(packet, info)   # info = decode_info(await read(INFO_CHAR_UUID))
+
+Every decode failure raises :class:`ProtocolDecodeError`, a :class:`imu_hinge.errors.DecodeError`
+whose ``kind`` names the rule that failed; encoders raise ``ValueError`` on out-of-range fields.
+"""
+
+from __future__ import annotations
+
+from .advertising import (
+    SERVICE_UUID_LE,
+    AdvertisementInfo,
+    decode_adv_payload,
+    decode_advertisement,
+    decode_advertising_data,
+    encode_adv_payload,
+    encode_advertising_data,
+)
+from .codec import (
+    DataPacket,
+    clipped_mask,
+    decode_notification,
+    encode_notification,
+    notification_size,
+    samples_per_notification,
+)
+from .commands import (
+    Command,
+    CommandResponse,
+    HapticCommand,
+    IdentifyCommand,
+    SetRoleCommand,
+    StartCommand,
+    StopCommand,
+    TimePingCommand,
+    decode_command,
+    decode_response,
+    encode_command,
+    encode_response,
+)
+from .info import (
+    SensorInfo,
+    acc_m_s2_per_lsb,
+    decode_info,
+    encode_info,
+    gyr_rad_s_per_lsb,
+    packet_to_si,
+    raw_to_si,
+)
+from .spec import (
+    CONTROL_CHAR_UUID,
+    DATA_CHAR_UUID,
+    ERROR_KINDS,
+    INFO_CHAR_UUID,
+    MAX_SAMPLES_PER_NOTIFICATION,
+    PROTOCOL_VERSION,
+    ROLES,
+    SERVICE_UUID,
+    ProtocolDecodeError,
+)
+from .unwrap import DeviceClockUnwrapper, IndexStep, SampleIndexUnwrapper, unwrap_counter, unwrap_nearest
+
+__all__ = [
+    "CONTROL_CHAR_UUID",
+    "DATA_CHAR_UUID",
+    "ERROR_KINDS",
+    "INFO_CHAR_UUID",
+    "MAX_SAMPLES_PER_NOTIFICATION",
+    "PROTOCOL_VERSION",
+    "ROLES",
+    "SERVICE_UUID",
+    "SERVICE_UUID_LE",
+    "AdvertisementInfo",
+    "Command",
+    "CommandResponse",
+    "DataPacket",
+    "DeviceClockUnwrapper",
+    "HapticCommand",
+    "IdentifyCommand",
+    "IndexStep",
+    "ProtocolDecodeError",
+    "SampleIndexUnwrapper",
+    "SensorInfo",
+    "SetRoleCommand",
+    "StartCommand",
+    "StopCommand",
+    "TimePingCommand",
+    "acc_m_s2_per_lsb",
+    "clipped_mask",
+    "decode_adv_payload",
+    "decode_advertisement",
+    "decode_advertising_data",
+    "decode_command",
+    "decode_info",
+    "decode_notification",
+    "decode_response",
+    "encode_adv_payload",
+    "encode_advertising_data",
+    "encode_command",
+    "encode_info",
+    "encode_notification",
+    "encode_response",
+    "gyr_rad_s_per_lsb",
+    "notification_size",
+    "packet_to_si",
+    "raw_to_si",
+    "samples_per_notification",
+    "unwrap_counter",
+    "unwrap_nearest",
+]
