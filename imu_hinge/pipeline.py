@@ -124,10 +124,11 @@ class HingePipeline:
             roles, idx = _merged_order({r: buffered[r][0] for r in SENSOR_ROLES})
             for ri, i in zip(roles, idx, strict=True):
                 role = SENSOR_ROLES[ri]
-                self._searches[role].push(buffered[role][2][i] - result.sensors[role].gyr_bias_rad_s)
+                self._searches[role].push(buffered[role][2][i] - result.sensors[role].gyr_bias_rad_s,
+                                          buffered[role][1][i])
         else:
             self._stance.append(sensor, t, acc, gyr)
-            self._searches[sensor].push(gyr - self.calibration.sensors[sensor].gyr_bias_rad_s)
+            self._searches[sensor].push(gyr - self.calibration.sensors[sensor].gyr_bias_rad_s, acc)
         return (self._searches[TRUNK].forward is not None
                 or t - self.calibration.end_s > self._axis_params.timeout_s)
 

@@ -95,6 +95,8 @@ class SagittalAngle:
 class AxisSearchParams:
     min_rate_rad_s: float = 0.3
     """Smoothed angular rate across gravity above this is a deliberate movement, not sway (< ~0.15)."""
+    min_tilt_deg: float = 5.0
+    """... and gravity must have tipped at least this far, in the forward direction the gyro implies."""
     smooth_s: float = 0.1
     timeout_s: float = 8.0
     """Give up waiting for the trunk's first movement after this long past the stance."""
@@ -105,7 +107,9 @@ class AxisSearch:
 
     A forward tip about the medio-lateral axis ``m`` turns "up" (sensor frame) as
     ``du/dt = u x w``, so the direction it moves away from, the forward direction, is
-    ``f = normalize(w_perp x u0)``. Fed bias-corrected gyro samples one at a time.
+    ``f = normalize(w_perp x u0)``. The answer is accepted only once the smoothed
+    accelerometer has tipped ``min_tilt_deg`` towards ``-f`` as well: walking, sway or a
+    backward lean first never set the axis. Fed bias-corrected gyro and acc one sample at a time.
     """
 
     def __init__(self, up_m_s2: np.ndarray, rate_hz: float, params: AxisSearchParams | None = None) -> None:
@@ -113,18 +117,28 @@ class AxisSearch:
         u0 = np.asarray(up_m_s2, dtype=float)
         self.u0 = u0 / np.linalg.norm(u0)
         self.n_win = max(1, int(round(self.params.smooth_s * rate_hz)))
-        self._win: list[np.ndarray] = []
+        self._sin_tilt = math.sin(math.radians(self.params.min_tilt_deg))
+        self._win_w: list[np.ndarray] = []
+        self._win_a: list[np.ndarray] = []
         self.forward: np.ndarray | None = None
 
-    def push(self, gyr_unbiased_rad_s: np.ndarray) -> np.ndarray | None:
+    def push(self, gyr_unbiased_rad_s: np.ndarray, acc_m_s2: np.ndarray) -> np.ndarray | None:
         if self.forward is not None:
             return self.forward
         w = np.asarray(gyr_unbiased_rad_s, dtype=float)
-        self._win.append(w - float(w @ self.u0) * self.u0)
-        if len(self._win) > self.n_win:
-            self._win.pop(0)
-        mean = np.mean(self._win, axis=0)
-        if len(self._win) == self.n_win and np.linalg.norm(mean) > self.params.min_rate_rad_s:
-            f = np.cross(mean, self.u0)
-            self.forward = f / np.linalg.norm(f)
+        self._win_w.append(w - float(w @ self.u0) * self.u0)
+        self._win_a.append(np.asarray(acc_m_s2, dtype=float))
+        if len(self._win_w) > self.n_win:
+            self._win_w.pop(0)
+            self._win_a.pop(0)
+        if len(self._win_w) < self.n_win:
+            return None
+        w_mean = np.mean(self._win_w, axis=0)
+        if np.linalg.norm(w_mean) <= self.params.min_rate_rad_s:
+            return None
+        f = np.cross(w_mean, self.u0)
+        f /= np.linalg.norm(f)
+        a = np.mean(self._win_a, axis=0)
+        if -float(a @ f) > self._sin_tilt * float(np.linalg.norm(a)):  # gravity tipped towards -f
+            self.forward = f
         return self.forward
