@@ -55,7 +55,8 @@ class SegmentTracker:
     def up(self, t: float, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
         dt = None if math.isnan(self._last_t) else t - self._last_t
         self._last_t = t
-        return up_in_sensor(self.filter.update(gyr, acc, dt))
+        w, x, y, z = self.filter.update(gyr, acc, dt).tolist()  # up_in_sensor, with floats (same arithmetic)
+        return np.array([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)])
 
     def set_reference(self, ups: np.ndarray, forward: np.ndarray | None) -> None:
         """Standing "up" = mean of the filter's up vectors over the stance samples."""
