@@ -107,7 +107,7 @@ class HingeDetector:
         if c is None:
             if tr < self._valley_t:
                 self._valley_t = tr
-            if tr <= self._valley_t + self.params.reps.settle_deg:
+            if tr <= max(self._valley_t + self.params.reps.settle_deg, self.params.reps.standing_deg):
                 self._valley_time = t
             if tr > self.params.reps.start_deg:
                 start = self._valley_time if not math.isnan(self._valley_time) else t
@@ -277,7 +277,8 @@ class HingeDetector:
         if finite.any():
             run_min = np.minimum.accumulate(np.where(finite, block, np.inf))
             run_min = np.minimum(run_min, self._valley_t)
-            low = np.flatnonzero(finite & (block <= run_min + self.params.reps.settle_deg))
+            level = np.maximum(run_min + self.params.reps.settle_deg, self.params.reps.standing_deg)
+            low = np.flatnonzero(finite & (block <= level))
             self._valley_t = float(run_min[-1])
             if low.size:
                 self._valley_time = float(t[i + int(low[-1])])

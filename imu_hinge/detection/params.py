@@ -14,7 +14,9 @@ class RepParams:
     end_deg: float = 10.0
     """T back below this after the bottom ends the rep (lockout)."""
     settle_deg: float = 2.0
-    """A rep starts at the last moment T was within this of its standing minimum."""
+    """A rep starts at the last moment T was within this of its standing minimum ...
+    or below ``standing_deg`` (a lean back after the last rep does not hold the start back)."""
+    standing_deg: float = 3.0
     min_peak_deg: float = 30.0
     """A candidate whose peak T stays below this is not a rep."""
     min_duration_s: float = 0.4

@@ -1,0 +1,109 @@
+"""The rep state machine and fault rules on hand-made angle rows (deg) at 100 Hz."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imu_hinge.detection.detector import HingeDetector
+from imu_hinge.detection.events import RepCompleted
+
+
+def rep_shape(duration_s: float, peak_deg: float, rate_hz: float = 100.0) -> np.ndarray:
+    x = np.linspace(0, 1, int(duration_s * rate_hz))
+    return peak_deg * np.sin(np.pi * x) ** 2
+
+
+def run(trunk: np.ndarray, pelvis: np.ndarray | None = None, rate_hz: float = 100.0, batch: bool = False):
+    pelvis = 0.85 * trunk if pelvis is None else pelvis
+    t = np.arange(len(trunk)) / rate_hz
+    lum = trunk - pelvis
+    det = HingeDetector()
+    if batch:
+        i = 0
+        while i < len(t):
+            i = det.idle_run(t, pelvis, trunk, lum, i)
+            if i < len(t):
+                det.step(float(t[i]), float(pelvis[i]), float(trunk[i]), float(lum[i]))
+                i += 1
+    else:
+        for row in zip(t, pelvis, trunk, lum, strict=True):
+            det.step(*map(float, row))
+    det.finish()
+    return det
+
+
+def test_counts_reps_and_rejects_shallow_or_too_long_ones() -> None:
+    stand = np.zeros(150)
+    trunk = np.concatenate([stand, rep_shape(2.0, 60), stand, rep_shape(2.0, 25), stand,  # 25 deg: not a rep
+                            rep_shape(1.0, 45), stand, rep_shape(28.0, 70), stand])  # ~23 s above standing: too long
+    det = run(trunk)
+    assert [round(r.peak_trunk_flexion_deg) for r in det.reps] == [60, 45]
+
+
+def test_long_bottom_hold_is_one_rep() -> None:
+    noise = np.random.default_rng(0).normal(0, 0.5, 1200)
+    hold = np.concatenate([rep_shape(2.0, 70)[:100], np.full(1200, 70.0) + noise, rep_shape(2.0, 70)[100:]])
+    det = run(np.concatenate([np.zeros(200), hold, np.zeros(200)]))
+    assert len(det.reps) == 1 and det.reps[0].bottom_hold_s > 10
+
+
+def test_swings_without_return_to_standing_are_split_at_the_valley() -> None:
+    one = 15 + 45 * np.sin(np.linspace(0, np.pi, 110)) ** 2  # never below 15 deg between swings
+    trunk = np.concatenate([np.linspace(0, 15, 50), np.tile(one, 8), np.linspace(15, 0, 50), np.zeros(150)])
+    det = run(np.concatenate([np.zeros(200), trunk]))
+    assert len(det.reps) == 8
+
+
+def test_rep_after_a_lean_back_and_a_long_rest_is_found() -> None:
+    lean = np.concatenate([np.linspace(0, -8, 50), np.full(100, -8.0), np.linspace(-8, 1, 100)])
+    trunk = np.concatenate([np.zeros(200), rep_shape(2.5, 60), lean, np.full(1400, 1.0), rep_shape(6.0, 46),
+                            np.zeros(200)])
+    det = run(trunk)
+    assert len(det.reps) == 2
+    assert det.reps[1].end_s - det.reps[1].start_s < 8.0
+
+
+def test_faults_and_alert_timing() -> None:
+    trunk = np.concatenate([np.zeros(200), rep_shape(3.0, 70), np.zeros(300)])
+    pelvis = trunk.copy()
+    pelvis[200:500] -= 26 * np.sin(np.linspace(0, np.pi, 300))  # lumbar 26 deg mid-rep, rising before the pelvis
+    det = run(trunk, pelvis)
+    (rep,) = det.reps
+    assert "lumbar_flexion" in rep.faults
+    alert = next(a for a in det.alerts if a.fault == "lumbar_flexion")
+    t = np.arange(len(trunk)) / 100.0
+    first_over = t[np.flatnonzero(trunk - pelvis > 20)[0]]
+    assert 0 <= alert.time_s - first_over <= 0.06  # hold time 40 ms, causal
+    assert "lumbar_led" in rep.faults  # lumbar reached 10 deg before the pelvis did
+
+
+def test_lockout_hyperextension_after_the_rep_end() -> None:
+    trunk = np.concatenate([np.zeros(200), rep_shape(3.0, 70), np.zeros(300)])
+    pelvis = 0.9 * trunk
+    pelvis[500:600] += 11 * np.sin(np.linspace(0, np.pi, 100))  # arch 0-1 s after lockout
+    det = run(trunk, pelvis)
+    assert det.reps[0].faults == ["lockout_hyperextension"]
+    assert det.reps[0].lockout_extension_deg > 10
+
+
+def test_batch_fast_path_matches_step_by_step() -> None:
+    rng = np.random.default_rng(3)
+    parts = [np.zeros(300)]
+    for _ in range(12):
+        parts += [rep_shape(rng.uniform(1, 5), rng.uniform(20, 90)), rng.normal(0, 1.5, int(rng.uniform(20, 400)))]
+    trunk = np.concatenate(parts)
+    pelvis = trunk * rng.uniform(0.5, 1.0) + rng.normal(0, 2, trunk.size)
+    a, b = run(trunk, pelvis), run(trunk, pelvis, batch=True)
+    assert [r.to_dict() for r in a.reps] == [r.to_dict() for r in b.reps]
+    assert a.alerts == b.alerts
+    assert len(a.reps) >= 8
+
+
+def test_events_report_each_rep_once() -> None:
+    trunk = np.concatenate([np.zeros(200), rep_shape(2.0, 60), np.zeros(200), rep_shape(2.0, 60), np.zeros(50)])
+    det = HingeDetector()
+    events = []
+    for i, tr in enumerate(trunk):
+        events += det.step(i / 100.0, 0.9 * tr, tr, 0.1 * tr)
+    events += det.finish()
+    assert [e.rep.index for e in events if isinstance(e, RepCompleted)] == [1, 2]
