@@ -5,11 +5,12 @@ Usage: ``python benchmarks/fusion_broad.py [FOLDER] [--methods vqf,madgwick,...]
 
 For each trial and method: inclination RMSE in deg (angle between the true and the estimated
 "up" in the sensor frame, RMSE over the ``movement`` mask, rows with NaN truth skipped) and
-cost in us/sample (wall time of one whole-trial call / samples). Methods: every
-``estimate_orientation`` method with its defaults, ``vqf+init`` (the default method started
-from the mean of the first 0.5 s: gravity and gyro bias, as a calibrated session does), and
-``vqf_lib``: the plain library, ``vqf.VQF(Ts).updateBatch`` with defaults, no initialisation.
-Prints a table, then as its last line one JSON object with all numbers.
+cost in us/sample (wall time of one whole-trial call / samples). Rows: ``vqf_lib``, the plain
+library (``vqf.VQF(Ts).updateBatch``, defaults, no initialisation), then every
+``estimate_orientation`` method with its default parameters, twice: cold (no initialisation,
+like the libraries) and ``+init`` (started from the mean of the first 0.5 s, when all BROAD
+trials are at rest: gravity ``acc0_m_s2`` and gyro bias ``gyr_bias_rad_s``, as a session with
+a stance calibration does). Prints a table, then as its last line one JSON object with all numbers.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ sys.path.insert(0, str(REPO))
 from imu_hinge.fusion import DEFAULT_METHOD, METHODS, estimate_orientation, up_in_sensor  # noqa: E402
 
 PLAIN = "vqf_lib"
-INIT = "vqf+init"
+INIT = "+init"
 INIT_S = 0.5
+ALL = (PLAIN, *(m + suffix for m in METHODS for suffix in ("", INIT)))
 
 
 def incl_rmse_deg(q_est: np.ndarray, q_true: np.ndarray, mask: np.ndarray) -> float:
@@ -48,9 +50,9 @@ def run(method: str, gyr: np.ndarray, acc: np.ndarray, rate_hz: float) -> tuple[
     t0 = time.perf_counter()
     if method == PLAIN:
         q = vqf.VQF(1.0 / rate_hz).updateBatch(np.ascontiguousarray(gyr), np.ascontiguousarray(acc))["quat6D"]
-    elif method == INIT:
+    elif method.endswith(INIT):
         n0 = max(1, int(INIT_S * rate_hz))
-        q = estimate_orientation(gyr, acc, rate_hz, DEFAULT_METHOD, acc0_m_s2=acc[:n0].mean(axis=0),
+        q = estimate_orientation(gyr, acc, rate_hz, method.removesuffix(INIT), acc0_m_s2=acc[:n0].mean(axis=0),
                                  gyr_bias_rad_s=gyr[:n0].mean(axis=0))
     else:
         q = estimate_orientation(gyr, acc, rate_hz, method)
@@ -60,10 +62,11 @@ def run(method: str, gyr: np.ndarray, acc: np.ndarray, rate_hz: float) -> tuple[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", default=str(REPO.parent / "shared" / "data" / "broad"))
-    parser.add_argument("--methods", default=",".join((PLAIN, INIT, *METHODS)),
-                        help="comma-separated subset of: " + ", ".join((PLAIN, INIT, *METHODS)))
+    parser.add_argument("--methods", default=",".join(ALL), help="comma-separated subset of: " + ", ".join(ALL))
     args = parser.parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
+    if unknown := sorted(set(methods) - set(ALL)):
+        parser.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(ALL)}")
     files = sorted(Path(args.folder).glob("*.hdf5"))
     if not files:
         print(f"no .hdf5 files in {args.folder}", file=sys.stderr)
@@ -85,13 +88,13 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr, flush=True)
     us = {m: 1e6 * seconds[m] / samples for m in methods}
 
-    width = max(len(s) for s in rmse) + 2
-    print("Inclination RMSE over the movement mask, deg (BROAD, 285.7 Hz)")
-    print("trial".ljust(width) + "".join(f"{m:>12}" for m in methods))
-    for stem, row in rmse.items():
-        print(stem.ljust(width) + "".join(f"{row[m]:12.3f}" for m in methods))
-    print("mean".ljust(width) + "".join(f"{np.mean([r[m] for r in rmse.values()]):12.3f}" for m in methods))
-    print("us/sample".ljust(width) + "".join(f"{us[m]:12.2f}" for m in methods))
+    stems = list(rmse)
+    print("Inclination RMSE over the movement mask, deg (BROAD, 285.7 Hz); columns = trial numbers")
+    print(f"{'method':<18}" + "".join(f"{s[:2]:>7}" for s in stems) + f"{'mean':>7}{'us/sample':>11}")
+    for m in methods:
+        vals = [rmse[s][m] for s in stems]
+        print(f"{m:<18}" + "".join(f"{v:7.2f}" for v in vals) + f"{np.mean(vals):7.2f}{us[m]:11.2f}")
+    print("trials: " + ", ".join(stems))
     result: dict[str, object] = {"benchmark": "fusion_broad", "folder": str(Path(args.folder).resolve()),
                                  "incl_rmse_deg": rmse, "us_per_sample": us}
     if PLAIN in methods and DEFAULT_METHOD in methods:

@@ -188,10 +188,11 @@ def test_vqf_constant_rotation_with_bias():
     assert rms(incl_err_deg(naive, q_true)[t > 30]) < 1.0
 
 
-@pytest.mark.parametrize("method", ["vqf", "vqf_offline", "mahony"])
+@pytest.mark.parametrize("method", METHODS)
 def test_gaps_bridged(method):
-    """Dropping ~10 % of samples (runs of 2-20) barely changes the inclination when time_s is given."""
-    duration = 60.0 if method != "mahony" else 20.0
+    """Dropping ~10 % of samples (runs of 2-20) barely changes the inclination when time_s is given;
+    ignoring the gaps (no time_s) is clearly worse."""
+    duration = 60.0 if method.startswith("vqf") else 30.0
     t, gyr, acc, q_true = simulate(100.0, duration, wobble, quat_from_gravity(np.array([0.5, 0.2, 1.0])),
                                    bias_rad_s=(0.005, -0.005, 0.0))
     full = estimate_orientation(gyr, acc, 100.0, method, acc0_m_s2=acc[0])
@@ -202,9 +203,8 @@ def test_gaps_bridged(method):
     err_full = rms(incl_err_deg(full[keep], q_true[keep])[late])
     err_dropped = rms(incl_err_deg(dropped, q_true[keep])[late])
     err_blind = rms(incl_err_deg(blind, q_true[keep])[late])
-    assert err_dropped < err_full + 0.5, (err_full, err_dropped)
-    if method != "vqf_offline":
-        assert err_dropped < err_blind, (err_dropped, err_blind)
+    assert err_dropped < err_full + (0.5 if method == "vqf_offline" else 0.2), (err_full, err_dropped)
+    assert 2 * err_dropped < err_blind, (err_dropped, err_blind)
 
 
 # --- BROAD (real data, optical ground truth) ---------------------------------------------------------
@@ -226,30 +226,35 @@ def _load(path: Path, max_samples: int | None = None):
                 f["movement"][sl].astype(bool))
 
 
-def _broad_rmse(path: Path, method: str, max_samples: int | None = None) -> float:
+def _broad_rmse(path: Path, method: str, max_samples: int | None = None, init: bool = False) -> float:
+    """Inclination RMSE (deg) over the movement mask; ``init``: start from the first 0.5 s (at rest)."""
     gyr, acc, q_true, rate, move = _load(path, max_samples)
-    q = estimate_orientation(gyr, acc, rate, method)
+    n0 = int(0.5 * rate)
+    kw = {"acc0_m_s2": acc[:n0].mean(axis=0), "gyr_bias_rad_s": gyr[:n0].mean(axis=0)} if init else {}
+    q = estimate_orientation(gyr, acc, rate, method, **kw)
     return rms(incl_err_deg(q, q_true)[move])
 
 
 def test_broad_vqf_within_published_range():
-    """vqf inclination RMSE over the movement mask: measured 0.37-1.02 deg; published range here 0.25-1.76."""
+    """vqf inclination RMSE over the movement mask: measured 0.37-1.02 deg; range given for vqf on
+    BROAD in docs/fusion.md 0.25-1.76 deg. Bound 2.0 deg undisturbed, 2.5 deg disturbed."""
     for path in _broad_files():
-        err = _broad_rmse(path, "vqf")
         bound = 2.0 if "undisturbed" in path.name else 2.5
-        assert err < bound, (path.name, err)
-        assert _broad_rmse(path, "vqf_offline") < bound
+        for method, init in (("vqf", False), ("vqf", True), ("vqf_offline", False)):
+            err = _broad_rmse(path, method, init=init)
+            assert err < bound, (method, init, path.name, err)
 
 
 @pytest.mark.parametrize("method", ["madgwick", "mahony", "ekf"])
 def test_broad_ahrs_conventions(method):
-    """First 20000 samples (70 s, half of them moving) of the slow and fast rotation trials.
+    """First 18000 samples (63 s, 36 s of them moving) of the fast rotation trial, started from
+    the first 0.5 s at rest (gravity + static gyro bias), as the defaults assume.
 
-    Bound 5 deg (Madgwick measured 0.55-4.2 deg over BROAD); a wrong frame or quaternion
-    convention gives errors of tens of degrees up to 180.
+    Bound 3 deg (the whole trials measured 0.48-1.45 deg this way; docs/fusion.md gives
+    Madgwick 0.55-4.2 deg with library defaults); a wrong frame or quaternion convention gives
+    tens of degrees up to 180. (Pure-Python filters: 40-140 us/sample, hence the excerpt.)
     """
-    files = [p for p in _broad_files() if p.name.startswith(("02_", "07_"))]
-    assert files
-    for path in files:
-        err = _broad_rmse(path, method, max_samples=20000)
-        assert err < 5.0, (method, path.name, err)
+    path = next((p for p in _broad_files() if p.name.startswith("07_")), None)
+    assert path is not None, f"BROAD trial 07 missing from {BROAD_DIR}"
+    err = _broad_rmse(path, method, max_samples=18000, init=True)
+    assert err < 3.0, (method, path.name, err)

@@ -102,15 +102,18 @@ class _AhrsFilter(OrientationFilter):
 class MadgwickFilter(_AhrsFilter):
     """ahrs Madgwick (gradient descent), IMU mode.
 
-    ``gain`` (beta, rad/s): 0.033 is the ahrs default for IMU mode, tuned for the 100 Hz
-    synthetic hinge/swing set of docs/fusion.md; on BROAD (benchmarks/fusion_broad.py) larger
-    gains trade drift for disturbance sensitivity and 0.033 stays a fair middle, so it is kept.
-    No bias estimation: pass a static calibration bias to :meth:`reset`.
+    ``gain`` (beta, rad/s). Madgwick has no bias estimation: the default assumes a static
+    calibration bias passed to :meth:`reset` (as the stance calibration does). Sweep on the six
+    BROAD trials, started from the first 0.5 s at rest (gravity + gyro bias), inclination RMSE
+    mean over trials: gain 0.003 -> 1.15 deg, 0.006 -> 0.90, **0.01 -> 0.87**, 0.02 -> 1.02,
+    0.033 (ahrs default) -> 1.25, 0.1 -> 2.24; higher gains follow linear acceleration (fast
+    translation trial: 0.78 deg at 0.003, 2.94 at 0.033). Without a bias calibration the ahrs
+    default 0.033 is better (mean 2.08 vs 4.0 deg at 0.01): pass ``gain=0.033`` then.
     """
 
     name = "madgwick"
 
-    def __init__(self, rate_hz: float, gain: float = 0.033) -> None:
+    def __init__(self, rate_hz: float, gain: float = 0.01) -> None:
         super().__init__(rate_hz)
         if not gain > 0:
             raise ValueError(f"gain must be positive, got {gain!r}")
@@ -125,13 +128,20 @@ class MadgwickFilter(_AhrsFilter):
 class MahonyFilter(_AhrsFilter):
     """ahrs Mahony (explicit complementary filter with an integral bias term), IMU mode.
 
-    ``k_p`` (1/s) and ``k_i`` (1/s^2): 0.3 and 0.03, the best pair found in docs/fusion.md with a
-    static bias calibration (the ahrs defaults 1.0 / 0.3 follow linear acceleration much more).
+    ``k_p`` (1/s) and ``k_i`` (1/s^2). The default assumes a static calibration bias passed to
+    :meth:`reset`. docs/fusion.md found kP 0.3 / kI 0.03 best on synthetic data with a constant
+    bias, but on BROAD the integral term winds up under large linear acceleration: on the fast
+    translation trial (|acc| swings ~1 g, like a kettlebell swing) inclination RMSE is 20.6 deg
+    with kI 0.03, 8.7 with 0.003, 4.3 with 0 (kP 0.3; ahrs defaults 1.0 / 0.3: 22 deg). Sweep with
+    kI = 0, started from the first 0.5 s at rest, mean over the six trials: kP 0.05 -> 1.29 deg,
+    **0.1 -> 1.23**, 0.15 -> 1.28, 0.2 -> 1.34, 0.3 -> 1.50, 0.5 -> 1.85. Hence kP 0.1, kI 0
+    (the bias integral is off; :attr:`gyr_bias_rad_s` is then the calibration bias). Without a
+    bias calibration pass e.g. ``k_p=0.3, k_i=0.03`` and avoid strong linear acceleration.
     """
 
     name = "mahony"
 
-    def __init__(self, rate_hz: float, k_p: float = 0.3, k_i: float = 0.03) -> None:
+    def __init__(self, rate_hz: float, k_p: float = 0.1, k_i: float = 0.0) -> None:
         super().__init__(rate_hz)
         if not (k_p > 0 and k_i >= 0):
             raise ValueError(f"k_p must be positive and k_i non-negative, got {k_p!r}, {k_i!r}")
@@ -153,14 +163,18 @@ class MahonyFilter(_AhrsFilter):
 class EkfFilter(_AhrsFilter):
     """ahrs EKF (quaternion state), IMU mode, ``frame='NED'`` (see module docstring).
 
-    ``var_gyr`` ((rad/s)^2) and ``var_acc`` (normalised, dimensionless): the ahrs defaults
-    0.3^2 and 0.5^2, which measured best of the ahrs filters in docs/fusion.md.
-    ``p0``: initial state covariance (identity times this). No bias estimation.
+    ``var_gyr`` ((rad/s)^2, ahrs default 0.3^2) and ``var_acc`` (noise variance of the
+    normalised accelerometer, dimensionless). No bias estimation: the default assumes a static
+    calibration bias passed to :meth:`reset`. Sweep of ``var_acc`` on the six BROAD trials,
+    started from the first 0.5 s at rest, inclination RMSE mean over trials: 0.25 (ahrs default)
+    -> 2.04 deg, 1 -> 1.54, **4 -> 1.30**, 10 -> 1.25, 30 -> 1.27 (fast translation trial: 5.9,
+    4.4, 3.2, 2.6, 1.9). 4 is kept rather than 10: nearly as good, and less exposed to an
+    uncalibrated or drifting bias. ``p0``: initial state covariance (identity times this).
     """
 
     name = "ekf"
 
-    def __init__(self, rate_hz: float, var_gyr: float = 0.3 ** 2, var_acc: float = 0.5 ** 2,
+    def __init__(self, rate_hz: float, var_gyr: float = 0.3 ** 2, var_acc: float = 4.0,
                  p0: float = 1.0) -> None:
         super().__init__(rate_hz)
         if not (var_gyr > 0 and var_acc > 0 and p0 > 0):
