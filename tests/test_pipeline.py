@@ -163,3 +163,11 @@ def test_quality_report_counts_removed_samples_exactly() -> None:
     assert q["longest_gap_s"] == pytest.approx(0.8, abs=0.03)
     assert quality["sacrum"]["dropped_samples"] == 0
     assert any("longest gap" in w and "thoracic" in w for w in warnings)
+
+
+def test_filter_rate_is_not_biased_by_dropped_samples() -> None:
+    sim = simulate(SimConfig(seed=15001, exercise="rdl", n_reps=4, rate_hz=50.0, drop_fraction=0.03))
+    res = analyze(sim.recording)
+    for role in ("sacrum", "thoracic"):
+        assert res.calibration["sensors"][role]["rate_hz"] == pytest.approx(50.0, rel=0.002)
+    assert rmse_vs_truth(res, sim, "pelvic_tilt_deg") < 1.0

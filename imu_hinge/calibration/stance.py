@@ -115,9 +115,11 @@ class StanceDetector:
 
     @staticmethod
     def _rate(b: _SensorBuffer) -> float:
+        """Nominal rate from the median interval: dropped samples must not bias it."""
         if len(b.t) < 2:
             return 100.0
-        return (len(b.t) - 1) / (b.t[-1] - b.t[0]) if b.t[-1] > b.t[0] else 100.0
+        dt = float(np.median(np.diff(b.t[-256:])))
+        return 1.0 / dt if dt > 0 else 100.0
 
     def _finalize(self, start_s: float, end_s: float, now_s: float) -> StanceResult:
         p = self.params
