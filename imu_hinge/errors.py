@@ -14,7 +14,8 @@ what to do, and the process exit code the CLI uses for it::
     ├── ProtocolError             exit 4   a sensor packet that cannot be decoded
     │   └── DecodeError                    truncated, wrong version, bad count
     ├── SensorLinkError           exit 5   BLE: no adapter, sensor not found, lost
-    └── StoreError                exit 6   the SQLite store: corrupt, locked, unknown person
+    ├── StoreError                exit 6   the SQLite store: corrupt, locked, unknown person
+    └── RecordingWriteError       exit 7   a session recording could not be written (disk full, I/O error)
 
 Warnings the user should see but that leave a usable result are not exceptions:
 they are collected as :class:`DataWarning` strings on the result objects.
@@ -77,6 +78,16 @@ class StoreError(ImuHingeError):
     exit_code = 6
 
 
+class RecordingWriteError(ImuHingeError):
+    """The session writer stopped: the file is closed, readable, and holds ``samples_kept`` samples."""
+
+    exit_code = 7
+
+    def __init__(self, message: str, *, path: str | None = None, samples_kept: int = 0) -> None:
+        super().__init__(message, path=path)
+        self.samples_kept = samples_kept
+
+
 __all__ = [
     "CalibrationError",
     "ConfigError",
@@ -86,6 +97,7 @@ __all__ = [
     "ProtocolError",
     "RecordingFormatError",
     "RecordingNotFound",
+    "RecordingWriteError",
     "SensorLinkError",
     "StoreError",
     "UsageError",

@@ -30,6 +30,9 @@ class SensorStream:
 
     ``time_s`` is strictly increasing; gaps (dropped samples) are simply missing rows.
     ``clipped`` (N,) marks samples the sensor reported as saturated, when known.
+    Session recordings also fill (else None): ``seq`` (N,) int64 unwrapped sample index (a jump
+    is a gap), ``device_time_us`` (N,) int64 device clock (float64 with NaN where unknown),
+    ``host_time_s`` (N,) float64 arrival time of the carrying notification, ``flags`` (N,) int64.
     """
 
     sensor: str
@@ -37,6 +40,10 @@ class SensorStream:
     acc_m_s2: np.ndarray
     gyr_rad_s: np.ndarray
     clipped: np.ndarray | None = None
+    seq: np.ndarray | None = None
+    device_time_us: np.ndarray | None = None
+    host_time_s: np.ndarray | None = None
+    flags: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.time_s.shape[0])

@@ -15,7 +15,7 @@ from ..errors import UsageError
 from ..fusion import METHODS
 from ..params import AnalysisParams, load_params, with_overrides
 from ..pipeline import AnalysisResult, analyze
-from ..recording import read_interchange_csv
+from ..recording import load_recording
 
 
 def register(sub: Any) -> None:
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     params = build_params(args)
     _check_out(args.json)
     _check_out(args.angles_csv)
-    rec = read_interchange_csv(args.recording, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit)
+    rec = load_recording(args.recording, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit)
     res = analyze(rec, params)
     for w in res.warnings:
         print(f"imu-hinge: warning: {w}", file=sys.stderr)

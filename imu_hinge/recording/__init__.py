@@ -1,7 +1,56 @@
-"""Recording input and output: the interchange CSV and the project's own session format."""
+"""Recording input and output: the interchange CSV and the project's own session format.
+
+``load_recording(path)`` reads either: a session recording (``*.ihr.csv``, recognised by its
+``# imu-hinge recording v1`` magic line, see ``recordings/README.md``) or, failing that, an
+interchange CSV (contracts §2). ``SessionWriter`` writes session recordings crash-safely.
+"""
 
 from __future__ import annotations
 
-from .interchange import read_interchange_csv, recording_to_interchange_csv
+from pathlib import Path
 
-__all__ = ["read_interchange_csv", "recording_to_interchange_csv"]
+from ..errors import RecordingFormatError, UsageError
+from ..samples import SENSOR_ROLES, Recording
+from .format import FORMAT_VERSION, SUFFIX, build_metadata, sensor_metadata
+from .interchange import _check_path, read_interchange_csv, recording_to_interchange_csv
+from .session_reader import read_session, session_version
+from .writer import SessionWriter
+
+__all__ = [
+    "FORMAT_VERSION",
+    "SUFFIX",
+    "SessionWriter",
+    "build_metadata",
+    "load_recording",
+    "read_interchange_csv",
+    "read_session",
+    "recording_to_interchange_csv",
+    "sensor_metadata",
+    "session_version",
+]
+
+
+def load_recording(path: str | Path, acc_unit: str = "auto", gyr_unit: str = "auto", *,
+                   min_samples: int = 10) -> Recording:
+    """A session recording or an interchange CSV, whichever ``path`` is.
+
+    ``acc_unit`` / ``gyr_unit`` apply to interchange CSVs ("auto", "si", "g" / "deg/s"); a session
+    recording stores SI units and accepts only "auto" or "si". ``min_samples``: the fewest
+    samples each of the two sensors must have in a session recording (interchange CSVs always
+    need 10).
+    """
+    if acc_unit not in ("auto", "si", "g") or gyr_unit not in ("auto", "si", "deg/s"):
+        raise UsageError(f"unknown unit choice {acc_unit!r}/{gyr_unit!r}: use auto|si|g and auto|si|deg/s")
+    path = Path(path)
+    _check_path(path)
+    if session_version(path) is None:
+        return read_interchange_csv(path, acc_unit=acc_unit, gyr_unit=gyr_unit)
+    if acc_unit not in ("auto", "si") or gyr_unit not in ("auto", "si"):
+        raise UsageError("a session recording stores SI units: --acc-unit/--gyr-unit apply to interchange CSVs only")
+    rec = read_session(path)
+    for role in SENSOR_ROLES:
+        n = len(rec.streams[role]) if role in rec.streams else 0
+        if n < min_samples:
+            raise RecordingFormatError(f"the {role} sensor has {n} sample(s); analysis needs both sensors "
+                                       f"(sacrum and thoracic)", path=str(path))
+    return rec
