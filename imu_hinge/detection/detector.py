@@ -277,8 +277,8 @@ class HingeDetector:
         if finite.any():
             run_min = np.minimum.accumulate(np.where(finite, block, np.inf))
             run_min = np.minimum(run_min, self._valley_t)
-            level = np.maximum(run_min + self.params.reps.settle_deg, self.params.reps.standing_deg)
-            low = np.flatnonzero(finite & (block <= level))
+            settle = np.maximum(run_min + self.params.reps.settle_deg, self.params.reps.standing_deg)
+            low = np.flatnonzero(finite & (block <= settle))
             self._valley_t = float(run_min[-1])
             if low.size:
                 self._valley_time = float(t[i + int(low[-1])])
