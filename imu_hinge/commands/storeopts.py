@@ -1,0 +1,44 @@
+"""Shared by the commands that use the store: the ``--db PATH`` option and opening the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from ..store import Store
+from ..store.db import ENV_DB
+
+
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="PATH",
+                        help=f"store file (default: ${ENV_DB}, else store.sqlite3 in the user's data directory)")
+
+
+def open_store(args: argparse.Namespace, *, create: bool = True) -> Store:
+    """The store named by ``--db`` (or the default); ``create=False`` for commands that only read."""
+    return Store(getattr(args, "db", None), create=create)
+
+
+def print_json(doc: Any, out: Any = None) -> None:
+    """``doc`` as indented JSON on stdout (NaN -> null)."""
+    print(json.dumps(_finite(doc), indent=1, default=str), file=out or sys.stdout)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def fmt(value: float | None, spec: str = "5.1f") -> str:
+    """``value`` formatted, or a right-aligned dash when missing."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-".rjust(int(spec.split(".")[0] or 1))
+    return format(value, spec)
