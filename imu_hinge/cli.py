@@ -21,6 +21,11 @@ COMMANDS: tuple[str, ...] = (
     "analyze",
     "simulate",
     "export",
+    "people",
+    "history",
+    "advise",
+    "exercises",
+    "calibrate",
 )
 
 

@@ -11,18 +11,24 @@ from typing import Any
 
 import numpy as np
 
+from ..batch import is_batch_input
 from ..errors import UsageError
 from ..fusion import METHODS
 from ..params import AnalysisParams, load_params, with_overrides
 from ..pipeline import AnalysisResult, analyze
 from ..recording import load_recording
+from . import _analyze_batch
+from .filing import PersonFiling
+from .storeopts import add_db_argument
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("analyze", help="analyse a recording: per-rep table, alerts, JSON and angle CSV",
                        description="Run the causal pipeline over a recording (interchange CSV) exactly as a live "
                                    "session would, and report reps, faults and alerts.")
-    p.add_argument("recording", help="interchange CSV (time_s,sensor,acc_*,gyr_*)")
+    p.add_argument("recording", nargs="+",
+                   help="interchange CSV (time_s,sensor,acc_*,gyr_*) or session recording; several files, a folder "
+                        "or a glob pattern analyse them all (batch mode, see --jobs and --summary)")
     p.add_argument("--json", metavar="OUT", help="write reps, alerts, calibration and warnings as JSON")
     p.add_argument("--angles-csv", metavar="OUT",
                    help="write time_s,pelvic_tilt_deg,trunk_flexion_deg,lumbar_flexion_deg")
@@ -42,6 +48,10 @@ def register(sub: Any) -> None:
     p.add_argument("--gyr-unit", choices=("auto", "si", "deg/s"), default="auto",
                    help="gyroscope unit (default: detect)")
     p.add_argument("--quiet", action="store_true", help="no table on the terminal")
+    p.add_argument("--person", metavar="NAME",
+                   help="apply the person's Lmax and thresholds from the store and file the session there")
+    add_db_argument(p)
+    _analyze_batch.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -101,10 +111,23 @@ def _check_out(path: str | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     params = build_params(args)
+    if is_batch_input(args.recording) or _analyze_batch.wants_batch(args):
+        if args.person:
+            raise UsageError("--person files one recording at a time; give a single recording")
+        return _analyze_batch.run(args, params)
+    args.recording = args.recording[0]
     _check_out(args.json)
     _check_out(args.angles_csv)
-    rec = load_recording(args.recording, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit)
-    res = analyze(rec, params)
+    filing, filed = (PersonFiling(args) if args.person else None), None
+    try:
+        if filing is not None:
+            params = filing.apply(params, args)
+        rec = load_recording(args.recording, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit)
+        res = analyze(rec, params)
+        filed = filing.file(res, rec, args.recording, params) if filing is not None else None
+    finally:
+        if filing is not None:
+            filing.close()
     for w in res.warnings:
         print(f"imu-hinge: warning: {w}", file=sys.stderr)
     if not args.quiet:
@@ -115,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(doc, indent=1, default=_json_default), encoding="utf-8")
     if args.angles_csv:
         write_angles_csv(res, args.angles_csv)
+    if filing is not None:
+        print(f"filed session #{filed} for {filing.person.name} ({filing.exercise}, {len(res.reps)} reps) in "
+              f"{filing.store.path}", file=sys.stderr if args.quiet else sys.stdout)
     return 0
 
 

@@ -1,0 +1,268 @@
+"""Batch analysis: many recordings (times several settings) in parallel processes.
+
+    files = expand_inputs(["sessions/", "extra/*.csv"]).files
+    outcomes = run_batch(files, [Setting("base", params)], jobs=2)
+
+Every (recording, setting) pair is one task, analysed by :func:`analyze_file` exactly as
+``imu-hinge analyze RECORDING`` analyses one file. Tasks run in a
+:class:`~concurrent.futures.ProcessPoolExecutor` (``jobs`` > 1) or in this process
+(``jobs`` = 1); the outcomes come back in task order whatever finished first, so the tables
+written from them (:mod:`imu_hinge.batch_tables`) are byte-identical for any ``jobs``.
+A recording that cannot be analysed is an :class:`Outcome` with ``ok=False`` and a one-line
+``error``: never dropped.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ImuHingeError, UsageError
+from .overrides import apply_overrides, parse_text
+from .params import AnalysisParams
+from .pipeline import analyze
+from .recording import load_recording
+from .samples import Recording
+
+GLOB_CHARS = frozenset("*?[")
+SIDECAR_SUFFIXES = (".truth_angles.csv",)
+"""CSV files that sit beside simulated recordings in a folder and are not recordings."""
+
+# -- inputs ----------------------------------------------------------------------------------
+def is_batch_input(inputs: Sequence[str]) -> bool:
+    """True for several inputs, a folder or a glob pattern; False for one plain file path."""
+    if len(inputs) != 1:
+        return True
+    one = inputs[0]
+    return Path(one).is_dir() or (any(c in GLOB_CHARS for c in one) and not Path(one).exists())
+
+
+def _looks_like_recording(path: Path) -> bool:
+    """A ``.csv`` in a folder counts as a recording when its header names ``time_s`` and ``sensor``."""
+    if path.name.lower().endswith(SIDECAR_SUFFIXES):
+        return False
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as fh:
+            for line in itertools.islice(fh, 50):
+                if line.strip() and not line.startswith("#"):
+                    cols = {c.strip() for c in line.split(",")}
+                    return {"time_s", "sensor"} <= cols
+    except OSError:
+        return True  # let the analysis report why it cannot be read
+    return True
+
+
+@dataclass
+class Inputs:
+    files: list[Path]
+    """Recordings to analyse, in the order given (folders and globs expanded sorted), without duplicates."""
+    skipped: list[Path] = field(default_factory=list)
+    """CSV files in the folders given whose header is not a recording's (reported, not analysed)."""
+
+
+def expand_inputs(inputs: Sequence[str]) -> Inputs:
+    """Folders (searched recursively for ``*.csv``), glob patterns and plain paths -> files.
+
+    A plain path that does not exist is kept (its analysis fails with a clear reason); a folder
+    or pattern that matches nothing raises :class:`UsageError`.
+    """
+    files: list[Path] = []
+    skipped: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".csv")
+            keep = [p for p in found if _looks_like_recording(p)]
+            skipped.extend(p for p in found if p not in keep)
+            if not keep:
+                raise UsageError(f"{item}: no recordings (*.csv with a time_s,sensor,... header) in this folder")
+            files.extend(keep)
+        elif any(c in GLOB_CHARS for c in item) and not path.exists():
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=True) if Path(m).is_file())
+            if not matches:
+                raise UsageError(f"{item}: the pattern matches no files")
+            files.extend(matches)
+        else:
+            files.append(path)
+    seen: set[Path] = set()
+    unique = []
+    for f in files:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return Inputs(unique, skipped)
+
+
+def read_recording(path: str | Path, acc_unit: str = "auto", gyr_unit: str = "auto") -> Recording:
+    """A session recording (``*.ihr.csv``) or an interchange CSV, as ``imu-hinge analyze`` reads it."""
+    return load_recording(path, acc_unit=acc_unit, gyr_unit=gyr_unit)
+
+
+# -- settings ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Setting:
+    """One set of analysis parameters, named for the tables (``base`` when nothing is swept)."""
+
+    label: str
+    params: AnalysisParams
+
+
+def sweep_settings(base: AnalysisParams, sweeps: Sequence[str]) -> list[Setting]:
+    """``["filter=vqf,madgwick", "threshold_deg=18,20"]`` -> the 4 combinations (first key slowest).
+
+    Keys are those of :mod:`imu_hinge.overrides` (aliases, dotted paths, unique setting names).
+    """
+    if not sweeps:
+        return [Setting("base", base)]
+    axes: list[tuple[str, list[str]]] = []
+    for spec in sweeps:
+        key, sep, values = spec.partition("=")
+        key = key.strip()
+        items = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not key or not items:
+            raise UsageError(f"--sweep {spec!r}: write KEY=VALUE1,VALUE2 (e.g. threshold_deg=18,20,22)")
+        axes.append((key, items))
+    settings = []
+    for combo in itertools.product(*(values for _, values in axes)):
+        chosen = {key: parse_text(value) for (key, _), value in zip(axes, combo, strict=True)}
+        try:
+            params = apply_overrides(base, chosen)
+        except UsageError as exc:
+            raise UsageError(f"--sweep: {exc.message}") from None
+        label = " ".join(f"{key}={value}" for (key, _), value in zip(axes, combo, strict=True))
+        settings.append(Setting(label, params))
+    return settings
+
+
+# -- one task ----------------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    """The result of analysing one recording with one setting (or why it failed)."""
+
+    recording: str
+    setting: str
+    ok: bool
+    error: str = ""
+    fusion_method: str = ""
+    lumbar_threshold_deg: float | None = None
+    duration_s: float | None = None
+    reps: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    quality: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def analyze_file(path: str | Path, setting: Setting, acc_unit: str = "auto", gyr_unit: str = "auto") -> Outcome:
+    """Analyse one file; every exception becomes a failed :class:`Outcome` with a one-line reason."""
+    params = setting.params
+    out = Outcome(str(path), setting.label, ok=False, fusion_method=params.fusion_method,
+                  lumbar_threshold_deg=params.detector.faults.lumbar_threshold_deg)
+    try:
+        rec = read_recording(path, acc_unit=acc_unit, gyr_unit=gyr_unit)
+        res = analyze(rec, params)
+    except ImuHingeError as exc:
+        out.error = one_line(exc.message)
+        return out
+    except Exception as exc:  # a bug or a library failure on odd data: still one line, still listed
+        out.error = one_line(f"internal error ({type(exc).__name__}: {exc})")
+        return out
+    out.ok = True
+    out.duration_s = float(res.time_s[-1] - res.time_s[0]) if len(res.time_s) else 0.0
+    out.reps = [r.to_dict() for r in res.reps]
+    out.alerts = [a.to_dict() for a in res.alerts]
+    out.quality = res.quality
+    out.warnings = list(res.warnings)
+    return out
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(str(text).split()) or "unknown error"
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+Task = tuple[str, Setting, str, str]
+
+
+def _work(task: Task) -> Outcome:
+    path, setting, acc_unit, gyr_unit = task
+    return analyze_file(path, setting, acc_unit, gyr_unit)
+
+
+# -- many tasks --------------------------------------------------------------------------------
+def resolve_jobs(jobs: int) -> int:
+    """``0`` means one per CPU; negative is a usage error."""
+    if jobs < 0:
+        raise UsageError(f"--jobs must be 0 (one per CPU) or a positive number, got {jobs}")
+    return jobs or (os.cpu_count() or 1)
+
+
+def _pool_context() -> Any:
+    """``forkserver`` (workers forked from a clean, pre-imported server) where it exists, else ``spawn``."""
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["imu_hinge.batch"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def run_batch(files: Sequence[str | Path], settings: Sequence[Setting], jobs: int = 1, *,
+              acc_unit: str = "auto", gyr_unit: str = "auto",
+              on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Analyse every (file, setting) pair; outcomes in that order (files outer, settings inner).
+
+    ``jobs`` analyses run at a time: this process takes tasks too, beside ``jobs - 1`` worker
+    processes (so no core idles while the workers start). ``on_done`` is called once per finished
+    task, in completion order (for a progress bar).
+    """
+    tasks: list[Task] = [(str(f), s, acc_unit, gyr_unit) for f in files for s in settings]
+    results: list[Outcome | None] = [None] * len(tasks)
+    jobs = min(resolve_jobs(jobs), max(len(tasks), 1))
+
+    def finish(i: int, outcome: Outcome) -> None:
+        results[i] = outcome
+        if on_done:
+            on_done(outcome)
+
+    if jobs == 1:
+        for i, task in enumerate(tasks):
+            finish(i, _work(task))
+        return [r for r in results if r is not None]
+    pool = ProcessPoolExecutor(max_workers=jobs - 1, mp_context=_pool_context())
+    pending: dict[Future[Outcome], int] = {}
+    queued_max = 2 * (jobs - 1)
+
+    def collect(done: Iterable[Future[Outcome]]) -> None:
+        for fut in list(done):
+            i = pending.pop(fut)
+            try:
+                outcome = fut.result()
+            except Exception as exc:  # the worker process died (killed, out of memory)
+                path, setting = tasks[i][0], tasks[i][1]
+                outcome = Outcome(path, setting.label, ok=False,
+                                  error=one_line(f"worker process failed ({type(exc).__name__}: {exc})"))
+            finish(i, outcome)
+
+    try:
+        nxt = 0
+        while nxt < len(tasks) or pending:
+            while nxt < len(tasks) and len(pending) < queued_max:
+                pending[pool.submit(_work, tasks[nxt])] = nxt
+                nxt += 1
+            collect([f for f in pending if f.done()])
+            if nxt < len(tasks):
+                finish(nxt, _work(tasks[nxt]))
+                nxt += 1
+            elif pending:
+                collect(wait(pending, return_when=FIRST_COMPLETED).done)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return [r for r in results if r is not None]
