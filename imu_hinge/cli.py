@@ -20,6 +20,7 @@ from .errors import ImuHingeError
 COMMANDS: tuple[str, ...] = (
     "analyze",
     "simulate",
+    "replay",
     "export",
     "people",
     "history",
