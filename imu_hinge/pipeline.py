@@ -31,6 +31,8 @@ from .quality import recording_quality
 from .samples import SENSOR_ROLES, ImuSample, Recording
 
 PELVIS, TRUNK = SENSOR_ROLES
+BLOCK_SAMPLES = 1 << 18
+"""Batch work is done in blocks of this many samples: memory stays bounded on long recordings."""
 
 
 class SegmentTracker:
@@ -142,12 +144,18 @@ class HingePipeline:
         for role in SENSOR_ROLES:
             t, acc, gyr = data[role]
             tracker = SegmentTracker(result.sensors[role], self.params)
-            ups = tracker.up_batch(t, acc, gyr)
+            # in blocks: only the angles are kept, so memory does not grow with (N, 4) quaternions
+            first = max(int(np.searchsorted(t, result.end_s, side="right")), min(len(t), BLOCK_SAMPLES))
+            ups = tracker.up_batch(t[:first], acc[:first], gyr[:first])
             search = self._searches.get(role)
-            tracker.set_reference(ups[(t >= result.start_s) & (t <= result.end_s)],
+            tracker.set_reference(ups[(t[:first] >= result.start_s) & (t[:first] <= result.end_s)],
                                   search.forward if search is not None else None)
             assert tracker.angle is not None
-            angles[role] = tracker.angle.update_batch(ups)
+            parts = [tracker.angle.update_batch(ups)]
+            for i in range(first, len(t), BLOCK_SAMPLES):
+                j = i + BLOCK_SAMPLES
+                parts.append(tracker.angle.update_batch(tracker.up_batch(t[i:j], acc[i:j], gyr[i:j])))
+            angles[role] = np.concatenate(parts)
             self.trackers[role] = tracker
         rp, rt = self.trackers[PELVIS].rate_hz, self.trackers[TRUNK].rate_hz
         self.base = PELVIS if rp > 1.05 * rt else TRUNK
@@ -225,13 +233,22 @@ def analyze(recording: Recording, params: AnalysisParams | None = None) -> Analy
     """Batch driver: the live pipeline's result on a whole recording, computed fast."""
     pipe = HingePipeline(params)
     streams = {r: recording[r] for r in SENSOR_ROLES}
-    roles, idx = _merged_order({r: s.time_s for r, s in streams.items()})
     ready = False
-    for ri, i in zip(roles, idx, strict=True):
-        s = streams[SENSOR_ROLES[ri]]
-        if pipe._calibrate(s.sensor, float(s.time_s[i]), s.acc_m_s2[i], s.gyr_rad_s[i]):
-            ready = True
+    t0 = min(float(s.time_s[0]) for s in streams.values())
+    horizon_s, done = 30.0, 0.0
+    while not ready:  # arrival order of the early samples only: calibration ends within seconds
+        early = {r: s.time_s[s.time_s < t0 + horizon_s] for r, s in streams.items()}
+        roles, idx = _merged_order(early)
+        for ri, i in zip(roles.tolist(), idx.tolist(), strict=True):
+            s = streams[SENSOR_ROLES[ri]]
+            if s.time_s[i] < t0 + done:
+                continue
+            if pipe._calibrate(s.sensor, float(s.time_s[i]), s.acc_m_s2[i], s.gyr_rad_s[i]):
+                ready = True
+                break
+        if ready or all(len(early[r]) == len(streams[r]) for r in SENSOR_ROLES):
             break
+        done, horizon_s = horizon_s, 2 * horizon_s
     if pipe.calibration is None:
         pipe.calibration = pipe._stance.finalize_now()
     if not ready:
@@ -247,13 +264,16 @@ def analyze(recording: Recording, params: AnalysisParams | None = None) -> Analy
     lum = tr - p
     det = pipe.detector
     assert det is not None
-    tl, pl, trl, ll = bt.tolist(), p.tolist(), tr.tolist(), lum.tolist()
-    i, n = 0, len(tl)
-    while i < n:
-        i = det.idle_run(bt, p, tr, lum, i)
-        if i < n:
-            det.step(tl[i], pl[i], trl[i], ll[i])
-            i += 1
+    for b0 in range(0, len(bt), BLOCK_SAMPLES):  # Python floats for one block at a time
+        sl = slice(b0, b0 + BLOCK_SAMPLES)
+        bt_b, p_b, tr_b, l_b = bt[sl], p[sl], tr[sl], lum[sl]
+        tl, pl, trl, ll = bt_b.tolist(), p_b.tolist(), tr_b.tolist(), l_b.tolist()
+        i, n = 0, len(tl)
+        while i < n:
+            i = det.idle_run(bt_b, p_b, tr_b, l_b, i)
+            if i < n:
+                det.step(tl[i], pl[i], trl[i], ll[i])
+                i += 1
     det.finish()
     quality, quality_warnings = recording_quality(recording)
     result = pipe._result(bt, p, tr, lum, [*recording.warnings, *quality_warnings])

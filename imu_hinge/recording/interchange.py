@@ -8,7 +8,9 @@ line, or — where the data can still be used honestly — as a warning on the r
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,62 +49,112 @@ def _check_path(path: Path) -> None:
         raise RecordingFormatError("the file is empty; record again or pick another file", path=str(path))
 
 
-def _parse_frame(path: Path) -> pd.DataFrame:
-    numeric = {c: "float64" for c in REQUIRED_COLUMNS if c != "sensor"}
-    try:  # fast path: a clean file parses straight into floats
-        frame = pd.read_csv(path, comment="#", skip_blank_lines=True, dtype={**numeric, "sensor": "category"},
-                            encoding_errors="replace", engine="c")
-        frame.columns = [str(c).strip() for c in frame.columns]
-        if all(c in frame.columns for c in REQUIRED_COLUMNS) and not frame.empty:
-            return frame
-    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
-        pass
+CHUNK_ROWS = 500_000
+"""Rows parsed at a time: memory stays bounded by the arrays kept, not by pandas' frames."""
+
+
+class _SlowPath(Exception):
+    """The fast float parse met a value it cannot take: parse the whole file tolerantly."""
+
+
+def _chunks(path: Path, fast: bool) -> Iterator[pd.DataFrame]:
+    """Parsed chunks of the file; the fast path parses floats directly, the slow one keeps text."""
+    opts: dict[str, Any] = {"comment": "#", "skip_blank_lines": True, "encoding_errors": "replace",
+                            "chunksize": CHUNK_ROWS}
+    if fast:
+        opts.update(engine="c", dtype={**{c: "float64" for c in REQUIRED_COLUMNS if c != "sensor"},
+                                       "sensor": "category"})
+    else:
+        opts.update(low_memory=False, on_bad_lines="skip", dtype=str)
     try:
-        frame = pd.read_csv(path, comment="#", skip_blank_lines=True, low_memory=False,
-                            on_bad_lines="skip", encoding_errors="replace")
+        with pd.read_csv(path, **opts) as reader:  # closes the file whatever happens
+            for frame in reader:
+                frame.columns = [str(c).strip() for c in frame.columns]
+                missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+                if missing:
+                    if fast:
+                        raise _SlowPath
+                    raise RecordingFormatError(
+                        f"missing column(s) {', '.join(missing)}; expected header {','.join(REQUIRED_COLUMNS)} "
+                        "(use `imu-hinge import` to map other layouts)", path=str(path))
+                yield frame
     except pd.errors.EmptyDataError:
         raise RecordingFormatError("no data rows (only comments or blank lines)", path=str(path)) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        if fast:
+            raise _SlowPath from None
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RecordingFormatError(f"not a readable CSV ({first})", path=str(path)) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise RecordingFormatError(
-            f"missing column(s) {', '.join(missing)}; expected header {','.join(REQUIRED_COLUMNS)} "
-            "(use `imu-hinge import` to map other layouts)", path=str(path))
-    if frame.empty:
-        raise RecordingFormatError("no data rows after the header", path=str(path))
-    return frame
 
 
-def _numeric(frame: pd.DataFrame, path: Path, warnings: list[str]) -> pd.DataFrame:
-    numeric_cols = ["time_s", *ACC_COLUMNS, *GYR_COLUMNS]
-    if all(frame[c].dtype == np.float64 for c in numeric_cols):
-        values = frame[numeric_cols]
-    else:
-        values = frame[numeric_cols].apply(pd.to_numeric, errors="coerce")
-    bad = ~np.isfinite(values.to_numpy(dtype=float)).all(axis=1)
-    n_bad = int(bad.sum())
-    if n_bad:
-        last_bad = bool(bad[-1])
-        if n_bad > 0.2 * len(frame):
-            raise RecordingFormatError(
-                f"{n_bad} of {len(frame)} rows have missing or non-numeric values; check the export",
-                path=str(path))
-        what = "the last line is truncated" if last_bad and n_bad == 1 else f"{n_bad} row(s) with missing/NaN values"
-        warnings.append(f"{what}: dropped")
-    out = values.loc[~bad].copy()
-    sensor = frame["sensor"]
-    if isinstance(sensor.dtype, pd.CategoricalDtype):  # normalise the few distinct names, not every row
-        cats = [str(c).strip().lower() for c in sensor.cat.categories]
-        if len(set(cats)) == len(cats):
-            out["sensor"] = sensor.loc[~bad].cat.rename_categories(cats)
+def _sensor_names(sensor: pd.Series) -> np.ndarray:
+    """Lower-cased, stripped sensor names; for a categorical only its few categories are touched."""
+    if isinstance(sensor.dtype, pd.CategoricalDtype):
+        cats = np.array([str(c).strip().lower() for c in sensor.cat.categories] + ["nan"], dtype=object)
+        codes = sensor.cat.codes.to_numpy()
+        return cats[np.where(codes < 0, len(cats) - 1, codes)]
+    return sensor.astype(str).str.strip().str.lower().to_numpy(dtype=object)
+
+
+class _Collector:
+    """Per-role arrays gathered chunk by chunk, plus the counts the warnings need."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.parts: dict[str, list[np.ndarray]] = {role: [] for role in SENSOR_ROLES}
+        self.rows = 0
+        self.bad = 0
+        self.last_row_bad = False
+
+    def add(self, frame: pd.DataFrame) -> None:
+        cols = ["time_s", *ACC_COLUMNS, *GYR_COLUMNS]
+        if all(frame[c].dtype == np.float64 for c in cols):
+            values = frame[cols].to_numpy(dtype=float)
         else:
-            out["sensor"] = sensor.loc[~bad].astype(str).str.strip().str.lower()
-    else:
-        out["sensor"] = sensor.loc[~bad].astype(str).str.strip().str.lower()
-    return out
+            values = frame[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values).all(axis=1)
+        self.rows += len(frame)
+        self.bad += int(bad.sum())
+        self.last_row_bad = bool(bad[-1]) if len(bad) else self.last_row_bad
+        names = _sensor_names(frame["sensor"])[~bad]
+        values = values[~bad]
+        unknown = sorted(set(np.unique(names).tolist()) - set(SENSOR_ROLES))
+        if unknown:
+            raise RecordingFormatError(
+                f"unknown sensor name(s) {', '.join(repr(u) for u in unknown[:5])}; the sensor column must be "
+                f"{' or '.join(SENSOR_ROLES)}", path=str(self.path))
+        for role in SENSOR_ROLES:
+            self.parts[role].append(values[names == role])
+
+    def finish(self, warnings: list[str]) -> dict[str, np.ndarray]:
+        if self.rows == 0:
+            raise RecordingFormatError("no data rows after the header", path=str(self.path))
+        if self.bad:
+            if self.bad > 0.2 * self.rows:
+                raise RecordingFormatError(
+                    f"{self.bad} of {self.rows} rows have missing or non-numeric values; check the export",
+                    path=str(self.path))
+            what = ("the last line is truncated" if self.last_row_bad and self.bad == 1
+                    else f"{self.bad} row(s) with missing/NaN values")
+            warnings.append(f"{what}: dropped")
+        out = {}
+        for role, parts in self.parts.items():
+            out[role] = np.concatenate(parts) if parts else np.empty((0, 7))
+            parts.clear()  # the chunks go as soon as their role is joined
+        return out
+
+
+def _collect(path: Path, warnings: list[str]) -> dict[str, np.ndarray]:
+    """(N, 7) float arrays per role: time_s, acc xyz, gyr xyz, bad rows dropped."""
+    for fast in (True, False):
+        collector = _Collector(path)
+        try:
+            for frame in _chunks(path, fast):
+                collector.add(frame)
+        except _SlowPath:
+            continue
+        return collector.finish(warnings)
+    raise AssertionError("unreachable: the slow path raises its own errors")
 
 
 def _unit_check(name: str, data: np.ndarray, unit: str, warnings: list[str], path: Path) -> np.ndarray:
@@ -129,11 +181,11 @@ def _unit_check(name: str, data: np.ndarray, unit: str, warnings: list[str], pat
     return data
 
 
-def _stream(role: str, rows: pd.DataFrame, path: Path, warnings: list[str],
+def _stream(role: str, rows: np.ndarray, path: Path, warnings: list[str],
             acc_unit: str, gyr_unit: str) -> SensorStream:
-    t = rows["time_s"].to_numpy(dtype=float)
-    acc = rows[list(ACC_COLUMNS)].to_numpy(dtype=float)
-    gyr = rows[list(GYR_COLUMNS)].to_numpy(dtype=float)
+    t = np.ascontiguousarray(rows[:, 0])
+    acc = np.ascontiguousarray(rows[:, 1:4])
+    gyr = np.ascontiguousarray(rows[:, 4:7])
     dt = np.diff(t)
     back = np.flatnonzero(dt < 0)
     if back.size:
@@ -165,16 +217,10 @@ def read_interchange_csv(path: str | Path, acc_unit: str = "auto", gyr_unit: str
     _check_path(path)
     warnings: list[str] = []
     comments = _read_comments(path)
-    frame = _numeric(_parse_frame(path), path, warnings)
-    names = set(frame["sensor"].unique())
-    unknown = sorted(names - set(SENSOR_ROLES))
-    if unknown:
-        raise RecordingFormatError(
-            f"unknown sensor name(s) {', '.join(repr(u) for u in unknown[:5])}; the sensor column must be "
-            f"{' or '.join(SENSOR_ROLES)}", path=str(path))
+    arrays = _collect(path, warnings)
     streams: dict[str, SensorStream] = {}
     for role in SENSOR_ROLES:
-        rows = frame.loc[frame["sensor"] == role]
+        rows = arrays.pop(role)
         if len(rows) < 10:
             raise RecordingFormatError(
                 f"the {role} sensor has {len(rows)} sample(s); analysis needs both sensors (sacrum and thoracic)",
