@@ -256,9 +256,11 @@ def analyze(recording: Recording, params: AnalysisParams | None = None) -> Analy
     angles = pipe._start({r: (s.time_s, s.acc_m_s2, s.gyr_rad_s) for r, s in streams.items()})
     base, other = pipe.base, (PELVIS if pipe.base == TRUNK else TRUNK)
     bt = streams[base].time_s
-    other_angle = combine_batch(bt, streams[other].time_s, angles[other],
-                                other_first_on_tie=SENSOR_ROLES.index(other) < SENSOR_ROLES.index(base),
-                                max_age_s=pipe._max_age_s, max_slope_gap_s=pipe._max_slope_gap_s)
+    other_angle = np.concatenate([  # in blocks: the alignment's temporaries stay small
+        combine_batch(bt[i:i + BLOCK_SAMPLES], streams[other].time_s, angles[other],
+                      other_first_on_tie=SENSOR_ROLES.index(other) < SENSOR_ROLES.index(base),
+                      max_age_s=pipe._max_age_s, max_slope_gap_s=pipe._max_slope_gap_s)
+        for i in range(0, max(len(bt), 1), BLOCK_SAMPLES)])
     ba = angles[base]
     p, tr = (ba, other_angle) if base == PELVIS else (other_angle, ba)
     lum = tr - p

@@ -126,7 +126,7 @@ class _Collector:
         for role in SENSOR_ROLES:
             self.parts[role].append(values[names == role])
 
-    def finish(self, warnings: list[str]) -> dict[str, np.ndarray]:
+    def finish(self, warnings: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         if self.rows == 0:
             raise RecordingFormatError("no data rows after the header", path=str(self.path))
         if self.bad:
@@ -139,13 +139,19 @@ class _Collector:
             warnings.append(f"{what}: dropped")
         out = {}
         for role, parts in self.parts.items():
-            out[role] = np.concatenate(parts) if parts else np.empty((0, 7))
-            parts.clear()  # the chunks go as soon as their role is joined
+            n = sum(len(x) for x in parts)
+            t, acc, gyr = np.empty(n), np.empty((n, 3)), np.empty((n, 3))
+            i = 0
+            while parts:  # fill the final arrays and free each chunk as soon as it is copied
+                x = parts.pop(0)
+                t[i:i + len(x)], acc[i:i + len(x)], gyr[i:i + len(x)] = x[:, 0], x[:, 1:4], x[:, 4:7]
+                i += len(x)
+            out[role] = (t, acc, gyr)
         return out
 
 
-def _collect(path: Path, warnings: list[str]) -> dict[str, np.ndarray]:
-    """(N, 7) float arrays per role: time_s, acc xyz, gyr xyz, bad rows dropped."""
+def _collect(path: Path, warnings: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per role: time_s (N,), acc (N, 3), gyr (N, 3), bad rows dropped."""
     for fast in (True, False):
         collector = _Collector(path)
         try:
@@ -181,11 +187,9 @@ def _unit_check(name: str, data: np.ndarray, unit: str, warnings: list[str], pat
     return data
 
 
-def _stream(role: str, rows: np.ndarray, path: Path, warnings: list[str],
+def _stream(role: str, rows: tuple[np.ndarray, np.ndarray, np.ndarray], path: Path, warnings: list[str],
             acc_unit: str, gyr_unit: str) -> SensorStream:
-    t = np.ascontiguousarray(rows[:, 0])
-    acc = np.ascontiguousarray(rows[:, 1:4])
-    gyr = np.ascontiguousarray(rows[:, 4:7])
+    t, acc, gyr = rows
     dt = np.diff(t)
     back = np.flatnonzero(dt < 0)
     if back.size:
@@ -221,9 +225,9 @@ def read_interchange_csv(path: str | Path, acc_unit: str = "auto", gyr_unit: str
     streams: dict[str, SensorStream] = {}
     for role in SENSOR_ROLES:
         rows = arrays.pop(role)
-        if len(rows) < 10:
+        if len(rows[0]) < 10:
             raise RecordingFormatError(
-                f"the {role} sensor has {len(rows)} sample(s); analysis needs both sensors (sacrum and thoracic)",
+                f"the {role} sensor has {len(rows[0])} sample(s); analysis needs both sensors (sacrum and thoracic)",
                 path=str(path))
         streams[role] = _stream(role, rows, path, warnings, acc_unit, gyr_unit)
     return Recording(streams=streams, metadata={"comments": comments}, warnings=warnings, source=str(path))
