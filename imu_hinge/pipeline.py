@@ -22,6 +22,7 @@ import numpy as np
 from .calibration.stance import StanceDetector, StanceEstimate, StanceResult
 from .detection.detector import HingeDetector
 from .detection.events import CalibrationDone, Event, FaultRaised, Rep
+from .detection.role_check import SWAP_WARNING, roles_look_swapped
 from .fusion import make_filter
 from .fusion.base import GAP_FACTOR, up_in_sensor
 from .kinematics.alignment import RowCombiner, combine_batch
@@ -278,6 +279,8 @@ def analyze(recording: Recording, params: AnalysisParams | None = None) -> Analy
                 i += 1
     det.finish()
     quality, quality_warnings = recording_quality(recording)
+    if roles_look_swapped(det.reps):
+        quality_warnings.append(SWAP_WARNING)
     result = pipe._result(bt, p, tr, lum, [*recording.warnings, *quality_warnings])
     result.quality = quality
     return result

@@ -193,3 +193,15 @@ def test_block_processing_is_exact(monkeypatch, rounding_session, tmp_path) -> N
     np.testing.assert_array_equal(ref.lumbar_flexion_deg, res.lumbar_flexion_deg)
     assert [r.to_dict() for r in ref.reps] == [r.to_dict() for r in res.reps]
     assert ref.alerts == res.alerts
+
+
+def test_swapped_roles_are_warned_by_analyze(rounding_session) -> None:
+    from dataclasses import replace
+
+    from imu_hinge.samples import Recording
+
+    rec = rounding_session.recording
+    swapped = Recording({"sacrum": replace(rec["thoracic"], sensor="sacrum"),
+                         "thoracic": replace(rec["sacrum"], sensor="thoracic")})
+    assert not any("swapped" in w for w in analyze(rec).warnings)
+    assert any("swapped" in w for w in analyze(swapped).warnings)

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from imu_hinge.cli import main
+from imu_hinge.detection.role_check import roles_look_swapped
 from imu_hinge.feedback.audio import AudioSink, tone
 from imu_hinge.feedback.haptic import DEFAULT_PATTERN, HapticSink
 from imu_hinge.feedback.policy import FeedbackPolicy, FeedbackScheduler
 from imu_hinge.feedback.replay_source import ReplaySource, drop_rate
-from imu_hinge.feedback.role_check import roles_look_swapped
 from imu_hinge.feedback.session_runner import RowRing, SessionRunner, Sink, TimeOrderMerger
 from imu_hinge.pipeline import AnalysisResult, HingePipeline, analyze
 from imu_hinge.protocol import decode_command, encode_command

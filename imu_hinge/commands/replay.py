@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..detection.role_check import roles_look_swapped
 from ..errors import UsageError
 from ..feedback.audio import AudioSink
 from ..feedback.haptic import HapticSink
 from ..feedback.policy import MODES, SCHEDULES, FeedbackPolicy, FeedbackScheduler
 from ..feedback.replay_source import ReplaySource, replay_status
-from ..feedback.role_check import roles_look_swapped
 from ..feedback.session_runner import RowRing, SessionRunner, Sink
 from ..feedback.terminal import TerminalSink, summary_lines
 from ..fusion import METHODS

@@ -6,7 +6,7 @@
 - :mod:`.live_window` — the pyqtgraph window (the only module importing Qt; import it lazily);
 - :mod:`.session_runner` — the async live loop (source -> core -> policy -> sinks), the row ring
   the window reads, and the time-order merger for packet sources;
-- :mod:`.replay_source` — a recording as a paced live source; :mod:`.role_check` — swapped roles.
+- :mod:`.replay_source` — a recording as a paced live source.
 
 Nothing here imports Qt except :mod:`.live_window`.
 """

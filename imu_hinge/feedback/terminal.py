@@ -8,9 +8,9 @@ from collections import Counter
 from typing import Any, TextIO
 
 from ..detection.events import CalibrationDone, Event, FaultRaised, Notice, RepCompleted
+from ..detection.role_check import SWAP_WARNING, roles_look_swapped
 from ..pipeline import AnalysisResult
 from .policy import Cue, rep_verdict
-from .role_check import SWAP_WARNING, roles_look_swapped
 
 
 def _deg(v: float) -> str:

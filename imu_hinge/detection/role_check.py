@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
-from ..detection.events import Rep
-from ..pipeline import AnalysisResult
+from .events import Rep
 
 MIN_REPS = 2
 """Fewer reps than this never give a verdict."""
@@ -26,9 +26,11 @@ SWAP_WARNING = ("sensor roles look swapped: the 'sacrum' sensor tilted more than
                 "every rep; check that the sacrum sensor is worn low (S1/S2) and the thoracic one high (T12/L1)")
 
 
-def roles_look_swapped(result_or_reps: AnalysisResult | Sequence[Rep]) -> bool:
-    """True when peak pelvic tilt exceeds peak trunk flexion on almost every rep (>= 80 %, >= 2 reps)."""
-    reps = result_or_reps.reps if isinstance(result_or_reps, AnalysisResult) else result_or_reps
+def roles_look_swapped(result_or_reps: Any | Sequence[Rep]) -> bool:
+    """True when peak pelvic tilt exceeds peak trunk flexion on almost every rep (>= 80 %, >= 2 reps).
+
+    Takes the reps, or anything with a ``reps`` attribute (an analysis result)."""
+    reps: Sequence[Rep] = getattr(result_or_reps, "reps", result_or_reps)
     pairs = [(r.peak_pelvic_tilt_deg, r.peak_trunk_flexion_deg) for r in reps
              if math.isfinite(r.peak_pelvic_tilt_deg) and math.isfinite(r.peak_trunk_flexion_deg)]
     if len(pairs) < MIN_REPS:
