@@ -27,6 +27,9 @@ COMMANDS: tuple[str, ...] = (
     "advise",
     "exercises",
     "calibrate",
+    "scan",
+    "sensors",
+    "record",
 )
 
 

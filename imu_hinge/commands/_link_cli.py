@@ -1,0 +1,102 @@
+"""What ``scan``, ``sensors`` and ``record`` share: the ``--emulate`` options and the link they open.
+
+``--emulate`` runs the command on two emulated sensors (bumble GATT servers in this process,
+:mod:`imu_hinge.sources.emulator`) through the real BLE path: the unmodified ``BleakClient`` and
+``BleakScanner`` over the project's bumble backend. ``--emulate REC.csv`` makes them play that
+recording (interchange CSV or session file); a bare ``--emulate`` plays simulated hinges.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+
+SIMULATED = "simulated hinges"
+
+
+def _positive(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (v > 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return v
+
+
+def _speed(text: str) -> float | None:
+    return None if text.strip().lower() == "max" else _positive(text)
+
+
+def _mtu(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ATT MTU 23..517, got {text!r}") from None
+    if not 23 <= v <= 517:
+        raise argparse.ArgumentTypeError(f"expected an ATT MTU 23..517, got {text!r}")
+    return v
+
+
+def add_link_options(p: argparse.ArgumentParser, *, scan_timeout_s: float = 10.0) -> None:
+    """``--timeout``, ``--emulate [REC]``, ``--emulate-speed``, ``--emulate-mtu``."""
+    p.add_argument("--timeout", type=_positive, default=scan_timeout_s, metavar="S",
+                   help=f"seconds to scan for sensors (default {scan_timeout_s:g})")
+    emu = p.add_argument_group("emulated sensors (no hardware: bumble, in this process)")
+    emu.add_argument("--emulate", nargs="?", const=SIMULATED, metavar="RECORDING.csv",
+                     help="use two emulated sensors through the real BLE path, playing this recording "
+                          "(interchange CSV or session file) or, without one, simulated hinges")
+    emu.add_argument("--emulate-speed", type=_speed, default=1.0, metavar="X|max",
+                     help="run the emulated world X times faster than real time (default 1), or 'max': from event "
+                          "to event as fast as the link takes them")
+    emu.add_argument("--emulate-mtu", type=_mtu, default=247, metavar="N",
+                     help="ATT MTU the host asks the emulated sensors for (23..517, default 247)")
+
+
+@dataclass
+class LinkContext:
+    """What a command needs to reach the sensors: bleak backend, host clock, the emulator (if any)."""
+
+    backend: Any
+    clock: Any
+    emulator: Any = None
+
+    @property
+    def emulated(self) -> bool:
+        return self.emulator is not None
+
+
+@contextlib.asynccontextmanager
+async def open_link(args: argparse.Namespace, *, duration_s: float = 600.0) -> AsyncIterator[LinkContext]:
+    """The platform's BLE, or (``--emulate``) a running emulator and its backend and clock."""
+    from ..sources.backend import LinkBackend, SystemClock
+
+    if args.emulate is None:
+        yield LinkContext(LinkBackend(), SystemClock())
+        return
+    from ..sources.emulator import Emulator
+
+    motion: str | None = None
+    if args.emulate != SIMULATED:
+        if not Path(args.emulate).exists():
+            raise UsageError(f"--emulate {args.emulate}: no such recording")
+        motion = args.emulate
+    async with Emulator(motion, mtu=args.emulate_mtu, speed=args.emulate_speed,
+                        duration_s=min(max(duration_s + 30.0, 60.0), 7200.0)) as emu:
+        yield LinkContext(emu.backend, emu.clock, emu)
+
+
+def describe(ctx: LinkContext, args: argparse.Namespace) -> str | None:
+    """One line saying which emulated sensors these are (``None`` for the real adapter)."""
+    if not ctx.emulated:
+        return None
+    what = "simulated hinges" if args.emulate == SIMULATED else Path(args.emulate).name
+    speed = "as fast as the link goes" if args.emulate_speed is None else f"{args.emulate_speed:g}x real time"
+    return f"Bluetooth: emulated sensors playing {what} (bumble LocalLink, MTU {args.emulate_mtu}, {speed})"

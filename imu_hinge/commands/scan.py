@@ -1,0 +1,46 @@
+"""``imu-hinge scan``: list the imu-hinge sensors advertising nearby (role, battery, signal)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from ..errors import SensorLinkError
+from ._link_cli import add_link_options, describe, open_link
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("scan", help="list the imu-hinge sensors advertising nearby",
+                       description="Scan for sensors advertising the imu-hinge service and show their role, "
+                                   "battery level and signal strength (nothing is connected).")
+    add_link_options(p, scan_timeout_s=5.0)
+    p.add_argument("--all", action="store_true", help="scan the whole timeout even after both roles were seen")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from ..samples import SENSOR_ROLES
+    from ..sources.discovery import scan
+
+    async with open_link(args, duration_s=args.timeout) as ctx:
+        if (line := describe(ctx, args)) is not None:
+            print(line, file=sys.stderr)
+        found = await scan(args.timeout, backend=ctx.backend, until_roles=() if args.all else SENSOR_ROLES)
+    if not found:
+        raise SensorLinkError(f"no imu-hinge sensor advertising within {args.timeout:g} s; switch the sensors on "
+                              "and bring them closer")
+    print(f"{'role':10} {'address':20} {'battery':>7} {'rssi':>5}  {'state':9} name")
+    for f in found:
+        battery = "-" if f.battery_percent is None else f"{f.battery_percent}%"
+        state = "streaming" if f.streaming else "idle"
+        print(f"{f.role:10} {f.address:20} {battery:>7} {f.rssi:>5}  {state:9} {f.name or '-'}")
+    missing = [r for r in SENSOR_ROLES if r not in {f.role for f in found}]
+    if missing:
+        print(f"imu-hinge: warning: no {' or '.join(missing)} sensor seen", file=sys.stderr)
+    return 0

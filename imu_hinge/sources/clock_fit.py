@@ -1,0 +1,158 @@
+"""Device clock -> host clock, per sensor: ``host_time_s ≈ a + b · device_time_s``.
+
+Two kinds of evidence, both kept over the last ``window_s`` seconds of device time:
+
+- **Data arrivals**: each notification gives (device time of its first sample, host arrival).
+  Arrival is always *late* by a varying delay, so only the **lower envelope** says anything:
+  for a slope ``b`` the envelope line is the highest line under every point; its height at the
+  points' mean device time, ``E(b)``, is largest for the slope of the envelope (the linear
+  programme ``max Σ(a + b·x_i)`` subject to ``a + b·x_i <= y_i``).
+- **Time pings**: the host notes ``send_s`` before writing a ping and ``recv_s`` when the answer
+  arrives; the device latched its clock in between, so the true line passes through
+  ``[send_s, recv_s]`` at that device time. For a slope ``b`` the intercepts that satisfy every
+  ping form a band of width ``W(b)`` (negative when none does); the right slope makes it widest.
+
+The fit takes the slope maximising ``E(b) + W(b)`` over ``1 ± max_drift_ppm`` (a 1 ppm grid;
+crystals drift ±50 ppm), then the intercept in the middle of the ping band (equal minimum
+latency both ways), never after the data envelope. Without pings the line is the envelope
+itself, late by the link's minimum latency. Until ``min_span_s`` of history the slope is 1.
+
+Points are kept per ``bin_s`` of device time (the earliest arrival of each bin only), so memory
+and refit cost stay bounded in a session of hours. Plain synchronous numpy, used by the BLE
+source and tested with synthetic arrivals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+
+class ClockFit:
+    """Online fit of one sensor's device clock to the host clock.
+
+    Parameters (kept apart from state): ``window_s`` device seconds of history used,
+    ``bin_s`` envelope bin width in device seconds, ``max_drift_ppm`` bound on the slope's
+    distance from 1, ``min_span_s`` history needed before the slope is fitted (until then
+    ``b`` = 1), ``refit_s`` most device seconds between refits, ``ping_weight`` weight of the ping
+    band's width against the envelope's height when choosing the slope.
+
+    Feed it with :meth:`add_arrival` / :meth:`add_ping`; read with :meth:`host_time_s`.
+    Results: ``offset_s_`` (``a + c`` at device time 0 of the internal origin), ``slope_``,
+    ``ping_offset_s_`` (``c``), ``n_arrivals_``, ``n_pings_``.
+    """
+
+    def __init__(self, *, window_s: float = 120.0, bin_s: float = 0.05, max_drift_ppm: float = 100.0,
+                 min_span_s: float = 2.0, refit_s: float = 1.0, max_pings: int = 512,
+                 ping_weight: float = 1.0) -> None:
+        if not (window_s > 0 and bin_s > 0 and min_span_s >= 0 and refit_s >= 0 and 0 < max_drift_ppm <= 1e4):
+            raise ValueError("window_s, bin_s > 0; min_span_s, refit_s >= 0; max_drift_ppm in (0, 1e4]")
+        self.window_s = window_s
+        self.bin_s = bin_s
+        self.max_drift_ppm = max_drift_ppm
+        self.min_span_s = min_span_s
+        self.refit_s = refit_s
+        self.max_pings = max_pings
+        self.ping_weight = ping_weight
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (the device clock restarted)."""
+        self._origin_us: int | None = None
+        self._bins: dict[int, tuple[float, float]] = {}  # bin -> (x_s, y_s) of the earliest arrival
+        self._pings: deque[tuple[float, float, float]] = deque(maxlen=self.max_pings)  # (x_s, send_s, recv_s)
+        self._latest_x = -math.inf
+        self._fitted_at_x = -math.inf
+        self._dirty = False
+        self.n_arrivals_ = 0
+        self.n_pings_ = 0
+        self.offset_s_ = math.nan
+        self.slope_ = 1.0
+        self.ping_offset_s_ = 0.0
+
+    @property
+    def ready(self) -> bool:
+        """True once at least one arrival was added."""
+        return bool(self._bins)
+
+    def _x(self, device_time_us: int) -> float:
+        if self._origin_us is None:
+            self._origin_us = int(device_time_us)
+        return (int(device_time_us) - self._origin_us) * 1e-6
+
+    def add_arrival(self, device_time_us: int, host_time_s: float) -> None:
+        """A notification whose first sample was taken at ``device_time_us`` (unwrapped) arrived at ``host_time_s``."""
+        x = self._x(device_time_us)
+        self._latest_x = max(self._latest_x, x)
+        key = math.floor(x / self.bin_s)
+        old = self._bins.get(key)
+        if old is None or host_time_s - x < old[1] - old[0]:
+            self._bins[key] = (x, host_time_s)
+            self._dirty = True
+            if old is None:
+                self._prune()
+        self.n_arrivals_ += 1
+
+    def add_ping(self, device_time_us: int, send_s: float, recv_s: float) -> None:
+        """A time ping written at ``send_s`` was answered with ``device_time_us``, received at ``recv_s``."""
+        if not recv_s >= send_s:
+            raise ValueError(f"ping received ({recv_s}) before it was sent ({send_s})")
+        self._pings.append((self._x(device_time_us), send_s, recv_s))
+        self.n_pings_ += 1
+        self._dirty = True
+
+    def _prune(self) -> None:
+        latest = self._latest_x
+        oldest = math.floor((latest - self.window_s) / self.bin_s)
+        if self._bins and min(self._bins) < oldest:
+            self._bins = {k: v for k, v in self._bins.items() if k >= oldest}
+        while self._pings and self._pings[0][0] < latest - self.window_s:
+            self._pings.popleft()
+
+    def refit(self) -> None:
+        """Fit now (normally done lazily by :meth:`host_time_s`)."""
+        if not self._bins:
+            raise ValueError("no arrivals to fit yet")
+        pts = np.array([self._bins[k] for k in sorted(self._bins)], dtype=np.float64)
+        x, y = pts[:, 0], pts[:, 1]
+        y0 = float(y[0])  # fit on small numbers: host times may be large
+        y = y - y0
+        if x[-1] - x[0] >= self.min_span_s:
+            half = self.max_drift_ppm * 1e-6
+            slopes = 1.0 + np.linspace(-half, half, 2 * math.ceil(self.max_drift_ppm) + 1)
+        else:
+            slopes = np.ones(1)
+        envelope = np.min(y[None, :] - slopes[:, None] * x[None, :], axis=1)  # intercepts under all points
+        score = envelope + slopes * float(np.mean(x))
+        if self._pings:
+            p = np.array(self._pings, dtype=np.float64)
+            hi = np.min((p[:, 2] - y0)[None, :] - slopes[:, None] * p[None, :, 0], axis=1)
+            hi = np.minimum(hi, envelope)  # the data are upper bounds too
+            lo = np.max((p[:, 1] - y0)[None, :] - slopes[:, None] * p[None, :, 0], axis=1)
+            score = score + self.ping_weight * (hi - lo)
+        k = int(np.argmax(score))
+        a = float(envelope[k])
+        self.slope_ = float(slopes[k])
+        self.ping_offset_s_ = 0.5 * float(hi[k] + lo[k]) - a if self._pings else 0.0
+        self.offset_s_ = a + self.ping_offset_s_ + y0
+        self._fitted_at_x = self._latest_x
+        self._dirty = False
+
+    def _refit_interval_s(self) -> float:
+        """Refit often while the history is short, every ``refit_s`` once it spans 20 x that."""
+        span = min(self._latest_x, self.window_s)  # x is 0 at the first arrival
+        return min(self.refit_s, max(0.25, 0.05 * span))
+
+    def host_time_s(self, device_time_us: ArrayLike) -> np.ndarray:
+        """Fitted host times (s) of device times (µs, unwrapped), float64 of the input's shape."""
+        if self._dirty and (self._latest_x - self._fitted_at_x >= self._refit_interval_s()
+                            or math.isnan(self.offset_s_) or len(self._bins) < 8):
+            self.refit()
+        if math.isnan(self.offset_s_):
+            raise ValueError("no arrivals to fit yet")
+        assert self._origin_us is not None
+        x = (np.asarray(device_time_us, dtype=np.int64) - self._origin_us) * 1e-6
+        return self.offset_s_ + self.slope_ * x

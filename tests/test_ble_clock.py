@@ -1,0 +1,94 @@
+"""Device clock -> host clock: the fit on synthetic arrivals, the decoder across restarts, and one
+end-to-end check through the emulated BLE link with drift and random notification delays."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from imu_hinge.protocol import DataPacket, SensorInfo, encode_notification
+from imu_hinge.sources.ble import BleSource
+from imu_hinge.sources.clock_fit import ClockFit
+from imu_hinge.sources.decoder import PacketDecoder
+from imu_hinge.sources.emulated_sensor import SensorFaults
+from imu_hinge.sources.emulator import Emulator
+from imu_hinge.sources.testing import collect, synthetic_clock_run
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_fit_with_50_ppm_and_5_to_40_ms_delays_is_within_2_ms_after_10_s(seed: int) -> None:
+    worst_s, slope_err_ppm, _ = synthetic_clock_run(seed, in_order=False)
+    assert worst_s <= 0.002, f"{worst_s * 1e3:.2f} ms"
+    assert abs(slope_err_ppm) < 25
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("per_packet", [1, 3])
+def test_fit_when_notifications_keep_their_order_as_on_ble(seed: int, per_packet: int) -> None:
+    worst_s, _, _ = synthetic_clock_run(seed, in_order=True, per_packet=per_packet)
+    assert worst_s <= 0.002, f"{worst_s * 1e3:.2f} ms"
+
+
+def test_without_pings_the_fit_is_the_envelope_late_by_the_minimum_delay() -> None:
+    worst_s, slope_err_ppm, _ = synthetic_clock_run(3, in_order=False, duration_s=30.0, ping_interval_s=None)
+    assert 0.004 < worst_s < 0.007  # the 5 ms minimum latency stays in, nothing else
+    assert abs(slope_err_ppm) < 5
+
+
+def test_fit_memory_is_bounded_by_its_window() -> None:
+    fit = ClockFit(window_s=10.0, bin_s=0.05)
+    for i in range(20_000):  # 200 s at 100 Hz
+        fit.add_arrival(i * 10_000, i * 0.01 + 0.02)
+        if i % 25 == 0:
+            fit.add_ping(i * 10_000, i * 0.01 - 0.01, i * 0.01 + 0.01)
+    assert len(fit._bins) <= 10.0 / 0.05 + 2 and len(fit._pings) <= 41
+    assert float(fit.host_time_s(19_999 * 10_000)) == pytest.approx(199.99, abs=1e-6)
+
+
+def _packet(index: int, dev_us: int) -> bytes:
+    return encode_notification(DataPacket.build(index, dev_us, np.full((1, 6), index % 100)))
+
+
+def test_decoder_places_a_restart_by_the_device_clock_and_reports_the_gap() -> None:
+    dec = PacketDecoder("sacrum", SensorInfo.lsm6ds3(role="sacrum", rate_hz=100))
+    period_us = 10_000
+    for i in range(300):  # 3 s
+        dec.feed(_packet(i, 5_000_000 + i * period_us), 10.0 + i * 0.01 + 0.015)
+    dec.restart()  # reconnected 2 s later: the index starts again at 0, the device clock ran on
+    batch, events = dec.feed(_packet(0, 5_000_000 + 500 * period_us), 15.0 + 0.015)
+    assert batch is not None and int(batch.seq[0]) == 500
+    assert [e.kind for e in events] == ["gap"] and events[0].detail["missing"] == 200
+    dec.restart()  # the sensor rebooted: its clock restarted near 0; placed by the host clock instead
+    batch, events = dec.feed(_packet(0, 123_456), 20.0 + 0.015)
+    assert batch is not None and int(batch.seq[0]) == 1000
+    assert {e.kind for e in events} == {"note", "gap"}
+
+
+def test_decoder_counts_duplicates_and_rejects_garbage_without_raising() -> None:
+    dec = PacketDecoder("thoracic", SensorInfo.lsm6ds3(role="thoracic"))
+    assert dec.feed(_packet(0, 1_000_000), 1.0)[0] is not None
+    assert dec.feed(_packet(0, 1_000_000), 1.01)[0] is None and dec.duplicates == 1
+    batch, events = dec.feed(b"\x20\x01", 1.02)  # wrong version
+    assert batch is None and events[0].kind == "error" and dec.decode_errors == 1
+
+
+def test_end_to_end_fitted_times_within_2_ms_after_10_s() -> None:
+    faults = SensorFaults(notify_delay_s=(0.005, 0.040), seed=3)  # data, responses and commands alike
+
+    async def run() -> dict[str, float]:
+        async with Emulator(mtu=247, speed=None, faults=faults, clock_ppm={"sacrum": 50, "thoracic": -50}) as emu:
+            async with BleSource(backend=emu.backend, clock=emu.clock) as src:
+                got = await collect(src, 14.0)
+                worst = {}
+                for role, sensor in emu.sensors.items():
+                    t = got.cat(role, "time_s")
+                    truth = sensor.firmware.host_time_s(got.cat(role, "device_time_us")) - src.t0_s
+                    late = t > 10.0
+                    assert late.sum() > 150
+                    worst[role] = float(np.max(np.abs(t[late] - truth[late])))
+                return worst
+
+    worst = asyncio.run(run())
+    assert max(worst.values()) <= 0.002, {k: f"{v * 1e3:.2f} ms" for k, v in worst.items()}
