@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from .calibrate_sensor import register_sensor
 from .storeopts import add_db_argument, open_store
 
 
@@ -45,7 +46,7 @@ def register_range(kinds: Any) -> None:
 
 SUBCOMMANDS: dict[str, Callable[[Any], None]] = {
     "range": register_range,
-    # "sensor": register_sensor,  (IMU six-pose calibration) registers here
+    "sensor": register_sensor,
 }
 
 
