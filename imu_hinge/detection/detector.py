@@ -41,6 +41,18 @@ class _Candidate:
     faults: list[str] = field(default_factory=list)
     incomplete: bool = False
 
+    def add_row(self, t: float, p: float, tr: float, lum: float) -> bool:
+        """Keep one row; True when it is a new peak of T (the valley after the old peak is forgotten)."""
+        self.rows_t.append(t)
+        self.rows_p.append(p)
+        self.rows_tr.append(tr)
+        self.rows_l.append(lum)
+        if tr > self.peak_t:
+            self.peak_t, self.peak_t_time, self.p_at_peak = tr, t, p
+            self.valley_t, self.valley_time, self.valley_index = math.inf, math.nan, -1
+            return True
+        return False
+
 
 @dataclass
 class _Pending:
@@ -122,13 +134,7 @@ class HingeDetector:
 
     def _in_rep(self, c: _Candidate, t: float, p: float, tr: float, lum: float, events: list[Event]) -> None:
         rp, f = self.params.reps, self.params.faults
-        c.rows_t.append(t)
-        c.rows_p.append(p)
-        c.rows_tr.append(tr)
-        c.rows_l.append(lum)
-        if tr > c.peak_t:
-            c.peak_t, c.peak_t_time, c.p_at_peak = tr, t, p
-            c.valley_t, c.valley_time, c.valley_index = math.inf, math.nan, -1
+        c.add_row(t, p, tr, lum)
         descending = math.isnan(c.peak_t_time) or t <= c.peak_t_time
         if not math.isnan(lum):
             for level in (f.lumbar_led_deg, f.onset_deg):
@@ -184,14 +190,8 @@ class HingeDetector:
         if restart:
             tail = slice(c.valley_index, None)
             nc = self._new_candidate(c.valley_time)
-            for tt, pp, tt_r, ll in zip(c.rows_t[tail], c.rows_p[tail], c.rows_tr[tail], c.rows_l[tail],
-                                        strict=True):
-                nc.rows_t.append(tt)
-                nc.rows_p.append(pp)
-                nc.rows_tr.append(tt_r)
-                nc.rows_l.append(ll)
-                if tt_r > nc.peak_t:
-                    nc.peak_t, nc.peak_t_time, nc.p_at_peak = tt_r, tt, pp
+            for row in zip(c.rows_t[tail], c.rows_p[tail], c.rows_tr[tail], c.rows_l[tail], strict=True):
+                nc.add_row(*row)
             self._cand = nc
             events.append(RepStarted(t_now, self._n_reps + 1))
 
