@@ -108,3 +108,29 @@ def test_stop_then_start_on_one_connection_resumes_with_the_pause_as_a_gap() -> 
     assert np.all(np.diff(seq) > 0) and len(got.kinds("gap", "sacrum")) == 1
     assert 0.4 * 104 < got.kinds("gap", "sacrum")[0].detail["missing"] < 1.0 * 104
     assert got.count("sacrum") > 1.5 * 104
+
+
+def _found(role: str, address: str) -> object:
+    from bleak.backends.device import BLEDevice
+
+    from imu_hinge.sources.discovery import FoundSensor
+
+    return FoundSensor(BLEDevice(address, None, None), role, 90, False, -50)
+
+
+def test_role_problems_at_discovery_are_one_clear_line() -> None:
+    from imu_hinge.sources.discovery import pick_roles
+
+    roles = ("sacrum", "thoracic")
+    ok = pick_roles([_found("sacrum", "A"), _found("thoracic", "B"), _found("unassigned", "C")], roles)
+    assert {r: f.address for r, f in ok.items()} == {"sacrum": "A", "thoracic": "B"}
+    cases = {
+        "only one": ([_found("sacrum", "A")], "no thoracic sensor found"),
+        "unknown role": ([_found("sacrum", "A"), _found("unassigned", "C")], "unassigned (C)"),
+        "same role twice": ([_found("sacrum", "A"), _found("sacrum", "D"), _found("thoracic", "B")],
+                            "two sensors advertise the sacrum role"),
+    }
+    for name, (found, words) in cases.items():
+        with pytest.raises(SensorLinkError) as exc:
+            pick_roles(found, roles)
+        assert words in str(exc.value) and "\n" not in str(exc.value), name

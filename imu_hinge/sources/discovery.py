@@ -76,6 +76,9 @@ def pick_roles(found: list[FoundSensor], roles: Collection[str]) -> dict[str, Fo
     """One sensor per wanted role (the strongest); :class:`SensorLinkError` naming what is missing."""
     picked: dict[str, FoundSensor] = {}
     for f in found:
+        if f.role in roles and f.role in picked and picked[f.role].address != f.address:
+            raise SensorLinkError(f"two sensors advertise the {f.role} role ({picked[f.role].address} and "
+                                  f"{f.address}): switch one off, or give it the other role")
         picked.setdefault(f.role, f)
     missing = [r for r in roles if r not in picked]
     if missing:
