@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "analyze",
     "simulate",
     "replay",
+    "train",
     "export",
     "people",
     "history",

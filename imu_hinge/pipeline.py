@@ -114,6 +114,19 @@ class HingePipeline:
         self._searches: dict[str, AxisSearch] = {}
         self._axis_params = AxisSearchParams()
 
+    @property
+    def calibration_phase(self) -> str:
+        """``"stance"`` (awaiting a quiet stance), ``"axis"`` (awaiting the first hinge) or ``"running"``."""
+        return "running" if self.trackers else "stance" if self.calibration is None else "axis"
+
+    @property
+    def n_rows(self) -> int:
+        return len(self._rows)
+
+    def rows_since(self, start: int) -> list[tuple[float, float, float, float]]:
+        """The angle rows ``(time_s, P, T, L)`` (deg) from index ``start`` on."""
+        return self._rows[start:]
+
     # -- calibration: quiet stance, then the onset of the first hinge ------------------
     def _calibrate(self, sensor: str, t: float, acc: np.ndarray, gyr: np.ndarray) -> bool:
         """Feed one sample to the calibration; True once the pipeline can start."""

@@ -177,9 +177,8 @@ class SessionRunner:
                 log.exception("feedback sink %s failed", getattr(sink, "name", sink))
 
     def _new_rows(self) -> list[Row]:
-        rows: list[Row] = self.pipeline._rows  # the core keeps every row; read the new ones
-        new = rows[self._n_rows:]
-        self._n_rows = len(rows)
+        new = self.pipeline.rows_since(self._n_rows)  # the core keeps every row; read the new ones
+        self._n_rows += len(new)
         return new
 
     def process(self, batch: Sequence[ImuSample]) -> list[Event]:
@@ -188,7 +187,7 @@ class SessionRunner:
         push = self.pipeline.push
         for s in batch:
             events = push(s)
-            if events or len(self.pipeline._rows) != self._n_rows:
+            if events or self.pipeline.n_rows != self._n_rows:
                 rows = self._new_rows()
                 if self.ring is not None:
                     for r in rows:

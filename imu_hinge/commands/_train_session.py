@@ -1,0 +1,240 @@
+"""The live set behind ``imu-hinge train``: sensors -> the one pipeline -> policy -> sinks, recorded as it goes.
+
+:class:`TrainSession` wires the pieces: :func:`~._link_cli.open_link` (the platform's BLE or
+emulated sensors), :class:`~imu_hinge.sources.ble.BleSource`, a
+:class:`~imu_hinge.feedback.ble_session.LiveBleSource` feeding the shared
+:class:`~imu_hinge.feedback.session_runner.SessionRunner` (time order restored across the two
+sensors' packets), the :class:`~imu_hinge.recording.SessionWriter`, and the sinks: haptic (the
+pattern written to the thoracic sensor), terminal, audio, calibration guidance, recording events,
+and the live window when there is one. The haptic sink runs first; every other sink works after
+the haptic write is issued (:class:`~imu_hinge.feedback.ble_session.AfterHaptic`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..calibration.applying import SensorCalibrator
+from ..errors import RecordingWriteError, SensorLinkError
+from ..feedback.audio import AudioSink
+from ..feedback.ble_session import AfterHaptic, LiveBleSource, RecordingSink, session_metadata
+from ..feedback.guidance import CalibrationGuide
+from ..feedback.haptic import HapticSink
+from ..feedback.policy import Cue, FeedbackPolicy, FeedbackScheduler
+from ..feedback.session_runner import RowRing, SensorStatus, SessionRunner, Sink, TimeOrderMerger
+from ..feedback.terminal import TerminalSink
+from ..params import AnalysisParams
+from ..pipeline import AnalysisResult, HingePipeline
+from ..recording import SessionWriter
+from ..samples import SENSOR_ROLES
+from ..sources.ble import BleSource
+from ..sources.sensor_link import LinkOptions
+from ._link_cli import LinkContext, describe, open_link
+
+HAPTIC_ROLE = "thoracic"
+"""The sensor that buzzes for rounding (docs/detector.md: haptic on the thoracic unit)."""
+
+
+@dataclass
+class TrainOutcome:
+    """What one set produced (times in s since the source started, the recording's time base)."""
+
+    result: AnalysisResult
+    metadata: dict[str, Any]
+    link_stats: dict[str, dict[str, Any]]
+    outages: list[dict[str, Any]]
+    emulated_sensors: dict[str, dict[str, Any]] | None = None
+    """Per emulated sensor: the haptic commands it received, with their times."""
+    recording_error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _jsonable(stats: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {role: {k: (None if isinstance(v, float) and v != v else round(v, 3) if isinstance(v, float) else v)
+                   for k, v in s.items()} for role, s in stats.items()}
+
+
+def _on_sigint(callback: Callable[[], None]) -> Callable[[], None]:
+    """Ctrl-C ends the set cleanly (summary and files written); returns the undo."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, callback)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows, a Qt loop
+        return lambda: None
+
+    def undo() -> None:
+        loop.remove_signal_handler(signal.SIGINT)
+    return undo
+
+
+class TrainSession:
+    """One live set. ``args`` are ``train``'s options; ``extra_sinks`` run before all others (probes)."""
+
+    def __init__(self, args: argparse.Namespace, params: AnalysisParams, policy: FeedbackPolicy, *, out: Path,
+                 subject: str | None = None, extra_sinks: Sequence[Sink] = ()) -> None:
+        self.args, self.params, self.out, self.subject = args, params, out, subject
+        self.pipeline = HingePipeline(params)
+        self.scheduler = FeedbackScheduler(policy, params.detector.faults)
+        self.ring = RowRing()
+        kind = "emulated" if args.emulate is not None else "ble"
+        self.status = {role: SensorStatus(role, source=kind) for role in SENSOR_ROLES}
+        self.guide = CalibrationGuide(self.pipeline, self.say)
+        self.haptic = HapticSink(self._write_haptic) if args.haptic else None
+        sinks: list[Sink] = list(extra_sinks)
+        if self.haptic is not None:
+            sinks.append(self.haptic)
+        sinks.append(AfterHaptic(TerminalSink()))
+        if not args.no_audio:
+            audio = AudioSink("auto")
+            if audio.silent:
+                print(f"imu-hinge: warning: audio cues are silent: {audio.reason}", file=sys.stderr)
+            sinks.append(AfterHaptic(audio))
+        sinks.append(AfterHaptic(self.guide))
+        self.runner = SessionRunner(self.pipeline, self.scheduler, sinks, self.ring, merger=TimeOrderMerger())
+        self.source: BleSource | None = None
+        self.live: LiveBleSource | None = None
+        self.stop = asyncio.Event()
+        """Set to end the set cleanly (Ctrl-C, the window closed)."""
+
+    @staticmethod
+    def say(text: str) -> None:
+        print(text, flush=True)
+
+    async def _write_haptic(self, data: bytes) -> None:
+        if self.source is None:
+            raise SensorLinkError("the sensors are not connected")
+        await self.source.write_control(HAPTIC_ROLE, data)
+
+    # -- the set --------------------------------------------------------------------------
+    async def run(self) -> TrainOutcome:
+        args = self.args
+        async with open_link(args, duration_s=args.duration or 600.0) as ctx:
+            if (line := describe(ctx, args)) is not None:
+                print(line, file=sys.stderr)
+            self.say("connecting to the sacrum and thoracic sensors ...")
+            options = LinkOptions(rate_hz=args.rate_hz, scan_timeout_s=args.timeout)
+            async with BleSource(backend=ctx.backend, clock=ctx.clock, options=options) as source:
+                self.source = source
+                try:
+                    return await self._stream(ctx, source)
+                finally:
+                    self.source = None
+
+    async def _stream(self, ctx: LinkContext, source: BleSource) -> TrainOutcome:
+        args = self.args
+        calibrator = SensorCalibrator.from_ids(
+            {role: (link.found.address if link.found else None) for role, link in source.links.items()})
+        meta = session_metadata(source, calibrator, now_s=ctx.clock.now(), subject=self.subject, exercise=args.exercise,
+                                link={"backend": source.backend.name, "emulated": ctx.emulated,
+                                      "mtu": {r: lk.mtu for r, lk in source.links.items()}},
+                                session={"command": "train", "feedback_policy": self.scheduler.policy.to_dict(),
+                                         "lumbar_threshold_deg": self.params.detector.faults.lumbar_threshold_deg})
+        writer = SessionWriter().open(self.out, meta)
+        live = self.live = LiveBleSource(source, duration_s=args.duration, calibrator=calibrator, writer=writer,
+                                         status=self.status, say=self.say, poll=self.guide.poll, stop=self.stop)
+        self.runner.sinks.append(AfterHaptic(RecordingSink(live, self.haptic.log if self.haptic else None)))
+        faults = [asyncio.ensure_future(self._lose(ctx, source, *lose)) for lose in args.emulate_lose or ()]
+        names = ", ".join(f"{r} {lk.found.address if lk.found else '?'}" for r, lk in source.links.items())
+        self.say(f"connected ({names}); recording to {self.out}"
+                 + (f" for {args.duration:g} s" if args.duration else " (Ctrl-C ends the set)"))
+        self.guide.start(ctx.clock.now() - source.t0_s)
+        undo = _on_sigint(self.stop.set)
+        status = "aborted"
+        try:
+            result = await self.runner.run(live)
+            status = "ok"
+        finally:
+            undo()
+            for task in faults:
+                task.cancel()
+            await asyncio.gather(*faults, return_exceptions=True)
+            link_stats = _jsonable(source.stats())
+            try:
+                if live.writer is not None:
+                    writer.write_event("note", ctx.clock.now() - source.t0_s, message="link statistics",
+                                       stats=link_stats)
+                writer.close(status)
+            except RecordingWriteError as exc:
+                live.write_error = live.write_error or str(exc)
+        return TrainOutcome(result, writer.metadata, link_stats, live.outages, self._emulated(ctx, source),
+                            live.write_error, {"samples_recorded": dict(writer.samples_written)})
+
+    async def _lose(self, ctx: LinkContext, source: BleSource, role: str, start_s: float, end_s: float) -> None:
+        """``--emulate-lose``: take an emulated sensor out of range from ``start_s`` to ``end_s`` (session time)."""
+        sensor = ctx.emulator.sensors[role]
+        await ctx.clock.sleep_until(source.t0_s + start_s)
+        await sensor.disappear()
+        await ctx.clock.sleep_until(source.t0_s + end_s)
+        await sensor.reappear()
+
+    @staticmethod
+    def _emulated(ctx: LinkContext, source: BleSource) -> dict[str, dict[str, Any]] | None:
+        if not ctx.emulated:
+            return None
+        out = {}
+        for role, sensor in ctx.emulator.sensors.items():
+            fw = sensor.firmware
+            out[role] = {"haptic_received": [{"time_s": round(t - source.t0_s, 6), "intensity": c.intensity,
+                                              "on_ms": c.on_ms, "off_ms": c.off_ms, "repeats": c.repeats}
+                                             for t, c in fw.haptic_log],
+                         "connections": sensor.connections}
+        return out
+
+    # -- with the live window -------------------------------------------------------------------
+    def run_with_window(self, on_done: Callable[[TrainOutcome], None]) -> TrainOutcome:
+        """The set with the live window on a qasync loop (closing it ends the set); ``on_done`` reports before
+        the window waits to be closed."""
+        from ..feedback import live_window
+
+        args = self.args
+
+        async def session(window: Any) -> TrainOutcome:
+            qapp = live_window.QApplication  # static settings of the one application
+            quit_on_close.append(qapp.quitOnLastWindowClosed())
+            qapp.setQuitOnLastWindowClosed(False)  # closing the window ends the set, not the loop under it
+            self.runner.sinks.append(AfterHaptic(window))
+
+            def show(text: str) -> None:
+                window.on_cue(Cue(self.live.latest_s if self.live else 0.0, "guidance", 0, (), None, text))
+                window.setWindowTitle(f"imu-hinge train: {text}")
+
+            async def end_on_close() -> None:  # closing the window ends the set (cleanly, as Ctrl-C does)
+                while window.isVisible():
+                    await asyncio.sleep(0.2)
+                self.stop.set()
+
+            self.guide.show = show
+            watcher = asyncio.ensure_future(end_on_close())
+            try:
+                outcome = await self.run()
+            finally:
+                watcher.cancel()
+            await asyncio.sleep(0)
+            if args.screenshot:
+                window.save_screenshot(args.screenshot)
+            outcome.extra["gui"] = window.redraw_stats()
+            on_done(outcome)
+            if not live_window.headless_platform():
+                print("set finished: close the window to exit", file=sys.stderr)
+                await window.wait_closed()
+            return outcome
+
+        faults = self.params.detector.faults
+        quit_on_close: list[bool] = []
+        outcome, window = live_window.run_with_window(
+            session, self.ring, self.status, threshold_deg=faults.lumbar_threshold_deg,
+            extension_limit_deg=faults.lockout_extension_deg, redraw_hz=args.redraw_hz,
+            title="imu-hinge train")
+        live_window.QApplication.setQuitOnLastWindowClosed(quit_on_close[0])
+        window.close()
+        return outcome
+
+
+__all__ = ["HAPTIC_ROLE", "TrainOutcome", "TrainSession"]
