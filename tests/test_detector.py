@@ -107,3 +107,15 @@ def test_events_report_each_rep_once() -> None:
         events += det.step(i / 100.0, 0.9 * tr, tr, 0.1 * tr)
     events += det.finish()
     assert [e.rep.index for e in events if isinstance(e, RepCompleted)] == [1, 2]
+
+
+def test_rep_whose_bottom_falls_in_a_gap_is_reported_incomplete() -> None:
+    trunk = np.concatenate([np.zeros(200), rep_shape(3.0, 70), np.zeros(200)])
+    t = np.arange(len(trunk)) / 100.0
+    keep = (t < 2.6) | (t > 4.4)  # the timing sensor is lost over the bottom (T above 30 deg only in the gap)
+    det = HingeDetector()
+    for ti, tr in zip(t[keep], trunk[keep], strict=True):
+        det.step(float(ti), 0.9 * float(tr), float(tr), 0.1 * float(tr))
+    det.finish()
+    (rep,) = det.reps
+    assert not rep.complete and any("bottom fell in the gap" in n for n in rep.notes)

@@ -181,7 +181,9 @@ class HingeDetector:
         self._valley_t, self._valley_time = math.inf, math.nan
         n_rows = (c.valley_index + 1) if restart else len(c.rows_t)
         duration = end_s - c.start_s
-        is_rep = c.peak_t >= rp.min_peak_deg and rp.min_duration_s <= duration <= rp.max_duration_s
+        # a gap may hide the bottom: such a candidate is reported (incomplete), never silently dropped
+        deep_enough = c.peak_t >= rp.min_peak_deg or (c.incomplete and c.peak_t >= 2 * rp.start_deg)
+        is_rep = deep_enough and rp.min_duration_s <= duration <= rp.max_duration_s
         if is_rep:
             self._n_reps += 1
             rep = self._make_rep(c, end_s, n_rows)
@@ -235,6 +237,8 @@ class HingeDetector:
         )
         if c.incomplete:
             rep.notes.append("a sensor gap overlaps this rep: its numbers are incomplete")
+            if c.peak_t < self.params.reps.min_peak_deg:
+                rep.notes.append("its bottom fell in the gap: depth not measured")
         return rep
 
     def _update_pending(self, t: float, lum: float, events: list[Event]) -> None:
