@@ -4,9 +4,10 @@
     outcomes = run_batch(files, [Setting("base", params)], jobs=2)
 
 Every (recording, setting) pair is one task, analysed by :func:`analyze_file` exactly as
-``imu-hinge analyze RECORDING`` analyses one file. Tasks run in a
-:class:`~concurrent.futures.ProcessPoolExecutor` (``jobs`` > 1) or in this process
-(``jobs`` = 1); the outcomes come back in task order whatever finished first, so the tables
+``imu-hinge analyze RECORDING`` analyses one file. ``jobs`` tasks run at a time: this process
+takes tasks itself beside ``jobs - 1`` workers of a :class:`~concurrent.futures.ProcessPoolExecutor`
+(the inputs: :mod:`imu_hinge.batch_inputs`); the outcomes come back in task order whatever
+finished first, so the tables
 written from them (:mod:`imu_hinge.batch_tables`) are byte-identical for any ``jobs``.
 A recording that cannot be analysed is an :class:`Outcome` with ``ok=False`` and a one-line
 ``error``: never dropped.
@@ -14,91 +15,24 @@ A recording that cannot be analysed is an :class:`Outcome` with ``ok=False`` and
 
 from __future__ import annotations
 
-import glob
 import itertools
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .batch_inputs import GLOB_CHARS, Inputs, expand_inputs, is_batch_input
 from .errors import ImuHingeError, UsageError
 from .overrides import apply_overrides, parse_text
 from .params import AnalysisParams
 from .pipeline import analyze
 from .recording import load_recording
 from .samples import Recording
-
-GLOB_CHARS = frozenset("*?[")
-SIDECAR_SUFFIXES = (".truth_angles.csv",)
-"""CSV files that sit beside simulated recordings in a folder and are not recordings."""
-
-# -- inputs ----------------------------------------------------------------------------------
-def is_batch_input(inputs: Sequence[str]) -> bool:
-    """True for several inputs, a folder or a glob pattern; False for one plain file path."""
-    if len(inputs) != 1:
-        return True
-    one = inputs[0]
-    return Path(one).is_dir() or (any(c in GLOB_CHARS for c in one) and not Path(one).exists())
-
-
-def _looks_like_recording(path: Path) -> bool:
-    """A ``.csv`` in a folder counts as a recording when its header names ``time_s`` and ``sensor``."""
-    if path.name.lower().endswith(SIDECAR_SUFFIXES):
-        return False
-    try:
-        with path.open("r", encoding="utf-8", errors="replace") as fh:
-            for line in itertools.islice(fh, 50):
-                if line.strip() and not line.startswith("#"):
-                    cols = {c.strip() for c in line.split(",")}
-                    return {"time_s", "sensor"} <= cols
-    except OSError:
-        return True  # let the analysis report why it cannot be read
-    return True
-
-
-@dataclass
-class Inputs:
-    files: list[Path]
-    """Recordings to analyse, in the order given (folders and globs expanded sorted), without duplicates."""
-    skipped: list[Path] = field(default_factory=list)
-    """CSV files in the folders given whose header is not a recording's (reported, not analysed)."""
-
-
-def expand_inputs(inputs: Sequence[str]) -> Inputs:
-    """Folders (searched recursively for ``*.csv``), glob patterns and plain paths -> files.
-
-    A plain path that does not exist is kept (its analysis fails with a clear reason); a folder
-    or pattern that matches nothing raises :class:`UsageError`.
-    """
-    files: list[Path] = []
-    skipped: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".csv")
-            keep = [p for p in found if _looks_like_recording(p)]
-            skipped.extend(p for p in found if p not in keep)
-            if not keep:
-                raise UsageError(f"{item}: no recordings (*.csv with a time_s,sensor,... header) in this folder")
-            files.extend(keep)
-        elif any(c in GLOB_CHARS for c in item) and not path.exists():
-            matches = sorted(Path(m) for m in glob.glob(item, recursive=True) if Path(m).is_file())
-            if not matches:
-                raise UsageError(f"{item}: the pattern matches no files")
-            files.extend(matches)
-        else:
-            files.append(path)
-    seen: set[Path] = set()
-    unique = []
-    for f in files:
-        key = f.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(f)
-    return Inputs(unique, skipped)
 
 
 def read_recording(path: str | Path, acc_unit: str = "auto", gyr_unit: str = "auto") -> Recording:
@@ -158,10 +92,13 @@ class Outcome:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     quality: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    cpu_s: float = 0.0
+    """CPU time the analysis took in its process (for benchmarks; not written to the tables)."""
 
 
 def analyze_file(path: str | Path, setting: Setting, acc_unit: str = "auto", gyr_unit: str = "auto") -> Outcome:
     """Analyse one file; every exception becomes a failed :class:`Outcome` with a one-line reason."""
+    cpu0_s = time.process_time()
     params = setting.params
     out = Outcome(str(path), setting.label, ok=False, fusion_method=params.fusion_method,
                   lumbar_threshold_deg=params.detector.faults.lumbar_threshold_deg)
@@ -174,6 +111,8 @@ def analyze_file(path: str | Path, setting: Setting, acc_unit: str = "auto", gyr
     except Exception as exc:  # a bug or a library failure on odd data: still one line, still listed
         out.error = one_line(f"internal error ({type(exc).__name__}: {exc})")
         return out
+    finally:
+        out.cpu_s = time.process_time() - cpu0_s
     out.ok = True
     out.duration_s = float(res.time_s[-1] - res.time_s[0]) if len(res.time_s) else 0.0
     out.reps = [r.to_dict() for r in res.reps]
@@ -215,13 +154,14 @@ def _pool_context() -> Any:
 
 
 def run_batch(files: Sequence[str | Path], settings: Sequence[Setting], jobs: int = 1, *,
-              acc_unit: str = "auto", gyr_unit: str = "auto",
-              on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+              acc_unit: str = "auto", gyr_unit: str = "auto", on_done: Callable[[Outcome], None] | None = None,
+              notes: list[str] | None = None) -> list[Outcome]:
     """Analyse every (file, setting) pair; outcomes in that order (files outer, settings inner).
 
     ``jobs`` analyses run at a time: this process takes tasks too, beside ``jobs - 1`` worker
     processes (so no core idles while the workers start). ``on_done`` is called once per finished
-    task, in completion order (for a progress bar).
+    task, in completion order (for a progress bar). If the worker processes cannot run, the rest
+    is analysed here and a line is added to ``notes``.
     """
     tasks: list[Task] = [(str(f), s, acc_unit, gyr_unit) for f in files for s in settings]
     results: list[Outcome | None] = [None] * len(tasks)
@@ -232,37 +172,69 @@ def run_batch(files: Sequence[str | Path], settings: Sequence[Setting], jobs: in
         if on_done:
             on_done(outcome)
 
-    if jobs == 1:
-        for i, task in enumerate(tasks):
-            finish(i, _work(task))
-        return [r for r in results if r is not None]
+    left = list(range(len(tasks))) if jobs == 1 else _run_shared(tasks, jobs, finish)
+    if left and jobs > 1 and notes is not None:
+        notes.append(f"the worker processes stopped; analysed the remaining {len(left)} in this process")
+    for i in left:
+        finish(i, _work(tasks[i]))
+    return [r for r in results if r is not None]
+
+
+def _run_shared(tasks: list[Task], jobs: int, finish: Callable[[int, Outcome], None]) -> list[int]:
+    """This process and ``jobs - 1`` workers take tasks in turn; returns the tasks left if the pool broke."""
     pool = ProcessPoolExecutor(max_workers=jobs - 1, mp_context=_pool_context())
     pending: dict[Future[Outcome], int] = {}
-    queued_max = 2 * (jobs - 1)
+    queued_max = 4 * (jobs - 1)  # enough that a worker never waits for this process to hand out work
+    retry: list[int] = []
 
     def collect(done: Iterable[Future[Outcome]]) -> None:
         for fut in list(done):
             i = pending.pop(fut)
             try:
-                outcome = fut.result()
-            except Exception as exc:  # the worker process died (killed, out of memory)
+                finish(i, fut.result())
+            except BrokenProcessPool:  # no worker can run (or one was killed): this process takes it
+                retry.append(i)
+            except Exception as exc:  # the outcome could not come back: still one line, still listed
                 path, setting = tasks[i][0], tasks[i][1]
-                outcome = Outcome(path, setting.label, ok=False,
-                                  error=one_line(f"worker process failed ({type(exc).__name__}: {exc})"))
-            finish(i, outcome)
+                finish(i, Outcome(path, setting.label, ok=False,
+                                  error=one_line(f"worker process failed ({type(exc).__name__}: {exc})")))
 
+    nxt = 0
     try:
-        nxt = 0
         while nxt < len(tasks) or pending:
-            while nxt < len(tasks) and len(pending) < queued_max:
-                pending[pool.submit(_work, tasks[nxt])] = nxt
+            while nxt < len(tasks) and len(pending) < queued_max and not retry:
+                try:
+                    pending[pool.submit(_work, tasks[nxt])] = nxt
+                except BrokenProcessPool:
+                    retry.append(-1)
+                    break
                 nxt += 1
             collect([f for f in pending if f.done()])
+            if retry:
+                collect(wait(pending).done)
+                break
             if nxt < len(tasks):
                 finish(nxt, _work(tasks[nxt]))
                 nxt += 1
             elif pending:
-                collect(wait(pending, return_when=FIRST_COMPLETED).done)
+                queued = [f for f in pending if f.cancel()]  # not started by a worker yet: take one back
+                if queued:
+                    back = max(queued, key=lambda f: pending[f])
+                    for f in queued:
+                        i = pending.pop(f)
+                        if f is back:
+                            finish(i, _work(tasks[i]))
+                            continue
+                        try:
+                            pending[pool.submit(_work, tasks[i])] = i
+                        except BrokenProcessPool:
+                            retry.append(i)
+                else:
+                    collect(wait(pending, return_when=FIRST_COMPLETED).done)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return [r for r in results if r is not None]
+    return sorted(i for i in retry if i >= 0) + list(range(nxt, len(tasks))) if retry else []
+
+
+__all__ = ["GLOB_CHARS", "Inputs", "Outcome", "Setting", "analyze_file", "expand_inputs", "is_batch_input",
+           "read_recording", "resolve_jobs", "run_batch", "sweep_settings"]

@@ -121,10 +121,18 @@ def write_atomic(path: str | Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process umask (files made with :func:`tempfile.mkstemp` are 0600 until given the usual mode)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_summary(outcomes: Sequence[Outcome], path: str | Path) -> tuple[Path, Path]:

@@ -21,16 +21,18 @@ COMMANDS: tuple[str, ...] = (
     "analyze",
     "simulate",
     "replay",
-    "train",
     "export",
     "people",
     "history",
     "advise",
     "exercises",
     "calibrate",
+    "import_",
+    "report",
     "scan",
     "sensors",
     "record",
+    "train",
 )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,19 @@ def test_batch_rows_match_single_file_analysis(folder: Path, tmp_path: Path) -> 
     single = json.loads((tmp_path / "one.json").read_text())["reps"]
     outcomes = run_batch([one], [Setting("base", AnalysisParams())])
     assert outcomes[0].ok and outcomes[0].reps == single
+
+
+def test_workers_that_cannot_start_fall_back_to_this_process(folder: Path) -> None:
+    """A script read from stdin cannot be re-imported by worker processes: the batch still completes."""
+    script = (f"from imu_hinge.batch import Setting, run_batch\nfrom imu_hinge.params import AnalysisParams\n"
+              f"files = [{str(folder / 'rec0.csv')!r}, {str(folder / 'rec1.csv')!r}, {str(folder / 'rec2.csv')!r}]\n"
+              "notes = []\nsettings = [Setting('base', AnalysisParams())]\n"
+              "two = run_batch(files, settings, 2, notes=notes)\none = run_batch(files, settings, 1)\n"
+              "assert [o.reps for o in two] == [o.reps for o in one] and all(o.ok for o in two)\n"
+              "print('OK', notes)\n")
+    proc = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, cwd=folder,
+                          timeout=120)
+    assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-800:]
 
 
 def test_single_file_mode_is_unchanged(folder: Path) -> None:

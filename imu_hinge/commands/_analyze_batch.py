@@ -54,9 +54,12 @@ def run(args: argparse.Namespace, params: AnalysisParams) -> int:
               f"(no time_s,sensor header), not analysed: {names}", file=sys.stderr)
     total = len(inputs.files) * len(settings)
     bar = Progress(total, "analyze", enabled=progress_wanted(args.progress, sys.stderr), stream=sys.stderr)
+    notes: list[str] = []
     with bar:
         outcomes = run_batch(inputs.files, settings, jobs, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit,
-                             on_done=lambda _o: bar.update())
+                             on_done=lambda _o: bar.update(), notes=notes)
+    for note in notes:
+        print(f"imu-hinge: note: {note}", file=sys.stderr)
     for o in outcomes:
         for w in o.warnings:
             print(f"imu-hinge: warning: {o.recording}: {w}", file=sys.stderr)
