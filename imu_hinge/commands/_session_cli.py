@@ -1,4 +1,4 @@
-"""Options shared by the commands that run the live path (``train``; ``replay`` defines the same ones):
+"""Options shared by the commands that run the live path (``train``, ``replay``):
 analysis parameters and the feedback policy. :func:`imu_hinge.commands.replay.policy_from_args`
 and :func:`imu_hinge.commands.analyze.build_params` read what these add."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     from ..calibration.applying import SensorCalibrator
-    from ..recording import SessionWriter, build_metadata, sensor_metadata
+    from ..feedback.ble_session import session_metadata
+    from ..recording import SessionWriter
     from ..sources.ble import BleSource
     from ..sources.sensor_link import LinkOptions
 
@@ -56,20 +56,12 @@ async def _run(args: argparse.Namespace) -> int:
         if (line := describe(ctx, args)) is not None:
             print(line, file=sys.stderr)
         async with BleSource(backend=ctx.backend, clock=ctx.clock, options=options) as source:
-            origin_unix_s = time.time() - (ctx.clock.now() - source.t0_s)
             # the latest calibration file of each sensor is applied as it streams, and named in the metadata
             calibrator = SensorCalibrator.from_ids(
                 {role: (link.found.address if link.found else None) for role, link in source.links.items()})
-            sensors = {}
-            for role, link in source.links.items():
-                address = link.found.address if link.found else None
-                name = link.found.name if link.found else None
-                sensors[role] = sensor_metadata(link.info, address=address, name=name, sensor_id=address,
-                                                calibration=calibrator.reference(role))
-                sensors[role]["battery_percent"] = link.battery_percent
-            meta = build_metadata(sensors, time_origin_unix_s=origin_unix_s,
-                                  link={"backend": source.backend.name, "emulated": ctx.emulated,
-                                        "mtu": {r: lk.mtu for r, lk in source.links.items()}})
+            meta = session_metadata(source, calibrator, now_s=ctx.clock.now(),
+                                    link={"backend": source.backend.name, "emulated": ctx.emulated,
+                                          "mtu": {r: lk.mtu for r, lk in source.links.items()}})
             writer = SessionWriter(overwrite=args.overwrite).open(args.out, meta)
             status = "ok"
             try:

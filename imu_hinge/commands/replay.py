@@ -20,14 +20,14 @@ from ..detection.role_check import roles_look_swapped
 from ..errors import UsageError
 from ..feedback.audio import AudioSink
 from ..feedback.haptic import HapticSink
-from ..feedback.policy import MODES, SCHEDULES, FeedbackPolicy, FeedbackScheduler
+from ..feedback.policy import FeedbackPolicy, FeedbackScheduler
 from ..feedback.replay_source import ReplaySource, replay_status
 from ..feedback.session_runner import RowRing, SessionRunner, Sink
 from ..feedback.terminal import TerminalSink, summary_lines
-from ..fusion import METHODS
 from ..pipeline import AnalysisResult, HingePipeline
 from ..quality import recording_quality
 from ..recording import load_recording
+from ._session_cli import add_analysis_options, add_feedback_options
 from .analyze import _json_default, build_params
 
 
@@ -57,28 +57,11 @@ def register(sub: Any) -> None:
     p.add_argument("--screenshot", metavar="PNG", help="with --gui: save the window as PNG at the end")
     p.add_argument("--redraw-hz", type=float, default=30.0, metavar="HZ", help="window redraw rate (<= 60, default 30)")
     p.add_argument("--quiet", action="store_true", help="no per-rep lines, only the summary")
-    p.add_argument("--exercise", metavar="NAME", help="exercise name (sets its default thresholds)")
-    p.add_argument("--config", metavar="FILE", help="TOML or JSON file with analysis parameters")
-    causal = [m for m in METHODS if m != "vqf_offline"]
-    p.add_argument("--filter", metavar="NAME", choices=causal, help=f"orientation filter ({', '.join(causal)})")
-    p.add_argument("--threshold-deg", type=float, metavar="DEG", help="lumbar flexion alert threshold (default 20)")
-    p.add_argument("--lmax-deg", type=float, metavar="DEG", help="the person's calibrated maximum lumbar flexion")
-    p.add_argument("--threshold-pct", type=float, metavar="PCT", help="threshold as %% of --lmax-deg")
+    add_analysis_options(p)
     p.add_argument("--acc-unit", choices=("auto", "si", "g"), default="auto", help="accelerometer unit (CSV)")
     p.add_argument("--gyr-unit", choices=("auto", "si", "deg/s"), default="auto", help="gyroscope unit (CSV)")
-    fb = p.add_argument_group("feedback policy")
-    fb.add_argument("--feedback-mode", choices=MODES, default="concurrent",
-                    help="concurrent: rounding cue during the rep; end_of_rep: all cues when the rep completes")
-    fb.add_argument("--schedule", choices=SCHEDULES, default="every",
-                    help="every rep, faded (every --fade-every reps), or summary every --summary-every reps")
-    fb.add_argument("--fade-every", type=int, default=2, metavar="N")
-    fb.add_argument("--summary-every", type=int, default=5, metavar="N")
-    fb.add_argument("--bandwidth-deg", type=float, default=0.0, metavar="DEG",
-                    help="cue only errors beyond the threshold by more than this")
-    fb.add_argument("--hold-ms", type=float, default=150.0, metavar="MS",
-                    help="lumbar flexion must stay beyond the level this long before a cue (default 150)")
-    fb.add_argument("--hysteresis-deg", type=float, default=3.0, metavar="DEG")
-    p.set_defaults(func=run, offline=False)
+    add_feedback_options(p)
+    p.set_defaults(func=run)
 
 
 def policy_from_args(args: argparse.Namespace) -> FeedbackPolicy:
