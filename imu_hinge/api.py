@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .detection.events import FAULTS, FaultRaised, Rep
+from .jsonable import json_default
 from .overrides import apply_overrides
 from .params import AnalysisParams, load_params
 from .pipeline import AnalysisResult, analyze
@@ -90,7 +90,7 @@ class Analysis:
                 "params": self.params.to_dict()}
 
     def to_json(self, indent: int | None = 1) -> str:
-        return json.dumps(self.to_dict(), indent=indent, default=_json_default)
+        return json.dumps(self.to_dict(), indent=indent, default=json_default)
 
     def _repr_html_(self) -> str:  # notebooks show the rep table
         return f"<p>{len(self.reps)} reps, {len(self.alerts)} alerts</p>" + self.reps_df().to_html()
@@ -126,15 +126,6 @@ def run(recording_or_path: Recording | SimResult | str | Path, params: AnalysisP
     source = str(recording_or_path) if isinstance(recording_or_path, str | Path) else rec.source
     return Analysis(analyze(rec, params), params, rec, exercise, source)
 
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.floating | np.integer):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, float) and math.isnan(o):
-        return None
-    raise TypeError(type(o).__name__)
 
 
 __all__ = ["Analysis", "Recording", "SimConfig", "SimResult", "load", "run", "simulate"]

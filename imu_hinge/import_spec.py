@@ -8,9 +8,7 @@ such as ``"x,-z,y"`` (output x = input x, output y = − input z, output z = inp
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError, UsageError
+from .params import read_settings_file
 from .samples import SENSOR_ROLES
 
 STANDARD_GRAVITY_M_S2 = 9.80665
@@ -179,15 +178,4 @@ def spec_from_mapping(data: dict[str, Any], base_dir: Path | None = None) -> Imp
 
 def load_mapping(path: str | Path) -> ImportSpec:
     """Read a TOML (``.toml``) or JSON mapping file."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"mapping file not found: {p}")
-    try:
-        text = p.read_text(encoding="utf-8")
-        data = json.loads(text) if p.suffix.lower() == ".json" else tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'TOML'}: "
-                          f"{str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: the mapping must be a table of settings")
-    return spec_from_mapping(data, p.resolve().parent)
+    return spec_from_mapping(read_settings_file(path, "mapping"), Path(path).resolve().parent)

@@ -67,18 +67,25 @@ def params_from_dict(data: dict[str, Any]) -> AnalysisParams:
     return result
 
 
-def load_params(path: str | Path) -> AnalysisParams:
-    """Read a TOML (``.toml``) or JSON config file into :class:`AnalysisParams`."""
+def read_settings_file(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """A TOML (``.toml``, any other suffix) or JSON (``.json``) file of settings as a dict; one-line errors."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"config file not found: {p}")
+        raise ConfigError(f"{what} file not found: {p}")
     try:
         text = p.read_text(encoding="utf-8")
         data = json.loads(text) if p.suffix.lower() == ".json" else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'TOML'}: "
                           f"{str(exc).splitlines()[0]}") from None
-    return params_from_dict(data)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the {what} must be a table of settings")
+    return data
+
+
+def load_params(path: str | Path) -> AnalysisParams:
+    """Read a TOML (``.toml``) or JSON config file into :class:`AnalysisParams`."""
+    return params_from_dict(read_settings_file(path, "config"))
 
 
 def with_overrides(params: AnalysisParams, **faults: Any) -> AnalysisParams:

@@ -14,6 +14,7 @@ import numpy as np
 from ..batch import is_batch_input
 from ..errors import UsageError
 from ..fusion import METHODS
+from ..jsonable import json_default
 from ..params import AnalysisParams, load_params, with_overrides
 from ..pipeline import AnalysisResult, analyze
 from ..recording import load_recording
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         doc: dict[str, Any] = {"recording": str(args.recording), "exercise": args.exercise,
                                **res.to_json_dict(), "params": params.to_dict()}
-        Path(args.json).write_text(json.dumps(doc, indent=1, default=_json_default), encoding="utf-8")
+        Path(args.json).write_text(json.dumps(doc, indent=1, default=json_default), encoding="utf-8")
     if args.angles_csv:
         write_angles_csv(res, args.angles_csv)
     if filing is not None:
@@ -143,12 +144,3 @@ def run(args: argparse.Namespace) -> int:
               f"{filing.store.path}", file=sys.stderr if args.quiet else sys.stdout)
     return 0
 
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.floating | np.integer):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, float) and math.isnan(o):
-        return None
-    raise TypeError(type(o).__name__)

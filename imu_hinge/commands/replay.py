@@ -24,11 +24,12 @@ from ..feedback.policy import FeedbackPolicy, FeedbackScheduler
 from ..feedback.replay_source import ReplaySource, replay_status
 from ..feedback.session_runner import RowRing, SessionRunner, Sink
 from ..feedback.terminal import TerminalSink, summary_lines
+from ..jsonable import json_default
 from ..pipeline import AnalysisResult, HingePipeline
 from ..quality import recording_quality
 from ..recording import load_recording
 from ._session_cli import add_analysis_options, add_feedback_options
-from .analyze import _json_default, build_params
+from .analyze import build_params
 
 
 def _speed(text: str) -> float | None:
@@ -163,7 +164,7 @@ def _write_json(args: argparse.Namespace, res: AnalysisResult, params: dict[str,
     }
     if gui_stats is not None:
         doc["gui"] = gui_stats
-    Path(args.json).write_text(json.dumps(doc, indent=1, default=_json_default), encoding="utf-8")
+    Path(args.json).write_text(json.dumps(doc, indent=1, default=json_default), encoding="utf-8")
 
 
 __all__ = ["gui_unavailable", "policy_from_args", "register", "run"]

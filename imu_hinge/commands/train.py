@@ -24,11 +24,12 @@ from typing import Any
 from ..detection.role_check import SWAP_WARNING, roles_look_swapped
 from ..errors import UsageError
 from ..feedback.terminal import summary_lines
+from ..jsonable import json_default
 from ..samples import SENSOR_ROLES
 from ._link_cli import add_link_options
 from ._session_cli import add_analysis_options, add_feedback_options
 from ._train_session import TrainOutcome, TrainSession
-from .analyze import _json_default, build_params
+from .analyze import build_params
 from .filing import PersonFiling, recording_started_utc
 from .replay import _check_out, gui_unavailable, policy_from_args
 from .storeopts import add_db_argument
@@ -166,7 +167,7 @@ def _report(args: argparse.Namespace, session: TrainSession, outcome: TrainOutco
             "run": session.runner.stats.to_dict(), **({"gui": outcome.extra["gui"]} if "gui" in outcome.extra else {}),
             "params": session.params.to_dict(),
         }
-        Path(args.json).write_text(json.dumps(doc, indent=1, default=_json_default), encoding="utf-8")
+        Path(args.json).write_text(json.dumps(doc, indent=1, default=json_default), encoding="utf-8")
 
 
 __all__ = ["default_out", "register", "run"]
