@@ -49,9 +49,13 @@ class SensorStream:
         return int(self.time_s.shape[0])
 
     def slice(self, start: int, stop: int) -> SensorStream:
-        clipped = None if self.clipped is None else self.clipped[start:stop]
+        """Samples ``start:stop``, the optional per-sample arrays cut alike."""
+        def cut(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[start:stop]
         return SensorStream(self.sensor, self.time_s[start:stop], self.acc_m_s2[start:stop],
-                            self.gyr_rad_s[start:stop], clipped)
+                            self.gyr_rad_s[start:stop], cut(self.clipped), seq=cut(self.seq),
+                            device_time_us=cut(self.device_time_us), host_time_s=cut(self.host_time_s),
+                            flags=cut(self.flags))
 
     @property
     def nominal_rate_hz(self) -> float:

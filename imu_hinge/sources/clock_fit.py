@@ -17,6 +17,17 @@ crystals drift ±50 ppm), then the intercept in the middle of the ping band (equ
 latency both ways), never after the data envelope. Without pings the line is the envelope
 itself, late by the link's minimum latency. Until ``min_span_s`` of history the slope is 1.
 
+**Host clock steps** (the host clock jumped, e.g. an NTP step on a clock that is not monotonic): an
+arrival more than ``step_s`` *before* the fitted time of its own sample is impossible, so the host
+clock stepped back; arrivals all more than ``step_s`` late for ``step_confirm_s`` of both device and
+host time mean it stepped forward (a link stall delivers its backlog in a burst of host time and then
+catches up, so it does not qualify). Either way the history is forgotten (``host_steps_`` counts
+the steps) and the fit starts again on the new host timeline, as at a start: the fitted times jump
+by the step there (backward for a backward step; keeping each sensor's times increasing is the
+decoder's job) and are within the usual few ms again once ``min_span_s`` plus a few seconds of new
+evidence are in. Until a forward step is confirmed the fit stays on the old timeline (pings after
+the step may move it by up to half the step).
+
 Points are kept per ``bin_s`` of device time (the earliest arrival of each bin only), so memory
 and refit cost stay bounded in a session of hours. Plain synchronous numpy, used by the BLE
 source and tested with synthetic arrivals.
@@ -38,18 +49,21 @@ class ClockFit:
     ``bin_s`` envelope bin width in device seconds, ``max_drift_ppm`` bound on the slope's
     distance from 1, ``min_span_s`` history needed before the slope is fitted (until then
     ``b`` = 1), ``refit_s`` most device seconds between refits, ``ping_weight`` weight of the ping
-    band's width against the envelope's height when choosing the slope.
+    band's width against the envelope's height when choosing the slope, ``step_s`` and
+    ``step_confirm_s`` the host-clock step detection (module docstring).
 
     Feed it with :meth:`add_arrival` / :meth:`add_ping`; read with :meth:`host_time_s`.
     Results: ``offset_s_`` (``a + c`` at device time 0 of the internal origin), ``slope_``,
-    ``ping_offset_s_`` (``c``), ``n_arrivals_``, ``n_pings_``.
+    ``ping_offset_s_`` (``c``), ``n_arrivals_``, ``n_pings_``, ``host_steps_`` (host clock steps detected).
     """
 
     def __init__(self, *, window_s: float = 120.0, bin_s: float = 0.05, max_drift_ppm: float = 100.0,
                  min_span_s: float = 2.0, refit_s: float = 1.0, max_pings: int = 512,
-                 ping_weight: float = 1.0) -> None:
-        if not (window_s > 0 and bin_s > 0 and min_span_s >= 0 and refit_s >= 0 and 0 < max_drift_ppm <= 1e4):
-            raise ValueError("window_s, bin_s > 0; min_span_s, refit_s >= 0; max_drift_ppm in (0, 1e4]")
+                 ping_weight: float = 1.0, step_s: float = 0.5, step_confirm_s: float = 5.0) -> None:
+        if not (window_s > 0 and bin_s > 0 and min_span_s >= 0 and refit_s >= 0 and 0 < max_drift_ppm <= 1e4
+                and step_s > 0 and step_confirm_s >= 0):
+            raise ValueError("window_s, bin_s, step_s > 0; min_span_s, refit_s, step_confirm_s >= 0; "
+                             "max_drift_ppm in (0, 1e4]")
         self.window_s = window_s
         self.bin_s = bin_s
         self.max_drift_ppm = max_drift_ppm
@@ -57,18 +71,26 @@ class ClockFit:
         self.refit_s = refit_s
         self.max_pings = max_pings
         self.ping_weight = ping_weight
+        self.step_s = step_s
+        self.step_confirm_s = step_confirm_s
         self.reset()
 
     def reset(self) -> None:
         """Forget everything (the device clock restarted)."""
         self._origin_us: int | None = None
-        self._bins: dict[int, tuple[float, float]] = {}  # bin -> (x_s, y_s) of the earliest arrival
-        self._pings: deque[tuple[float, float, float]] = deque(maxlen=self.max_pings)  # (x_s, send_s, recv_s)
         self._latest_x = -math.inf
-        self._fitted_at_x = -math.inf
-        self._dirty = False
         self.n_arrivals_ = 0
         self.n_pings_ = 0
+        self.host_steps_ = 0
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop the evidence and the fit, keep the device-time origin and the counters (a host clock step)."""
+        self._bins: dict[int, tuple[float, float]] = {}  # bin -> (x_s, y_s) of the earliest arrival
+        self._pings: deque[tuple[float, float, float]] = deque(maxlen=self.max_pings)  # (x_s, send_s, recv_s)
+        self._fitted_at_x = -math.inf
+        self._dirty = False
+        self._late_since: tuple[float, float] | None = None  # (x_s, host_s) of the first of a run of late arrivals
         self.offset_s_ = math.nan
         self.slope_ = 1.0
         self.ping_offset_s_ = 0.0
@@ -86,6 +108,7 @@ class ClockFit:
     def add_arrival(self, device_time_us: int, host_time_s: float) -> None:
         """A notification whose first sample was taken at ``device_time_us`` (unwrapped) arrived at ``host_time_s``."""
         x = self._x(device_time_us)
+        self._check_host_step(x, host_time_s)
         self._latest_x = max(self._latest_x, x)
         key = math.floor(x / self.bin_s)
         old = self._bins.get(key)
@@ -95,6 +118,22 @@ class ClockFit:
             if old is None:
                 self._prune()
         self.n_arrivals_ += 1
+
+    def _check_host_step(self, x: float, host_time_s: float) -> None:
+        """Forget the history when this arrival shows a host clock step (module docstring)."""
+        if math.isnan(self.offset_s_):
+            return
+        late_s = host_time_s - (self.offset_s_ + self.slope_ * x)
+        if late_s <= self.step_s:
+            self._late_since = None
+            if late_s < -self.step_s:  # arrived before its sample was taken: the host clock went back
+                self._forget()
+                self.host_steps_ += 1
+        elif self._late_since is None:
+            self._late_since = (x, host_time_s)
+        elif min(x - self._late_since[0], host_time_s - self._late_since[1]) >= self.step_confirm_s:
+            self._forget()
+            self.host_steps_ += 1
 
     def add_ping(self, device_time_us: int, send_s: float, recv_s: float) -> None:
         """A time ping written at ``send_s`` was answered with ``device_time_us``, received at ``recv_s``."""
