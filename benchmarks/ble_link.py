@@ -34,7 +34,7 @@ from imu_hinge.sources.ble import BleSource
 from imu_hinge.sources.emulated_sensor import SensorFaults
 from imu_hinge.sources.emulator import Emulator
 from imu_hinge.sources.sensor_link import LinkOptions
-from imu_hinge.sources.testing import Collected, collect, drain, synthetic_clock_run
+from imu_hinge.sources.testing import Collected, collect, drain, end_to_end_time_errors, synthetic_clock_run
 
 ROLES = ("sacrum", "thoracic")
 
@@ -77,17 +77,8 @@ async def reconnect() -> dict[str, Any]:
 
 
 async def clock_end_to_end() -> dict[str, float]:
-    faults = SensorFaults(notify_delay_s=(0.005, 0.040), seed=3)
-    async with Emulator(mtu=247, speed=None, faults=faults, clock_ppm={"sacrum": 50, "thoracic": -50}) as emu:
-        async with BleSource(backend=emu.backend, clock=emu.clock) as src:
-            got = await collect(src, 14.0)
-            out = {}
-            for role, sensor in emu.sensors.items():
-                t = got.cat(role, "time_s")
-                truth = sensor.firmware.host_time_s(got.cat(role, "device_time_us")) - src.t0_s
-                late = t > 10.0
-                out[f"{role}_max_error_ms"] = round(float(np.max(np.abs(t - truth)[late])) * 1e3, 3)
-            return out
+    errors = await end_to_end_time_errors(14.0, after_s=10.0)
+    return {f"{role}_max_error_ms": round(err * 1e3, 3) for role, (err, _) in errors.items()}
 
 
 def synthetic(seeds: int, in_order: bool, per_packet: int) -> dict[str, float]:

@@ -9,12 +9,9 @@ import numpy as np
 import pytest
 
 from imu_hinge.protocol import DataPacket, SensorInfo, encode_notification
-from imu_hinge.sources.ble import BleSource
 from imu_hinge.sources.clock_fit import ClockFit
 from imu_hinge.sources.decoder import PacketDecoder
-from imu_hinge.sources.emulated_sensor import SensorFaults
-from imu_hinge.sources.emulator import Emulator
-from imu_hinge.sources.testing import collect, synthetic_clock_run
+from imu_hinge.sources.testing import end_to_end_time_errors, synthetic_clock_run
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -75,20 +72,7 @@ def test_decoder_counts_duplicates_and_rejects_garbage_without_raising() -> None
 
 
 def test_end_to_end_fitted_times_within_2_ms_after_10_s() -> None:
-    faults = SensorFaults(notify_delay_s=(0.005, 0.040), seed=3)  # data, responses and commands alike
-
-    async def run() -> dict[str, float]:
-        async with Emulator(mtu=247, speed=None, faults=faults, clock_ppm={"sacrum": 50, "thoracic": -50}) as emu:
-            async with BleSource(backend=emu.backend, clock=emu.clock) as src:
-                got = await collect(src, 14.0)
-                worst = {}
-                for role, sensor in emu.sensors.items():
-                    t = got.cat(role, "time_s")
-                    truth = sensor.firmware.host_time_s(got.cat(role, "device_time_us")) - src.t0_s
-                    late = t > 10.0
-                    assert late.sum() > 150
-                    worst[role] = float(np.max(np.abs(t[late] - truth[late])))
-                return worst
-
-    worst = asyncio.run(run())
+    errors = asyncio.run(end_to_end_time_errors(14.0, after_s=10.0))
+    assert all(n > 150 for _, n in errors.values()), errors
+    worst = {role: err for role, (err, _) in errors.items()}
     assert max(worst.values()) <= 0.002, {k: f"{v * 1e3:.2f} ms" for k, v in worst.items()}

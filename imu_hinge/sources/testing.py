@@ -104,3 +104,24 @@ def synthetic_clock_run(seed: int, *, in_order: bool, per_packet: int = 1, durat
             errors.append(abs(float(fit.host_time_s(dev_us[i])) - true_s[i]))
     slope_err_ppm = (fit.slope_ - 1.0 / (1 + ppm * 1e-6)) * 1e6
     return max(errors), slope_err_ppm, ppm
+
+
+async def end_to_end_time_errors(run_s: float = 14.0, after_s: float = 10.0
+                                 ) -> dict[str, tuple[float, int]]:
+    """Fitted sample times against the emulated truth through the real link: two sensors at +-50 ppm,
+    5-40 ms delay on every message. Per role: (max |error| in s over samples later than ``after_s``,
+    how many such samples). Used by the clock test and the link benchmark alike."""
+    from .emulated_sensor import SensorFaults
+
+    faults = SensorFaults(notify_delay_s=(0.005, 0.040), seed=3)  # data, responses and commands alike
+    async with Emulator(mtu=247, speed=None, faults=faults, clock_ppm={"sacrum": 50, "thoracic": -50}) as emu:
+        async with BleSource(backend=emu.backend, clock=emu.clock) as src:
+            got = await collect(src, run_s)
+            out = {}
+            for role, sensor in emu.sensors.items():
+                t = got.cat(role, "time_s")
+                truth = sensor.firmware.host_time_s(got.cat(role, "device_time_us")) - src.t0_s
+                late = t > after_s
+                out[role] = (float(np.max(np.abs(t[late] - truth[late]))) if late.any() else float("nan"),
+                             int(late.sum()))
+            return out
