@@ -23,11 +23,6 @@ def rmse_vs_truth(res, sim, col: str) -> float:
     return float(np.sqrt(np.mean((est[m] - truth[m]) ** 2)))
 
 
-@pytest.fixture(scope="module")
-def rounding_session():
-    return simulate(SimConfig(seed=11, exercise="rdl", n_reps=6, rounding_frac=0.5, lockout_arch_frac=0.34))
-
-
 def test_live_and_batch_drivers_agree(rounding_session) -> None:
     rec = rounding_session.recording
     batch = analyze(rec)

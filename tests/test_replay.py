@@ -27,27 +27,14 @@ from imu_hinge.pipeline import AnalysisResult, HingePipeline, analyze
 from imu_hinge.protocol import decode_command, encode_command
 from imu_hinge.recording import recording_to_interchange_csv
 from imu_hinge.samples import ImuSample, Recording
-from imu_hinge.simulation import SimConfig, simulate
 
 from .helpers import REPO, run_cli
 
 
-@pytest.fixture(scope="module")
-def sim_rec() -> Recording:
-    return simulate(SimConfig(seed=11, exercise="rdl", n_reps=6, rounding_frac=0.5, lockout_arch_frac=0.34)).recording
-
-
-@pytest.fixture(scope="module")
-def sim_csv(sim_rec: Recording, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("replay") / "sim.csv"
-    recording_to_interchange_csv(sim_rec, path)
-    return path
-
-
-def test_replay_json_equals_analyze(sim_csv: Path, tmp_path: Path) -> None:
+def test_replay_json_equals_analyze(rounding_csv: Path, tmp_path: Path) -> None:
     out_a, out_r = tmp_path / "a.json", tmp_path / "r.json"
-    ra = run_cli("analyze", str(sim_csv), "--json", str(out_a), "--quiet")
-    rr = run_cli("replay", str(sim_csv), "--speed", "max", "--json", str(out_r), "--no-audio")
+    ra = run_cli("analyze", str(rounding_csv), "--json", str(out_a), "--quiet")
+    rr = run_cli("replay", str(rounding_csv), "--speed", "max", "--json", str(out_r), "--no-audio")
     assert ra.returncode == 0, ra.stderr
     assert rr.returncode == 0, rr.stderr
     a, r = json.loads(out_a.read_text()), json.loads(out_r.read_text())
@@ -76,7 +63,7 @@ def run_session(rec: Recording, sinks: list[Sink], policy: FeedbackPolicy | None
 
 
 @pytest.mark.parametrize("policy", [FeedbackPolicy(hold_s=0.0), FeedbackPolicy()])
-def test_haptic_one_command_per_lumbar_flexion_alert(sim_rec: Recording, policy: FeedbackPolicy) -> None:
+def test_haptic_one_command_per_lumbar_flexion_alert(rounding_rec: Recording, policy: FeedbackPolicy) -> None:
     written: list[tuple[float, bytes]] = []
 
     async def fake_write(data: bytes) -> None:
@@ -84,7 +71,7 @@ def test_haptic_one_command_per_lumbar_flexion_alert(sim_rec: Recording, policy:
         written.append((time.perf_counter(), bytes(data)))
 
     haptic = HapticSink(fake_write)
-    res, runner = run_session(sim_rec, [haptic], policy)
+    res, runner = run_session(rounding_rec, [haptic], policy)
     lf = [a for a in res.alerts if a.fault == "lumbar_flexion"]
     assert len(lf) >= 2
     assert len(haptic.log) == len(written) == len(lf)
@@ -94,28 +81,28 @@ def test_haptic_one_command_per_lumbar_flexion_alert(sim_rec: Recording, policy:
         assert round(alert.time_s, 6) <= entry["time_s"] <= alert.time_s + policy.hold_s + 0.05
         assert decode_command(data) == DEFAULT_PATTERN
     # same reps and alerts as the batch analysis
-    ref = analyze(sim_rec)
+    ref = analyze(rounding_rec)
     assert [r.to_dict() for r in res.reps] == [r.to_dict() for r in ref.reps]
     assert [a.to_dict() for a in res.alerts] == [a.to_dict() for a in ref.alerts]
     assert runner.feedback_json()["haptic"] is haptic.log
 
 
-def test_haptic_write_failure_is_logged_and_the_session_goes_on(sim_rec: Recording) -> None:
+def test_haptic_write_failure_is_logged_and_the_session_goes_on(rounding_rec: Recording) -> None:
     async def broken_write(data: bytes) -> None:
         raise ConnectionError("sensor lost")
 
     haptic = HapticSink(broken_write)
-    res, runner = run_session(sim_rec, [haptic])
+    res, runner = run_session(rounding_rec, [haptic])
     assert len(res.reps) == 6
     assert haptic.log and all(e["status"].startswith("error: ConnectionError") for e in haptic.log)
     assert runner.stats.sink_errors == 0
 
 
-def test_audio_without_sounddevice_is_silent(monkeypatch: pytest.MonkeyPatch, sim_rec: Recording) -> None:
+def test_audio_without_sounddevice_is_silent(monkeypatch: pytest.MonkeyPatch, rounding_rec: Recording) -> None:
     monkeypatch.setitem(sys.modules, "sounddevice", None)  # import fails as if not installed
     audio = AudioSink("auto")
     assert audio.silent and "not installed" in audio.reason
-    res, runner = run_session(sim_rec, [audio])
+    res, runner = run_session(rounding_rec, [audio])
     assert len(res.reps) == 6
     assert audio.log and all(e["status"].startswith("silent") for e in audio.log)
     assert runner.feedback_json()["audio_backend"] == audio.reason
@@ -137,7 +124,7 @@ def fake_sounddevice(has_output: bool, played: list[tuple[np.ndarray, int]]) -> 
     return mod
 
 
-def test_audio_no_output_device_and_with_one(monkeypatch: pytest.MonkeyPatch, sim_rec: Recording) -> None:
+def test_audio_no_output_device_and_with_one(monkeypatch: pytest.MonkeyPatch, rounding_rec: Recording) -> None:
     played: list[tuple[np.ndarray, int]] = []
     monkeypatch.setitem(sys.modules, "sounddevice", fake_sounddevice(False, played))
     silent = AudioSink("auto")
@@ -145,7 +132,7 @@ def test_audio_no_output_device_and_with_one(monkeypatch: pytest.MonkeyPatch, si
     monkeypatch.setitem(sys.modules, "sounddevice", fake_sounddevice(True, played))
     audio = AudioSink("auto")
     assert not audio.silent
-    run_session(sim_rec, [silent, audio])
+    run_session(rounding_rec, [silent, audio])
     assert len(audio.log) == len(silent.log) > 0
     assert all(e["status"] == "played" for e in audio.log)
     assert len(played) == len(audio.log)
@@ -154,10 +141,10 @@ def test_audio_no_output_device_and_with_one(monkeypatch: pytest.MonkeyPatch, si
     assert np.abs(tone(880.0)).max() <= 0.31 and abs(tone(880.0)[0]) < 1e-3  # faded in: no click
 
 
-def test_no_display_falls_back_to_terminal(sim_csv: Path, tmp_path: Path) -> None:
+def test_no_display_falls_back_to_terminal(rounding_csv: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "-m", "imu_hinge", "replay", str(sim_csv), "--speed", "max", "--gui",
+    proc = subprocess.run([sys.executable, "-m", "imu_hinge", "replay", str(rounding_csv), "--speed", "max", "--gui",
                            "--json", str(out)], capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
     assert proc.returncode == 0, proc.stderr
     gui_warnings = [line for line in proc.stderr.splitlines() if "--gui" in line]
@@ -167,10 +154,10 @@ def test_no_display_falls_back_to_terminal(sim_csv: Path, tmp_path: Path) -> Non
     assert "audio" in doc["feedback"]  # the sinks that exist still ran (audio silent or playing)
 
 
-def test_roles_swapped_detected(sim_rec: Recording, tmp_path: Path) -> None:
-    swapped = Recording({"sacrum": dataclasses.replace(sim_rec["thoracic"], sensor="sacrum"),
-                         "thoracic": dataclasses.replace(sim_rec["sacrum"], sensor="thoracic")})
-    assert not roles_look_swapped(analyze(sim_rec))
+def test_roles_swapped_detected(rounding_rec: Recording, tmp_path: Path) -> None:
+    swapped = Recording({"sacrum": dataclasses.replace(rounding_rec["thoracic"], sensor="sacrum"),
+                         "thoracic": dataclasses.replace(rounding_rec["sacrum"], sensor="thoracic")})
+    assert not roles_look_swapped(analyze(rounding_rec))
     res = analyze(swapped)
     assert len(res.reps) >= 3
     assert roles_look_swapped(res)
@@ -198,8 +185,8 @@ def test_replay_paces_samples() -> None:
     assert n == 101 and wall_s < 0.1
 
 
-def test_drop_rate_from_time_gaps(sim_rec: Recording) -> None:
-    s = sim_rec["sacrum"]
+def test_drop_rate_from_time_gaps(rounding_rec: Recording) -> None:
+    s = rounding_rec["sacrum"]
     keep = np.ones(len(s), bool)
     keep[100:150] = False  # 50 samples lost
     rec = Recording({"sacrum": dataclasses.replace(s, time_s=s.time_s[keep], acc_m_s2=s.acc_m_s2[keep],
@@ -208,17 +195,17 @@ def test_drop_rate_from_time_gaps(sim_rec: Recording) -> None:
 
 
 @pytest.mark.parametrize("speed", ["0", "fast", "-4", "nan"])
-def test_bad_speed(sim_csv: Path, speed: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_speed(rounding_csv: Path, speed: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        main(["replay", str(sim_csv), "--speed", speed])
+        main(["replay", str(rounding_csv), "--speed", speed])
     assert exc.value.code == 2 and "speed" in capsys.readouterr().err
 
 
-def test_packets_in_arrival_order_are_merged_back_in_time_order(sim_rec: Recording) -> None:
+def test_packets_in_arrival_order_are_merged_back_in_time_order(rounding_rec: Recording) -> None:
     # BLE-like delivery: 10-sample notifications per sensor, released when their last sample is taken
     packets: list[tuple[float, list[ImuSample]]] = []
     for role in ("sacrum", "thoracic"):
-        mine = [s for s in ReplaySource(sim_rec, None).samples if s.sensor == role]
+        mine = [s for s in ReplaySource(rounding_rec, None).samples if s.sensor == role]
         packets += [(chunk[-1].time_s, chunk) for chunk in (mine[i:i + 10] for i in range(0, len(mine), 10))]
     packets.sort(key=lambda p: p[0])
     arrival = [s.time_s for _, chunk in packets for s in chunk]
@@ -231,7 +218,7 @@ def test_packets_in_arrival_order_are_merged_back_in_time_order(sim_rec: Recordi
     pipe = HingePipeline()
     runner = SessionRunner(pipe, FeedbackScheduler(None, pipe.params.detector.faults), merger=TimeOrderMerger())
     res = asyncio.run(runner.run(source()))
-    ref = analyze(sim_rec)
+    ref = analyze(rounding_rec)
     assert [r.to_dict() for r in res.reps] == [r.to_dict() for r in ref.reps]
     assert [a.to_dict() for a in res.alerts] == [a.to_dict() for a in ref.alerts]
     assert np.array_equal(np.isnan(res.pelvic_tilt_deg), np.isnan(ref.pelvic_tilt_deg))

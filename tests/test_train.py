@@ -20,26 +20,12 @@ from imu_hinge.feedback.live_window import status_text
 from imu_hinge.feedback.replay_source import ReplaySource
 from imu_hinge.feedback.session_runner import SensorStatus
 from imu_hinge.pipeline import HingePipeline
-from imu_hinge.recording import read_interchange_csv, read_session, recording_to_interchange_csv
+from imu_hinge.recording import read_interchange_csv, read_session
 from imu_hinge.samples import Recording
-from imu_hinge.simulation import SimConfig, simulate
 from imu_hinge.sources.events import LinkEvent
 from imu_hinge.store import Store
 
 PERIOD_S = 0.01  # the simulated recording's sample period (100 Hz)
-
-
-@pytest.fixture(scope="module")
-def sim_rec() -> Recording:
-    """Six reps, half of them rounded, a third arched at lockout (40 s)."""
-    return simulate(SimConfig(seed=11, exercise="rdl", n_reps=6, rounding_frac=0.5, lockout_arch_frac=0.34)).recording
-
-
-@pytest.fixture(scope="module")
-def faulty_csv(sim_rec: Recording, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("train") / "faulty.csv"
-    recording_to_interchange_csv(sim_rec, path)
-    return path
 
 
 def train(*args: object) -> int:
@@ -47,23 +33,23 @@ def train(*args: object) -> int:
 
 
 def test_train_gives_analyze_reps_and_alerts_and_one_buzz_per_rounding_alert(
-        faulty_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        rounding_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db, a_json, t_json, rec_path = tmp_path / "s.db", tmp_path / "a.json", tmp_path / "t.json", tmp_path / "set.ihr.csv"
     with Store(db) as s:  # thresholds come from the store
         s.add_person("Ann")
         s.set_threshold("Ann", None, deg=19.0)
-    assert main(["analyze", str(faulty_csv), "--person", "Ann", "--db", str(db), "--json", str(a_json),
+    assert main(["analyze", str(rounding_csv), "--person", "Ann", "--db", str(db), "--json", str(a_json),
                  "--quiet"]) == 0
     capsys.readouterr()
-    duration_s = float(read_interchange_csv(faulty_csv)["thoracic"].time_s[-1]) - 1.0  # the emulator loops at the end
-    assert train("--emulate", faulty_csv, "--emulate-speed", "max", "--no-gui", "--duration", f"{duration_s:.2f}",
+    duration_s = float(read_interchange_csv(rounding_csv)["thoracic"].time_s[-1]) - 1.0  # the emulator loops at the end
+    assert train("--emulate", rounding_csv, "--emulate-speed", "max", "--no-gui", "--duration", f"{duration_s:.2f}",
                  "--json", t_json, "--out", rec_path, "--person", "Ann", "--db", db) == 0
     out = capsys.readouterr().out
     a, t = json.loads(a_json.read_text()), json.loads(t_json.read_text())
     assert a["params"]["detector"]["faults"]["lumbar_flexion_deg"] == 19.0 == \
         t["params"]["detector"]["faults"]["lumbar_flexion_deg"]
     # time base: the session's clock (s since the link started); the emulator played row 0 at the first sample
-    live, played = read_session(rec_path), read_interchange_csv(faulty_csv)
+    live, played = read_session(rec_path), read_interchange_csv(rounding_csv)
     base = t["calibration"]["base_sensor"]
     offset_s = float(live[base].time_s[0] - played[base].time_s[0])
     assert len(t["reps"]) == len(a["reps"]) == 6
@@ -109,10 +95,10 @@ def test_train_gives_analyze_reps_and_alerts_and_one_buzz_per_rounding_alert(
 
 
 def test_sensor_lost_mid_set_is_told_marks_its_reps_incomplete_and_reconnects(
-        faulty_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        rounding_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     j = tmp_path / "lost.json"
     # sacrum away during rep 2's descent; thoracic (the time base) away just after rep 3's bottom
-    assert train("--emulate", faulty_csv, "--emulate-speed", "4", "--no-gui", "--duration", "19.5", "--json", j,
+    assert train("--emulate", rounding_csv, "--emulate-speed", "4", "--no-gui", "--duration", "19.5", "--json", j,
                  "--out", tmp_path / "lost.ihr.csv", "--emulate-lose", "sacrum:9.5-11",
                  "--emulate-lose", "thoracic:16.7-17") == 0
     out = capsys.readouterr().out
@@ -148,8 +134,9 @@ def test_lost_sensor_in_the_window_status_line() -> None:
 
 
 def test_swapped_roles_warned_live_without_display_or_sound(
-        faulty_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    text = faulty_csv.read_text().replace(",sacrum,", ",SWAP,").replace(",thoracic,", ",sacrum,")
+        rounding_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    text = rounding_csv.read_text().replace(",sacrum,", ",SWAP,").replace(",thoracic,", ",sacrum,")
     swapped = tmp_path / "swapped.csv"  # the sacrum sensor worn high, the thoracic one low
     swapped.write_text(text.replace(",SWAP,", ",thoracic,"))
     for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
@@ -168,11 +155,11 @@ def test_swapped_roles_warned_live_without_display_or_sound(
     assert all(e["status"].startswith("silent") for e in doc["feedback"]["audio"])
 
 
-def test_live_window_offscreen_screenshot(faulty_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_live_window_offscreen_screenshot(rounding_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     png, j = tmp_path / "train.png", tmp_path / "g.json"
-    assert train("--emulate", faulty_csv, "--emulate-speed", "max", "--duration", "17.5", "--screenshot", png,
+    assert train("--emulate", rounding_csv, "--emulate-speed", "max", "--duration", "17.5", "--screenshot", png,
                  "--json", j, "--out", tmp_path / "g.ihr.csv") == 0
     assert "set: 3 reps" in capsys.readouterr().out
     from PySide6.QtGui import QImage
@@ -186,11 +173,11 @@ def test_live_window_offscreen_screenshot(faulty_csv: Path, tmp_path: Path, monk
     assert gui["redraws"] >= 5 and 0 < gui["redraw_rate_hz"] <= 31
 
 
-def test_pipeline_calibration_phase_and_rows(sim_rec: Recording) -> None:
+def test_pipeline_calibration_phase_and_rows(rounding_rec: Recording) -> None:
     pipe = HingePipeline()
     phases: list[str] = []
     n = 0
-    for s in ReplaySource(sim_rec, None).samples:
+    for s in ReplaySource(rounding_rec, None).samples:
         events = pipe.push(s)
         if not phases or phases[-1] != pipe.calibration_phase:
             phases.append(pipe.calibration_phase)
@@ -223,17 +210,18 @@ def test_guidance_follows_the_phases_and_reminds() -> None:
     assert said[3].startswith("no hinge seen yet") and [t for t, _ in guide.lines] == [0.0, 10.5, 11.0, 12.0]
 
 
-def test_bad_options_are_one_line_errors(faulty_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_options_are_one_line_errors(rounding_csv: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
     taken = tmp_path / "taken.ihr.csv"
     taken.write_text("x")
     assert train("--emulate-lose", "thoracic:1-2", "--out", tmp_path / "a.ihr.csv") == 2
-    assert train("--emulate", faulty_csv, "--out", taken) == 2
-    assert train("--emulate", faulty_csv, "--duration", "-1", "--out", tmp_path / "b.ihr.csv") == 2
-    assert train("--emulate", faulty_csv, "--out", tmp_path / "no" / "c.ihr.csv") == 2
+    assert train("--emulate", rounding_csv, "--out", taken) == 2
+    assert train("--emulate", rounding_csv, "--duration", "-1", "--out", tmp_path / "b.ihr.csv") == 2
+    assert train("--emulate", rounding_csv, "--out", tmp_path / "no" / "c.ihr.csv") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 4 and all(line.startswith("imu-hinge: error:") for line in err)
     with pytest.raises(SystemExit):
-        train("--emulate", faulty_csv, "--emulate-lose", "elbow:1-2")
+        train("--emulate", rounding_csv, "--emulate-lose", "elbow:1-2")
     assert list(tmp_path.glob("*.ihr.csv")) == [taken]  # nothing written
 
 
@@ -245,7 +233,7 @@ def test_default_recording_name() -> None:
     assert default_out(dt.datetime(2025, 3, 4, 5, 6, 7)) == Path("train-20250304-050607.ihr.csv")
 
 
-def test_closing_the_window_ends_the_set(faulty_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_closing_the_window_ends_the_set(rounding_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QTimer
@@ -260,7 +248,7 @@ def test_closing_the_window_ends_the_set(faulty_csv: Path, tmp_path: Path, monke
 
     QTimer.singleShot(1500, close_all)  # real ms: mid-set at full emulation speed
     j = tmp_path / "c.json"
-    assert train("--emulate", faulty_csv, "--emulate-speed", "max", "--duration", "120", "--json", j,
+    assert train("--emulate", rounding_csv, "--emulate-speed", "max", "--duration", "120", "--json", j,
                  "--out", tmp_path / "c.ihr.csv") == 0
     doc = json.loads(j.read_text())
     assert capsys.readouterr().out.count("\nset: ") == 1
