@@ -141,7 +141,7 @@ class LiveBleSource:
             await gen.aclose()
             now = self.source.clock.now() - self.source.t0_s
             for role, since in self.lost_since.items():
-                self.outages.append({"sensor": role, "lost_s": round(since, 3), "back_s": None})
+                self.outages.append({"sensor": role, "lost_s": since, "back_s": None})
                 self.note_event("note", now, sensor=role, message=f"{role}: still lost when the session ended")
             self._record(None)
 
@@ -167,7 +167,7 @@ class LiveBleSource:
         self.say(f"warning: the recording stopped: {exc}; the set goes on without it")
 
     def _link_event(self, ev: LinkEvent) -> None:
-        role, t = ev.sensor, ev.time_s
+        role, t = ev.sensor, round(ev.time_s, 3)  # one rounding: the lines told and the JSON outages agree
         st = self.status.get(role)
         if ev.kind == "disconnect":
             self.lost_since[role] = t
@@ -177,7 +177,7 @@ class LiveBleSource:
                      "marked incomplete; reconnecting by itself")
         elif ev.kind == "reconnect":
             since = self.lost_since.pop(role, math.nan)
-            self.outages.append({"sensor": role, "lost_s": round(since, 3), "back_s": round(t, 3)})
+            self.outages.append({"sensor": role, "lost_s": since, "back_s": t})
             if st is not None:
                 st.connected, st.source = True, f"back at {t:.1f} s"
             self.say(f"{t:7.2f} s  {role} sensor back (lost since {since:.2f} s, {t - since:.1f} s away)")
