@@ -42,7 +42,7 @@ class SegmentTracker:
     def __init__(self, est: StanceEstimate, params: AnalysisParams) -> None:
         self.role = est.sensor
         self.rate_hz = est.rate_hz
-        self.filter = make_filter(params.fusion_method, est.rate_hz, **params.fusion_options)
+        self.filter = make_filter(params.fusion_method, est.rate_hz, **params.filter_options())
         self.filter.reset(est.acc_first_m_s2, est.gyr_bias_rad_s)
         self._axis_params = params.axis
         self._last_t = math.nan

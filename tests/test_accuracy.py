@@ -63,3 +63,41 @@ def test_faults_against_truth_labels(results) -> None:
                 assert "lockout_hyperextension" in rep.faults, (kind, rep.index)
             elif lockout < 5:
                 assert "lockout_hyperextension" not in rep.faults, (kind, rep.index)
+
+
+def _segment_rmse(sim, res) -> list[float]:
+    out = []
+    for col in ("pelvic_tilt_deg", "trunk_flexion_deg"):
+        truth = np.interp(res.time_s, sim.truth_time_s, getattr(sim, "truth_" + col))
+        est = getattr(res, col)
+        m = np.isfinite(est) & (res.time_s > sim.stand_start_s - 1.0)
+        out.append(float(np.sqrt(np.mean((est[m] - truth[m]) ** 2))))
+    return out
+
+
+def test_standing_sway_is_not_taken_for_gyro_bias() -> None:
+    """Quiet standing sways at a few deg/s; vqf's rest detection takes it for rest and learns the
+    sway as bias (about 1 deg of tilt until the next stand). The pipeline turns it off for a body:
+    with it, the issue's segment goal (<= 1.0 deg) is missed on some of these sessions."""
+    from imu_hinge.params import AnalysisParams
+    from imu_hinge.simulation import SimConfig
+
+    errs = {True: [], False: []}
+    for seed in range(4):
+        sim = simulate(SimConfig(seed=seed, exercise="rdl", n_reps=8, gyro_bias_dps=0.8, gyro_noise_rad_s=0.004,
+                                 acc_noise_m_s2=0.03, acc_bias_m_s2=0.08, scale_error=0.01, wobble_deg=2.0))
+        errs[False] += _segment_rmse(sim, analyze(sim.recording))
+        errs[True] += _segment_rmse(sim, analyze(sim.recording,
+                                                 AnalysisParams(fusion_options={"rest_bias_est_enabled": True})))
+    assert max(errs[False]) <= 1.0, errs
+    assert max(errs[True]) > 1.0, errs  # the effect is real on these sessions, not a no-op
+    assert np.median(errs[False]) < np.median(errs[True]), errs
+
+
+def test_user_fusion_options_override_the_body_worn_defaults() -> None:
+    from imu_hinge.params import AnalysisParams
+
+    assert AnalysisParams().filter_options() == {"rest_bias_est_enabled": False}
+    assert AnalysisParams(fusion_options={"rest_bias_est_enabled": True, "tau_acc_s": 2.0}).filter_options() == {
+        "rest_bias_est_enabled": True, "tau_acc_s": 2.0}
+    assert AnalysisParams(fusion_method="madgwick").filter_options() == {}
