@@ -29,3 +29,13 @@ def rounding_csv(rounding_rec: Recording, tmp_path_factory: pytest.TempPathFacto
     path = tmp_path_factory.mktemp("rounding") / "rounding.csv"
     recording_to_interchange_csv(rounding_rec, path)
     return path
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    """A fresh SQLite store file with one person, Alex (modules may define their own ``store``)."""
+    from imu_hinge.store import Store
+
+    with Store(tmp_path / "store.db") as s:
+        s.add_person("Alex")
+        yield s

@@ -68,13 +68,6 @@ def _file(store: Store, exercise: str, day: int, *set_peaks: list[float]) -> int
                               sets=sets)
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    with Store(tmp_path / "p.db") as s:
-        s.add_person("Alex")
-        yield s
-
-
 def test_clean_sets_over_two_sessions_advance(store: Store) -> None:
     _file(store, "kettlebell_deadlift", 1, CLEAN, CLEAN)
     s2 = _file(store, "kettlebell_deadlift", 3, CLEAN)

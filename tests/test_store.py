@@ -20,13 +20,6 @@ from imu_hinge.store.db import APPLICATION_ID, ENV_DB, connect
 from .store_fakes import fake_rep, fake_result
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    with Store(tmp_path / "s.db") as s:
-        s.add_person("Alex")
-        yield s
-
-
 def test_new_store_schema_version_and_pragmas(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     with Store(path) as s:
