@@ -27,10 +27,16 @@ def results():
     return out
 
 
+def rmse(sim, res, col: str) -> float:
+    """RMSE (deg) of one angle column against the truth, from 1 s before the first rep."""
+    truth = np.interp(res.time_s, sim.truth_time_s, getattr(sim, "truth_" + col))
+    est = getattr(res, col)
+    m = np.isfinite(est) & (res.time_s > sim.stand_start_s - 1.0)
+    return float(np.sqrt(np.mean((est[m] - truth[m]) ** 2)))
+
+
 def lumbar_rmse(sim, res) -> float:
-    truth = np.interp(res.time_s, sim.truth_time_s, sim.truth_lumbar_flexion_deg)
-    m = np.isfinite(res.lumbar_flexion_deg) & (res.time_s > sim.stand_start_s - 1.0)
-    return float(np.sqrt(np.mean((res.lumbar_flexion_deg[m] - truth[m]) ** 2)))
+    return rmse(sim, res, "lumbar_flexion_deg")
 
 
 def test_lumbar_rmse_goals(results) -> None:
@@ -66,13 +72,7 @@ def test_faults_against_truth_labels(results) -> None:
 
 
 def _segment_rmse(sim, res) -> list[float]:
-    out = []
-    for col in ("pelvic_tilt_deg", "trunk_flexion_deg"):
-        truth = np.interp(res.time_s, sim.truth_time_s, getattr(sim, "truth_" + col))
-        est = getattr(res, col)
-        m = np.isfinite(est) & (res.time_s > sim.stand_start_s - 1.0)
-        out.append(float(np.sqrt(np.mean((est[m] - truth[m]) ** 2))))
-    return out
+    return [rmse(sim, res, col) for col in ("pelvic_tilt_deg", "trunk_flexion_deg")]
 
 
 def test_standing_sway_is_not_taken_for_gyro_bias() -> None:
