@@ -97,7 +97,11 @@ class TrainSession:
                 print(f"imu-hinge: warning: audio cues are silent: {audio.reason}", file=sys.stderr)
             sinks.append(AfterHaptic(audio))
         sinks.append(AfterHaptic(self.guide))
-        self.runner = SessionRunner(self.pipeline, self.scheduler, sinks, self.ring, merger=TimeOrderMerger())
+        # the merger's wait absorbs wall-clock jitter between the sensors' notifications; an emulation
+        # played n times faster than real time needs n times the data-time wait for the same wall time
+        speed = args.emulate_speed if args.emulate is not None and args.emulate_speed else 1.0
+        merger = TimeOrderMerger(max_wait_s=TimeOrderMerger.WAIT_S * max(1.0, speed))
+        self.runner = SessionRunner(self.pipeline, self.scheduler, sinks, self.ring, merger=merger)
         self.source: BleSource | None = None
         self.live: LiveBleSource | None = None
         self.stop = asyncio.Event()

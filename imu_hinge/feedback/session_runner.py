@@ -103,7 +103,10 @@ class TimeOrderMerger:
     (a lost sensor delays the live one by at most that). Ties: sacrum first, as in replay.
     """
 
-    def __init__(self, max_wait_s: float = 0.1) -> None:
+    WAIT_S = 0.1
+    """Default ``max_wait_s``: data time a sample waits for the other sensor (= wall time when live)."""
+
+    def __init__(self, max_wait_s: float = WAIT_S) -> None:
         self.max_wait_s = max_wait_s
         self._queues: dict[str, deque[ImuSample]] = {r: deque() for r in SENSOR_ROLES}
         self._newest: dict[str, float] = {r: -np.inf for r in SENSOR_ROLES}
