@@ -23,6 +23,7 @@ import vqf
 
 from imu_hinge.errors import UsageError
 from imu_hinge.fusion.base import GAP_FACTOR, OrientationFilter, gap_rate, quat_from_gravity, quat_from_rate
+from imu_hinge.fusion.quiet_bias import QuietBiasEstimator, QuietBiasParams, QuietWindowPlanner
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,26 @@ class VqfParams:
     """Rest detection: gyro deviation threshold, deg/s."""
     rest_th_acc_m_s2: float = 0.5
     """Rest detection: accelerometer deviation threshold, m/s^2."""
+    quiet_bias_est_enabled: bool = False
+    """Ours, not vqf's: learn the gyro bias from gravity in quiet windows
+    (:mod:`imu_hinge.fusion.quiet_bias`). Replaces vqf's rest detection; vqf's motion bias
+    estimation (if enabled) keeps working between windows."""
+    quiet_bias_walk_deg_s_rt_s: float = QuietBiasParams.walk_deg_s_rt_s
+    """Quiet-window estimator: assumed random walk of the gyro bias, deg/s per sqrt(s)."""
+    quiet_window_noise_deg: float = QuietBiasParams.window_noise_deg
+    """Quiet-window estimator: error of gravity's direction from one window, deg."""
+
+    def quiet_params(self) -> QuietBiasParams:
+        """The quiet-window estimator's parameters."""
+        return QuietBiasParams(walk_deg_s_rt_s=self.quiet_bias_walk_deg_s_rt_s,
+                               window_noise_deg=self.quiet_window_noise_deg)
 
     def to_vqf(self) -> dict[str, Any]:
         """The same parameters under vqf's own keyword names."""
         return {
             "tauAcc": float(self.tau_acc_s),
             "motionBiasEstEnabled": bool(self.motion_bias_est_enabled),
-            "restBiasEstEnabled": bool(self.rest_bias_est_enabled),
+            "restBiasEstEnabled": bool(self.rest_bias_est_enabled) and not self.quiet_bias_est_enabled,
             "biasSigmaInit": float(self.bias_sigma_init_deg_s),
             "biasForgettingTime": float(self.bias_forgetting_time_s),
             "restMinT": float(self.rest_min_s),
@@ -124,9 +138,17 @@ class VqfFilter(OrientationFilter):
             state["accLpState"] = lp
             state["lastAccLp"] = [float(c) for c in acc0]
             v.state = state
+        bias = np.zeros(3)
         if gyr_bias_rad_s is not None:
             bias = np.ascontiguousarray(gyr_bias_rad_s, dtype=np.float64).reshape(3)
             v.setBiasEstimate(bias, np.deg2rad(self.params.bias_sigma_known_deg_s))
+        self._quiet: QuietBiasEstimator | None = None
+        if self.params.quiet_bias_est_enabled:
+            gravity = float(np.linalg.norm(acc_m_s2)) if acc_m_s2 is not None else 9.81
+            qp = self.params.quiet_params()
+            self._planner = QuietWindowPlanner(qp, self.rate_hz, bias, gravity)
+            self._quiet = QuietBiasEstimator(qp, self.rate_hz, bias, np.asarray(v.state["accQuat"], dtype=float))
+            self._clock_s = 0.0
 
     @property
     def gyr_bias_rad_s(self) -> np.ndarray:
@@ -144,6 +166,10 @@ class VqfFilter(OrientationFilter):
 
     def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None) -> np.ndarray:
         """One sample: gyro (3,) rad/s, acc (3,) m/s^2, ``dt_s`` since the previous one (s) -> quat (4,)."""
+        if self._quiet is not None:
+            dt = None if dt_s is None else np.array([dt_s], dtype=float)
+            return self._run_quiet(np.array(gyr_rad_s, dtype=np.float64).reshape(1, 3),
+                                   np.array(acc_m_s2, dtype=np.float64).reshape(1, 3), dt)[0]
         gyr = np.array(gyr_rad_s, dtype=np.float64)  # a copy: kept as the last sample for gaps
         acc = np.ascontiguousarray(acc_m_s2, dtype=np.float64)
         if dt_s is not None and dt_s > self._gap_dt_s:
@@ -164,21 +190,74 @@ class VqfFilter(OrientationFilter):
         n = gyr.shape[0]
         if acc.shape[0] != n:
             raise ValueError(f"gyr_rad_s and acc_m_s2 differ in length: {n} vs {acc.shape[0]}")
-        out = np.empty((n, 4))
-        gaps: list[int] = []
+        dt = None
         if dt_s is not None:
             dt = np.asarray(dt_s, dtype=float).reshape(-1)
             if dt.shape[0] != n:
                 raise ValueError(f"dt_s must have {n} entries, got {dt.shape[0]}")
-            gaps = np.flatnonzero(dt > self._gap_dt_s).tolist()
+        if self._quiet is not None:
+            return self._run_quiet(gyr, acc, dt)
+        out = np.empty((n, 4))
+        gaps = [] if dt is None else np.flatnonzero(dt > self._gap_dt_s).tolist()
         start = 0
         for i in [*gaps, n]:
             if i > start:
                 out[start:i] = self.vqf.updateBatch(gyr[start:i], acc[start:i])["quat6D"]
                 self._last_gyr = gyr[i - 1].copy()
             if i < n:
+                assert dt is not None
                 out[i] = self.update(gyr[i], acc[i], float(dt[i]))
             start = i + 1
+        return out
+
+    def _run_quiet(self, gyr: np.ndarray, acc: np.ndarray, dt_s: np.ndarray | None) -> np.ndarray:
+        """:meth:`update_batch` with the quiet-window bias estimator: any block size, same bits.
+
+        vqf runs in stretches cut where a quiet window starts, ends or closes and at gaps.
+        Inside windows it goes sample by sample (to read the strapdown ``gyrQuat``); where a
+        window closes the estimator's new bias goes to vqf before the next sample.
+        """
+        assert self._quiet is not None
+        n = gyr.shape[0]
+        dt = np.full(n, self.ts_s) if dt_s is None else dt_s
+        gap = dt > self._gap_dt_s
+        dt_int = np.where(gap, dt, self.ts_s)  # what the strapdown integration spans per sample
+        t = np.cumsum(np.concatenate([[self._clock_s], dt]))[1:]
+        if n:
+            self._clock_s = float(t[-1])
+        in_win, closes = self._planner.plan(gyr, acc)
+        cuts = {0, n, *(i + 1 for i, _ in closes), *(np.flatnonzero(np.diff(in_win)) + 1).tolist()}
+        for g in np.flatnonzero(gap).tolist():
+            cuts.update((g, g + 1))
+        ends = dict(closes)
+        out = np.empty((n, 4))
+        q3 = np.empty((n, 4))
+        bias = np.empty((n, 3))
+        v = self.vqf
+        bounds = sorted(cuts)
+        for s, e in zip(bounds[:-1], bounds[1:], strict=True):
+            if gap[s]:
+                self._bridge_gap(gyr[s].copy(), float(dt[s]))
+            # the bias each sample's integration used is the one before its update
+            bias[s] = v.getBiasEstimate()[0]
+            if in_win[s]:
+                for i in range(s, e):
+                    v.update(gyr[i], acc[i])
+                    out[i] = v.getQuat6D()
+                    q3[i] = v.getQuat3D()
+                    if i + 1 < e:
+                        bias[i + 1] = v.getBiasEstimate()[0]
+            else:
+                res = v.updateBatch(gyr[s:e], acc[s:e])
+                out[s:e] = res["quat6D"]
+                bias[s + 1:e] = res["bias"][:-1]
+            self._last_gyr = gyr[e - 1].copy()
+            w = in_win[s:e]
+            self._quiet.absorb(t[s:e], dt_int[s:e], out[s:e], bias[s:e], w, acc[s:e], q3[s:e] if w[0] else None)
+            if e - 1 in ends:
+                new = self._quiet.close(v.getBiasEstimate()[0], ends[e - 1])
+                if new is not None:
+                    v.setBiasEstimate(new, max(self._quiet.sigma_rad_s, 1e-6))
         return out
 
 
