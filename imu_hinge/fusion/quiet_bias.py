@@ -30,7 +30,7 @@ updates the bias. :class:`~imu_hinge.fusion.vqf_filter.VqfFilter` runs both arou
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -55,10 +55,6 @@ class QuietBiasParams:
     onset_acc_m_s2: float = 0.5
     """Not quiet once mean | |acc| - stance |acc| | over ``onset_s`` exceeds this."""
     onset_s: float = 0.1
-    margin_s: float = 0.0
-    """Samples this close before the motion that ends a window are left out of it. The onset test
-    already ends windows within ``onset_s``; a margin cost more short windows than it saved (dev
-    cases: lumbar median 0.73 deg without, 0.85 with 0.2 s)."""
     min_window_s: float = 0.6
     """Shorter quiet windows are not used."""
     max_window_s: float = 2.0
@@ -103,10 +99,10 @@ class QuietWindowPlanner:
         self._open_n = 0  # samples in the window still open
         self._max_n = max(1, int(round(params.max_window_s * rate_hz)))
 
-    def plan(self, gyr: np.ndarray, acc: np.ndarray) -> tuple[np.ndarray, list[tuple[int, bool]]]:
-        """(in_window (N,) bool, closes): a window closes after sample ``i`` of each ``(i, by_motion)``.
+    def plan(self, gyr: np.ndarray, acc: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """(in_window (N,) bool, closes): a window closes after each sample index in ``closes``.
 
-        A window closes at the first sample that is not quiet (``by_motion``), or when it reaches
+        A window closes at the first sample that is not quiet, or when it reaches
         ``max_window_s`` (that sample still in it). A gap does not end a window: the strapdown
         integration bridges it, and live clocks make short false gaps (decisions must not hinge
         on them: they made live and replay differ by up to 1.8 deg in a test).
@@ -129,22 +125,22 @@ class QuietWindowPlanner:
             self._ring = np.concatenate([self._ring, sums])[-self._n:]
             self._count += len(sums)
         in_window = quiet
-        closes: list[tuple[int, bool]] = []
+        closes: list[int] = []
         cnt = self._open_n  # samples in the window still open (0: none)
         if cnt and len(quiet) and not quiet[0]:
-            closes.append((0, True))
+            closes.append(0)
             cnt = 0
         edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
         for s, e in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
             i, cnt = s, (cnt if s == 0 else 0)
             while i + (self._max_n - cnt) - 1 < e:  # split at max_window_s (counted in samples)
                 j = i + (self._max_n - cnt) - 1
-                closes.append((j, False))
+                closes.append(j)
                 i, cnt = j + 1, 0
             cnt += e - i
             if e < len(quiet):
                 if cnt:
-                    closes.append((e, True))
+                    closes.append(e)
                 cnt = 0
         if len(quiet):
             self._open_n = cnt
@@ -153,24 +149,6 @@ class QuietWindowPlanner:
 
 _ROW = 19  # per window sample: t, gravity (acc) in the strapdown frame (3), acc in the sensor frame (3),
 #            Phi (9), B (3)
-
-
-@dataclass
-class _Window:
-    n: int = 0
-    t0: float = math.nan
-    t1: float = math.nan
-    total: np.ndarray = field(default_factory=lambda: np.zeros(_ROW))
-    pending: np.ndarray = field(default_factory=lambda: np.zeros((0, _ROW)))
-    """The newest ``margin_s`` of rows: dropped if motion ends the window."""
-
-    def commit(self, rows: np.ndarray) -> None:
-        if len(rows):
-            if self.n == 0:
-                self.t0 = float(rows[0, 0])
-            self.n += len(rows)
-            self.t1 = float(rows[-1, 0])
-            self.total = _seq_sum(self.total, rows)
 
 
 @dataclass(frozen=True)
@@ -203,7 +181,8 @@ class QuietBiasEstimator:
         self._phi = np.zeros((3, 3))  # integral of R dt (strapdown frame <- sensor frame)
         self._b = np.zeros(3)  # integral of R bias_used dt
         self._t_pred: float | None = None
-        self._win = _Window()
+        self._win_n = 0
+        self._win_sum = np.zeros(_ROW)
         self._history: list[_WindowMean] = []
         self.updates = 0
 
@@ -213,11 +192,11 @@ class QuietBiasEstimator:
         return float(math.sqrt(max(np.diag(self.cov))))
 
     def absorb(self, time_s: np.ndarray, dt_int_s: np.ndarray, quat_wxyz: np.ndarray, bias_rad_s: np.ndarray,
-               in_window: np.ndarray, acc_m_s2: np.ndarray, quat3d_wxyz: np.ndarray | None) -> None:
+               in_window: bool, acc_m_s2: np.ndarray, quat3d_wxyz: np.ndarray | None) -> None:
         """N samples (all in a window or none): orientation ``quat_wxyz`` (N, 4) and the gyro
         bias the filter subtracted (N, 3) rad/s; in a window also the strapdown quaternions
         ``quat3d_wxyz`` (N, 4). ``dt_int_s`` (N,) the time each sample's integration spans."""
-        if in_window.any():
+        if in_window:
             assert quat3d_wxyz is not None
             rot = quat_to_matrix(quat3d_wxyz)
             self._to_strapdown = rot[-1] @ quat_to_matrix(quat_wxyz[-1:])[0].T
@@ -227,7 +206,7 @@ class QuietBiasEstimator:
         bs = _seq_cumsum(self._b, np.einsum("nij,nj->ni", rot, bias_rad_s) * dt_int_s[:, None])
         if len(phis):
             self._phi, self._b = phis[-1], bs[-1]
-        if not in_window.any():
+        if not in_window:
             return
         rows = np.empty((len(time_s), _ROW))
         rows[:, 0] = time_s
@@ -235,26 +214,21 @@ class QuietBiasEstimator:
         rows[:, 4:7] = acc_m_s2
         rows[:, 7:16] = phis.reshape(-1, 9)
         rows[:, 16:19] = bs
-        w = self._win
-        w.pending = np.concatenate([w.pending, rows])
-        old = w.pending[:, 0] <= time_s[-1] - self.params.margin_s
-        w.commit(w.pending[old])
-        w.pending = w.pending[~old]
+        self._win_n += len(rows)
+        self._win_sum = _seq_sum(self._win_sum, rows)
 
-    def close(self, bias_rad_s: np.ndarray, by_motion: bool) -> np.ndarray | None:
-        """The window ends here (``by_motion``: the lifter started moving, its newest
-        ``margin_s`` is dropped); ``bias_rad_s`` (3,) the filter's bias now (vqf may move it).
+    def close(self, bias_rad_s: np.ndarray) -> np.ndarray | None:
+        """The window ends here; ``bias_rad_s`` (3,) the filter's bias now (vqf may move it).
 
         Returns the updated bias (rad/s), or None when nothing was learned.
         """
         self.bias_rad_s = np.asarray(bias_rad_s, dtype=float).reshape(3).copy()
-        w, self._win = self._win, _Window()
-        if not by_motion:
-            w.commit(w.pending)
+        n, total = self._win_n, self._win_sum
+        self._win_n, self._win_sum = 0, np.zeros(_ROW)
         p = self.params
-        if w.n < self._min_n:
+        if n < self._min_n:
             return None
-        m = w.total / w.n
+        m = total / n
         a = m[4:7]
         cur = _WindowMean(float(m[0]), m[1:4], a / np.linalg.norm(a), m[7:16].reshape(3, 3), m[16:19])
         prev, sep = None, 0.0

@@ -226,10 +226,10 @@ class VqfFilter(OrientationFilter):
         if n:
             self._clock_s = float(t[-1])
         in_win, closes = self._planner.plan(gyr, acc)
-        cuts = {0, n, *(i + 1 for i, _ in closes), *(np.flatnonzero(np.diff(in_win)) + 1).tolist()}
+        cuts = {0, n, *(i + 1 for i in closes), *(np.flatnonzero(np.diff(in_win)) + 1).tolist()}
         for g in np.flatnonzero(gap).tolist():
             cuts.update((g, g + 1))
-        ends = dict(closes)
+        ends = set(closes)
         out = np.empty((n, 4))
         q3 = np.empty((n, 4))
         bias = np.empty((n, 3))
@@ -252,10 +252,10 @@ class VqfFilter(OrientationFilter):
                 out[s:e] = res["quat6D"]
                 bias[s + 1:e] = res["bias"][:-1]
             self._last_gyr = gyr[e - 1].copy()
-            w = in_win[s:e]
-            self._quiet.absorb(t[s:e], dt_int[s:e], out[s:e], bias[s:e], w, acc[s:e], q3[s:e] if w[0] else None)
+            w = bool(in_win[s])  # a stretch is all in a window or all out
+            self._quiet.absorb(t[s:e], dt_int[s:e], out[s:e], bias[s:e], w, acc[s:e], q3[s:e] if w else None)
             if e - 1 in ends:
-                new = self._quiet.close(v.getBiasEstimate()[0], ends[e - 1])
+                new = self._quiet.close(v.getBiasEstimate()[0])
                 if new is not None:
                     v.setBiasEstimate(new, max(self._quiet.sigma_rad_s, 1e-6))
         return out
