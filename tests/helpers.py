@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from imu_hinge.samples import Recording, SensorStream
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -15,6 +17,22 @@ def run_cli(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[s
     """Run ``imu-hinge ARGS`` in a fresh interpreter, as a user would."""
     return subprocess.run([sys.executable, "-m", "imu_hinge", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO)
+
+
+def first_sample_s(stream: SensorStream, period_s: float) -> float:
+    """When a live stream's first sample was taken (session clock), from all its samples: the first
+    ones are stamped before the clock fit has settled."""
+    assert stream.seq is not None
+    k = stream.seq - stream.seq[0]
+    return float(np.median(stream.time_s - k * period_s))
+
+
+def joined_rows(rec: Recording, period_s: float) -> dict[str, int]:
+    """Row of the played recording at each live stream's first sample: the emulated world plays row 0 at
+    the first sample of the sensor that started first; the other joins the motion where it is by then."""
+    starts = {role: first_sample_s(rec[role], period_s) for role in rec.streams}
+    t0 = min(starts.values())
+    return {role: round((t - t0) / period_s) for role, t in starts.items()}
 
 
 def write_rows(path: Path, rows: list[str], header: str = "time_s,sensor,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z") -> Path:

@@ -15,6 +15,8 @@ from imu_hinge.cli import main
 from imu_hinge.protocol import SensorInfo
 from imu_hinge.recording import read_interchange_csv, read_session
 
+from .helpers import joined_rows
+
 ROLES = ("sacrum", "thoracic")
 
 
@@ -36,13 +38,15 @@ def test_record_then_export_gives_back_the_played_samples(played: Path, tmp_path
     x, back, rec = read_interchange_csv(played), read_interchange_csv(exported), read_session(session)
     info = SensorInfo.lsm6ds3()  # the emulated sensors' default ranges: +-8 g, +-1000 deg/s
     per_packet = 19  # MTU 247
+    joined = joined_rows(rec, 0.01)
+    assert sorted(joined.values())[0] == 0 and sorted(joined.values())[1] < 10  # started within 0.1 s
     for role in ROLES:
-        n = len(back[role])
+        n, m0 = len(back[role]), joined[role]
         assert abs(n - 20 * 100) <= per_packet  # 20 s of a 100 Hz recording, within one packet
         np.testing.assert_array_equal(rec[role].seq, np.arange(n))  # nothing lost
-        np.testing.assert_allclose(back[role].acc_m_s2, x[role].acc_m_s2[:n], rtol=0,
+        np.testing.assert_allclose(back[role].acc_m_s2, x[role].acc_m_s2[m0:m0 + n], rtol=0,
                                    atol=info.acc_m_s2_per_lsb / 2 + 1e-9)
-        np.testing.assert_allclose(back[role].gyr_rad_s, x[role].gyr_rad_s[:n], rtol=0,
+        np.testing.assert_allclose(back[role].gyr_rad_s, x[role].gyr_rad_s[m0:m0 + n], rtol=0,
                                    atol=info.gyr_rad_s_per_lsb / 2 + 1e-9)
         assert np.all(np.diff(back[role].time_s) > 0)
         assert abs(back[role].nominal_rate_hz - 100.0) < 0.5
@@ -97,7 +101,12 @@ def test_record_applies_the_latest_sensor_calibration(played: Path, tmp_path: Pa
     named = rec.metadata["sensors"]["thoracic"]["calibration"]
     assert named["file"].startswith(meta["thoracic"]["id"].replace(":", "-") + "/")
     assert rec.metadata["sensors"]["sacrum"]["calibration"] is None
-    a, b = read_session(first)["thoracic"], rec["thoracic"]
-    n = min(len(a), len(b))
-    np.testing.assert_allclose(b.acc_m_s2[:n], a.acc_m_s2[:n] - np.array(offset), atol=1e-9)
-    np.testing.assert_array_equal(read_session(first)["sacrum"].acc_m_s2[:n], rec["sacrum"].acc_m_s2[:n])
+    same = {}  # the same rows of the played recording in both sessions (each sensor joins the motion as it starts)
+    for role in ROLES:
+        ja, jb = joined_rows(read_session(first), 0.01)[role], joined_rows(rec, 0.01)[role]
+        xa, xb = read_session(first)[role].acc_m_s2[max(0, jb - ja):], rec[role].acc_m_s2[max(0, ja - jb):]
+        n = min(len(xa), len(xb))
+        assert n > 250
+        same[role] = xa[:n], xb[:n]
+    np.testing.assert_allclose(same["thoracic"][1], same["thoracic"][0] - np.array(offset), atol=1e-9)
+    np.testing.assert_array_equal(*same["sacrum"])

@@ -39,7 +39,7 @@ from ..protocol import (
 )
 from ..protocol.spec import ACC_MG_PER_LSB, GYR_MDPS_PER_LSB
 from .emulated_clock import EmulationClock, VirtualClock
-from .motion import MotionTrack, quantise
+from .motion import MotionTrack, quantise_values
 
 SUPPORTED_RATES_HZ = (12.5, 26.0, 52.0, 104.0, 208.0, 416.0, 833.0, 1666.0)
 """The LSM6DS3TR-C output data rates (``firmware_protocol/protocol.json``: scale_factors.supported_rates_hz)."""
@@ -59,6 +59,19 @@ class SensorFaults:
     seed: int = 0
 
 
+class MotionOrigin:
+    """The true host time (s) at which the motion plays its first row; one per emulated world.
+
+    The sensors worn by one person measure one motion: every sample takes the motion at the true
+    time it is taken, counted from this origin. The first sensor to start streaming sets it (the
+    lifter does not wait for the second sensor); a sensor that restarts rejoins the motion where
+    it is by then.
+    """
+
+    def __init__(self, time_s: float | None = None) -> None:
+        self.time_s = time_s
+
+
 def _at_least(value: float, choices: tuple[float, ...] | list[int]) -> float | None:
     return next((float(c) for c in sorted(choices) if c >= value), None)
 
@@ -74,7 +87,7 @@ class SensorFirmware:
     def __init__(self, role: str, motion: MotionTrack, *, battery_percent: int = 87,
                  firmware_version: tuple[int, int, int] = (1, 0, 0), clock_ppm: float = 0.0,
                  device_clock_offset_us: int = 1_000_000, faults: SensorFaults | None = None,
-                 boot_time_s: float = 0.0) -> None:
+                 boot_time_s: float = 0.0, motion_origin: MotionOrigin | None = None) -> None:
         self.role = role
         self.motion = motion
         self.battery_percent = battery_percent
@@ -91,7 +104,7 @@ class SensorFirmware:
         self.commands: list[tuple[float, object]] = []
         self.injected_drops = 0
         self.sent_samples = 0
-        self._first_start_us: float | None = None
+        self.motion_origin = motion_origin or MotionOrigin()
         self._outbox: deque[tuple[float, bytes, int]] = deque()  # (send time, payload, samples)
         self._last_send_s = -math.inf
         self._haptic_until_s = -math.inf
@@ -152,14 +165,14 @@ class SensorFirmware:
             return "invalid_value"
         self.info = SensorInfo.lsm6ds3(role=self.role, rate_hz=rate, acc_range_g=int(acc), gyr_range_dps=int(gyr),
                                        firmware_version=self.firmware_version)
-        self._track = self.motion.at_rate(rate)
-        self._raw = quantise(self._track, self.info)
         self._period_us = 1e9 / self.info.rate_millihz
-        start_us = self.device_time_us(now_s) + self._period_us  # first sample one period after the command
-        if self._first_start_us is None:
-            self._first_start_us = start_us
-        self._motion_base = round((start_us - self._first_start_us) / self._period_us)
-        self._start_us = start_us
+        self._start_us = self.device_time_us(now_s) + self._period_us  # first sample one period after the command
+        origin_s = self.motion_origin.time_s
+        if origin_s is None:
+            self.motion_origin.time_s = self._sample_time_s(0)
+        elif self.motion.fixed_rate:  # a played recording: sample on its rows' times (the next one)
+            rows = math.ceil((self._sample_time_s(0) - origin_s) * self.motion.rate_hz - 1e-6)
+            self._start_us = self.device_time_us(origin_s + rows / self.motion.rate_hz)
         self._next = 0  # index of the next sample to take
         self._pending: list[int] = []
         self._overflow = False
@@ -176,6 +189,11 @@ class SensorFirmware:
     # --- sampling and batching --------------------------------------------------------------
     def _sample_time_s(self, k: int) -> float:
         dev_us = self._start_us + k * self._period_us
+        return self.boot_time_s + (dev_us - self.device_clock_offset_us) * 1e-6 / (1.0 + self.clock_ppm * 1e-6)
+
+    def _sample_times_s(self, k: np.ndarray) -> np.ndarray:
+        """The true host times (s) at which stream samples ``k`` are taken (as :meth:`_sample_time_s`)."""
+        dev_us = self._start_us + np.asarray(k, dtype=np.float64) * self._period_us
         return self.boot_time_s + (dev_us - self.device_clock_offset_us) * 1e-6 / (1.0 + self.clock_ppm * 1e-6)
 
     def poll(self, now_s: float, mtu: int) -> None:
@@ -235,8 +253,13 @@ class SensorFirmware:
         return out
 
     def raw_at(self, stream_index: np.ndarray) -> np.ndarray:
-        """(n, 6) int16 LSB the current stream sends for these sample indices (0 = first after ``start``)."""
-        return self._raw[(self._motion_base + np.asarray(stream_index)) % len(self._raw)]
+        """(n, 6) int16 LSB the current stream sends for these sample indices (0 = first after ``start``).
+
+        Each sample measures the motion at the true host time it is taken (:class:`MotionOrigin`),
+        between the track's rows if the sampling grids differ, as a real sensor would."""
+        assert self.motion_origin.time_s is not None
+        row = (self._sample_times_s(np.asarray(stream_index)) - self.motion_origin.time_s) * self.motion.rate_hz
+        return quantise_values(*self.motion.at_rows(row), self.info)
 
     def next_event_s(self) -> float:
         """When something is next due (a sample, a batch timeout or a delayed notification)."""

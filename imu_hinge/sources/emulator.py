@@ -39,7 +39,7 @@ from ..samples import SENSOR_ROLES, Recording
 from .backend import LinkBackend
 from .bumble_backend import BumbleWorld
 from .emulated_clock import EmulationClock, VirtualClock
-from .emulated_sensor import SensorFaults, SensorFirmware, run_stream
+from .emulated_sensor import MotionOrigin, SensorFaults, SensorFirmware, run_stream
 from .motion import MotionTrack, load_motion
 
 _PROPS = gatt.Characteristic.Properties
@@ -201,12 +201,14 @@ class Emulator:
             VirtualClock(lambda: self.world.wait_drained(0.2)) if speed is None else EmulationClock(speed))
         self.backend: LinkBackend = self.world.backend()
         offsets = {"sacrum": 1_000_000, "thoracic": (1 << 32) - 20_000_000}
+        self.motion_origin = MotionOrigin()  # one person: both sensors measure the same motion
         self.sensors: dict[str, BumbleSensor] = {}
         for k, role in enumerate(SENSOR_ROLES):
             f = faults.get(role) if isinstance(faults, Mapping) else faults
             ppm = clock_ppm.get(role, 0.0) if isinstance(clock_ppm, Mapping) else clock_ppm
             fw = SensorFirmware(role, self.motion[role], battery_percent=battery_percent, clock_ppm=ppm,
-                                device_clock_offset_us=offsets.get(role, 0), faults=f or SensorFaults(seed=seed + k))
+                                device_clock_offset_us=offsets.get(role, 0), faults=f or SensorFaults(seed=seed + k),
+                                motion_origin=self.motion_origin)
             self.sensors[role] = BumbleSensor(self.world, fw, self.clock,
                                               advertising_interval_ms=advertising_interval_ms)
 

@@ -1,8 +1,10 @@
 """What an emulated sensor measures: a per-sensor motion track, from the simulator or a recording.
 
-A :class:`MotionTrack` is one sensor's samples in SI units at a nominal rate, played row after
-row by the emulated firmware (looping at the end). :func:`quantise` turns it into the int16 LSB
-the firmware would send, with the scale factors it advertises in its info characteristic.
+A :class:`MotionTrack` is one sensor's samples in SI units at a nominal rate: the motion as time
+goes on (looping at the end). The emulated firmware takes each sample at its true time
+(:class:`~.emulated_sensor.MotionOrigin`), so two sensors started apart still measure one motion.
+:func:`quantise_values` turns values into the int16 LSB the firmware sends, with the scale
+factors it advertises in its info characteristic.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class MotionTrack:
     """One sensor's motion: ``acc_m_s2`` (N, 3) and ``gyr_rad_s`` (N, 3) at ``rate_hz``.
 
     ``fixed_rate``: the sensor runs at ``rate_hz`` whatever rate ``start`` asks for (playing a
-    recording); otherwise the track is resampled to the rate the sensor picks.
+    recording); otherwise the sensor samples the track (between rows, :meth:`at_rows`) at the rate it picks.
     """
 
     acc_m_s2: np.ndarray
@@ -35,22 +37,28 @@ class MotionTrack:
     def __len__(self) -> int:
         return int(self.acc_m_s2.shape[0])
 
-    def at_rate(self, rate_hz: float) -> MotionTrack:
-        """The track resampled (linear interpolation, looping) to ``rate_hz``; itself if the rate matches."""
-        if self.fixed_rate or abs(rate_hz - self.rate_hz) < 1e-9:
-            return self
-        n_out = max(1, round(len(self) * rate_hz / self.rate_hz))
-        src = np.arange(n_out) * (self.rate_hz / rate_hz)
-        idx = np.arange(len(self))
-        acc = np.column_stack([np.interp(src, idx, self.acc_m_s2[:, k]) for k in range(3)])
-        gyr = np.column_stack([np.interp(src, idx, self.gyr_rad_s[:, k]) for k in range(3)])
-        return MotionTrack(acc, gyr, rate_hz)
+    def at_rows(self, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(acc, gyr), each (n, 3), at fractional row positions (looping at the end).
+
+        A played recording (``fixed_rate``) gives the nearest row as recorded; a simulated track is
+        linear between rows. A position within 1e-6 of a whole row gives that row exactly.
+        """
+        n = len(self)
+        pos = np.mod(np.asarray(row, dtype=np.float64), n)
+        whole = np.rint(pos)
+        pos = np.where(self.fixed_rate | (np.abs(pos - whole) < 1e-6), whole, pos)
+        i0 = np.floor(pos).astype(np.int64) % n
+        frac = (pos - np.floor(pos))[:, None]
+        i1 = (i0 + 1) % n
+        acc = self.acc_m_s2[i0] + frac * (self.acc_m_s2[i1] - self.acc_m_s2[i0])
+        gyr = self.gyr_rad_s[i0] + frac * (self.gyr_rad_s[i1] - self.gyr_rad_s[i0])
+        return acc, gyr
 
 
-def quantise(track: MotionTrack, info: SensorInfo) -> np.ndarray:
-    """(N, 6) int16 LSB of a track with ``info``'s scale factors (round to nearest, saturate)."""
-    acc = np.rint(track.acc_m_s2 / info.acc_m_s2_per_lsb)
-    gyr = np.rint(track.gyr_rad_s / info.gyr_rad_s_per_lsb)
+def quantise_values(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, info: SensorInfo) -> np.ndarray:
+    """(N, 6) int16 LSB of accelerometer and gyro values (N, 3) with ``info``'s scale factors."""
+    acc = np.rint(acc_m_s2 / info.acc_m_s2_per_lsb)
+    gyr = np.rint(gyr_rad_s / info.gyr_rad_s_per_lsb)
     return np.clip(np.hstack([acc, gyr]), -RAW_LIMIT - 1, RAW_LIMIT).astype(np.int16)
 
 
