@@ -258,3 +258,15 @@ def test_broad_ahrs_conventions(method):
     assert path is not None, f"BROAD trial 07 missing from {BROAD_DIR}"
     err = _broad_rmse(path, method, max_samples=18000, init=True)
     assert err < 3.0, (method, path.name, err)
+
+
+def test_quat_to_matrix_is_scipys_rotation_with_the_same_bits_for_any_batch() -> None:
+    from scipy.spatial.transform import Rotation
+
+    from imu_hinge.fusion.base import quat_to_matrix
+
+    q = np.random.default_rng(3).normal(size=(500, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    m = quat_to_matrix(q)
+    np.testing.assert_allclose(m, Rotation.from_quat(q[:, [1, 2, 3, 0]]).as_matrix(), atol=1e-14)
+    assert np.array_equal(np.concatenate([quat_to_matrix(q[i:i + 1]) for i in range(len(q))]), m)

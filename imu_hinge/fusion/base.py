@@ -45,20 +45,23 @@ def up_in_sensor(q: np.ndarray) -> np.ndarray:
     return np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1)
 
 
+# quat_to_matrix, entry by entry (row-major): base + factor * (q_a q_b + sign * q_c q_d), indices a*4+b of q q^T
+_M_FIRST = np.array([10, 6, 7, 6, 5, 11, 7, 11, 5])  # yy, xy, xz, xy, xx, yz, xz, yz, xx
+_M_SECOND = np.array([15, 3, 2, 3, 15, 1, 2, 1, 10])  # zz, wz, wy, wz, zz, wx, wy, wx, yy
+_M_SIGN = np.array([1.0, -1, 1, 1, 1, -1, -1, 1, 1])
+_M_FACTOR = np.array([-2.0, 2, 2, 2, -2, 2, 2, 2, -2])
+_M_BASE = np.array([1.0, 0, 0, 0, 1, 0, 0, 0, 1])
+
+
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    """Rotation matrices (N, 3, 3) of sensor-to-earth quaternions (N, 4): ``v_earth = M @ v_sensor``."""
-    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
-    m = np.empty((len(q), 3, 3))
-    m[:, 0, 0] = 1 - 2 * (y * y + z * z)
-    m[:, 0, 1] = 2 * (x * y - w * z)
-    m[:, 0, 2] = 2 * (x * z + w * y)
-    m[:, 1, 0] = 2 * (x * y + w * z)
-    m[:, 1, 1] = 1 - 2 * (x * x + z * z)
-    m[:, 1, 2] = 2 * (y * z - w * x)
-    m[:, 2, 0] = 2 * (x * z - w * y)
-    m[:, 2, 1] = 2 * (y * z + w * x)
-    m[:, 2, 2] = 1 - 2 * (x * x + y * y)
-    return m
+    """Rotation matrices (N, 3, 3) of sensor-to-earth quaternions (N, 4): ``v_earth = M @ v_sensor``.
+
+    ``M00 = 1 - 2 (y^2 + z^2)``, ``M01 = 2 (x y - w z)``, ... computed for all nine entries at once
+    (a handful of numpy calls for any N; every entry by the same arithmetic for any N)."""
+    q = np.asarray(q, dtype=np.float64)
+    products = (q[:, :, None] * q[:, None, :]).reshape(-1, 16)
+    pairs = products[:, _M_FIRST] + _M_SIGN * products[:, _M_SECOND]
+    return (_M_BASE + _M_FACTOR * pairs).reshape(-1, 3, 3)
 
 
 def quat_multiply(q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
