@@ -67,6 +67,11 @@ class QuietBiasParams:
     """Earlier windows kept as partners."""
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product of two 3-vectors (``np.cross`` costs tens of us on them)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
 def _seq_sum(carry: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``carry + rows[0] + rows[1] + ...`` added in order (so any split into blocks gives the same bits)."""
     if len(rows) == 0:
@@ -149,6 +154,7 @@ class QuietWindowPlanner:
 
 _ROW = 19  # per window sample: t, gravity (acc) in the strapdown frame (3), acc in the sensor frame (3),
 #            Phi (9), B (3)
+_COLS = 12  # buffered per window sample: t, dt_int, quat6D (4), bias (3), acc (3)
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,12 @@ class QuietBiasEstimator:
     ``bias_rad_s`` (3,) the starting estimate (stance calibration). Feed every sample's
     orientation through :meth:`absorb` (in order, any block sizes) and call :meth:`close`
     where :class:`QuietWindowPlanner` said a window closes; it returns the new bias or None.
+
+    The strapdown orientation in a window is ``conj(F) * quat6D`` with ``F`` the filter's
+    inclination-correction frame (vqf: ``accQuat``), which turns slowly (about 1/``tau_acc``
+    of the inclination error per s). ``F`` is read before a window's first sample and after its
+    latest one, and interpolated over the window when it ends; so the filter runs in blocks
+    (vqf's ``updateBatch``) and the result depends only on the samples, never on the blocks.
     """
 
     def __init__(self, params: QuietBiasParams, rate_hz: float, bias_rad_s: np.ndarray,
@@ -181,6 +193,8 @@ class QuietBiasEstimator:
         self._phi = np.zeros((3, 3))  # integral of R dt (strapdown frame <- sensor frame)
         self._b = np.zeros(3)  # integral of R bias_used dt
         self._t_pred: float | None = None
+        self._pending: list[np.ndarray] = []  # the open window's samples (_COLS each)
+        self._ends = np.zeros((2, 8))  # (quat6D, quat3D) before the open window's first sample, after its latest one
         self._win_n = 0
         self._win_sum = np.zeros(_ROW)
         self._history: list[_WindowMean] = []
@@ -191,37 +205,86 @@ class QuietBiasEstimator:
         """Largest standard deviation of the bias estimate, rad/s."""
         return float(math.sqrt(max(np.diag(self.cov))))
 
+    @property
+    def window_open(self) -> bool:
+        """A window has samples not yet flushed (the next window sample continues it)."""
+        return bool(self._pending)
+
+    def open_window(self, quats_wxyz: np.ndarray) -> None:
+        """A window starts with the next sample; ``quats_wxyz`` (8,): the filter's quat6D and quat3D now."""
+        self._ends[0] = quats_wxyz
+
     def absorb(self, time_s: np.ndarray, dt_int_s: np.ndarray, quat_wxyz: np.ndarray, bias_rad_s: np.ndarray,
-               in_window: bool, acc_m_s2: np.ndarray, quat3d_wxyz: np.ndarray | None) -> None:
+               in_window: bool, acc_m_s2: np.ndarray, quats_wxyz: np.ndarray | None = None) -> None:
         """N samples (all in a window or none): orientation ``quat_wxyz`` (N, 4) and the gyro
-        bias the filter subtracted (N, 3) rad/s; in a window also the strapdown quaternions
-        ``quat3d_wxyz`` (N, 4). ``dt_int_s`` (N,) the time each sample's integration spans."""
+        bias the filter subtracted (N, 3) rad/s; ``dt_int_s`` (N,) the time each sample's
+        integration spans. In a window also ``quats_wxyz`` (8,), quat6D and quat3D after the last one."""
         if in_window:
-            assert quat3d_wxyz is not None
-            rot = quat_to_matrix(quat3d_wxyz)
-            self._to_strapdown = rot[-1] @ quat_to_matrix(quat_wxyz[-1:])[0].T
-        else:
-            rot = self._to_strapdown @ quat_to_matrix(quat_wxyz)
-        phis = _seq_cumsum(self._phi, rot * dt_int_s[:, None, None])
-        bs = _seq_cumsum(self._b, np.einsum("nij,nj->ni", rot, bias_rad_s) * dt_int_s[:, None])
-        if len(phis):
-            self._phi, self._b = phis[-1], bs[-1]
-        if not in_window:
+            assert quats_wxyz is not None
+            self._pending.append(np.column_stack([time_s, dt_int_s, quat_wxyz, bias_rad_s, acc_m_s2]))
+            self._ends[1] = quats_wxyz
             return
-        rows = np.empty((len(time_s), _ROW))
-        rows[:, 0] = time_s
-        rows[:, 1:4] = np.einsum("nij,nj->ni", rot, acc_m_s2)
-        rows[:, 4:7] = acc_m_s2
-        rows[:, 7:16] = phis.reshape(-1, 9)
-        rows[:, 16:19] = bs
-        self._win_n += len(rows)
-        self._win_sum = _seq_sum(self._win_sum, rows)
+        if self._pending:
+            self._flush()
+        self._integrate(self._to_strapdown @ quat_to_matrix(quat_wxyz), dt_int_s, bias_rad_s)
+
+    def _integrate(self, rot: np.ndarray, dt_int_s: np.ndarray, bias_rad_s: np.ndarray) -> None:
+        """Carry the integrals over samples outside windows, added in order (any blocks, same bits)."""
+        self._phi = _seq_sum(self._phi, rot * dt_int_s[:, None, None])
+        self._b = _seq_sum(self._b, np.einsum("nij,nj->ni", rot, bias_rad_s) * dt_int_s[:, None])
+
+    def _flush(self) -> None:
+        """The open window's samples into the window sums, with ``F`` between its two readings.
+
+        ``F`` turns by at most a fraction of a degree in a window, so its matrix is taken linear in
+        time: ``R_k = (A0 + f_k (A1 - A0)) R6_k`` (``A = F^T``, error of order angle^2). A window
+        is always flushed whole (one array), so its sums need no particular order.
+        """
+        x = np.concatenate(self._pending)
+        self._pending = []
+        n = len(x)
+        ends = quat_to_matrix(self._ends.reshape(4, 4))  # quat6D, quat3D before; quat6D, quat3D after
+        a0, a1 = ends[1] @ ends[0].T, ends[3] @ ends[2].T  # strapdown frame <- filter's earth frame
+        r6 = quat_to_matrix(x[:, 2:6]).reshape(n, 9)
+        f = np.arange(1, n + 1) / n
+        dt = x[:, 1]
+        base = np.empty((n, 4))  # dt, f dt, w dt, w f dt; w = n - k: the window's running integrals summed over
+        base[:, 0] = dt  # the window count sample k n - k times
+        base[:, 2] = dt * (n - np.arange(n))
+        base[:, 1::2] = base[:, 0::2] * f[:, None]
+        weights = np.empty((n, 22))  # one matrix product gives every weighted sum of R6 (., j) v_j at once
+        weights[:, :4] = base
+        weights[:, 4:10] = (np.column_stack([np.ones(n), f])[:, :, None] * x[:, None, 9:12]).reshape(n, 6)
+        weights[:, 10:22] = (base[:, :, None] * x[:, None, 6:9]).reshape(n, 12)
+        m = weights.T @ r6  # (22, 9)
+        vec = np.einsum("cjij->ci", m[4:].reshape(6, 3, 3, 3))  # sum_k c_k R6_k v_k: acc (1, f), bias (4 weights)
+        mats = m[:4].reshape(4, 3, 3)
+        da = a1 - a0
+        out = np.empty((3, 9))  # gravity | Phi summed | B summed | Phi increment | B increment
+        out[:, 0] = a0 @ vec[0] + da @ vec[1]
+        out[:, 1:4] = a0 @ mats[2] + da @ mats[3]
+        out[:, 4] = a0 @ vec[4] + da @ vec[5]
+        out[:, 5:8] = a0 @ mats[0] + da @ mats[1]
+        out[:, 8] = a0 @ vec[2] + da @ vec[3]
+        total = np.empty(_ROW)
+        total[0] = x[:, 0].sum()
+        total[1:4] = out[:, 0]
+        total[4:7] = x[:, 9:12].sum(axis=0)
+        total[7:16] = (n * self._phi + out[:, 1:4]).reshape(9)
+        total[16:19] = n * self._b + out[:, 4]
+        self._phi = self._phi + out[:, 5:8]
+        self._b = self._b + out[:, 8]
+        self._to_strapdown = a1
+        self._win_n += n
+        self._win_sum = self._win_sum + total
 
     def close(self, bias_rad_s: np.ndarray) -> np.ndarray | None:
         """The window ends here; ``bias_rad_s`` (3,) the filter's bias now (vqf may move it).
 
         Returns the updated bias (rad/s), or None when nothing was learned.
         """
+        if self._pending:
+            self._flush()
         self.bias_rad_s = np.asarray(bias_rad_s, dtype=float).reshape(3).copy()
         n, total = self._win_n, self._win_sum
         self._win_n, self._win_sum = 0, np.zeros(_ROW)
@@ -246,22 +309,23 @@ class QuietBiasEstimator:
 
     def _update(self, prev: _WindowMean, cur: _WindowMean, sep_rad: float) -> np.ndarray:
         p = self.params
-        g_norm = float(np.linalg.norm(prev.g))
+        g_norm = math.sqrt(float(prev.g @ prev.g))
         up = prev.g / g_norm
         # gravity moved by e x g: the perpendicular part of e is up x dg/|g|; e = dPhi b_true - dB
         proj = np.eye(3) - np.outer(up, up)
-        z = np.cross(up, (cur.g - prev.g) / g_norm) + proj @ (cur.b - prev.b)
+        z = _cross(up, (cur.g - prev.g) / g_norm) + proj @ (cur.b - prev.b)
         h = proj @ (cur.phi - prev.phi)
-        u1 = np.cross(up, np.eye(3)[int(np.argmin(np.abs(up)))])
-        u1 /= np.linalg.norm(u1)
-        basis = np.vstack([u1, np.cross(up, u1)])
+        u1 = _cross(up, np.eye(3)[int(np.argmin(np.abs(up)))])
+        u1 /= math.sqrt(float(u1 @ u1))
+        basis = np.vstack([u1, _cross(up, u1)])
         z2, h2 = basis @ z, basis @ h
         assert self._t_pred is not None
         self.cov = self.cov + np.eye(3) * math.radians(p.walk_deg_s_rt_s) ** 2 * max(0.0, cur.t - self._t_pred)
         self._t_pred = cur.t
         noise = math.radians(p.window_noise_deg) ** 2 + (p.gyr_scale_err * sep_rad) ** 2
         s = h2 @ self.cov @ h2.T + np.eye(2) * noise
-        gain = self.cov @ h2.T @ np.linalg.inv(s)
+        s_inv = np.array([[s[1, 1], -s[0, 1]], [-s[1, 0], s[0, 0]]]) / (s[0, 0] * s[1, 1] - s[0, 1] * s[1, 0])
+        gain = self.cov @ h2.T @ s_inv
         self.bias_rad_s = self.bias_rad_s + gain @ (z2 - h2 @ self.bias_rad_s)
         self.cov = (np.eye(3) - gain @ h2) @ self.cov
         self.cov = 0.5 * (self.cov + self.cov.T)

@@ -22,7 +22,13 @@ import numpy as np
 import vqf
 
 from imu_hinge.errors import UsageError
-from imu_hinge.fusion.base import GAP_FACTOR, OrientationFilter, gap_rate, quat_from_gravity, quat_from_rate
+from imu_hinge.fusion.base import (
+    GAP_FACTOR,
+    OrientationFilter,
+    gap_rate,
+    quat_from_gravity,
+    quat_from_rate,
+)
 from imu_hinge.fusion.quiet_bias import QuietBiasEstimator, QuietBiasParams, QuietWindowPlanner
 
 
@@ -210,12 +216,16 @@ class VqfFilter(OrientationFilter):
             start = i + 1
         return out
 
+    def _quats(self) -> np.ndarray:
+        """vqf's quat6D and quat3D (strapdown ``gyrQuat``) now (8,): their ratio is ``accQuat``."""
+        return np.concatenate([self.vqf.getQuat6D(), self.vqf.getQuat3D()])
+
     def _run_quiet(self, gyr: np.ndarray, acc: np.ndarray, dt_s: np.ndarray | None) -> np.ndarray:
         """:meth:`update_batch` with the quiet-window bias estimator: any block size, same bits.
 
-        vqf runs in stretches cut where a quiet window starts, ends or closes and at gaps.
-        Inside windows it goes sample by sample (to read the strapdown ``gyrQuat``); where a
-        window closes the estimator's new bias goes to vqf before the next sample.
+        vqf runs in stretches (C++ ``updateBatch``) cut where a quiet window starts, ends or
+        closes and at gaps; where a window closes the estimator's new bias goes to vqf before
+        the next sample.
         """
         assert self._quiet is not None
         n = gyr.shape[0]
@@ -231,33 +241,26 @@ class VqfFilter(OrientationFilter):
             cuts.update((g, g + 1))
         ends = set(closes)
         out = np.empty((n, 4))
-        q3 = np.empty((n, 4))
         bias = np.empty((n, 3))
-        v = self.vqf
+        v, quiet = self.vqf, self._quiet
         bounds = sorted(cuts)
         for s, e in zip(bounds[:-1], bounds[1:], strict=True):
             if gap[s]:
                 self._bridge_gap(gyr[s].copy(), float(dt[s]))
+            w = bool(in_win[s])  # a stretch is all in a window or all out
+            if w and not quiet.window_open:
+                quiet.open_window(self._quats())
             # the bias each sample's integration used is the one before its update
             bias[s] = v.getBiasEstimate()[0]
-            if in_win[s]:
-                for i in range(s, e):
-                    v.update(gyr[i], acc[i])
-                    out[i] = v.getQuat6D()
-                    q3[i] = v.getQuat3D()
-                    if i + 1 < e:
-                        bias[i + 1] = v.getBiasEstimate()[0]
-            else:
-                res = v.updateBatch(gyr[s:e], acc[s:e])
-                out[s:e] = res["quat6D"]
-                bias[s + 1:e] = res["bias"][:-1]
+            res = v.updateBatch(gyr[s:e], acc[s:e])
+            out[s:e] = res["quat6D"]
+            bias[s + 1:e] = res["bias"][:-1]
             self._last_gyr = gyr[e - 1].copy()
-            w = bool(in_win[s])  # a stretch is all in a window or all out
-            self._quiet.absorb(t[s:e], dt_int[s:e], out[s:e], bias[s:e], w, acc[s:e], q3[s:e] if w else None)
+            quiet.absorb(t[s:e], dt_int[s:e], out[s:e], bias[s:e], w, acc[s:e], self._quats() if w else None)
             if e - 1 in ends:
-                new = self._quiet.close(v.getBiasEstimate()[0])
+                new = quiet.close(v.getBiasEstimate()[0])
                 if new is not None:
-                    v.setBiasEstimate(new, max(self._quiet.sigma_rad_s, 1e-6))
+                    v.setBiasEstimate(new, max(quiet.sigma_rad_s, 1e-6))
         return out
 
 
