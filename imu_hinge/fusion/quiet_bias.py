@@ -30,6 +30,7 @@ updates the bias. :class:`~imu_hinge.fusion.vqf_filter.VqfFilter` runs both arou
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,8 +99,9 @@ class QuietWindowPlanner:
         self._n_onset = min(self._n, max(1, int(round(params.onset_s * rate_hz))))
         self._gyr_ref = np.asarray(gyr_ref_rad_s, dtype=float).reshape(3)
         self._gravity = float(gravity_m_s2)
-        self._sum = np.zeros(5)  # running sum of (gyr - ref, |gyr - ref|, | |acc| - g |)
-        self._ring = np.zeros((self._n, 5))  # the last n running sums, oldest first
+        self._ref = tuple(float(c) for c in self._gyr_ref)
+        self._sum: tuple[float, ...] = (0.0,) * 5  # running sum of (gyr - ref, |gyr - ref|, | |acc| - g |)
+        self._ring: deque[tuple[float, ...]] = deque([(0.0,) * 5] * self._n, maxlen=self._n)  # last n sums
         self._count = 0
         self._open_n = 0  # samples in the window still open
         self._max_n = max(1, int(round(params.max_window_s * rate_hz)))
@@ -115,19 +117,21 @@ class QuietWindowPlanner:
         p = self.params
         x = np.empty((len(gyr), 5))
         x[:, :3] = gyr - self._gyr_ref
-        x[:, 3] = np.linalg.norm(x[:, :3], axis=1)
-        x[:, 4] = np.abs(np.linalg.norm(acc, axis=1) - self._gravity)
-        sums = _seq_cumsum(self._sum, x)
-        hist = np.concatenate([self._ring, sums])
+        x[:, 3] = np.sqrt(x[:, 0] * x[:, 0] + x[:, 1] * x[:, 1] + x[:, 2] * x[:, 2])  # the arithmetic of step()
+        x[:, 4] = np.abs(np.sqrt(acc[:, 0] * acc[:, 0] + acc[:, 1] * acc[:, 1] + acc[:, 2] * acc[:, 2])
+                         - self._gravity)
+        sums = _seq_cumsum(np.array(self._sum), x)
+        hist = np.concatenate([np.array(self._ring), sums])
         k = np.arange(len(sums))
         count = self._count + k + 1
         mean = (sums - hist[k]) / np.minimum(self._n, count)[:, None]  # over smooth_s
         fast = (sums - hist[k + self._n - self._n_onset]) / np.minimum(self._n_onset, count)[:, None]  # onset_s
-        quiet = ((np.linalg.norm(mean[:, :3], axis=1) < p.quiet_gyr_rad_s) & (fast[:, 3] < p.onset_gyr_rad_s)
+        gyr_mean = np.sqrt(mean[:, 0] * mean[:, 0] + mean[:, 1] * mean[:, 1] + mean[:, 2] * mean[:, 2])
+        quiet = ((gyr_mean < p.quiet_gyr_rad_s) & (fast[:, 3] < p.onset_gyr_rad_s)
                  & (fast[:, 4] < p.onset_acc_m_s2) & (count >= self._n))
         if len(sums):
-            self._sum = sums[-1]
-            self._ring = np.concatenate([self._ring, sums])[-self._n:]
+            self._sum = tuple(sums[-1].tolist())
+            self._ring.extend(map(tuple, sums[-self._n:].tolist()))
             self._count += len(sums)
         in_window = quiet
         closes: list[int] = []
@@ -151,10 +155,39 @@ class QuietWindowPlanner:
             self._open_n = cnt
         return in_window, closes
 
+    def step(self, gyr: np.ndarray, acc: np.ndarray) -> tuple[bool, bool]:
+        """:meth:`plan` for one sample (gyr, acc (3,)), in plain floats with the same arithmetic (same
+        bits): (in window, the window closes after it)."""
+        p = self.params
+        r = self._ref
+        x0, x1, x2 = float(gyr[0]) - r[0], float(gyr[1]) - r[1], float(gyr[2]) - r[2]
+        a0, a1, a2 = float(acc[0]), float(acc[1]), float(acc[2])
+        x = (x0, x1, x2, math.sqrt(x0 * x0 + x1 * x1 + x2 * x2),
+             abs(math.sqrt(a0 * a0 + a1 * a1 + a2 * a2) - self._gravity))
+        sums = tuple(c + d for c, d in zip(self._sum, x, strict=True))
+        self._count += 1
+        count = self._count
+        old, onset = self._ring[0], self._ring[self._n - self._n_onset]
+        n, n_fast = min(self._n, count), min(self._n_onset, count)
+        m0, m1, m2 = ((sums[j] - old[j]) / n for j in range(3))
+        quiet = (math.sqrt(m0 * m0 + m1 * m1 + m2 * m2) < p.quiet_gyr_rad_s
+                 and (sums[3] - onset[3]) / n_fast < p.onset_gyr_rad_s
+                 and (sums[4] - onset[4]) / n_fast < p.onset_acc_m_s2 and count >= self._n)
+        self._sum = sums
+        self._ring.append(sums)
+        if not quiet:
+            closes, self._open_n = self._open_n > 0, 0
+            return False, closes
+        self._open_n += 1
+        if self._open_n == self._max_n:  # split at max_window_s
+            self._open_n = 0
+            return True, True
+        return True, False
+
 
 _ROW = 19  # per window sample: t, gravity (acc) in the strapdown frame (3), acc in the sensor frame (3),
 #            Phi (9), B (3)
-_COLS = 12  # buffered per window sample: t, dt_int, quat6D (4), bias (3), acc (3)
+_OUTSIDE_BATCH = 1024  # samples outside windows integrated together (at the latest)
 
 
 @dataclass(frozen=True)
@@ -193,7 +226,9 @@ class QuietBiasEstimator:
         self._phi = np.zeros((3, 3))  # integral of R dt (strapdown frame <- sensor frame)
         self._b = np.zeros(3)  # integral of R bias_used dt
         self._t_pred: float | None = None
-        self._pending: list[np.ndarray] = []  # the open window's samples (_COLS each)
+        self._pending: list[tuple[np.ndarray, ...]] = []  # the open window's (t, dt, quat6D, bias, acc) blocks
+        self._outside: list[tuple[np.ndarray, ...]] = []  # (dt, quat6D, bias) blocks not integrated yet
+        self._outside_n = 0
         self._ends = np.zeros((2, 8))  # (quat6D, quat3D) before the open window's first sample, after its latest one
         self._win_n = 0
         self._win_sum = np.zeros(_ROW)
@@ -221,17 +256,26 @@ class QuietBiasEstimator:
         integration spans. In a window also ``quats_wxyz`` (8,), quat6D and quat3D after the last one."""
         if in_window:
             assert quats_wxyz is not None
-            self._pending.append(np.column_stack([time_s, dt_int_s, quat_wxyz, bias_rad_s, acc_m_s2]))
+            self._pending.append((time_s, dt_int_s, quat_wxyz, bias_rad_s, acc_m_s2))
             self._ends[1] = quats_wxyz
             return
         if self._pending:
             self._flush()
-        self._integrate(self._to_strapdown @ quat_to_matrix(quat_wxyz), dt_int_s, bias_rad_s)
+        self._outside.append((dt_int_s, quat_wxyz, bias_rad_s))
+        self._outside_n += len(dt_int_s)
+        if self._outside_n >= _OUTSIDE_BATCH:
+            self._integrate_outside()
 
-    def _integrate(self, rot: np.ndarray, dt_int_s: np.ndarray, bias_rad_s: np.ndarray) -> None:
-        """Carry the integrals over samples outside windows, added in order (any blocks, same bits)."""
-        self._phi = _seq_sum(self._phi, rot * dt_int_s[:, None, None])
-        self._b = _seq_sum(self._b, np.einsum("nij,nj->ni", rot, bias_rad_s) * dt_int_s[:, None])
+    def _integrate_outside(self) -> None:
+        """Carry the integrals over the samples outside windows so far, added in order (so any
+        grouping of them gives the same bits); done in batches, as the samples come one by one live."""
+        if not self._outside:
+            return
+        dt, quat, bias = (np.concatenate(c) for c in zip(*self._outside, strict=True))
+        self._outside, self._outside_n = [], 0
+        rot = self._to_strapdown @ quat_to_matrix(quat)
+        self._phi = _seq_sum(self._phi, rot * dt[:, None, None])
+        self._b = _seq_sum(self._b, np.einsum("nij,nj->ni", rot, bias) * dt[:, None])
 
     def _flush(self) -> None:
         """The open window's samples into the window sums, with ``F`` between its two readings.
@@ -240,22 +284,22 @@ class QuietBiasEstimator:
         time: ``R_k = (A0 + f_k (A1 - A0)) R6_k`` (``A = F^T``, error of order angle^2). A window
         is always flushed whole (one array), so its sums need no particular order.
         """
-        x = np.concatenate(self._pending)
+        self._integrate_outside()
+        t, dt, quat, bias, acc = (np.concatenate(c) for c in zip(*self._pending, strict=True))
         self._pending = []
-        n = len(x)
+        n = len(t)
         ends = quat_to_matrix(self._ends.reshape(4, 4))  # quat6D, quat3D before; quat6D, quat3D after
         a0, a1 = ends[1] @ ends[0].T, ends[3] @ ends[2].T  # strapdown frame <- filter's earth frame
-        r6 = quat_to_matrix(x[:, 2:6]).reshape(n, 9)
+        r6 = quat_to_matrix(quat).reshape(n, 9)
         f = np.arange(1, n + 1) / n
-        dt = x[:, 1]
         base = np.empty((n, 4))  # dt, f dt, w dt, w f dt; w = n - k: the window's running integrals summed over
         base[:, 0] = dt  # the window count sample k n - k times
         base[:, 2] = dt * (n - np.arange(n))
         base[:, 1::2] = base[:, 0::2] * f[:, None]
         weights = np.empty((n, 22))  # one matrix product gives every weighted sum of R6 (., j) v_j at once
         weights[:, :4] = base
-        weights[:, 4:10] = (np.column_stack([np.ones(n), f])[:, :, None] * x[:, None, 9:12]).reshape(n, 6)
-        weights[:, 10:22] = (base[:, :, None] * x[:, None, 6:9]).reshape(n, 12)
+        weights[:, 4:10] = (np.column_stack([np.ones(n), f])[:, :, None] * acc[:, None, :]).reshape(n, 6)
+        weights[:, 10:22] = (base[:, :, None] * bias[:, None, :]).reshape(n, 12)
         m = weights.T @ r6  # (22, 9)
         vec = np.einsum("cjij->ci", m[4:].reshape(6, 3, 3, 3))  # sum_k c_k R6_k v_k: acc (1, f), bias (4 weights)
         mats = m[:4].reshape(4, 3, 3)
@@ -267,9 +311,9 @@ class QuietBiasEstimator:
         out[:, 5:8] = a0 @ mats[0] + da @ mats[1]
         out[:, 8] = a0 @ vec[2] + da @ vec[3]
         total = np.empty(_ROW)
-        total[0] = x[:, 0].sum()
+        total[0] = t.sum()
         total[1:4] = out[:, 0]
-        total[4:7] = x[:, 9:12].sum(axis=0)
+        total[4:7] = acc.sum(axis=0)
         total[7:16] = (n * self._phi + out[:, 1:4]).reshape(9)
         total[16:19] = n * self._b + out[:, 4]
         self._phi = self._phi + out[:, 5:8]

@@ -220,6 +220,29 @@ class VqfFilter(OrientationFilter):
         """vqf's quat6D and quat3D (strapdown ``gyrQuat``) now (8,): their ratio is ``accQuat``."""
         return np.concatenate([self.vqf.getQuat6D(), self.vqf.getQuat3D()])
 
+    def _step_quiet(self, gyr: np.ndarray, acc: np.ndarray, dt_s: float) -> np.ndarray:
+        """:meth:`_run_quiet` for one sample (1, 3), the live path: the same steps in the same order."""
+        assert self._quiet is not None
+        v, quiet = self.vqf, self._quiet
+        in_window, closes = self._planner.step(gyr[0], acc[0])
+        gap = dt_s > self._gap_dt_s
+        if gap:
+            self._bridge_gap(gyr[0].copy(), dt_s)
+        if in_window and not quiet.window_open:
+            quiet.open_window(self._quats())
+        bias = v.getBiasEstimate()[0][None]
+        v.update(gyr[0], acc[0])
+        out = v.getQuat6D()[None]
+        self._last_gyr = gyr[0].copy()
+        self._clock_s = self._clock_s + dt_s
+        quiet.absorb(np.array([self._clock_s]), np.array([dt_s if gap else self.ts_s]), out, bias, in_window,
+                     acc, self._quats() if in_window else None)
+        if closes:
+            new = quiet.close(v.getBiasEstimate()[0])
+            if new is not None:
+                v.setBiasEstimate(new, max(quiet.sigma_rad_s, 1e-6))
+        return out
+
     def _run_quiet(self, gyr: np.ndarray, acc: np.ndarray, dt_s: np.ndarray | None) -> np.ndarray:
         """:meth:`update_batch` with the quiet-window bias estimator: any block size, same bits.
 
@@ -229,6 +252,8 @@ class VqfFilter(OrientationFilter):
         """
         assert self._quiet is not None
         n = gyr.shape[0]
+        if n == 1:
+            return self._step_quiet(gyr, acc, self.ts_s if dt_s is None else float(dt_s[0]))
         dt = np.full(n, self.ts_s) if dt_s is None else dt_s
         gap = dt > self._gap_dt_s
         dt_int = np.where(gap, dt, self.ts_s)  # what the strapdown integration spans per sample
