@@ -10,10 +10,12 @@ import asyncio
 import numpy as np
 import pytest
 
-from imu_hinge.protocol import HapticCommand, encode_command
+from imu_hinge.protocol import HapticCommand, StartCommand, encode_command
+from imu_hinge.protocol.spec import GYR_MDPS_PER_LSB
 from imu_hinge.sources.ble import BleSource, SampleBatch
-from imu_hinge.sources.emulated_sensor import SensorFaults
+from imu_hinge.sources.emulated_sensor import MotionOrigin, SensorFaults, SensorFirmware
 from imu_hinge.sources.emulator import Emulator
+from imu_hinge.sources.motion import MotionTrack
 from imu_hinge.sources.sensor_link import LinkOptions
 from imu_hinge.sources.testing import Collected, collect, drain
 
@@ -137,3 +139,31 @@ def test_bumble_is_the_version_the_backend_is_written_for() -> None:
     from imu_hinge.sources.bumble_backend import BUMBLE_VERSION
 
     assert bumble.__version__ == BUMBLE_VERSION, "bumble's API moves: check the backend, then update the pin"
+
+
+@pytest.mark.parametrize("fixed_rate", [True, False])
+def test_two_sensors_started_apart_measure_one_motion(fixed_rate: bool) -> None:
+    """The emulated world has one motion: a sensor started 37 ms after the other measures, at the same
+    true time, what the other measures (a played recording's rows; a simulated track between rows)."""
+    rate = 104.0
+    t = np.arange(2000) / rate
+    gyr = np.column_stack([np.sin(2 * np.pi * 0.5 * t), np.cos(2 * np.pi * 0.3 * t), 0.2 * t]) * 3.0
+    track = MotionTrack(np.tile([0.0, 0.0, 9.81], (len(t), 1)), gyr, rate, fixed_rate=fixed_rate)
+    origin = MotionOrigin()
+    first, second = (SensorFirmware(r, track, motion_origin=origin) for r in ("sacrum", "thoracic"))
+    start = encode_command(StartCommand(rate_hz=104))
+    first.handle_command(start, 0.5)
+    second.handle_command(start, 0.537)
+    k = np.arange(200)
+    t1, t2 = first._sample_times_s(k), second._sample_times_s(k)
+    raw1, raw2 = first.raw_at(k), second.raw_at(k)
+    lsb = GYR_MDPS_PER_LSB[first.info.gyr_range_dps] * 1e-3 * np.pi / 180
+    if fixed_rate:  # the later sensor samples on the recording's rows: the first one's samples, shifted
+        m0 = int(round((t2[0] - t1[0]) * rate))
+        assert m0 == 4 and np.allclose(t2[:-m0], t1[m0:], atol=1e-9)
+        np.testing.assert_array_equal(raw2[:-m0], raw1[m0:])
+    else:  # between rows: the motion at its own sample times
+        assert not np.allclose((t2[0] - t1[0]) * rate, round((t2[0] - t1[0]) * rate))
+        assert origin.time_s is not None
+        expected = np.column_stack([np.interp(t2 - origin.time_s, t, gyr[:, j]) for j in range(3)])
+        np.testing.assert_allclose(raw2[:, 3:] * lsb, expected, atol=lsb)

@@ -22,13 +22,7 @@ import numpy as np
 import vqf
 
 from imu_hinge.errors import UsageError
-from imu_hinge.fusion.base import (
-    GAP_FACTOR,
-    OrientationFilter,
-    gap_rate,
-    quat_from_gravity,
-    quat_from_rate,
-)
+from imu_hinge.fusion.base import GAP_FACTOR, OrientationFilter, gap_rate, quat_from_gravity, quat_from_rate
 from imu_hinge.fusion.quiet_bias import QuietBiasEstimator, QuietBiasParams, QuietWindowPlanner
 
 
