@@ -185,13 +185,14 @@ class QuietWindowPlanner:
         return True, False
 
 
-_ROW = 19  # per window sample: t, gravity (acc) in the strapdown frame (3), acc in the sensor frame (3),
-#            Phi (9), B (3)
 _OUTSIDE_BATCH = 1024  # samples outside windows integrated together (at the latest)
 
 
 @dataclass(frozen=True)
 class _WindowMean:
+    """A quiet window's means: time, gravity in the strapdown frame, the accelerometer's direction
+    (sensor frame), and the integrals Phi and B."""
+
     t: float
     g: np.ndarray
     a_dir: np.ndarray
@@ -230,8 +231,7 @@ class QuietBiasEstimator:
         self._outside: list[tuple[np.ndarray, ...]] = []  # (dt, quat6D, bias) blocks not integrated yet
         self._outside_n = 0
         self._ends = np.zeros((2, 8))  # (quat6D, quat3D) before the open window's first sample, after its latest one
-        self._win_n = 0
-        self._win_sum = np.zeros(_ROW)
+        self._window: tuple[int, _WindowMean] | None = None  # the window flushed, not yet closed: (samples, means)
         self._history: list[_WindowMean] = []
         self.updates = 0
 
@@ -310,17 +310,12 @@ class QuietBiasEstimator:
         out[:, 4] = a0 @ vec[4] + da @ vec[5]
         out[:, 5:8] = a0 @ mats[0] + da @ mats[1]
         out[:, 8] = a0 @ vec[2] + da @ vec[3]
-        total = np.empty(_ROW)
-        total[0] = t.sum()
-        total[1:4] = out[:, 0]
-        total[4:7] = acc.sum(axis=0)
-        total[7:16] = (n * self._phi + out[:, 1:4]).reshape(9)
-        total[16:19] = n * self._b + out[:, 4]
+        a = acc.sum(axis=0) / n
+        self._window = n, _WindowMean(float(t.sum() / n), out[:, 0] / n, a / np.linalg.norm(a),
+                                      (n * self._phi + out[:, 1:4]) / n, (n * self._b + out[:, 4]) / n)
         self._phi = self._phi + out[:, 5:8]
         self._b = self._b + out[:, 8]
         self._to_strapdown = a1
-        self._win_n += n
-        self._win_sum = self._win_sum + total
 
     def close(self, bias_rad_s: np.ndarray) -> np.ndarray | None:
         """The window ends here; ``bias_rad_s`` (3,) the filter's bias now (vqf may move it).
@@ -330,14 +325,11 @@ class QuietBiasEstimator:
         if self._pending:
             self._flush()
         self.bias_rad_s = np.asarray(bias_rad_s, dtype=float).reshape(3).copy()
-        n, total = self._win_n, self._win_sum
-        self._win_n, self._win_sum = 0, np.zeros(_ROW)
+        window, self._window = self._window, None
         p = self.params
-        if n < self._min_n:
+        if window is None or window[0] < self._min_n:
             return None
-        m = total / n
-        a = m[4:7]
-        cur = _WindowMean(float(m[0]), m[1:4], a / np.linalg.norm(a), m[7:16].reshape(3, 3), m[16:19])
+        cur = window[1]
         prev, sep = None, 0.0
         for h in reversed(self._history):
             sep = math.acos(min(1.0, float(h.a_dir @ cur.a_dir)))
