@@ -214,6 +214,13 @@ class VqfFilter(OrientationFilter):
         """vqf's quat6D and quat3D (strapdown ``gyrQuat``) now (8,): their ratio is ``accQuat``."""
         return np.concatenate([self.vqf.getQuat6D(), self.vqf.getQuat3D()])
 
+    def _close_window(self) -> None:
+        """A quiet window closes: the estimator's new bias (if it learned one) goes to vqf."""
+        assert self._quiet is not None
+        new = self._quiet.close(self.vqf.getBiasEstimate()[0])
+        if new is not None:
+            self.vqf.setBiasEstimate(new, max(self._quiet.sigma_rad_s, 1e-6))
+
     def _step_quiet(self, gyr: np.ndarray, acc: np.ndarray, dt_s: float) -> np.ndarray:
         """:meth:`_run_quiet` for one sample (1, 3), the live path: the same steps in the same order."""
         assert self._quiet is not None
@@ -232,9 +239,7 @@ class VqfFilter(OrientationFilter):
         quiet.absorb(np.array([self._clock_s]), np.array([dt_s if gap else self.ts_s]), out, bias, in_window,
                      acc, self._quats() if in_window else None)
         if closes:
-            new = quiet.close(v.getBiasEstimate()[0])
-            if new is not None:
-                v.setBiasEstimate(new, max(quiet.sigma_rad_s, 1e-6))
+            self._close_window()
         return out
 
     def _run_quiet(self, gyr: np.ndarray, acc: np.ndarray, dt_s: np.ndarray | None) -> np.ndarray:
@@ -277,9 +282,7 @@ class VqfFilter(OrientationFilter):
             self._last_gyr = gyr[e - 1].copy()
             quiet.absorb(t[s:e], dt_int[s:e], out[s:e], bias[s:e], w, acc[s:e], self._quats() if w else None)
             if e - 1 in ends:
-                new = quiet.close(v.getBiasEstimate()[0])
-                if new is not None:
-                    v.setBiasEstimate(new, max(quiet.sigma_rad_s, 1e-6))
+                self._close_window()
         return out
 
 
