@@ -193,8 +193,7 @@ class SensorFirmware:
 
     def _sample_times_s(self, k: np.ndarray) -> np.ndarray:
         """The true host times (s) at which stream samples ``k`` are taken (as :meth:`_sample_time_s`)."""
-        dev_us = self._start_us + np.asarray(k, dtype=np.float64) * self._period_us
-        return self.boot_time_s + (dev_us - self.device_clock_offset_us) * 1e-6 / (1.0 + self.clock_ppm * 1e-6)
+        return self.host_time_s(self._start_us + np.asarray(k, dtype=np.float64) * self._period_us)
 
     def poll(self, now_s: float, mtu: int) -> None:
         """Take every sample due by ``now_s`` and queue the notifications they fill."""
