@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .calibration.stance import StanceParams
+from .calibration.stance_search import StanceSearchParams
 from .detection.params import DetectorParams, FaultParams, RepParams
 from .errors import ConfigError
 from .kinematics.sagittal import AxisParams
@@ -55,6 +56,7 @@ class AnalysisParams:
     fusion_options: dict[str, Any] = field(default_factory=dict)
     """Filter parameters (see :mod:`imu_hinge.fusion`); they override :data:`BODY_WORN_FUSION_OPTIONS`."""
     stance: StanceParams = StanceParams()
+    stance_search: StanceSearchParams = StanceSearchParams()
     axis: AxisParams = AxisParams()
     detector: DetectorParams = DetectorParams()
 

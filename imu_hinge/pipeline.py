@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .calibration.stance import StanceDetector, StanceEstimate, StanceResult
+from .calibration.stance_search import choose_stance, forward_directions
 from .detection.detector import HingeDetector
 from .detection.events import CalibrationDone, Event, FaultRaised, Rep
 from .detection.role_check import SWAP_WARNING, roles_look_swapped
@@ -29,7 +30,7 @@ from .kinematics.alignment import RowCombiner, combine_batch
 from .kinematics.sagittal import AxisSearch, AxisSearchParams, SagittalAngle
 from .params import AnalysisParams
 from .quality import recording_quality
-from .samples import SENSOR_ROLES, ImuSample, Recording
+from .samples import SENSOR_ROLES, ImuSample, Recording, SensorStream
 
 PELVIS, TRUNK = SENSOR_ROLES
 BLOCK_SAMPLES = 1 << 18
@@ -61,9 +62,21 @@ class SegmentTracker:
         w, x, y, z = self.filter.update(gyr, acc, dt).tolist()  # up_in_sensor, with floats (same arithmetic)
         return np.array([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)])
 
-    def set_reference(self, ups: np.ndarray, forward: np.ndarray | None) -> None:
-        """Standing "up" = mean of the filter's up vectors over the stance samples."""
-        self.angle = SagittalAngle(ups.mean(axis=0), self.rate_hz, self._axis_params, forward)
+    def set_reference(self, ups: np.ndarray, forward: np.ndarray | None, refine: bool = True) -> None:
+        """Standing "up" = mean of the filter's up vectors over the stance samples.
+
+        ``forward`` (3,) or None: the segment's forward direction if known; ``refine``: learn it
+        further from the first tilts (a provisional direction from the first hinge) or keep it
+        (a direction from the whole recording)."""
+        self.angle = SagittalAngle(ups.mean(axis=0), self.rate_hz, self._axis_params, forward, refine=refine)
+
+    def angles_batch(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
+        """Sagittal angle (deg) of every sample, in blocks so memory stays bounded."""
+        assert self.angle is not None
+        parts = [self.angle.update_batch(self.up_batch(t[i:i + BLOCK_SAMPLES], acc[i:i + BLOCK_SAMPLES],
+                                                       gyr[i:i + BLOCK_SAMPLES]))
+                 for i in range(0, len(t), BLOCK_SAMPLES)]
+        return np.concatenate(parts) if parts else np.zeros(0)
 
 
 @dataclass
@@ -113,11 +126,17 @@ class HingePipeline:
         self._rows: list[tuple[float, float, float, float]] = []
         self._searches: dict[str, AxisSearch] = {}
         self._axis_params = AxisSearchParams()
+        self._announce = False
 
     @property
     def calibration_phase(self) -> str:
         """``"stance"`` (awaiting a quiet stance), ``"axis"`` (awaiting the first hinge) or ``"running"``."""
         return "running" if self.trackers else "stance" if self.calibration is None else "axis"
+
+    @property
+    def calibration_restarts(self) -> int:
+        """How often the live stance started over because the lifter moved too early."""
+        return self._stance.restarts
 
     @property
     def n_rows(self) -> int:
@@ -165,12 +184,43 @@ class HingePipeline:
             tracker.set_reference(ups[(t[:first] >= result.start_s) & (t[:first] <= result.end_s)],
                                   search.forward if search is not None else None)
             assert tracker.angle is not None
-            parts = [tracker.angle.update_batch(ups)]
-            for i in range(first, len(t), BLOCK_SAMPLES):
-                j = i + BLOCK_SAMPLES
-                parts.append(tracker.angle.update_batch(tracker.up_batch(t[i:j], acc[i:j], gyr[i:j])))
-            angles[role] = np.concatenate(parts)
+            angles[role] = np.concatenate([tracker.angle.update_batch(ups),
+                                           tracker.angles_batch(t[first:], acc[first:], gyr[first:])])
             self.trackers[role] = tracker
+        self._set_up_rows()
+        return angles
+
+    def prepare(self, recording: Recording) -> list[str]:
+        """Calibrate from the whole recording before its first sample is pushed (analyze, replay).
+
+        The stance is searched for anywhere (:func:`~.calibration.stance_search.choose_stance`),
+        the forward directions come from the whole recording; then every sample, from the first,
+        goes causally through the filters, angles and detector. Returns warnings (a fallback zero).
+        """
+        choice = choose_stance(recording, self.params.stance_search)
+        result = self.calibration = choice.result
+        forwards = forward_directions(recording, {r: e.acc_mean_m_s2 for r, e in result.sensors.items()})
+        for role in SENSOR_ROLES:
+            s = recording[role]
+            if result.start_s <= s.time_s[0] + self.params.stance_search.start_s:
+                # a stance at the start: the filter's own "up" there (it starts aligned with it),
+                # from a pass identical to the one that follows
+                first = int(np.searchsorted(s.time_s, result.end_s, side="right"))
+                ups = SegmentTracker(result.sensors[role], self.params).up_batch(
+                    s.time_s[:first], s.acc_m_s2[:first], s.gyr_rad_s[:first])[s.time_s[:first] >= result.start_s]
+            else:
+                # a later stance: gravity as the accelerometer saw it there, exact when still (the
+                # filter's up there carries whatever error it gathered since the first sample)
+                ups = result.sensors[role].acc_mean_m_s2[None, :]
+            tracker = SegmentTracker(result.sensors[role], self.params)
+            tracker.set_reference(ups, forwards[role], refine=forwards[role] is None)
+            self.trackers[role] = tracker
+        self._set_up_rows()
+        self._announce = True
+        return list(choice.warnings)
+
+    def _set_up_rows(self) -> None:
+        """Stream alignment and detector, once the trackers exist."""
         rp, rt = self.trackers[PELVIS].rate_hz, self.trackers[TRUNK].rate_hz
         self.base = PELVIS if rp > 1.05 * rt else TRUNK
         other = PELVIS if self.base == TRUNK else TRUNK
@@ -180,7 +230,6 @@ class HingePipeline:
         self._combiner = RowCombiner(self.base, self._max_age_s, self._max_slope_gap_s)
         base_rate = self.trackers[self.base].rate_hz
         self.detector = HingeDetector(self.params.detector, max_gap_s=max(GAP_FACTOR / base_rate, 0.06))
-        return angles
 
     def _row(self, t: float, base_angle: float, other_angle: float) -> list[Event]:
         p, tr = (base_angle, other_angle) if self.base == PELVIS else (other_angle, base_angle)
@@ -209,11 +258,16 @@ class HingePipeline:
                 if row is not None:
                     events.extend(self._row(*row))
             return events
+        events = []
+        if self._announce:  # calibrated from the whole recording before the first sample
+            self._announce = False
+            assert self.calibration is not None
+            events.append(CalibrationDone(sample.time_s, self.calibration.start_s, self.calibration.end_s))
         tracker = self.trackers[sample.sensor]
         up = tracker.up(sample.time_s, acc, gyr)
         assert tracker.angle is not None and self._combiner is not None
         row = self._combiner.push(sample.sensor, sample.time_s, tracker.angle.update(up))
-        return self._row(*row) if row is not None else []
+        return events + self._row(*row) if row is not None else events
 
     def finish(self) -> list[Event]:
         """End of data: flush reps whose lockout window is still open."""
@@ -243,10 +297,25 @@ class HingePipeline:
                               cal, warnings)
 
 
-def analyze(recording: Recording, params: AnalysisParams | None = None) -> AnalysisResult:
-    """Batch driver: the live pipeline's result on a whole recording, computed fast."""
+LIVE_CALIBRATION = "live"
+"""``metadata["calibration"]`` of a recording made by a live session: it was calibrated as it
+ran (stance from the start, axis from the first hinge), and replays the same way."""
+
+
+def calibrated_live(recording: Recording) -> bool:
+    """Was ``recording`` calibrated live (so analyze and replay must calibrate it the same way)?"""
+    return recording.metadata.get("calibration") == LIVE_CALIBRATION
+
+
+def pipeline_for(recording: Recording, params: AnalysisParams | None = None) -> tuple[HingePipeline, list[str]]:
+    """The pipeline that replays ``recording``: calibrated from the whole recording before its
+    first sample, or, for a recording of a live session, calibrated as it ran (returns warnings)."""
     pipe = HingePipeline(params)
-    streams = {r: recording[r] for r in SENSOR_ROLES}
+    return pipe, ([] if calibrated_live(recording) else pipe.prepare(recording))
+
+
+def _calibrate_live_rule(pipe: HingePipeline, streams: dict[str, SensorStream]) -> None:
+    """Feed the early samples, in arrival order, to the live calibration until it is done."""
     ready = False
     t0 = min(float(s.time_s[0]) for s in streams.values())
     horizon_s, done = 30.0, 0.0
@@ -267,7 +336,18 @@ def analyze(recording: Recording, params: AnalysisParams | None = None) -> Analy
         pipe.calibration = pipe._stance.finalize_now()
     if not ready:
         pipe._searches = {}
-    angles = pipe._start({r: (s.time_s, s.acc_m_s2, s.gyr_rad_s) for r, s in streams.items()})
+
+
+def analyze(recording: Recording, params: AnalysisParams | None = None) -> AnalysisResult:
+    """Batch driver: the live pipeline's result on a whole recording, computed fast."""
+    streams = {r: recording[r] for r in SENSOR_ROLES}
+    data = {r: (s.time_s, s.acc_m_s2, s.gyr_rad_s) for r, s in streams.items()}
+    pipe, cal_warnings = pipeline_for(recording, params)
+    if pipe.trackers:
+        angles = {r: pipe.trackers[r].angles_batch(*data[r]) for r in SENSOR_ROLES}
+    else:
+        _calibrate_live_rule(pipe, streams)
+        angles = pipe._start(data)
     base, other = pipe.base, (PELVIS if pipe.base == TRUNK else TRUNK)
     bt = streams[base].time_s
     other_angle = np.concatenate([  # in blocks: the alignment's temporaries stay small
@@ -294,6 +374,6 @@ def analyze(recording: Recording, params: AnalysisParams | None = None) -> Analy
     quality, quality_warnings = recording_quality(recording)
     if roles_look_swapped(det.reps):
         quality_warnings.append(SWAP_WARNING)
-    result = pipe._result(bt, p, tr, lum, [*recording.warnings, *quality_warnings])
+    result = pipe._result(bt, p, tr, lum, [*recording.warnings, *cal_warnings, *quality_warnings])
     result.quality = quality
     return result

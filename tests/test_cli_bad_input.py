@@ -65,7 +65,7 @@ def test_time_going_backwards(tmp_path: Path) -> None:
 
 def test_no_quiet_standing(tmp_path: Path) -> None:
     p = write_rows(tmp_path / "moving.csv", standing_rows(6, moving=True))
-    assert_one_line_error(run_cli("analyze", p), CalibrationError.exit_code, "no quiet standing")
+    assert_one_line_error(run_cli("analyze", p), CalibrationError.exit_code, "never still")
 
 
 def test_mostly_non_numeric(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from imu_hinge.detection.events import FaultRaised, RepCompleted
-from imu_hinge.pipeline import HingePipeline, analyze
+from imu_hinge.pipeline import LIVE_CALIBRATION, analyze, pipeline_for
+from imu_hinge.samples import Recording
 from imu_hinge.simulation import SimConfig, simulate
 
 
@@ -23,10 +24,16 @@ def rmse_vs_truth(res, sim, col: str) -> float:
     return float(np.sqrt(np.mean((est[m] - truth[m]) ** 2)))
 
 
-def test_live_and_batch_drivers_agree(rounding_session) -> None:
+@pytest.mark.parametrize("calibration", ["recording", "live"])
+def test_live_and_batch_drivers_agree(rounding_session, calibration) -> None:
+    """Pushed sample by sample or analysed in one go: the same angles, reps and alerts, whether the
+    recording is calibrated as a whole before its first sample or (a live session's) as it ran."""
     rec = rounding_session.recording
+    if calibration == "live":
+        rec = Recording(rec.streams, {**rec.metadata, "calibration": LIVE_CALIBRATION})
     batch = analyze(rec)
-    pipe = HingePipeline()
+    pipe, _ = pipeline_for(rec)
+    assert bool(pipe.trackers) == (calibration == "recording")
     events = []
     for sample in rec.merged_samples():
         events.extend(pipe.push(sample))

@@ -23,7 +23,7 @@ from imu_hinge.feedback.haptic import DEFAULT_PATTERN, HapticSink
 from imu_hinge.feedback.policy import FeedbackPolicy, FeedbackScheduler
 from imu_hinge.feedback.replay_source import ReplaySource, drop_rate
 from imu_hinge.feedback.session_runner import RowRing, SessionRunner, Sink, TimeOrderMerger
-from imu_hinge.pipeline import AnalysisResult, HingePipeline, analyze
+from imu_hinge.pipeline import AnalysisResult, analyze, pipeline_for
 from imu_hinge.protocol import decode_command, encode_command
 from imu_hinge.recording import recording_to_interchange_csv
 from imu_hinge.samples import ImuSample, Recording
@@ -57,7 +57,7 @@ def test_replay_json_equals_analyze(rounding_csv: Path, tmp_path: Path) -> None:
 
 def run_session(rec: Recording, sinks: list[Sink], policy: FeedbackPolicy | None = None) -> tuple[
         AnalysisResult, SessionRunner]:
-    pipe = HingePipeline()
+    pipe, _ = pipeline_for(rec)
     runner = SessionRunner(pipe, FeedbackScheduler(policy, pipe.params.detector.faults), sinks, RowRing())
     return asyncio.run(runner.run(ReplaySource(rec, None))), runner
 
@@ -215,7 +215,7 @@ def test_packets_in_arrival_order_are_merged_back_in_time_order(rounding_rec: Re
         for _, chunk in packets:
             yield chunk
 
-    pipe = HingePipeline()
+    pipe, _ = pipeline_for(rounding_rec)
     runner = SessionRunner(pipe, FeedbackScheduler(None, pipe.params.detector.faults), merger=TimeOrderMerger())
     res = asyncio.run(runner.run(source()))
     ref = analyze(rounding_rec)

@@ -202,6 +202,7 @@ def test_pipeline_calibration_phase_and_rows(rounding_rec: Recording) -> None:
 def test_guidance_follows_the_phases_and_reminds() -> None:
     class Pipe:
         calibration_phase = "stance"
+        calibration_restarts = 0
         trackers: dict[str, object] = {}
 
     said: list[str] = []

@@ -23,7 +23,7 @@ from ..samples import SENSOR_ROLES
 @dataclass(frozen=True)
 class StanceParams:
     min_stand_s: float = 1.0
-    """Shortest usable quiet stance."""
+    """Shortest usable quiet stance. A motion sooner starts the stance over (the lifter is asked again)."""
     max_stand_s: float = 5.0
     """The stance is closed after this much quiet standing even without motion."""
     ref_s: float = 0.5
@@ -60,6 +60,27 @@ class StanceResult:
     sensors: dict[str, StanceEstimate]
 
 
+def sway_corrected_bias(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, edge_s: float = 0.3) -> np.ndarray:
+    """Gyro bias (3,) rad/s over a still stretch: mean gyro minus the net rotation the accelerometer saw.
+
+    ``t`` (N,) s, ``acc`` (N, 3) m/s^2, ``gyr`` (N, 3) rad/s. Quiet standing sways; a sway that
+    ends off-centre turns gravity in the sensor frame, and that turn is not bias. The edge
+    windows shrink to a quarter of a short stretch.
+    """
+    mean = gyr.mean(axis=0)
+    duration = float(t[-1] - t[0])
+    edge = min(edge_s, duration / 4)
+    a = acc[t <= t[0] + edge].mean(axis=0)
+    b = acc[t >= t[-1] - edge].mean(axis=0)
+    ua, ub = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    # up in the sensor frame obeys du/dt = u x w: the net perpendicular rotation is -(u x du)/T
+    span = duration - edge  # the two edge windows are centred edge/2 from each end
+    if span <= 0:
+        return mean
+    w_motion = -np.cross(ua, ub - ua) / span
+    return mean - w_motion
+
+
 class _SensorBuffer:
     def __init__(self) -> None:
         self.t: list[float] = []
@@ -70,6 +91,8 @@ class _SensorBuffer:
         self.win: deque[tuple[np.ndarray, float]] = deque()
         self.win_sum_gyr = np.zeros(3)
         self.win_sum_accn = 0.0
+        self.start = 0
+        """Index of the first sample of the current stance attempt."""
 
 
 class StanceDetector:
@@ -79,6 +102,8 @@ class StanceDetector:
         self.params = params or StanceParams()
         self._buf = {role: _SensorBuffer() for role in SENSOR_ROLES}
         self.result: StanceResult | None = None
+        self.restarts = 0
+        """How often a motion came before ``min_stand_s`` of quiet and the stance started over."""
 
     def push(self, sensor: str, time_s: float, acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray) -> StanceResult | None:
         """Add one sample; return the result once the stance is over (then stop calling)."""
@@ -89,11 +114,11 @@ class StanceDetector:
         b.t.append(time_s)
         b.acc.append(acc)
         b.gyr.append(gyr)
-        t0 = b.t[0]
+        t0 = b.t[b.start]
         if b.ref_gyr is None:
             if time_s - t0 >= p.ref_s:
-                b.ref_gyr = np.mean(b.gyr, axis=0)
-                b.ref_acc_norm = float(np.mean(np.linalg.norm(b.acc, axis=1)))
+                b.ref_gyr = np.mean(b.gyr[b.start:], axis=0)
+                b.ref_acc_norm = float(np.mean(np.linalg.norm(b.acc[b.start:], axis=1)))
             return None
         accn = float(np.linalg.norm(acc))
         b.win.append((gyr, accn))
@@ -106,12 +131,24 @@ class StanceDetector:
             b.win_sum_accn -= a_old
         moving = (np.linalg.norm(b.win_sum_gyr / len(b.win) - b.ref_gyr) > p.motion_gyr_rad_s
                   or abs(b.win_sum_accn / len(b.win) - b.ref_acc_norm) > p.motion_acc_m_s2)
-        start = max(bb.t[0] for bb in self._buf.values() if bb.t)
+        start = max(bb.t[bb.start] for bb in self._buf.values() if len(bb.t) > bb.start)
         if moving:
+            if time_s - p.margin_s - start < p.min_stand_s or not all(bb.t for bb in self._buf.values()):
+                self._start_over()  # moved too early: a new stance attempt from the next sample
+                return None
             return self._finalize(start, time_s - p.margin_s, time_s)
         if all(bb.t for bb in self._buf.values()) and time_s - start >= p.max_stand_s:
             return self._finalize(start, time_s, time_s)
         return None
+
+    def _start_over(self) -> None:
+        self.restarts += 1
+        for b in self._buf.values():
+            b.start = len(b.t)
+            b.ref_gyr = None
+            b.win.clear()
+            b.win_sum_gyr = np.zeros(3)
+            b.win_sum_accn = 0.0
 
     @staticmethod
     def _rate(b: _SensorBuffer) -> float:
@@ -144,19 +181,7 @@ class StanceDetector:
         return self.result
 
     def _bias(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
-        """Mean gyro minus the net rotation the accelerometer saw over the window."""
-        mean = gyr.mean(axis=0)
-        duration = float(t[-1] - t[0])
-        edge = self.params.edge_s
-        a = acc[t <= t[0] + edge].mean(axis=0)
-        b = acc[t >= t[-1] - edge].mean(axis=0)
-        ua, ub = a / np.linalg.norm(a), b / np.linalg.norm(b)
-        # up in the sensor frame obeys du/dt = u x w: the net perpendicular rotation is -(u x du)/T
-        span = duration - edge  # the two edge windows are centred edge/2 from each end
-        if span <= 0:
-            return mean
-        w_motion = -np.cross(ua, ub - ua) / span
-        return mean - w_motion
+        return sway_corrected_bias(t, acc, gyr, self.params.edge_s)
 
     def append(self, sensor: str, time_s: float, acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray) -> None:
         """Keep buffering after the stance (while the first hinge reveals the sagittal axis)."""
@@ -173,7 +198,7 @@ class StanceDetector:
     def finalize_now(self) -> StanceResult:
         """Close the stance at the end of the data (a recording shorter than ``max_stand_s``)."""
         ends = [b.t[-1] for b in self._buf.values() if b.t]
-        starts = [b.t[0] for b in self._buf.values() if b.t]
+        starts = [b.t[min(b.start, len(b.t) - 1)] for b in self._buf.values() if b.t]
         if len(ends) < len(self._buf):
             raise CalibrationError("a sensor has no samples at all")
         return self._finalize(max(starts), min(ends), min(ends))

@@ -31,7 +31,7 @@ from ..feedback.policy import Cue, FeedbackPolicy, FeedbackScheduler
 from ..feedback.session_runner import RowRing, SensorStatus, SessionRunner, Sink, TimeOrderMerger
 from ..feedback.terminal import TerminalSink
 from ..params import AnalysisParams
-from ..pipeline import AnalysisResult, HingePipeline
+from ..pipeline import LIVE_CALIBRATION, AnalysisResult, HingePipeline
 from ..recording import SessionWriter
 from ..samples import SENSOR_ROLES
 from ..sources.ble import BleSource
@@ -136,6 +136,7 @@ class TrainSession:
         calibrator = SensorCalibrator.from_ids(
             {role: (link.found.address if link.found else None) for role, link in source.links.items()})
         meta = session_metadata(source, calibrator, now_s=ctx.clock.now(), subject=self.subject, exercise=args.exercise,
+                                calibration=LIVE_CALIBRATION,  # replays calibrate as this session did
                                 link={"backend": source.backend.name, "emulated": ctx.emulated,
                                       "mtu": {r: lk.mtu for r, lk in source.links.items()}},
                                 session={"command": "train", "feedback_policy": self.scheduler.policy.to_dict(),

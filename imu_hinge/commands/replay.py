@@ -25,7 +25,7 @@ from ..feedback.replay_source import ReplaySource, replay_status
 from ..feedback.session_runner import RowRing, SessionRunner, Sink
 from ..feedback.terminal import TerminalSink, summary_lines
 from ..jsonable import json_default
-from ..pipeline import AnalysisResult, HingePipeline
+from ..pipeline import AnalysisResult, pipeline_for
 from ..quality import recording_quality
 from ..recording import load_recording
 from ._session_cli import add_analysis_options, add_feedback_options
@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"imu-hinge: warning: audio cues are silent: {audio.reason}", file=sys.stderr)
         sinks.append(audio)
     ring = RowRing()
-    runner = SessionRunner(HingePipeline(params), scheduler, sinks, ring)
+    pipeline, cal_warnings = pipeline_for(rec, params)
+    runner = SessionRunner(pipeline, scheduler, sinks, ring)
     source = ReplaySource(rec, args.speed)
     gui_stats: dict[str, Any] | None = None
     reason = gui_unavailable() if args.gui else None
@@ -121,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         res = asyncio.run(runner.run(source))
     quality, quality_warnings = recording_quality(rec)
-    res.warnings = [*rec.warnings, *quality_warnings]
+    res.warnings = [*rec.warnings, *cal_warnings, *quality_warnings]
     res.quality = quality
     for w in res.warnings:
         print(f"imu-hinge: warning: {w}", file=sys.stderr)

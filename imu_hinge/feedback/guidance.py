@@ -21,6 +21,7 @@ from .policy import Cue
 
 STAND_STILL = "stand still, upright, for about 3 s: calibrating the standing posture"
 ONE_HINGE = "calibrated standing: now one slow hinge (hips back, chest down) to find the sagittal axis"
+MOVED_EARLY = "moved too early: stand still again, upright, for about 3 s"
 GO = "axis found: go, this hinge counts (reps are counted from here)"
 GO_WITHOUT_AXIS = "no hinge seen yet: the axis will be learnt from your first rep; go"
 REMIND_EVERY_S = 10.0
@@ -42,6 +43,7 @@ class CalibrationGuide:
         self._since_s = math.nan
         self._reminded_s = math.nan
         self._reps: list[Rep] = []
+        self._restarts = 0
         self.swap_warned = False
         self.lines: list[tuple[float, str]] = []
         """Every guidance line given, with its data time (s)."""
@@ -62,6 +64,10 @@ class CalibrationGuide:
         if not self.phase:
             self.start(time_s)
         phase = self.pipeline.calibration_phase
+        if phase == "stance" and self.pipeline.calibration_restarts > self._restarts:
+            self._restarts = self.pipeline.calibration_restarts
+            self._since_s = self._reminded_s = time_s
+            self.tell(time_s, MOVED_EARLY)
         if phase == "axis" and self.phase == "stance":
             self.phase, self._since_s, self._reminded_s = "axis", time_s, time_s
             self.tell(time_s, ONE_HINGE)
@@ -92,4 +98,4 @@ class CalibrationGuide:
         """Nothing buffered."""
 
 
-__all__ = ["GO", "GO_WITHOUT_AXIS", "ONE_HINGE", "STAND_STILL", "CalibrationGuide"]
+__all__ = ["GO", "GO_WITHOUT_AXIS", "MOVED_EARLY", "ONE_HINGE", "STAND_STILL", "CalibrationGuide"]

@@ -31,7 +31,7 @@ class SagittalAngle:
     """Per-segment state: standing up ``u0`` (3,), forward ``f`` (3,) once learnt."""
 
     def __init__(self, u0: np.ndarray, rate_hz: float, params: AxisParams | None = None,
-                 forward: np.ndarray | None = None) -> None:
+                 forward: np.ndarray | None = None, refine: bool = True) -> None:
         self.params = params or AxisParams()
         u0 = np.asarray(u0, dtype=float)
         self.u0 = u0 / np.linalg.norm(u0)
@@ -44,6 +44,8 @@ class SagittalAngle:
             fw = np.asarray(forward, dtype=float)
             fw = fw - float(fw @ self.u0) * self.u0
             self.forward = fw / np.linalg.norm(fw)
+            if not refine:  # a direction from the whole recording: kept as it is
+                self._n = self.refine_n
 
     @property
     def frozen(self) -> bool:

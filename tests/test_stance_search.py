@@ -1,0 +1,141 @@
+"""Calibration of a recording from whatever the person did: truth from the simulator or from geometry."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from imu_hinge.calibration.stance_search import choose_stance, forward_directions
+from imu_hinge.errors import CalibrationError
+from imu_hinge.pipeline import analyze
+from imu_hinge.samples import Recording, SensorStream
+
+from .test_pipeline import rmse_vs_truth
+
+
+def crop(rec: Recording, t0: float) -> Recording:
+    """The recording from ``t0`` on, as if it had been started then."""
+    streams = {}
+    for role, s in rec.streams.items():
+        i = int(np.searchsorted(s.time_s, t0))
+        streams[role] = s.slice(i, len(s))
+    return Recording(streams, dict(rec.metadata))
+
+
+def test_recording_that_starts_moving_at_once_is_analysed(rounding_session) -> None:
+    """Cut 0.15 s before the first hinge: the first still moment is that hinge's bottom, which
+    must not become the zero; the stance is the next upright pause and angles match the truth."""
+    sim = rounding_session
+    first = sim.reps[0]
+    rec = crop(sim.recording, first["start_s"] - 0.15)
+    res = analyze(rec)
+    assert res.calibration["stand_start_s"] > first["end_s"]  # the pause after the first rep
+    assert not res.warnings or all("upright" not in w for w in res.warnings)
+    lumbar = rmse_vs_truth(res, sim, "lumbar_flexion_deg")
+    trunk = rmse_vs_truth(res, sim, "trunk_flexion_deg")
+    # measured 1.06 and 1.68 (uncut session: 0.24, 0.22): the pause after the first rep is a few
+    # degrees off the first stand and short for the gyro bias; known limit, see the issue note
+    assert lumbar < 1.5
+    assert trunk < 2.3
+    assert len(res.reps) == len(sim.reps)
+    for truth, rep in zip(sim.reps, res.reps, strict=True):
+        assert truth["start_s"] <= rep.bottom_s <= truth["end_s"]
+        assert ("lumbar_flexion" in rep.faults) == (truth["peak_lumbar_flexion_deg"] > 20)
+
+
+def test_uncut_session_keeps_its_initial_stance(rounding_session) -> None:
+    res = analyze(rounding_session.recording)
+    assert res.calibration["stand_start_s"] < 0.05
+    assert res.calibration["stand_end_s"] < rounding_session.reps[0]["start_s"]
+
+
+def _stream(role: str, t: np.ndarray, up: np.ndarray, gyr: np.ndarray) -> SensorStream:
+    return SensorStream(role, t, 9.81 * up, gyr)
+
+
+def _tilted(axis: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
+    """"up" (sensor frame, standing up = +x) after a tilt by ``angle_rad`` towards ``axis`` (unit, across x)."""
+    return np.c_[np.cos(angle_rad), np.sin(angle_rad)[:, None] * axis[None, 1:]]
+
+
+def test_forward_axis_from_hinges_is_not_turned_by_side_bends_first() -> None:
+    """Side bends (left 35, right 25 deg, unequal) before the hinges: the forward direction is the
+    hinges' within 1 deg, not the side bends' (the sum of tilts would be turned by the unequal ones)."""
+    rate = 100.0
+    fwd = np.array([0.0, math.cos(0.3), math.sin(0.3)])  # forward, across up = +x
+    side = np.array([0.0, -math.sin(0.3), math.cos(0.3)])
+    bumps = [(side, 35), (-side, 25), (side, 30), (fwd, 70), (fwd, 65), (fwd, 75)]
+    ups = [np.tile([1.0, 0.0, 0.0], (200, 1))]
+    for direction, peak_deg in bumps:
+        ang = np.radians(peak_deg) * np.sin(np.linspace(0, np.pi, 300))
+        ups.append(_tilted(-direction, ang))  # a forward tip moves "up" towards -forward
+        ups.append(np.tile([1.0, 0.0, 0.0], (100, 1)))
+    up = np.vstack(ups)
+    t = np.arange(len(up)) / rate
+    zeros = np.zeros_like(up)
+    rec = Recording({"sacrum": _stream("sacrum", t, up, zeros), "thoracic": _stream("thoracic", t + 0.003, up, zeros)})
+    f = forward_directions(rec, {"sacrum": np.array([1.0, 0, 0]), "thoracic": np.array([1.0, 0, 0])})
+    for role in ("sacrum", "thoracic"):
+        assert f[role] is not None
+        assert math.degrees(math.acos(float(f[role] @ fwd))) < 1.0  # measured 0.0 (exact geometry)
+
+
+def test_still_only_briefly_then_slow_motion_warns_with_the_zero_used() -> None:
+    """0.3 s still, then a slow, never-settling wobble (0.5 rad/s): no quiet upright stretch; the
+    stillest moment near the start is used and the warning says which and how uncertain."""
+    rate = 100.0
+    t = np.arange(0, 10, 1 / rate)
+    ang = np.where(t < 0.3, 0.0, np.radians(8) * np.sin(2 * np.pi * 1.0 * (t - 0.3)))
+    rate_rad_s = np.gradient(ang, t)
+    up = _tilted(np.array([0.0, 1.0, 0.0]), ang)
+    gyr = np.c_[np.zeros_like(t), np.zeros_like(t), -rate_rad_s]
+    rec = Recording({"sacrum": _stream("sacrum", t, up, gyr), "thoracic": _stream("thoracic", t + 0.004, up, gyr)})
+    choice = choose_stance(rec)
+    assert choice.how == "stillest"
+    assert choice.result.start_s < 0.3
+    (warning,) = choice.warnings
+    assert "no quiet upright stretch" in warning and "uncertain by about" in warning
+
+
+def test_never_still_is_refused() -> None:
+    rate = 100.0
+    t = np.arange(0, 6, 1 / rate)
+    ang = np.radians(30) * np.sin(2 * np.pi * 1.0 * t)
+    up = _tilted(np.array([0.0, 1.0, 0.0]), ang)
+    gyr = np.c_[np.zeros_like(t), np.zeros_like(t), -np.gradient(ang, t)]
+    rec = Recording({"sacrum": _stream("sacrum", t, up, gyr), "thoracic": _stream("thoracic", t + 0.004, up, gyr)})
+    with pytest.raises(CalibrationError, match="never still"):
+        choose_stance(rec)
+
+
+def test_too_short_is_refused() -> None:
+    t = np.arange(0, 0.3, 0.01)
+    up = np.tile([1.0, 0.0, 0.0], (len(t), 1))
+    rec = Recording({"sacrum": _stream("sacrum", t, up, 0 * up), "thoracic": _stream("thoracic", t, up, 0 * up)})
+    with pytest.raises(CalibrationError, match="too short"):
+        choose_stance(rec)
+
+
+def test_live_lifter_who_moves_too_early_is_asked_again_and_not_stuck(rounding_session) -> None:
+    """Live (guided) calibration: a hinge 0.15 s after the start is a motion before a stance; the
+    stance starts over, the guide says so, and the set calibrates at the next pause and runs."""
+    from imu_hinge.feedback.guidance import MOVED_EARLY, CalibrationGuide
+    from imu_hinge.pipeline import HingePipeline
+
+    sim = rounding_session
+    rec = crop(sim.recording, sim.reps[0]["start_s"] - 0.15)
+    pipe = HingePipeline()
+    said: list[str] = []
+    guide = CalibrationGuide(pipe, said.append)
+    for sample in rec.merged_samples():
+        for event in pipe.push(sample):
+            guide.on_event(event)
+        guide.poll(sample.time_s)
+    pipe.finish()
+    assert pipe.calibration_restarts >= 1
+    assert MOVED_EARLY in said
+    assert pipe.calibration_phase == "running"
+    assert pipe.calibration is not None and pipe.calibration.start_s > sim.reps[0]["start_s"]
+    assert len(pipe.result().reps) >= len(sim.reps) - 1  # the first hinge came before calibration
