@@ -14,7 +14,7 @@ angles, reps and alerts on the same samples fed in time order.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -200,24 +200,40 @@ class HingePipeline:
         choice = choose_stance(recording, self.params.stance_search)
         result = self.calibration = choice.result
         forwards = forward_directions(recording, {r: e.acc_mean_m_s2 for r, e in result.sensors.items()})
+        sensors: dict[str, StanceEstimate] = {}
         for role in SENSOR_ROLES:
             s = recording[role]
+            est = result.sensors[role]
+            first = int(np.searchsorted(s.time_s, result.end_s, side="right"))
             if result.start_s <= s.time_s[0] + self.params.stance_search.start_s:
                 # a stance at the start: the filter's own "up" there (it starts aligned with it),
                 # from a pass identical to the one that follows
-                first = int(np.searchsorted(s.time_s, result.end_s, side="right"))
-                ups = SegmentTracker(result.sensors[role], self.params).up_batch(
+                ups = SegmentTracker(est, self.params).up_batch(
                     s.time_s[:first], s.acc_m_s2[:first], s.gyr_rad_s[:first])[s.time_s[:first] >= result.start_s]
             else:
                 # a later stance: gravity as the accelerometer saw it there, exact when still (the
-                # filter's up there carries whatever error it gathered since the first sample)
-                ups = result.sensors[role].acc_mean_m_s2[None, :]
-            tracker = SegmentTracker(result.sensors[role], self.params)
+                # filter's up there carries whatever error it gathered since the first sample) ...
+                ups = est.acc_mean_m_s2[None, :]
+                # ... and the filter starts from the orientation the first sample had, found by
+                # running the filter backwards in time from the stance (the first samples may move)
+                est = replace(est, acc_first_m_s2=self._up_at_first_sample(est, s, first))
+            sensors[role] = est
+            tracker = SegmentTracker(est, self.params)
             tracker.set_reference(ups, forwards[role], refine=forwards[role] is None)
             self.trackers[role] = tracker
+        self.calibration = replace(result, sensors=sensors)
         self._set_up_rows()
         self._announce = True
         return list(choice.warnings)
+
+    def _up_at_first_sample(self, est: StanceEstimate, s: SensorStream, stop: int) -> np.ndarray:
+        """Gravity (m/s^2, sensor frame) at the first sample: the filter run from the stance
+        (samples ``stop-1`` down to 0) on the time-reversed motion: the rotation rate negated, with
+        the bias taken off first (reversed, a bias would turn the other way)."""
+        back = SegmentTracker(replace(est, acc_first_m_s2=est.acc_mean_m_s2, gyr_bias_rad_s=np.zeros(3)), self.params)
+        t_rev = s.time_s[stop - 1] - s.time_s[stop - 1::-1]
+        ups = back.up_batch(t_rev, s.acc_m_s2[stop - 1::-1], est.gyr_bias_rad_s - s.gyr_rad_s[stop - 1::-1])
+        return float(np.linalg.norm(est.acc_mean_m_s2)) * ups[-1]
 
     def _set_up_rows(self) -> None:
         """Stream alignment and detector, once the trackers exist."""

@@ -61,24 +61,30 @@ class StanceResult:
 
 
 def sway_corrected_bias(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, edge_s: float = 0.3) -> np.ndarray:
-    """Gyro bias (3,) rad/s over a still stretch: mean gyro minus the net rotation the accelerometer saw.
+    """Gyro bias (3,) rad/s over a still stretch: the mean gyro, less the rotation the accelerometer saw.
 
     ``t`` (N,) s, ``acc`` (N, 3) m/s^2, ``gyr`` (N, 3) rad/s. Quiet standing sways; a sway that
-    ends off-centre turns gravity in the sensor frame, and that turn is not bias. The edge
-    windows shrink to a quarter of a short stretch.
+    drifts turns gravity in the sensor frame, and that turn is not bias. In the sensor frame
+    gravity ``u`` obeys du/dt = u x w, so with the integrated gyro theta(t) (bias b included),
+    u(t) - u0 x theta(t) = u0 - (u0 x b) t: the slope of a straight-line fit over every sample
+    gives the bias across gravity (the sway's own accelerations average out over the stretch,
+    where two end windows would keep them). Along gravity the accelerometer sees nothing: the
+    plain mean stays. ``edge_s`` is kept for callers; the fit needs no edge windows.
     """
+    del edge_s
     mean = gyr.mean(axis=0)
-    duration = float(t[-1] - t[0])
-    edge = min(edge_s, duration / 4)
-    a = acc[t <= t[0] + edge].mean(axis=0)
-    b = acc[t >= t[-1] - edge].mean(axis=0)
-    ua, ub = a / np.linalg.norm(a), b / np.linalg.norm(b)
-    # up in the sensor frame obeys du/dt = u x w: the net perpendicular rotation is -(u x du)/T
-    span = duration - edge  # the two edge windows are centred edge/2 from each end
-    if span <= 0:
+    if len(t) < 3 or float(t[-1] - t[0]) <= 0:
         return mean
-    w_motion = -np.cross(ua, ub - ua) / span
-    return mean - w_motion
+    u = acc / np.linalg.norm(acc, axis=1)[:, None]
+    u0 = u.mean(axis=0)
+    u0 /= np.linalg.norm(u0)
+    dt = np.diff(t, prepend=t[0])
+    theta = np.cumsum(gyr * dt[:, None], axis=0)
+    y = u - np.cross(u0, theta)
+    tc = t - t.mean()
+    slope = (tc[:, None] * (y - y.mean(axis=0))).sum(axis=0) / float((tc * tc).sum())
+    across = np.cross(u0, slope)
+    return across + u0 * float(u0 @ mean)
 
 
 class _SensorBuffer:

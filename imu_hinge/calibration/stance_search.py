@@ -23,7 +23,7 @@ hinges tip forward again and again, side bends go both ways and cancel, twists d
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -58,6 +58,8 @@ class StanceSearchParams:
     """A stance shorter than this takes its gyro bias from the first quiet stretch this long."""
     still_gyr_rad_s: float = 1.0
     """The stillest moments must at least be this still (smoothed gyro), else the data is refused."""
+    pool_s: float = 60.0
+    """A stance after the start takes its gyro bias with the quiet stretches up to this much later."""
     fallback_within_s: float = 3.0
     """Without an upright quiet stretch, the stillest moment within this of the start is the zero."""
 
@@ -125,6 +127,28 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, float(a @ b)))))
 
 
+def _pooled_bias(s: SensorStream, spans: list[tuple[float, float]], own: np.ndarray) -> np.ndarray:
+    """Gyro bias from several quiet stretches in any posture, by least squares.
+
+    Each stretch measures the bias across its gravity direction (sway-corrected mean gyro), with a
+    weight of its duration squared (its sway error falls as 1/duration); along gravity a stretch
+    sees nothing of the bias but any slow turn of the body, so that part of each is left out. A
+    stretch in another posture (a held hinge) measures what the upright ones cannot; the stance's
+    own estimate ``own`` (3,) holds the rest, weakly.
+    """
+    a_mat = 0.1 * np.eye(3)
+    rhs = 0.1 * own
+    for a, b in spans:
+        m = (s.time_s >= a) & (s.time_s <= b)
+        if m.sum() < 5:
+            continue
+        g = _unit(s.acc_m_s2[m].mean(axis=0))
+        across = (np.eye(3) - np.outer(g, g)) * (b - a) ** 2
+        a_mat += across
+        rhs += across @ sway_corrected_bias(s.time_s[m], s.acc_m_s2[m], s.gyr_rad_s[m])
+    return np.linalg.solve(a_mat, rhs)
+
+
 def _upright(direction: np.ndarray | None, start: np.ndarray | None, match_deg: float) -> bool:
     """Is gravity ``direction`` within ``match_deg`` of the start posture's?"""
     return direction is not None and start is not None and _angle_deg(direction, start) <= match_deg
@@ -174,12 +198,19 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
         if j1 - j0 >= min_n:
             stretches.append((float(grid[j0]), float(grid[j1 - 1])))
     bias_span = next(((a, b) for a, b in stretches if b - a >= p.bias_min_s), None)
-    for a, b in stretches:
-        if all(_upright(_mean_dir(streams[r], a, b), start_dir[r], p.match_deg) for r in SENSOR_ROLES):
-            end = min(b, a + p.max_stand_s)
-            bias_from = (a, end) if end - a >= p.bias_min_s or bias_span is None else bias_span
-            sensors = {r: _estimate(s, a, end, bias_from, first_acc[r]) for r, s in streams.items()}
-            return StanceChoice(StanceResult(a, end, end, sensors))
+    upright = [(a, b) for a, b in stretches
+               if all(_upright(_mean_dir(streams[r], a, b), start_dir[r], p.match_deg) for r in SENSOR_ROLES)]
+    if upright:
+        a, b = upright[0]
+        end = min(b, a + p.max_stand_s)
+        bias_from = (a, end) if end - a >= p.bias_min_s or bias_span is None else bias_span
+        sensors = {r: _estimate(s, a, end, bias_from, first_acc[r]) for r, s in streams.items()}
+        if a > t_start:  # a later stance is often short, and its sway error in the gyro bias falls
+            # only as 1/duration: the quiet stretches within pool_s after it (any posture) join in
+            quiet_pool = [(c, min(d, c + p.max_stand_s)) for c, d in stretches if 0 <= c - a <= p.pool_s]
+            sensors = {r: replace(e, gyr_bias_rad_s=_pooled_bias(streams[r], quiet_pool, e.gyr_bias_rad_s))
+                       for r, e in sensors.items()}
+        return StanceChoice(StanceResult(a, end, end, sensors))
     # no quiet upright stretch: the stillest moment near the start
     near = grid <= t_start + max(p.fallback_within_s, p.min_stand_s)
     n = max(1, min_n)
