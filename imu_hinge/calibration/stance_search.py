@@ -32,6 +32,8 @@ from ..samples import SENSOR_ROLES, Recording, SensorStream
 from .stance import StanceEstimate, StanceResult, sway_corrected_bias
 
 GRAVITY_M_S2 = 9.81
+GAP_FILL = 1e6
+"""Stillness measures across a gap: never quiet (finite, so moving averages stay defined)."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,9 @@ class StanceSearchParams:
     pool_s: float = 60.0
     """A stance after the start takes its gyro bias with the quiet stretches up to this much later."""
     fallback_within_s: float = 3.0
-    """Without an upright quiet stretch, the stillest moment within this of the start is the zero."""
+    """Without an upright quiet stretch, the data must be still somewhere this close to the start."""
+    fallback_min_s: float = 0.1
+    """... and the zero is the posture over the still start of the recording, at least this long."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ class StanceChoice:
     result: StanceResult
     warnings: tuple[str, ...] = ()
     how: str = "quiet"
-    """``"quiet"`` (a quiet upright stretch) or ``"stillest"`` (fallback)."""
+    """``"quiet"`` (a quiet upright stretch) or ``"start"`` (fallback: the posture at the start)."""
 
 
 def _smooth(x: np.ndarray, n: int) -> np.ndarray:
@@ -184,8 +188,8 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     for s in streams.values():
         gyr_still, acc_still = _stillness(s, p)
         max_gap = 1.5 / s.nominal_rate_hz + step
-        rate = np.maximum(rate, _on_grid(s.time_s, gyr_still, grid, max_gap, np.inf))
-        accdev = np.maximum(accdev, _on_grid(s.time_s, acc_still, grid, max_gap, np.inf))
+        rate = np.maximum(rate, _on_grid(s.time_s, gyr_still, grid, max_gap, GAP_FILL))
+        accdev = np.maximum(accdev, _on_grid(s.time_s, acc_still, grid, max_gap, GAP_FILL))
     quiet = (rate < p.quiet_gyr_rad_s) & (accdev < p.quiet_acc_m_s2)
     start_dir = {r: _mean_dir(s, float(s.time_s[0]), float(s.time_s[0]) + p.start_s) for r, s in streams.items()}
     first_acc = {r: s.acc_m_s2[s.time_s <= s.time_s[0] + p.start_s].mean(axis=0) for r, s in streams.items()}
@@ -211,25 +215,29 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
             sensors = {r: replace(e, gyr_bias_rad_s=_pooled_bias(streams[r], quiet_pool, e.gyr_bias_rad_s))
                        for r, e in sensors.items()}
         return StanceChoice(StanceResult(a, end, end, sensors))
-    # no quiet upright stretch: the stillest moment near the start
-    near = grid <= t_start + max(p.fallback_within_s, p.min_stand_s)
+    # no quiet upright stretch: the zero is the posture the recording starts in, over its first
+    # still moments (the person is upright when the recording starts and moves a moment later)
     n = max(1, min_n)
-    score = _smooth(rate[near][:, None], n)[:, 0]
-    k = int(np.argmin(score)) if len(score) else 0
-    if not len(score) or not np.isfinite(score[k]) or score[k] > p.still_gyr_rad_s:
+    score = _smooth(rate[:, None], n)[:, 0]  # mean smoothed rate over the window centred there
+    near = grid <= t_start + max(p.fallback_within_s, p.min_stand_s)
+    if not near.any() or not np.isfinite(score[near]).any() or float(np.nanmin(score[near])) > p.still_gyr_rad_s:
         raise CalibrationError(
             "the sensors are never still near the start (smoothed rotation above "
             f"{p.still_gyr_rad_s:.1f} rad/s throughout): nothing can serve as the upright zero; record "
             "standing or sitting upright and still for a moment, then move")
-    z0 = float(grid[max(0, k - n // 2)])
-    z1 = min(z0 + p.min_stand_s, t_end)
+    still_run = int(np.argmin(quiet)) if not quiet.all() else len(quiet)  # quiet samples from the start
+    z0 = t_start
+    z1 = min(t_end, t_start + min(p.start_s, max(p.fallback_min_s, still_run * step)))
     spread = max(_tilt_spread_deg(s, z0, z1) for s in streams.values())
-    bias_from = bias_span or (z0, z1)
-    sensors = {r: _estimate(s, z0, z1, bias_from, first_acc[r]) for r, s in streams.items()}
+    quiet_pool = [(c, min(d, c + p.max_stand_s)) for c, d in stretches if c - z0 <= p.pool_s]
+    sensors = {r: _estimate(s, z0, z1, (z0, z1), s.acc_m_s2[(s.time_s >= z0) & (s.time_s <= z1)].mean(axis=0))
+               for r, s in streams.items()}
+    sensors = {r: replace(e, gyr_bias_rad_s=_pooled_bias(streams[r], quiet_pool, e.gyr_bias_rad_s))
+               for r, e in sensors.items()}
     warning = (f"no quiet upright stretch of {p.min_stand_s:.1f} s: angles are relative to the posture at "
-               f"{z0:.2f}-{z1:.2f} s (the stillest moment near the start), uncertain by about {spread:.0f} deg; "
+               f"{z0:.2f}-{z1:.2f} s (the start of the recording), uncertain by about {spread:.0f} deg; "
                "start recordings standing or sitting still for a second")
-    return StanceChoice(StanceResult(z0, z1, z1, sensors), (warning,), "stillest")
+    return StanceChoice(StanceResult(z0, z1, z1, sensors), (warning,), "start")
 
 
 def _tilt_spread_deg(s: SensorStream, t0: float, t1: float) -> float:
@@ -239,7 +247,7 @@ def _tilt_spread_deg(s: SensorStream, t0: float, t1: float) -> float:
         return float("nan")
     u = s.acc_m_s2[m] / np.linalg.norm(s.acc_m_s2[m], axis=1)[:, None]
     mean = _unit(u.mean(axis=0))
-    return max(1.0, float(np.degrees(np.arccos(np.clip(u @ mean, -1, 1))).max()))
+    return max(2.0, float(np.degrees(np.arccos(np.clip(u @ mean, -1, 1))).max()))  # sway: at least ~2 deg
 
 
 @dataclass(frozen=True)
