@@ -1,6 +1,7 @@
 """Accuracy of the causal pipeline against simulator ground truth, many seeds and scenario kinds.
 
-usage: python benchmarks/accuracy_sim.py [--seeds 3] [--scenarios a,b,...] [--real-world] [--filter vqf]
+usage: python benchmarks/accuracy_sim.py [--seeds 3] [--scenarios a,b,...] [--real-world | --classic]
+                                         [--filter vqf]
                                          [--fusion-option NAME=JSON ...]
 
 For every scenario of ``imu_hinge.simulation.SCENARIOS`` (walking-only excluded: it has no
@@ -13,7 +14,7 @@ every true rep (``falseLF``, as ../shared/eval/score.py counts them). A case the
 (an :class:`ImuHingeError`) is a row ``refused: <reason>``, not a crash. Prints one row per
 scenario (mean over seeds, worst case beside it), the pooled metrics with the issue's goals,
 the worst scenario and the refusals by name, and a final JSON line. ``--real-world`` runs the
-real-world scenarios only (``imu_hinge.simulation.REAL_WORLD``).
+real-world scenarios only (``imu_hinge.simulation.REAL_WORLD``), ``--classic`` the 19 kinds of before them.
 """
 
 from __future__ import annotations
@@ -81,14 +82,20 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--scenarios", default=",".join(k for k, v in SCENARIOS.items() if v.exercise != "walk"))
-    ap.add_argument("--real-world", action="store_true", help="only the real-world scenarios (overrides --scenarios)")
+    only = ap.add_mutually_exclusive_group()
+    only.add_argument("--real-world", action="store_true", help="only the real-world scenarios (overrides --scenarios)")
+    only.add_argument("--classic", action="store_true",
+                      help="only the 19 scenario kinds of before the real-world ones (rate_25hz belongs to both)")
     ap.add_argument("--filter", default="vqf")
     ap.add_argument("--fusion-option", action="append", default=[], metavar="NAME=JSON",
                     help="a fusion filter parameter, e.g. rest_bias_est_enabled=true (repeatable)")
     args = ap.parse_args()
     options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.fusion_option)}
     params = AnalysisParams(fusion_method=args.filter, fusion_options=options)
-    names = list(REAL_WORLD) if args.real_world else [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    if args.real_world or args.classic:
+        names = (list(REAL_WORLD) if args.real_world
+                 else [n for n in names if n not in REAL_WORLD or n == "rate_25hz"])
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         print(f"accuracy_sim: error: unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}",

@@ -454,3 +454,40 @@ def test_outage_and_return(tmp_path) -> None:
 def test_real_world_scenarios_are_in_the_catalogue() -> None:
     assert set(simulation.REAL_WORLD) <= set(SCENARIOS)
     assert {f"bad_start_{k}" for k in ("side_bend", "twist", "back_bend", "walk", "sit_down")} <= set(SCENARIOS)
+
+
+def test_sensor_slip_turns_the_sensor_not_the_segment() -> None:
+    base = SimConfig(seed=3, n_reps=2, **NOISELESS)
+    plain, slip = simulate(base), simulate(replace(base, slip=("thoracic", 6.0, -5.0)))
+    np.testing.assert_array_equal(plain.truth_trunk_flexion_deg, slip.truth_trunk_flexion_deg)
+    qp, qs = (Rotation.from_quat(r.sensors["thoracic"].orientation_wxyz[:, [1, 2, 3, 0]]) for r in (plain, slip))
+    angle = np.degrees((qp.inv() * qs).magnitude())
+    t = slip.sensors["thoracic"].true_time_s
+    assert angle[t < 6.0].max() < 1e-6 and np.abs(angle[t > 6.3] - 5.0).max() < 0.01
+    tilt = np.degrees(np.arccos(np.clip(np.sum(plain.recording["thoracic"].acc_m_s2
+                                               * slip.recording["thoracic"].acc_m_s2, axis=1)
+                                        / (G * G), -1, 1)))
+    end = slip.truth_time_s[-1]
+    assert 4.5 < np.median(tilt[t > end - 1.5]) < 5.5  # standing at the end, gravity reads 5 deg off
+    assert slip.summary()["slip"] == ["thoracic", 6.0, -5.0]
+
+
+def test_benchmarks_take_the_real_world_scenarios(tmp_path) -> None:
+    """make_sim_suite writes them in the evaluation-case format; accuracy_sim reports a refusal as a row."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(root / "benchmarks/make_sim_suite.py"), str(tmp_path),
+                          "--scenarios", "seated_bends,outage_return"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    cases = sorted(p.name.split(".")[0] for p in tmp_path.glob("*.truth.json"))
+    assert [c.rsplit("_", 1)[0] for c in cases] == ["outage_return", "seated_bends"]
+    assert all((tmp_path / f"{c}{ext}").is_file() for c in cases for ext in (".csv", ".truth_angles.csv"))
+    truth = json.loads((tmp_path / f"{cases[0]}.truth.json").read_text())
+    assert truth["outage"] == ["thoracic", 14.0, 20.0] and len(truth["reps"]) == 8
+    out = subprocess.run([sys.executable, str(root / "benchmarks/accuracy_sim.py"), "--seeds", "1", "--scenarios",
+                          "no_quiet_start"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    row = [ln for ln in out.stdout.splitlines() if ln.startswith("no_quiet_start")]
+    assert len(row) == 1 and out.stdout.splitlines()[-1].startswith("{")  # refused or scored, never a crash

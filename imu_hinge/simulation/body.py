@@ -13,8 +13,8 @@ hips, the segment rotations' tangential and centripetal terms and gravity are al
 and the gyroscope the segment's angular velocity in sensor axes. Derivatives are taken by
 central differences on the fine uniform simulation grid (O(h^2), h = 1 ms by default).
 
-Soft tissue: a sensor can rock on the skin by a small time-varying rotation ``R_t`` (segment
-axes) about a point ``TISSUE_DEPTH_M`` in front of it (inside the soft tissue), so its
+Soft tissue and slip: a sensor can rock (or slip) on the skin by a small time-varying rotation
+``R_t`` (segment axes) about a point ``TISSUE_DEPTH_M`` in front of it (inside the soft tissue), so its
 orientation is ``segment * R_t * surface * mounting`` and its position moves by
 ``R_seg (R_t l - l)`` with ``l`` the lever from that point to the sensor: the gyroscope
 reads the rocking and the accelerometer its tangential and centripetal accelerations.
@@ -133,7 +133,8 @@ def sensor_kinematics(dt_s: float, hip_m: np.ndarray, heading_rad: np.ndarray, p
     """True kinematics of the ``sacrum`` and ``thoracic`` sensors on a uniform grid of step ``dt_s``.
 
     ``hip_m`` (N, 3): hip joint centre in earth axes; ``mounts``: sensor -> surface rotation per role;
-    ``tissue_rad``: per role, the soft-tissue rocking as rotation vectors (N, 3) in segment axes.
+    ``tissue_rad``: per role, the sensor's rocking and slipping on its segment as rotation vectors
+    (N, 3) in segment axes.
     """
     r_pelvis = segment_rotation(heading_rad, pelvis)
     r_thorax = segment_rotation(heading_rad, thorax)

@@ -75,7 +75,9 @@ class SimConfig:
     ``gyro_bias_warmup_dps`` (x 0.5..1, random sign) away with time constant
     ``gyro_bias_warmup_tau_s``; ``noise_colour`` shapes the noise spectrum at the same per-sample
     standard deviations; ``outage_s`` (start, end) removes the ``outage_role`` sensor's rows in that
-    span of the recording (it resumes afterwards).
+    span of the recording (it resumes afterwards); ``slip`` (role, time_s, angle_deg): that sensor
+    slips on its segment by ``angle_deg`` about the segment's left (sagittal) axis within 0.3 s
+    from ``time_s`` and stays so (the truth, the segment's angle, does not change).
     """
 
     seed: int = 0
@@ -133,6 +135,7 @@ class SimConfig:
     noise_ar_coef: float = 0.9
     outage_role: str = "thoracic"
     outage_s: tuple[float, float] | None = None
+    slip: tuple[str, float, float] | None = None
     # grids
     truth_rate_hz: float = 100.0
     internal_rate_hz: float = 1000.0
@@ -202,6 +205,10 @@ def validate(cfg: SimConfig) -> None:
            f"unknown noise colour {cfg.noise_colour!r}; choose from {', '.join(NOISE_COLOURS)}")
     _check(_finite(cfg.noise_ar_coef) and 0 <= cfg.noise_ar_coef < 1, "noise AR coefficient must be 0..0.999")
     _check(cfg.outage_role in ("sacrum", "thoracic"), "outage role must be sacrum or thoracic")
+    if cfg.slip is not None:
+        _check(len(cfg.slip) == 3 and cfg.slip[0] in ("sacrum", "thoracic") and _finite(cfg.slip[1], cfg.slip[2])
+               and cfg.slip[1] > 0 and abs(cfg.slip[2]) <= 30,
+               "slip must be (sacrum|thoracic, time_s > 0, angle within 30 deg)")
     if cfg.outage_s is not None:
         _check(len(cfg.outage_s) == 2 and _finite(*cfg.outage_s) and 0 < cfg.outage_s[0] < cfg.outage_s[1],
                "outage must be (start_s, end_s) with 0 < start < end")

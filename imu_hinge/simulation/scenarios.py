@@ -4,7 +4,7 @@ Each scenario stresses one thing: a movement fault, an exercise, a mounting, a s
 error or a sampling set-up. ``mixed`` combines them all. The real-world ones
 (:data:`REAL_WORLD`) do what people and their sensors do: start moving at once, sway, sit,
 bend sideways, twist, walk and climb stairs between sets, make a non-hinge movement first,
-and their sensors wobble on soft tissue, warm up, have coloured noise or drop out and return.
+and their sensors wobble on soft tissue, slip, warm up, have coloured noise or drop out and return.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ SCENARIOS: dict[str, SimConfig] = {
         _make("coloured_noise", exercise="rdl", n_reps=8, noise_colour="pink", gyro_noise_rad_s=0.006,
               acc_noise_m_s2=0.04, rounding_frac=0.3),
         _make("outage_return", exercise="rdl", n_reps=8, outage_s=(14.0, 20.0), rounding_frac=0.3),
+        _make("sensor_slip", exercise="rdl", n_reps=8, slip=("thoracic", 20.0, 5.0), rounding_frac=0.3),
         *(_make(f"bad_start_{kind}", exercise="rdl", n_reps=6, stand_start_s=1.5, first_moves=(kind,),
                 rounding_frac=0.3)
           for kind in ("side_bend", "twist", "back_bend", "walk", "sit_down")),
@@ -72,6 +73,6 @@ SCENARIOS: dict[str, SimConfig] = {
 
 REAL_WORLD: tuple[str, ...] = ("no_quiet_start", "standing_sway", "seated_bends", "side_bends_twists", "walk_stairs",
                                "soft_tissue", "bias_warmup", "coloured_noise", "rate_25hz", "outage_return",
-                               "bad_start_side_bend", "bad_start_twist", "bad_start_back_bend", "bad_start_walk",
-                               "bad_start_sit_down")
+                               "sensor_slip", "bad_start_side_bend", "bad_start_twist", "bad_start_back_bend",
+                               "bad_start_walk", "bad_start_sit_down")
 """The scenarios of real-world conditions (``rate_25hz`` is older but belongs here too)."""

@@ -28,6 +28,9 @@ from .sensor_model import SampledSensor, SensorRealisation, draw_realisation, sa
 from .trajectory import smooth_noise
 from .truth import rep_truth, resample
 
+SLIP_S = 0.3
+"""How long a sensor takes to slip on its segment, s."""
+
 
 @dataclass
 class SimResult:
@@ -81,6 +84,7 @@ class SimResult:
                                       for r, x in self.realisations.items()},
             "noise_colour": cfg.noise_colour,
             "outage": [cfg.outage_role, *cfg.outage_s] if cfg.outage_s else [],
+            "slip": list(cfg.slip) if cfg.slip else [],
             "dropped": {r: s.n_dropped for r, s in self.sensors.items()},
             "samples": {r: len(s.stream) for r, s in self.sensors.items()},
             "clock_ppm_drawn": {r: round(x.clock_ppm, 3) for r, x in self.realisations.items()},
@@ -151,14 +155,20 @@ def simulate(config: SimConfig) -> SimResult:
     hip[:, 1] += hips_fwd * np.sin(gait.heading_rad)
     hip[:, 2] += (float(r_seat.uniform(0.46, 0.52)) if config.seated else geometry.hip_height_m) + hips_up
 
-    tissue = None
+    on_body: dict[str, np.ndarray] = {}  # the sensors' rocking and slipping on their segments (rotation vectors)
     if config.tissue_deg > 0:
-        tissue = {"thoracic": _tissue_rotvec(t, trunk_abs, thorax_bend, thorax_twist, hip, config.tissue_deg,
-                                             r_tissue)}
+        on_body["thoracic"] = _tissue_rotvec(t, trunk_abs, thorax_bend, thorax_twist, hip, config.tissue_deg,
+                                             r_tissue)
+    if config.slip is not None:
+        role, t_slip, angle_deg = config.slip
+        s = np.clip((t - t_slip) / SLIP_S, 0.0, 1.0)
+        slip = np.zeros((len(t), 3))
+        slip[:, 1] = np.deg2rad(angle_deg) * (10 * s**3 - 15 * s**4 + 6 * s**5)
+        on_body[role] = on_body.get(role, 0.0) + slip
     realisations = {role: draw_realisation(config, role, rng[4 + 3 * k], rng[5 + 3 * k], rng[13 + k])
                     for k, role in enumerate(SENSOR_ROLES)}
     kin = sensor_kinematics(dt, hip, gait.heading_rad, pelvis, thorax, geometry,
-                            {r: x.mount for r, x in realisations.items()}, config.gravity_m_s2, tissue)
+                            {r: x.mount for r, x in realisations.items()}, config.gravity_m_s2, on_body)
     sampled = {role: sample_sensor(kin[role], t, realisations[role], config, rng[6 + 3 * k])
                for k, role in enumerate(SENSOR_ROLES)}
 
