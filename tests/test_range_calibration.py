@@ -59,7 +59,7 @@ def range_script(lmax_deg: float = 40.0, trunk_deg: float = 95.0, hold_s: float 
 
 def flexion_and_extension(seed: int = 0, **kw: float) -> SimResult:
     script = range_script(**kw)
-    with mock.patch("imu_hinge.simulation.simulator.build_script", lambda cfg, rng: script):
+    with mock.patch("imu_hinge.simulation.simulator.build_script", lambda cfg, rng, *more: script):
         return simulate(SimConfig(seed=seed, exercise="long_hold", n_reps=1))
 
 

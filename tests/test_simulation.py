@@ -233,7 +233,9 @@ def test_all_scenarios_run() -> None:
 
 
 @pytest.mark.parametrize("changes", [dict(exercise="yoga"), dict(rate_hz=5000.0), dict(mount_sacrum="diagonal"),
-                                     dict(drop_fraction=0.9), dict(n_reps=-1), dict(stand_start_s=0.5)])
+                                     dict(drop_fraction=0.9), dict(n_reps=-1), dict(stand_start_s=-0.5),
+                                     dict(first_moves=("cartwheel",)),
+                                     dict(exercise="seated_bend", first_moves=("walk",))])
 def test_bad_parameters_raise_usage_error(changes) -> None:
     with pytest.raises(UsageError) as exc:
         simulate(replace(SimConfig(), **changes))
@@ -273,3 +275,219 @@ def test_knot_curve_is_c2_and_its_derivatives_are_right() -> None:
     np.testing.assert_allclose(np.gradient(v, t)[5:-5], a[5:-5], atol=0.5)
     assert np.abs(np.diff(a)).max() < 1.0  # no acceleration steps at the knots
     assert c.value_at(1.6) == pytest.approx(10.0) and c.evaluate(np.array([1.6]), 2)[0] == pytest.approx(300.0)
+
+
+# --- real-world conditions: each world does what it claims, measured from its own signals ----------------------
+
+STILL = dict(NOISELESS, sway_deg=0.0, wobble_deg=0.0, gyro_bias_dps=0.0)
+
+
+def _rotation_deg(res, role: str, t0: float, t1: float) -> float:
+    """Largest rotation of the true sensor orientation over [t0, t1] from its orientation at t0, deg."""
+    ss = res.sensors[role]
+    m = (ss.true_time_s >= t0) & (ss.true_time_s <= t1)
+    q = Rotation.from_quat(ss.orientation_wxyz[m][:, [1, 2, 3, 0]])
+    return float(np.degrees((q[0].inv() * q).magnitude()).max())
+
+
+def _first_motion_s(res, role: str, rate_dps: float) -> float:
+    s = res.recording[role]
+    fast = np.flatnonzero(np.degrees(np.linalg.norm(s.gyr_rad_s, axis=1)) > rate_dps)
+    return float(s.time_s[fast[0]])
+
+
+def test_movement_within_0_3_s_of_the_start() -> None:
+    res = simulate(replace(SCENARIOS["no_quiet_start"], n_reps=1, **NOISELESS))
+    assert res.stand_start_s == pytest.approx(0.25, abs=0.01) and res.stand_start_s < 0.3
+    assert _first_motion_s(res, "thoracic", 5.0) < 0.45  # measured 0.34: the hinge is under way at once
+    early = res.truth_time_s < 0.25  # truth relative to the upright posture, not to a stance that never was
+    assert np.abs(res.truth_trunk_flexion_deg[early]).max() < 2.0  # sway 0.8 deg rms
+    assert res.truth_trunk_flexion_deg[res.truth_time_s < 0.8].max() > 3.0
+
+
+def test_standing_sway_up_to_5_deg() -> None:
+    res = simulate(SimConfig(seed=0, n_reps=0, duration_s=30.0, sway_deg=1.5, **NOISELESS))  # rms; peaks ~3x
+    s, truth = res.recording["thoracic"], res.truth_trunk_flexion_deg
+    tilt = np.degrees(np.arccos(np.clip(s.acc_m_s2 @ s.acc_m_s2.mean(0) / np.linalg.norm(s.acc_m_s2, axis=1)
+                                        / np.linalg.norm(s.acc_m_s2.mean(0)), -1, 1)))
+    assert 3.0 < tilt.max() < 6.0  # the accelerometer sees it: measured 4.4 deg
+    assert 3.0 < np.abs(truth).max() < 6.0 and np.ptp(truth) > 5.0  # and the truth has it: 4.3 / 6.6 deg
+
+
+def test_seated_bends_flex_the_lumbar_spine_over_a_still_pelvis() -> None:
+    res = simulate(replace(SCENARIOS["seated_bends"], n_reps=2, between_moves=("twist",), **NOISELESS))
+    assert res.config.seated and len(res.reps) == 2 and res.summary()["seated"] is True
+    assert np.abs(res.truth_pelvic_tilt_deg).max() < 2.5  # measured 1.4 (sway included)
+    for r in res.reps:
+        assert r["peak_lumbar_flexion_deg"] > 25 and r["labels"]["lumbar_flexion"] is True
+        assert r["peak_pelvic_tilt_deg"] < 2.0
+        assert _rotation_deg(res, "sacrum", r["start_s"], r["end_s"]) < 3.0  # the sacrum sensor barely turns
+        assert _rotation_deg(res, "thoracic", r["start_s"], r["end_s"]) > 25.0
+    quiet = res.truth_time_s < 0.75  # relative to upright sitting, although the pelvis sits tilted back
+    assert np.abs(res.truth_pelvic_tilt_deg[quiet]).max() < 0.5
+    sac = res.recording["sacrum"]
+    g_dir = sac.acc_m_s2[sac.time_s < 0.7].mean(0)
+    standing = simulate(replace(SimConfig(seed=res.config.seed, n_reps=0, duration_s=6.0), **NOISELESS))
+    g_stand = standing.recording["sacrum"].acc_m_s2[:50].mean(0)
+    angle = np.degrees(np.arccos(g_dir @ g_stand / np.linalg.norm(g_dir) / np.linalg.norm(g_stand)))
+    assert 6.0 < angle < 18.0  # sitting tilts the pelvis back 8..15 deg from standing (measured 8.8)
+
+
+@pytest.mark.parametrize("kind", ["side_bend", "twist"])
+def test_side_bends_and_twists_are_not_reps(kind) -> None:
+    res = simulate(SimConfig(seed=9, n_reps=3, between_moves=(kind,), rounding_frac=0.4, **NOISELESS))
+    assert [m[0] for m in res.moves] == [kind, kind] and len(res.reps) == 3
+    for _, a, b in res.moves:
+        assert not any(r["start_s"] <= b and a <= r["end_s"] for r in res.reps)  # no true rep there
+        during = (res.truth_time_s >= a) & (res.truth_time_s <= b)
+        assert np.abs(res.truth_trunk_flexion_deg[during]).max() < 5.0  # no sagittal hinge in the truth
+        assert np.abs(res.truth_lumbar_flexion_deg[during]).max() < 5.0  # never a lumbar_flexion fault
+        assert _rotation_deg(res, "thoracic", a, b) > 18.0  # but the thorax really moved (measured 20..43 deg)
+        assert _rotation_deg(res, "thoracic", a, b) > 2 * _rotation_deg(res, "sacrum", a, b)
+
+
+@pytest.mark.parametrize("kind", ["side_bend", "twist", "back_bend", "walk", "sit_down"])
+def test_bad_start_first_movement_is_not_a_hinge(kind) -> None:
+    res = simulate(SimConfig(seed=11, n_reps=1, stand_start_s=1.0, first_moves=(kind,), **NOISELESS))
+    (move, a, b), first = res.moves[0], res.reps[0]
+    assert move == kind and a == pytest.approx(1.0) and res.stand_start_s == pytest.approx(1.0)
+    assert first["start_s"] > b  # the first rep comes after it
+    assert _first_motion_s(res, "thoracic", 5.0) < a + 0.6  # the data's first motion is this move
+    during = (res.truth_time_s >= a) & (res.truth_time_s <= b)
+    trunk, lumbar = res.truth_trunk_flexion_deg[during], res.truth_lumbar_flexion_deg[during]
+    assert lumbar.max() < 16.0 and trunk.max() < 32.0  # nowhere near a hinge or a lumbar fault
+    if kind == "back_bend":
+        assert trunk.min() < -10.0 and lumbar.min() < -4.0
+    if kind == "sit_down":  # seated, the pelvis tilts back; the sacrum sensor drops ~0.45 m (2 x 1 g of jerk)
+        assert res.truth_pelvic_tilt_deg[during].min() < -6.0
+    if kind == "walk":
+        s = res.recording["sacrum"]
+        steps = (s.time_s > a + 1.5) & (s.time_s < b - 1.5)
+        assert np.ptp(np.linalg.norm(s.acc_m_s2[steps], axis=1)) > 3.0
+
+
+def test_walking_and_stairs_between_sets() -> None:
+    res = simulate(SimConfig(seed=5, n_reps=1, n_sets=3, rest_s=6.0, between_sets_moves=("walk", "stairs")))
+    assert len(res.reps) == 3 and [m[0] for m in res.moves] == ["walk", "stairs"]
+    assert len(res.walks) == 1 and len(res.stairs) == 1
+    s = res.recording["sacrum"]
+    for a, b in (res.walks[0], res.stairs[0]):
+        assert not any(r["start_s"] <= b and a <= r["end_s"] for r in res.reps)
+        during = (res.truth_time_s > a) & (res.truth_time_s < b)
+        assert np.abs(res.truth_trunk_flexion_deg[during]).max() < 20
+        steps = (s.time_s > a + 1.5) & (s.time_s < b - 1.5)
+        assert np.ptp(np.linalg.norm(s.acc_m_s2[steps], axis=1)) > 3.0
+    a, b = res.stairs[0]
+    stairs = (res.truth_time_s > a + 1.5) & (res.truth_time_s < b - 1.5)
+    walk = (res.truth_time_s > res.walks[0][0] + 1.5) & (res.truth_time_s < res.walks[0][1] - 1.5)
+    assert res.truth_trunk_flexion_deg[stairs].mean() > res.truth_trunk_flexion_deg[walk].mean()  # leaning into it
+
+
+def test_soft_tissue_wobble_of_the_thoracic_sensor() -> None:
+    base = SimConfig(seed=2, n_reps=2, **NOISELESS)
+    plain, wob = simulate(base), simulate(replace(base, tissue_deg=2.5))
+    np.testing.assert_array_equal(plain.truth_trunk_flexion_deg, wob.truth_trunk_flexion_deg)  # not in the truth
+    np.testing.assert_array_equal(plain.recording["sacrum"].gyr_rad_s, wob.recording["sacrum"].gyr_rad_s)
+    ss_p, ss_w = plain.sensors["thoracic"], wob.sensors["thoracic"]
+    rel = (Rotation.from_quat(ss_p.orientation_wxyz[:, [1, 2, 3, 0]]).inv()
+           * Rotation.from_quat(ss_w.orientation_wxyz[:, [1, 2, 3, 0]]))
+    angle = np.degrees(rel.magnitude())
+    t = ss_w.true_time_s
+    assert angle[t < wob.stand_start_s - 0.5].max() < 0.2  # still standing: no wobble (measured 0.02)
+    assert 1.5 < angle.max() < 3.5  # while moving: 2.5 deg peak about one axis (measured 3.05 in all)
+    diff = wob.recording["thoracic"].gyr_rad_s - plain.recording["thoracic"].gyr_rad_s
+    spec = np.abs(np.fft.rfft(diff[:, 1]))
+    freq = np.fft.rfftfreq(len(diff), 1.0 / wob.config.rate_hz)
+    assert 5.0 <= freq[np.argmax(spec)] <= 10.0  # the gyro reads the rocking at its 5..10 Hz
+    acc_diff = np.linalg.norm(wob.recording["thoracic"].acc_m_s2 - plain.recording["thoracic"].acc_m_s2, axis=1)
+    assert acc_diff.max() > 0.3  # and the accelerometer its tangential acceleration (measured 3.2 m/s^2)
+
+
+def test_gyro_bias_warms_up_exponentially() -> None:
+    cfg = SimConfig(seed=4, n_reps=0, duration_s=40.0, gyro_bias_warmup_dps=2.0, gyro_bias_warmup_tau_s=10.0,
+                    **STILL)
+    res = simulate(cfg)
+    s, w = res.recording["thoracic"], res.realisations["thoracic"].gyro_warmup_rad_s
+    assert np.all((np.abs(np.degrees(w)) >= 1.0) & (np.abs(np.degrees(w)) <= 2.0))
+    drift = np.degrees(s.gyr_rad_s - s.gyr_rad_s[0])
+    expected = np.degrees(w)[None, :] * (np.exp(-s.time_s[0] / 10.0) - np.exp(-s.time_s / 10.0))[:, None]
+    assert np.abs(drift - expected).max() < 0.01  # dps (measured 2e-16: noise, sway and random walk off)
+    half = np.flatnonzero(np.abs(drift[:, 0]) >= 0.5 * abs(np.degrees(w[0])))[0]
+    assert s.time_s[half] == pytest.approx(10.0 * np.log(2), abs=0.2)  # half-way at tau ln 2, not a random walk
+    assert res.summary()["bias_warmup_tau_s"] == 10.0
+
+
+@pytest.mark.parametrize("colour", ["white", "pink", "ar1"])
+def test_coloured_noise(colour) -> None:
+    cfg = replace(SimConfig(seed=6, n_reps=0, duration_s=60.0, **STILL), gyro_noise_rad_s=0.01, noise_colour=colour,
+                  noise_ar_coef=0.9)
+    gyr = simulate(cfg).recording["sacrum"].gyr_rad_s[:, 0]
+    x = gyr - gyr.mean()
+    assert 0.006 < x.std() < 0.0115  # the per-sample standard deviation stays about the configured 0.01
+    lag1 = float(np.corrcoef(x[:-1], x[1:])[0, 1])
+    freq = np.fft.rfftfreq(len(x), 0.01)
+    psd = np.abs(np.fft.rfft(x)) ** 2
+    low_high = psd[(freq > 0.1) & (freq < 1.0)].mean() / psd[(freq > 10) & (freq < 40)].mean()
+    if colour == "white":
+        assert abs(lag1) < 0.05 and 0.5 < low_high < 2.0
+    elif colour == "ar1":
+        assert lag1 == pytest.approx(0.9, abs=0.03)
+    else:  # 1/f: far more power per Hz at 0.1..1 Hz than at 10..40 Hz (measured 51; white 0.96)
+        assert low_high > 10.0 and lag1 > 0.3
+
+
+def test_outage_and_return(tmp_path) -> None:
+    res = simulate(SimConfig(seed=1, n_reps=2, rate_hz=25.0, outage_s=(6.0, 9.5)))
+    tho, sac = res.recording["thoracic"].time_s, res.recording["sacrum"].time_s
+    assert not np.any((tho >= 6.0) & (tho < 9.5))
+    gap = np.diff(tho)
+    assert gap.max() == pytest.approx(3.5, abs=0.1) and np.sum(gap > 0.1) == 1  # one gap, then it resumes
+    assert np.sum(tho > 9.5) > 25 * (res.duration_s - 10.0)
+    assert np.diff(sac).max() < 0.06  # the other sensor runs on (25 Hz)
+    assert res.sensors["thoracic"].n_dropped == pytest.approx(3.5 * 25, abs=2)
+    _, json_p, _ = write_case(res, tmp_path / "o.csv")
+    truth = json.loads(json_p.read_text())
+    assert truth["outage"] == ["thoracic", 6.0, 9.5] and truth["fs"] == 25.0
+    assert {"moves", "sway_deg", "tissue_deg", "bias_warmup_dps", "bias_warmup_tau_s", "seated"} <= set(truth)
+
+
+def test_real_world_scenarios_are_in_the_catalogue() -> None:
+    assert set(simulation.REAL_WORLD) <= set(SCENARIOS)
+    assert {f"bad_start_{k}" for k in ("side_bend", "twist", "back_bend", "walk", "sit_down")} <= set(SCENARIOS)
+
+
+def test_sensor_slip_turns_the_sensor_not_the_segment() -> None:
+    base = SimConfig(seed=3, n_reps=2, **NOISELESS)
+    plain, slip = simulate(base), simulate(replace(base, slip=("thoracic", 6.0, -5.0)))
+    np.testing.assert_array_equal(plain.truth_trunk_flexion_deg, slip.truth_trunk_flexion_deg)
+    qp, qs = (Rotation.from_quat(r.sensors["thoracic"].orientation_wxyz[:, [1, 2, 3, 0]]) for r in (plain, slip))
+    angle = np.degrees((qp.inv() * qs).magnitude())
+    t = slip.sensors["thoracic"].true_time_s
+    assert angle[t < 6.0].max() < 1e-6 and np.abs(angle[t > 6.3] - 5.0).max() < 0.01
+    tilt = np.degrees(np.arccos(np.clip(np.sum(plain.recording["thoracic"].acc_m_s2
+                                               * slip.recording["thoracic"].acc_m_s2, axis=1)
+                                        / (G * G), -1, 1)))
+    end = slip.truth_time_s[-1]
+    assert 4.5 < np.median(tilt[t > end - 1.5]) < 5.5  # standing at the end, gravity reads 5 deg off
+    assert slip.summary()["slip"] == ["thoracic", 6.0, -5.0]
+
+
+def test_benchmarks_take_the_real_world_scenarios(tmp_path) -> None:
+    """make_sim_suite writes them in the evaluation-case format; accuracy_sim reports a refusal as a row."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(root / "benchmarks/make_sim_suite.py"), str(tmp_path),
+                          "--scenarios", "seated_bends,outage_return"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    cases = sorted(p.name.split(".")[0] for p in tmp_path.glob("*.truth.json"))
+    assert [c.rsplit("_", 1)[0] for c in cases] == ["outage_return", "seated_bends"]
+    assert all((tmp_path / f"{c}{ext}").is_file() for c in cases for ext in (".csv", ".truth_angles.csv"))
+    truth = json.loads((tmp_path / f"{cases[0]}.truth.json").read_text())
+    assert truth["outage"] == ["thoracic", 14.0, 20.0] and len(truth["reps"]) == 8
+    out = subprocess.run([sys.executable, str(root / "benchmarks/accuracy_sim.py"), "--seeds", "1", "--scenarios",
+                          "no_quiet_start"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    row = [ln for ln in out.stdout.splitlines() if ln.startswith("no_quiet_start")]
+    assert len(row) == 1 and out.stdout.splitlines()[-1].startswith("{")  # refused or scored, never a crash

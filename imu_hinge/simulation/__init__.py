@@ -15,24 +15,27 @@ drop-outs::
 
 Modules: :mod:`.config` (parameters), :mod:`.exercises` and :mod:`.motion` (rep scripts ->
 angle trajectories), :mod:`.trajectory` (C2 quintic curves), :mod:`.gait` (walking),
-:mod:`.body` (kinematic chain -> sensor kinematics), :mod:`.sensor_model` (MEMS, clocks,
-drops), :mod:`.truth` (truth traces, rep boundaries, labels), :mod:`.simulator`,
-:mod:`.scenarios`, :mod:`.writer`.
+:mod:`.moves` (side bends, twists, backward bends, sitting down, walking and stair bouts),
+:mod:`.body` (kinematic chain -> sensor kinematics, soft-tissue rocking), :mod:`.sensor_model`
+(MEMS, bias warm-up, coloured noise, clocks, drops, outages), :mod:`.truth` (truth traces, rep
+boundaries, labels), :mod:`.simulator`, :mod:`.scenarios` (incl. the real-world ones), :mod:`.writer`.
 """
 
 from __future__ import annotations
 
 from .body import BodyGeometry
-from .config import EXERCISES, NAMED_MOUNTS, SimConfig, parse_mount, validate
+from .config import EXERCISES, MOVES, NAMED_MOUNTS, SimConfig, parse_mount, validate
 from .exercises import FAULTS
-from .scenarios import SCENARIOS
+from .scenarios import REAL_WORLD, SCENARIOS
 from .simulator import SimResult, simulate
 from .writer import case_paths, write_case
 
 __all__ = [
     "EXERCISES",
     "FAULTS",
+    "MOVES",
     "NAMED_MOUNTS",
+    "REAL_WORLD",
     "SCENARIOS",
     "BodyGeometry",
     "SimConfig",

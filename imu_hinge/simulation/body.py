@@ -12,6 +12,12 @@ Sensor readings are physical: the accelerometer measures specific force
 hips, the segment rotations' tangential and centripetal terms and gravity are all in it),
 and the gyroscope the segment's angular velocity in sensor axes. Derivatives are taken by
 central differences on the fine uniform simulation grid (O(h^2), h = 1 ms by default).
+
+Soft tissue and slip: a sensor can rock (or slip) on the skin by a small time-varying rotation
+``R_t`` (segment axes) about a point ``TISSUE_DEPTH_M`` in front of it (inside the soft tissue), so its
+orientation is ``segment * R_t * surface * mounting`` and its position moves by
+``R_seg (R_t l - l)`` with ``l`` the lever from that point to the sensor: the gyroscope
+reads the rocking and the accelerometer its tangential and centripetal accelerations.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 _UPRIGHT = Rotation.from_euler("y", -90.0, degrees=True)  # segment axes -> earth when standing, heading 0
+TISSUE_DEPTH_M = 0.03
+"""Distance from a rocking sensor to the point of the soft tissue it rocks about, m."""
 
 
 @dataclass(frozen=True)
@@ -120,10 +128,13 @@ def _offset(sup_post_m: tuple[float, float]) -> np.ndarray:
 
 def sensor_kinematics(dt_s: float, hip_m: np.ndarray, heading_rad: np.ndarray, pelvis: SegmentAngles,
                       thorax: SegmentAngles, geometry: BodyGeometry, mounts: dict[str, Rotation],
-                      gravity_m_s2: float) -> dict[str, SensorKinematics]:
+                      gravity_m_s2: float, tissue_rad: dict[str, np.ndarray] | None = None
+                      ) -> dict[str, SensorKinematics]:
     """True kinematics of the ``sacrum`` and ``thoracic`` sensors on a uniform grid of step ``dt_s``.
 
-    ``hip_m`` (N, 3): hip joint centre in earth axes; ``mounts``: sensor -> surface rotation per role.
+    ``hip_m`` (N, 3): hip joint centre in earth axes; ``mounts``: sensor -> surface rotation per role;
+    ``tissue_rad``: per role, the sensor's rocking and slipping on its segment as rotation vectors
+    (N, 3) in segment axes.
     """
     r_pelvis = segment_rotation(heading_rad, pelvis)
     r_thorax = segment_rotation(heading_rad, thorax)
@@ -137,6 +148,11 @@ def sensor_kinematics(dt_s: float, hip_m: np.ndarray, heading_rad: np.ndarray, p
     out = {}
     for role, (r_seg, pos, surface_deg) in chain.items():
         fixed = (Rotation.from_euler("y", surface_deg, degrees=True) * mounts[role]).as_matrix()
+        if tissue_rad and role in tissue_rad:
+            r_t = Rotation.from_rotvec(tissue_rad[role]).as_matrix()
+            lever = np.array([0.0, 0.0, TISSUE_DEPTH_M])
+            pos = pos + np.einsum("nij,nj->ni", r_seg, r_t @ lever - lever)
+            r_seg = r_seg @ r_t
         r_sensor = r_seg @ fixed
         lin_acc = _second_derivative(pos, dt_s)
         force_earth = lin_acc + np.array([0.0, 0.0, gravity_m_s2])

@@ -13,9 +13,21 @@ from dataclasses import dataclass
 from ..errors import UsageError
 
 EXERCISES: tuple[str, ...] = ("rdl", "hinge", "good_morning", "kb_swing", "long_hold", "wall_hinge",
-                              "fatigue", "walk", "mixed")
+                              "fatigue", "walk", "mixed", "seated_bend")
 """Exercise names :func:`~imu_hinge.simulation.simulate` knows (``hinge`` is an alias of ``rdl``;
-``walk`` is walking only, no reps; ``mixed`` draws a different exercise for every set)."""
+``walk`` is walking only, no reps; ``mixed`` draws a different exercise for every set;
+``seated_bend`` is a trunk bend from a stool: the pelvis barely tilts, the lumbar spine flexes a lot,
+and the truth angles are relative to upright sitting)."""
+
+MOVES: tuple[str, ...] = ("side_bend", "twist", "back_bend", "walk", "stairs", "sit_down")
+"""Non-hinge movements a session can make before its first rep (``first_moves``) or between reps
+(``between_moves``): none of them is a rep in the truth."""
+
+SEATED_MOVES: tuple[str, ...] = ("side_bend", "twist", "back_bend")
+"""The moves a seated session can make."""
+
+NOISE_COLOURS: tuple[str, ...] = ("white", "pink", "ar1")
+"""Spectra of the sensor noise: white, 1/f (pink) or first-order autoregressive (``noise_ar_coef``)."""
 
 NAMED_MOUNTS: dict[str, tuple[float, float, float]] = {
     "identity": (0.0, 0.0, 0.0),
@@ -48,6 +60,24 @@ class SimConfig:
     ``sample_averaging``: each sample is the mean over its sample period (ODR-matched
     low-pass) rather than an instantaneous value; ``adc_bits`` 0 turns quantisation off.
     ``duration_s`` fixes the total length (reps that do not fit are left out).
+
+    ``sway_deg`` is the RMS of the postural sway of the trunk (0.05..0.4 Hz; peaks reach about
+    3 x it: 1.5 sways up to about 5 deg).
+
+    Real-world conditions: ``stand_start_s`` may be 0 (movement right away; the truth is then
+    relative to the body model's upright posture instead of the mean of the first stance);
+    ``first_moves`` are non-hinge movements (:data:`MOVES`) made before the first rep,
+    ``between_moves`` are made one after each rep (cycling through the tuple; never after a
+    set's last rep), ``between_sets_moves`` one in each rest between sets (instead of
+    ``walk_between_sets``; the rest lasts at least until 1.5 s after it); ``tissue_deg`` is the
+    peak soft-tissue wobble of the thoracic sensor on its segment (5..10 Hz, excited by
+    movement); the gyro bias of each axis moves exponentially from its power-on value to one
+    ``gyro_bias_warmup_dps`` (x 0.5..1, random sign) away with time constant
+    ``gyro_bias_warmup_tau_s``; ``noise_colour`` shapes the noise spectrum at the same per-sample
+    standard deviations; ``outage_s`` (start, end) removes the ``outage_role`` sensor's rows in that
+    span of the recording (it resumes afterwards); ``slip`` (role, time_s, angle_deg): that sensor
+    slips on its segment by ``angle_deg`` about the segment's left (sagittal) axis within 0.3 s
+    from ``time_s`` and stays so (the truth, the segment's angle, does not change).
     """
 
     seed: int = 0
@@ -94,10 +124,27 @@ class SimConfig:
     thoracic_offset_s: float = 0.0
     drop_fraction: float = 0.0
     drop_burst_share: float = 0.5
+    # real-world conditions
+    first_moves: tuple[str, ...] = ()
+    between_moves: tuple[str, ...] = ()
+    between_sets_moves: tuple[str, ...] = ()
+    tissue_deg: float = 0.0
+    gyro_bias_warmup_dps: float = 0.0
+    gyro_bias_warmup_tau_s: float = 90.0
+    noise_colour: str = "white"
+    noise_ar_coef: float = 0.9
+    outage_role: str = "thoracic"
+    outage_s: tuple[float, float] | None = None
+    slip: tuple[str, float, float] | None = None
     # grids
     truth_rate_hz: float = 100.0
     internal_rate_hz: float = 1000.0
     gravity_m_s2: float = 9.81
+
+    @property
+    def seated(self) -> bool:
+        """Whether the session is performed sitting on a stool (truth relative to upright sitting)."""
+        return self.exercise == "seated_bend"
 
     @property
     def thoracic_rate(self) -> float:
@@ -144,8 +191,27 @@ def validate(cfg: SimConfig) -> None:
     _check(1 <= cfg.n_sets <= 50, f"sets must be 1..50, got {cfg.n_sets}")
     _check(_finite(cfg.rest_s, cfg.walk_after_s) and 0 <= cfg.rest_s <= 600 and 0 <= cfg.walk_after_s <= 600,
            "rest and walk durations must be 0..600 s")
-    _check(_finite(cfg.stand_start_s) and 2.0 <= cfg.stand_start_s <= 60,
-           f"quiet standing at the start must be 2..60 s, got {cfg.stand_start_s}")
+    _check(_finite(cfg.stand_start_s) and 0.0 <= cfg.stand_start_s <= 60,
+           f"quiet standing at the start must be 0..60 s, got {cfg.stand_start_s}")
+    allowed = SEATED_MOVES if cfg.seated else MOVES
+    for move in (*cfg.first_moves, *cfg.between_moves, *cfg.between_sets_moves):
+        _check(move in allowed, f"unknown move {move!r} for a {'seated' if cfg.seated else 'standing'} session; "
+                                f"choose from {', '.join(allowed)}")
+    _check(_finite(cfg.tissue_deg) and 0 <= cfg.tissue_deg <= 10, "soft-tissue wobble must be 0..10 deg")
+    _check(_finite(cfg.gyro_bias_warmup_dps, cfg.gyro_bias_warmup_tau_s) and 0 <= cfg.gyro_bias_warmup_dps <= 20
+           and 1 <= cfg.gyro_bias_warmup_tau_s <= 3600,
+           "gyro bias warm-up must be 0..20 dps with a time constant of 1..3600 s")
+    _check(cfg.noise_colour in NOISE_COLOURS,
+           f"unknown noise colour {cfg.noise_colour!r}; choose from {', '.join(NOISE_COLOURS)}")
+    _check(_finite(cfg.noise_ar_coef) and 0 <= cfg.noise_ar_coef < 1, "noise AR coefficient must be 0..0.999")
+    _check(cfg.outage_role in ("sacrum", "thoracic"), "outage role must be sacrum or thoracic")
+    if cfg.slip is not None:
+        _check(len(cfg.slip) == 3 and cfg.slip[0] in ("sacrum", "thoracic") and _finite(cfg.slip[1], cfg.slip[2])
+               and cfg.slip[1] > 0 and abs(cfg.slip[2]) <= 30,
+               "slip must be (sacrum|thoracic, time_s > 0, angle within 30 deg)")
+    if cfg.outage_s is not None:
+        _check(len(cfg.outage_s) == 2 and _finite(*cfg.outage_s) and 0 < cfg.outage_s[0] < cfg.outage_s[1],
+               "outage must be (start_s, end_s) with 0 < start < end")
     _check(_finite(cfg.stand_end_s) and 0.5 <= cfg.stand_end_s <= 60,
            "quiet standing at the end must be 0.5..60 s")
     _check(cfg.duration_s is None or (_finite(cfg.duration_s) and 5.0 <= cfg.duration_s <= 7200),

@@ -32,6 +32,8 @@ class ExerciseSpec:
     hip_down_m: tuple[float, float]
     continuous: bool = False
     hold_creep_deg: tuple[float, float] = (0.0, 0.0)
+    pelvis_peak_deg: tuple[float, float] | None = None
+    """Set for a bend over a still pelvis (seated): the pelvis peaks here and the lumbar spine takes the rest."""
 
 
 EXERCISE_SPECS: dict[str, ExerciseSpec] = {
@@ -45,6 +47,8 @@ EXERCISE_SPECS: dict[str, ExerciseSpec] = {
                               (0.18, 0.28), (0.04, 0.08), hold_creep_deg=(0.0, 3.0)),
     "wall_hinge": ExerciseSpec("wall_hinge", (45, 60), (2.0, 3.5), (1.8, 3.0), (0.5, 1.5), (1.0, 2.5),
                                (0.28, 0.36), (0.03, 0.06)),
+    "seated_bend": ExerciseSpec("seated_bend", (30, 50), (1.4, 2.4), (1.1, 2.0), (0.3, 1.0), (1.0, 2.2),
+                                (0.0, 0.0), (0.0, 0.0), pelvis_peak_deg=(0.3, 1.8)),
 }
 EXERCISE_SPECS["hinge"] = EXERCISE_SPECS["rdl"]
 EXERCISE_SPECS["fatigue"] = EXERCISE_SPECS["rdl"]

@@ -15,6 +15,7 @@ import numpy as np
 
 from .config import SimConfig
 from .exercises import EXERCISE_SPECS, ExerciseSpec, fault_plan, lumbar_peaks, set_exercises, uniform
+from .moves import MoveCurves, add_move
 from .trajectory import KnotCurve, min_jerk_fraction
 
 Knot = tuple[float, float, float, float]
@@ -37,7 +38,8 @@ class RepPlan:
 
 @dataclass
 class Script:
-    """The planned session: angle curves in deg, hip gains in m, reps, walking bouts (start_s, end_s)."""
+    """The planned session: angle curves in deg, hip gains in m, reps, walking and stair bouts
+    (start_s, end_s), and the non-hinge movements (:class:`~.moves.MoveCurves`)."""
 
     duration_s: float
     stand_start_s: float
@@ -47,6 +49,12 @@ class Script:
     hip_down_m: KnotCurve = field(default_factory=KnotCurve)
     reps: list[RepPlan] = field(default_factory=list)
     walks: list[tuple[float, float]] = field(default_factory=list)
+    stairs: list[tuple[float, float]] = field(default_factory=list)
+    moves: MoveCurves = field(default_factory=MoveCurves)
+
+    def move(self, kind: str, t0: float, seated: bool, rng: np.random.Generator) -> float:
+        """Plan the non-hinge movement ``kind`` at ``t0``; returns its end time (s)."""
+        return add_move(self.moves, self.walks, self.stairs, kind, t0, seated, rng)
 
 
 @dataclass
@@ -64,10 +72,16 @@ def _hinge_rep(spec: ExerciseSpec, cfg: SimConfig, rng: np.random.Generator, t0:
                faults: set[str], tempo: float) -> _Rep:
     """Knots of one discrete hinge rep starting (trunk leaving standing) at ``t0``."""
     trunk_pk = uniform(rng, cfg.peak_trunk_deg or spec.peak_trunk_deg)
-    lum_pk = min(lumbar_peak, trunk_pk - 15.0)
-    if "back_first" in faults:
-        lum_pk = max(lum_pk, 14.0)
-    pel_pk = trunk_pk - lum_pk
+    seated = spec.pelvis_peak_deg is not None
+    if seated:  # a bend over a still pelvis: the lumbar spine takes nearly all of it; no injected faults
+        faults = set()
+        pel_pk = uniform(rng, spec.pelvis_peak_deg or (0.0, 0.0))
+        lum_pk = trunk_pk - pel_pk
+    else:
+        lum_pk = min(lumbar_peak, trunk_pk - 15.0)
+        if "back_first" in faults:
+            lum_pk = max(lum_pk, 14.0)
+        pel_pk = trunk_pk - lum_pk
     descent, ascent = uniform(rng, spec.descent_s) * tempo, uniform(rng, spec.ascent_s) * tempo
     hold = uniform(rng, spec.hold_s) * (tempo if spec.hold_s[1] < 3 else 1.0)
     hold = hold if hold >= 0.05 else 0.0
@@ -85,7 +99,9 @@ def _hinge_rep(spec: ExerciseSpec, cfg: SimConfig, rng: np.random.Generator, t0:
     else:
         t_bottom = t0 + descent
         lum_on = t0 + descent * uniform(rng, (0.1, 0.4))
-        if lum_bottom >= 10.0:  # make "pelvis reaches 10 deg first" unambiguous (>= 0.2 s)
+        if seated:
+            lum_on = t0
+        elif lum_bottom >= 10.0:  # make "pelvis reaches 10 deg first" unambiguous (>= 0.2 s)
             t_p10 = t0 + descent * min_jerk_fraction(10.0 / pel_pk)
             s = min_jerk_fraction(10.0 / lum_bottom)
             lum_on = min(max(lum_on, (t_p10 + 0.2 - t_bottom * s) / (1 - s)), t_bottom - 0.3)
@@ -170,11 +186,19 @@ def _commit(curve: KnotCurve, knots: list[Knot]) -> None:
         curve.add(*k)
 
 
-def build_script(cfg: SimConfig, rng: np.random.Generator) -> Script:
-    """Plan the whole session: quiet standing, sets of reps with rests or walks, quiet standing."""
+def build_script(cfg: SimConfig, rng: np.random.Generator, move_rng: np.random.Generator | None = None) -> Script:
+    """Plan the whole session: quiet standing, sets of reps with rests or walks, quiet standing.
+
+    ``cfg.first_moves`` come right after the first stance, ``cfg.between_moves`` after reps;
+    they draw from ``move_rng`` only, so a session without them is the same as before.
+    """
     script = Script(duration_s=0.0, stand_start_s=cfg.stand_start_s)
     limit = (cfg.duration_s - cfg.stand_end_s) if cfg.duration_s else math.inf
+    move_rng = move_rng if move_rng is not None else np.random.default_rng(0)
     t = cfg.stand_start_s
+    for kind in cfg.first_moves:
+        t = script.move(kind, t, cfg.seated, move_rng) + uniform(move_rng, (1.0, 2.0))
+    n_between = 0
     exercises = set_exercises(cfg, rng) if cfg.exercise != "walk" else []
     for set_index, exercise in enumerate(exercises):
         spec = EXERCISE_SPECS[exercise]
@@ -187,9 +211,13 @@ def build_script(cfg: SimConfig, rng: np.random.Generator) -> Script:
                 break
             script.hip_back_m.hold(t + 0.3).add(t + 0.8, back)
             script.hip_down_m.hold(t + 0.3).add(t + 0.8, down)
-            if cfg.walk_between_sets and cfg.rest_s >= 4.0:
-                script.walks.append((t + 1.0, t + cfg.rest_s - 2.5))
-            t += cfg.rest_s
+            if cfg.between_sets_moves:
+                kind = cfg.between_sets_moves[(set_index - 1) % len(cfg.between_sets_moves)]
+                t = max(t + cfg.rest_s, script.move(kind, t + 1.0, cfg.seated, move_rng) + 1.5)
+            else:
+                if cfg.walk_between_sets and cfg.rest_s >= 4.0:
+                    script.walks.append((t + 1.0, t + cfg.rest_s - 2.5))
+                t += cfg.rest_s
         faults = fault_plan(cfg, cfg.n_reps, rng)
         if spec.continuous:  # swings: no back-first, no arch (the next swing falls in its 1.2 s lockout
             # window); rounded swings come first, from the hike pass, so none directly follows a clean one
@@ -208,6 +236,11 @@ def build_script(cfg: SimConfig, rng: np.random.Generator) -> Script:
                     break
                 reps.append(rep)
                 t = rep.end_s + uniform(rng, spec.pause_s) * cfg.tempo_scale
+                if cfg.between_moves and i < len(peaks) - 1:  # clear of the rep's lockout window (1.2 s)
+                    kind = cfg.between_moves[n_between % len(cfg.between_moves)]
+                    n_between += 1
+                    t = script.move(kind, max(t, rep.end_s + 1.3), cfg.seated, move_rng)
+                    t += uniform(move_rng, (1.0, 1.8))
         for rep in reps:
             _commit(script.pelvis_deg, rep.pelvis)
             _commit(script.lumbar_deg, rep.lumbar)

@@ -12,17 +12,21 @@ digital low-pass, as MEMS parts do) or the instantaneous value otherwise. The ho
 samples as ``tau_0 + k / rate_hz`` (nominal rate, so the clock drifts), plus timestamp
 jitter and, for the thoracic sensor, a constant synchronisation offset. Then::
 
-    gyr = M_g ((1 + s_g) * omega) + b_g + random_walk + noise
+    gyr = M_g ((1 + s_g) * omega) + b_g + w_g (1 - exp(-tau / T_warm)) + random_walk + noise
     acc = M_a ((1 + s_a) * f) + b_a + noise
 
-clipped to the range and quantised to ``adc_bits``. Dropped samples are removed rows.
+clipped to the range and quantised to ``adc_bits``. ``w_g`` is the warm-up drift of the gyro
+bias (per axis 0.5..1 x ``gyro_bias_warmup_dps``, random sign: the bias moves exponentially
+from its power-on value); the noise is white, 1/f (pink) or AR(1) with the configured standard
+deviation per sample. Dropped samples, and those of an outage, are removed rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.signal import lfilter
 from scipy.spatial.transform import Rotation
 
 from ..samples import SensorStream
@@ -47,6 +51,7 @@ class SensorRealisation:
     acc_scale: np.ndarray
     gyro_cross: np.ndarray
     acc_cross: np.ndarray
+    gyro_warmup_rad_s: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
 
 @dataclass
@@ -74,9 +79,11 @@ def _cross(rng: np.random.Generator, misalignment_deg: float) -> np.ndarray:
 
 
 def draw_realisation(cfg: SimConfig, role: str, rng: np.random.Generator,
-                     mount_rng: np.random.Generator) -> SensorRealisation:
+                     mount_rng: np.random.Generator, extra_rng: np.random.Generator | None = None
+                     ) -> SensorRealisation:
     """Draw the fixed error state of sensor ``role`` ('sacrum' or 'thoracic') from ``rng``
-    (a random mounting from ``mount_rng``, so that choosing one leaves the other errors unchanged)."""
+    (a random mounting from ``mount_rng``, so that choosing one leaves the other errors unchanged;
+    the bias warm-up from ``extra_rng``)."""
     rate_hz = cfg.rate_hz if role == "sacrum" else cfg.thoracic_rate
     mount_spec = parse_mount(cfg.mount_sacrum if role == "sacrum" else cfg.mount_thoracic)
     if mount_spec == "random":
@@ -96,7 +103,31 @@ def draw_realisation(cfg: SimConfig, role: str, rng: np.random.Generator,
         gyro_scale=rng.uniform(-cfg.scale_error, cfg.scale_error, 3) if cfg.scale_error else np.zeros(3),
         acc_scale=rng.uniform(-cfg.scale_error, cfg.scale_error, 3) if cfg.scale_error else np.zeros(3),
         gyro_cross=_cross(rng, cfg.misalignment_deg), acc_cross=_cross(rng, cfg.misalignment_deg),
+        gyro_warmup_rad_s=(_signed(extra_rng, np.deg2rad(cfg.gyro_bias_warmup_dps))
+                           if extra_rng is not None and cfg.gyro_bias_warmup_dps > 0 else np.zeros(3)),
     )
+
+
+def coloured(white: np.ndarray, colour: str, ar_coef: float) -> np.ndarray:
+    """Noise (n, 3) of spectrum ``colour`` with the per-sample standard deviation of ``white``'s source.
+
+    ``white``: i.i.d. draws; ``pink``: shaped to 1/f power between 1/(n samples) and Nyquist, scaled
+    back to the same standard deviation; ``ar1``: x_k = a x_(k-1) + sqrt(1 - a^2) e_k, stationary.
+    """
+    if colour == "white" or len(white) < 4:
+        return white
+    if colour == "ar1":
+        out = np.empty_like(white)
+        out[0] = white[0]
+        out[1:] = lfilter([np.sqrt(1.0 - ar_coef**2)], [1.0, -ar_coef], white[1:], axis=0,
+                          zi=ar_coef * white[:1])[0]
+        return out
+    spec = np.fft.rfft(white, axis=0)
+    freq = np.fft.rfftfreq(len(white))
+    shape = 1.0 / np.sqrt(np.maximum(freq, freq[1]))
+    pink = np.fft.irfft(spec * shape[:, None], n=len(white), axis=0)
+    sigma = np.sqrt(np.mean(white**2, axis=0))
+    return pink * (sigma / np.maximum(pink.std(axis=0), 1e-300))
 
 
 def drop_mask(n: int, fraction: float, burst_share: float, rng: np.random.Generator) -> np.ndarray:
@@ -176,14 +207,18 @@ def sample_sensor(kin: SensorKinematics, grid_t: np.ndarray, real: SensorRealisa
     walk_step = np.deg2rad(cfg.gyro_bias_walk_dps_rt_s) * np.sqrt(nominal_s)
     walk = np.cumsum(rng.normal(0.0, walk_step, (n, 3)), axis=0)
     gyr = ((1.0 + real.gyro_scale) * omega) @ real.gyro_cross.T + real.gyro_bias_rad_s + walk
-    gyr += rng.normal(0.0, cfg.gyro_noise_rad_s, (n, 3))
+    if cfg.gyro_bias_warmup_dps > 0:
+        gyr += real.gyro_warmup_rad_s * (1.0 - np.exp(-tau / cfg.gyro_bias_warmup_tau_s))[:, None]
+    gyr += coloured(rng.normal(0.0, cfg.gyro_noise_rad_s, (n, 3)), cfg.noise_colour, cfg.noise_ar_coef)
     acc = ((1.0 + real.acc_scale) * force) @ real.acc_cross.T + real.acc_bias_m_s2
-    acc += rng.normal(0.0, cfg.acc_noise_m_s2, (n, 3))
+    acc += coloured(rng.normal(0.0, cfg.acc_noise_m_s2, (n, 3)), cfg.noise_colour, cfg.noise_ar_coef)
     acc, acc_clip = _quantise(acc, cfg.acc_range_g * cfg.gravity_m_s2, cfg.adc_bits)
     gyr, gyr_clip = _quantise(gyr, np.deg2rad(cfg.gyro_range_dps), cfg.adc_bits)
     jitter = np.clip(rng.normal(0.0, cfg.jitter_s, n), -0.3 * nominal_s, 0.3 * nominal_s)
     stamp = first_s + k * nominal_s + real.time_offset_s + jitter
     keep = drop_mask(n, cfg.drop_fraction, cfg.drop_burst_share, rng) & (stamp >= 0.0)
+    if cfg.outage_s is not None and real.role == cfg.outage_role:  # the link is lost, the sensor runs on
+        keep &= (stamp < cfg.outage_s[0]) | (stamp >= cfg.outage_s[1])
     q = _orientation_at(grid_t, kin.orientation, tau[keep])
     stream = SensorStream(real.role, stamp[keep], acc[keep], gyr[keep], (acc_clip | gyr_clip)[keep])
     lin_acc = _interp_rows(grid_t, kin.lin_acc_m_s2, tau[keep])
