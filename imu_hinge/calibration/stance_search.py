@@ -100,6 +100,11 @@ def _stillness(s: SensorStream, params: StanceSearchParams) -> tuple[np.ndarray,
     return rate, np.abs(accn - GRAVITY_M_S2)
 
 
+def _span(s: SensorStream, t0: float, t1: float) -> slice:
+    """The samples of ``s`` with ``t0 <= time_s <= t1`` (a slice: no pass over the whole stream)."""
+    return slice(int(np.searchsorted(s.time_s, t0, side="left")), int(np.searchsorted(s.time_s, t1, side="right")))
+
+
 def _on_grid(t: np.ndarray, values: np.ndarray, grid: np.ndarray, max_gap_s: float, fill: float) -> np.ndarray:
     """The value of the latest sample at or before each grid time (``fill`` across a gap)."""
     i = np.searchsorted(t, grid, side="right") - 1
@@ -120,8 +125,8 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _mean_dir(s: SensorStream, t0: float, t1: float) -> np.ndarray | None:
-    m = (s.time_s >= t0) & (s.time_s <= t1)
-    if not m.any():
+    m = _span(s, t0, t1)
+    if m.stop <= m.start:
         return None
     a = s.acc_m_s2[m].mean(axis=0)
     return _unit(a) if np.linalg.norm(a) > 0 else None
@@ -143,8 +148,8 @@ def _pooled_bias(s: SensorStream, spans: list[tuple[float, float]], own: np.ndar
     a_mat = 0.1 * np.eye(3)
     rhs = 0.1 * own
     for a, b in spans:
-        m = (s.time_s >= a) & (s.time_s <= b)
-        if m.sum() < 5:
+        m = _span(s, a, b)
+        if m.stop - m.start < 5:
             continue
         g = _unit(s.acc_m_s2[m].mean(axis=0))
         across = (np.eye(3) - np.outer(g, g)) * (b - a) ** 2
@@ -160,13 +165,13 @@ def _upright(direction: np.ndarray | None, start: np.ndarray | None, match_deg: 
 
 def _estimate(s: SensorStream, t0: float, t1: float, bias_from: tuple[float, float],
               first_acc: np.ndarray) -> StanceEstimate:
-    m = (s.time_s >= t0) & (s.time_s <= t1)
-    if m.sum() < 5:
+    m = _span(s, t0, t1)
+    if m.stop - m.start < 5:
         raise CalibrationError(f"the {s.sensor} sensor has too few samples in the stance "
                                f"({t0:.2f}-{t1:.2f} s): check the recording for a gap there")
-    b = (s.time_s >= bias_from[0]) & (s.time_s <= bias_from[1])
+    b = _span(s, *bias_from)
     bias = sway_corrected_bias(s.time_s[b], s.acc_m_s2[b], s.gyr_rad_s[b])
-    return StanceEstimate(s.sensor, s.acc_m_s2[m].mean(axis=0), bias, first_acc, int(m.sum()), s.nominal_rate_hz)
+    return StanceEstimate(s.sensor, s.acc_m_s2[m].mean(axis=0), bias, first_acc, m.stop - m.start, s.nominal_rate_hz)
 
 
 def choose_stance(recording: Recording, params: StanceSearchParams | None = None) -> StanceChoice:
@@ -230,7 +235,7 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     z1 = min(t_end, t_start + min(p.start_s, max(p.fallback_min_s, still_run * step)))
     spread = max(_tilt_spread_deg(s, z0, z1) for s in streams.values())
     quiet_pool = [(c, min(d, c + p.max_stand_s)) for c, d in stretches if c - z0 <= p.pool_s]
-    sensors = {r: _estimate(s, z0, z1, (z0, z1), s.acc_m_s2[(s.time_s >= z0) & (s.time_s <= z1)].mean(axis=0))
+    sensors = {r: _estimate(s, z0, z1, (z0, z1), s.acc_m_s2[_span(s, z0, z1)].mean(axis=0))
                for r, s in streams.items()}
     sensors = {r: replace(e, gyr_bias_rad_s=_pooled_bias(streams[r], quiet_pool, e.gyr_bias_rad_s))
                for r, e in sensors.items()}
@@ -242,8 +247,8 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
 
 def _tilt_spread_deg(s: SensorStream, t0: float, t1: float) -> float:
     """How far gravity wanders (deg, max from its mean) over ``t0..t1``: the zero's uncertainty."""
-    m = (s.time_s >= t0) & (s.time_s <= t1)
-    if m.sum() < 2:
+    m = _span(s, t0, t1)
+    if m.stop - m.start < 2:
         return float("nan")
     u = s.acc_m_s2[m] / np.linalg.norm(s.acc_m_s2[m], axis=1)[:, None]
     mean = _unit(u.mean(axis=0))
