@@ -370,7 +370,7 @@ def _frames(s: SensorStream, gyr_unit: str, warnings: list[str], path: str | Non
                         "given as rad/s; converted to rad/s (pass --gyr-unit si or deg/s to state it)")
         return replace(s, gyr_rad_s=s.gyr_rad_s * DEG)
     todo = ("state the gyroscope's unit (--gyr-unit)" if unit_only else
-            "fix the axis mapping of the export (see `imu-hinge import --mapping`) and load it again")
+            "both must be in the sensor's own axes: fix the export's axis mapping and load it again")
     raise DataCheckError(
         f"{s.sensor}: accelerometer and gyroscope disagree (gravity does not turn as the gyroscope says: misfit "
         f"{ident[0]:.2f} as given, {best:.2f} corrected); likely {_likely(fits)}; {todo}",
