@@ -68,7 +68,7 @@ class DataCheckError(InputError):
     """Input that reads fine but cannot be right (:mod:`imu_hinge.recording.checks`).
 
     ``role``: the sensor concerned (None when both); ``problem``: a short code (``same_stream``,
-    ``frames``, ``flat``, ``too_short``, ``no_overlap``, ``sample_rate``, ``time_unit``).
+    ``frames``, ``flat``, ``too_short``, ``no_overlap``, ``sample_rate``, ``time_unit``, ``missing_sensor``).
     """
 
     def __init__(self, message: str, *, path: str | None = None, role: str | None = None,

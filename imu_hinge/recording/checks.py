@@ -59,11 +59,15 @@ def checked(rec: Recording, *, gyr_unit: str = "auto", analysis: bool = True) ->
     streams, warnings = dict(rec.streams), list(rec.warnings)
     _time_unit(streams, warnings, path)
     if analysis:
+        for role in SENSOR_ROLES:
+            n = len(streams[role]) if role in streams else 0
+            if n < 10:
+                raise DataCheckError(f"the {role} sensor has {n} sample(s); analysis needs both sensors (sacrum and "
+                                     "thoracic)", role=role, problem="missing_sensor", path=path)
         for s in streams.values():
             _flat(s, path)
-        if all(r in streams for r in SENSOR_ROLES):
-            _duration(streams, path)
-            _same_stream(streams, path)
+        _duration(streams, path)
+        _same_stream(streams, path)
         for role, s in list(streams.items()):
             streams[role] = _frames(s, gyr_unit, warnings, path)
     if warnings == rec.warnings and all(streams[r] is rec.streams[r] for r in streams):
@@ -152,8 +156,8 @@ def _same_stream(streams: dict[str, SensorStream], path: str | None) -> None:
         shift = f", shifted by {lag:+.2f} s" if abs(lag) >= 0.05 else ""
         raise DataCheckError(
             f"the sacrum and thoracic data are the same stream{shift} (they differ by {100 * rel_acc:.1f}% (acc) "
-            f"and {100 * rel_gyr:.1f}% (gyro) of their variation): one sensor's data is under both roles; export "
-            "each sensor to its own role", problem="same_stream", path=path)
+            f"and {100 * rel_gyr:.1f}% (gyro) of their variation): one sensor's data is under both roles (or the two "
+            "sensors moved as one body); export each sensor to its own role", problem="same_stream", path=path)
 
 
 def stream_difference(a: SensorStream, b: SensorStream) -> tuple[float, float, float]:
