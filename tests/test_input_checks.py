@@ -15,7 +15,8 @@ from imu_hinge.batch import Setting, run_batch
 from imu_hinge.errors import DataCheckError, InputError
 from imu_hinge.params import AnalysisParams
 from imu_hinge.recording import load_recording, recording_to_interchange_csv
-from imu_hinge.recording.checks import FIT_BAD, SAME_REL, checked, frame_misfits, stream_difference
+from imu_hinge.recording.checks import SAME_REL, checked, stream_difference
+from imu_hinge.recording.frame_check import FIT_BAD, frame_misfits
 from imu_hinge.samples import Recording
 from imu_hinge.simulation import SCENARIOS, simulate
 
@@ -92,7 +93,7 @@ def test_time_in_ms_or_us_is_converted_with_a_warning(rounding_rec: Recording, s
     assert [r.faults for r in analysis.reps] == [r.faults for r in truth.reps] and len(truth.reps) == 6
 
 
-def test_gyroscope_in_deg_s_given_as_rad_s_is_converted_with_a_warning(rounding_rec: Recording) -> None:
+def test_gyroscope_unit_slips(rounding_rec: Recording, rounding_csv: Path) -> None:
     tho = rounding_rec["thoracic"]
     slipped = altered(rounding_rec, "thoracic", gyr_rad_s=np.rad2deg(tho.gyr_rad_s))
     analysis = ih.run(slipped)
@@ -100,6 +101,9 @@ def test_gyroscope_in_deg_s_given_as_rad_s_is_converted_with_a_warning(rounding_
     assert len(analysis.reps) == 6
     with pytest.raises(DataCheckError, match="deg/s given as rad/s"):
         ih.run(slipped, gyr_unit="si")  # the user said rad/s: refused, not guessed
+    with pytest.raises(DataCheckError, match="rad/s converted as if it were deg/s") as info:
+        ih.run(rounding_csv, gyr_unit="deg/s")  # rad/s data read as deg/s: turns 57x too little
+    assert info.value.role == "sacrum" and "--gyr-unit" in str(info.value)
 
 
 # -- the CLI: one line, non-zero exit, no traceback ---------------------------------------------
