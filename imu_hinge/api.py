@@ -24,7 +24,7 @@ from .jsonable import json_default
 from .overrides import apply_overrides
 from .params import AnalysisParams, load_params
 from .pipeline import AnalysisResult, analyze
-from .recording import load_recording
+from .recording import checked, load_recording
 from .samples import Recording
 from .simulation import SimConfig, SimResult, simulate
 
@@ -120,7 +120,7 @@ def run(recording_or_path: Recording | SimResult | str | Path, params: AnalysisP
     if isinstance(recording_or_path, SimResult):
         recording_or_path = recording_or_path.recording
     if isinstance(recording_or_path, Recording):
-        rec = recording_or_path
+        rec = checked(recording_or_path, gyr_unit=gyr_unit)
     else:
         rec = load(recording_or_path, acc_unit=acc_unit, gyr_unit=gyr_unit)
     source = str(recording_or_path) if isinstance(recording_or_path, str | Path) else rec.source

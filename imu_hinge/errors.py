@@ -10,7 +10,9 @@ what to do, and the process exit code the CLI uses for it::
     ├── InputError                exit 3   a recording or data file that cannot be used
     │   ├── RecordingNotFound              missing file
     │   ├── RecordingFormatError           empty, wrong columns, unknown sensor, non-numeric
-    │   └── CalibrationError               no quiet standing, no hinge to find the axis
+    │   ├── CalibrationError               no quiet standing, no hinge to find the axis
+    │   └── DataCheckError                 reads fine but cannot be right: one stream under both roles,
+    │                                      acc and gyro in different frames, a flat-lined sensor, too short
     ├── ProtocolError             exit 4   a sensor packet that cannot be decoded
     │   └── DecodeError                    truncated, wrong version, bad count
     ├── SensorLinkError           exit 5   BLE: no adapter, sensor not found, lost
@@ -62,6 +64,20 @@ class CalibrationError(InputError):
     pass
 
 
+class DataCheckError(InputError):
+    """Input that reads fine but cannot be right (:mod:`imu_hinge.recording.checks`).
+
+    ``role``: the sensor concerned (None when both); ``problem``: a short code (``same_stream``,
+    ``frames``, ``flat``, ``too_short``, ``no_overlap``, ``sample_rate``, ``time_unit``, ``missing_sensor``).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, role: str | None = None,
+                 problem: str = "") -> None:
+        super().__init__(message, path=path)
+        self.role = role
+        self.problem = problem
+
+
 class ProtocolError(ImuHingeError):
     exit_code = 4
 
@@ -91,6 +107,7 @@ class RecordingWriteError(ImuHingeError):
 __all__ = [
     "CalibrationError",
     "ConfigError",
+    "DataCheckError",
     "DecodeError",
     "ImuHingeError",
     "InputError",

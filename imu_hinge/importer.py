@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 
 from .batch_tables import current_umask
-from .errors import RecordingFormatError, RecordingWriteError, UsageError
+from .errors import DataCheckError, RecordingFormatError, RecordingWriteError, UsageError
 from .import_columns import check_acc, check_gyr, find_columns, find_sensor_labels, read_table, time_seconds
 from .import_spec import ImportSpec, apply_axes, parse_axes
-from .samples import SENSOR_ROLES
+from .recording.checks import checked
+from .samples import SENSOR_ROLES, Recording, SensorStream
 
 CSV_HEADER = "time_s,sensor,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z"
 
@@ -77,7 +78,14 @@ def _rows_per_sensor(spec: ImportSpec, files: dict[str, str], notes: list[str]) 
         return {r: read_table(Path(f), spec) for r, f in files.items()}
     path = Path(files["sacrum"])
     table = read_table(path, spec)
-    column, labels = find_sensor_labels(table, spec, path)
+    try:
+        column, labels = find_sensor_labels(table, spec, path)
+    except RecordingFormatError:
+        if spec.source or spec.sensor_column:
+            raise
+        raise DataCheckError(f"the sacrum and thoracic data are the same stream: --sacrum and --thoracic both name "
+                             f"{path.name}, which has no sensor column to tell them apart; give each sensor's own "
+                             "file", problem="same_stream", path=str(path)) from None
     names = table[column].astype(str).str.strip().str.lower()
     out = {r: table.loc[names == labels[r].strip().lower()].reset_index(drop=True) for r in SENSOR_ROLES}
     others = sorted(set(names.unique()) - {labels[r].strip().lower() for r in SENSOR_ROLES})
@@ -125,7 +133,17 @@ def convert(spec: ImportSpec, notes: list[str] | None = None) -> dict[str, Senso
         if not 10.0 <= rate <= 2000.0:
             raise RecordingFormatError(f"{role}: sample rate {rate:.3g} Hz after converting the time column is "
                                        "implausible (10..2000 Hz); check the time unit or --rate-hz", path=str(path))
-    return data
+    return _content_checked(data, spec, notes)
+
+
+def _content_checked(data: dict[str, SensorData], spec: ImportSpec, notes: list[str]) -> dict[str, SensorData]:
+    """The checks ``analyze`` applies on loading (:func:`~imu_hinge.recording.checks.checked`), here so
+    that nothing is written that analysis would refuse (the same stream twice, axes that disagree)."""
+    desc = " and ".join(sorted({Path(d.file).name for d in data.values()}))
+    rec = Recording({r: SensorStream(r, d.time_s, d.acc_m_s2, d.gyr_rad_s) for r, d in data.items()}, source=desc)
+    out = checked(rec, gyr_unit="si")  # the import states its units: a unit slip is an error, not a guess
+    notes.extend(out.warnings)
+    return {r: SensorData(r, d.file, out[r].time_s, out[r].acc_m_s2, out[r].gyr_rad_s) for r, d in data.items()}
 
 
 def _permutation_sign(spec: tuple[tuple[int, float], ...]) -> float:

@@ -54,7 +54,8 @@ def standing_rows(duration_s: float = 6.0, rate_hz: float = 100.0, acc_scale: fl
             if moving:
                 ang = 1.2 * np.sin(2 * np.pi * 0.7 * t + k)
                 acc = 9.81 * np.array([np.cos(ang), np.sin(ang), 0.0]) + rng.normal(0, 0.5, 3)
-                gyr = np.array([0.0, 0.0, 1.2 * 2 * np.pi * 0.7 * np.cos(2 * np.pi * 0.7 * t + k)])
+                # gravity turns as the gyroscope says (du/dt = u x w): w_z = -d(ang)/dt
+                gyr = np.array([0.0, 0.0, -1.2 * 2 * np.pi * 0.7 * np.cos(2 * np.pi * 0.7 * t + k)])
             acc = acc * acc_scale
             rows.append(f"{t:.6f},{sensor}," + ",".join(f"{v:.5f}" for v in (*acc, *gyr)))
     return rows

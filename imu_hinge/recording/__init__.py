@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import RecordingFormatError, UsageError
 from ..samples import SENSOR_ROLES, Recording
+from .checks import checked
 from .format import FORMAT_VERSION, SUFFIX, build_metadata, sensor_metadata
 from .interchange import _check_path, read_interchange_csv, recording_to_interchange_csv
 from .session_reader import read_session, session_version
@@ -21,6 +22,7 @@ __all__ = [
     "SUFFIX",
     "SessionWriter",
     "build_metadata",
+    "checked",
     "load_recording",
     "read_interchange_csv",
     "read_session",
@@ -37,14 +39,16 @@ def load_recording(path: str | Path, acc_unit: str = "auto", gyr_unit: str = "au
     ``acc_unit`` / ``gyr_unit`` apply to interchange CSVs ("auto", "si", "g" / "deg/s"); a session
     recording stores SI units and accepts only "auto" or "si". ``min_samples``: the fewest
     samples each of the two sensors must have in a session recording (interchange CSVs always
-    need 10).
+    need 10); with ``min_samples=0`` (export) only the time unit is checked, not the content.
+    Every recording passes :func:`~imu_hinge.recording.checks.checked` (time unit, flat-lined or
+    too-short data, one stream under both roles, accelerometer and gyroscope in different frames).
     """
     if acc_unit not in ("auto", "si", "g") or gyr_unit not in ("auto", "si", "deg/s"):
         raise UsageError(f"unknown unit choice {acc_unit!r}/{gyr_unit!r}: use auto|si|g and auto|si|deg/s")
     path = Path(path)
     _check_path(path)
     if session_version(path) is None:
-        return read_interchange_csv(path, acc_unit=acc_unit, gyr_unit=gyr_unit)
+        return checked(read_interchange_csv(path, acc_unit=acc_unit, gyr_unit=gyr_unit), gyr_unit=gyr_unit)
     if acc_unit not in ("auto", "si") or gyr_unit not in ("auto", "si"):
         raise UsageError("a session recording stores SI units: --acc-unit/--gyr-unit apply to interchange CSVs only")
     rec = read_session(path)
@@ -53,4 +57,4 @@ def load_recording(path: str | Path, acc_unit: str = "auto", gyr_unit: str = "au
         if n < min_samples:
             raise RecordingFormatError(f"the {role} sensor has {n} sample(s); analysis needs both sensors "
                                        f"(sacrum and thoracic)", path=str(path))
-    return rec
+    return checked(rec, gyr_unit=gyr_unit, analysis=min_samples > 0)

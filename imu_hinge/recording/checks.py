@@ -1,0 +1,161 @@
+"""Checks on a loaded recording that catch input which reads fine but is silently wrong.
+
+:func:`checked` is called on every recording the analysis sees (``load_recording``, hence
+``analyze``, ``replay``, batch and ``imu_hinge.load``; ``imu_hinge.run`` on a Recording object):
+
+* **time unit**: ``time_s`` in ms, µs or ns is recognised from the sample interval, converted to
+  seconds with a warning; an interval that gives no plausible rate in any unit is an error;
+* **flat-lined sensor**: an accelerometer or gyroscope whose every sample is the same;
+* **too short**: less than :data:`MIN_DURATION_S` recorded by both sensors together;
+* **the same stream under both roles**: the thoracic data equal the sacrum data (also with a
+  little noise added or shifted in time);
+* **accelerometer and gyroscope in different frames** (:mod:`.frame_check`): the direction of
+  gravity the accelerometer sees must turn as the gyroscope says; the likely mistake is named.
+
+Problems raise :class:`~imu_hinge.errors.DataCheckError` (``role``, ``problem``, ``path``).
+The content checks look at a bounded sample of the recording (:func:`.sampling.blocks`): a few
+ms on a short session, about 70 ms on a one-hour two-sensor 100 Hz recording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..errors import DataCheckError
+from ..samples import SENSOR_ROLES, Recording, SensorStream
+from .frame_check import check_frames
+from .sampling import blocks, bounds, sample, step_s
+
+MIN_RATE_HZ, MAX_RATE_HZ = 5.0, 2000.0
+"""Plausible sample rates; the bands of s, ms, µs and ns do not overlap."""
+TIME_UNITS: tuple[tuple[str, float], ...] = (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9))
+MIN_DURATION_S = 1.0
+"""The shortest recording worth analysing: a 0.5 s stance and the start of a movement."""
+SAME_REL = 0.08
+"""Same-stream test: thoracic minus sacrum, relative to the sacrum's own variation, below this on
+both the accelerometer and the gyroscope (honest pairs: max of the two >= 0.24 measured on the dev
+cases and simulator sessions; a copy with sensor-like noise: ~0.02)."""
+
+
+def checked(rec: Recording, *, gyr_unit: str = "auto", analysis: bool = True) -> Recording:
+    """``rec`` with its time in seconds (and, with ``gyr_unit="auto"``, a gyroscope in deg/s labelled
+    rad/s converted), warnings appended; raises :class:`DataCheckError` for input that cannot be right.
+    ``analysis=False`` (export) applies only the time unit. ``rec`` itself is left as it is: a changed
+    recording is a new object."""
+    path = rec.source or None
+    streams, warnings = dict(rec.streams), list(rec.warnings)
+    _time_unit(streams, warnings, path)
+    if analysis:
+        for role in SENSOR_ROLES:
+            n = len(streams[role]) if role in streams else 0
+            if n < 10:
+                raise DataCheckError(f"the {role} sensor has {n} sample(s); analysis needs both sensors (sacrum and "
+                                     "thoracic)", role=role, problem="missing_sensor", path=path)
+        for s in streams.values():
+            _flat(s, path)
+        _duration(streams, path)
+        _same_stream(streams, path)
+        for role, s in list(streams.items()):
+            streams[role] = check_frames(s, gyr_unit, warnings, path)
+    if warnings == rec.warnings and all(streams[r] is rec.streams[r] for r in streams):
+        return rec
+    return Recording(streams=streams, metadata=rec.metadata, warnings=warnings, source=rec.source)
+
+
+# -- time unit -------------------------------------------------------------------------------
+def _time_unit(streams: dict[str, SensorStream], warnings: list[str], path: str | None) -> None:
+    units: dict[str, tuple[str, float, float]] = {}
+    for role, s in streams.items():
+        if len(s) < 2:
+            continue
+        step = step_s(s)
+        fits = [(name, f) for name, f in TIME_UNITS if MIN_RATE_HZ <= 1.0 / (step * f) <= MAX_RATE_HZ]
+        if not fits:
+            raise DataCheckError(
+                f"{role}: samples are {step:.6g} time units apart (median), a rate of {1.0 / step:.4g} Hz if "
+                f"time_s is in seconds, and no plausible rate ({MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz) in ms, us or ns "
+                "either; check the time column", role=role, problem="sample_rate", path=path)
+        units[role] = (fits[0][0], fits[0][1], step)
+    names = {u[0] for u in units.values()}
+    if len(names) > 1:
+        said = ", ".join(f"{role} in {u[0]}" for role, u in units.items())
+        raise DataCheckError(f"the sensors' time columns look like different units ({said}); both sensors must be "
+                             "stamped on one clock in seconds", problem="time_unit", path=path)
+    if names and names != {"s"}:
+        name, f, step = next(iter(units.values()))
+        for role in units:
+            s = streams[role]
+            streams[role] = replace(s, time_s=s.time_s * f)
+        warnings.append(f"time_s looks like {name} (median step {step:.4g}, {1.0 / (step * f):.0f} Hz); "
+                        "converted to seconds")
+
+
+# -- flat line, duration ---------------------------------------------------------------------
+def _flat(s: SensorStream, path: str | None) -> None:
+    if len(s) < 2:
+        return
+    for what, data in (("accelerometer", s.acc_m_s2), ("gyroscope", s.gyr_rad_s)):
+        if not np.any(data != data[0]):
+            raise DataCheckError(
+                f"{s.sensor}: the {what} reads the same value in all {len(s)} samples (flat-lined): the sensor "
+                "was not streaming real data; check it and record again", role=s.sensor, problem="flat", path=path)
+
+
+def _duration(streams: dict[str, SensorStream], path: str | None) -> None:
+    lo = max(float(s.time_s[0]) for s in streams.values())
+    hi = min(float(s.time_s[-1]) for s in streams.values())
+    if hi <= lo:
+        spans = ", ".join(f"{r} {s.time_s[0]:.2f}-{s.time_s[-1]:.2f} s" for r, s in streams.items())
+        raise DataCheckError(f"the two sensors' recordings do not overlap in time ({spans}); both must be stamped "
+                             "on one clock", problem="no_overlap", path=path)
+    if hi - lo < MIN_DURATION_S:
+        raise DataCheckError(f"the recording is too short: both sensors together cover {hi - lo:.2f} s, analysis "
+                             f"needs at least {MIN_DURATION_S:g} s (a quiet stance, then the movement); record "
+                             "longer", problem="too_short", path=path)
+
+
+# -- the same stream under both roles --------------------------------------------------------
+def _same_stream(streams: dict[str, SensorStream], path: str | None) -> None:
+    lag, rel_acc, rel_gyr = stream_difference(streams[SENSOR_ROLES[0]], streams[SENSOR_ROLES[1]])
+    if max(rel_acc, rel_gyr) < SAME_REL:
+        shift = f", shifted by {lag:+.2f} s" if abs(lag) >= 0.05 else ""
+        raise DataCheckError(
+            f"the sacrum and thoracic data are the same stream{shift} (they differ by {100 * rel_acc:.1f}% (acc) "
+            f"and {100 * rel_gyr:.1f}% (gyro) of their variation): one sensor's data is under both roles (or the two "
+            "sensors moved as one body); export each sensor to its own role", problem="same_stream", path=path)
+
+
+def stream_difference(a: SensorStream, b: SensorStream) -> tuple[float, float, float]:
+    """How far ``b`` is from a copy of ``a``: (time shift s, rel_acc, rel_gyr) where rel is the RMS of
+    ``b - a`` after the best shift (within 1 s) relative to ``a``'s RMS variation; inf when unknown."""
+    lo, hi = max(a.time_s[0], b.time_s[0]), min(a.time_s[-1], b.time_s[-1])
+    fs = min(50.0, 1.0 / step_s(a), 1.0 / step_s(b))
+    if not (hi > lo and fs > 0):
+        return 0.0, np.inf, np.inf
+    max_lag = int(fs)  # shifts up to 1 s, in grid steps
+    parts = []  # per block: grid (n,), a there (n, 6), b on the grid widened by max_lag steps each side
+    errs = np.zeros(2 * max_lag + 1)
+    for t0, t1 in blocks(float(lo), float(hi)):
+        g = np.arange(t0, t1, 1.0 / fs)
+        if g.size < 4:
+            continue
+        ext = g[0] + (np.arange(g.size + 2 * max_lag) - max_lag) / fs
+        va, vb = sample(a, g), sample(b, ext)
+        windows = np.lib.stride_tricks.sliding_window_view(np.linalg.norm(vb[:, 3:], axis=1), g.size)
+        errs += ((windows - np.linalg.norm(va[:, 3:], axis=1)) ** 2).sum(axis=1)  # rows: lag -max..max
+        parts.append((g, va, b.slice(*bounds(b, ext[0] - 1.0 / fs, ext[-1] + 1.0 / fs))))
+    if not parts:
+        return 0.0, np.inf, np.inf
+    coarse = (int(np.argmin(errs)) - max_lag) / fs
+    base = np.concatenate([p[1] for p in parts])
+    spread = np.mean((base - base.mean(axis=0)) ** 2, axis=0)
+    best = (0.0, np.inf, np.inf)
+    for lag in coarse + np.linspace(-0.5, 0.5, 5) / fs:
+        other = np.concatenate([sample(sb, g + lag) for g, _, sb in parts])
+        diff2 = np.mean((other - base) ** 2, axis=0)
+        rel = [float(np.sqrt(diff2[c].sum() / max(spread[c].sum(), 1e-18))) for c in (slice(0, 3), slice(3, 6))]
+        if max(rel) < max(best[1:]):
+            best = (round(float(lag), 3), rel[0], rel[1])
+    return best
