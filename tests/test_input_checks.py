@@ -157,7 +157,7 @@ def test_simulated_sessions_pass_silently(name: str) -> None:
         identity = next((f[0] for f in fits if f[2] > 0 and f[3] == 1.0 and np.trace(f[1]) == 3), 0.0)
         # measured <= 0.07 with >= 12 stretches, but 0.33 with the thoracic soft-tissue wobble (2.5 deg at
         # 5-10 Hz): still well under the error level FIT_BAD (0.6); wrong frames measure >= 0.92
-        assert used < 12 or identity < 0.45
+        assert used < 12 or identity < 0.75 * FIT_BAD
 
 
 def test_bundled_recordings_pass_silently() -> None:
