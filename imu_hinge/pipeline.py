@@ -3,9 +3,15 @@
 :class:`HingePipeline` is the live form: :meth:`~HingePipeline.push` takes one
 :class:`~imu_hinge.samples.ImuSample` at a time (in arrival order) and returns the events it
 raises. :func:`analyze` is the replay form over a whole :class:`~imu_hinge.samples.Recording`:
-the same stance calibration, the same filters (their C batch loops), the same sagittal angles,
-the same stream alignment (vectorised) and the same detector, row by row. Both give the same
-angles, reps and alerts on the same samples fed in time order.
+the same calibration, the same filters (their C batch loops), the same sagittal angles, the same
+stream alignment (vectorised) and the same detector, row by row. Both give the same angles, reps
+and alerts on the same samples fed in time order.
+
+Calibration comes in two kinds. Live, the pipeline calibrates as the samples arrive (a quiet
+stance, then the first hinge: :meth:`HingePipeline.push` from a fresh pipeline). A recording is
+calibrated as a whole before its first sample (:meth:`HingePipeline.prepare`: the stance found
+anywhere, the forward axes from every tilt), then runs causally from the first sample;
+:func:`pipeline_for` picks the kind (a recording made live replays with the live kind).
 
     samples -> stance calibration -> per-sensor fusion -> sagittal angle -> rows on one time
             base (P, T, L = T - P) -> rep / fault detector -> events
