@@ -22,6 +22,7 @@ from .calibration.stance import StanceParams
 from .calibration.stance_search import StanceSearchParams
 from .detection.params import DetectorParams, FaultParams, RepParams
 from .errors import ConfigError
+from .fusion.reanchor import ReanchorParams
 from .kinematics.sagittal import AxisParams
 
 BODY_WORN_FUSION_OPTIONS: dict[str, dict[str, Any]] = {
@@ -58,6 +59,7 @@ class AnalysisParams:
     stance: StanceParams = StanceParams()
     stance_search: StanceSearchParams = StanceSearchParams()
     axis: AxisParams = AxisParams()
+    reanchor: ReanchorParams = ReanchorParams()
     detector: DetectorParams = DetectorParams()
 
     def to_dict(self) -> dict[str, Any]:

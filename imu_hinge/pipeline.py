@@ -31,7 +31,8 @@ from .detection.detector import HingeDetector
 from .detection.events import CalibrationDone, Event, FaultRaised, Rep
 from .detection.role_check import SWAP_WARNING, roles_look_swapped
 from .fusion import make_filter
-from .fusion.base import GAP_FACTOR, up_in_sensor
+from .fusion.base import GAP_FACTOR
+from .fusion.reanchor import Reanchor
 from .kinematics.alignment import RowCombiner, combine_batch
 from .kinematics.sagittal import AxisSearch, AxisSearchParams, SagittalAngle
 from .params import AnalysisParams
@@ -51,20 +52,22 @@ class SegmentTracker:
         self.rate_hz = est.rate_hz
         self.filter = make_filter(params.fusion_method, est.rate_hz, **params.filter_options())
         self.filter.reset(est.acc_first_m_s2, est.gyr_bias_rad_s)
+        self.gaps = Reanchor(self.filter, est.rate_hz, params.reanchor)
         self._axis_params = params.axis
-        self._last_t = math.nan
         self.angle: SagittalAngle | None = None
 
     def up_batch(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
-        dt = np.diff(t, prepend=t[0] - 1.0 / self.rate_hz if math.isnan(self._last_t) else self._last_t)
-        if math.isnan(self._last_t):
-            dt[0] = 1.0 / self.rate_hz
-        self._last_t = float(t[-1])
-        return up_in_sensor(self.filter.update_batch(gyr, acc, dt))
+        """"up" in the sensor frame (N, 3) of each sample; NaN while settling after a long gap."""
+        return self.gaps.up_batch(t, acc, gyr)
 
     def up(self, t: float, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
-        dt = None if math.isnan(self._last_t) else t - self._last_t
-        self._last_t = t
+        """One sample's "up" (3,): the same numbers as :meth:`up_batch`."""
+        gaps = self.gaps
+        if gaps.needs_care(t):
+            one = np.array([t])
+            return gaps.up_batch(one, np.asarray(acc, dtype=float)[None], np.asarray(gyr, dtype=float)[None])[0]
+        dt = None if math.isnan(gaps.last_t) else t - gaps.last_t
+        gaps.last_t = t
         w, x, y, z = self.filter.update(gyr, acc, dt).tolist()  # up_in_sensor, with floats (same arithmetic)
         return np.array([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)])
 

@@ -73,6 +73,9 @@ class HingeDetector:
         self._last_t = math.nan
         self._valley_t = math.inf
         self._valley_time = math.nan
+        self._gap_open = False
+        """A gap (no rows, or NaN trunk rows: a sensor away or settling) since T was last at standing:
+        a rep that starts before T is seen standing again began unseen, and is incomplete."""
         self._p_above: dict[float, float] = {}
         self._l_above: dict[float, float] = {}
         self.reps: list[Rep] = []
@@ -107,7 +110,11 @@ class HingeDetector:
         if math.isnan(tr):
             if self._cand is not None:
                 self._cand.incomplete = True
+            else:
+                self._gap_open = True
             return events
+        if gap and self._cand is None:
+            self._gap_open = True
         f = self.params.faults
         if not math.isnan(p):
             for level in (f.lumbar_led_deg, f.onset_deg):
@@ -117,6 +124,8 @@ class HingeDetector:
                 self._track_above(self._l_above, level, lum, t)
         c = self._cand
         if c is None:
+            if tr <= self.params.reps.standing_deg:
+                self._gap_open = False
             if tr < self._valley_t:
                 self._valley_t = tr
             if tr <= max(self._valley_t + self.params.reps.settle_deg, self.params.reps.standing_deg):
@@ -124,6 +133,7 @@ class HingeDetector:
             if tr > self.params.reps.start_deg:
                 start = self._valley_time if not math.isnan(self._valley_time) else t
                 c = self._cand = self._new_candidate(start)
+                c.incomplete = self._gap_open
                 events.append(RepStarted(t, self._n_reps + 1))
             else:
                 return events
@@ -275,9 +285,14 @@ class HingeDetector:
         j = i + int(above[0]) if above.size else len(t)
         if j == i:
             return i
-        self._last_t = float(t[j - 1])
         block = tr[i:j]
         finite = ~np.isnan(block)
+        gap_rows = np.diff(t[i:j], prepend=t[i] if math.isnan(self._last_t) else self._last_t) > self.max_gap_s
+        opened = np.flatnonzero(~finite | gap_rows)
+        closed = np.flatnonzero(finite & (block <= self.params.reps.standing_deg))
+        if opened.size or closed.size:  # as step: a row's gap opens first, its standing T closes
+            self._gap_open = bool(opened.size) and (not closed.size or opened[-1] > closed[-1])
+        self._last_t = float(t[j - 1])
         if finite.any():
             run_min = np.minimum.accumulate(np.where(finite, block, np.inf))
             run_min = np.minimum(run_min, self._valley_t)
@@ -287,7 +302,9 @@ class HingeDetector:
             if low.size:
                 self._valley_time = float(t[i + int(low[-1])])
         f = self.params.faults
-        for store, values in ((self._p_above, p[i:j]), (self._l_above, lum[i:j])):
+        # as step: a row without T (a gap) tracks neither P nor L
+        for store, values in ((self._p_above, np.where(finite, p[i:j], np.nan)),
+                              (self._l_above, np.where(finite, lum[i:j], np.nan))):
             for level in (f.lumbar_led_deg, f.onset_deg):
                 below = np.flatnonzero(values < level - 1.0)
                 start = 0

@@ -1,0 +1,132 @@
+"""A sensor back after a long gap: its orientation is re-anchored on gravity before its angles count.
+
+Short gaps (a few dropped samples) are bridged inside the filter: the body rate is taken as
+linear across them. Over a long gap (a link lost and back, an outage in a file) the motion is
+unknown: bridging a rate over seconds turns the estimate by tens of degrees when the sensor
+comes back mid-movement. So after a gap longer than ``gap_s`` the filter restarts from the
+accelerometer at the returning sample (gravity, plus whatever the body accelerates), keeping its
+gyro bias, and the segment's angles are held back (NaN) while it settles: until the sensor has
+been still for ``quiet_s`` (then the filter restarts once more from the mean accelerometer over
+that stillness: exact gravity), or ``max_settle_s`` have passed (the filter has converged on the
+accelerometer by then). Nothing is alerted or cued from a settling filter: its rows are gaps.
+
+:class:`Reanchor` is the per-sensor state; it drives the filter over any block of samples
+(one sample live, arrays in replay) with the same arithmetic, so live and replay agree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import OrientationFilter, up_in_sensor
+
+GRAVITY_M_S2 = 9.81
+
+
+@dataclass(frozen=True)
+class ReanchorParams:
+    gap_s: float = 0.5
+    """A gap longer than this is not bridged: the filter restarts on gravity when the sensor is back."""
+    quiet_gyr_rad_s: float = 0.35
+    """Still: gyro (bias removed) under this and ..."""
+    quiet_acc_m_s2: float = 1.5
+    """... |acc| within this of gravity ..."""
+    quiet_s: float = 0.3
+    """... for this long."""
+    max_settle_s: float = 4.0
+    """Angles count again this long after the return even without stillness (about tau_acc x 1.3)."""
+
+
+class Reanchor:
+    """Per-sensor gap handling around an :class:`~.base.OrientationFilter` (see the module docstring)."""
+
+    def __init__(self, flt: OrientationFilter, rate_hz: float, params: ReanchorParams | None = None) -> None:
+        self.params = params or ReanchorParams()
+        self.filter = flt
+        self.rate_hz = rate_hz
+        self._n_quiet = max(1, int(round(self.params.quiet_s * rate_hz)))
+        self.last_t = math.nan
+        """Time (s) of the last sample seen."""
+        self.settle_since_s = math.nan
+        """Time of the sample that ended the last long gap while the filter settles; NaN otherwise."""
+        self._run = 0  # consecutive still samples while settling
+        self._run_acc = np.zeros(3)  # their accelerometer sum
+        self.returns_s: list[float] = []
+        """Times at which the sensor came back from a long gap."""
+
+    @property
+    def settling(self) -> bool:
+        return not math.isnan(self.settle_since_s)
+
+    def needs_care(self, t: float) -> bool:
+        """Must the sample at ``t`` go through :meth:`up_batch` (settling, or it ends a long gap)?
+        Otherwise it is a plain filter update (the live fast path)."""
+        return self.settling or (not math.isnan(self.last_t) and t - self.last_t > self.params.gap_s)
+
+    def up_batch(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
+        """"up" in the sensor frame (N, 3) for samples ``t`` (N,) s, ``acc`` (N, 3), ``gyr`` (N, 3);
+        NaN rows where the filter is settling after a long gap."""
+        n = len(t)
+        if n == 0:
+            return np.zeros((0, 3))
+        prev = self.last_t
+        dt = np.diff(t, prepend=t[0] - 1.0 / self.rate_hz if math.isnan(prev) else prev)
+        if math.isnan(prev):
+            dt[0] = 1.0 / self.rate_hz
+        self.last_t = float(t[-1])
+        out = np.empty((n, 3))
+        i = 0
+        gaps = np.flatnonzero(dt > self.params.gap_s)
+        while i < n:
+            if self.settling:
+                j = self._settled_at(t, acc, gyr, i)
+                stop = n if j is None else j + 1
+                out[i:stop] = np.nan
+                self.filter.update_batch(gyr[i:stop], acc[i:stop], dt[i:stop])
+                if j is not None:  # still at last: restart on exact gravity, angles count from the next sample
+                    if self._run:
+                        self.filter.reset(self._run_acc / self._run, self.filter.gyr_bias_rad_s)
+                    self.settle_since_s = math.nan
+                i = stop
+                continue
+            k = int(np.searchsorted(gaps, i, side="left"))  # the next gap at or after i
+            g = int(gaps[k]) if k < len(gaps) else n
+            if g > i:
+                out[i:g] = up_in_sensor(self.filter.update_batch(gyr[i:g], acc[i:g], dt[i:g]))
+                i = g
+                continue
+            # the sample ending a long gap: restart on its accelerometer, keep the bias, settle
+            self.filter.reset(acc[i], self.filter.gyr_bias_rad_s)
+            self.settle_since_s = float(t[i])
+            self.returns_s.append(float(t[i]))
+            self._run, self._run_acc = 0, np.zeros(3)
+            out[i] = np.nan
+            i += 1
+        return out
+
+    def _settled_at(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, i: int) -> int | None:
+        """Index in ``i..`` of the sample at which the settling ends (updating the still run), or None."""
+        p = self.params
+        bias = self.filter.gyr_bias_rad_s
+        still = ((np.linalg.norm(gyr[i:] - bias, axis=1) < p.quiet_gyr_rad_s)
+                 & (np.abs(np.linalg.norm(acc[i:], axis=1) - GRAVITY_M_S2) < p.quiet_acc_m_s2))
+        timeout = np.flatnonzero(t[i:] - self.settle_since_s >= p.max_settle_s)
+        end = int(timeout[0]) if len(timeout) else len(still)
+        for k in range(end):
+            if still[k]:
+                self._run += 1
+                self._run_acc = self._run_acc + acc[i + k]
+                if self._run >= self._n_quiet:
+                    return i + k
+            else:
+                self._run, self._run_acc = 0, np.zeros(3)
+        if len(timeout):
+            self._run, self._run_acc = 0, np.zeros(3)  # converged on the accelerometer: no restart
+            return i + end
+        return None
+
+
+__all__ = ["Reanchor", "ReanchorParams"]
