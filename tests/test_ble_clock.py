@@ -76,3 +76,27 @@ def test_end_to_end_fitted_times_within_2_ms_after_10_s() -> None:
     assert all(n > 150 for _, n in errors.values()), errors
     worst = {role: err for role, (err, _) in errors.items()}
     assert max(worst.values()) <= 0.002, {k: f"{v * 1e3:.2f} ms" for k, v in worst.items()}
+
+
+def test_emulation_clock_sleep_until_survives_a_hold() -> None:
+    """The emulation clock is held while the link catches up; a wait for an emulated time must not
+    end early in emulated time (``train --emulate-lose`` took sensors away up to 1.9 s early under load)."""
+    from imu_hinge.sources.emulated_clock import EmulationClock
+
+    async def run() -> float:
+        clock = EmulationClock(speed=10.0)
+        clock.now()
+
+        async def hold_for_a_while() -> None:
+            await asyncio.sleep(0.005)
+            clock.hold()
+            await asyncio.sleep(0.05)  # the whole wait below, in real time
+            clock.release()
+
+        holder = asyncio.create_task(hold_for_a_while())
+        await clock.sleep_until(0.5)
+        woke = clock.now()
+        await holder
+        return woke
+
+    assert asyncio.run(run()) >= 0.5

@@ -55,7 +55,10 @@ class EmulationClock:
         await asyncio.sleep(max(0.0, duration_s) / self.speed)
 
     async def sleep_until(self, time_s: float) -> None:
-        await self.sleep(time_s - self.now())
+        """Return once :meth:`now` has reached ``time_s``. The clock may be held (the link catching
+        up) during the wait, so one real-time sleep can end early in emulated time: sleep again."""
+        while (remaining := time_s - self.now()) > 0:
+            await asyncio.sleep(remaining / self.speed)
 
     async def start(self) -> None:
         """Nothing to start (see :class:`VirtualClock`)."""
