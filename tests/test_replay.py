@@ -230,3 +230,24 @@ def test_merger_does_not_wait_forever_for_a_lost_sensor() -> None:
     out = merger.push(only)
     assert [s.time_s for s in out] == [s.time_s for s in only if s.time_s <= 0.49 - 0.1 + 1e-12]
     assert len(out) + len(merger.flush()) == 50
+
+
+def test_merger_keeps_time_order_when_one_sensor_arrives_late() -> None:
+    """Packets of the thoracic sensor arrive 0.19 s after the sacrum's of the same time (a slow
+    stretch of the BLE link): the merged samples are still in time order (they were not with a
+    0.1 s wait, and the late rep was then marked incomplete as if a sensor had been lost)."""
+    merger = TimeOrderMerger()
+    rate, per_packet, late_s = 100.0, 5, 0.19
+    arrivals = []
+    for k in range(0, 300, per_packet):
+        for role, delay in (("sacrum", 0.0), ("thoracic", late_s)):
+            chunk = [ImuSample((k + i) / rate + (0.003 if role == "thoracic" else 0.0), role, (0.0, 0.0, 9.81),
+                               (0.0, 0.0, 0.0)) for i in range(per_packet)]
+            arrivals.append((chunk[-1].time_s + delay, chunk))
+    arrivals.sort(key=lambda a: a[0])
+    out: list[ImuSample] = []
+    for _, chunk in arrivals:
+        out.extend(merger.push(chunk))
+    out.extend(merger.flush())
+    times = [s.time_s for s in out]
+    assert len(times) == 600 and times == sorted(times)

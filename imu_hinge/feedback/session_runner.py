@@ -103,8 +103,12 @@ class TimeOrderMerger:
     (a lost sensor delays the live one by at most that). Ties: sacrum first, as in replay.
     """
 
-    WAIT_S = 0.1
-    """Default ``max_wait_s``: data time a sample waits for the other sensor (= wall time when live)."""
+    WAIT_S = 0.3
+    """Default ``max_wait_s``: data time a sample waits for the other sensor (= wall time when live).
+    BLE notifications of one sensor arrive up to ~0.2 s late now and then (seen over a 14-minute
+    emulated set); a shorter wait released the other sensor's samples first, the late ones then came
+    out of order and their rep was marked as if a sensor gap overlapped it. Only a silent stream
+    makes the other wait: while both deliver, samples go on at once."""
 
     def __init__(self, max_wait_s: float = WAIT_S) -> None:
         self.max_wait_s = max_wait_s
