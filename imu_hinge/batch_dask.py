@@ -94,10 +94,18 @@ def check_workers(client: Any, where: str, timeout_s: float = CONNECT_TIMEOUT_S)
 
 
 @contextlib.contextmanager
-def connect(cluster: str | ClusterSpec, timeout_s: float = CONNECT_TIMEOUT_S) -> Iterator[Any]:
-    """A :class:`distributed.Client` on the cluster, its workers checked; closed (and a local cluster stopped) after."""
+def connect(cluster: str | ClusterSpec, timeout_s: float = CONNECT_TIMEOUT_S, *, quiet: bool = False) -> Iterator[Any]:
+    """A :class:`distributed.Client` on the cluster, its workers checked; closed (and a local cluster stopped) after.
+
+    ``quiet`` (the CLI): Dask's own log records (tracebacks when the scheduler goes away) are not
+    printed; what happened is told in imu-hinge's one line instead.
+    """
     spec = parse_cluster(cluster) if isinstance(cluster, str) else cluster
     distributed = require("distributed", "--cluster")
+    if quiet:
+        for name in ["distributed", *logging.root.manager.loggerDict]:
+            if name == "distributed" or name.startswith("distributed."):
+                logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     local = None
     if spec.address is None:
         local = distributed.LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ import pandas as pd
 from imu_hinge.batch import Outcome, expand_inputs, sweep_settings
 from imu_hinge.batch_dask import OutcomeSpool, connect, installed_version, run_batch_dask
 from imu_hinge.batch_tables import companion_path, write_summary
+from imu_hinge.cli import main
 from imu_hinge.params import AnalysisParams
 from imu_hinge.simulation import SimConfig, simulate, write_case
 
@@ -68,10 +70,11 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 class Cluster:
-    def __init__(self, root: Path, workers: int, worker_env: dict[str, str] | None = None) -> None:
+    def __init__(self, root: Path, workers: int, worker_env: dict[str, str] | None = None,
+                 scheduler_env: dict[str, str] | None = None) -> None:
         sched_file = root / "scheduler.json"
         self.scheduler = _start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                "--scheduler-file", str(sched_file))
+                                "--scheduler-file", str(sched_file), env=scheduler_env)
         _wait_for_file(sched_file, self.scheduler)
         import json
         self.address = json.loads(sched_file.read_text())["address"]
@@ -79,7 +82,8 @@ class Cluster:
                                "--name", f"w{k}", env=worker_env) for k in range(workers)]
 
     def close(self) -> None:
-        _stop([*self.workers, self.scheduler])
+        _stop(self.workers)
+        _stop([self.scheduler])
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +96,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def test_cluster_tables_are_byte_identical_to_jobs_1(folder: Path, cluster: Cluster, tmp_path: Path) -> None:
-    one = run_cli("analyze", folder, "--jobs", "1", "--summary", tmp_path / "one.csv", "--no-progress", "--quiet")
+    assert main(["analyze", str(folder), "--summary", str(tmp_path / "one.csv"), "--no-progress", "--quiet"]) == 3
     dask = run_cli("analyze", folder, "--cluster", cluster.address, "--summary", tmp_path / "dask.csv", "--progress",
                    "--quiet", "--angles-dir", tmp_path / "angles")
-    assert one.returncode == dask.returncode == 3, dask.stderr  # the broken file: a failed row, exit 3
+    assert dask.returncode == 3, dask.stderr  # the broken file: a failed row, exit 3
     assert "zz_broken.csv" in dask.stderr and "9/9 100%" in dask.stderr  # the progress bar's final state
     for name in ("one.csv", "dask.csv"):
         assert (tmp_path / name).stat().st_size > 1000
@@ -109,6 +113,19 @@ def test_cluster_tables_are_byte_identical_to_jobs_1(folder: Path, cluster: Clus
     assert rec0["time_s"].is_monotonic_increasing and rec0["lumbar_flexion_deg"].max() > 10  # rounding reps
 
 
+def _kill_mid_task(client: Any, cluster: Cluster, killed: threading.Event) -> None:
+    """SIGKILL worker w0 while it is analysing a recording (once)."""
+    if killed.is_set():
+        return
+    addr = next(a for a, w in client.scheduler_info()["workers"].items() if w["name"] == "w0")
+    deadline = time.monotonic() + 30
+    while not client.processing(workers=[addr])[addr]:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    os.killpg(cluster.workers[0].pid, signal.SIGKILL)
+    killed.set()
+
+
 def test_a_worker_killed_mid_batch_loses_no_row_and_doubles_none(folder: Path, cluster: Cluster,
                                                                   tmp_path: Path) -> None:
     files = expand_inputs([str(folder)]).files
@@ -117,31 +134,45 @@ def test_a_worker_killed_mid_batch_loses_no_row_and_doubles_none(folder: Path, c
     spool = OutcomeSpool(total, tmp_path)
     arrivals: list[int] = []
     killed = threading.Event()
-    victim = cluster.workers[0]
     with connect(cluster.address) as client:
-        victim_addr = next(a for a, w in client.scheduler_info()["workers"].items() if w["name"] == "w0")
 
         def done(i: int, outcome: Outcome) -> None:
             arrivals.append(i)
             spool.add(i, outcome)
-            if not killed.is_set():  # kill w0 while it is analysing a recording
-                deadline = time.monotonic() + 30
-                while not client.processing(workers=[victim_addr])[victim_addr]:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.005)
-                os.killpg(victim.pid, signal.SIGKILL)
-                killed.set()
+            _kill_mid_task(client, cluster, killed)
 
         lost = run_batch_dask(files, settings, client, on_done=done)
-    assert killed.is_set() and victim.wait(timeout=10) == -signal.SIGKILL
+    assert killed.is_set() and cluster.workers[0].wait(timeout=10) == -signal.SIGKILL
     assert lost == [] and sorted(arrivals) == list(range(total))  # every row exactly once
     write_summary(spool, tmp_path / "dask.csv")
     spool.close()
-    one = run_cli("analyze", folder, "--sweep", "threshold_deg=18,20", "--summary", tmp_path / "one.csv",
-                  "--no-progress", "--quiet")
-    assert one.returncode == 3
+    assert main(["analyze", str(folder), "--sweep", "threshold_deg=18,20", "--summary", str(tmp_path / "one.csv"),
+                 "--no-progress", "--quiet"]) == 3  # --jobs 1
     assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "dask.csv").read_bytes()
     assert companion_path(tmp_path / "one.csv").read_bytes() == companion_path(tmp_path / "dask.csv").read_bytes()
+
+
+def test_a_recording_that_kills_its_workers_is_a_failed_row(folder: Path, tmp_path: Path) -> None:
+    """What a worker running out of memory looks like to the batch: with allowed_failures=0 the first worker
+    death of a task is final (KilledWorker). The other rows are analysed and kept."""
+    c = Cluster(tmp_path, workers=2, scheduler_env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"})
+    files = expand_inputs([str(folder)]).files
+    found: dict[int, Outcome] = {}
+    killed = threading.Event()
+    try:
+        with connect(c.address) as client:
+
+            def done(i: int, outcome: Outcome) -> None:
+                found[i] = outcome
+                _kill_mid_task(client, c, killed)
+
+            lost = run_batch_dask(files, [sweep_settings(AnalysisParams(), [])[0]], client, on_done=done)
+    finally:
+        c.close()
+    assert lost == [] and sorted(found) == list(range(len(files)))
+    died = [o for o in found.values() if "died" in o.error]  # the task w0 ran, and one queued on it
+    assert 1 <= len(died) <= 2 and all(not o.ok and "out of memory" in o.error for o in died)  # measured: 2
+    assert sum(o.ok for o in found.values()) == len(files) - 1 - len(died)  # all but the broken file, the killed
 
 
 def test_local_cluster_parquet_summary_and_python_api(folder: Path, tmp_path: Path) -> None:
@@ -150,11 +181,10 @@ def test_local_cluster_parquet_summary_and_python_api(folder: Path, tmp_path: Pa
     import imu_hinge as ih
 
     out = tmp_path / "res.parquet"
-    proc = run_cli("analyze", folder, "--cluster", "local:1", "--summary", out, "--no-progress", "--quiet")
-    assert proc.returncode == 3, proc.stderr
+    assert main(["analyze", str(folder), "--summary", str(out), "--no-progress", "--quiet"]) == 3
     reps, recs = pd.read_parquet(out), pd.read_parquet(companion_path(out))
     assert companion_path(out).name == "res_recordings.parquet"
-    tables = ih.analyze_batch(folder)  # --jobs 1 in this process
+    tables = ih.analyze_batch(folder, cluster="local:1")  # starts a one-worker cluster here
     pd.testing.assert_frame_equal(reps, tables.reps)
     pd.testing.assert_frame_equal(recs, tables.recordings)
     assert list(recs["status"]) == ["ok"] * 8 + ["failed"] and recs["reps"].iloc[:8].sum() == len(reps) >= 16
@@ -162,19 +192,24 @@ def test_local_cluster_parquet_summary_and_python_api(folder: Path, tmp_path: Pa
     assert isinstance(lazy.reps, dd.DataFrame) and len(lazy.reps.compute()) == 6
 
 
-def test_bad_clusters_and_paths_are_one_line_errors(folder: Path, tmp_path: Path) -> None:
-    def check(proc: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
-        lines = [ln for ln in proc.stderr.strip().splitlines() if "note:" not in ln]  # the truth sidecars' note
-        assert proc.returncode == code and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+def test_bad_clusters_and_paths_are_one_line_errors(folder: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    def check(args: list[object], code: int, *words: str) -> None:
+        capsys.readouterr()
+        assert main(["analyze", str(folder), "--no-progress", *map(str, args)]) == code
+        err = capsys.readouterr().err
+        lines = [ln for ln in err.strip().splitlines() if "note:" not in ln]  # the truth sidecars' note
+        assert len(lines) == 1 and "Traceback" not in err, err
         assert all(w in lines[0] for w in words), lines[0]
 
-    check(run_cli("analyze", folder, "--cluster", "tcp://127.0.0.1:9", "--cluster-timeout", "1", "--no-progress"),
-          8, "cannot reach the Dask scheduler at tcp://127.0.0.1:9", "dask scheduler")
-    check(run_cli("analyze", folder, "--cluster", "local:0"), 2, "local:N")
-    check(run_cli("analyze", folder, "--cluster", "local:2", "--jobs", "2"), 2, "--jobs")
-    check(run_cli("analyze", folder, "--summary", tmp_path / "nowhere" / "r.parquet"), 2, "folder does not exist")
+    check(["--cluster", "tcp://127.0.0.1:9", "--cluster-timeout", "1"], 8,
+          "cannot reach the Dask scheduler at tcp://127.0.0.1:9", "dask scheduler")
+    check(["--cluster", "local:0"], 2, "local:N")
+    check(["--cluster", "local:2", "--jobs", "2"], 2, "--jobs")
+    check(["--summary", tmp_path / "nowhere" / "r.parquet"], 2, "folder does not exist")
     (tmp_path / "taken.parquet").mkdir()
-    check(run_cli("analyze", folder, "--summary", tmp_path / "taken.parquet"), 2, "it is a folder")
+    check(["--summary", tmp_path / "taken.parquet"], 2, "it is a folder")
+    check(["--angles-dir", folder / "rec0.csv"], 2, "cannot write the angles")
 
 
 def test_workers_with_another_imu_hinge_version_are_refused(folder: Path, tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ def _run_on_cluster(args: argparse.Namespace, cluster: Any, files: Sequence[Path
         spool.add(i, outcome)
 
     try:
-        with connect(cluster, args.cluster_timeout) as client, bar:
+        with connect(cluster, args.cluster_timeout, quiet=True) as client, bar:
             lost = run_batch_dask(files, settings, client, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit,
                                   with_angles=args.angles_dir is not None, on_done=done)
     except ClusterError:
