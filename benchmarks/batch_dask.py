@@ -26,12 +26,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from batch_throughput import make_recordings  # noqa: E402
+from batch_throughput import make_recordings
 
-from imu_hinge.batch import Outcome, Setting  # noqa: E402
-from imu_hinge.batch_dask import OutcomeSpool, connect, run_batch_dask  # noqa: E402
-from imu_hinge.batch_tables import companion_path, write_summary  # noqa: E402
-from imu_hinge.params import AnalysisParams  # noqa: E402
+from imu_hinge.batch import Outcome, Setting
+from imu_hinge.batch_dask import OutcomeSpool, connect, run_batch_dask
+from imu_hinge.batch_tables import companion_path, write_summary
+from imu_hinge.params import AnalysisParams
 
 DASK = str(Path(sys.executable).with_name("dask"))
 
