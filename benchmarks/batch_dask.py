@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from batch_throughput import make_recordings
 
-from imu_hinge.batch import Outcome, Setting
+from imu_hinge.batch import Outcome, Setting, run_batch
 from imu_hinge.batch_dask import OutcomeSpool, connect, run_batch_dask
 from imu_hinge.batch_tables import companion_path, write_summary
 from imu_hinge.params import AnalysisParams
@@ -41,9 +41,13 @@ def start_cluster(root: Path, workers: int) -> tuple[str, list[subprocess.Popen[
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
     procs = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                "--scheduler-file", str(sched_file)], **quiet)]  # type: ignore[call-overload]
-    while not sched_file.exists():
+    address = ""
+    while not address:  # the file appears before it is written
         time.sleep(0.05)
-    address = json.loads(sched_file.read_text())["address"]
+        try:
+            address = json.loads(sched_file.read_text()).get("address", "")
+        except (OSError, ValueError):
+            pass
     for k in range(workers):
         procs.append(subprocess.Popen([DASK, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
                                        "--name", f"w{k}", "--preload", "imu_hinge.batch"],
@@ -72,6 +76,21 @@ def run_cli(folder: Path, out: Path, *extra: str) -> float:
     if proc.returncode != 0:
         sys.exit(f"batch run failed ({' '.join(extra)}, exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
     return wall
+
+
+def in_process(files: list[str], address: str | None) -> tuple[float, float]:
+    """(wall s, summed analysis CPU s) of the batch through the Python API: ``--jobs 1`` in this process, or
+    on the cluster (no interpreter start-up; the CPU use shows whether the cores were shared)."""
+    settings = [Setting("base", AnalysisParams())]
+    t0 = time.perf_counter()
+    if address is None:
+        outcomes = run_batch(files, settings, 1)
+    else:
+        got: list[Outcome] = []
+        with connect(address) as client:
+            run_batch_dask(files, settings, client, on_done=lambda _i, o: got.append(o))
+        outcomes = got
+    return time.perf_counter() - t0, sum(o.cpu_s for o in outcomes)
 
 
 def killed_run(files: list[str], address: str, procs: list[subprocess.Popen[bytes]], out: Path) -> dict:
@@ -117,14 +136,16 @@ def main() -> int:
     t0 = time.perf_counter()
     files = make_recordings(folder, args.recordings, args.minutes)
     t_gen = time.perf_counter() - t0
-    address, procs = start_cluster(tmp, args.workers)
-    load_before = os.getloadavg()[0]
     walls: dict[str, list[float]] = {"jobs 1": [], "cluster": []}
     outs = {"jobs 1": tmp / "jobs1.csv", "cluster": tmp / "cluster.csv"}
+    procs: list[subprocess.Popen[bytes]] = []
     try:
+        address, procs = start_cluster(tmp, args.workers)
+        load_before = os.getloadavg()[0]
         for _ in range(args.repeat):  # interleaved, so both see the same background load
             walls["jobs 1"].append(run_cli(folder, outs["jobs 1"], "--jobs", "1"))
             walls["cluster"].append(run_cli(folder, outs["cluster"], "--cluster", address))
+        inproc = {"jobs 1": in_process(files, None), "cluster": in_process(files, address)}
         load_mid = os.getloadavg()[0]
         kill = killed_run(files, address, procs, tmp / "killed.csv")
     finally:
@@ -142,10 +163,15 @@ def main() -> int:
     speedup = best["jobs 1"] / best["cluster"]
     print(f"{len(files)} recordings x {args.minutes:g} min (generated in {t_gen:.0f} s), {os.cpu_count()} CPU(s), "
           f"{args.workers} Dask workers (1 thread each) on localhost")
-    print(f"{'run':<10} {'wall s (best)':>14} {'recordings/s':>13} {'speed-up':>9}  walls s")
+    print(f"{'run':<10} {'CLI wall s (best)':>18} {'recordings/s':>13} {'speed-up':>9} {'in-process s':>13} "
+          f"{'speed-up':>9} {'CPU use':>8}  CLI walls s")
     for k in walls:
-        print(f"{k:<10} {best[k]:14.2f} {len(files) / best[k]:13.1f} {best['jobs 1'] / best[k]:8.2f}x  "
+        wall_ip, cpu = inproc[k]
+        n = 1 if k == "jobs 1" else args.workers
+        print(f"{k:<10} {best[k]:18.2f} {len(files) / best[k]:13.1f} {best['jobs 1'] / best[k]:8.2f}x "
+              f"{wall_ip:13.2f} {inproc['jobs 1'][0] / wall_ip:8.2f}x {cpu / (n * wall_ip):8.0%}  "
               + ", ".join(f"{w:.2f}" for w in walls[k]))
+    print("CPU use = analysis CPU time / (processes x wall): below ~95% the cores were shared with other work")
     print(f"tables byte-identical to --jobs 1: {identical}")
     print(f"worker w0 killed (SIGKILL, exit {kill['worker_exit']}) after {kill['killed_after']} results: "
           f"{kill['returned']}/{len(files)} recordings returned, {kill['duplicates']} duplicated, {kill['lost']} lost, "
@@ -158,6 +184,10 @@ def main() -> int:
                       "wall_s": {k: round(v, 3) for k, v in best.items()},
                       "walls_s": {k: [round(w, 3) for w in v] for k, v in walls.items()},
                       "speedup": round(speedup, 3), "identical": identical,
+                      "in_process_wall_s": {k: round(w, 3) for k, (w, _) in inproc.items()},
+                      "in_process_speedup": round(inproc["jobs 1"][0] / inproc["cluster"][0], 3),
+                      "in_process_cpu_use": {k: round(c / ((1 if k == "jobs 1" else args.workers) * w), 3)
+                                             for k, (w, c) in inproc.items()},
                       "killed": {**kill, "rows": rows, "identical": killed_identical},
                       "loadavg": [round(load_before, 2), round(load_mid, 2), round(load_after, 2)],
                       "goal_met": goal}))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -49,11 +50,18 @@ def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[by
                             start_new_session=True, env={**os.environ, **(env or {})})
 
 
-def _wait_for_file(path: Path, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+def _scheduler_address(path: Path, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> str:
+    """The address the scheduler writes to its file (which appears before it is written)."""
     deadline = time.monotonic() + timeout_s
-    while not path.exists():
+    while True:
         assert proc.poll() is None, "the Dask scheduler did not start"
         assert time.monotonic() < deadline, "the Dask scheduler did not write its file"
+        try:
+            address = json.loads(path.read_text()).get("address")
+        except (OSError, ValueError):
+            address = None
+        if address:
+            return str(address)
         time.sleep(0.05)
 
 
@@ -75,9 +83,7 @@ class Cluster:
         sched_file = root / "scheduler.json"
         self.scheduler = _start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                 "--scheduler-file", str(sched_file), env=scheduler_env)
-        _wait_for_file(sched_file, self.scheduler)
-        import json
-        self.address = json.loads(sched_file.read_text())["address"]
+        self.address = _scheduler_address(sched_file, self.scheduler)
         self.workers = [_start("worker", self.address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
                                "--name", f"w{k}", env=worker_env) for k in range(workers)]
 
