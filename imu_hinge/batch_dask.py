@@ -109,7 +109,7 @@ def connect(cluster: str | ClusterSpec, timeout_s: float = CONNECT_TIMEOUT_S, *,
     local = None
     if spec.address is None:
         local = distributed.LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=None, silence_logs=logging.ERROR)
+                                         dashboard_address=":0", silence_logs=logging.ERROR)  # any free port
         client = distributed.Client(local)
         where = f"local:{spec.local_workers}"
     else:
