@@ -58,7 +58,7 @@ def find_backend() -> tuple[ToneBackend | None, str]:
     try:
         sd.query_devices(kind="output")
     except Exception as exc:  # PortAudioError / ValueError: no default output device
-        return None, f"no output sound device ({exc})"
+        return None, f"no output sound device (PortAudio: {exc})"
     return SounddeviceBackend(sd), "sounddevice"
 
 
