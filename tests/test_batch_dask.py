@@ -232,3 +232,23 @@ def test_workers_with_another_imu_hinge_version_are_refused(folder: Path, tmp_pa
     assert proc.returncode == 8 and len(lines) == 1, proc.stderr
     assert "has imu-hinge 9.9.9" in lines[0] and f"install imu-hinge {installed_version()}" in lines[0]
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_a_summary_that_cannot_be_written_at_the_end_keeps_the_rows(folder: Path, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import imu_hinge.batch_parquet as bp
+
+    def disk_full(df: object, path: Path) -> None:  # the disk fills up after the analyses
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(bp, "_write_parquet_atomic", disk_full)
+    out = tmp_path / "res.parquet"
+    assert main(["analyze", str(folder), "--summary", str(out), "--no-progress", "--quiet"]) == 3
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "note:" not in ln and "failed: " not in ln]
+    assert len(err) == 1 and "No space left on device" in err[0], err
+    rescued = Path(err[0].split("rows are in ")[1].split(" and ")[0])
+    assert not out.exists() and rescued.suffix == ".csv"
+    assert len(pd.read_csv(companion_path(rescued))) == 9  # every row, the failed one too

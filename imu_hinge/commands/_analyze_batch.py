@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,19 @@ def _run_on_cluster(args: argparse.Namespace, cluster: Any, files: Sequence[Path
     return spool, None
 
 
+def _write_tables(outcomes: Sequence[Outcome], summary: str) -> None:
+    """The summary tables; if they cannot be written now (disk full, folder gone), the rows go to CSV files
+    in a fresh temporary folder and the error says where: a finished row is never lost."""
+    try:
+        reps_path, recs_path = write_summary(outcomes, summary)
+    except (UsageError, OSError) as exc:
+        reason = exc.message if isinstance(exc, UsageError) else f"cannot write {summary}: {exc.strerror or exc}"
+        rescue = Path(tempfile.mkdtemp(prefix="imu-hinge-batch-")) / Path(summary).with_suffix(".csv").name
+        reps_path, recs_path = write_summary(outcomes, rescue)
+        raise InputError(f"{reason}; the {len(outcomes)} finished rows are in {reps_path} and {recs_path}") from None
+    print(f"imu-hinge: wrote {reps_path} (one row per rep) and {recs_path} (one row per recording)", file=sys.stderr)
+
+
 def _report(args: argparse.Namespace, outcomes: Sequence[Outcome], settings: Sequence[Setting], notes: list[str],
             lost_error: ClusterError | None) -> int:
     for note in notes:
@@ -138,12 +152,10 @@ def _report(args: argparse.Namespace, outcomes: Sequence[Outcome], settings: Seq
     for o in outcomes:
         for w in o.warnings:
             print(f"imu-hinge: warning: {o.recording}: {w}", file=sys.stderr)
-    if args.summary:
-        reps_path, recs_path = write_summary(outcomes, args.summary)
-        print(f"imu-hinge: wrote {reps_path} (one row per rep) and {recs_path} (one row per recording)",
-              file=sys.stderr)
     if not args.quiet:
         print_recordings(outcomes, sys.stdout)
+    if args.summary:
+        _write_tables(outcomes, args.summary)
     failed = [o for o in outcomes if not o.ok]
     for o in failed:
         label = o.recording + (f" [{o.setting}]" if len(settings) > 1 else "")
