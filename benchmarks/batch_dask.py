@@ -5,7 +5,7 @@ usage: python benchmarks/batch_dask.py [--recordings 200] [--minutes 2] [--worke
 
 Simulates ``--recordings`` sessions of ``--minutes`` each (as benchmarks/batch_throughput.py does; kept in
 ``--data`` when given), starts a real scheduler and ``--workers`` worker processes on localhost (``dask
-scheduler``, ``dask worker --nthreads 1 --preload imu_hinge.batch``, as docs/batch.md tells a lab), and
+scheduler``, ``dask worker --nthreads 1 --preload imu_hinge.batch``, each with its nanny, as docs/batch.md tells a lab), and
 times the command as a user runs it (fresh process, best of ``--repeat``): ``--jobs 1`` and ``--cluster``.
 Goals: ``--cluster`` at >= 1.8x the throughput of ``--jobs 1`` on 2 workers, tables byte-identical.
 Then, through the Python API, the same batch with worker 0 killed (SIGKILL) while it analyses a
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -49,7 +50,7 @@ def start_cluster(root: Path, workers: int) -> tuple[str, list[subprocess.Popen[
         except (OSError, ValueError):
             pass
     for k in range(workers):
-        procs.append(subprocess.Popen([DASK, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+        procs.append(subprocess.Popen([DASK, "worker", address, "--nthreads", "1", "--no-dashboard",
                                        "--name", f"w{k}", "--preload", "imu_hinge.batch"],
                                       **quiet))  # type: ignore[call-overload]
     return address, procs
@@ -67,12 +68,36 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
                 p.kill()
 
 
-def run_cli(folder: Path, out: Path, *extra: str) -> float:
+def cluster_cpu_s(procs: list[subprocess.Popen[bytes]]) -> float:
+    """CPU seconds used so far by the scheduler and the workers, with their children (the nannies' workers)."""
+    import psutil  # a dependency of distributed
+
+    total = 0.0
+    for p in procs:
+        try:
+            top = psutil.Process(p.pid)
+            for proc in [top, *top.children(recursive=True)]:
+                t = proc.cpu_times()
+                total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_cli(folder: Path, out: Path, *extra: str, procs: list[subprocess.Popen[bytes]] | None = None,
+            cpu: list[float] | None = None) -> float:
+    """Wall time of the command; adds the CPU seconds it took (the command, and the cluster's processes) to ``cpu``."""
     cmd = [sys.executable, "-m", "imu_hinge", "analyze", str(folder), "--summary", str(out), "--quiet",
            "--no-progress", *extra]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cluster0 = cluster_cpu_s(procs or [])
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+                   + cluster_cpu_s(procs or []) - cluster0)
     if proc.returncode != 0:
         sys.exit(f"batch run failed ({' '.join(extra)}, exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
     return wall
@@ -138,13 +163,15 @@ def main() -> int:
     t_gen = time.perf_counter() - t0
     walls: dict[str, list[float]] = {"jobs 1": [], "cluster": []}
     outs = {"jobs 1": tmp / "jobs1.csv", "cluster": tmp / "cluster.csv"}
+    cpus: dict[str, list[float]] = {"jobs 1": [], "cluster": []}
     procs: list[subprocess.Popen[bytes]] = []
     try:
         address, procs = start_cluster(tmp, args.workers)
         load_before = os.getloadavg()[0]
         for _ in range(args.repeat):  # interleaved, so both see the same background load
-            walls["jobs 1"].append(run_cli(folder, outs["jobs 1"], "--jobs", "1"))
-            walls["cluster"].append(run_cli(folder, outs["cluster"], "--cluster", address))
+            walls["jobs 1"].append(run_cli(folder, outs["jobs 1"], "--jobs", "1", cpu=cpus["jobs 1"]))
+            walls["cluster"].append(run_cli(folder, outs["cluster"], "--cluster", address, procs=procs,
+                                            cpu=cpus["cluster"]))
         inproc = {"jobs 1": in_process(files, None), "cluster": in_process(files, address)}
         load_mid = os.getloadavg()[0]
         kill = killed_run(files, address, procs, tmp / "killed.csv")
@@ -172,6 +199,11 @@ def main() -> int:
               f"{wall_ip:13.2f} {inproc['jobs 1'][0] / wall_ip:8.2f}x {cpu / (n * wall_ip):8.0%}  "
               + ", ".join(f"{w:.2f}" for w in walls[k]))
     print("CPU use = analysis CPU time / (processes x wall): below ~95% the cores were shared with other work")
+    cpu_ratio = min(cpus["cluster"]) / min(cpus["jobs 1"])
+    print(f"CPU seconds for the whole batch (command + scheduler + workers, best): --jobs 1 {min(cpus['jobs 1']):.1f}, "
+          f"--cluster {min(cpus['cluster']):.1f} ({cpu_ratio:.2f}x): if that CPU spread evenly over "
+          f"{args.workers} idle cores, the cluster's throughput would be {args.workers / cpu_ratio:.2f}x that of "
+          "--jobs 1 (an estimate that ignores the load)")
     print(f"tables byte-identical to --jobs 1: {identical}")
     print(f"worker w0 killed (SIGKILL, exit {kill['worker_exit']}) after {kill['killed_after']} results: "
           f"{kill['returned']}/{len(files)} recordings returned, {kill['duplicates']} duplicated, {kill['lost']} lost, "
@@ -184,6 +216,8 @@ def main() -> int:
                       "wall_s": {k: round(v, 3) for k, v in best.items()},
                       "walls_s": {k: [round(w, 3) for w in v] for k, v in walls.items()},
                       "speedup": round(speedup, 3), "identical": identical,
+                      "cpu_s": {k: round(min(v), 2) for k, v in cpus.items()}, "cpu_ratio": round(cpu_ratio, 3),
+                      "idle_speedup_estimate": round(args.workers / cpu_ratio, 3),
                       "in_process_wall_s": {k: round(w, 3) for k, (w, _) in inproc.items()},
                       "in_process_speedup": round(inproc["jobs 1"][0] / inproc["cluster"][0], 3),
                       "in_process_cpu_use": {k: round(c / ((1 if k == "jobs 1" else args.workers) * w), 3)
