@@ -6,7 +6,8 @@ usage: python benchmarks/batch_dask.py [--recordings 200] [--minutes 2] [--worke
 Simulates ``--recordings`` sessions of ``--minutes`` each (as benchmarks/batch_throughput.py does; kept in
 ``--data`` when given), starts a real scheduler and ``--workers`` worker processes on localhost (``dask
 scheduler``, ``dask worker --nthreads 1 --preload imu_hinge.batch``, each with its nanny, as docs/batch.md
-tells a lab), and times the command as a user runs it (fresh process, best of ``--repeat``): ``--jobs 1`` and ``--cluster``.
+tells a lab), and times the command as a user runs it (fresh process, best of ``--repeat``): ``--jobs 1``
+and ``--cluster``.
 Goals: ``--cluster`` at >= 1.8x the throughput of ``--jobs 1`` on 2 workers, tables byte-identical.
 Then, through the Python API, the same batch with worker 0 killed (SIGKILL) while it analyses a
 recording halfway through: every recording must come back exactly once (200/200) and the tables
