@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_API = ("Analysis", "SimConfig", "load", "run", "simulate")
+_API = ("Analysis", "SimConfig", "analyze_batch", "load", "run", "simulate")
 
 if TYPE_CHECKING:
     from . import api as api
     from .api import Analysis as Analysis
     from .api import SimConfig as SimConfig
+    from .api import analyze_batch as analyze_batch
     from .api import load as load
     from .api import run as run
     from .api import simulate as simulate
@@ -33,4 +34,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Analysis", "SimConfig", "__version__", "api", "load", "run", "simulate"]
+__all__ = ["Analysis", "SimConfig", "__version__", "analyze_batch", "api", "load", "run", "simulate"]

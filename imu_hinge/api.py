@@ -5,6 +5,7 @@
     analysis.reps_df()      # one row per rep (pandas)
     analysis.alerts_df()    # the alerts a live session would have raised
     analysis.angles_df()    # time_s, pelvic_tilt_deg, trunk_flexion_deg, lumbar_flexion_deg
+    tables = ih.analyze_batch("sessions/", cluster="local:2")   # many recordings: tables.reps, tables.recordings
 
 :func:`run` is exactly ``imu-hinge analyze``: the same reader, parameters and causal pipeline.
 """
@@ -127,5 +128,57 @@ def run(recording_or_path: Recording | SimResult | str | Path, params: AnalysisP
     return Analysis(analyze(rec, params), params, rec, exercise, source)
 
 
+@dataclass
+class BatchTables:
+    """The two tables of ``imu-hinge analyze INPUTS --summary``: pandas DataFrames, or Dask ones (``as_dask``)."""
 
-__all__ = ["Analysis", "Recording", "SimConfig", "SimResult", "load", "run", "simulate"]
+    reps: Any
+    """One row per rep (the columns of ``OUT.csv``, docs/batch.md)."""
+    recordings: Any
+    """One row per (recording, setting), failed ones included (``OUT_recordings.csv``)."""
+
+
+def analyze_batch(inputs: str | Path | list[str | Path], params: AnalysisParams | None = None, *,
+          sweep: list[str] | tuple[str, ...] = (), jobs: int = 1, cluster: str | None = None,
+          as_dask: bool = False, exercise: str | None = None, config: str | Path | None = None,
+          acc_unit: str = "auto", gyr_unit: str = "auto", **settings: Any) -> BatchTables:
+    """Analyse many recordings (folders, globs, paths) as ``imu-hinge analyze INPUTS --summary`` does.
+
+    ``jobs`` processes on this machine, or ``cluster`` (``"tcp://HOST:8786"`` or ``"local:N"``, the
+    dask extra). Parameters as in :func:`run`; ``sweep`` as ``--sweep`` (``["threshold_deg=18,20"]``).
+    The tables hold the very values of the CSV files; ``as_dask=True`` returns them as Dask DataFrames.
+    """
+    from .batch import expand_inputs, run_batch, sweep_settings
+    from .batch_parquet import frames
+
+    if params is None:
+        params = load_params(config) if config is not None else AnalysisParams()
+    if exercise:
+        from .exercises import apply_exercise
+
+        params = apply_exercise(params, exercise)
+    params = apply_overrides(params, settings)
+    names = [str(p) for p in ([inputs] if isinstance(inputs, str | Path) else inputs)]
+    files = expand_inputs(names).files
+    chosen = sweep_settings(params, list(sweep))
+    if cluster is None:
+        outcomes = run_batch(files, chosen, jobs, acc_unit=acc_unit, gyr_unit=gyr_unit)
+    else:
+        from .batch_dask import connect, run_batch_dask
+
+        found: dict[int, Any] = {}
+        with connect(cluster) as client:
+            run_batch_dask(files, chosen, client, acc_unit=acc_unit, gyr_unit=gyr_unit,
+                           on_done=found.__setitem__)
+        outcomes = [found[i] for i in sorted(found)]
+    reps, recordings = frames(outcomes)
+    if as_dask:
+        from .extras import require
+
+        dd = require("dask.dataframe", "analyze_batch(..., as_dask=True)")
+        return BatchTables(dd.from_pandas(reps, npartitions=1), dd.from_pandas(recordings, npartitions=1))
+    return BatchTables(reps, recordings)
+
+
+__all__ = ["Analysis", "BatchTables", "Recording", "SimConfig", "SimResult", "analyze_batch", "load", "run",
+           "simulate"]

@@ -94,9 +94,12 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     cpu_s: float = 0.0
     """CPU time the analysis took in its process (for benchmarks; not written to the tables)."""
+    angles: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    """``time_s`` and the three angle arrays when asked for (``with_angles``; for ``--angles-dir``)."""
 
 
-def analyze_file(path: str | Path, setting: Setting, acc_unit: str = "auto", gyr_unit: str = "auto") -> Outcome:
+def analyze_file(path: str | Path, setting: Setting, acc_unit: str = "auto", gyr_unit: str = "auto",
+                 with_angles: bool = False) -> Outcome:
     """Analyse one file; every exception becomes a failed :class:`Outcome` with a one-line reason."""
     cpu0_s = time.process_time()
     params = setting.params
@@ -119,6 +122,9 @@ def analyze_file(path: str | Path, setting: Setting, acc_unit: str = "auto", gyr
     out.alerts = [a.to_dict() for a in res.alerts]
     out.quality = res.quality
     out.warnings = list(res.warnings)
+    if with_angles:
+        out.angles = {"time_s": res.time_s, "pelvic_tilt_deg": res.pelvic_tilt_deg,
+                      "trunk_flexion_deg": res.trunk_flexion_deg, "lumbar_flexion_deg": res.lumbar_flexion_deg}
     return out
 
 
@@ -127,12 +133,19 @@ def one_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-Task = tuple[str, Setting, str, str]
+Task = tuple[str, Setting, str, str, bool]
+"""(path, setting, acc_unit, gyr_unit, with_angles): one analysis, as handed to a worker."""
 
 
 def _work(task: Task) -> Outcome:
-    path, setting, acc_unit, gyr_unit = task
-    return analyze_file(path, setting, acc_unit, gyr_unit)
+    path, setting, acc_unit, gyr_unit, with_angles = task
+    return analyze_file(path, setting, acc_unit, gyr_unit, with_angles)
+
+
+def make_tasks(files: Sequence[str | Path], settings: Sequence[Setting], acc_unit: str = "auto",
+               gyr_unit: str = "auto", with_angles: bool = False) -> list[Task]:
+    """Every (file, setting) pair, files outer, settings inner: the order of the tables."""
+    return [(str(f), s, acc_unit, gyr_unit, with_angles) for f in files for s in settings]
 
 
 # -- many tasks --------------------------------------------------------------------------------
@@ -155,7 +168,7 @@ def _pool_context() -> Any:
 
 def run_batch(files: Sequence[str | Path], settings: Sequence[Setting], jobs: int = 1, *,
               acc_unit: str = "auto", gyr_unit: str = "auto", on_done: Callable[[Outcome], None] | None = None,
-              notes: list[str] | None = None) -> list[Outcome]:
+              notes: list[str] | None = None, with_angles: bool = False) -> list[Outcome]:
     """Analyse every (file, setting) pair; outcomes in that order (files outer, settings inner).
 
     ``jobs`` analyses run at a time: this process takes tasks too, beside ``jobs - 1`` worker
@@ -163,7 +176,7 @@ def run_batch(files: Sequence[str | Path], settings: Sequence[Setting], jobs: in
     task, in completion order (for a progress bar). If the worker processes cannot run, the rest
     is analysed here and a line is added to ``notes``.
     """
-    tasks: list[Task] = [(str(f), s, acc_unit, gyr_unit) for f in files for s in settings]
+    tasks: list[Task] = make_tasks(files, settings, acc_unit, gyr_unit, with_angles)
     results: list[Outcome | None] = [None] * len(tasks)
     jobs = min(resolve_jobs(jobs), max(len(tasks), 1))
 

@@ -98,10 +98,11 @@ def recording_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
 
 
 def companion_path(summary: str | Path) -> Path:
-    """``results.csv`` -> ``results_recordings.csv`` (beside it)."""
+    """``results.csv`` -> ``results_recordings.csv`` (``.parquet`` -> ``_recordings.parquet``), beside it."""
     p = Path(summary)
-    stem = p.name[: -len(p.suffix)] if p.suffix.lower() == ".csv" else p.name
-    return p.with_name(f"{stem}_recordings.csv")
+    suffix = ".parquet" if p.suffix.lower() == ".parquet" else ".csv"
+    stem = p.name[: -len(p.suffix)] if p.suffix.lower() in (".csv", ".parquet") else p.name
+    return p.with_name(f"{stem}_recordings{suffix}")
 
 
 def csv_text(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -136,8 +137,15 @@ def current_umask() -> int:
 
 
 def write_summary(outcomes: Sequence[Outcome], path: str | Path) -> tuple[Path, Path]:
-    """Write the rep table to ``path`` and the recording table beside it; returns both paths."""
+    """Write the rep table to ``path`` and the recording table beside it; returns both paths.
+
+    ``.parquet`` writes Parquet files (the ``parquet`` extra) with the same rows and values.
+    """
     reps_path, recs_path = Path(path), companion_path(path)
+    if reps_path.suffix.lower() == ".parquet":
+        from .batch_parquet import write_parquet_tables
+        write_parquet_tables(outcomes, reps_path, recs_path)
+        return reps_path, recs_path
     write_atomic(reps_path, csv_text(REP_COLUMNS, rep_rows(outcomes)))
     write_atomic(recs_path, csv_text(RECORDING_COLUMNS, recording_rows(outcomes)))
     return reps_path, recs_path

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .errors import ImuHingeError
+from .extras import extra_for
 
 # Subcommand modules, in the order ``--help`` lists them. Add a module here to add a command.
 COMMANDS: tuple[str, ...] = (
@@ -59,9 +60,23 @@ def _command_module(argv: Sequence[str]) -> str | None:
     return name if name in COMMANDS else None
 
 
+def _missing_extra(exc: ModuleNotFoundError, argv: Sequence[str]) -> int:
+    """One line naming the extra to install (``pip install 'imu-hinge[ble]'``); other import errors propagate."""
+    missing = extra_for(exc)
+    if missing is None:
+        raise exc
+    command = f"imu-hinge {argv[0]}" if argv and not argv[0].startswith("-") else "imu-hinge"
+    print(f"imu-hinge: error: {command} needs the '{missing.extra}' extra ({missing.module} is not installed): "
+          f"pip install 'imu-hinge[{missing.extra}]'", file=sys.stderr)
+    return missing.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_command_module(argv))
+    try:
+        parser = build_parser(_command_module(argv))
+    except ModuleNotFoundError as exc:  # a command module that needs an extra at import time
+        return _missing_extra(exc, argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -71,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImuHingeError as exc:
         print(f"imu-hinge: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        return _missing_extra(exc, argv)
     except KeyboardInterrupt:
         print("imu-hinge: interrupted", file=sys.stderr)
         return 130

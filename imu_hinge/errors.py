@@ -17,7 +17,8 @@ what to do, and the process exit code the CLI uses for it::
     │   └── DecodeError                    truncated, wrong version, bad count
     ├── SensorLinkError           exit 5   BLE: no adapter, sensor not found, lost
     ├── StoreError                exit 6   the SQLite store: corrupt, locked, unknown person
-    └── RecordingWriteError       exit 7   a session recording could not be written (disk full, I/O error)
+    ├── RecordingWriteError       exit 7   a session recording could not be written (disk full, I/O error)
+    └── ClusterError              exit 8   Dask: scheduler unreachable, workers lacking or unlike imu-hinge
 
 Warnings the user should see but that leave a usable result are not exceptions:
 they are collected as :class:`DataWarning` strings on the result objects.
@@ -104,8 +105,15 @@ class RecordingWriteError(ImuHingeError):
         self.samples_kept = samples_kept
 
 
+class ClusterError(ImuHingeError):
+    """The Dask cluster of a batch cannot be used (rows finished before are written first)."""
+
+    exit_code = 8
+
+
 __all__ = [
     "CalibrationError",
+    "ClusterError",
     "ConfigError",
     "DataCheckError",
     "DecodeError",

@@ -94,7 +94,7 @@ class TrainSession:
         if not args.no_audio:
             audio = AudioSink("auto")
             if audio.silent:
-                print(f"imu-hinge: warning: audio cues are silent: {audio.reason}", file=sys.stderr)
+                print(f"imu-hinge: note: audio cues are silent: {audio.reason}", file=sys.stderr)
             sinks.append(AfterHaptic(audio))
         sinks.append(AfterHaptic(self.guide))
         # the merger's wait absorbs wall-clock jitter between the sensors' notifications; an emulation

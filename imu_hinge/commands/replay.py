@@ -18,6 +18,7 @@ from typing import Any
 
 from ..detection.role_check import roles_look_swapped
 from ..errors import UsageError
+from ..extras import extra_for
 from ..feedback.audio import AudioSink
 from ..feedback.haptic import HapticSink
 from ..feedback.policy import FeedbackPolicy, FeedbackScheduler
@@ -80,6 +81,12 @@ def gui_unavailable() -> str | None:
     return None
 
 
+def qt_unavailable(exc: ImportError) -> str:
+    """Why the live window's import failed: the extra to install, or Qt's own error."""
+    missing = extra_for(exc)
+    return missing.message if missing else f"the live window cannot load Qt ({exc})"
+
+
 def _check_out(path: str | None, what: str) -> None:
     if path and not Path(path).resolve().parent.is_dir():
         raise UsageError(f"cannot write {what} {path}: its folder does not exist")
@@ -101,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_audio:
         audio = AudioSink("auto")
         if audio.silent:
-            print(f"imu-hinge: warning: audio cues are silent: {audio.reason}", file=sys.stderr)
+            print(f"imu-hinge: note: audio cues are silent: {audio.reason}", file=sys.stderr)
         sinks.append(audio)
     ring = RowRing()
     pipeline, cal_warnings = pipeline_for(rec, params)
@@ -113,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             from ..feedback import live_window
         except ImportError as exc:
-            reason = f"the live window cannot load Qt ({exc})"
+            reason = qt_unavailable(exc)
     if reason is not None:
         print(f"imu-hinge: warning: --gui: {reason}; replaying in the terminal only", file=sys.stderr)
     if args.gui and reason is None:

@@ -19,7 +19,7 @@ import datetime as _dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..detection.role_check import SWAP_WARNING, roles_look_swapped
 from ..errors import UsageError
@@ -28,11 +28,13 @@ from ..jsonable import json_default
 from ..samples import SENSOR_ROLES
 from ._link_cli import add_link_options
 from ._session_cli import add_analysis_options, add_feedback_options
-from ._train_session import TrainOutcome, TrainSession
 from .analyze import build_params
 from .filing import PersonFiling, recording_started_utc
-from .replay import _check_out, gui_unavailable, policy_from_args
+from .replay import _check_out, gui_unavailable, policy_from_args, qt_unavailable
 from .storeopts import add_db_argument
+
+if TYPE_CHECKING:  # the session needs the ble extra: imported when train runs, not for --help
+    from ._train_session import TrainOutcome, TrainSession
 
 
 def _lose(text: str) -> tuple[str, float, float]:
@@ -99,6 +101,8 @@ def _check(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ._train_session import TrainSession  # needs the ble extra (cli.main names it when missing)
+
     out = _check(args)
     params = build_params(args)
     policy = policy_from_args(args)
@@ -112,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 from ..feedback import live_window  # noqa: F401
             except ImportError as exc:
-                reason = f"the live window cannot load Qt ({exc})"
+                reason = qt_unavailable(exc)
         if reason is not None:
             print(f"imu-hinge: warning: no live window: {reason}; training in the terminal only", file=sys.stderr)
 

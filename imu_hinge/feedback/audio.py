@@ -1,7 +1,8 @@
 """Audio sink: a short tone through the sound device for each cue that reports a fault.
 
 The tone is made here (a sine burst with 5 ms ramps, numpy) and played without blocking by
-``sounddevice`` (PortAudio) when it is installed and an output device exists. Otherwise the
+``sounddevice`` (PortAudio; the ``audio`` extra, and ``libportaudio2`` on Debian, which
+``scripts/setup.sh`` installs) when an output device exists. Otherwise the
 sink is *silent*: it logs why once (``logging``, INFO; the reason stays in ``reason``), records
 every cue it would have played with ``status: silent``, and never raises. (Qt Multimedia is
 not a backend: it is not part of PySide6-Essentials, and Qt stays confined to the live window.)
@@ -51,13 +52,13 @@ def find_backend() -> tuple[ToneBackend | None, str]:
     try:
         import sounddevice as sd  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
-        return None, "sounddevice is not installed (pip install sounddevice)"
+        return None, "sounddevice is not installed (pip install 'imu-hinge[audio]')"
     except OSError as exc:  # the PortAudio shared library is missing
-        return None, f"sounddevice cannot load PortAudio ({exc})"
+        return None, f"sounddevice cannot load PortAudio ({exc}; on Debian: apt-get install libportaudio2)"
     try:
         sd.query_devices(kind="output")
     except Exception as exc:  # PortAudioError / ValueError: no default output device
-        return None, f"no output sound device ({exc})"
+        return None, f"no output sound device (PortAudio: {exc})"
     return SounddeviceBackend(sd), "sounddevice"
 
 

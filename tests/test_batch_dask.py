@@ -1,0 +1,254 @@
+"""Batch analysis on Dask: a real scheduler and two worker processes on localhost (one killed mid-batch),
+``--cluster`` tables byte-identical to ``--jobs 1``, Parquet beside CSV, the Python API, and bad clusters."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("distributed")
+pytest.importorskip("pyarrow")
+
+import pandas as pd
+
+from imu_hinge.batch import Outcome, expand_inputs, sweep_settings
+from imu_hinge.batch_dask import OutcomeSpool, connect, installed_version, run_batch_dask
+from imu_hinge.batch_tables import companion_path, write_summary
+from imu_hinge.cli import main
+from imu_hinge.params import AnalysisParams
+from imu_hinge.simulation import SimConfig, simulate, write_case
+
+from .helpers import run_cli
+
+DASK = str(Path(sys.executable).with_name("dask"))
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Eight short simulated recordings and one broken file."""
+    d = tmp_path_factory.mktemp("dask_batch")
+    for seed in range(8):
+        exercise = ("rdl", "kb_swing", "good_morning")[seed % 3]
+        write_case(simulate(SimConfig(seed=seed, exercise=exercise, n_reps=3, rounding_frac=0.4, stand_start_s=3.0)),
+                   d / f"rec{seed}.csv")
+    (d / "zz_broken.csv").write_text("time_s,sensor,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z\n0.0,sacrum,1,2\n")
+    return d
+
+
+def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([DASK, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, env={**os.environ, **(env or {})})
+
+
+def _scheduler_address(path: Path, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> str:
+    """The address the scheduler writes to its file (which appears before it is written)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert proc.poll() is None, "the Dask scheduler did not start"
+        assert time.monotonic() < deadline, "the Dask scheduler did not write its file"
+        try:
+            address = json.loads(path.read_text()).get("address")
+        except (OSError, ValueError):
+            address = None
+        if address:
+            return str(address)
+        time.sleep(0.05)
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+class Cluster:
+    def __init__(self, root: Path, workers: int, worker_env: dict[str, str] | None = None,
+                 scheduler_env: dict[str, str] | None = None) -> None:
+        sched_file = root / "scheduler.json"
+        self.scheduler = _start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                "--scheduler-file", str(sched_file), env=scheduler_env)
+        self.address = _scheduler_address(sched_file, self.scheduler)
+        self.workers = [_start("worker", self.address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                               "--name", f"w{k}", env=worker_env) for k in range(workers)]
+
+    def close(self) -> None:
+        _stop(self.workers)
+        _stop([self.scheduler])
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(tmp_path_factory.mktemp("cluster"), workers=2)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def test_cluster_tables_are_byte_identical_to_jobs_1(folder: Path, cluster: Cluster, tmp_path: Path) -> None:
+    assert main(["analyze", str(folder), "--summary", str(tmp_path / "one.csv"), "--no-progress", "--quiet"]) == 3
+    dask = run_cli("analyze", folder, "--cluster", cluster.address, "--summary", tmp_path / "dask.csv", "--progress",
+                   "--quiet", "--angles-dir", tmp_path / "angles")
+    assert dask.returncode == 3, dask.stderr  # the broken file: a failed row, exit 3
+    assert "zz_broken.csv" in dask.stderr and "9/9 100%" in dask.stderr  # the progress bar's final state
+    for name in ("one.csv", "dask.csv"):
+        assert (tmp_path / name).stat().st_size > 1000
+    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "dask.csv").read_bytes()
+    assert companion_path(tmp_path / "one.csv").read_bytes() == companion_path(tmp_path / "dask.csv").read_bytes()
+    angles = pd.read_parquet(tmp_path / "angles")
+    assert sorted(Path(r).name for r in angles["recording"].unique()) == [f"rec{i}.csv" for i in range(8)]
+    per_rec = angles.groupby("recording", observed=True)["time_s"].count()
+    assert per_rec.min() > 1000  # ~15 s at 100 Hz each
+    rec0 = angles[angles["recording"].map(lambda r: Path(r).name) == "rec0.csv"]
+    assert rec0["time_s"].is_monotonic_increasing and rec0["lumbar_flexion_deg"].max() > 10  # rounding reps
+
+
+def _kill_mid_task(client: Any, cluster: Cluster, killed: threading.Event) -> None:
+    """SIGKILL worker w0 while it is analysing a recording (once)."""
+    if killed.is_set():
+        return
+    addr = next(a for a, w in client.scheduler_info()["workers"].items() if w["name"] == "w0")
+    deadline = time.monotonic() + 30
+    while not client.processing(workers=[addr])[addr]:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    os.killpg(cluster.workers[0].pid, signal.SIGKILL)
+    killed.set()
+
+
+def test_a_worker_killed_mid_batch_loses_no_row_and_doubles_none(folder: Path, cluster: Cluster,
+                                                                  tmp_path: Path) -> None:
+    files = expand_inputs([str(folder)]).files
+    settings = sweep_settings(AnalysisParams(), ["threshold_deg=18,20"])  # 18 tasks
+    total = len(files) * len(settings)
+    spool = OutcomeSpool(total, tmp_path)
+    arrivals: list[int] = []
+    killed = threading.Event()
+    with connect(cluster.address) as client:
+
+        def done(i: int, outcome: Outcome) -> None:
+            arrivals.append(i)
+            spool.add(i, outcome)
+            _kill_mid_task(client, cluster, killed)
+
+        lost = run_batch_dask(files, settings, client, on_done=done)
+    assert killed.is_set() and cluster.workers[0].wait(timeout=10) == -signal.SIGKILL
+    assert lost == [] and sorted(arrivals) == list(range(total))  # every row exactly once
+    write_summary(spool, tmp_path / "dask.csv")
+    spool.close()
+    assert main(["analyze", str(folder), "--sweep", "threshold_deg=18,20", "--summary", str(tmp_path / "one.csv"),
+                 "--no-progress", "--quiet"]) == 3  # --jobs 1
+    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "dask.csv").read_bytes()
+    assert companion_path(tmp_path / "one.csv").read_bytes() == companion_path(tmp_path / "dask.csv").read_bytes()
+
+
+def test_a_recording_that_kills_its_workers_is_a_failed_row(folder: Path, tmp_path: Path) -> None:
+    """What a worker running out of memory looks like to the batch: with allowed_failures=0 the first worker
+    death of a task is final (KilledWorker). The other rows are analysed and kept."""
+    c = Cluster(tmp_path, workers=2, scheduler_env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"})
+    files = expand_inputs([str(folder)]).files
+    found: dict[int, Outcome] = {}
+    killed = threading.Event()
+    try:
+        with connect(c.address) as client:
+
+            def done(i: int, outcome: Outcome) -> None:
+                found[i] = outcome
+                _kill_mid_task(client, c, killed)
+
+            lost = run_batch_dask(files, [sweep_settings(AnalysisParams(), [])[0]], client, on_done=done)
+    finally:
+        c.close()
+    assert lost == [] and sorted(found) == list(range(len(files)))
+    died = [o for o in found.values() if "died" in o.error]  # the task w0 ran, and one queued on it
+    assert 1 <= len(died) <= 2 and all(not o.ok and "out of memory" in o.error for o in died)  # measured: 2
+    assert sum(o.ok for o in found.values()) == len(files) - 1 - len(died)  # all but the broken file, the killed
+
+
+def test_local_cluster_parquet_summary_and_python_api(folder: Path, tmp_path: Path) -> None:
+    import dask.dataframe as dd
+
+    import imu_hinge as ih
+
+    out = tmp_path / "res.parquet"
+    assert main(["analyze", str(folder), "--summary", str(out), "--no-progress", "--quiet"]) == 3
+    reps, recs = pd.read_parquet(out), pd.read_parquet(companion_path(out))
+    assert companion_path(out).name == "res_recordings.parquet"
+    tables = ih.analyze_batch(folder, cluster="local:1")  # starts a one-worker cluster here
+    pd.testing.assert_frame_equal(reps, tables.reps)
+    pd.testing.assert_frame_equal(recs, tables.recordings)
+    assert list(recs["status"]) == ["ok"] * 8 + ["failed"] and recs["reps"].iloc[:8].sum() == len(reps) >= 16
+    lazy = ih.analyze_batch([folder / "rec0.csv", folder / "rec1.csv"], as_dask=True, threshold_deg=18)
+    assert isinstance(lazy.reps, dd.DataFrame) and len(lazy.reps.compute()) == 6
+
+
+def test_bad_clusters_and_paths_are_one_line_errors(folder: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    def check(args: list[object], code: int, *words: str) -> None:
+        capsys.readouterr()
+        assert main(["analyze", str(folder), "--no-progress", *map(str, args)]) == code
+        err = capsys.readouterr().err
+        lines = [ln for ln in err.strip().splitlines() if "note:" not in ln]  # the truth sidecars' note
+        assert len(lines) == 1 and "Traceback" not in err, err
+        assert all(w in lines[0] for w in words), lines[0]
+
+    check(["--cluster", "tcp://127.0.0.1:9", "--cluster-timeout", "1"], 8,
+          "cannot reach the Dask scheduler at tcp://127.0.0.1:9", "dask scheduler")
+    check(["--cluster", "local:0"], 2, "local:N")
+    check(["--cluster", "local:2", "--jobs", "2"], 2, "--jobs")
+    check(["--summary", tmp_path / "nowhere" / "r.parquet"], 2, "folder does not exist")
+    (tmp_path / "taken.parquet").mkdir()
+    check(["--summary", tmp_path / "taken.parquet"], 2, "it is a folder")
+    check(["--angles-dir", folder / "rec0.csv"], 2, "cannot write the angles")
+
+
+def test_workers_with_another_imu_hinge_version_are_refused(folder: Path, tmp_path: Path) -> None:
+    fake = tmp_path / "site"
+    info = fake / "imu_hinge-9.9.9.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: imu-hinge\nVersion: 9.9.9\n")
+    c = Cluster(tmp_path, workers=1, worker_env={"PYTHONPATH": str(fake)})
+    try:
+        proc = run_cli("analyze", folder, "--cluster", c.address, "--summary", tmp_path / "r.csv", "--no-progress")
+    finally:
+        c.close()
+    lines = [ln for ln in proc.stderr.strip().splitlines() if "note:" not in ln]
+    assert proc.returncode == 8 and len(lines) == 1, proc.stderr
+    assert "has imu-hinge 9.9.9" in lines[0] and f"install imu-hinge {installed_version()}" in lines[0]
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_a_summary_that_cannot_be_written_at_the_end_keeps_the_rows(folder: Path, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import imu_hinge.batch_parquet as bp
+
+    def disk_full(df: object, path: Path) -> None:  # the disk fills up after the analyses
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(bp, "_write_parquet_atomic", disk_full)
+    out = tmp_path / "res.parquet"
+    assert main(["analyze", str(folder), "--summary", str(out), "--no-progress", "--quiet"]) == 3
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "note:" not in ln and "failed: " not in ln]
+    assert len(err) == 1 and "No space left on device" in err[0], err
+    rescued = Path(err[0].split("rows are in ")[1].split(" and ")[0])
+    assert not out.exists() and rescued.suffix == ".csv"
+    assert len(pd.read_csv(companion_path(rescued))) == 9  # every row, the failed one too
