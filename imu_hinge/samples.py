@@ -11,6 +11,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+STANDARD_GRAVITY_M_S2 = 9.80665
+"""|acc| of a sensor at rest (m/s^2)."""
+
 SENSOR_ROLES: tuple[str, str] = ("sacrum", "thoracic")
 """The two sensor roles, in the order the core uses: pelvis first, trunk second."""
 

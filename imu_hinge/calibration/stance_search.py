@@ -28,10 +28,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import CalibrationError
-from ..samples import SENSOR_ROLES, Recording, SensorStream
+from ..samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream
 from .stance import StanceEstimate, StanceResult, sway_corrected_bias
 
-GRAVITY_M_S2 = 9.81
 GAP_FILL = 1e6
 """Stillness measures across a gap: never quiet (finite, so moving averages stay defined)."""
 
@@ -97,7 +96,7 @@ def _stillness(s: SensorStream, params: StanceSearchParams) -> tuple[np.ndarray,
     rough_bias = np.median(gyr[slow], axis=0) if slow.sum() > 10 else np.zeros(3)
     rate = np.linalg.norm(_smooth(gyr - rough_bias, n), axis=1)
     accn = _smooth(np.linalg.norm(s.acc_m_s2, axis=1)[:, None], n)[:, 0]
-    return rate, np.abs(accn - GRAVITY_M_S2)
+    return rate, np.abs(accn - STANDARD_GRAVITY_M_S2)
 
 
 def _span(s: SensorStream, t0: float, t1: float) -> slice:

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..samples import STANDARD_GRAVITY_M_S2
 from .base import OrientationFilter, up_in_sensor
-
-GRAVITY_M_S2 = 9.81
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ class Reanchor:
         p = self.params
         bias = self.filter.gyr_bias_rad_s
         still = ((np.linalg.norm(gyr[i:] - bias, axis=1) < p.quiet_gyr_rad_s)
-                 & (np.abs(np.linalg.norm(acc[i:], axis=1) - GRAVITY_M_S2) < p.quiet_acc_m_s2))
+                 & (np.abs(np.linalg.norm(acc[i:], axis=1) - STANDARD_GRAVITY_M_S2) < p.quiet_acc_m_s2))
         timeout = np.flatnonzero(t[i:] - self.settle_since_s >= p.max_settle_s)
         end = int(timeout[0]) if len(timeout) else len(still)
         for k in range(end):
