@@ -48,7 +48,8 @@ def test_a_hinge_that_starts_off_axis_reads_its_true_depth() -> None:
     rec = Recording({"sacrum": sensor("sacrum", t, pelvis, az, 1), "thoracic": sensor("thoracic", t, trunk, az, 2)})
     res = analyze(rec)
     assert len(res.reps) == 2
-    for rep in res.reps:  # measured 0.17 / 0.10, 0.05 / 0.04, 0.12 / 0.06 deg off; frozen at the first tilt 3.8, 4.1, 0.3
+    # measured 0.17 / 0.10, 0.05 / 0.04, 0.12 / 0.06 deg off; frozen at the first tilt: 3.8, 4.1, 0.3
+    for rep in res.reps:
         assert abs(rep.peak_trunk_flexion_deg - 60.0) <= 0.25
         assert abs(rep.peak_pelvic_tilt_deg - 48.0) <= 0.08
         assert abs(rep.peak_lumbar_flexion_deg - 12.0) <= 0.18
