@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 _DETECTOR_TESTS = ("tests/test_detector.py", "tests/test_detector_truth.py")
 _CORE_TESTS = ("tests/test_pipeline.py", "tests/test_accuracy.py", "tests/test_core_truth.py",
-               "tests/test_axis_refinement.py")
+               "tests/test_ideal_sensors.py")
 _FUSION_TESTS = ("tests/test_fusion.py", "tests/test_quiet_bias.py")
 
 GROUPS: dict[str, tuple[str, ...]] = {

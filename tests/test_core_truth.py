@@ -29,3 +29,43 @@ def test_stance_gyro_bias_is_the_true_bias_despite_the_sway(swaying: list[SimRes
             errs.append(float(np.degrees(np.linalg.norm(est - sim.realisations[role].gyro_bias_rad_s))))
     assert np.median(errs) <= 0.45, errs  # measured 0.30 deg/s
     assert max(errs) <= 0.9, errs  # measured 0.65 deg/s
+
+
+@pytest.fixture(scope="module")
+def faulty() -> SimResult:
+    """Four reps: back-first + rounded, rounded + arched lockout, back-first + arched, clean."""
+    return simulate(SimConfig(seed=5, exercise="rdl", n_reps=4, rounding_frac=0.5, lockout_arch_frac=0.5,
+                              back_first_frac=0.5))
+
+
+def test_rep_metrics_end_to_end_against_the_truth(faulty: SimResult) -> None:
+    """From the two sensors' samples: rep boundaries, peaks and faults against the simulator's truth."""
+    sim = faulty
+    res = analyze(sim.recording)
+    t, trunk = sim.truth_time_s, sim.truth_trunk_flexion_deg
+    assert len(res.reps) == len(sim.reps) == 4
+    for rep, truth in zip(res.reps, sim.reps, strict=True):
+        bottom = truth["bottom_s"]
+        start = t[np.flatnonzero((t < bottom) & (trunk <= 3.0))[-1]]  # last moment T within 3 deg of standing
+        end = t[np.flatnonzero((t > bottom) & (trunk < 10.0))[0]]  # first moment T back below 10 deg
+        assert abs(rep.start_s - start) <= 0.03  # measured <= 0.019 s
+        assert abs(rep.bottom_s - bottom) <= 0.13  # measured <= 0.089 s (a flat bottom)
+        assert abs(rep.end_s - end) <= 0.017  # measured <= 0.011 s
+        assert abs(rep.ascent_s - (end - bottom)) <= 0.14 and abs(rep.descent_s - (bottom - start)) <= 0.14
+        assert abs(rep.peak_trunk_flexion_deg - truth["peak_trunk_flexion_deg"]) <= 0.36  # measured <= 0.24
+        assert abs(rep.peak_pelvic_tilt_deg - truth["peak_pelvic_tilt_deg"]) <= 0.5  # measured <= 0.35
+        assert abs(rep.peak_lumbar_flexion_deg - truth["peak_lumbar_flexion_deg"]) <= 0.85  # measured <= 0.58
+        assert sorted(rep.faults) == sorted(f for f, label in truth["labels"].items() if label)
+
+
+def test_lumbar_alert_waits_the_hold_time_end_to_end(faulty: SimResult) -> None:
+    res = analyze(faulty.recording)
+    alerts = [a for a in res.alerts if a.fault == "lumbar_flexion"]
+    assert [a.rep_index for a in alerts] == [1, 2]
+    for a in alerts:
+        recent = res.time_s > a.time_s - 2.0
+        over = res.time_s[np.flatnonzero(recent & (res.lumbar_flexion_deg > 20.0))[0]]
+        assert 0.04 - 1e-9 <= a.time_s - over <= 0.05  # hold 40 ms; measured 0.040 s on the measured L
+        true_over = faulty.truth_time_s[np.flatnonzero((faulty.truth_time_s > a.time_s - 2.0)
+                                                       & (faulty.truth_lumbar_flexion_deg > 20.0))[0]]
+        assert 0.04 <= a.time_s - true_over <= 0.075  # measured 0.051 s after the true L crossed 20 deg

@@ -1,10 +1,10 @@
-"""The forward axis is learnt from the first hinge's tilt directions: a hinge that starts off-axis (the first
-tilt goes 30 deg sideways of the sagittal plane, then the bend continues straight forward) still reads its
-true depth, because the direction is averaged over the next 2 s, not frozen at the first tilted sample."""
+"""Whole sessions from ideal sensors (gravity and the exact rotation rate, plus white noise) on a known motion,
+for what the simulator does not make: a first hinge that starts off-axis, swings that never return to standing."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.spatial.transform import Rotation
 
 from imu_hinge.pipeline import analyze
@@ -41,6 +41,9 @@ def sensor(role: str, t: np.ndarray, tilt_deg: np.ndarray, azimuth_deg: np.ndarr
 
 
 def test_a_hinge_that_starts_off_axis_reads_its_true_depth() -> None:
+    """The forward axis is learnt from the first hinge's tilt directions: the first tilt goes 30 deg sideways
+    of the sagittal plane, then the bend continues straight forward. The depth is still read right, because
+    the direction is averaged over the next 2 s, not frozen at the first tilted sample."""
     t = np.arange(0.0, 16.0, 1.0 / RATE_HZ)
     reps = [4.0, 9.0]
     trunk, az = tilt_path(t, reps, 60.0)
@@ -56,3 +59,25 @@ def test_a_hinge_that_starts_off_axis_reads_its_true_depth() -> None:
     for role in ("sacrum", "thoracic"):  # the learnt forward axis: measured 1.9 and 2.9 deg off x (first tilt: 30)
         fwd = np.array(res.calibration["sensors"][role]["forward"])
         assert np.degrees(np.arccos(fwd[0] / np.linalg.norm(fwd))) <= 4.4
+
+
+def test_swings_that_never_return_to_standing_are_split_at_the_valleys() -> None:
+    """Six swings between 15 and 60 deg of trunk flexion, 1.1 s each, after a 5 s stand: one rep each, from
+    valley to valley, with the true bottom and depth."""
+    t = np.arange(0.0, 16.0, 1.0 / RATE_HZ)
+    t0, period, n = 5.5, 1.1, 6
+    x = (t - t0) / period
+    trunk = np.where((x >= 0) & (x <= n), 15 + 45 * np.sin(np.pi * x) ** 2, 0.0)
+    trunk = np.where((t >= t0 - 0.5) & (t < t0), 15 * (t - t0 + 0.5) / 0.5, trunk)  # into the first swing
+    trunk = np.where((x > n) & (t < t0 + n * period + 0.5), 15 * (1 - (t - t0 - n * period) / 0.5), trunk)
+    az = np.zeros_like(t)
+    rec = Recording({"sacrum": sensor("sacrum", t, 0.85 * trunk, az, 3),
+                     "thoracic": sensor("thoracic", t, trunk, az, 4)})
+    res = analyze(rec)
+    assert len(res.reps) == n
+    for k, rep in enumerate(res.reps):
+        assert abs(rep.bottom_s - (t0 + (k + 0.5) * period)) <= 0.01  # measured 0.000 s (one row: 0.01 s)
+        assert abs(rep.peak_trunk_flexion_deg - 60.0) <= 0.08  # measured <= 0.053 deg
+        if k:  # split at the valley between two swings
+            assert abs(rep.start_s - (t0 + k * period)) <= 0.01  # measured 0.000 s
+            assert rep.start_s == pytest.approx(res.reps[k - 1].end_s)
