@@ -4,21 +4,24 @@ Usage: ``python benchmarks/mutation.py [--sample N] [--seed S] [--module PATH ..
 
 The whole tree is copied to a temporary directory (the working tree is never touched). cosmic-ray
 lists every mutant of the core modules below (operators swapped, numbers changed, comparisons
-flipped, loops skipped, ...); ``--sample N`` draws N of them reproducibly from ``--seed``
-(0 = all of them: several thousand mutants, hours of CPU). Each mutant is applied to the copy
-and only the fast tests of its module's group run (seconds), with a timeout of 3x that group's
-clean run + 20 s: a mutant that hangs is killed by the timeout. Prints one line per mutant, a
-table of the survivors (file:line, operator, the changed line) and, last, one JSON line with
-killed / total.
+flipped, loops skipped, ...); mutants inside type annotations are left out (never evaluated under
+``from __future__ import annotations``: equivalent by construction). ``--sample N`` draws N of them
+reproducibly from ``--seed`` (0 = all of them: several thousand mutants, many hours of CPU). Each
+mutant is applied to the copy and only the fast tests of its module's group run (seconds), with a
+timeout of 3x that group's clean run + 20 s: a mutant that hangs is killed by the timeout. Prints
+one line per mutant, a table of the survivors (file:line, operator, the changed line) and, last,
+one JSON line with killed / total.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,7 +31,7 @@ from pathlib import Path
 from cosmic_ray.commands.init import init
 from cosmic_ray.mutating import mutate_and_test
 from cosmic_ray.work_db import use_db
-from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+from cosmic_ray.work_item import MutationSpec, TestOutcome, WorkerOutcome
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,6 +71,33 @@ def module_files(root: Path, selection: list[str]) -> list[Path]:
     return files
 
 
+def annotation_spans(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) (line, col) of every type annotation: with ``from __future__ import annotations``
+    they are never evaluated, so a mutant inside one (``X | None`` -> ``X * None``) is equivalent."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    if not any(isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations"
+               for a in n.names) for n in tree.body):
+        return []
+    spans = []
+    for node in ast.walk(tree):
+        anns: list[ast.expr | None] = []
+        if isinstance(node, ast.arg):
+            anns.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            anns.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            anns.append(node.annotation)
+        for a in anns:
+            if a is not None and a.end_lineno is not None and a.end_col_offset is not None:
+                spans.append(((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)))
+    return spans
+
+
+def in_annotation(spec: MutationSpec, spans: dict[str, list[tuple[tuple[int, int], tuple[int, int]]]]) -> bool:
+    pos = tuple(spec.start_pos)
+    return any(a <= pos < b for a, b in spans[str(spec.module_path)])
+
+
 def copy_tree(dest: Path) -> None:
     """The working tree as it is (uncommitted edits included), without the venv, git data and caches."""
     skip = shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.pyc", ".mypy_cache", ".ruff_cache",
@@ -93,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout-factor", type=float, default=3.0)
     args = ap.parse_args(argv)
     started = time.perf_counter()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the temporary copy is removed on a kill too
 
     with tempfile.TemporaryDirectory(prefix="imu-hinge-mutation-") as tmp:
         root = Path(tmp)
@@ -105,10 +136,14 @@ def main(argv: list[str] | None = None) -> int:
             init(mods, db, {})
             items = sorted(db.work_items, key=lambda w: (str(w.mutations[0].module_path), w.mutations[0].start_pos,
                                                            w.mutations[0].operator_name, w.mutations[0].occurrence))
+        spans = {str(m): annotation_spans(root / m) for m in mods}
+        n_listed = len(items)
+        items = [w for w in items if not in_annotation(w.mutations[0], spans)]
         n_all = len(items)
         rng = random.Random(args.seed)
         chosen = items if args.sample <= 0 or args.sample >= n_all else rng.sample(items, args.sample)
-        print(f"{n_all} mutants in {len(mods)} modules; testing {len(chosen)} (seed {args.seed})", flush=True)
+        print(f"{n_all} mutants in {len(mods)} modules ({n_listed - n_all} in type annotations left out: "
+              f"equivalent); testing {len(chosen)} (seed {args.seed})", flush=True)
 
         # the clean run of every test group needed: it must pass, and it sets the group's timeout
         timeouts: dict[tuple[str, ...], float] = {}

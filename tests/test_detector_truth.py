@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from imu_hinge.detection.detector import HingeDetector
+from imu_hinge.detection.events import RepCompleted, RepStarted
 from imu_hinge.detection.params import DetectorParams, FaultParams
 from imu_hinge.simulation import SimConfig, SimResult, simulate
 
@@ -161,3 +162,20 @@ def test_swings_are_split_where_the_simulated_swings_turn(sim: SimResult) -> Non
     for rep, truth in zip(det.reps, swings.reps, strict=True):
         assert rep.bottom_s == pytest.approx(truth["bottom_s"], abs=0.5 * DT_S)
         assert rep.peak_trunk_flexion_deg == pytest.approx(truth["peak_trunk_flexion_deg"], abs=1e-3)
+
+
+def test_swings_split_at_the_valley_number_their_events() -> None:
+    """Eight swings between 15 and 60 deg: RepStarted and RepCompleted carry the rep numbers 1..8 in order."""
+    t = np.arange(1500) * DT_S
+    x = (t - 2.0) / 1.1
+    trunk = np.where((x >= 0) & (x <= 8), 15 + 45 * np.sin(np.pi * x) ** 2, 0.0)
+    trunk = np.where((t >= 1.5) & (t < 2.0), 30 * (t - 1.5), trunk)
+    trunk = np.where((x > 8) & (t < 2.0 + 8.8 + 0.5), 15 - 30 * (t - 10.8), trunk)
+    det = HingeDetector()
+    events = []
+    for ti, tr in zip(t, trunk, strict=True):
+        events += det.step(float(ti), 0.85 * float(tr), float(tr), 0.15 * float(tr))
+    events += det.finish()
+    assert [e.index for e in events if isinstance(e, RepStarted)] == list(range(1, 9))
+    assert [e.rep.index for e in events if isinstance(e, RepCompleted)] == list(range(1, 9))
+    assert [round(r.start_s, 2) for r in det.reps[1:]] == [round(2.0 + 1.1 * k, 2) for k in range(1, 8)]
