@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 _DETECTOR_TESTS = ("tests/test_detector.py", "tests/test_detector_truth.py")
 _CORE_TESTS = ("tests/test_pipeline.py", "tests/test_accuracy.py", "tests/test_core_truth.py",
                "tests/test_ideal_sensors.py")
-_FUSION_TESTS = ("tests/test_fusion.py", "tests/test_quiet_bias.py")
+_FUSION_TESTS = ("tests/test_fusion.py", "tests/test_quiet_bias.py", "tests/test_quiet_bias_axes.py")
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "imu_hinge/detection/": _DETECTOR_TESTS,
