@@ -1,0 +1,77 @@
+"""Stream alignment: the slower sensor's angle at the base sensor's instants, extrapolated from its last two
+samples, checked against the known motion; and what the extrapolation is worth on a simulated session."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from imu_hinge.kinematics.alignment import RowCombiner, combine_batch
+from imu_hinge.pipeline import analyze
+from imu_hinge.simulation import SCENARIOS, simulate
+
+
+def angle_deg(t: np.ndarray) -> np.ndarray:
+    """The other segment's true angle: a steady 40 deg/s ramp (linear: extrapolation is exact)."""
+    return 5.0 + 40.0 * t
+
+
+def streams(gap: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    base_t = 0.003 + np.arange(200) / 100.0  # 100 Hz, 3 ms after the other sensor's grid
+    other_t = np.arange(100) / 50.0  # 50 Hz
+    if gap is not None:
+        other_t = other_t[(other_t <= gap[0]) | (other_t >= gap[1])]
+    return base_t, other_t, angle_deg(other_t)
+
+
+def live(base_t: np.ndarray, other_t: np.ndarray, other_a: np.ndarray, max_age_s: float,
+         max_slope_gap_s: float) -> np.ndarray:
+    comb = RowCombiner("thoracic", max_age_s, max_slope_gap_s)
+    events = sorted([(t, 0, "sacrum", a) for t, a in zip(other_t, other_a, strict=True)]
+                    + [(t, 1, "thoracic", 0.0) for t in base_t])
+    out = []
+    for t, _, role, a in events:
+        row = comb.push(role, float(t), float(a))
+        if row is not None:
+            out.append(row[2])
+    return np.array(out)
+
+
+def test_the_slower_stream_is_extrapolated_to_the_base_instants() -> None:
+    base_t, other_t, other_a = streams()
+    batch = combine_batch(base_t, other_t, other_a, other_first_on_tie=True, max_age_s=0.1, max_slope_gap_s=0.05)
+    per_sample = live(base_t, other_t, other_a, 0.1, 0.05)
+    np.testing.assert_allclose(per_sample, batch, equal_nan=True, atol=1e-9)
+    # from the second sample on, the value at every base instant is the true angle there
+    ok = base_t >= other_t[1]
+    np.testing.assert_allclose(batch[ok], angle_deg(base_t[ok]), atol=1e-9)
+    assert batch[0] == pytest.approx(angle_deg(other_t[0]))  # one sample: held, no slope yet
+
+
+def test_gaps_stay_gaps_and_a_stale_slope_is_not_used() -> None:
+    base_t, other_t, other_a = streams(gap=(0.5, 0.9))  # samples 0.52..0.88 s lost
+    batch = combine_batch(base_t, other_t, other_a, other_first_on_tie=True, max_age_s=0.1, max_slope_gap_s=0.05)
+    np.testing.assert_allclose(live(base_t, other_t, other_a, 0.1, 0.05), batch, equal_nan=True, atol=1e-9)
+    stale = (base_t - 0.5 > 0.1) & (base_t < 0.9)
+    assert np.isnan(batch[stale]).all() and stale.sum() == 30
+    fresh = (base_t >= 0.9) & (base_t < 0.92)  # one sample after the gap: the slope across 0.4 s is not used
+    np.testing.assert_allclose(batch[fresh], [angle_deg(np.array(0.9))] * 2, atol=1e-9)
+    assert np.isfinite(batch[~stale]).all()
+
+
+def lumbar_rmse(kind: str, seed: int) -> float:
+    cfg = SCENARIOS[kind]
+    sim = simulate(type(cfg)(**{**cfg.__dict__, "seed": seed, "n_reps": 4}))
+    res = analyze(sim.recording)
+    truth = np.interp(res.time_s, sim.truth_time_s, sim.truth_lumbar_flexion_deg)
+    m = np.isfinite(res.lumbar_flexion_deg) & (res.time_s > sim.stand_start_s - 1.0)
+    return math.sqrt(float(np.mean((res.lumbar_flexion_deg[m] - truth[m]) ** 2)))
+
+
+@pytest.mark.parametrize(("kind", "bound_deg"), [("rate_25hz", 0.7), ("low_rate_drops", 0.75)])
+def test_extrapolation_keeps_low_rate_sessions_accurate(kind: str, bound_deg: float) -> None:
+    """Both sensors at 25 or 50 Hz, stamps jittered, 1 % drops (50 Hz): the lumbar angle against the truth."""
+    # measured 0.49 (25 Hz) and 0.52 deg (50 Hz); without the extrapolation 1.36 and 0.80 deg
+    assert lumbar_rmse(kind, seed=912) <= bound_deg
