@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 _DETECTOR_TESTS = ("tests/test_detector.py", "tests/test_detector_truth.py")
 _CORE_TESTS = ("tests/test_pipeline.py", "tests/test_accuracy.py", "tests/test_core_truth.py",
-               "tests/test_ideal_sensors.py")
+               "tests/test_ideal_sensors.py", "tests/test_stance_search.py", "tests/test_reanchor.py")
 _FUSION_TESTS = ("tests/test_fusion.py", "tests/test_quiet_bias.py", "tests/test_quiet_bias_axes.py")
 
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -45,6 +45,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "imu_hinge/kinematics/alignment.py": ("tests/test_alignment.py", "tests/test_pipeline.py"),
     "imu_hinge/kinematics/sagittal.py": _CORE_TESTS,
     "imu_hinge/calibration/stance.py": _CORE_TESTS,
+    "imu_hinge/calibration/stance_search.py": _CORE_TESTS,
+    "imu_hinge/fusion/reanchor.py": ("tests/test_reanchor.py", "tests/test_pipeline.py"),
     "imu_hinge/pipeline.py": _CORE_TESTS,
     "imu_hinge/fusion/quiet_bias.py": (*_FUSION_TESTS, "tests/test_accuracy.py"),
     "imu_hinge/fusion/": _FUSION_TESTS,
@@ -52,7 +54,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 """Source path prefix -> the tests run for its mutants (first matching prefix wins)."""
 
 MODULES = ("imu_hinge/fusion", "imu_hinge/kinematics", "imu_hinge/detection", "imu_hinge/calibration/stance.py",
-           "imu_hinge/pipeline.py")
+           "imu_hinge/calibration/stance_search.py", "imu_hinge/pipeline.py")
 
 
 def tests_for(module_path: str) -> tuple[str, ...]:

@@ -65,7 +65,9 @@ def test_lumbar_alert_waits_the_hold_time_end_to_end(faulty: SimResult) -> None:
     for a in alerts:
         recent = res.time_s > a.time_s - 2.0
         over = res.time_s[np.flatnonzero(recent & (res.lumbar_flexion_deg > 20.0))[0]]
-        assert 0.04 - 1e-9 <= a.time_s - over <= 0.05  # hold 40 ms; measured 0.040 s on the measured L
+        # hold 40 ms, plus up to one sample: the hold counts from the sample where L is over, measured
+        # 0.040 and 0.050 s (100 Hz with jitter)
+        assert 0.04 - 1e-9 <= a.time_s - over <= 0.055
         true_over = faulty.truth_time_s[np.flatnonzero((faulty.truth_time_s > a.time_s - 2.0)
                                                        & (faulty.truth_lumbar_flexion_deg > 20.0))[0]]
         assert 0.04 <= a.time_s - true_over <= 0.075  # measured 0.051 s after the true L crossed 20 deg
