@@ -221,21 +221,34 @@ class TrainSession:
             finally:
                 watcher.cancel()
             await asyncio.sleep(0)
+            n_reps = len(outcome.result.reps)
+            window.set_finished(f"SET FINISHED: {n_reps} rep{'s' if n_reps != 1 else ''}"
+                                + ("" if interrupted or live_window.headless_platform() else
+                                   ": close the window to exit"))
+            window.setWindowTitle("imu-hinge train: set finished")
             if args.screenshot:
                 window.save_screenshot(args.screenshot)
             outcome.extra["gui"] = window.redraw_stats()
             on_done(outcome)
-            if not live_window.headless_platform():
-                print("set finished: close the window to exit", file=sys.stderr)
+            if not interrupted and not live_window.headless_platform():
+                print("set finished: close the window (or press Ctrl-C) to exit", file=sys.stderr)
                 await window.wait_closed()
             return outcome
+
+        interrupted: list[bool] = []
+
+        def on_sigint(window: Any) -> None:  # Ctrl-C ends the set and the program, window and all
+            interrupted.append(True)
+            self.stop.set()
+            if window.finished_text is not None:
+                window.close()
 
         faults = self.params.detector.faults
         quit_on_close: list[bool] = []
         outcome, window = live_window.run_with_window(
             session, self.ring, self.status, threshold_deg=faults.lumbar_threshold_deg,
             extension_limit_deg=faults.lockout_extension_deg, redraw_hz=args.redraw_hz,
-            title="imu-hinge train")
+            title="imu-hinge train", on_sigint=on_sigint, calibration=lambda: self.pipeline.calibration_phase)
         live_window.QApplication.setQuitOnLastWindowClosed(quit_on_close[0])
         window.close()
         return outcome

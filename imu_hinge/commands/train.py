@@ -113,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
                 from ..feedback import live_window  # noqa: F401
             except ImportError as exc:
                 reason = f"the live window cannot load Qt ({exc})"
+        if not args.no_gui and reason is None:
+            from ..feedback.qt_probe import qt_platform_problem
+
+            reason = qt_platform_problem()  # a Qt platform that cannot load aborts the process: ask a child first
         if reason is not None:
             print(f"imu-hinge: warning: no live window: {reason}; training in the terminal only", file=sys.stderr)
 
