@@ -135,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
         print_table(res)
     if args.json:
         doc: dict[str, Any] = {"recording": str(args.recording), "exercise": args.exercise,
-                               **res.to_json_dict(), "params": params.to_dict()}
+                               **({"person": args.person} if args.person else {}), **res.to_json_dict(),
+                               "params": params.to_dict()}
         Path(args.json).write_text(json.dumps(doc, indent=1, default=json_default), encoding="utf-8")
     if args.angles_csv:
         write_angles_csv(res, args.angles_csv)

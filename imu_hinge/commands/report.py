@@ -33,7 +33,8 @@ def register(sub: Any) -> None:
     rec = p.add_argument_group("when SESSION is a recording")
     rec.add_argument("--exercise", metavar="NAME", help="exercise name (sets its default thresholds)")
     rec.add_argument("--config", metavar="FILE", help="TOML or JSON file with analysis parameters")
-    rec.add_argument("--threshold-deg", type=float, metavar="DEG", help="lumbar flexion threshold (default 20)")
+    rec.add_argument("--threshold-deg", type=float, metavar="DEG",
+                     help="lumbar flexion threshold (default: the one the recording records, else 20)")
     add_db_argument(p)
     p.set_defaults(func=run)
 
@@ -60,7 +61,9 @@ def build(args: argparse.Namespace) -> tuple[Any, str]:
         if target.suffix.lower() == ".json":
             return from_json(target), f"{target.stem}-report.html"
         stem = target.name.removesuffix(".ihr.csv").removesuffix(".csv")
-        return from_recording(target, _recording_params(args), args.exercise), f"{stem}-report.html"
+        given = args.threshold_deg is not None or bool(args.config)
+        return (from_recording(target, _recording_params(args), args.exercise, threshold_given=given),
+                f"{stem}-report.html")
     m = SESSION_ID.fullmatch(args.session.strip())
     if not m:
         raise RecordingNotFound("not a session id, and no such file", path=args.session)

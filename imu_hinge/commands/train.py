@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from ..detection.role_check import SWAP_WARNING, roles_look_swapped
-from ..errors import UsageError
+from ..errors import ImuHingeError, UsageError
 from ..feedback.terminal import summary_lines
 from ..jsonable import json_default
+from ..quality import recording_quality
+from ..recording import read_session
 from ..samples import SENSOR_ROLES
 from ._link_cli import add_link_options
 from ._session_cli import add_analysis_options, add_feedback_options
@@ -137,6 +139,11 @@ def _report(args: argparse.Namespace, session: TrainSession, outcome: TrainOutco
             filing: PersonFiling | None) -> None:
     """Set summary on the terminal, ``--json``, and the store (``--person``)."""
     res = outcome.result
+    if not res.quality:  # the per-sensor data quality analyze reports (and files), from the recording just written
+        try:
+            res.quality, _ = recording_quality(read_session(out))
+        except ImuHingeError as exc:
+            res.warnings.append(f"data quality not assessed: {exc.message}")
     if outcome.recording_error:
         res.warnings.append(f"the recording stopped early: {outcome.recording_error}")
     for w in res.warnings:

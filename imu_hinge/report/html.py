@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import __version__
 from .data import ReportData
-from .svg import Band, Chart, Series, legend, line_chart
+from .svg import Band, Chart, Series, deg_text, legend, line_chart
 from .tables import FAULT_TEXT, calibration_html, comparison_html, rep_table_html, summary_html
 
 COLORS = {"pelvic_tilt_deg": "#1f77b4", "trunk_flexion_deg": "#2ca02c", "lumbar_flexion_deg": "#d62728"}
@@ -64,7 +64,7 @@ def _exercise_name(key: str | None) -> str:
         from ..exercises import lookup
 
         _, entry = lookup(key)
-        return str(entry.get("name") or key.replace("_", " "))
+        return str(entry.get("label") or entry.get("name") or key.replace("_", " "))
     except Exception:  # an exercise no longer in the catalogue is still shown
         return key.replace("_", " ")
 
@@ -90,13 +90,14 @@ def traces_html(data: ReportData) -> str:
     bands = [Band(float(r["start_s"]), float(r["end_s"]), FLAGGED_BAND if r.get("faults") else OK_BAND,
                   f"{r['index']}", "band flagged" if r.get("faults") else "band ok") for r in data.reps]
     lockout = ((data.params.get("detector") or {}).get("faults") or {}).get("lockout_extension_deg")
-    hlines = [(thr, "#b71c1c", f"lumbar threshold {thr:.0f}°")] if thr is not None else []
+    hlines = [(thr, "#b71c1c", f"lumbar threshold {deg_text(thr)}")] if thr is not None else []
     if isinstance(lockout, int | float):
-        hlines.append((-float(lockout), "#6a1b9a", f"lockout extension limit −{float(lockout):.0f}°"))
+        hlines.append((-float(lockout), "#6a1b9a", f"lockout extension limit {deg_text(-float(lockout))}"))
     markers = [(float(a["time_s"]), float(a["value_deg"]), "#b71c1c",
                 f"{a['fault']} alert at {float(a['time_s']):.2f} s ({float(a['value_deg']):.1f}°)")
                for a in data.alerts if isinstance(a.get("value_deg"), int | float)]
-    parts = [legend([(COLORS[k], LABELS[k]) for k in COLORS] + [(FLAGGED_BAND, "flagged rep"), (OK_BAND, "rep")])]
+    parts = [legend([(COLORS[k], LABELS[k]) for k in COLORS] + [(FLAGGED_BAND, "flagged rep"), (OK_BAND, "rep")],
+                    hlines, ("#b71c1c", "alert (tip at the value)") if markers else None)]
     for i, (a, b) in enumerate(_panels(float(t[0]), float(t[-1]))):
         sel = (t >= a - 0.5) & (t <= b + 0.5)
         chart = Chart(CHART_W, CHART_H, (a, b), (lo, hi), "time (s)", "angle (deg)", bands=bands, hlines=hlines,
