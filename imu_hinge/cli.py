@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "export",
     "people",
     "history",
+    "sessions",
     "advise",
     "exercises",
     "calibrate",

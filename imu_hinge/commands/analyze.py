@@ -141,7 +141,6 @@ def run(args: argparse.Namespace) -> int:
     if args.angles_csv:
         write_angles_csv(res, args.angles_csv)
     if filing is not None:
-        print(f"filed session #{filed} for {filing.person.name} ({filing.exercise}, {len(res.reps)} reps) in "
-              f"{filing.store.path}", file=sys.stderr if args.quiet else sys.stdout)
+        print(filing.filed_text(filed, len(res.reps)), file=sys.stderr if args.quiet else sys.stdout)
     return 0
 

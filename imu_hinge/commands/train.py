@@ -28,6 +28,7 @@ from ..jsonable import json_default
 from ..quality import recording_quality
 from ..recording import read_session
 from ..samples import SENSOR_ROLES
+from ..store import file_sha256
 from ._link_cli import add_link_options
 from ._session_cli import add_analysis_options, add_feedback_options
 from ._train_session import TrainOutcome, TrainSession
@@ -165,9 +166,9 @@ def _report(args: argparse.Namespace, session: TrainSession, outcome: TrainOutco
     if filing is not None:
         filed = filing.store.file_session(filing.person, filing.exercise, res, str(out.resolve()), kind="train",
                                           params=session.params, started_utc=recording_started_utc(outcome.metadata),
-                                          range_calibration_id=filing.range_calibration_id)
-        print(f"filed session #{filed} for {filing.person.name} ({filing.exercise}, {len(res.reps)} reps) in "
-              f"{filing.store.path}")
+                                          range_calibration_id=filing.range_calibration_id,
+                                          content_sha256=file_sha256(out))
+        print(filing.filed_text(filed, len(res.reps)))
     if args.json:
         doc: dict[str, Any] = {
             "recording": str(out), "exercise": args.exercise, "person": args.person, "filed_session": filed,
