@@ -88,3 +88,23 @@ def test_a_qt_platform_that_cannot_start_leaves_the_set_in_the_terminal(tmp_path
     assert "no live window: Qt cannot start its platform here" in proc.stderr
     assert "libxcb-icccm4" in proc.stderr and "libxcb-keysyms1" in proc.stderr
     assert "recorded" in proc.stdout
+
+
+def test_emulate_recording_plays_once_and_the_set_ends(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from imu_hinge.cli import main
+    from imu_hinge.recording import read_interchange_csv, read_session
+    from imu_hinge.simulation import SimConfig, simulate, write_case
+
+    rec = tmp_path / "two_reps.csv"
+    write_case(simulate(SimConfig(seed=5, exercise="rdl", n_reps=2, rounding_frac=0.5)), rec)
+
+    out, doc = tmp_path / "once.ihr.csv", tmp_path / "once.json"
+    assert main(["train", "--no-gui", "--no-audio", "--emulate", str(rec), "--emulate-speed", "max",
+                 "--out", str(out), "--json", str(doc)]) == 0  # no --duration, no Ctrl-C: it ends by itself
+    said = capsys.readouterr().out
+    assert "until the recording ends" in said and "--loop" in said
+    summary = json.loads(doc.read_text())
+    assert len(summary["reps"]) == 2  # the recording's two reps, once (looping gave 128 reps from 52 s)
+    played_s = min(float(s.time_s[-1]) for s in read_interchange_csv(rec).streams.values())
+    assert played_s - 1.0 <= summary["duration_s"] <= played_s + 0.2
+    assert max(float(s.time_s[-1]) for s in read_session(out).streams.values() if len(s.time_s)) <= played_s + 0.5

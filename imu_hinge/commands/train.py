@@ -72,6 +72,10 @@ def register(sub: Any) -> None:
     add_analysis_options(p)
     add_feedback_options(p)
     add_link_options(p)
+    p.add_argument("--loop", action="store_true",
+                   help="with --emulate RECORDING: play the recording again and again until Ctrl-C or --duration "
+                        "(default: play it once, then the set ends; bare --emulate plays simulated hinges until "
+                        "Ctrl-C)")
     p.add_argument("--emulate-lose", type=_lose, action="append", metavar="ROLE:FROM-TO",
                    help="with --emulate: take that emulated sensor out of range from FROM to TO s (session time; "
                         "repeatable), to see a sensor lost mid-set")
@@ -90,6 +94,8 @@ def _check(args: argparse.Namespace) -> Path:
         raise UsageError(f"--rate-hz must be 1..1666, got {args.rate_hz}")
     if not 0 < args.redraw_hz <= 60:
         raise UsageError(f"--redraw-hz must be in (0, 60], got {args.redraw_hz}")
+    if args.loop and args.emulate is None:
+        raise UsageError("--loop needs --emulate RECORDING (it replays an emulated recording)")
     if args.emulate_lose and args.emulate is None:
         raise UsageError("--emulate-lose needs --emulate (it takes an emulated sensor out of range)")
     out = args.out or default_out()
