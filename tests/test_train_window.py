@@ -108,3 +108,30 @@ def test_emulate_recording_plays_once_and_the_set_ends(tmp_path: Path, capsys: p
     played_s = min(float(s.time_s[-1]) for s in read_interchange_csv(rec).streams.values())
     assert played_s - 1.0 <= summary["duration_s"] <= played_s + 0.2
     assert max(float(s.time_s[-1]) for s in read_session(out).streams.values() if len(s.time_s)) <= played_s + 0.5
+
+
+def test_terminal_lines_label_the_three_lumbar_numbers_in_words() -> None:
+    import io
+
+    from imu_hinge.detection.params import FaultParams
+    from imu_hinge.feedback.policy import FeedbackScheduler
+    from imu_hinge.feedback.replay_source import ReplaySource
+    from imu_hinge.feedback.session_runner import SessionRunner
+    from imu_hinge.feedback.terminal import TerminalSink, summary_lines, threshold_line
+    from imu_hinge.pipeline import HingePipeline
+    from imu_hinge.recording import load_recording
+
+    assert threshold_line(FaultParams(lumbar_flexion_pct_lmax=60.0, lmax_deg=29.25)) == \
+        "lumbar threshold: 17.6 deg (60 % of this person's Lmax 29.2 deg); lockout extension limit: -8.0 deg"
+    out = io.StringIO()
+    pipe = HingePipeline()
+    runner = SessionRunner(pipe, FeedbackScheduler(None, pipe.params.detector.faults), [TerminalSink(out)])
+    runner.process(ReplaySource(load_recording(DEMO), None).samples)
+    runner.finish()
+    text = out.getvalue()
+    alert = next(line for line in text.splitlines() if "ROUNDING" in line)
+    assert "L +" in alert and "as it crossed" in alert and "lumbar_flexion" not in alert
+    assert "(L when the cue was given)" in text
+    assert any(line.startswith("rep ") and "peak P" in line and "rounded" in line for line in text.splitlines())
+    summary = summary_lines(pipe.result(), runner.feedback_json())[0]
+    assert "rounded" in summary and "lumbar_flexion" not in summary and "lumbar_led" not in summary

@@ -23,7 +23,7 @@ from ..feedback.haptic import HapticSink
 from ..feedback.policy import FeedbackPolicy, FeedbackScheduler
 from ..feedback.replay_source import ReplaySource, replay_status
 from ..feedback.session_runner import RowRing, SessionRunner, Sink
-from ..feedback.terminal import TerminalSink, summary_lines
+from ..feedback.terminal import TerminalSink, summary_lines, threshold_line
 from ..jsonable import json_default
 from ..pipeline import AnalysisResult, HingePipeline
 from ..quality import recording_quality
@@ -96,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     faults = params.detector.faults
     scheduler = FeedbackScheduler(policy, faults)
     sinks: list[Sink] = [] if args.quiet else [TerminalSink()]
+    if not args.quiet:
+        print(threshold_line(faults), flush=True)
     if not args.no_haptic:
         sinks.append(HapticSink(None))  # no sensor in a replay: log what a live session would send
     if not args.no_audio:

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..detection.role_check import SWAP_WARNING, roles_look_swapped
 from ..errors import ImuHingeError, UsageError
-from ..feedback.terminal import summary_lines
+from ..feedback.terminal import summary_lines, threshold_line
 from ..jsonable import json_default
 from ..quality import recording_quality
 from ..recording import read_session
@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         if filing is not None:
             params = filing.apply(params, args)
         session = TrainSession(args, params, policy, out=out, subject=filing.person.name if filing else None)
+        print(threshold_line(params.detector.faults), flush=True)
         reason = None if args.no_gui else gui_unavailable()
         if not args.no_gui and reason is None:
             try:
