@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from ..detection.role_check import SWAP_WARNING, roles_look_swapped
-from ..errors import ImuHingeError, UsageError
+from ..errors import ImuHingeError, RecordingNotFound, UsageError
 from ..feedback.terminal import summary_lines, threshold_line
 from ..jsonable import json_default
 from ..quality import recording_quality
 from ..recording import read_session
 from ..samples import SENSOR_ROLES
 from ..store import file_sha256
-from ._link_cli import add_link_options
+from ._link_cli import SIMULATED, add_link_options
 from ._session_cli import add_analysis_options, add_feedback_options
 from ._train_session import TrainOutcome, TrainSession
 from .analyze import build_params
@@ -94,6 +94,8 @@ def _check(args: argparse.Namespace) -> Path:
         raise UsageError(f"--rate-hz must be 1..1666, got {args.rate_hz}")
     if not 0 < args.redraw_hz <= 60:
         raise UsageError(f"--redraw-hz must be in (0, 60], got {args.redraw_hz}")
+    if args.emulate is not None and args.emulate != SIMULATED and not Path(args.emulate).is_file():
+        raise RecordingNotFound("no such file; check the path (--emulate)", path=str(args.emulate))
     if args.loop and args.emulate is None:
         raise UsageError("--loop needs --emulate RECORDING (it replays an emulated recording)")
     if args.emulate_lose and args.emulate is None:
