@@ -29,7 +29,7 @@ shorter streams report the offset but ``clock_drift_ppm`` None (no drift warning
 CLOCK_MAX_BINS = 500
 
 
-def clock_fit(device_time_us: np.ndarray, host_time_s: np.ndarray) -> dict[str, float] | None:
+def clock_fit(device_time_us: np.ndarray, host_time_s: np.ndarray) -> dict[str, float | None] | None:
     """Fit ``host ≈ offset + device + drift`` on the lower envelope of the arrivals; None without enough data.
 
     Arrivals are late by a varying link delay, so only the earliest arrival (relative to device
