@@ -52,3 +52,14 @@ def test_demo_session_has_the_reps_the_readme_says() -> None:
     assert len(res.reps) == n == 8
     faults = {f for r in res.reps for f in r.faults}
     assert {"lumbar_flexion", "lumbar_led", "lockout_hyperextension"} <= faults  # rounded, led, arched
+
+
+def test_the_bundled_range_calibration_trial_gives_its_lmax() -> None:
+    from imu_hinge.calibration.range import find_range
+
+    trial = RECORDINGS / "range_calibration_trial.csv"
+    assert "`range_calibration_trial.csv`" in README
+    truth = json.loads(trial.with_name("range_calibration_trial.truth.json").read_text(encoding="utf-8"))
+    held_deg = truth["reps"][0]["peak_lumbar_flexion_deg"]
+    found = find_range(analyze(load_recording(trial)))
+    assert abs(found.lmax_deg - held_deg) <= 2.0  # measured 44.2 deg against 45 held
