@@ -62,3 +62,17 @@ def test_no_drift_estimate_from_three_seconds() -> None:
                      device_time_us=dev_us.astype(float), host_time_s=host)
     q = stream_quality(s)
     assert q["clock_offset_s"] is not None and q["clock_drift_ppm"] is None
+
+
+def test_sweep_table_shows_settings_whole_and_does_not_call_the_largest_peak_lmax() -> None:
+    import io
+
+    from imu_hinge.batch import Outcome
+    from imu_hinge.batch_tables import print_recordings
+
+    settings = ["filter=madgwick threshold_deg=18", "filter=vqf threshold_deg=22.5"]
+    out = io.StringIO()
+    print_recordings([Outcome("a.csv", s, False, error="x") for s in settings], out)
+    text = out.getvalue()
+    assert all(s in text for s in settings)  # "filter=madgwick threshold_de" was cut
+    assert "Lmax" not in text and "peak L" in text
