@@ -194,3 +194,25 @@ def test_report_of_a_recording_takes_person_date_exercise_and_threshold_from_its
     out2 = tmp_path / "mia25.html"
     assert run_cli("report", rec, "--out", out2, "--threshold-deg", "25").returncode == 0
     assert 'id="card-threshold"><b>25.0°' in out2.read_text(encoding="utf-8")
+
+
+def test_first_page_for_the_patient_in_plain_words(store: tuple[Path, int, list[dict[str, object]]],
+                                                   tmp_path: Path) -> None:
+    db, sid, reps = store
+    out = tmp_path / "patient.html"
+    note = "Practise the dowel hinge at home, 3 x 8, twice a week."
+    proc = run_cli("report", str(sid), "--db", db, "--out", out, "--notes", note)
+    assert proc.returncode == 0, proc.stderr
+    html = out.read_text(encoding="utf-8")
+    start, detail = html.index('<section id="patient-page"'), html.index('id="clinician-detail"')
+    assert start < detail < html.index("<h2>Summary</h2>")  # the patient's page first, the clinician's after
+    page = html[start:html.index("</section>", start)]
+    assert note.replace(",", ",") in page.replace("&#x27;", "'")
+    for heading in ("What went well", "What to work on", "The cue to remember", "Next step"):
+        assert heading in page, heading
+    rounded = sum(1 for r in reps if "lumbar_flexion" in r["faults"])  # type: ignore[operator]
+    if rounded:
+        assert "lower back rounded" in page
+    plain = re.sub(r"<[^>]+>", " ", page)
+    assert not re.search(r"\b(lumbar_flexion|lumbar_led|lockout_hyperextension|deg|°)", plain)  # no codes, no angles
+    assert re.search(r"(Move on to|Go back a step|Stay with this exercise)", page)

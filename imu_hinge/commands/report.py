@@ -28,6 +28,7 @@ def register(sub: Any) -> None:
                    help="session id from the store, or a recording, or an `analyze --json` file")
     p.add_argument("--out", metavar="FILE.html", help="output file (default: session-ID-report.html or "
                                                       "STEM-report.html in the current folder)")
+    p.add_argument("--notes", metavar="TEXT", help="your notes for the patient, on the report's first page")
     p.add_argument("--previous", type=int, default=10, metavar="N",
                    help="compare with up to N previous sessions of the same exercise (default 10)")
     rec = p.add_argument_group("when SESSION is a recording")
@@ -80,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out and not Path(args.out).resolve().parent.is_dir():
         raise UsageError(f"cannot write {args.out}: its folder does not exist")
     data, default_name = build(args)
+    if args.notes:
+        data.physio_notes = args.notes.strip()
     out = Path(args.out or default_name)
     write_atomic(out, render(data))
     print(f"wrote {out} ({len(data.reps)} reps, {sum(1 for r in data.reps if r.get('faults'))} flagged"

@@ -59,6 +59,10 @@ class ReportData:
     earlier_sessions: int = 0
     """How many sessions of the same person and exercise the store holds before this one (shown or not)."""
     notes: list[str] = field(default_factory=list)
+    next_step: str | None = None
+    """The next step in plain words, from ``advise``'s progression rules (sessions filed in the store)."""
+    physio_notes: str | None = None
+    """The physiotherapist's notes for the patient (``report --notes``), shown on the first page."""
 
 
 def _threshold(params: dict[str, Any]) -> float | None:
@@ -202,11 +206,25 @@ def from_store(store: Any, session_id: int, previous: int = 10) -> ReportData:
                      "flagged": x.n_flagged, "peak_lumbar_max_deg": _finite(x.peak_lumbar_max_deg),
                      "peak_lumbar_mean_deg": _finite(x.peak_lumbar_mean_deg), "threshold_deg": x.threshold_deg,
                      "current": x.id == int(session_id)} for x in upto[-(previous + 1):]]
+    data.next_step = _next_step(store, name, s.get("exercise"))
     res, data.traces_note, _ = _reanalyse(data.source, params)
     if res is not None:
         data.traces = Traces.of(res)
         _compare_reps(data.reps, res, data.notes)
     return data
+
+
+def _next_step(store: Any, person: str, exercise: str | None) -> str | None:
+    """``advise``'s answer for this person and exercise in plain words (None off the progression ladder)."""
+    from ..progression import advise, load_rules
+    from .patient import next_step_text
+
+    if not exercise:
+        return None
+    try:
+        return next_step_text(advise(exercise, store.sets(person, exercise, 50), load_rules()))
+    except (ImuHingeError, KeyError):
+        return None
 
 
 def _finite(v: Any) -> float | None:

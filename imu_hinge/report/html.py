@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import __version__
 from .data import ReportData
+from .patient import patient_html
 from .svg import Band, Chart, Series, deg_text, legend, line_chart
 from .tables import FAULT_TEXT, calibration_html, comparison_html, rep_table_html, summary_html
 
@@ -43,7 +44,9 @@ tr.flagged td{background:#fdf0f0}tr.current td{background:#fff7d6;font-weight:60
 .legend{display:flex;gap:18px;font-size:13px;margin:6px 0}.swatch{display:inline-block;width:22px;height:4px;
 margin-right:6px;vertical-align:middle}
 .note{color:#555;font-size:13px}.warn{color:#8a4b00}svg{display:block;margin:6px 0}
-@media print{body{background:#fff}main{padding:0}th{position:static}}
+section.patient{font-size:17px;line-height:1.45}section.patient h3{font-size:17px;margin:14px 0 4px}
+section.patient p.cue{font-size:20px;font-weight:600}
+@media print{body{background:#fff}main{padding:0}th{position:static}section.patient{break-after:page}}
 """
 
 
@@ -126,7 +129,8 @@ def render(data: ReportData, generated_utc: str | None = None) -> str:
     notes = [*(f'<li class="warn">{escape(w)}</li>' for w in data.warnings),
              *(f"<li>{escape(n)}</li>" for n in data.notes)]
     body = [
-        f"<h1>{escape(data.title)}</h1>", _facts(data),
+        f"<h1>{escape(data.title)}</h1>", patient_html(data),
+        '<h2 class="clinician" id="clinician-detail">Clinician\'s detail</h2>', _facts(data),
         "<h2>Summary</h2>", summary_html(data),
         "<h2>Angle traces</h2>", traces_html(data),
         "<h2>Reps</h2>", rep_table_html(data),
