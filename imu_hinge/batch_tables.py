@@ -155,21 +155,22 @@ def print_recordings(outcomes: Sequence[Outcome], out: TextIO) -> None:
     """One line per (recording, setting) on the terminal, then the totals."""
     show_setting = len({o.setting for o in outcomes}) > 1
     name_w = min(max((len(o.recording) for o in outcomes), default=9), 60)
-    head = f"{'recording':<{name_w}} " + (f"{'setting':<28} " if show_setting else "")
-    print(head + f"{'reps':>4} {'flag':>4} {'Lmax':>6}  faults / error", file=out)
+    set_w = max(max((len(o.setting) for o in outcomes), default=7), 7)  # settings are shown whole, never cut
+    head = f"{'recording':<{name_w}} " + (f"{'setting':<{set_w}} " if show_setting else "")
+    print(head + f"{'reps':>4} {'flag':>4} {'peak L':>6}  faults / error", file=out)
     for o in outcomes:
         s = recording_summary(o)
         name = o.recording if len(o.recording) <= name_w else "..." + o.recording[-(name_w - 3):]
-        line = f"{name:<{name_w}} " + (f"{o.setting[:28]:<28} " if show_setting else "")
+        line = f"{name:<{name_w}} " + (f"{o.setting:<{set_w}} " if show_setting else "")
         if not o.ok:
             print(line + f"{'-':>4} {'-':>4} {'-':>6}  FAILED: {o.error}", file=out)
             continue
-        lmax = s["max_peak_lumbar_flexion_deg"]
+        peak = s["max_peak_lumbar_flexion_deg"]
         counts = ", ".join(f"{f} {s[f]}" for f in FAULTS if s[f]) or "ok"
-        print(line + f"{s['reps']:>4} {s['flagged_reps']:>4} {('-' if lmax is None else f'{lmax:.1f}'):>6}  {counts}",
+        print(line + f"{s['reps']:>4} {s['flagged_reps']:>4} {('-' if peak is None else f'{peak:.1f}'):>6}  {counts}",
               file=out)
     ok = [o for o in outcomes if o.ok]
     n_reps = sum(len(o.reps) for o in ok)
     n_flag = sum(1 for o in ok for r in o.reps if r.get("faults"))
     print(f"{len(outcomes)} analyses, {len(ok)} ok, {len(outcomes) - len(ok)} failed; {n_reps} reps, {n_flag} "
-          "flagged. Lmax = largest peak lumbar flexion (deg)", file=out)
+          "flagged. peak L = the largest peak lumbar flexion of its reps (deg; not the calibrated Lmax)", file=out)

@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "export",
     "people",
     "history",
+    "sessions",
     "advise",
     "exercises",
     "calibrate",

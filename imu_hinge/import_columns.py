@@ -7,6 +7,7 @@ separators removed (``"Acc_X (g)"`` -> ``accx``, unit hint ``g``).
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,8 @@ from .samples import SENSOR_ROLES
 ACC_RE = re.compile(r"(?:arrayacc|linearacc|linacc|accelerometer|acceleration|accel|acc|a)([xyz])(?:g|mg|ms2|mss)?")
 GYR_RE = re.compile(r"(?:arraygyro|gyroscope|angularvelocity|angularrate|angvel|gyro|gyr|omega|g|w)([xyz])"
                     r"(?:dps|degs|mdps|rads|rad|deg)?")
-TIME_RE = re.compile(r"(?:timestamp|time|elapsedtime|elapsed|sampletime|ts|t)(s|sec|ms|us|ns|millis|micros)?")
+TIME_RE = re.compile(r"(?:timestamp|datetime|time|elapsedtime|elapsed|sampletime|ts|t)"
+                     r"(s|sec|ms|us|ns|millis|micros)?")
 SENSOR_COLUMN_NAMES = ("sensor", "sensorname", "sensorid", "device", "devicename", "deviceid", "location",
                        "position", "placement", "segment", "bodypart", "serial", "tag", "label", "name", "id")
 _NAME_UNITS = {"sec": "s", "millis": "ms", "micros": "us"}
@@ -180,6 +182,8 @@ def time_seconds(raw: dict[str, np.ndarray], spec: ImportSpec, columns: dict[str
     out: dict[str, np.ndarray] = {}
     col = next((c for c in columns.values() if c), None)
     unit = spec.time_unit or (_unit_from_name(col) if col else None)
+    if unit is None and col:
+        unit = _iso_if_text(raw, columns, col, files, notes)
     values: dict[str, np.ndarray] = {}
     for role in SENSOR_ROLES:
         if columns[role] is None:
@@ -192,7 +196,11 @@ def time_seconds(raw: dict[str, np.ndarray], spec: ImportSpec, columns: dict[str
             series = pd.to_numeric(pd.Series(raw[role]), errors="coerce")
             values[role] = series.to_numpy() if series.dtype.kind == "i" else series.to_numpy(dtype=float)
     if values:
-        t0 = min(np.nanmin(v) for v in values.values())
+        if not any(np.isfinite(v).any() for v in values.values()):
+            kind = "date-time" if unit == TIME_ISO else "number"
+            raise RecordingFormatError(f"the time column {col!r} holds no {kind} values; check --time-col and "
+                                       "--time-unit", path=files["sacrum"])
+        t0 = min(np.nanmin(v) for v in values.values() if np.isfinite(v).any())
         if unit is None:
             unit = _infer_unit(values, t0, files, notes)
         scale = 1e-9 if unit == TIME_ISO else TIME_UNITS_TO_S[unit]
@@ -207,6 +215,25 @@ def time_seconds(raw: dict[str, np.ndarray], spec: ImportSpec, columns: dict[str
             out[role] = np.arange(len(raw[role]), dtype=float) / rate
         out[role] = out[role] + spec.time_offset_s + (spec.sensors[role].time_offset_s or 0.0)
     return out
+
+
+def _iso_if_text(raw: dict[str, np.ndarray], columns: dict[str, str | None], col: str, files: dict[str, str],
+                 notes: list[str]) -> str | None:
+    """``iso`` when the time column holds date-time text (a note says so); None when it holds numbers; a one-line
+    error when it holds neither."""
+    role = next(r for r in SENSOR_ROLES if columns[r] is not None)
+    sample = pd.Series(raw[role][:200])
+    if pd.to_numeric(sample, errors="coerce").notna().mean() >= 0.5:
+        return None
+    with warnings.catch_warnings():  # pandas warns when it has to guess the format element by element
+        warnings.simplefilter("ignore")
+        stamps = pd.to_datetime(sample, errors="coerce", utc=True)
+    if stamps.notna().mean() >= 0.5:
+        notes.append(f"time column {col} holds date-time text: read as ISO 8601 (state it with --time-unit iso)")
+        return TIME_ISO
+    first = next((str(v) for v in sample if str(v).strip()), "")
+    raise RecordingFormatError(f"the time column {col!r} holds neither numbers nor date-times (e.g. {first!r}); "
+                               "give --time-col, --time-unit or --rate-hz", path=files[role])
 
 
 def _infer_unit(values: dict[str, np.ndarray], t0: float, files: dict[str, str], notes: list[str]) -> str:

@@ -222,14 +222,17 @@ def write_interchange(data: dict[str, SensorData], out: str | Path, comments: li
     return out
 
 
-def import_recording(spec: ImportSpec, out: str | Path) -> ImportReport:
-    """Convert ``spec``'s source file(s) and write the interchange CSV ``out``; nothing written on error."""
+def import_recording(spec: ImportSpec, out: str | Path, *, overwrite: bool = True) -> ImportReport:
+    """Convert ``spec``'s source file(s) and write the interchange CSV ``out``; nothing written on error.
+    ``overwrite=False``: an existing ``out`` is refused (after the conversion's own checks)."""
     notes: list[str] = []
     spec = spec.normalised()
     files = set(_sources(spec).values())
     if any(Path(f).resolve() == Path(out).resolve() for f in files if Path(f).exists()):
         raise UsageError(f"{out}: the output would overwrite an input file")
     data = convert(spec, notes)
+    if not overwrite and Path(out).exists():
+        raise UsageError(f"{out} exists; choose another output or give --force to replace it")
     desc = ", ".join(f"{Path(s.file).name} ({r})" for r, s in data.items())
     comments = [f"imported by imu-hinge import from {desc}",
                 "import: " + json.dumps({"acc_unit": spec.acc_unit, "gyr_unit": spec.gyr_unit,

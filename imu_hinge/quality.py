@@ -23,10 +23,13 @@ CLOCK_RESIDUAL_WARN_S = 0.05
 """Device and host clocks disagreeing by more than this after the drift fit: a host clock step or long stalls."""
 CLOCK_MIN_SPAN_S = 2.0
 """Device time a clock fit needs; shorter streams report ``None``."""
+CLOCK_DRIFT_MIN_SPAN_S = 30.0
+"""Device time a drift estimate needs: arrival jitter of a few ms over a few seconds is hundreds of ppm, so
+shorter streams report the offset but ``clock_drift_ppm`` None (no drift warning from a 3 s recording)."""
 CLOCK_MAX_BINS = 500
 
 
-def clock_fit(device_time_us: np.ndarray, host_time_s: np.ndarray) -> dict[str, float] | None:
+def clock_fit(device_time_us: np.ndarray, host_time_s: np.ndarray) -> dict[str, float | None] | None:
     """Fit ``host ≈ offset + device + drift`` on the lower envelope of the arrivals; None without enough data.
 
     Arrivals are late by a varying link delay, so only the earliest arrival (relative to device
@@ -74,7 +77,7 @@ def clock_fit(device_time_us: np.ndarray, host_time_s: np.ndarray) -> dict[str, 
     residual = np.abs(br - (a + d * bx))
     return {
         "clock_offset_s": round(float(host[0]) - float(dev[0]) * 1e-6 + a, 6),
-        "clock_drift_ppm": round((1.0 / (1.0 + d) - 1.0) * 1e6, 2),
+        "clock_drift_ppm": round((1.0 / (1.0 + d) - 1.0) * 1e6, 2) if x[-1] >= CLOCK_DRIFT_MIN_SPAN_S else None,
         "clock_residual_s": round(float(np.percentile(residual, 95)), 6),
     }
 

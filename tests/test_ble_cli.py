@@ -69,7 +69,7 @@ def test_scan_and_sensors_on_emulated_sensors(capsys: pytest.CaptureFixture[str]
 def test_record_refuses_bad_options_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["record", str(tmp_path / "no" / "x.ihr.csv"), "--emulate"]) == 2
     assert main(["record", str(tmp_path / "x.ihr.csv"), "--duration", "-1", "--emulate"]) == 2
-    assert main(["record", str(tmp_path / "x.ihr.csv"), "--emulate", str(tmp_path / "missing.csv")]) == 2
+    assert main(["record", str(tmp_path / "x.ihr.csv"), "--emulate", str(tmp_path / "missing.csv")]) == 3  # as analyze
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) >= 3 and all(line.startswith("imu-hinge: error:") for line in err[-3:])
 

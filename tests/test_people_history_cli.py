@@ -65,7 +65,7 @@ def test_user_errors_are_one_line(tmp_path: Path) -> None:
     assert_one_line_error(cli("history", "Alex", "--db", db), STORE_EXIT, "no store at")
     assert not db.exists()  # reading commands never create a store
     assert cli("people", "add", "Alex", "--db", db).returncode == 0
-    assert_one_line_error(cli("history", "Zed", "--db", db), STORE_EXIT, "unknown person 'Zed'", "Alex")
+    assert_one_line_error(cli("history", "Zed", "--db", db), STORE_EXIT, "unknown person 'Zed'", "people list")
     assert_one_line_error(cli("people", "set", "Alex", "--exercise", "zumba", "--threshold-pct", "50",
                                   "--db", db), 2, "unknown exercise 'zumba'")
     assert_one_line_error(cli("people", "set", "Alex", "--threshold-pct", "-5", "--db", db), 2, "positive")
@@ -145,7 +145,8 @@ def test_analyze_person_thresholds_and_command_line_precedence(tmp_path: Path, s
     faults = json.loads(out.read_text())["params"]["detector"]["faults"]
     assert faults["lumbar_flexion_pct_lmax"] is None and faults["lumbar_flexion_deg"] == 25.0
     with Store(db) as s:
-        assert [x.threshold_deg for x in s.sessions("Alex")] == [15.0, 20.0, 25.0]
+        # one recording is one session: each filing replaced the one before (issue 16: filing is idempotent)
+        assert [x.threshold_deg for x in s.sessions("Alex")] == [25.0]
 
 
 def test_history_table_trend_and_json(tmp_path: Path) -> None:

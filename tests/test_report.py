@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -165,3 +166,53 @@ def test_svg_helpers() -> None:
     y[54_321] = 7.0
     dx, dy = decimate(x, y, 500)
     assert len(dx) <= 1500 and dy.max() == 7.0 and np.all(np.diff(dx) > 0)
+
+
+def test_report_of_a_recording_takes_person_date_exercise_and_threshold_from_its_metadata(tmp_path: Path) -> None:
+    """The recording says who, when, what and which threshold its session used: the report shows those, not
+    "not filed" / "not recorded" / "not stated" / the default 20 deg or the day it was analysed."""
+    example = Path(__file__).resolve().parents[1] / "recordings" / "example_rdl_session.ihr.csv"
+    lines = example.read_text(encoding="utf-8").splitlines(keepends=True)
+    i = next(k for k, line in enumerate(lines) if line.startswith("# meta: "))
+    meta = json.loads(lines[i].removeprefix("# meta: "))
+    meta.update(subject="Mia Example", exercise="barbell_rdl", created_utc="2025-03-14T09:30:12.000Z",
+                session={"command": "train", "lumbar_threshold_deg": 17.55})
+    lines[i] = "# meta: " + json.dumps(meta, separators=(",", ":")) + "\n"
+    rec = tmp_path / "mia.ihr.csv"
+    rec.write_text("".join(lines), encoding="utf-8")
+    out = tmp_path / "mia.html"
+    proc = run_cli("report", rec, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    html = out.read_text(encoding="utf-8")
+    facts = dict(re.findall(r'<dd id="(fact-[^"]+)">(.*?)</dd>', html))
+    assert facts["fact-person"] == "Mia Example"
+    assert facts["fact-date"] == "2025-03-14 09:30 UTC"  # when the session took place, not today
+    assert facts["fact-exercise"] == "Barbell RDL"  # the catalogue's label
+    assert 'id="card-threshold"><b>17.6°' in html and "lumbar threshold 17.6°" in html
+    assert "17.5°" not in html and "18°" not in html and "20.0°" not in html  # one threshold number
+    # an explicit --threshold-deg still wins over the recording's
+    out2 = tmp_path / "mia25.html"
+    assert run_cli("report", rec, "--out", out2, "--threshold-deg", "25").returncode == 0
+    assert 'id="card-threshold"><b>25.0°' in out2.read_text(encoding="utf-8")
+
+
+def test_first_page_for_the_patient_in_plain_words(store: tuple[Path, int, list[dict[str, object]]],
+                                                   tmp_path: Path) -> None:
+    db, sid, reps = store
+    out = tmp_path / "patient.html"
+    note = "Practise the dowel hinge at home, 3 x 8, twice a week."
+    proc = run_cli("report", str(sid), "--db", db, "--out", out, "--notes", note)
+    assert proc.returncode == 0, proc.stderr
+    html = out.read_text(encoding="utf-8")
+    start, detail = html.index('<section id="patient-page"'), html.index('id="clinician-detail"')
+    assert start < detail < html.index("<h2>Summary</h2>")  # the patient's page first, the clinician's after
+    page = html[start:html.index("</section>", start)]
+    assert note.replace(",", ",") in page.replace("&#x27;", "'")
+    for heading in ("What went well", "What to work on", "The cue to remember", "Next step"):
+        assert heading in page, heading
+    rounded = sum(1 for r in reps if "lumbar_flexion" in r["faults"])  # type: ignore[operator]
+    if rounded:
+        assert "lower back rounded" in page
+    plain = re.sub(r"<[^>]+>", " ", page)
+    assert not re.search(r"\b(lumbar_flexion|lumbar_led|lockout_hyperextension|deg|°)", plain)  # no codes, no angles
+    assert re.search(r"(Move on to|Go back a step|Stay with this exercise)", page)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import RecordingNotFound
 
 SIMULATED = "simulated hinges"
 
@@ -86,7 +86,7 @@ async def open_link(args: argparse.Namespace, *, duration_s: float = 600.0) -> A
     motion: str | None = None
     if args.emulate != SIMULATED:
         if not Path(args.emulate).exists():
-            raise UsageError(f"--emulate {args.emulate}: no such recording")
+            raise RecordingNotFound("no such recording (--emulate)", path=str(args.emulate))
         motion = args.emulate
     async with Emulator(motion, mtu=args.emulate_mtu, speed=args.emulate_speed,
                         duration_s=min(max(duration_s + 30.0, 60.0), 7200.0)) as emu:

@@ -36,7 +36,7 @@ from ..recording import SessionWriter
 from ..samples import SENSOR_ROLES
 from ..sources.ble import BleSource
 from ..sources.sensor_link import LinkOptions
-from ._link_cli import LinkContext, describe, open_link
+from ._link_cli import SIMULATED, LinkContext, describe, open_link
 
 HAPTIC_ROLE = "thoracic"
 """The sensor that buzzes for rounding (docs/detector.md: haptic on the thoracic unit)."""
@@ -119,7 +119,8 @@ class TrainSession:
     # -- the set --------------------------------------------------------------------------
     async def run(self) -> TrainOutcome:
         args = self.args
-        async with open_link(args, duration_s=args.duration or 600.0) as ctx:
+        # without --duration simulated hinges loop (a 60 s simulation: made in about a second, not ten)
+        async with open_link(args, duration_s=args.duration or 30.0) as ctx:
             if (line := describe(ctx, args)) is not None:
                 print(line, file=sys.stderr)
             self.say("connecting to the sacrum and thoracic sensors ...")
@@ -142,13 +143,18 @@ class TrainSession:
                                 session={"command": "train", "feedback_policy": self.scheduler.policy.to_dict(),
                                          "lumbar_threshold_deg": self.params.detector.faults.lumbar_threshold_deg})
         writer = SessionWriter().open(self.out, meta)
-        live = self.live = LiveBleSource(source, duration_s=args.duration, calibrator=calibrator, writer=writer,
+        duration_s, once = args.duration, ""
+        if duration_s is None and ctx.emulated and args.emulate != SIMULATED and not getattr(args, "loop", False):
+            # play the recording once: the set ends where the shorter track ends (session time >= motion time)
+            duration_s = min(len(track) / track.rate_hz for track in ctx.emulator.motion.values())
+            once = f" until the recording ends ({duration_s:.0f} s; --loop plays it again and again)"
+        live = self.live = LiveBleSource(source, duration_s=duration_s, calibrator=calibrator, writer=writer,
                                          status=self.status, say=self.say, poll=self.guide.poll, stop=self.stop)
         self.runner.sinks.append(AfterHaptic(RecordingSink(live, self.haptic.log if self.haptic else None)))
         faults = [asyncio.ensure_future(self._lose(ctx, source, *lose)) for lose in args.emulate_lose or ()]
         names = ", ".join(f"{r} {lk.found.address if lk.found else '?'}" for r, lk in source.links.items())
         self.say(f"connected ({names}); recording to {self.out}"
-                 + (f" for {args.duration:g} s" if args.duration else " (Ctrl-C ends the set)"))
+                 + (f" for {args.duration:g} s" if args.duration else once or " (Ctrl-C ends the set)"))
         self.guide.start(ctx.clock.now() - source.t0_s)
         undo = _on_sigint(self.stop.set)
         status = "aborted"
@@ -222,21 +228,34 @@ class TrainSession:
             finally:
                 watcher.cancel()
             await asyncio.sleep(0)
+            n_reps = len(outcome.result.reps)
+            window.set_finished(f"SET FINISHED: {n_reps} rep{'s' if n_reps != 1 else ''}"
+                                + ("" if interrupted or live_window.headless_platform() else
+                                   ": close the window to exit"))
+            window.setWindowTitle("imu-hinge train: set finished")
             if args.screenshot:
                 window.save_screenshot(args.screenshot)
             outcome.extra["gui"] = window.redraw_stats()
             on_done(outcome)
-            if not live_window.headless_platform():
-                print("set finished: close the window to exit", file=sys.stderr)
+            if not interrupted and not live_window.headless_platform():
+                print("set finished: close the window (or press Ctrl-C) to exit", file=sys.stderr)
                 await window.wait_closed()
             return outcome
+
+        interrupted: list[bool] = []
+
+        def on_sigint(window: Any) -> None:  # Ctrl-C ends the set and the program, window and all
+            interrupted.append(True)
+            self.stop.set()
+            if window.finished_text is not None:
+                window.close()
 
         faults = self.params.detector.faults
         quit_on_close: list[bool] = []
         outcome, window = live_window.run_with_window(
             session, self.ring, self.status, threshold_deg=faults.lumbar_threshold_deg,
             extension_limit_deg=faults.lockout_extension_deg, redraw_hz=args.redraw_hz,
-            title="imu-hinge train")
+            title="imu-hinge train", on_sigint=on_sigint, calibration=lambda: self.pipeline.calibration_phase)
         live_window.QApplication.setQuitOnLastWindowClosed(quit_on_close[0])
         window.close()
         return outcome

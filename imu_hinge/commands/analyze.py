@@ -67,10 +67,15 @@ def build_params(args: argparse.Namespace) -> AnalysisParams:
         params = AnalysisParams(**{**params.__dict__, "fusion_method": "vqf_offline"})
     if args.threshold_pct is not None and args.lmax_deg is None:
         raise UsageError("--threshold-pct needs --lmax-deg (the person's calibrated maximum lumbar flexion)")
-    for name in ("threshold_deg", "lmax_deg", "threshold_pct"):
+    if args.threshold_pct is not None and args.threshold_deg is not None:
+        raise UsageError("give --threshold-deg or --threshold-pct, not both (they set the same threshold)")
+    for name, most in (("threshold_deg", 90.0), ("lmax_deg", 90.0), ("threshold_pct", 100.0)):
         v = getattr(args, name)
         if v is not None and not (math.isfinite(v) and v > 0):
-            raise UsageError(f"--{name.replace('_', '-')} must be a positive number, got {v}")
+            raise UsageError(f"--{name.replace('_', '-')} must be a positive number, got {v:g}")
+        if v is not None and v > most:
+            unit = "%" if name.endswith("pct") else " deg"
+            raise UsageError(f"--{name.replace('_', '-')} {v:g} is beyond any lumbar flexion (at most {most:g}{unit})")
     return with_overrides(params, lumbar_flexion_deg=args.threshold_deg, lmax_deg=args.lmax_deg,
                           lumbar_flexion_pct_lmax=args.threshold_pct)
 
@@ -78,7 +83,8 @@ def build_params(args: argparse.Namespace) -> AnalysisParams:
 def _fmt(v: float | None, spec: str = "5.1f") -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-".rjust(int(spec.split(".")[0]))
-    return format(v, spec)
+    text = format(v, spec)
+    return text.replace("-", " ") if text.strip().lstrip("-").strip("0.") == "" else text  # never "-0.0"
 
 
 def print_table(res: AnalysisResult, out: Any = sys.stdout) -> None:
@@ -135,12 +141,12 @@ def run(args: argparse.Namespace) -> int:
         print_table(res)
     if args.json:
         doc: dict[str, Any] = {"recording": str(args.recording), "exercise": args.exercise,
-                               **res.to_json_dict(), "params": params.to_dict()}
+                               **({"person": args.person} if args.person else {}), **res.to_json_dict(),
+                               "params": params.to_dict()}
         Path(args.json).write_text(json.dumps(doc, indent=1, default=json_default), encoding="utf-8")
     if args.angles_csv:
         write_angles_csv(res, args.angles_csv)
     if filing is not None:
-        print(f"filed session #{filed} for {filing.person.name} ({filing.exercise}, {len(res.reps)} reps) in "
-              f"{filing.store.path}", file=sys.stderr if args.quiet else sys.stdout)
+        print(filing.filed_text(filed, len(res.reps)), file=sys.stderr if args.quiet else sys.stdout)
     return 0
 

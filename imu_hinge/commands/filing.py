@@ -17,7 +17,7 @@ from typing import Any
 from ..params import AnalysisParams
 from ..pipeline import AnalysisResult
 from ..samples import Recording
-from ..store import Store, canonical_exercise
+from ..store import Store, canonical_exercise, file_sha256
 from ..store.db import iso_utc
 from .storeopts import open_store
 
@@ -67,7 +67,15 @@ class PersonFiling:
         return self.store.file_session(self.person, self.exercise, result, str(Path(source).resolve()),
                                        kind="analyze", params=params,
                                        started_utc=recording_started_utc(recording.metadata),
-                                       range_calibration_id=self.range_calibration_id)
+                                       range_calibration_id=self.range_calibration_id,
+                                       content_sha256=file_sha256(source))
+
+    def filed_text(self, session_id: int | None, n_reps: int) -> str:
+        """The line that tells where the session went (and that an earlier filing of it was replaced)."""
+        again = " (this recording was filed before: that session updated, not added again)" \
+            if self.store.last_filed_replaced else ""
+        return (f"filed session #{session_id} for {self.person.name} ({self.exercise}, {n_reps} reps) in "
+                f"{self.store.path}{again}")
 
     def close(self) -> None:
         self.store.close()

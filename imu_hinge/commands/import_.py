@@ -58,6 +58,8 @@ def register(sub: Any) -> None:
     cols.add_argument("--sacrum-axes", metavar="AXES", help="axis remap of the sacrum sensor only")
     cols.add_argument("--thoracic-axes", metavar="AXES", help="axis remap of the thoracic sensor only")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--force", "--overwrite", action="store_true",
+                   help="replace OUT.csv if it exists (default: refuse, as record and train do)")
     p.set_defaults(func=run)
 
 
@@ -96,7 +98,7 @@ def build_spec(args: argparse.Namespace) -> tuple[ImportSpec, str]:
 
 def run(args: argparse.Namespace) -> int:
     spec, out = build_spec(args)
-    report = import_recording(spec, out)
+    report = import_recording(spec, out, overwrite=args.force)
     if not args.quiet:
         for note in report.notes:
             print(f"imu-hinge: note: {note}", file=sys.stderr)

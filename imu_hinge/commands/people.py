@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
     sh.add_argument("--json", action="store_true", help="print JSON instead of text")
     sh.set_defaults(func=run_show)
     st = actions.add_parser("set", help="set a person's lumbar-flexion threshold (per exercise or for all)",
-                            description="Set the lumbar-flexion alert threshold `analyze --person` applies: a %% of "
+                            description="Set the lumbar-flexion alert threshold `analyze --person` applies: a % of "
                                         "the person's calibrated Lmax (`imu-hinge calibrate range`) or degrees; "
                                         "for one exercise or, without --exercise, for every exercise without "
                                         "its own setting.")

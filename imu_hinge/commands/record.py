@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ._link_cli import add_link_options, describe, open_link
+from ._link_cli import SIMULATED, add_link_options, describe, open_link
 
 
 def register(sub: Any) -> None:
@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
                                    "sequence numbers, device clocks, fitted times, gaps and link events.")
     p.add_argument("out", type=Path, metavar="OUT", help="session recording to write (name it *.ihr.csv)")
     p.add_argument("--duration", type=float, metavar="S", help="seconds to record (default: until Ctrl-C)")
-    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--overwrite", "--force", action="store_true", help="replace OUT if it exists (default: refuse)")
     p.add_argument("--rate-hz", type=int, default=104, metavar="HZ", help="sample rate to ask for (default 104)")
     p.add_argument("--quiet", action="store_true", help="no link events on the terminal")
     add_link_options(p)
@@ -52,9 +52,12 @@ async def _run(args: argparse.Namespace) -> int:
     from ..sources.sensor_link import LinkOptions
 
     options = LinkOptions(rate_hz=args.rate_hz, scan_timeout_s=args.timeout)
-    async with open_link(args, duration_s=args.duration or 600.0) as ctx:
+    # without --duration simulated hinges loop (a 60 s simulation: made in about a second, not ten)
+    async with open_link(args, duration_s=args.duration or 30.0) as ctx:
         if (line := describe(ctx, args)) is not None:
             print(line, file=sys.stderr)
+        if args.duration is None and ctx.emulated and args.emulate != SIMULATED:  # play the recording once
+            args.duration = min(len(track) / track.rate_hz for track in ctx.emulator.motion.values())
         async with BleSource(backend=ctx.backend, clock=ctx.clock, options=options) as source:
             # the latest calibration file of each sensor is applied as it streams, and named in the metadata
             calibrator = SensorCalibrator.from_ids(

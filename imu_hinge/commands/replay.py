@@ -24,7 +24,7 @@ from ..feedback.haptic import HapticSink
 from ..feedback.policy import FeedbackPolicy, FeedbackScheduler
 from ..feedback.replay_source import ReplaySource, replay_status
 from ..feedback.session_runner import RowRing, SessionRunner, Sink
-from ..feedback.terminal import TerminalSink, summary_lines
+from ..feedback.terminal import TerminalSink, summary_lines, threshold_line
 from ..jsonable import json_default
 from ..pipeline import AnalysisResult, pipeline_for
 from ..quality import recording_quality
@@ -103,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     faults = params.detector.faults
     scheduler = FeedbackScheduler(policy, faults)
     sinks: list[Sink] = [] if args.quiet else [TerminalSink()]
+    if not args.quiet:
+        print(threshold_line(faults), flush=True)
     if not args.no_haptic:
         sinks.append(HapticSink(None))  # no sensor in a replay: log what a live session would send
     if not args.no_audio:
@@ -121,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
             from ..feedback import live_window
         except ImportError as exc:
             reason = qt_unavailable(exc)
+    if args.gui and reason is None:
+        from ..feedback.qt_probe import qt_platform_problem
+
+        reason = qt_platform_problem()  # a Qt platform that cannot load aborts the process: ask a child first
     if reason is not None:
         print(f"imu-hinge: warning: --gui: {reason}; replaying in the terminal only", file=sys.stderr)
     if args.gui and reason is None:
@@ -146,16 +152,18 @@ def _run_gui(live_window: Any, runner: SessionRunner, source: ReplaySource, rec:
     async def session(window: Any) -> AnalysisResult:
         runner.sinks.append(window)
         result = await runner.run(source)
+        window.set_finished(f"REPLAY FINISHED: {len(result.reps)} reps")
         if args.screenshot:
             window.save_screenshot(args.screenshot)
         if not live_window.headless_platform():
-            print("replay finished: close the window to exit", file=sys.stderr)
+            print("replay finished: close the window (or press Ctrl-C) to exit", file=sys.stderr)
             await window.wait_closed()
         return result
 
     res, window = live_window.run_with_window(
         session, runner.ring, replay_status(rec), threshold_deg=threshold_deg, extension_limit_deg=ext_deg,
-        redraw_hz=args.redraw_hz, title=f"imu-hinge replay: {Path(args.recording).name}")
+        redraw_hz=args.redraw_hz, title=f"imu-hinge replay: {Path(args.recording).name}",
+        calibration=lambda: runner.pipeline.calibration_phase)
     stats = window.redraw_stats()
     window.close()
     return res, stats

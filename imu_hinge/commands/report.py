@@ -28,12 +28,14 @@ def register(sub: Any) -> None:
                    help="session id from the store, or a recording, or an `analyze --json` file")
     p.add_argument("--out", metavar="FILE.html", help="output file (default: session-ID-report.html or "
                                                       "STEM-report.html in the current folder)")
+    p.add_argument("--notes", metavar="TEXT", help="your notes for the patient, on the report's first page")
     p.add_argument("--previous", type=int, default=10, metavar="N",
                    help="compare with up to N previous sessions of the same exercise (default 10)")
     rec = p.add_argument_group("when SESSION is a recording")
     rec.add_argument("--exercise", metavar="NAME", help="exercise name (sets its default thresholds)")
     rec.add_argument("--config", metavar="FILE", help="TOML or JSON file with analysis parameters")
-    rec.add_argument("--threshold-deg", type=float, metavar="DEG", help="lumbar flexion threshold (default 20)")
+    rec.add_argument("--threshold-deg", type=float, metavar="DEG",
+                     help="lumbar flexion threshold (default: the one the recording records, else 20)")
     add_db_argument(p)
     p.set_defaults(func=run)
 
@@ -60,7 +62,9 @@ def build(args: argparse.Namespace) -> tuple[Any, str]:
         if target.suffix.lower() == ".json":
             return from_json(target), f"{target.stem}-report.html"
         stem = target.name.removesuffix(".ihr.csv").removesuffix(".csv")
-        return from_recording(target, _recording_params(args), args.exercise), f"{stem}-report.html"
+        given = args.threshold_deg is not None or bool(args.config)
+        return (from_recording(target, _recording_params(args), args.exercise, threshold_given=given),
+                f"{stem}-report.html")
     m = SESSION_ID.fullmatch(args.session.strip())
     if not m:
         raise RecordingNotFound("not a session id, and no such file", path=args.session)
@@ -77,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out and not Path(args.out).resolve().parent.is_dir():
         raise UsageError(f"cannot write {args.out}: its folder does not exist")
     data, default_name = build(args)
+    if args.notes:
+        data.physio_notes = args.notes.strip()
     out = Path(args.out or default_name)
     write_atomic(out, render(data))
     print(f"wrote {out} ({len(data.reps)} reps, {sum(1 for r in data.reps if r.get('faults'))} flagged"

@@ -35,7 +35,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--list-scenarios", action="store_true", help="print the scenario names and exit")
     p.add_argument("--scenario", help="start from this named scenario (default: plain settings)")
     p.add_argument("--exercise",
-                   help="rdl, hinge, good_morning, kb_swing, long_hold, wall_hinge, fatigue, walk, mixed")
+                   help="rdl, hinge, good_morning, kb_swing, long_hold, wall_hinge, fatigue, walk, mixed; or a name "
+                        "from `imu-hinge exercises` (barbell_rdl, kettlebell_swing, ...: played as the nearest of "
+                        "these)")
     p.add_argument("--reps", type=int, help="reps per set (default 8; with --duration-s: as many as fit)")
     p.add_argument("--sets", type=int, help="number of sets (default 1)")
     p.add_argument("--rest-s", type=float, help="rest between sets, s")
@@ -87,6 +89,10 @@ def config_from_args(args: argparse.Namespace) -> Any:
                                if getattr(args, dest, None) is not None}
     if args.name is None and args.out is not None:
         changes["name"] = args.out.stem
+    if "exercise" in changes:
+        from ..simulation.config import simulated_exercise
+
+        changes["exercise"] = simulated_exercise(changes["exercise"])
     if args.walk_between:
         changes["walk_between_sets"] = True
     if args.duration_s is not None and args.reps is None:

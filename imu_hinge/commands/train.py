@@ -22,11 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..detection.role_check import SWAP_WARNING, roles_look_swapped
-from ..errors import UsageError
-from ..feedback.terminal import summary_lines
+from ..errors import ImuHingeError, RecordingNotFound, UsageError
+from ..feedback.terminal import summary_lines, threshold_line
 from ..jsonable import json_default
+from ..quality import recording_quality
+from ..recording import read_session
 from ..samples import SENSOR_ROLES
-from ._link_cli import add_link_options
+from ..store import file_sha256
+from ._link_cli import SIMULATED, add_link_options
 from ._session_cli import add_analysis_options, add_feedback_options
 from .analyze import build_params
 from .filing import PersonFiling, recording_started_utc
@@ -71,6 +74,10 @@ def register(sub: Any) -> None:
     add_analysis_options(p)
     add_feedback_options(p)
     add_link_options(p)
+    p.add_argument("--loop", action="store_true",
+                   help="with --emulate RECORDING: play the recording again and again until Ctrl-C or --duration "
+                        "(default: play it once, then the set ends; bare --emulate plays simulated hinges until "
+                        "Ctrl-C)")
     p.add_argument("--emulate-lose", type=_lose, action="append", metavar="ROLE:FROM-TO",
                    help="with --emulate: take that emulated sensor out of range from FROM to TO s (session time; "
                         "repeatable), to see a sensor lost mid-set")
@@ -89,6 +96,10 @@ def _check(args: argparse.Namespace) -> Path:
         raise UsageError(f"--rate-hz must be 1..1666, got {args.rate_hz}")
     if not 0 < args.redraw_hz <= 60:
         raise UsageError(f"--redraw-hz must be in (0, 60], got {args.redraw_hz}")
+    if args.emulate is not None and args.emulate != SIMULATED and not Path(args.emulate).is_file():
+        raise RecordingNotFound("no such file; check the path (--emulate)", path=str(args.emulate))
+    if args.loop and args.emulate is None:
+        raise UsageError("--loop needs --emulate RECORDING (it replays an emulated recording)")
     if args.emulate_lose and args.emulate is None:
         raise UsageError("--emulate-lose needs --emulate (it takes an emulated sensor out of range)")
     out = args.out or default_out()
@@ -111,12 +122,17 @@ def run(args: argparse.Namespace) -> int:
         if filing is not None:
             params = filing.apply(params, args)
         session = TrainSession(args, params, policy, out=out, subject=filing.person.name if filing else None)
+        print(threshold_line(params.detector.faults), flush=True)
         reason = None if args.no_gui else gui_unavailable()
         if not args.no_gui and reason is None:
             try:
                 from ..feedback import live_window  # noqa: F401
             except ImportError as exc:
                 reason = qt_unavailable(exc)
+        if not args.no_gui and reason is None:
+            from ..feedback.qt_probe import qt_platform_problem
+
+            reason = qt_platform_problem()  # a Qt platform that cannot load aborts the process: ask a child first
         if reason is not None:
             print(f"imu-hinge: warning: no live window: {reason}; training in the terminal only", file=sys.stderr)
 
@@ -137,6 +153,11 @@ def _report(args: argparse.Namespace, session: TrainSession, outcome: TrainOutco
             filing: PersonFiling | None) -> None:
     """Set summary on the terminal, ``--json``, and the store (``--person``)."""
     res = outcome.result
+    if not res.quality:  # the per-sensor data quality analyze reports (and files), from the recording just written
+        try:
+            res.quality, _ = recording_quality(read_session(out))
+        except ImuHingeError as exc:
+            res.warnings.append(f"data quality not assessed: {exc.message}")
     if outcome.recording_error:
         res.warnings.append(f"the recording stopped early: {outcome.recording_error}")
     for w in res.warnings:
@@ -158,13 +179,14 @@ def _report(args: argparse.Namespace, session: TrainSession, outcome: TrainOutco
     if filing is not None:
         filed = filing.store.file_session(filing.person, filing.exercise, res, str(out.resolve()), kind="train",
                                           params=session.params, started_utc=recording_started_utc(outcome.metadata),
-                                          range_calibration_id=filing.range_calibration_id)
-        print(f"filed session #{filed} for {filing.person.name} ({filing.exercise}, {len(res.reps)} reps) in "
-              f"{filing.store.path}")
+                                          range_calibration_id=filing.range_calibration_id,
+                                          content_sha256=file_sha256(out))
+        print(filing.filed_text(filed, len(res.reps)))
     if args.json:
         doc: dict[str, Any] = {
             "recording": str(out), "exercise": args.exercise, "person": args.person, "filed_session": filed,
-            "duration_s": args.duration, **res.to_json_dict(), "feedback": feedback,
+            "duration_s": args.duration or (round(session.live.latest_s, 3) if session.live else None),
+            **res.to_json_dict(), "feedback": feedback,
             "roles_look_swapped": roles_look_swapped(res), "sensor_outages": outcome.outages,
             "guidance": [{"time_s": round(t, 3), "text": text} for t, text in session.guide.lines],
             "link": outcome.link_stats, "emulated_sensors": outcome.emulated_sensors,

@@ -2,9 +2,11 @@
 
 Three traces scroll over the last ``window_s`` s: pelvic tilt P, trunk flexion T and lumbar
 flexion L (deg), over the band where L is within range (lockout extension limit .. flexion
-threshold); stretches of L beyond the threshold are drawn thick red. Above the plot a rep
-counter and the last verdict in letters readable from two metres; below it one status line
-per sensor (connected, battery, drop rate, clock offset) and the measured redraw rate.
+threshold, both lines labelled); stretches of L beyond either limit are drawn thick red. Above
+the plot, in letters readable from two metres: the rep counter, the current lumbar flexion L
+(red beyond a limit) and the last verdict; under them a banner for what matters most now: the
+calibration countdown (instead of an empty plot), a lost sensor, or the set finished. Below the
+plot one status line per sensor (connected, battery, drop rate, clock offset when measured).
 
 The window is a sink (``on_event`` / ``on_cue`` only store what to show) and reads the angle
 rows from a :class:`~imu_hinge.feedback.session_runner.RowRing` the data side fills: it redraws
@@ -19,6 +21,8 @@ import asyncio
 import ctypes
 import logging
 import math
+import signal
+import socket
 import sys
 import time
 from collections import deque
@@ -29,11 +33,11 @@ from typing import Any, TypeVar
 import numpy as np
 import pyqtgraph as pg
 import qasync
-from PySide6.QtCore import QMessageLogContext, Qt, QTimer, QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import QMessageLogContext, QSocketNotifier, Qt, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QCloseEvent, QFont
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QMainWindow, QSizePolicy, QVBoxLayout, QWidget
 
-from ..detection.events import Event, FaultRaised, RepCompleted, RepStarted
+from ..detection.events import Event, FaultRaised, RepCompleted
 from .policy import Cue, rep_verdict
 from .session_runner import RowRing, SensorStatus
 
@@ -64,6 +68,11 @@ MAX_POINTS = 600
 """Points drawn per trace (60 per second over a 10 s window: far above hinge motion frequencies)."""
 COLOURS = {"P": (31, 119, 180), "T": (255, 127, 14), "L": (40, 40, 40), "flag": (214, 39, 40),
            "good": (30, 140, 60), "band": (44, 160, 44, 45)}
+BIG_PX = 80
+"""Pixel height of the rep counter and the live L number (readable from two metres)."""
+BANNER_STYLES = {"calibrating": "background: rgb(31,119,180); color: white",
+                 "lost": "background: rgb(214,39,40); color: white",
+                 "finished": "background: rgb(30,140,60); color: white"}
 
 
 def _label(text: str, px: int, bold: bool = True) -> QLabel:
@@ -76,34 +85,54 @@ def _label(text: str, px: int, bold: bool = True) -> QLabel:
 
 
 def status_text(s: SensorStatus) -> str:
-    """One status-bar line: ``sacrum: connected | battery 87% | drops 0.2% | offset +1.3 ms``."""
+    """One status-bar line: ``sacrum: connected | battery 87% | samples lost 0.2% | clock offset +1.3 ms``
+    (the sensor clock's offset from the host's, shown once measured)."""
     conn = {None: "?", True: "connected", False: "DISCONNECTED"}[s.connected]
     batt = "-" if s.battery_pct is None else f"{s.battery_pct:.0f}%"
     drops = "-" if s.drop_rate is None else f"{100 * s.drop_rate:.1f}%"
-    off = "-" if s.clock_offset_ms is None else f"{s.clock_offset_ms:+.1f} ms"
+    off = "" if s.clock_offset_ms is None else f" | clock offset {s.clock_offset_ms:+.1f} ms"
     src = f" ({s.source})" if s.source else ""
-    return f"{s.role}: {conn}{src} | battery {batt} | drops {drops} | offset {off}"
+    return f"{s.role}: {conn}{src} | battery {batt} | samples lost {drops}{off}"
+
+
+def _deg(v: float) -> str:
+    """Signed whole degrees without a "-0"."""
+    r = round(v)
+    return f"{r:+d}°" if r else "0°"
 
 
 class LiveWindow(QMainWindow):
-    """Scrolling P/T/L traces, threshold band, flagged stretches, rep counter, verdict, sensor status."""
+    """Scrolling P/T/L traces, limits, flagged stretches, rep counter, live L, verdict, banner, sensor status.
+
+    ``calibration`` (optional) returns the pipeline's calibration phase (``"stance"``, ``"axis"``,
+    ``"running"``: :attr:`HingePipeline.calibration_phase`); while it is ``"stance"`` the plot gives way
+    to a countdown of ``stance_s`` s, while ``"axis"`` to the one-hinge instruction."""
 
     name = "visual"
 
     def __init__(self, ring: RowRing, status: Mapping[str, SensorStatus] | None = None, *,
                  threshold_deg: float = 20.0, extension_limit_deg: float = 8.0, window_s: float = 10.0,
-                 redraw_hz: float = 30.0, title: str = "imu-hinge") -> None:
+                 redraw_hz: float = 30.0, title: str = "imu-hinge",
+                 calibration: Callable[[], str] | None = None, stance_s: float = 3.0) -> None:
         super().__init__()
         if not 0 < redraw_hz <= MAX_REDRAW_HZ:
             raise ValueError(f"redraw_hz must be in (0, {MAX_REDRAW_HZ:g}], got {redraw_hz}")
         self.ring, self.status = ring, status or {}
-        self.threshold_deg, self.window_s = threshold_deg, window_s
+        self.threshold_deg, self.extension_limit_deg, self.window_s = threshold_deg, extension_limit_deg, window_s
+        self.calibration, self.stance_s = calibration, stance_s
+        self._stance_since: float | None = None
         self.setWindowTitle(title)
         self.resize(1280, 800)
         self._reps_done = 0
-        self._verdict, self._verdict_bad = "waiting for standing calibration", False
+        self._verdict, self._verdict_bad = "", False
         self._cue_text = ""
         self._dirty = True
+        self.finished_text: str | None = None
+        """Set by :meth:`set_finished`: the set is over (banner shown, redraw timer stopped)."""
+        self.lumbar_beyond = False
+        """The live L is beyond the threshold or the lockout extension limit (the number is red)."""
+        self.banner_kind = ""
+        """What the banner shows now: "", "calibrating", "lost" or "finished"."""
         self._redraw_times: deque[float] = deque(maxlen=121)
         self.redraw_count = 0
         self.redraw_cost_s: deque[float] = deque(maxlen=600)
@@ -117,17 +146,40 @@ class LiveWindow(QMainWindow):
 
     def _build(self, ext_deg: float) -> None:
         central = QWidget()
-        root = QVBoxLayout(central)
+        root = self.root_layout = QVBoxLayout(central)
         top = QHBoxLayout()
-        self.rep_label = _label("REPS 0", 72)
+        self.rep_label = _label("REPS 0", BIG_PX)
+        self.lumbar_label = _label("L –", BIG_PX)
+        self.lumbar_label.setToolTip("lumbar flexion now (deg)")
+        self.lumbar_label.setMinimumWidth(self.lumbar_label.fontMetrics().horizontalAdvance("L +188°"))
         self.verdict_label = _label(self._verdict, 56)
         self.verdict_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        # a long verdict is cut at the window's edge, never widens the window
+        self.verdict_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         top.addWidget(self.rep_label)
-        top.addStretch(1)
-        top.addWidget(self.verdict_label)
+        top.addSpacing(60)
+        top.addWidget(self.lumbar_label)
+        top.addSpacing(30)
+        top.addWidget(self.verdict_label, stretch=1)
         root.addLayout(top)
+        self.banner = _label("", 56)
+        self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.banner.setTextFormat(Qt.TextFormat.RichText)
+        self.banner.setWordWrap(True)
+        self.banner.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.banner.hide()
+        root.addWidget(self.banner)
         self.cue_label = _label("", 24, bold=False)
+        self.cue_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         root.addWidget(self.cue_label)
+        # the legend above the plot, never over the traces
+        swatch = '<span style="color: rgb({},{},{})">&#9644;&#9644; {}</span>'
+        self.legend_label = _label("&nbsp;&nbsp;&nbsp;".join(swatch.format(*COLOURS[k], name) for k, name in (
+            ("P", "pelvic tilt P"), ("T", "trunk flexion T"), ("L", "lumbar flexion L"),
+            ("flag", "L beyond a limit"))) + '&nbsp;&nbsp;&nbsp;<span style="color: rgb(44,160,44)">'
+            '&#9632; L within range</span>', 18)
+        self.legend_label.setTextFormat(Qt.TextFormat.RichText)
+        root.addWidget(self.legend_label)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setLabel("left", "angle (deg)", **{"font-size": "16pt", "color": "#000"})
         self.plot.setLabel("bottom", "time (s)", **{"font-size": "16pt", "color": "#000"})
@@ -142,23 +194,27 @@ class LiveWindow(QMainWindow):
         band = pg.LinearRegionItem((-ext_deg, self.threshold_deg), orientation="horizontal", movable=False,
                                    brush=pg.mkBrush(*COLOURS["band"]), pen=pg.mkPen(None))
         self.plot.addItem(band)
-        self.plot.addItem(pg.InfiniteLine(self.threshold_deg, angle=0,
-                                          pen=pg.mkPen(COLOURS["flag"], width=2, style=Qt.PenStyle.DashLine)))
-        legend = self.plot.addLegend(offset=(10, 10), labelTextSize="16pt", labelTextColor="k")
+        line_pen = pg.mkPen(COLOURS["flag"], width=2, style=Qt.PenStyle.DashLine)
+        label_opts = {"color": COLOURS["flag"], "fill": pg.mkBrush(255, 255, 255, 220), "movable": False}
+        self.threshold_line = pg.InfiniteLine(
+            self.threshold_deg, angle=0, pen=line_pen, label=f"lumbar threshold {_deg(self.threshold_deg)}",
+            labelOpts={**label_opts, "position": 0.02, "anchors": [(0, 1), (0, 1)]})
+        self.extension_line = pg.InfiniteLine(
+            -ext_deg, angle=0, pen=line_pen, label=f"lockout extension limit {_deg(-ext_deg)}",
+            labelOpts={**label_opts, "position": 0.02, "anchors": [(0, 0), (0, 0)]})
+        for line in (self.threshold_line, self.extension_line):
+            line.label.setFont(QFont("", 14))
+            self.plot.addItem(line)
         self.curves = {
-            "P": self.plot.plot(pen=pg.mkPen(COLOURS["P"], width=3), name="pelvic tilt P", connect="finite"),
-            "T": self.plot.plot(pen=pg.mkPen(COLOURS["T"], width=3), name="trunk flexion T", connect="finite"),
-            "L": self.plot.plot(pen=pg.mkPen(COLOURS["L"], width=4), name="lumbar flexion L", connect="finite"),
-            "flag": self.plot.plot(pen=pg.mkPen(COLOURS["flag"], width=7), name="L beyond threshold",
-                                   connect="finite"),
+            "P": self.plot.plot(pen=pg.mkPen(COLOURS["P"], width=3), connect="finite"),
+            "T": self.plot.plot(pen=pg.mkPen(COLOURS["T"], width=3), connect="finite"),
+            "L": self.plot.plot(pen=pg.mkPen(COLOURS["L"], width=4), connect="finite"),
+            "flag": self.plot.plot(pen=pg.mkPen(COLOURS["flag"], width=7), connect="finite"),
         }
-        legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         root.addWidget(self.plot, stretch=1)
         self.status_labels = {role: _label("", 20, bold=False) for role in self.status}
         for lab in self.status_labels.values():
             root.addWidget(lab)
-        self.rate_label = _label("", 14, bold=False)
-        root.addWidget(self.rate_label)
         self.setCentralWidget(central)
 
     # -- sink interface: store, show on the next redraw --------------------------------
@@ -169,8 +225,6 @@ class LiveWindow(QMainWindow):
             self._verdict_bad = bool(event.rep.faults)
         elif isinstance(event, FaultRaised) and event.fault == "lumbar_flexion":
             self._verdict, self._verdict_bad = "ROUNDING", True
-        elif isinstance(event, RepStarted) and self._verdict.startswith("waiting"):
-            self._verdict = ""
         self._dirty = True
 
     def on_cue(self, cue: Cue) -> None:
@@ -179,6 +233,34 @@ class LiveWindow(QMainWindow):
 
     async def aclose(self) -> None:
         self.redraw()
+
+    def set_finished(self, text: str | None = None) -> None:
+        """The set is over: a "set finished" banner, one last repaint, and the redraw timer stops (an idle
+        window costs nothing)."""
+        self.finished_text = text or f"SET FINISHED: {self._reps_done} reps"
+        self._dirty = True
+        self.redraw()
+        self.timer.stop()
+
+    def _banner_state(self) -> tuple[str, str]:
+        """(kind, text) of the banner now."""
+        if self.finished_text is not None:
+            return "finished", self.finished_text
+        lost = [role for role, st in self.status.items() if st.connected is False]
+        if lost:
+            return "lost", f"{' and '.join(lost).upper()} SENSOR LOST: reconnecting…"
+        phase = self.calibration() if self.calibration is not None else "running"
+        if phase == "stance":
+            now = time.monotonic()
+            if self._stance_since is None:
+                self._stance_since = now
+            left = math.ceil(self.stance_s - (now - self._stance_since))
+            count = f"{left}" if left > 0 else "hold…"
+            return "calibrating", f"STAND STILL, UPRIGHT: calibrating<br><span style='font-size: 240px'>{count}</span>"
+        self._stance_since = None
+        if phase == "axis":
+            return "calibrating", "NOW ONE SLOW HINGE: finding your forward axis"
+        return "", ""
 
     # -- drawing ----------------------------------------------------------------------
     def redraw(self) -> None:
@@ -193,13 +275,29 @@ class LiveWindow(QMainWindow):
             self.curves["T"].setData(t, tr)
             self.curves["L"].setData(t, lum)
             with np.errstate(invalid="ignore"):
-                self.curves["flag"].setData(t, np.where(lum > self.threshold_deg, lum, np.nan))
+                beyond = (lum > self.threshold_deg) | (lum < -self.extension_limit_deg)
+            self.curves["flag"].setData(t, np.where(beyond, lum, np.nan))
             self.plot.setXRange(t[-1] - self.window_s, t[-1], padding=0)
+            self._set_lumbar(float(lum[-1]))
+        kind, text = self._banner_state()
+        if kind != self.banner_kind or text != self.banner.text():
+            self.banner_kind = kind
+            self.banner.setText(text)
+            self.banner.setStyleSheet(BANNER_STYLES.get(kind, ""))
+            self.banner.setVisible(bool(kind))
+            # while calibrating there is nothing to plot yet: the countdown takes the plot's place
+            calibrating = kind == "calibrating" and not len(data)
+            self.plot.setVisible(not calibrating)
+            self.legend_label.setVisible(not calibrating)
+            self.root_layout.setStretchFactor(self.banner, 1 if calibrating else 0)
         if self._dirty:
             self.rep_label.setText(f"REPS {self._reps_done}")
             colour = COLOURS["flag"] if self._verdict_bad else COLOURS["good"]
             self.verdict_label.setStyleSheet("color: rgb({},{},{})".format(*colour))
-            self.verdict_label.setText(self._verdict)
+            width = self.verdict_label.width()  # cut a long verdict with "…" rather than let it widen anything
+            self.verdict_label.setText(self.verdict_label.fontMetrics().elidedText(
+                self._verdict, Qt.TextElideMode.ElideRight, width) if width > 50 else self._verdict)
+            self.verdict_label.setToolTip(self._verdict)
             self.cue_label.setText(self._cue_text)
             self._dirty = False
         for role, lab in self.status_labels.items():
@@ -208,8 +306,16 @@ class LiveWindow(QMainWindow):
         self._redraw_times.append(now)
         self.redraw_count += 1
         self.redraw_cost_s.append(now - t0)
-        if self.redraw_count % 15 == 0:
-            self.rate_label.setText(f"redraw {self.redraw_rate_hz:.0f} Hz, {len(self.ring)} rows buffered")
+
+    def _set_lumbar(self, lum_deg: float) -> None:
+        if not math.isfinite(lum_deg):
+            self.lumbar_label.setText("L –")
+            return
+        beyond = lum_deg > self.threshold_deg or lum_deg < -self.extension_limit_deg
+        self.lumbar_label.setText(f"L {_deg(lum_deg)}")
+        if beyond != self.lumbar_beyond:  # a style sheet change re-polishes: only on a change
+            self.lumbar_beyond = beyond
+            self.lumbar_label.setStyleSheet("color: rgb({},{},{})".format(*(COLOURS["flag"] if beyond else (0, 0, 0))))
 
     @property
     def redraw_rate_hz(self) -> float:
@@ -264,10 +370,51 @@ def headless_platform() -> bool:
     return app is None or QApplication.platformName() in ("offscreen", "minimal")
 
 
+class SigintNotifier:
+    """Ctrl-C on a Qt loop: ``callback`` runs on the loop, promptly, with no ``KeyboardInterrupt``.
+
+    Python runs a signal handler only when the interpreter gets control, which under Qt's C++ loop
+    may be never (an idle window) or inside any slot (the traceback from ``QObject::timerEvent``).
+    Here the C-level handler writes to a socket (``signal.set_wakeup_fd``) that a
+    :class:`QSocketNotifier` watches: the loop wakes at once, and the Python handler only records
+    the signal. :meth:`close` restores the previous handler and wake-up fd."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback, self.count = callback, 0
+        self._rsock, self._wsock = socket.socketpair()
+        for sock in (self._rsock, self._wsock):
+            sock.setblocking(False)
+        self._old_fd = signal.set_wakeup_fd(self._wsock.fileno())
+        self._old_handler = signal.signal(signal.SIGINT, self._handler)
+        self._notifier = QSocketNotifier(self._rsock.fileno(), QSocketNotifier.Type.Read)
+        self._notifier.activated.connect(self._drain)
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        QTimer.singleShot(0, self.callback)
+
+    def _drain(self) -> None:
+        try:
+            while self._rsock.recv(64):
+                pass
+        except OSError:  # drained (BlockingIOError) or closed
+            pass
+
+    def close(self) -> None:
+        self._notifier.setEnabled(False)
+        signal.signal(signal.SIGINT, self._old_handler)
+        signal.set_wakeup_fd(self._old_fd)
+        self._rsock.close()
+        self._wsock.close()
+
+
 def run_with_window(make_coro: Callable[[LiveWindow], Coroutine[Any, Any, T]], ring: RowRing,
-                    status: Mapping[str, SensorStatus] | None = None, **window_options: Any) -> tuple[T, LiveWindow]:
+                    status: Mapping[str, SensorStatus] | None = None, *,
+                    on_sigint: Callable[[LiveWindow], None] | None = None,
+                    **window_options: Any) -> tuple[T, LiveWindow]:
     """Show a :class:`LiveWindow` and run ``make_coro(window)`` on a qasync loop shared with Qt.
 
+    ``on_sigint(window)``, when given, handles Ctrl-C (on the loop, no ``KeyboardInterrupt``).
     Returns the coroutine's result and the window (closed by the caller)."""
     qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication([])
@@ -275,13 +422,17 @@ def run_with_window(make_coro: Callable[[LiveWindow], Coroutine[Any, Any, T]], r
     window.show()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    sigint = SigintNotifier(lambda: on_sigint(window)) if on_sigint is not None else None
     try:
         result = loop.run_until_complete(make_coro(window))
     finally:
+        if sigint is not None:
+            sigint.close()
         window.timer.stop()
         loop.close()
         asyncio.set_event_loop(None)
     return result, window
 
 
-__all__ = ["MAX_POINTS", "MAX_REDRAW_HZ", "LiveWindow", "headless_platform", "run_with_window", "status_text"]
+__all__ = ["BIG_PX", "MAX_POINTS", "MAX_REDRAW_HZ", "LiveWindow", "SigintNotifier", "headless_platform",
+           "run_with_window", "status_text"]

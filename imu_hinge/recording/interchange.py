@@ -163,15 +163,17 @@ def _collect(path: Path, warnings: list[str]) -> dict[str, tuple[np.ndarray, np.
     raise AssertionError("unreachable: the slow path raises its own errors")
 
 
-def _unit_check(name: str, data: np.ndarray, unit: str, warnings: list[str], path: Path) -> np.ndarray:
-    """Detect (or apply) g for the accelerometer and deg/s for the gyroscope."""
+def _unit_check(name: str, data: np.ndarray, unit: str, warnings: list[str], path: Path,
+                role: str = "") -> np.ndarray:
+    """Detect (or apply) g for the accelerometer and deg/s for the gyroscope (warnings name the sensor)."""
+    who = f"{role}: " if role else ""
     norms = np.linalg.norm(data, axis=1)
     if name == "acc":
         med = float(np.median(norms))
         if unit == "g" or (unit == "auto" and 0.5 < med < 2.0):
             if unit == "auto":
-                warnings.append(f"accelerometer looks like it is in g (median |acc| {med:.2f}); converted to m/s^2 "
-                                "(pass --acc-unit si or g to state it)")
+                warnings.append(f"{who}accelerometer looks like it is in g (median |acc| {med:.2f}); converted to "
+                                "m/s^2 (pass --acc-unit si or g to state it)")
             return data * STANDARD_GRAVITY_M_S2
         if unit == "auto" and not (5.0 < med < 20.0):
             raise RecordingFormatError(
@@ -181,7 +183,7 @@ def _unit_check(name: str, data: np.ndarray, unit: str, warnings: list[str], pat
     p99 = float(np.percentile(norms, 99))
     if unit == "deg/s" or (unit == "auto" and p99 > 40.0):
         if unit == "auto":
-            warnings.append(f"gyroscope looks like it is in deg/s (99th percentile |gyr| {p99:.0f}); converted to "
+            warnings.append(f"{who}gyroscope looks like it is in deg/s (99th percentile |gyr| {p99:.0f}); converted to "
                             "rad/s (pass --gyr-unit si or deg/s to state it)")
         return data * DEG_TO_RAD
     return data
@@ -204,8 +206,8 @@ def _stream(role: str, rows: tuple[np.ndarray, np.ndarray, np.ndarray], path: Pa
         keep[dup + 1] = False
         t, acc, gyr = t[keep], acc[keep], gyr[keep]
         warnings.append(f"{role}: {dup.size} duplicate timestamp(s): kept the first of each")
-    acc = _unit_check("acc", acc, acc_unit, warnings, path)
-    gyr = _unit_check("gyr", gyr, gyr_unit, warnings, path)
+    acc = _unit_check("acc", acc, acc_unit, warnings, path, role)
+    gyr = _unit_check("gyr", gyr, gyr_unit, warnings, path, role)
     return SensorStream(role, t, np.ascontiguousarray(acc), np.ascontiguousarray(gyr))
 
 

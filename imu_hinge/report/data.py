@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImuHingeError, RecordingFormatError
-from ..params import AnalysisParams, params_from_dict
+from ..params import AnalysisParams, params_from_dict, with_overrides
 from ..pipeline import AnalysisResult, analyze
 from ..recording import load_recording
 
@@ -59,6 +59,10 @@ class ReportData:
     earlier_sessions: int = 0
     """How many sessions of the same person and exercise the store holds before this one (shown or not)."""
     notes: list[str] = field(default_factory=list)
+    next_step: str | None = None
+    """The next step in plain words, from ``advise``'s progression rules (sessions filed in the store)."""
+    physio_notes: str | None = None
+    """The physiotherapist's notes for the patient (``report --notes``), shown on the first page."""
 
 
 def _threshold(params: dict[str, Any]) -> float | None:
@@ -70,17 +74,39 @@ def _threshold(params: dict[str, Any]) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def _reanalyse(source: str | None, params: dict[str, Any]) -> tuple[AnalysisResult | None, str]:
-    """Analyse the recording again for its traces; (None, why) when it cannot be read."""
+def _reanalyse(source: str | None, params: dict[str, Any]) -> tuple[AnalysisResult | None, str, dict[str, Any]]:
+    """Analyse the recording again for its traces: (result, "", its metadata); (None, why, {}) when it cannot be
+    read."""
     if not source:
-        return None, "no recording is linked to this session: angle traces not shown"
+        return None, "no recording is linked to this session: angle traces not shown", {}
     if not Path(source).is_file():
-        return None, f"the recording {source} is not available here: angle traces not shown"
+        return None, f"the recording {source} is not available here: angle traces not shown", {}
     try:
         p = params_from_dict(params) if params else AnalysisParams()
-        return analyze(load_recording(source), p), ""
+        rec = load_recording(source)
+        return analyze(rec, p), "", dict(rec.metadata)
     except ImuHingeError as exc:
-        return None, f"the recording could not be analysed again ({exc.message}): angle traces not shown"
+        return None, f"the recording could not be analysed again ({exc.message}): angle traces not shown", {}
+
+
+def recording_threshold_deg(metadata: dict[str, Any]) -> float | None:
+    """The lumbar threshold the recording says its session used (``train`` writes it), if any."""
+    value = (metadata.get("session") or {}).get("lumbar_threshold_deg") if isinstance(metadata, dict) else None
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) and value > 0 else None
+
+
+def _apply_metadata(data: ReportData, metadata: dict[str, Any]) -> None:
+    """Who, when and what from the recording's own metadata, where the report does not know better."""
+    from ..commands.filing import recording_started_utc
+
+    subject = metadata.get("subject")
+    if data.person is None and isinstance(subject, str) and subject.strip():
+        data.person = subject.strip()
+    if data.started_utc is None:
+        data.started_utc = recording_started_utc(metadata)  # when the session took place, not when analysed
+    exercise = metadata.get("exercise")
+    if data.exercise is None and isinstance(exercise, str) and exercise.strip():
+        data.exercise = exercise.strip()
 
 
 def _compare_reps(filed: list[dict[str, Any]], res: AnalysisResult, notes: list[str]) -> None:
@@ -105,8 +131,18 @@ def from_result(res: AnalysisResult, params: AnalysisParams, source: str | None 
     return data
 
 
-def from_recording(path: str | Path, params: AnalysisParams, exercise: str | None = None) -> ReportData:
-    return from_result(analyze(load_recording(path), params), params, str(path), exercise)
+def from_recording(path: str | Path, params: AnalysisParams, exercise: str | None = None, *,
+                   threshold_given: bool = False) -> ReportData:
+    """A report of a recording analysed now, with the person, date, exercise and (unless ``threshold_given``) the
+    lumbar threshold its metadata records."""
+    rec = load_recording(path)
+    meta = dict(rec.metadata)
+    recorded = recording_threshold_deg(meta)
+    if recorded is not None and not threshold_given:
+        params = with_overrides(params, lumbar_flexion_deg=recorded)
+    data = from_result(analyze(rec, params), params, str(path), exercise)
+    _apply_metadata(data, meta)
+    return data
 
 
 def from_json(path: str | Path) -> ReportData:
@@ -125,10 +161,13 @@ def from_json(path: str | Path) -> ReportData:
                       exercise=doc.get("exercise"), calibration=doc.get("calibration") or {}, params=params,
                       threshold_deg=_threshold(params), reps=reps, alerts=list(doc.get("alerts") or []),
                       quality=doc.get("quality") or {}, warnings=list(doc.get("warnings") or []))
-    res, data.traces_note = _reanalyse(source, params)
+    res, data.traces_note, meta = _reanalyse(source, params)
     if res is not None:
         data.traces = Traces.of(res)
         _compare_reps(reps, res, data.notes)
+    if isinstance(doc.get("person"), str):
+        data.person = doc["person"]
+    _apply_metadata(data, meta)
     return data
 
 
@@ -167,11 +206,25 @@ def from_store(store: Any, session_id: int, previous: int = 10) -> ReportData:
                      "flagged": x.n_flagged, "peak_lumbar_max_deg": _finite(x.peak_lumbar_max_deg),
                      "peak_lumbar_mean_deg": _finite(x.peak_lumbar_mean_deg), "threshold_deg": x.threshold_deg,
                      "current": x.id == int(session_id)} for x in upto[-(previous + 1):]]
-    res, data.traces_note = _reanalyse(data.source, params)
+    data.next_step = _next_step(store, name, s.get("exercise"))
+    res, data.traces_note, _ = _reanalyse(data.source, params)
     if res is not None:
         data.traces = Traces.of(res)
         _compare_reps(data.reps, res, data.notes)
     return data
+
+
+def _next_step(store: Any, person: str, exercise: str | None) -> str | None:
+    """``advise``'s answer for this person and exercise in plain words (None off the progression ladder)."""
+    from ..progression import advise, load_rules
+    from .patient import next_step_text
+
+    if not exercise:
+        return None
+    try:
+        return next_step_text(advise(exercise, store.sets(person, exercise, 50), load_rules()))
+    except (ImuHingeError, KeyError):
+        return None
 
 
 def _finite(v: Any) -> float | None:

@@ -16,7 +16,8 @@ import numpy as np
 
 from .. import __version__
 from .data import ReportData
-from .svg import Band, Chart, Series, legend, line_chart
+from .patient import patient_html
+from .svg import Band, Chart, Series, deg_text, legend, line_chart
 from .tables import FAULT_TEXT, calibration_html, comparison_html, rep_table_html, summary_html
 
 COLORS = {"pelvic_tilt_deg": "#1f77b4", "trunk_flexion_deg": "#2ca02c", "lumbar_flexion_deg": "#d62728"}
@@ -43,7 +44,9 @@ tr.flagged td{background:#fdf0f0}tr.current td{background:#fff7d6;font-weight:60
 .legend{display:flex;gap:18px;font-size:13px;margin:6px 0}.swatch{display:inline-block;width:22px;height:4px;
 margin-right:6px;vertical-align:middle}
 .note{color:#555;font-size:13px}.warn{color:#8a4b00}svg{display:block;margin:6px 0}
-@media print{body{background:#fff}main{padding:0}th{position:static}}
+section.patient{font-size:17px;line-height:1.45}section.patient h3{font-size:17px;margin:14px 0 4px}
+section.patient p.cue{font-size:20px;font-weight:600}
+@media print{body{background:#fff}main{padding:0}th{position:static}section.patient{break-after:page}}
 """
 
 
@@ -64,7 +67,7 @@ def _exercise_name(key: str | None) -> str:
         from ..exercises import lookup
 
         _, entry = lookup(key)
-        return str(entry.get("name") or key.replace("_", " "))
+        return str(entry.get("label") or entry.get("name") or key.replace("_", " "))
     except Exception:  # an exercise no longer in the catalogue is still shown
         return key.replace("_", " ")
 
@@ -90,13 +93,14 @@ def traces_html(data: ReportData) -> str:
     bands = [Band(float(r["start_s"]), float(r["end_s"]), FLAGGED_BAND if r.get("faults") else OK_BAND,
                   f"{r['index']}", "band flagged" if r.get("faults") else "band ok") for r in data.reps]
     lockout = ((data.params.get("detector") or {}).get("faults") or {}).get("lockout_extension_deg")
-    hlines = [(thr, "#b71c1c", f"lumbar threshold {thr:.0f}°")] if thr is not None else []
+    hlines = [(thr, "#b71c1c", f"lumbar threshold {deg_text(thr)}")] if thr is not None else []
     if isinstance(lockout, int | float):
-        hlines.append((-float(lockout), "#6a1b9a", f"lockout extension limit −{float(lockout):.0f}°"))
+        hlines.append((-float(lockout), "#6a1b9a", f"lockout extension limit {deg_text(-float(lockout))}"))
     markers = [(float(a["time_s"]), float(a["value_deg"]), "#b71c1c",
                 f"{a['fault']} alert at {float(a['time_s']):.2f} s ({float(a['value_deg']):.1f}°)")
                for a in data.alerts if isinstance(a.get("value_deg"), int | float)]
-    parts = [legend([(COLORS[k], LABELS[k]) for k in COLORS] + [(FLAGGED_BAND, "flagged rep"), (OK_BAND, "rep")])]
+    parts = [legend([(COLORS[k], LABELS[k]) for k in COLORS] + [(FLAGGED_BAND, "flagged rep"), (OK_BAND, "rep")],
+                    hlines, ("#b71c1c", "alert (tip at the value)") if markers else None)]
     for i, (a, b) in enumerate(_panels(float(t[0]), float(t[-1]))):
         sel = (t >= a - 0.5) & (t <= b + 0.5)
         chart = Chart(CHART_W, CHART_H, (a, b), (lo, hi), "time (s)", "angle (deg)", bands=bands, hlines=hlines,
@@ -125,7 +129,8 @@ def render(data: ReportData, generated_utc: str | None = None) -> str:
     notes = [*(f'<li class="warn">{escape(w)}</li>' for w in data.warnings),
              *(f"<li>{escape(n)}</li>" for n in data.notes)]
     body = [
-        f"<h1>{escape(data.title)}</h1>", _facts(data),
+        f"<h1>{escape(data.title)}</h1>", patient_html(data),
+        '<h2 class="clinician" id="clinician-detail">Clinician\'s detail</h2>', _facts(data),
         "<h2>Summary</h2>", summary_html(data),
         "<h2>Angle traces</h2>", traces_html(data),
         "<h2>Reps</h2>", rep_table_html(data),

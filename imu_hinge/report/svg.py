@@ -8,13 +8,13 @@ labelled axes. Coordinates are in data units; the chart maps them to pixels.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
 import numpy as np
 
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 52, 12, 22, 34
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 52, 46, 22, 34
 
 
 @dataclass
@@ -83,6 +83,12 @@ def decimate(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np
     return x[idx], y[idx]
 
 
+def deg_text(v: float) -> str:
+    """An angle as the report writes it everywhere: one decimal, never "-0.0"."""
+    text = f"{v:.1f}"
+    return ("0.0" if text in ("-0.0", "0.0") else text.replace("-", "−")) + "°"
+
+
 def _fmt(v: float) -> str:
     return f"{v:.1f}".rstrip("0").rstrip(".")
 
@@ -123,12 +129,12 @@ def line_chart(chart: Chart, css_class: str = "chart", uid: str = "0") -> str:
         out.append(f'<line x1="{px(t):.1f}" x2="{px(t):.1f}" y1="{PAD_TOP + ph}" y2="{PAD_TOP + ph + 4}" '
                    f'stroke="#666666"/><text x="{px(t):.1f}" y="{PAD_TOP + ph + 16}" font-size="11" '
                    f'text-anchor="middle" fill="#444444">{escape(text)}</text>')
-    for y, color, label in chart.hlines:
+    for y, color, label in chart.hlines:  # the value in the right margin, the full label in the legend
         if y0 <= y <= y1:
             out.append(f'<line class="hline" x1="{PAD_LEFT}" x2="{PAD_LEFT + pw}" y1="{py(y):.1f}" y2="{py(y):.1f}" '
-                       f'stroke="{color}" stroke-dasharray="6 4" stroke-width="1.2"/>'
-                       f'<text x="{PAD_LEFT + pw - 4}" y="{py(y) - 4:.1f}" font-size="11" text-anchor="end" '
-                       f'fill="{color}">{escape(label)}</text>')
+                       f'stroke="{color}" stroke-dasharray="6 4" stroke-width="1.2"><title>{escape(label)}</title>'
+                       f'</line><text class="hline-label" x="{PAD_LEFT + pw + 3}" y="{py(y) + 4:.1f}" font-size="11" '
+                       f'text-anchor="start" fill="{color}">{escape(deg_text(y))}</text>')
     out.append(f'<clipPath id="clip-{css_class}-{uid}"><rect x="{PAD_LEFT}" y="{PAD_TOP}" width="{pw}" '
                f'height="{ph}"/></clipPath><g clip-path="url(#clip-{css_class}-{uid})">')
     for s in chart.series:
@@ -136,8 +142,9 @@ def line_chart(chart: Chart, css_class: str = "chart", uid: str = "0") -> str:
     for x, y, color, tip in chart.markers:
         if x0 <= x <= x1:
             cx, cy = px(x), py(min(max(y, y0), y1))
-            out.append(f'<path class="marker" d="M{cx:.1f},{cy - 7:.1f} L{cx - 5:.1f},{cy - 15:.1f} '
-                       f'L{cx + 5:.1f},{cy - 15:.1f} Z" fill="{color}"><title>{escape(tip)}</title></path>')
+            # a downward triangle whose tip is the point itself
+            out.append(f'<path class="marker" d="M{cx:.1f},{cy:.1f} L{cx - 5:.1f},{cy - 9:.1f} '
+                       f'L{cx + 5:.1f},{cy - 9:.1f} Z" fill="{color}"><title>{escape(tip)}</title></path>')
     out.append("</g>")
     out.append(f'<text x="{PAD_LEFT + pw / 2:.1f}" y="{h - 4}" font-size="12" text-anchor="middle" fill="#222222">'
                f'{escape(chart.x_label)}</text><text x="12" y="{PAD_TOP + ph / 2:.1f}" font-size="12" '
@@ -162,8 +169,14 @@ def _polylines(s: Series, px: Callable[[float], float], py: Callable[[float], fl
     return out
 
 
-def legend(items: list[tuple[str, str]]) -> str:
-    """A row of coloured keys as HTML (colour, label)."""
+def legend(items: list[tuple[str, str]], hlines: Sequence[tuple[float, str, str]] = (),
+           marker: tuple[str, str] | None = None) -> str:
+    """A row of coloured keys as HTML: (colour, label) swatches, dashed reference lines, the marker triangle."""
     keys = "".join(f'<span class="key"><span class="swatch" style="background:{c}"></span>{escape(label)}</span>'
                    for c, label in items)
+    keys += "".join(f'<span class="key hline-key"><span class="swatch" style="background:repeating-linear-gradient('
+                    f'90deg,{c} 0 6px,transparent 6px 10px)"></span>{escape(label)}</span>' for _, c, label in hlines)
+    if marker is not None:
+        keys += (f'<span class="key marker-key"><span style="color:{marker[0]};margin-right:6px">▼</span>'
+                 f'{escape(marker[1])}</span>')
     return f'<div class="legend">{keys}</div>'

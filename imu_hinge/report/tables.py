@@ -38,7 +38,8 @@ def fmt(v: Any, spec: str = ".1f", missing: str = "–") -> str:
     x = num(v)
     if x is None:
         return missing
-    return str(int(round(x))) if spec == "d" else format(x, spec)
+    text = str(int(round(x))) if spec == "d" else format(x, spec)
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text  # never "-0.0"
 
 
 def fault_chips(faults: list[str]) -> str:
@@ -59,7 +60,7 @@ def summary_html(data: ReportData) -> str:
              ("peak-mean", fmt(mean_or_none(peaks)) + "°", "mean peak lumbar flexion"),
              ("share", fmt(mean_or_none([r.get("hinge_share") for r in reps]), ".2f"), "mean hinge share"),
              ("alerts", str(len(data.alerts)), "live alerts"),
-             ("threshold", fmt(data.threshold_deg, ".0f") + "°", "lumbar threshold")]
+             ("threshold", fmt(data.threshold_deg, ".1f") + "°", "lumbar threshold")]
     return '<div class="cards">' + "".join(f'<div class="card" id="card-{k}"><b>{escape(v)}</b><span>{escape(label)}'
                                            "</span></div>" for k, v, label in cards) + "</div>"
 
@@ -94,7 +95,7 @@ def comparison_html(data: ReportData) -> str:
                     f'<td class="text">{escape(str(h["started_utc"]))[:16].replace("T", " ")}</td>'
                     f'<td>#{h["id"]}</td><td>{h["reps"]}</td><td>{h["flagged"]}</td><td>{fmt(pct, ".0f")}</td>'
                     f'<td>{fmt(h["peak_lumbar_mean_deg"])}</td><td>{fmt(h["peak_lumbar_max_deg"])}</td>'
-                    f'<td>{fmt(h["threshold_deg"], ".0f")}</td></tr>')
+                    f'<td>{fmt(h["threshold_deg"], ".1f")}</td></tr>')
     table = ('<table id="history"><thead><tr><th class="text">Date (UTC)</th><th>Session</th><th>Reps</th>'
              "<th>Flagged</th><th>Flagged %</th><th>Mean peak L°</th><th>Max peak L°</th><th>Threshold°</th></tr>"
              f'</thead><tbody>{"".join(rows)}</tbody></table>')
@@ -107,16 +108,18 @@ def comparison_html(data: ReportData) -> str:
     peak = np.array([num(h["peak_lumbar_max_deg"]) or np.nan for h in hist])
     hi = max(float(np.nanmax(np.r_[peak, mean, 10.0])), max((num(h["threshold_deg"]) or 0) for h in hist)) + 5
     thr = num(hist[-1]["threshold_deg"])
+    hlines = [(thr, "#b71c1c", f"lumbar threshold {thr:.1f}°")] if thr is not None else []
     chart = Chart(560, 220, (0.5, len(hist) + 0.5), (0.0, math.ceil(hi / 5) * 5), "session (oldest → this one)",
                   "peak lumbar flexion (deg)",
                   series=[Series("mean peak L", x, mean, "#d62728", 2.0), Series("max peak L", x, peak, "#7f7f7f", 1.5,
                                                                                  "5 3")],
-                  hlines=[(thr, "#b71c1c", f"threshold {thr:.0f}°")] if thr is not None else [],
+                  hlines=hlines,
                   markers=[(float(i), float(m), "#d62728", f"session #{h['id']}: mean peak {m:.1f}°")
                            for i, m, h in zip(x, mean, hist, strict=True) if math.isfinite(m)],
                   x_ticks=[(float(i), f"#{h['id']}") for i, h in zip(x, hist, strict=True)])
     svg = line_chart(chart, "history-chart", "h")
-    return (f'<p id="change">{escape(text)}</p>{legend([("#d62728", "mean peak L"), ("#7f7f7f", "max peak L")])}'
+    keys = legend([("#d62728", "mean peak L"), ("#7f7f7f", "max peak L")], hlines, ("#d62728", "a session's mean peak"))
+    return (f'<p id="change">{escape(text)}</p>{keys}'
             f"{svg}{table}")
 
 

@@ -29,6 +29,22 @@ SEATED_MOVES: tuple[str, ...] = ("side_bend", "twist", "back_bend")
 NOISE_COLOURS: tuple[str, ...] = ("white", "pink", "ar1")
 """Spectra of the sensor noise: white, 1/f (pink) or first-order autoregressive (``noise_ar_coef``)."""
 
+CATALOGUE_MOTIONS: dict[str, str] = {
+    "barbell_rdl": "rdl", "dumbbell_rdl": "rdl", "landmine_rdl": "rdl", "kettlebell_deadlift": "rdl",
+    "stiff_leg_deadlift_pins": "rdl", "dowel_hinge": "hinge", "three_point_hinge": "hinge",
+    "kettlebell_swing": "kb_swing", "swing": "kb_swing", "good_morning": "good_morning", "wall_hinge": "wall_hinge",
+}
+"""Exercise names of the catalogue (``imu-hinge exercises``) -> the simulated motion that plays them, so one
+vocabulary works for ``simulate`` and for ``analyze --exercise`` / the store (which takes ``rdl`` and
+``kb_swing`` as aliases the other way)."""
+
+
+def simulated_exercise(name: str) -> str:
+    """The simulator's exercise for ``name``: its own names as they are, catalogue names mapped."""
+    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    return key if key in EXERCISES else CATALOGUE_MOTIONS.get(key, key)
+
+
 NAMED_MOUNTS: dict[str, tuple[float, float, float]] = {
     "identity": (0.0, 0.0, 0.0),
     "sideways": (0.0, 0.0, 90.0),

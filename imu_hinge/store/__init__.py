@@ -67,6 +67,8 @@ class Store:
         if create and path is None and self.path == platform_db_path():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn: sqlite3.Connection | None = connect(self.path, timeout_s=timeout_s)
+        self.last_filed_replaced = False
+        """The latest :meth:`file_session` replaced a session of the same recording."""
         try:
             self.version = self._migrate()
         except BaseException:
@@ -182,11 +184,13 @@ class Store:
                      source: str | Path | None, *, kind: str = "analyze",
                      params: AnalysisParams | dict[str, Any] | None = None,
                      started_utc: _dt.datetime | str | None = None, sets: Sequence[Sequence[Rep]] | None = None,
-                     range_calibration_id: int | None = None) -> int:
+                     range_calibration_id: int | None = None, content_sha256: str | None = None) -> int:
         """File an analysed session (sets default to one set of all reps) in one transaction; return its id.
 
         ``params``: the parameters the analysis ran with (stored; their threshold summarised);
-        ``started_utc``: when the session happened (default now); ``source``: the recording path.
+        ``started_utc``: when the session happened (default now); ``source``: the recording path;
+        ``content_sha256``: the recording's hash (:func:`file_sha256`): filing the same recording for the
+        same person again replaces that session, keeping its id (:attr:`last_filed_replaced` says so).
         """
         key = canonical_exercise(exercise)
         params_dict: dict[str, Any] = {}
@@ -198,9 +202,18 @@ class Store:
         when = None if started_utc is None else _when(started_utc)
         with transaction(self.conn):
             p = self._pid(person)
-            return _sessions.file_session(self.conn, p.id, key, result, None if source is None else str(source),
-                                          kind=kind, params=params_dict, started_utc=when, sets=sets,
-                                          range_calibration_id=range_calibration_id, threshold_deg=threshold)
+            sid, self.last_filed_replaced = _sessions.file_session(
+                self.conn, p.id, key, result, None if source is None else str(source), kind=kind, params=params_dict,
+                started_utc=when, sets=sets, range_calibration_id=range_calibration_id, threshold_deg=threshold,
+                content_sha256=content_sha256)
+            return sid
+
+    @guarded
+    def delete_session(self, session_id: int) -> None:
+        """Delete a filed session with its sets, reps and alerts; :class:`StoreError` if there is none."""
+        with transaction(self.conn):
+            if not _sessions.delete_session(self.conn, int(session_id)):
+                raise StoreError(f"no session #{session_id} in {self.path}")
 
     @guarded
     def sessions(self, person: Person | str, exercise: str | None = None) -> list[SessionSummary]:
@@ -231,6 +244,17 @@ class Store:
         return {t: int(self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}
 
 
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 (hex) of a file's bytes: what makes a recording "the same recording" when filing."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 __all__ = ["ALL_EXERCISES", "GENERIC_EXERCISE", "LATEST_VERSION", "Person", "PersonSummary", "PersonThresholds",
            "RangeCalibration", "SessionSummary", "SetSummary", "Setting", "Store", "canonical_exercise",
-           "default_db_path"]
+           "default_db_path", "file_sha256"]

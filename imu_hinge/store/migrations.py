@@ -41,9 +41,14 @@ def _v2_settings_and_indexes(conn: sqlite3.Connection) -> None:
     _run(conn, schema.V2)
 
 
+def _v3_content_hash(conn: sqlite3.Connection) -> None:
+    _run(conn, schema.V3)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "people, calibrations, sessions, sets, reps, rep faults, alerts", _v1_initial),
     Migration(2, "per-person threshold settings; indexes for history and deletes", _v2_settings_and_indexes),
+    Migration(3, "sessions.content_sha256: the same recording files as the same session", _v3_content_hash),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -92,12 +92,13 @@ def find_person(conn: sqlite3.Connection, name: str) -> Person | None:
 
 
 def get_person(conn: sqlite3.Connection, name: str) -> Person:
-    """The person called ``name`` (case-insensitive); :class:`StoreError` naming the known ones if none."""
+    """The person called ``name`` (case-insensitive); :class:`StoreError` if none. The error names nobody else
+    (a physio's store holds patients: their names do not belong in an error message on a shared screen)."""
     found = find_person(conn, name)
     if found is not None:
         return found
-    names = [r[0] for r in conn.execute("SELECT name FROM people ORDER BY name LIMIT 6")]
-    hint = f"known: {', '.join(names[:5])}{', ...' if len(names) > 5 else ''}" if names else "the store has none yet"
+    anyone = conn.execute("SELECT 1 FROM people LIMIT 1").fetchone() is not None
+    hint = "`imu-hinge people list` shows who is" if anyone else "the store has nobody yet"
     raise StoreError(f"unknown person {name!r} ({hint}); add one with `imu-hinge people add NAME`")
 
 

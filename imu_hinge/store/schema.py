@@ -24,6 +24,11 @@ Version 2 — per-person settings and the indexes ``history`` and cascading dele
     person_settings  person_id, exercise (catalogue key, or '*' = every exercise),
                      threshold_pct_lmax | threshold_deg, updated_utc
 
+Version 3 — filing is idempotent::
+
+    sessions.content_sha256  SHA-256 of the recording's bytes: the same recording filed again for the
+                             same person replaces its session (same id) instead of adding one
+
 Summaries are written with their rows in one transaction, so they never disagree with them.
 Angles are deg, times s (on the recording clock) or ISO 8601 UTC text (``..._utc``).
 """
@@ -139,4 +144,9 @@ V2: tuple[str, ...] = (
     "CREATE INDEX alerts_by_session ON alerts (session_id)",
     "CREATE INDEX calibrations_by_person ON calibrations (person_id, kind, created_utc)",
     "CREATE INDEX calibrations_by_sensor ON calibrations (sensor_id, created_utc)",
+)
+
+V3: tuple[str, ...] = (
+    "ALTER TABLE sessions ADD COLUMN content_sha256 TEXT",
+    "CREATE UNIQUE INDEX sessions_by_content ON sessions (person_id, content_sha256) WHERE content_sha256 IS NOT NULL",
 )

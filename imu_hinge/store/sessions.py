@@ -180,25 +180,38 @@ def _insert_alerts(conn: sqlite3.Connection, session_id: int, alerts: Sequence[A
 def file_session(conn: sqlite3.Connection, person_id: int, exercise: str, result: AnalysisResult,
                  source: str | None, *, kind: str = "analyze", params: dict[str, Any] | None = None,
                  started_utc: str | None = None, sets: Sequence[Sequence[Rep]] | None = None,
-                 range_calibration_id: int | None = None, threshold_deg: float | None = None) -> int:
-    """Insert one session (call inside a transaction); return its id. ``sets`` default: all reps, one set."""
+                 range_calibration_id: int | None = None, threshold_deg: float | None = None,
+                 content_sha256: str | None = None) -> tuple[int, bool]:
+    """Insert one session (call inside a transaction); return (its id, whether it replaced one). ``sets``
+    default: all reps, one set. A session of the same person with the same ``content_sha256`` (the same
+    recording) is replaced, keeping its id: filing a recording twice files it once."""
     groups = [list(result.reps)] if sets is None else [list(s) for s in sets]
     all_reps = [r for g in groups for r in g]
     s = summarize(all_reps)
+    old = None if content_sha256 is None else conn.execute(
+        "SELECT id FROM sessions WHERE person_id = ? AND content_sha256 = ?", (person_id, content_sha256)).fetchone()
+    if old is not None:
+        delete_session(conn, int(old[0]))
     cur = conn.execute(
-        "INSERT INTO sessions (person_id, started_utc, filed_utc, kind, exercise, source, params_json, "
+        "INSERT INTO sessions (id, person_id, started_utc, filed_utc, kind, exercise, source, params_json, "
         "calibration_json, quality_json, warnings_json, range_calibration_id, n_reps, n_flagged, "
-        "peak_lumbar_max_deg, peak_lumbar_mean_deg, threshold_deg) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (person_id, started_utc or utc_now(), utc_now(), kind, exercise, source, _json(_clean(params or {})),
-         _json(_clean(result.calibration or {})), _json(_clean(result.quality or {})),
+        "peak_lumbar_max_deg, peak_lumbar_mean_deg, threshold_deg, content_sha256) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (None if old is None else int(old[0]), person_id, started_utc or utc_now(), utc_now(), kind, exercise, source,
+         _json(_clean(params or {})), _json(_clean(result.calibration or {})), _json(_clean(result.quality or {})),
          _json(list(result.warnings)), range_calibration_id, s["n_reps"], s["n_flagged"],
-         s["peak_lumbar_max_deg"], s["peak_lumbar_mean_deg"], _num(threshold_deg)))
+         s["peak_lumbar_max_deg"], s["peak_lumbar_mean_deg"], _num(threshold_deg), content_sha256))
     session_id = int(cur.lastrowid or 0)
     for i, reps in enumerate(groups, start=1):
         set_id = _insert_set(conn, session_id, i, exercise, reps)
         _insert_reps(conn, session_id, set_id, reps)
     _insert_alerts(conn, session_id, result.alerts)
-    return session_id
+    return session_id, old is not None
+
+
+def delete_session(conn: sqlite3.Connection, session_id: int) -> bool:
+    """Delete one session with its sets, reps, faults and alerts (cascades); True if it existed."""
+    return conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
 
 
 _SESSION_COLS = ("id, started_utc, kind, exercise, source, n_reps, n_flagged, peak_lumbar_max_deg, "
