@@ -126,7 +126,7 @@ def test_sensor_lost_mid_set_is_told_marks_its_reps_incomplete_and_reconnects(
         overlaps = any(rep["start_s"] < o["back_s"] and o["lost_s"] < rep["end_s"] + 0.3 for o in outages)
         assert rep["complete"] is (not overlaps), rep
     assert [r["index"] for r in doc["reps"] if not r["complete"]] == [2, 3]
-    assert "(incomplete: sensor gap)" in out and "incomplete reps (sensor gap): 2, 3" in out
+    assert "(incomplete: sensor gap)" in out and "reps marked incomplete (a sensor gap overlaps them): #2, #3" in out
 
 
 def test_lost_sensor_in_the_window_status_line() -> None:

@@ -172,7 +172,8 @@ def _report(args: argparse.Namespace, session: TrainSession, outcome: TrainOutco
         print(f"sensor lost: {o['sensor']} from {o['lost_s']:.2f} s to {back}")
     incomplete = [r.index for r in res.reps if not r.complete]
     if incomplete:
-        print(f"incomplete reps (sensor gap): {', '.join(map(str, incomplete))}")
+        numbers = ", ".join(f"#{i}" for i in incomplete)
+        print(f"reps marked incomplete (a sensor gap overlaps them): {numbers}")
     n = outcome.extra.get("samples_recorded", {})
     print(f"recorded {out} ({', '.join(f'{r} {k} samples' for r, k in n.items())})")
     filed = None
