@@ -1,4 +1,4 @@
-"""Emulated sensors on bumble, in-process: real GATT servers speaking firmware protocol v1.
+"""Emulated sensors on bumble, in-process: real GATT servers speaking firmware protocol v1 (SPEC.md 1.1).
 
 Each :class:`BumbleSensor` is a bumble ``Device`` on a :class:`~.bumble_backend.BumbleWorld`'s
 LocalLink: it advertises the imu-hinge service UUID and its role (manufacturer data), serves the
@@ -100,8 +100,14 @@ class BumbleSensor:
         fw = self.firmware
         data = encode_advertising_data(AdvertisementInfo(fw.role, fw.battery_percent, fw.streaming))
         interval_ms = self.advertising_interval_ms
-        await self.device.start_advertising(advertising_data=data, advertising_interval_min=interval_ms,
+        await self.device.start_advertising(advertising_data=data, scan_response_data=self.scan_response_data(),
+                                            advertising_interval_min=interval_ms,
                                             advertising_interval_max=interval_ms)
+
+    def scan_response_data(self) -> bytes:
+        """The scan response: Complete Local Name ``imu-hinge <role>``, for every role (SPEC.md 1.1 §7)."""
+        name = f"imu-hinge {self.firmware.role}".encode()
+        return bytes([len(name) + 1, 0x09]) + name
 
     async def disappear(self) -> None:
         """Go out of range: the link drops (supervision timeout) and nothing is advertised."""
