@@ -29,7 +29,7 @@ FW = ROOT / "firmware_protocol"
 C_DIR = FW / "c"
 DOC = testing.load_vectors(FW / "vectors.json")
 VECTORS: list[dict[str, Any]] = DOC["vectors"]
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wconversion", "-Wshadow",
+STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wconversion", "-Wsign-conversion", "-Wshadow",
           "-Wstrict-prototypes", "-Wmissing-prototypes", "-O1"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 
@@ -111,6 +111,19 @@ def test_c_mtu_sizing(harness: Path) -> None:
     valid, invalid = DOC["mtu"]["valid"], DOC["mtu"]["invalid"]
     out = run(harness, [f"mtu {m}" for m, _ in valid] + [f"mtu {m}" for m in invalid])
     assert out == [f"ok samples={n}" for _, n in valid] + ["error invalid_value"] * len(invalid)
+
+
+def test_c_answers_to_undecodable_writes_match_the_answer_vectors(harness: Path) -> None:
+    answers = DOC["answers"]
+    out = run(harness, [f"answer {a['write'] or '-'}" for a in answers])
+    assert out == [f"ok answer={a['answer']}" for a in answers]
+    assert run(harness, ["answer 01680008e803"]) == ["ok decodes"]
+
+
+def test_c_rate_choice_matches_the_rate_vectors(harness: Path) -> None:
+    cases = DOC["rates"]["cases"]
+    out = run(harness, [f"rate {hz}" for hz, _ in cases])
+    assert out == [f"ok rate_millihz={m}" if m else "error invalid_value" for _, m in cases]
 
 
 def test_c_constants_equal_protocol_json(harness: Path) -> None:
