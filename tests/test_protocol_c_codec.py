@@ -237,3 +237,13 @@ def test_reference_firmware_scale_factors_match_the_spec() -> None:
         got = table(name)
         assert got.keys() == want.keys(), name
         assert all(np.float32(got[k]) == np.float32(want[k]) for k in want), (name, got, want)
+
+
+def test_codec_cross_compiles_for_cortex_m4_without_warnings(tmp_path: Path) -> None:
+    if not shutil.which("arm-none-eabi-gcc"):
+        pytest.skip("arm-none-eabi-gcc not installed (.ci/run installs Debian's gcc-arm-none-eabi)")
+    done = subprocess.run(["bash", str(C_DIR / "build_arm.sh"), str(tmp_path)], capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 0 and not done.stderr, done.stderr  # -Werror: any warning fails the build
+    text = int(done.stdout.splitlines()[1].split()[0])
+    assert 1000 < text < 3000  # measured: 2,097 bytes of code (-Os, Thumb-2)
