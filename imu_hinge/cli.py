@@ -31,6 +31,7 @@ COMMANDS: tuple[str, ...] = (
     "report",
     "scan",
     "sensors",
+    "conformance",
     "record",
     "train",
 )

@@ -113,6 +113,7 @@ class SensorFirmware:
         self.motion_origin = motion_origin or MotionOrigin()
         self._outbox: deque[tuple[float, bytes, int]] = deque()  # (send time, payload, samples)
         self._last_send_s = -math.inf
+        self.batch_wait_us = BATCH_WAIT_US
         self._haptic: tuple[float, HapticCommand] | None = None  # (start time, pattern) running or last
         self._burst_left = 0
 
@@ -211,7 +212,7 @@ class SensorFirmware:
         per_packet = samples_per_notification(mtu)
         while True:
             t_sample = self._sample_time_s(self._next)
-            t_flush = self._sample_time_s(self._pending[0]) + BATCH_WAIT_US * 1e-6 if self._pending else math.inf
+            t_flush = self._sample_time_s(self._pending[0]) + self.batch_wait_us * 1e-6 if self._pending else math.inf
             if min(t_sample, t_flush) > now_s:
                 return
             if t_flush <= t_sample:

@@ -97,12 +97,16 @@ class BumbleSensor:
         await self.advertise()
 
     async def advertise(self) -> None:
-        fw = self.firmware
-        data = encode_advertising_data(AdvertisementInfo(fw.role, fw.battery_percent, fw.streaming))
         interval_ms = self.advertising_interval_ms
-        await self.device.start_advertising(advertising_data=data, scan_response_data=self.scan_response_data(),
+        await self.device.start_advertising(advertising_data=self.advertising_data(),
+                                            scan_response_data=self.scan_response_data(),
                                             advertising_interval_min=interval_ms,
                                             advertising_interval_max=interval_ms)
+
+    def advertising_data(self) -> bytes:
+        """The 29-byte advertising data: flags, service UUID, manufacturer data (SPEC.md §7)."""
+        fw = self.firmware
+        return encode_advertising_data(AdvertisementInfo(fw.role, fw.battery_percent, fw.streaming))
 
     def scan_response_data(self) -> bytes:
         """The scan response: Complete Local Name ``imu-hinge <role>``, for every role (SPEC.md 1.1 §7)."""
