@@ -29,8 +29,8 @@ FW = ROOT / "firmware_protocol"
 C_DIR = FW / "c"
 DOC = testing.load_vectors(FW / "vectors.json")
 VECTORS: list[dict[str, Any]] = DOC["vectors"]
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wconversion", "-Wsign-conversion", "-Wshadow",
-          "-Wstrict-prototypes", "-Wmissing-prototypes", "-O1"]
+STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wconversion", "-Wsign-conversion",
+          "-Wshadow", "-Wstrict-prototypes", "-Wmissing-prototypes", "-O1"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 
 
@@ -212,8 +212,8 @@ def test_reference_firmware_uses_the_tested_codec() -> None:
     sketch = sketch_dir / "xiao_nrf52840_sense.ino"
     text = sketch.read_text(encoding="utf-8")
     assert '#include "imu_proto.h"' in text or "#include <imu_proto.h>" in text
-    for fn in ("imu_write_header", "imu_write_sample", "imu_decode_command", "imu_encode_response",
-               "imu_encode_info", "imu_encode_adv_data", "imu_samples_per_notification"):
+    for fn in ("imu_write_header", "imu_write_sample", "imu_error_answer", "imu_encode_response",
+               "imu_encode_info", "imu_encode_adv_data", "imu_samples_per_notification", "imu_pick_rate_millihz"):
         assert fn in text, f"the sketch does not call {fn}"
     copies = [p for p in FW.rglob("*.c") if p.name == "imu_proto.c" and p.parent != C_DIR]
     assert not copies, f"the firmware must build the tested codec, not a copy: {copies}"

@@ -95,7 +95,7 @@ def test_overflow_vectors_in_the_emulated_firmware(case: dict[str, Any]) -> None
 
 
 def test_overflow_flags_are_exactly_the_gaps_and_the_decoder_labels_them() -> None:
-    """The issue's measurement (single-sample drops at MTU 247), redone: every gap has its flag, no flag without a gap."""
+    """The issue's measurement (single-sample drops at MTU 247), redone: every gap flagged, no flag without one."""
     fw = SensorFirmware("sacrum", _still(), faults=SensorFaults(drop_fraction=0.03, seed=5))
     fw.handle_command(encode_command(StartCommand(104, 8, 1000)), 0.0)
     packets = _run(fw, 20.0)

@@ -63,7 +63,8 @@ async def _run(args: argparse.Namespace) -> int:
         from ..conformance.emulated import emulated_sensor
 
         async with emulated_sensor(args.emulate_fault, mtu=args.emulate_mtu) as target:
-            results = await check_sensor(target.backend, target.clock, scan_timeout_s=args.timeout, report=_print)
+            results = await check_sensor(target.backend, target.clock, scan_timeout_s=args.timeout,
+                                         readvertise_timeout_s=args.timeout, report=_print)
         name = "emulated" + (f" (fault {args.emulate_fault})" if args.emulate_fault else "")
     else:
         from ..sources.backend import LinkBackend, SystemClock, bluetooth_unavailable

@@ -65,6 +65,7 @@ class FaultyFirmware(SensorFirmware):
         self._index_base = 0
         self._late_flag = False
         self._stop_at_s: float | None = None
+        self._stopped_s: float | None = None
         if fault == "flush_late":
             self.batch_wait_us = 40_000
 
@@ -76,7 +77,7 @@ class FaultyFirmware(SensorFirmware):
             return encode_response(CommandResponse(1, "invalid_value"))
         try:
             cmd = decode_command(data)
-        except Exception:  # noqa: BLE001 - the base class answers undecodable writes
+        except Exception:
             return super().handle_command(data, now_s)
         if isinstance(cmd, StartCommand):
             return self._faulty_start(cmd, data, now_s)
@@ -91,6 +92,7 @@ class FaultyFirmware(SensorFirmware):
 
     def _faulty_start(self, cmd: StartCommand, data: bytes, now_s: float) -> bytes:
         f = self.fault
+        self._stop_at_s = self._stopped_s = None
         if f == "rate_13_to_26" and cmd.rate_hz == 13:
             data = bytes([1]) + (26).to_bytes(2, "little") + data[3:]
         if f == "accepts_500" and 416 < cmd.rate_hz <= 833:
@@ -112,8 +114,15 @@ class FaultyFirmware(SensorFirmware):
         if self._stop_at_s is not None and now_s >= self._stop_at_s:
             self._stop_at_s = None
             self.stop()
+            self._stopped_s = now_s
             return
         super().poll(now_s, mtu)
+
+    def next_event_s(self) -> float:
+        if not self.streaming and self._stopped_s is not None:  # stopped inside the stream loop: let it end now
+            return self._stopped_s
+        t = super().next_event_s()
+        return t if self._stop_at_s is None else min(t, self._stop_at_s)
 
     def motor_driven(self, time_s: np.ndarray) -> np.ndarray:
         if self.fault == "haptic_flag_off_phase" and self._haptic is not None:

@@ -21,6 +21,7 @@ from typing import Any
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
+from bleak.exc import BleakError
 
 from ..errors import SensorLinkError
 from ..protocol import (
@@ -46,7 +47,7 @@ from ..protocol import (
     samples_per_notification,
 )
 from ..protocol.commands import round_half_up_hz
-from ..protocol.spec import MAX_RATE_HZ
+from ..protocol.spec import MAX_RATE_HZ, ROLE_NAMES
 from ..sources.backend import HostClock, LinkBackend
 
 SPEC_VERSION = "1.1"
@@ -74,8 +75,8 @@ CLAUSES: tuple[tuple[str, str, str], ...] = (
     ("data.continuity", "§3", "index and device clock advance together: step = index step x period"),
     ("data.overflow", "§3", "tx_overflow set exactly on the notifications that follow an index gap"),
     ("stop", "§5", "no sample taken after stop is sent"),
-    ("clock.continuity", "§3", "device clock runs on across stop and start"),
     ("time_ping", "§6", "token echoed; clock read on arrival: after the samples already received, at host rate"),
+    ("clock.continuity", "§3", "device clock runs on across stop and start"),
     ("haptic.states", "§5", "haptic_active only in on phases, not off phases or after; intensity 0 stops"),
     ("identify", "§5", "identify buzz: haptic_active for min(duration, 100 ms), replacing a running pattern"),
     ("reconnect", "§2 §7", "after a disconnect: advertising again within 2 s, idle, same role"),
@@ -248,6 +249,9 @@ def _gaps(packets: list[DataPacket]) -> list[bool]:
 
 async def adv_payload(s: Session) -> str:
     adv = s.found.adv
+    payload = adv.manufacturer_data.get(0xFFFF, b"")
+    if len(payload) >= 2 and payload[1] in ROLE_NAMES:  # the role, even if another field is wrong
+        s.role = ROLE_NAMES[payload[1]]
     try:
         info = decode_advertisement(adv.service_uuids, adv.manufacturer_data)
     except ProtocolDecodeError as exc:
@@ -276,9 +280,10 @@ async def gatt(s: Session) -> str:
         assert char is not None
         _require(props <= set(char.properties), f"{u}: properties {char.properties}, need {sorted(props)}")
     _require(services.get_service(DEVICE_INFO_SERVICE_UUID) is not None, "no Device Information service")
-    advertised = decode_advertisement(s.found.adv.service_uuids, s.found.adv.manufacturer_data).battery_percent
+    payload = s.found.adv.manufacturer_data.get(0xFFFF, b"")
+    advertised = payload[2] if len(payload) >= 3 else None
     if services.get_service(BATTERY_SERVICE_UUID) is None:
-        _require(advertised is None, f"no Battery Service but advertises battery {advertised}%")
+        _require(advertised == 255, f"no Battery Service but advertises battery {advertised}")
         return "no battery gauge (Battery Service absent, battery 255 advertised)"
     level = bytes(await s.client.read_gatt_char(BATTERY_LEVEL_UUID))
     _require(len(level) == 1 and level[0] <= 100, f"Battery Level {level.hex()} is not one byte 0..100")
@@ -492,6 +497,7 @@ async def data_continuity(s: Session, st: Stream) -> str:
 async def data_overflow(s: Session, st: Stream) -> str:
     pk = [p.packet for p in st.packets if p.packet is not None]
     gaps = _gaps(pk)
+    gaps[0] = pk[0].tx_overflow  # where a stream begins is start.restart's business
     wrong = [(p.first_index, p.tx_overflow, g) for p, g in zip(pk, gaps, strict=True) if p.tx_overflow != g]
     _require(not wrong, "; ".join(f"index {i}: tx_overflow {int(f)} but {'a' if g else 'no'} gap before it"
                                   for i, f, g in wrong[:3]))
@@ -632,19 +638,27 @@ async def identify(s: Session) -> str:
 async def reconnect(s: Session, rescan: Callable[[], Awaitable[Found | None]]) -> str:
     await s.client.disconnect()
     found = await rescan()
-    _require(found is not None, "not advertising within 2 s of the disconnect")
+    _require(found is not None, "not advertising again after the disconnect")
     assert found is not None
-    info = decode_advertisement(found.adv.service_uuids, found.adv.manufacturer_data)
-    _require(not info.streaming and info.role == s.role, f"advertises role {info.role}, streaming {info.streaming}")
+    payload = found.adv.manufacturer_data.get(0xFFFF, b"")
+    _require(len(payload) >= 4, f"advertises manufacturer data {payload.hex()}")
+    role, streaming = ROLE_NAMES.get(payload[1]), bool(payload[3] & 1)
+    _require(not streaming and role == s.role, f"advertises role {role}, streaming {streaming}")
     return "advertising again, idle, same role"
 
 
 # --- runner ----------------------------------------------------------------------------------------
 
-async def scan_for(backend: LinkBackend, address: str | None, timeout_s: float,
-                   exclude: str | None = None) -> Found | None:
-    """The first imu-hinge sensor advertising (or the one at ``address``), with its scan-response name."""
+NAME_REPORTS = 10
+"""Advertising reports of one sensor to wait for its scan-response name (active scanning gets one per report)."""
+
+
+async def scan_for(backend: LinkBackend, address: str | None, timeout_s: float, *,
+                   need_name: bool = True) -> Found | None:
+    """The first imu-hinge sensor advertising (or the one at ``address``), with its scan-response name
+    (waiting up to :data:`NAME_REPORTS` reports for it if ``need_name``)."""
     seen: dict[str, Found] = {}
+    reports: dict[str, int] = {}
     done = asyncio.Event()
 
     def on_adv(device: BLEDevice, adv: AdvertisementData) -> None:
@@ -655,7 +669,8 @@ async def scan_for(backend: LinkBackend, address: str | None, timeout_s: float,
         prev = seen.get(device.address)
         name = adv.local_name or (prev.name if prev else None)
         seen[device.address] = Found(device, adv, name)
-        if name is not None:
+        reports[device.address] = reports.get(device.address, 0) + 1
+        if name is not None or not need_name or reports[device.address] >= NAME_REPORTS:
             done.set()
 
     async with BleakScanner(on_adv, **backend.scanner_kwargs()):
@@ -672,7 +687,7 @@ def _result(cid: str, passed: bool, detail: str) -> ClauseResult:
 
 
 async def check_sensor(backend: LinkBackend, clock: HostClock, address: str | None = None, *,
-                       scan_timeout_s: float = 10.0,
+                       scan_timeout_s: float = 10.0, readvertise_timeout_s: float = 2.0,
                        report: Callable[[ClauseResult], None] | None = None) -> list[ClauseResult]:
     """Run every clause against one sensor; results in :data:`CLAUSES` order (``report`` gets each as it ends)."""
     found = await scan_for(backend, address, scan_timeout_s)
@@ -717,8 +732,11 @@ async def check_sensor(backend: LinkBackend, clock: HostClock, address: str | No
                         ("identify", identify)):
             record(cid, *await _run_clause(s, fn))
         address_now = found.device.address
-        record("reconnect", *await _run_clause(
-            s, lambda sess: reconnect(sess, lambda: scan_for(backend, address_now, 2.0))))
+
+        async def rescan() -> Found | None:
+            return await scan_for(backend, address_now, readvertise_timeout_s, need_name=False)
+
+        record("reconnect", *await _run_clause(s, lambda sess: reconnect(sess, rescan)))
     finally:
         if client.is_connected:
             await client.disconnect()
@@ -729,14 +747,14 @@ async def check_sensor(backend: LinkBackend, clock: HostClock, address: str | No
 async def _run_clause(s: Session, fn: Callable[[Session], Awaitable[str]]) -> tuple[bool, str]:
     try:
         return True, await fn(s)
-    except ClauseFailed as exc:
+    except (ClauseFailed, ProtocolDecodeError, BleakError, TimeoutError) as exc:
         try:  # leave the sensor idle for the next clause
             if s.client.is_connected:
                 await s.client.write_gatt_char(CONTROL_CHAR_UUID, b"\x02", response=True)
                 await s.clock.sleep(0.1)
-        except Exception:  # noqa: BLE001 - best effort; the next clause reports what is wrong
+        except Exception:
             pass
-        return False, str(exc)
+        return False, str(exc) if isinstance(exc, ClauseFailed) else f"{type(exc).__name__}: {exc}"
 
 
 def summary(results: list[ClauseResult], *, target: str) -> dict[str, Any]:
