@@ -168,3 +168,55 @@ def test_device_clock_runs_on_across_stop_and_start() -> None:
     b = decode_notification(_run(fw, 4.0)[0])
     assert b.first_index == 0
     assert abs((b.device_time_us - a.device_time_us) * 1e-6 - 2.0) < 0.05  # measured 2.0 s of 2.0 s
+
+
+def test_emulated_sensor_axes_follow_spec_4_right_handed_specific_force() -> None:
+    """SPEC.md §4: specific force (+g up at rest) and a right-handed gyro on the accelerometer's axes.
+    For a frame turning at w, gravity seen in the sensor frame moves as d(g_b)/dt = -w x g_b; in a
+    mirrored frame (or with the gyro sign flipped) the two sides disagree."""
+    from imu_hinge.sources.motion import load_motion
+
+    fw = SensorFirmware("thoracic", load_motion(None, seed=3, duration_s=30.0)["thoracic"])
+    fw.handle_command(encode_command(StartCommand(104, 8, 1000)), 0.0)
+    pk = [decode_notification(p) for p in _run(fw, 30.0)]
+    raw = np.concatenate([p.raw for p in pk]).astype(np.float64)
+    acc = raw[:, :3] * fw.info.acc_m_s2_per_lsb
+    gyr = raw[:, 3:] * fw.info.gyr_rad_s_per_lsb
+    norm = np.linalg.norm(acc, axis=1)
+    assert abs(np.median(norm) - 9.80665) < 0.3  # specific force: |a| = g through slow hinges (measured 9.77)
+    up = acc / norm[:, None]
+    dt = 1 / 104
+    measured = np.gradient(up, dt, axis=0)
+    predicted = -np.cross(gyr, up)
+    moving = np.linalg.norm(gyr, axis=1) > 0.3
+    agree = np.sum(measured[moving] * predicted[moving]) / np.sqrt(
+        np.sum(measured[moving] ** 2) * np.sum(predicted[moving] ** 2))
+    assert agree > 0.8  # measured 0.95; with the gyro sign flipped (left-handed) -0.95
+
+
+def test_python_rate_constants_equal_protocol_json() -> None:
+    import json
+
+    from imu_hinge.protocol.spec import MAX_RATE_HZ, REFERENCE_RATES_MILLIHZ
+    from imu_hinge.protocol.testing import default_vectors_path
+
+    p = json.loads((default_vectors_path().parent / "protocol.json").read_text(encoding="utf-8"))
+    sf = p["scale_factors"]
+    assert [round(r * 1000) for r in sf["supported_rates_hz"]] == list(REFERENCE_RATES_MILLIHZ)
+    assert sf["max_rate_hz"] == MAX_RATE_HZ and p["spec_version"] == "1.1"
+    assert list(DOC["rates"]["supported_millihz"]) == list(REFERENCE_RATES_MILLIHZ)
+
+
+def test_decoder_notes_a_flag_without_a_gap_once() -> None:
+    """A 1.0-style sensor flags the notification before the gap: the decoder says so once and counts them."""
+    from imu_hinge.protocol import DataPacket, encode_notification
+
+    fw = _firmware()
+    dec = PacketDecoder("sacrum", fw.info)
+    raw = np.zeros((2, 6), dtype=np.int16)
+    notes = []
+    for k, flag in enumerate([False, True, False, True, False]):
+        payload = encode_notification(DataPacket.build(2 * k, 1_000_000 + 2 * k * 9615, raw, tx_overflow=flag))
+        notes += [e for e in dec.feed(payload, k * 0.02)[1] if e.kind == "note"]
+    assert dec.misplaced_overflow_flags == 2 and len(notes) == 1 and "SPEC 1.1" in notes[0].message
+    assert dec.gaps == 0
