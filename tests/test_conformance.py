@@ -14,8 +14,8 @@ from imu_hinge.conformance import CLAUSES, check_sensor
 from imu_hinge.conformance.emulated import FAULTS, emulated_sensor
 
 
-async def _failures(fault: str | None) -> list[str]:
-    async with emulated_sensor(fault) as target:
+async def _failures(fault: str | None, mtu: int = 247) -> list[str]:
+    async with emulated_sensor(fault, mtu=mtu) as target:
         results = await check_sensor(target.backend, target.clock, scan_timeout_s=20.0, readvertise_timeout_s=20.0)
     assert [r.clause for r in results] == [c for c, _, _ in CLAUSES]
     return [r.clause for r in results if not r.passed]
@@ -31,6 +31,11 @@ def test_cli_reports_every_clause_pass_on_the_emulator(capsys: pytest.CaptureFix
         assert cid in line and section in line
     final = json.loads(lines[-1])
     assert final["ok"] and final["passed"] == len(CLAUSES) and final["failed"] == 0 and final["spec_version"] == "1.1"
+
+
+@pytest.mark.parametrize("mtu", [23, 517])
+def test_every_clause_passes_at_the_smallest_and_largest_mtu(mtu: int) -> None:
+    assert asyncio.run(_failures(None, mtu)) == []
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))

@@ -28,6 +28,7 @@ from ..protocol import (
     encode_command,
     encode_notification,
     encode_response,
+    pick_rate_millihz,
 )
 from ..sources.backend import LinkBackend
 from ..sources.bumble_backend import BumbleWorld
@@ -100,12 +101,12 @@ class FaultyFirmware(SensorFirmware):
             self.info = dataclasses.replace(self.info, rate_millihz=833_000)
             self._period_us = 1e9 / 833_000
             return answer
-        if f == "clock_reset_on_start":  # the device clock reads 0 now
+        if f == "clock_reset_on_start" and pick_rate_millihz(cmd.rate_hz) is not None:  # device clock reads 0 now
             self.device_clock_offset_us, self.boot_time_s = 0, now_s
-        if f == "index_continues" and hasattr(self, "_next"):
-            self._index_base += self._next
-        was_streaming = self.streaming
+        was_streaming, old_next = self.streaming, getattr(self, "_next", 0)
         answer = super().handle_command(data, now_s)
+        if f == "index_continues" and answer[1] == 0:  # the new stream's index carries on from the last
+            self._index_base += old_next
         if f == "rejected_start_restarts" and answer[1] != 0 and was_streaming:
             super().handle_command(encode_command(StartCommand(104, 8, 1000)), now_s)
         return answer

@@ -149,7 +149,7 @@ class SensorFirmware:
         if isinstance(cmd, StartCommand):
             return encode_response(CommandResponse(opcode, self._start(cmd, now_s)))
         if isinstance(cmd, StopCommand):
-            self.stop()
+            self.stop(motor=False)  # stop ends the stream, not a running haptic pattern (SPEC.md 1.1 §5)
         elif isinstance(cmd, HapticCommand):
             self.haptic_log.append((now_s, cmd))
             self._haptic = (now_s, cmd) if cmd.intensity else None
@@ -190,11 +190,12 @@ class SensorFirmware:
         self.streaming = True
         return "ok"
 
-    def stop(self) -> None:
-        """Stop sampling, drop queued samples (a ``stop`` command or a disconnect)."""
+    def stop(self, *, motor: bool = True) -> None:
+        """Stop sampling, drop queued samples (a ``stop`` command, ``motor=False``, or a disconnect)."""
         self.streaming = False
         self._outbox.clear()
-        self._haptic = None
+        if motor:
+            self._haptic = None
 
     # --- sampling and batching --------------------------------------------------------------
     def _sample_time_s(self, k: int) -> float:

@@ -61,6 +61,8 @@ class BumbleSensor:
         self.present = True
         self.connections = 0
         self._stream_task: asyncio.Task[None] | None = None
+        self._answering = 0  # commands applied but not answered yet: data waits (answer first, SPEC.md §5)
+        self._answered = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()  # cancellable (sleeping in emulated delays, streaming)
         self._hci_tasks: set[asyncio.Task[Any]] = set()  # HCI commands: awaited, never cancelled mid-command
         self.data_char = gatt.Characteristic(DATA_CHAR_UUID, _PROPS.NOTIFY, gatt.Characteristic.READABLE, b"")
@@ -142,22 +144,43 @@ class BumbleSensor:
 
     def _on_control_write(self, connection: Connection, value: bytes) -> None:
         self.world.note_delivered()
-        self._spawn(self._command(connection, bytes(value)))
+        delay_s = self.firmware.command_delay_s()
+        if delay_s <= 0:  # applied at once: keep it "in flight" until answered, so a discrete-event
+            self.world.sent += 1  # clock cannot jump past it (data of a start must follow its answer)
+        self._spawn(self._command(connection, bytes(value), delay_s))
 
-    async def _command(self, connection: Connection, value: bytes) -> None:
-        await self.clock.sleep(self.firmware.command_delay_s())
+    async def _command(self, connection: Connection, value: bytes, delay_s: float) -> None:
+        try:
+            await self._apply(connection, value, delay_s)
+        finally:
+            if delay_s <= 0:
+                self.world.note_delivered()
+
+    async def _apply(self, connection: Connection, value: bytes, delay_s: float) -> None:
+        if delay_s > 0:
+            await self.clock.sleep(delay_s)
         if self.connection is not connection:
             return
-        response = self.firmware.handle_command(value, self.clock.now())
-        if self.firmware.streaming and (self._stream_task is None or self._stream_task.done()):
+        self._answering += 1
+        try:
+            response = self.firmware.handle_command(value, self.clock.now())
+            await self.clock.sleep(self.firmware.notify_delay_s())
+            if self.connection is connection:
+                self.world.sent += 1
+                await self.device.notify_subscriber(connection, self.control_char, response)
+        finally:
+            self._answering -= 1
+            self._answered.set()
+        # Data only after the answer (SPEC.md §5); samples are still taken from the command on.
+        if self.firmware.streaming and self.connection is connection and (
+                self._stream_task is None or self._stream_task.done()):
             self._stream_task = self._spawn(run_stream(self.firmware, self.clock, self._send_data,
                                                        lambda: connection.att_mtu, throttle=self._throttle))
-        await self.clock.sleep(self.firmware.notify_delay_s())
-        if self.connection is connection:
-            self.world.sent += 1
-            await self.device.notify_subscriber(connection, self.control_char, response)
 
     async def _send_data(self, payload: bytes) -> None:
+        while self._answering:  # a start's answer goes out before the data of its stream
+            self._answered.clear()
+            await self._answered.wait()
         connection = self.connection
         if connection is None:
             self.firmware.stop()
