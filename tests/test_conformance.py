@@ -65,3 +65,11 @@ def test_bad_arguments_give_one_line(argv: list[str], message: str, capsys: pyte
     assert main(["conformance", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_without_bluetooth_one_line_and_link_exit_code(capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/imu-hinge-test-bus")
+    assert main(["conformance", "--timeout", "1"]) == 5
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Bluetooth" in err[0] and "--emulate" in err[0]

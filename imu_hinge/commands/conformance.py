@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import SensorLinkError, UsageError
 
 
 def register(sub: Any) -> None:
@@ -67,16 +67,19 @@ async def _run(args: argparse.Namespace) -> int:
                                          readvertise_timeout_s=args.timeout, report=_print)
         name = "emulated" + (f" (fault {args.emulate_fault})" if args.emulate_fault else "")
     else:
+        from bleak.exc import BleakError
+
         from ..sources.backend import LinkBackend, SystemClock, bluetooth_unavailable
 
         try:
             results = await check_sensor(LinkBackend(), SystemClock(), args.address, scan_timeout_s=args.timeout,
                                          report=_print)
-        except Exception as exc:
+        except (OSError, TimeoutError, BleakError) as exc:
             clear = bluetooth_unavailable(exc)
             if clear is not None:
                 raise clear from None
-            raise
+            raise SensorLinkError(f"conformance run stopped: {type(exc).__name__}: {exc}; check the sensor is on "
+                                  "and in range, then run again") from None
         name = args.address or "first sensor seen"
     out = summary(results, target=name)
     print(f"{out['passed']} PASS, {out['failed']} FAIL", file=sys.stderr)
