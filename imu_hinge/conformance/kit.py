@@ -134,7 +134,8 @@ class Session:
     clock: HostClock
     found: Found
     packets: list[Packet] = field(default_factory=list)
-    responses: list[tuple[float, bytes]] = field(default_factory=list)
+    responses: list[tuple[float, bytes, int]] = field(default_factory=list)
+    """(host time, bytes, notifications received before it) of every control notification."""
     info: SensorInfo | None = None
     role: str | None = None
     rates_millihz: list[int] = field(default_factory=list)
@@ -154,7 +155,7 @@ class Session:
         self._changed.set()
 
     def on_control(self, _char: Any, data: bytearray) -> None:
-        self.responses.append((self.clock.now(), bytes(data)))
+        self.responses.append((self.clock.now(), bytes(data), len(self.packets)))
         self._changed.set()
 
     async def wait_for(self, predicate: Callable[[], bool], what: str, timeout_s: float = REPLY_TIMEOUT_S) -> None:
@@ -176,8 +177,13 @@ class Session:
         sent_s = self.clock.now()
         await self.client.write_gatt_char(CONTROL_CHAR_UUID, data, response=True)
         await self.wait_for(lambda: len(self.responses) > n, f"{what} to {data.hex() or 'an empty write'}")
-        got_s, answer = self.responses[n]
+        got_s, answer, _ = self.responses[n]
         return answer, sent_s, got_s
+
+    @property
+    def packets_at_last_answer(self) -> int:
+        """Notifications received before the latest answer (not before this coroutine resumed)."""
+        return self.responses[-1][2]
 
     async def ok(self, data: bytes) -> CommandResponse:
         answer, _, _ = await self.command(data)
@@ -206,11 +212,11 @@ class Session:
         answer, _, _ = await self.command(encode_command(StartCommand(rate_hz, acc_range_g, gyr_range_dps)))
         resp = _decode_response(answer)
         _require(resp.opcode == 1, f"start answered {answer.hex()} (opcode {resp.opcode})")
-        return resp.status, len(self.packets)
+        return resp.status, self.packets_at_last_answer
 
     async def stop(self) -> int:
         await self.ok(b"\x02")
-        return len(self.packets)
+        return self.packets_at_last_answer
 
     async def stream(self, duration_s: float) -> None:
         await self.clock.sleep(duration_s)
@@ -446,8 +452,8 @@ async def record_stream(s: Session, duration_s: float = 2.0) -> Stream:
         n_before = len(s.packets)
         dev, sent_s, got_s = await s.ping(0x5EED0000 + k)
         pings.append((dev, sent_s, got_s, n_before))
-    last = len(s.packets)
     _, _, stop_s = await s.command(b"\x02")
+    last = s.packets_at_last_answer
     await s.stream(0.3)
     return Stream(info, s.packets[first:last], pings, stop_s, s.packets[last:])
 
@@ -505,7 +511,7 @@ async def data_overflow(s: Session, st: Stream) -> str:
 
 
 async def stop_clause(s: Session, st: Stream) -> str:
-    late = [p for p in st.after_stop if p.arrival_s > st.stop_answered_s]
+    late = st.after_stop  # received after the stop answer
     _require(not late, f"{len(late)} notifications after the stop answer (first index "
                        f"{late[0].packet.first_index if late and late[0].packet else '?'})")
     return "no data after the stop answer"

@@ -145,37 +145,26 @@ class BumbleSensor:
     def _on_control_write(self, connection: Connection, value: bytes) -> None:
         self.world.note_delivered()
         delay_s = self.firmware.command_delay_s()
-        if delay_s <= 0:  # applied at once: keep it "in flight" until answered, so a discrete-event
-            self.world.sent += 1  # clock cannot jump past it (data of a start must follow its answer)
         self._spawn(self._command(connection, bytes(value), delay_s))
 
     async def _command(self, connection: Connection, value: bytes, delay_s: float) -> None:
-        try:
-            await self._apply(connection, value, delay_s)
-        finally:
-            if delay_s <= 0:
-                self.world.note_delivered()
-
-    async def _apply(self, connection: Connection, value: bytes, delay_s: float) -> None:
-        if delay_s > 0:
-            await self.clock.sleep(delay_s)
+        await self.clock.sleep(delay_s)
         if self.connection is not connection:
             return
-        self._answering += 1
+        hold = value[:1] == b"\x01"  # a start: its stream's data waits for the answer
+        self._answering += hold
         try:
             response = self.firmware.handle_command(value, self.clock.now())
+            if self.firmware.streaming and (self._stream_task is None or self._stream_task.done()):
+                self._stream_task = self._spawn(run_stream(self.firmware, self.clock, self._send_data,
+                                                           lambda: connection.att_mtu, throttle=self._throttle))
             await self.clock.sleep(self.firmware.notify_delay_s())
             if self.connection is connection:
                 self.world.sent += 1
                 await self.device.notify_subscriber(connection, self.control_char, response)
         finally:
-            self._answering -= 1
+            self._answering -= hold
             self._answered.set()
-        # Data only after the answer (SPEC.md §5); samples are still taken from the command on.
-        if self.firmware.streaming and self.connection is connection and (
-                self._stream_task is None or self._stream_task.done()):
-            self._stream_task = self._spawn(run_stream(self.firmware, self.clock, self._send_data,
-                                                       lambda: connection.att_mtu, throttle=self._throttle))
 
     async def _send_data(self, payload: bytes) -> None:
         while self._answering:  # a start's answer goes out before the data of its stream
