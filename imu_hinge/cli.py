@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = (
     "report",
     "scan",
     "sensors",
+    "conformance",
     "record",
     "train",
 )

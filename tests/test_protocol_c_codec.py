@@ -29,8 +29,8 @@ FW = ROOT / "firmware_protocol"
 C_DIR = FW / "c"
 DOC = testing.load_vectors(FW / "vectors.json")
 VECTORS: list[dict[str, Any]] = DOC["vectors"]
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wconversion", "-Wshadow",
-          "-Wstrict-prototypes", "-Wmissing-prototypes", "-O1"]
+STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wconversion", "-Wsign-conversion",
+          "-Wshadow", "-Wstrict-prototypes", "-Wmissing-prototypes", "-O1"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 
 
@@ -111,6 +111,19 @@ def test_c_mtu_sizing(harness: Path) -> None:
     valid, invalid = DOC["mtu"]["valid"], DOC["mtu"]["invalid"]
     out = run(harness, [f"mtu {m}" for m, _ in valid] + [f"mtu {m}" for m in invalid])
     assert out == [f"ok samples={n}" for _, n in valid] + ["error invalid_value"] * len(invalid)
+
+
+def test_c_answers_to_undecodable_writes_match_the_answer_vectors(harness: Path) -> None:
+    answers = DOC["answers"]
+    out = run(harness, [f"answer {a['write'] or '-'}" for a in answers])
+    assert out == [f"ok answer={a['answer']}" for a in answers]
+    assert run(harness, ["answer 01680008e803"]) == ["ok decodes"]
+
+
+def test_c_rate_choice_matches_the_rate_vectors(harness: Path) -> None:
+    cases = DOC["rates"]["cases"]
+    out = run(harness, [f"rate {hz}" for hz, _ in cases])
+    assert out == [f"ok rate_millihz={m}" if m else "error invalid_value" for _, m in cases]
 
 
 def test_c_constants_equal_protocol_json(harness: Path) -> None:
@@ -199,8 +212,8 @@ def test_reference_firmware_uses_the_tested_codec() -> None:
     sketch = sketch_dir / "xiao_nrf52840_sense.ino"
     text = sketch.read_text(encoding="utf-8")
     assert '#include "imu_proto.h"' in text or "#include <imu_proto.h>" in text
-    for fn in ("imu_write_header", "imu_write_sample", "imu_decode_command", "imu_encode_response",
-               "imu_encode_info", "imu_encode_adv_data", "imu_samples_per_notification"):
+    for fn in ("imu_write_header", "imu_write_sample", "imu_error_answer", "imu_encode_response",
+               "imu_encode_info", "imu_encode_adv_data", "imu_samples_per_notification", "imu_pick_rate_millihz"):
         assert fn in text, f"the sketch does not call {fn}"
     copies = [p for p in FW.rglob("*.c") if p.name == "imu_proto.c" and p.parent != C_DIR]
     assert not copies, f"the firmware must build the tested codec, not a copy: {copies}"
@@ -224,3 +237,13 @@ def test_reference_firmware_scale_factors_match_the_spec() -> None:
         got = table(name)
         assert got.keys() == want.keys(), name
         assert all(np.float32(got[k]) == np.float32(want[k]) for k in want), (name, got, want)
+
+
+def test_codec_cross_compiles_for_cortex_m4_without_warnings(tmp_path: Path) -> None:
+    if not shutil.which("arm-none-eabi-gcc"):
+        pytest.skip("arm-none-eabi-gcc not installed (.ci/run installs Debian's gcc-arm-none-eabi)")
+    done = subprocess.run(["bash", str(C_DIR / "build_arm.sh"), str(tmp_path)], capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 0 and not done.stderr, done.stderr  # -Werror: any warning fails the build
+    text = int(done.stdout.splitlines()[1].split()[0])
+    assert 1000 < text < 3000  # measured: 2,097 bytes of code (-Os, Thumb-2)

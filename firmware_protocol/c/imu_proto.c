@@ -577,3 +577,37 @@ imu_err_t imu_decode_adv_data(const uint8_t *in, size_t len, imu_adv_t *a)
     }
     return imu_decode_adv_payload(payload, payload_len, a);
 }
+
+uint8_t imu_answer_opcode(const uint8_t *in, size_t len)
+{
+    if (len == 0u || (in[0] & IMU_RESPONSE_BIT) != 0u) {
+        return IMU_NO_OPCODE;
+    }
+    return in[0];
+}
+
+imu_err_t imu_error_answer(const uint8_t *in, size_t len, imu_command_t *cmd, imu_response_t *r)
+{
+    imu_command_t scratch;
+    imu_err_t err = imu_decode_command(in, len, cmd != NULL ? cmd : &scratch);
+    if (err != IMU_OK) {
+        r->opcode = imu_answer_opcode(in, len);
+        r->status = imu_status_for_error(err);
+        r->token = 0u;
+        r->device_time_us = 0u;
+    }
+    return err;
+}
+
+uint32_t imu_pick_rate_millihz(uint16_t rate_hz, const uint32_t *supported_millihz, size_t n)
+{
+    uint32_t best = 0u;
+    size_t i;
+    for (i = 0u; i < n; i++) {
+        uint32_t r = supported_millihz[i];
+        if (r <= IMU_MAX_RATE_HZ * 1000u && (r + 500u) / 1000u >= (uint32_t)rate_hz && (best == 0u || r < best)) {
+            best = r;
+        }
+    }
+    return best;
+}

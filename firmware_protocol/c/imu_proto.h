@@ -191,6 +191,23 @@ bool imu_response_has_time(const imu_response_t *r);
 imu_err_t imu_encode_response(const imu_response_t *r, uint8_t *out, size_t cap, size_t *out_len);
 imu_err_t imu_decode_response(const uint8_t *in, size_t len, imu_response_t *r);
 
+/* SPEC 1.1 section 6: the opcode an answer to this write carries: in[0], or 0 (IMU_NO_OPCODE) for an
+ * empty write or a byte 0 of 0x80..0xFF, so the answer never reads as one to a real command. */
+#define IMU_NO_OPCODE 0u
+uint8_t imu_answer_opcode(const uint8_t *in, size_t len);
+
+/* The answer to a write that does not decode: fills *r (opcode per imu_answer_opcode, status per
+ * imu_status_for_error) and returns the decode error; returns IMU_OK and leaves *r alone if the
+ * command decodes (into *cmd, which may be NULL). */
+imu_err_t imu_error_answer(const uint8_t *in, size_t len, imu_command_t *cmd, imu_response_t *r);
+
+/* SPEC 1.1 section 5: the highest rate any v1 sensor streams at. */
+#define IMU_MAX_RATE_HZ 416u
+
+/* The rate start(rate_hz) picks from a sensor's supported rates (mHz, any order): the lowest r with
+ * round-half-up(r / 1000) >= rate_hz and r <= IMU_MAX_RATE_HZ * 1000; 0 if none (answer invalid_value). */
+uint32_t imu_pick_rate_millihz(uint16_t rate_hz, const uint32_t *supported_millihz, size_t n);
+
 /* ---- advertisement -------------------------------------------------------------------- */
 
 typedef struct {

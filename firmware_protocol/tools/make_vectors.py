@@ -271,6 +271,92 @@ bad("advertisement", "adv_payload_empty", adv(payload=b""), "truncated", "compan
 bad("advertisement", "adv_role_5", adv(role=5), "invalid_value", "role 5")
 bad("advertisement", "adv_battery_150", adv(battery=150), "invalid_value", "battery 150 %")
 
+# v1.1 edge cases (SPEC.md §7 "In detail")
+first_ffff = adv(role=1, battery=87) + bytes([7, 0xFF, 0xFF, 0xFF, 1, 2, 10, 1])
+ok("advertisement", "adv_two_ffff_first_counts", first_ffff, a_expect("sacrum", 87, False),
+   "two 0xFFFF manufacturer structures: the first counts, the second (thoracic) is ignored", reencode=False)
+bad("advertisement", "adv_two_ffff_first_bad", adv(version=2) + bytes([7, 0xFF, 0xFF, 0xFF, 1, 1, 87, 0]),
+    "wrong_version", "two 0xFFFF structures, the first of version 2: the first counts, so wrong_version")
+short_mfr = bytes([2, 0xFF, 0xFF]) + bytes([1, 0xFF]) + adv(role=2, battery=40)
+ok("advertisement", "adv_short_manufacturer_ignored", short_mfr, a_expect("thoracic", 40, False),
+   "manufacturer structures of 1 and 0 value bytes (no room for a company ID) come first: ignored",
+   reencode=False)
+odd_list = bytes([2, 1, 6, 20, 7]) + SERVICE_UUID_LE + b"\x01\x02\x03" + adv()[21:]
+ok("advertisement", "adv_uuid_list_odd_length", odd_list, a_expect("sacrum", 87, False),
+   "a 19-byte 128-bit UUID list: the whole 16-byte entry is read, the 3 trailing bytes ignored",
+   reencode=False)
+second_uuid = bytes([2, 1, 6, 33, 7]) + bytes(range(16)) + SERVICE_UUID_LE + adv()[21:]
+ok("advertisement", "adv_uuid_second_in_list", second_uuid, a_expect("sacrum", 87, False),
+   "the service UUID as the second entry of a complete list", reencode=False)
+cut_uuid = bytes([2, 1, 6, 16, 7]) + SERVICE_UUID_LE[:15] + adv()[21:]
+bad("advertisement", "adv_uuid_cut_to_15", cut_uuid, "missing_field",
+    "a UUID list of 15 bytes holds no whole entry: no service UUID")
+
+
+# --- behaviour vectors (SPEC.md v1.1) ------------------------------------------------------------
+
+answers = [
+    {"name": "answer_empty_write", "write": "", "answer": "8002", "description": "empty write: bad_length, opcode 0"},
+    {"name": "answer_opcode_zero", "write": "00", "answer": "8001", "description": "opcode 0 is never assigned"},
+    {"name": "answer_response_byte", "write": "8100", "answer": "8001",
+     "description": "bit 7 set: not 81 01, which would read as an answer to start"},
+    {"name": "answer_opcode_ff", "write": "ff", "answer": "8001", "description": "opcode 0xff"},
+    {"name": "answer_opcode_80_long", "write": "80" + "00" * 9, "answer": "8001",
+     "description": "0x80 with parameters: still unknown_opcode"},
+    {"name": "answer_opcode_7f", "write": "7f0102", "answer": "ff01", "description": "unassigned opcode 0x7f"},
+    {"name": "answer_opcode_07", "write": "07", "answer": "8701", "description": "first unassigned opcode"},
+    {"name": "answer_start_truncated", "write": "01680008e8", "answer": "8102", "description": "5 of 6 bytes"},
+    {"name": "answer_stop_trailing", "write": "0200", "answer": "8202", "description": "stop with a parameter"},
+    {"name": "answer_start_rate_zero", "write": "01000008e803", "answer": "8103", "description": "rate 0"},
+    {"name": "answer_haptic_no_repeats", "write": "03646400640000", "answer": "8303",
+     "description": "intensity > 0 with 0 repeats"},
+    {"name": "answer_set_role_3", "write": "0603", "answer": "8603", "description": "role 3"},
+]
+
+REFERENCE_RATES_MHZ = [12_500, 26_000, 52_000, 104_000, 208_000, 416_000]
+
+
+def pick_rate(rate_hz: int) -> int | None:
+    """Lowest reference rate r with round-half-up(r) >= rate_hz (SPEC.md §5)."""
+    return next((r for r in REFERENCE_RATES_MHZ if (r + 500) // 1000 >= rate_hz), None)
+
+
+rates = [[hz, pick_rate(hz)] for hz in (1, 12, 13, 14, 25, 26, 27, 52, 53, 100, 104, 105, 208, 209, 400, 416,
+                                         417, 500, 833, 1666, 65535)]
+
+
+def overflow_case(name: str, per_packet: int, dropped: set[int], n: int, description: str) -> dict[str, Any]:
+    """Samples 0..n-1 taken in order, ``dropped`` lost by the sensor, batches of ``per_packet``
+    (the 20 ms flush never due): the notifications sent, as [first_index, count, tx_overflow]."""
+    out: list[list[Any]] = []
+    pending: list[int] = []
+    lost = False
+    flag_next = False
+    for k in range(n):
+        if k in dropped:
+            lost = True
+            if pending:
+                out.append([pending[0], len(pending), flag_next])
+                pending, flag_next = [], False
+            continue
+        if not pending:
+            flag_next, lost = lost, False
+        pending.append(k)
+        if len(pending) == per_packet:
+            out.append([pending[0], len(pending), flag_next])
+            pending, flag_next = [], False
+    return {"name": name, "per_packet": per_packet, "samples": n, "dropped": sorted(dropped),
+            "notifications": out, "description": description}
+
+
+overflow = [
+    overflow_case("overflow_mtu23_single", 1, {3}, 6, "MTU 23: sample 3 lost, the notification of 4 is flagged"),
+    overflow_case("overflow_mid_batch", 4, {6}, 13,
+                  "a loss inside a batch ends it: 4..5 go out unflagged, 7.. flagged"),
+    overflow_case("overflow_batch_boundary", 4, {4, 5}, 12, "a burst right after a full batch"),
+    overflow_case("overflow_two_gaps", 3, {2, 7, 8}, 14, "two gaps, two flags, nothing else flagged"),
+    overflow_case("overflow_first_sample", 3, {0}, 5, "the very first sample lost: the first notification is flagged"),
+]
 
 DOC = {
     "format_version": 1,
@@ -278,11 +364,18 @@ DOC = {
     "about": "Test vectors of the imu-hinge sensor protocol (SPEC.md), shared by the Python codec tests "
              "and the C reference codec tests. Valid vectors have 'expect' (decoded fields; floats are "
              "float32 values) and, unless 'reencode' is false, encode back to 'hex'. Invalid vectors "
-             "have 'error', the kind of decode error. Generated by tools/make_vectors.py.",
+             "have 'error', the kind of decode error. Behaviour vectors (SPEC.md v1.1): 'answers' (the answer "
+             "to a write the sensor cannot decode), 'rates' (the reference sensor's choice for start's "
+             "rate_hz, null = invalid_value), 'overflow' (which notification carries tx_overflow). "
+             "Generated by tools/make_vectors.py.",
     "mtu": {"valid": [[23, 1], [24, 1], [34, 1], [35, 2], [185, 14], [247, 19], [251, 20], [512, 41],
                       [517, 42], [1000, 42]],
             "invalid": [0, 20, 22]},
     "vectors": vectors,
+    "answers": answers,
+    "rates": {"supported_millihz": REFERENCE_RATES_MHZ, "rule": "lowest r with round_half_up(r) >= rate_hz",
+              "cases": rates},
+    "overflow": overflow,
 }
 
 
@@ -292,10 +385,16 @@ def render() -> str:
         items = [f'{indent} {json.dumps(k)}: {json.dumps(v)}' for k, v in d.items()]
         return indent + "{\n" + ",\n".join(items) + "\n" + indent + "}"
 
-    head = {k: v for k, v in DOC.items() if k != "vectors"}
+    tail = ("vectors", "answers", "rates", "overflow")
+    head = {k: v for k, v in DOC.items() if k not in tail}
     lines = [f' {json.dumps(k)}: {json.dumps(v)},' for k, v in head.items()]
     body = ",\n".join(obj(v, "  ") for v in vectors)
-    return "{\n" + "\n".join(lines) + '\n "vectors": [\n' + body + "\n ]\n}\n"
+    answers_body = ",\n".join("  " + json.dumps(a) for a in answers)
+    overflow_body = ",\n".join("  " + json.dumps(o) for o in overflow)
+    return ("{\n" + "\n".join(lines) + '\n "vectors": [\n' + body + "\n ],\n"
+            + ' "answers": [\n' + answers_body + "\n ],\n"
+            + f' "rates": {json.dumps(DOC["rates"])},\n'
+            + ' "overflow": [\n' + overflow_body + "\n ]\n}\n")
 
 
 if __name__ == "__main__":

@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot write {args.out}: its folder does not exist")
     if args.out.exists() and not args.overwrite:
         raise UsageError(f"{args.out} exists; pass --overwrite to replace it")
-    if not 1 <= args.rate_hz <= 1666:
-        raise UsageError(f"--rate-hz must be 1..1666, got {args.rate_hz}")
+    if not 1 <= args.rate_hz <= 416:
+        raise UsageError(f"--rate-hz must be 1..416 (protocol v1 maximum), got {args.rate_hz}")
     return asyncio.run(_run(args))
 
 

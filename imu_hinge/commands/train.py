@@ -92,8 +92,8 @@ def default_out(now: _dt.datetime | None = None) -> Path:
 def _check(args: argparse.Namespace) -> Path:
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration must be a positive number of seconds, got {args.duration}")
-    if not 1 <= args.rate_hz <= 1666:
-        raise UsageError(f"--rate-hz must be 1..1666, got {args.rate_hz}")
+    if not 1 <= args.rate_hz <= 416:
+        raise UsageError(f"--rate-hz must be 1..416 (protocol v1 maximum), got {args.rate_hz}")
     if not 0 < args.redraw_hz <= 60:
         raise UsageError(f"--redraw-hz must be in (0, 60], got {args.redraw_hz}")
     if args.emulate is not None and args.emulate != SIMULATED and not Path(args.emulate).is_file():

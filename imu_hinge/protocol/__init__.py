@@ -40,10 +40,13 @@ from .commands import (
     StartCommand,
     StopCommand,
     TimePingCommand,
+    answer_opcode,
     decode_command,
     decode_response,
     encode_command,
     encode_response,
+    error_answer,
+    pick_rate_millihz,
 )
 from .info import (
     SensorInfo,
@@ -93,6 +96,9 @@ __all__ = [
     "StopCommand",
     "TimePingCommand",
     "acc_m_s2_per_lsb",
+    "answer_opcode",
+    "error_answer",
+    "pick_rate_millihz",
     "clipped_mask",
     "decode_adv_payload",
     "decode_advertisement",

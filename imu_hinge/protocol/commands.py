@@ -33,8 +33,11 @@ from .spec import (
     DEFAULT_ACC_RANGE_G,
     DEFAULT_GYR_RANGE_DPS,
     DEFAULT_RATE_HZ,
+    MAX_RATE_HZ,
+    NO_OPCODE,
     OPCODE_NAMES,
     OPCODES,
+    REFERENCE_RATES_MILLIHZ,
     RESPONSE_BIT,
     RESPONSE_SIZE,
     ROLE_NAMES,
@@ -244,3 +247,36 @@ def decode_response(data: bytes | bytearray | memoryview) -> CommandResponse:
         token, device_time_us = struct.unpack_from("<II", buf, 2)
         resp = CommandResponse(opcode, status, token, device_time_us)
     return resp
+
+
+def answer_opcode(data: bytes | bytearray | memoryview) -> int:
+    """The opcode an answer to this write carries: byte 0, or :data:`NO_OPCODE` (0) for an empty
+    write or a byte 0 of 0x80..0xFF (SPEC.md v1.1 §6), so it never reads as an answer to a command."""
+    buf = bytes(data)
+    return buf[0] if buf and not buf[0] & RESPONSE_BIT else NO_OPCODE
+
+
+def error_answer(data: bytes | bytearray | memoryview) -> CommandResponse | None:
+    """The answer a sensor sends to a write it cannot decode, or ``None`` if the command decodes
+    (its answer then depends on the sensor's state). Decode errors map to statuses per SPEC.md §6:
+    ``unknown_opcode`` -> unknown_opcode, ``truncated`` / ``length_mismatch`` -> bad_length, others
+    invalid_value."""
+    try:
+        decode_command(data)
+    except ProtocolDecodeError as exc:
+        status = {"unknown_opcode": "unknown_opcode", "truncated": "bad_length",
+                  "length_mismatch": "bad_length"}.get(exc.kind, "invalid_value")
+        return CommandResponse(answer_opcode(data), status)
+    return None
+
+
+def round_half_up_hz(rate_millihz: int) -> int:
+    """A rate in whole Hz as ``start`` compares it (12 500 mHz -> 13)."""
+    return (rate_millihz + 500) // 1000
+
+
+def pick_rate_millihz(rate_hz: int, supported_millihz: tuple[int, ...] = REFERENCE_RATES_MILLIHZ) -> int | None:
+    """The rate ``start(rate_hz)`` streams at (SPEC.md §5): the lowest supported rate whose
+    round-half-up value in Hz is >= ``rate_hz``, never above :data:`MAX_RATE_HZ`; ``None``: invalid_value."""
+    return next((r for r in sorted(supported_millihz)
+                 if round_half_up_hz(r) >= rate_hz and r <= MAX_RATE_HZ * 1000), None)

@@ -93,6 +93,12 @@ ACC_MG_PER_LSB: dict[int, float] = {2: 0.061, 4: 0.122, 8: 0.244, 16: 0.488}
 GYR_MDPS_PER_LSB: dict[int, float] = {125: 4.375, 250: 8.75, 500: 17.5, 1000: 35.0, 2000: 70.0}
 """LSM6DS3TR-C gyroscope sensitivity per full-scale range (datasheet Table 3)."""
 DEFAULT_RATE_HZ = 104
+REFERENCE_RATES_MILLIHZ = (12_500, 26_000, 52_000, 104_000, 208_000, 416_000)
+"""The reference sensor's rates (LSM6DS3TR-C output data rates up to the v1 maximum), mHz."""
+MAX_RATE_HZ = 416
+"""No v1 sensor streams faster (SPEC.md §5): ``start`` above it is answered ``invalid_value``."""
+NO_OPCODE = 0
+"""The opcode in answers to writes without a valid opcode: empty, 0x00 or 0x80..0xFF (SPEC.md §6)."""
 DEFAULT_ACC_RANGE_G = 8
 DEFAULT_GYR_RANGE_DPS = 1000
 

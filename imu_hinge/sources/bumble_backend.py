@@ -91,6 +91,7 @@ class BumbleWorld:
         self.mtu = mtu
         self.link = LocalLink()
         self._count = 0
+        self._controllers: dict[str, Controller] = {}
         self.central = self.new_device("imu-hinge host")
         self._scanners: set[BumbleBleakScanner] = set()
         self.sent = self.delivered = 0  # messages in flight either way, for emulators running as fast as the link
@@ -125,6 +126,7 @@ class BumbleWorld:
         self._count += 1
         address = f"C0:00:00:00:{self._count >> 8:02X}:{self._count & 0xFF:02X}"
         controller = Controller(name, link=self.link, public_address=address)
+        self._controllers[address] = controller
         return Device(name=name, address=Address(address), host=Host(controller, AsyncPipeSink(controller)))
 
     async def power_on(self) -> None:
@@ -137,6 +139,11 @@ class BumbleWorld:
         return LinkBackend(client=client, scanner=scanner, name="bumble")
 
     def _on_advertisement(self, adv: Advertisement) -> None:
+        if adv.is_scan_response:  # LocalLink's controller repeats the advertising data as the scan response:
+            controller = self._controllers.get(str(adv.address).split("/")[0])  # add the real one, as on air
+            sets = [] if controller is None else [a for a in controller.advertising_sets.values() if a.enabled]
+            if sets and sets[0].scan_response_data:
+                adv.data = _AD.from_bytes(bytes(sets[0].data) + bytes(sets[0].scan_response_data))
         for scanner in list(self._scanners):
             scanner.on_advertisement(adv)
 

@@ -10,6 +10,11 @@ A ``start`` command restarts the sensor's index at 0 (after every reconnect): ca
 :meth:`PacketDecoder.restart`. The first packet after it is placed by the device clock, which
 keeps running across a disconnect (by the host clock if the sensor rebooted), so the samples
 lost while the link was down show as one gap of the right length.
+
+``tx_overflow`` (SPEC.md 1.1 §3) rides on the notification whose first sample follows the gap the
+sensor itself caused: a gap is labelled "sensor transmit buffer" by the flag of the packet after
+it. A flag without a gap (a sensor before SPEC 1.1 put it on the packet *before* the gap) is
+counted in ``misplaced_overflow_flags`` and reported once as a ``note``.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class PacketDecoder:
         self._restarted = False
         self._last_time_s = -np.inf
         self.packets = self.samples = self.missing = self.duplicates = self.decode_errors = self.gaps = 0
+        self.misplaced_overflow_flags = 0
 
     def set_info(self, info: SensorInfo) -> None:
         """New scale factors / rate (read after every ``start``)."""
@@ -101,6 +107,13 @@ class PacketDecoder:
             self._segment_start = (seq0, dev_us)
         if self._last is not None and seq0 > self._last[0] + 1:
             self._gap(seq0 - self._last[0] - 1, self._last[0] + 1, arrival_s, events, packet.tx_overflow)
+        elif self._last is not None and packet.tx_overflow:
+            self.misplaced_overflow_flags += 1
+            if self.misplaced_overflow_flags == 1:
+                events.append(LinkEvent(
+                    "note", self.sensor, arrival_s - self.t0_s,
+                    f"{self.sensor}: tx_overflow without an index gap (sensor firmware before protocol SPEC 1.1?): "
+                    "gaps from its transmit buffer may be labelled 'link'", {"first_index": packet.first_index}))
         self.clock_fit.add_arrival(dev_us, arrival_s)
         n = packet.count
         period = self.period_us

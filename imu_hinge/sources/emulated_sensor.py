@@ -1,4 +1,4 @@
-"""The emulated sensor firmware: protocol v1 behaviour without any BLE (shared by both emulators).
+"""The emulated sensor firmware: protocol v1 (SPEC.md 1.1) behaviour without any BLE (shared by both emulators).
 
 :class:`SensorFirmware` is what the reference firmware does, on an emulated clock: a device
 clock in µs that drifts by ``clock_ppm`` against the host clock, sampling at the rate ``start``
@@ -26,7 +26,7 @@ from ..protocol import (
     CommandResponse,
     DataPacket,
     HapticCommand,
-    ProtocolDecodeError,
+    IdentifyCommand,
     SensorInfo,
     SetRoleCommand,
     StartCommand,
@@ -35,14 +35,18 @@ from ..protocol import (
     decode_command,
     encode_notification,
     encode_response,
+    error_answer,
+    pick_rate_millihz,
     samples_per_notification,
 )
 from ..protocol.spec import ACC_MG_PER_LSB, GYR_MDPS_PER_LSB
 from .emulated_clock import EmulationClock, VirtualClock
 from .motion import MotionTrack, quantise_values
 
-SUPPORTED_RATES_HZ = (12.5, 26.0, 52.0, 104.0, 208.0, 416.0, 833.0, 1666.0)
-"""The LSM6DS3TR-C output data rates (``firmware_protocol/protocol.json``: scale_factors.supported_rates_hz)."""
+SUPPORTED_RATES_HZ = (12.5, 26.0, 52.0, 104.0, 208.0, 416.0)
+"""The reference sensor's rates (``firmware_protocol/protocol.json``: scale_factors.supported_rates_hz)."""
+IDENTIFY_BUZZ_MS = 100
+"""identify buzzes once for min(duration_ms, this) at full intensity (SPEC.md §5)."""
 BATCH_WAIT_US = 20_000
 """A notification goes out when the oldest waiting sample is this old (spec §3)."""
 
@@ -57,6 +61,8 @@ class SensorFaults:
     command_delay_s: tuple[float, float] | None = None
     """Delay of a command's arrival at the sensor; ``None``: as ``notify_delay_s`` (a symmetric link)."""
     seed: int = 0
+    drop_indices: frozenset[int] = frozenset()
+    """Stream sample indices to lose on purpose (besides ``drop_fraction``), e.g. from the overflow vectors."""
 
 
 class MotionOrigin:
@@ -107,7 +113,8 @@ class SensorFirmware:
         self.motion_origin = motion_origin or MotionOrigin()
         self._outbox: deque[tuple[float, bytes, int]] = deque()  # (send time, payload, samples)
         self._last_send_s = -math.inf
-        self._haptic_until_s = -math.inf
+        self.batch_wait_us = BATCH_WAIT_US
+        self._haptic: tuple[float, HapticCommand] | None = None  # (start time, pattern) running or last
         self._burst_left = 0
 
     # --- clocks ---------------------------------------------------------------------------
@@ -133,22 +140,22 @@ class SensorFirmware:
     # --- commands -------------------------------------------------------------------------
     def handle_command(self, data: bytes, now_s: float) -> bytes:
         """Apply one command written at (arriving at) ``now_s``; the response bytes to notify."""
-        opcode = data[0] & 0x7F if data else 0
-        try:
-            cmd = decode_command(data)
-        except ProtocolDecodeError as exc:
-            status = {"unknown_opcode": "unknown_opcode", "truncated": "bad_length",
-                      "length_mismatch": "bad_length"}.get(exc.kind, "invalid_value")
-            return encode_response(CommandResponse(opcode, status))
+        error = error_answer(data)  # empty / 0x80..0xFF writes are answered with opcode 0 (SPEC.md 1.1 §6)
+        if error is not None:
+            return encode_response(error)
+        cmd = decode_command(data)
+        opcode = data[0]
         self.commands.append((now_s, cmd))
         if isinstance(cmd, StartCommand):
             return encode_response(CommandResponse(opcode, self._start(cmd, now_s)))
         if isinstance(cmd, StopCommand):
-            self.stop()
+            self.stop(motor=False)  # stop ends the stream, not a running haptic pattern (SPEC.md 1.1 §5)
         elif isinstance(cmd, HapticCommand):
             self.haptic_log.append((now_s, cmd))
-            on_s = cmd.repeats * (cmd.on_ms + cmd.off_ms) * 1e-3 if cmd.intensity else 0.0
-            self._haptic_until_s = now_s + on_s
+            self._haptic = (now_s, cmd) if cmd.intensity else None
+        elif isinstance(cmd, IdentifyCommand):  # one full-intensity buzz, a pattern like any other
+            buzz_ms = min(cmd.duration_ms, IDENTIFY_BUZZ_MS)
+            self._haptic = (now_s, HapticCommand(255, buzz_ms, 0, 1)) if buzz_ms else None
         elif isinstance(cmd, TimePingCommand):
             dev = int(self.device_time_us(now_s)) % (1 << 32)
             return encode_response(CommandResponse(opcode, "ok", cmd.token, dev))
@@ -158,11 +165,13 @@ class SensorFirmware:
         return encode_response(CommandResponse(opcode, "ok"))
 
     def _start(self, cmd: StartCommand, now_s: float) -> str:
-        rate = self.motion.rate_hz if self.motion.fixed_rate else _at_least(cmd.rate_hz, SUPPORTED_RATES_HZ)
+        rate_millihz = pick_rate_millihz(cmd.rate_hz, tuple(round(r * 1000) for r in SUPPORTED_RATES_HZ))
+        rate = self.motion.rate_hz if self.motion.fixed_rate else (
+            None if rate_millihz is None else rate_millihz / 1000)
         acc = _at_least(cmd.acc_range_g, list(ACC_MG_PER_LSB))
         gyr = _at_least(cmd.gyr_range_dps, list(GYR_MDPS_PER_LSB))
         if rate is None or acc is None or gyr is None:
-            return "invalid_value"
+            return "invalid_value"  # a rejected start changes nothing (SPEC.md 1.1 §5)
         self.info = SensorInfo.lsm6ds3(role=self.role, rate_hz=rate, acc_range_g=int(acc), gyr_range_dps=int(gyr),
                                        firmware_version=self.firmware_version)
         self._period_us = 1e9 / self.info.rate_millihz
@@ -175,16 +184,18 @@ class SensorFirmware:
             self._start_us = self.device_time_us(origin_s + rows / self.motion.rate_hz)
         self._next = 0  # index of the next sample to take
         self._pending: list[int] = []
-        self._overflow = False
+        self._overflow = False  # samples lost since the last one queued: flags the next notification
+        self._pending_overflow = False  # the flag of the notification being filled
         self._outbox.clear()
         self.streaming = True
         return "ok"
 
-    def stop(self) -> None:
-        """Stop sampling, drop queued samples (a ``stop`` command or a disconnect)."""
+    def stop(self, *, motor: bool = True) -> None:
+        """Stop sampling, drop queued samples (a ``stop`` command, ``motor=False``, or a disconnect)."""
         self.streaming = False
         self._outbox.clear()
-        self._haptic_until_s = -math.inf
+        if motor:
+            self._haptic = None
 
     # --- sampling and batching --------------------------------------------------------------
     def _sample_time_s(self, k: int) -> float:
@@ -202,7 +213,7 @@ class SensorFirmware:
         per_packet = samples_per_notification(mtu)
         while True:
             t_sample = self._sample_time_s(self._next)
-            t_flush = self._sample_time_s(self._pending[0]) + BATCH_WAIT_US * 1e-6 if self._pending else math.inf
+            t_flush = self._sample_time_s(self._pending[0]) + self.batch_wait_us * 1e-6 if self._pending else math.inf
             if min(t_sample, t_flush) > now_s:
                 return
             if t_flush <= t_sample:
@@ -210,18 +221,22 @@ class SensorFirmware:
                 continue
             k = self._next
             self._next += 1
-            if self._dropped():
+            if self._dropped(k):
                 self.injected_drops += 1
                 self._overflow = True
-                if self._pending:
+                if self._pending:  # a notification never has a hole: the batch so far goes out unflagged
                     self._emit(t_sample)
                 continue
+            if not self._pending:  # tx_overflow goes on the notification whose first sample follows the gap
+                self._pending_overflow, self._overflow = self._overflow, False
             self._pending.append(k)
             if len(self._pending) >= per_packet:
                 self._emit(t_sample)
 
-    def _dropped(self) -> bool:
+    def _dropped(self, k: int) -> bool:
         f = self.faults
+        if k in f.drop_indices:
+            return True
         if self._burst_left > 0:
             self._burst_left -= 1
             return True
@@ -233,14 +248,25 @@ class SensorFirmware:
     def _emit(self, ready_s: float) -> None:
         ks = self._pending
         self._pending = []
-        t_first = self._sample_time_s(ks[0])
-        haptic = t_first <= self._haptic_until_s
+        haptic = bool(np.any(self.motor_driven(self._sample_times_s(np.asarray(ks)))))
         packet = DataPacket.build(ks[0], int(self._start_us + ks[0] * self._period_us), self.raw_at(np.asarray(ks)),
-                                  tx_overflow=self._overflow, haptic_active=haptic)
-        self._overflow = False
+                                  tx_overflow=self._pending_overflow, haptic_active=haptic)
+        self._pending_overflow = False
         send_s = max(self._last_send_s, ready_s + self.notify_delay_s())
         self._last_send_s = send_s
         self._outbox.append((send_s, encode_notification(packet), len(ks)))
+
+    def motor_driven(self, time_s: np.ndarray) -> np.ndarray:
+        """Whether the motor is driven (an on phase of the running pattern) at each host time: what
+        ``haptic_active`` reports. Off phases and the time after the last on phase do not count."""
+        t = np.asarray(time_s, dtype=np.float64)
+        if self._haptic is None:
+            return np.zeros(t.shape, dtype=bool)
+        start_s, cmd = self._haptic
+        period_s = (cmd.on_ms + cmd.off_ms) * 1e-3
+        since_s = t - start_s
+        phase_s = np.mod(since_s, period_s) if period_s > 0 else since_s
+        return (since_s >= 0) & (since_s < cmd.repeats * period_s) & (phase_s < cmd.on_ms * 1e-3)
 
     def pop_due(self, now_s: float) -> list[bytes]:
         """Notifications whose (delayed) send time has come, in order."""

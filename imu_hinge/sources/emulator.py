@@ -1,4 +1,4 @@
-"""Emulated sensors on bumble, in-process: real GATT servers speaking firmware protocol v1.
+"""Emulated sensors on bumble, in-process: real GATT servers speaking firmware protocol v1 (SPEC.md 1.1).
 
 Each :class:`BumbleSensor` is a bumble ``Device`` on a :class:`~.bumble_backend.BumbleWorld`'s
 LocalLink: it advertises the imu-hinge service UUID and its role (manufacturer data), serves the
@@ -61,6 +61,8 @@ class BumbleSensor:
         self.present = True
         self.connections = 0
         self._stream_task: asyncio.Task[None] | None = None
+        self._answering = 0  # commands applied but not answered yet: data waits (answer first, SPEC.md §5)
+        self._answered = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()  # cancellable (sleeping in emulated delays, streaming)
         self._hci_tasks: set[asyncio.Task[Any]] = set()  # HCI commands: awaited, never cancelled mid-command
         self.data_char = gatt.Characteristic(DATA_CHAR_UUID, _PROPS.NOTIFY, gatt.Characteristic.READABLE, b"")
@@ -97,11 +99,21 @@ class BumbleSensor:
         await self.advertise()
 
     async def advertise(self) -> None:
-        fw = self.firmware
-        data = encode_advertising_data(AdvertisementInfo(fw.role, fw.battery_percent, fw.streaming))
         interval_ms = self.advertising_interval_ms
-        await self.device.start_advertising(advertising_data=data, advertising_interval_min=interval_ms,
+        await self.device.start_advertising(advertising_data=self.advertising_data(),
+                                            scan_response_data=self.scan_response_data(),
+                                            advertising_interval_min=interval_ms,
                                             advertising_interval_max=interval_ms)
+
+    def advertising_data(self) -> bytes:
+        """The 29-byte advertising data: flags, service UUID, manufacturer data (SPEC.md §7)."""
+        fw = self.firmware
+        return encode_advertising_data(AdvertisementInfo(fw.role, fw.battery_percent, fw.streaming))
+
+    def scan_response_data(self) -> bytes:
+        """The scan response: Complete Local Name ``imu-hinge <role>``, for every role (SPEC.md 1.1 §7)."""
+        name = f"imu-hinge {self.firmware.role}".encode()
+        return bytes([len(name) + 1, 0x09]) + name
 
     async def disappear(self) -> None:
         """Go out of range: the link drops (supervision timeout) and nothing is advertised."""
@@ -132,22 +144,32 @@ class BumbleSensor:
 
     def _on_control_write(self, connection: Connection, value: bytes) -> None:
         self.world.note_delivered()
-        self._spawn(self._command(connection, bytes(value)))
+        delay_s = self.firmware.command_delay_s()
+        self._spawn(self._command(connection, bytes(value), delay_s))
 
-    async def _command(self, connection: Connection, value: bytes) -> None:
-        await self.clock.sleep(self.firmware.command_delay_s())
+    async def _command(self, connection: Connection, value: bytes, delay_s: float) -> None:
+        await self.clock.sleep(delay_s)
         if self.connection is not connection:
             return
-        response = self.firmware.handle_command(value, self.clock.now())
-        if self.firmware.streaming and (self._stream_task is None or self._stream_task.done()):
-            self._stream_task = self._spawn(run_stream(self.firmware, self.clock, self._send_data,
-                                                       lambda: connection.att_mtu, throttle=self._throttle))
-        await self.clock.sleep(self.firmware.notify_delay_s())
-        if self.connection is connection:
-            self.world.sent += 1
-            await self.device.notify_subscriber(connection, self.control_char, response)
+        hold = value[:1] == b"\x01"  # a start: its stream's data waits for the answer
+        self._answering += hold
+        try:
+            response = self.firmware.handle_command(value, self.clock.now())
+            if self.firmware.streaming and (self._stream_task is None or self._stream_task.done()):
+                self._stream_task = self._spawn(run_stream(self.firmware, self.clock, self._send_data,
+                                                           lambda: connection.att_mtu, throttle=self._throttle))
+            await self.clock.sleep(self.firmware.notify_delay_s())
+            if self.connection is connection:
+                self.world.sent += 1
+                await self.device.notify_subscriber(connection, self.control_char, response)
+        finally:
+            self._answering -= hold
+            self._answered.set()
 
     async def _send_data(self, payload: bytes) -> None:
+        while self._answering:  # a start's answer goes out before the data of its stream
+            self._answered.clear()
+            await self._answered.wait()
         connection = self.connection
         if connection is None:
             self.firmware.stop()

@@ -8,6 +8,8 @@
  *                    "ok key=value ... reencode=<hex>" (the decoded fields, then the
  *                    bytes the encoder makes from them).
  *   mtu <n>          "ok samples=<n>" or "error invalid_value" below MTU 23.
+ *   rate <hz>        "ok rate_millihz=<r>" (the reference rates) or "error invalid_value".
+ *   answer <hex>     "ok answer=<hex>" (the answer to a write that does not decode) or "ok decodes".
  *   constants        "ok name=value ..." for the constants checked against protocol.json.
  *
  * Build: gcc -Wall -Wextra -Werror -std=c99 -I.. test_vectors_main.c ../imu_proto.c
@@ -278,6 +280,18 @@ int main(void)
             }
             continue;
         }
+        if (strcmp(kind, "rate") == 0) { /* rate <rate_hz>: the reference sensor's choice (SPEC 1.1 section 5) */
+            static const uint32_t reference[] = {12500u, 26000u, 52000u, 104000u, 208000u, 416000u};
+            long hz = strtol(arg, NULL, 10);
+            uint32_t r = (hz < 0 || hz > 65535) ? 0u
+                         : imu_pick_rate_millihz((uint16_t)hz, reference, sizeof reference / sizeof reference[0]);
+            if (r == 0u) {
+                printf("error invalid_value\n");
+            } else {
+                printf("ok rate_millihz=%lu\n", (unsigned long)r);
+            }
+            continue;
+        }
         n = parse_hex(arg, buf, sizeof buf);
         if (n < 0) {
             printf("harness_error bad hex\n");
@@ -291,6 +305,22 @@ int main(void)
             do_response(buf, (size_t)n);
         } else if (strcmp(kind, "advertisement") == 0) {
             do_advertisement(buf, (size_t)n);
+        } else if (strcmp(kind, "answer") == 0) { /* answer <write hex>: the sensor's answer to a bad write */
+            imu_response_t r;
+            uint8_t out[16];
+            size_t out_len = 0u;
+            if (imu_error_answer(buf, (size_t)n, NULL, &r) == IMU_OK) {
+                printf("ok decodes\n");
+            } else if (imu_encode_response(&r, out, sizeof out, &out_len) != IMU_OK) {
+                printf("harness_error encode\n");
+            } else {
+                size_t i;
+                printf("ok answer=");
+                for (i = 0u; i < out_len; i++) {
+                    printf("%02x", (unsigned)out[i]);
+                }
+                printf("\n");
+            }
         } else {
             printf("harness_error unknown kind\n");
         }

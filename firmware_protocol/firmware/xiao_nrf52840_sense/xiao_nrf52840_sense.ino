@@ -2,7 +2,7 @@
  * imu-hinge reference firmware for the Seeed Studio XIAO nRF52840 Sense (LSM6DS3TR-C IMU on board)
  * with a coin vibration motor on D2 through a transistor.
  *
- * Protocol: ../../SPEC.md, version 1. Every byte that goes on air or comes from the host is made or
+ * Protocol: ../../SPEC.md, version 1.1 (wire protocol 1). Every byte that goes on air or comes from the host is made or
  * parsed by the C reference codec (../../c/imu_proto.c), the one the test suite checks against
  * ../../vectors.json. This sketch only samples, queues and moves those bytes.
  *
@@ -51,9 +51,10 @@ static const uint8_t IMU_ADDR = 0x6A;
 static const uint8_t REG_DRDY_PULSE_CFG_G = 0x0B, REG_INT1_CTRL = 0x0D, REG_WHO_AM_I = 0x0F,
                      REG_CTRL1_XL = 0x10, REG_CTRL2_G = 0x11, REG_CTRL3_C = 0x12, REG_OUTX_L_G = 0x22;
 
-struct RateOption { uint16_t rate_hz; uint32_t rate_millihz; uint8_t odr_bits; };
-static const RateOption RATES[] = {{13, 12500, 0x1}, {26, 26000, 0x2}, {52, 52000, 0x3},
-                                   {104, 104000, 0x4}, {208, 208000, 0x5}, {416, 416000, 0x6}};
+// SPEC 1.1 section 5: 12.5..416 Hz (the IMU's 833/1666 Hz are not part of protocol v1).
+static const uint32_t RATE_MILLIHZ[] = {12500, 26000, 52000, 104000, 208000, 416000};
+static const uint8_t RATE_ODR_BITS[] = {0x1, 0x2, 0x3, 0x4, 0x5, 0x6};
+static const size_t N_RATES = sizeof RATE_MILLIHZ / sizeof RATE_MILLIHZ[0];
 struct RangeOption { uint16_t range; uint8_t bits; float per_lsb; };
 // FS_XL bits (CTRL1_XL[3:2]) and m/s^2 per LSB (0.061/0.122/0.244/0.488 mg/LSB * 9.80665)
 static const RangeOption ACC_RANGES[] = {{2, 0x0, 0.000598205650f}, {4, 0x2, 0.00119641130f},
@@ -98,7 +99,7 @@ struct Entry { imu_sample_t sample; uint32_t t_us; uint16_t index; uint8_t gener
 static Entry ring[RING_SIZE];
 static volatile uint32_t ring_head = 0, ring_tail = 0;
 static volatile uint8_t generation = 0;        // bumped by every start / stop: older entries are dropped
-static volatile uint32_t overflow_events = 0;  // samples dropped because the ring was full
+static bool lost_since_stored = false;  // samples lost since the last one stored: flags the next one
 static volatile bool streaming = false;
 
 // Haptic pattern and identify, run by the loop; requests come from the BLE callback.
@@ -196,27 +197,28 @@ static const T *pick(const T (&options)[N], uint16_t wanted)  // smallest option
   return nullptr;
 }
 
-static const RateOption *pick_rate(uint16_t wanted_hz)
+static int pick_rate(uint16_t wanted_hz)  // index into RATE_MILLIHZ, -1: invalid_value
 {
-  for (const RateOption &r : RATES) {
-    if (r.rate_hz >= wanted_hz) return &r;
+  uint32_t mhz = imu_pick_rate_millihz(wanted_hz, RATE_MILLIHZ, N_RATES);  // round half up, max 416 Hz
+  for (size_t i = 0; i < N_RATES; i++) {
+    if (RATE_MILLIHZ[i] == mhz) return (int)i;
   }
-  return nullptr;
+  return -1;
 }
 
 // Apply start: returns an IMU_STATUS_* code.
 static uint8_t imu_start(const imu_command_t &c)
 {
-  const RateOption *rate = pick_rate(c.p.start.rate_hz);
+  int rate = pick_rate(c.p.start.rate_hz);
   const RangeOption *acc = pick(ACC_RANGES, c.p.start.acc_range_g);
   const RangeOption *gyr = pick(GYR_RANGES, c.p.start.gyr_range_dps);
-  if (rate == nullptr || acc == nullptr || gyr == nullptr) return IMU_STATUS_INVALID_VALUE;
+  if (rate < 0 || acc == nullptr || gyr == nullptr) return IMU_STATUS_INVALID_VALUE;  // stream left alone
   streaming = false;
-  if (!imu_write(REG_CTRL1_XL, (uint8_t)((rate->odr_bits << 4) | (acc->bits << 2))) ||
-      !imu_write(REG_CTRL2_G, (uint8_t)((rate->odr_bits << 4) | gyr->bits))) {
+  if (!imu_write(REG_CTRL1_XL, (uint8_t)((RATE_ODR_BITS[rate] << 4) | (acc->bits << 2))) ||
+      !imu_write(REG_CTRL2_G, (uint8_t)((RATE_ODR_BITS[rate] << 4) | gyr->bits))) {
     return IMU_STATUS_INVALID_STATE;
   }
-  info.rate_millihz = rate->rate_millihz;
+  info.rate_millihz = RATE_MILLIHZ[rate];
   info.acc_range_g = (uint8_t)acc->range;
   info.acc_m_s2_per_lsb = acc->per_lsb;
   info.gyr_range_dps = gyr->range;
@@ -249,8 +251,9 @@ static void imu_loop(void)
       generation = (uint8_t)(generation + 1);  // pending samples of the old stream are dropped
     }
     if (c.opcode == IMU_OP_START && status == IMU_STATUS_OK) {
-      next_index = 0;  // every start restarts the sample index
+      next_index = 0;  // every start restarts the sample index (the device clock runs on)
       seen_drdy = drdy_count;
+      lost_since_stored = false;
       streaming = true;
     }
     applied_opcode = c.opcode;
@@ -281,18 +284,21 @@ static void imu_loop(void)
     e.sample.acc[i] = (int16_t)(raw[6 + 2 * i] | (raw[6 + 2 * i + 1] << 8));
   }
   if (missed) {
-    next_index = (uint16_t)(next_index + missed);  // a gap the host sees by index
-    overflow_events = overflow_events + 1;
+    next_index = (uint16_t)(next_index + missed);  // counted from the data-ready edges: a gap by index
+    lost_since_stored = true;
   }
   e.t_us = t_us;
   e.index = next_index++;
   e.generation = generation;
-  e.flags = (uint8_t)((imu_sample_clipped(&e.sample) ? IMU_FLAG_CLIPPED : 0) |
-                      (motor_on ? IMU_FLAG_HAPTIC_ACTIVE : 0));
   if (ring_head - ring_tail >= RING_SIZE) {  // transmit buffer full: drop this sample, keep its index
-    overflow_events = overflow_events + 1;
+    lost_since_stored = true;
     return;
   }
+  // SPEC 1.1 section 3: tx_overflow rides on the first sample after a loss, so it goes out on the
+  // notification whose first_index follows the gap (the packer never puts a gap inside a notification).
+  e.flags = (uint8_t)((imu_sample_clipped(&e.sample) ? IMU_FLAG_CLIPPED : 0) |
+                      (motor_on ? IMU_FLAG_HAPTIC_ACTIVE : 0) | (lost_since_stored ? IMU_FLAG_TX_OVERFLOW : 0));
+  lost_since_stored = false;
   ring[ring_head % RING_SIZE] = e;
   __DMB();
   ring_head = ring_head + 1;
@@ -301,7 +307,7 @@ static void imu_loop(void)
 // ---- control characteristic ------------------------------------------------------------------------
 static void send_response(uint16_t conn, uint8_t opcode, uint8_t status, uint32_t token, uint32_t t_us)
 {
-  imu_response_t r = {(uint8_t)(opcode & 0x7Fu), status, token, t_us};
+  imu_response_t r = {opcode, status, token, t_us};
   uint8_t buf[IMU_PROTO_TIME_PING_RESPONSE_SIZE];
   size_t len = 0;
   if (imu_encode_response(&r, buf, sizeof buf, &len) == IMU_OK && control_chr.notifyEnabled(conn)) {
@@ -314,10 +320,9 @@ static void on_control_write(uint16_t conn, BLECharacteristic *chr, uint8_t *dat
   (void)chr;
   uint32_t now_us = device_time_us();  // as early as possible: this is the time-ping reading
   imu_command_t c;
-  imu_err_t err = imu_decode_command(data, len, &c);
-  uint8_t opcode = len ? (uint8_t)(data[0] & 0x7Fu) : 0;
-  if (err != IMU_OK) {
-    send_response(conn, opcode, imu_status_for_error(err), 0, 0);
+  imu_response_t bad;
+  if (imu_error_answer(data, len, &c, &bad) != IMU_OK) {  // empty / 0x80..0xFF writes: opcode 0 (SPEC 1.1)
+    send_response(conn, bad.opcode, bad.status, 0, 0);
     return;
   }
   switch (c.opcode) {
@@ -366,7 +371,7 @@ static void update_info(void)
 
 static void update_advertising(void)
 {
-  static const char *const NAMES[] = {"imu-hinge", "imu-hinge sacrum", "imu-hinge thoracic"};
+  static const char *const NAMES[] = {"imu-hinge unassigned", "imu-hinge sacrum", "imu-hinge thoracic"};
   imu_adv_t adv = {IMU_PROTO_VERSION, role, battery_percent, streaming};
   uint8_t buf[IMU_PROTO_ADV_DATA_SIZE];
   size_t len = 0;
@@ -446,7 +451,6 @@ static void answer_applied(void)
   if (conn == BLE_CONN_HANDLE_INVALID || !data_chr.notifyEnabled(conn)) return;
   BLEConnection *c = Bluefruit.Connection(conn);
   size_t batch = imu_samples_per_notification(c ? c->getMtu() : IMU_PROTO_MIN_MTU);
-  static uint32_t overflow_reported = 0;
   static uint8_t buf[IMU_PROTO_MAX_NOTIFICATION_SIZE];
   for (;;) {
     while (ring_tail != ring_head && ring[ring_tail % RING_SIZE].generation != consumer_generation) {
@@ -456,8 +460,7 @@ static void answer_applied(void)
     if (available == 0) return;
     const Entry &first = ring[ring_tail % RING_SIZE];
     if (available < batch && (uint32_t)(device_time_us() - first.t_us) < BATCH_LATENCY_US) return;
-    uint32_t overflows = overflow_events;
-    uint8_t flags = (overflows != overflow_reported) ? IMU_FLAG_TX_OVERFLOW : 0;
+    uint8_t flags = 0;
     size_t n = 0;
     while (n < batch && n < available) {
       const Entry &e = ring[(ring_tail + n) % RING_SIZE];
@@ -468,7 +471,6 @@ static void answer_applied(void)
     }
     imu_write_header(buf, flags, (uint8_t)n, first.index, first.t_us);
     if (!data_chr.notify(conn, buf, (uint16_t)imu_notification_size(n))) return;  // no buffer: retry later
-    overflow_reported = overflows;
     ring_tail = ring_tail + n;
   }
 }
@@ -514,20 +516,24 @@ static void run_haptic(void)
 
 static void run_identify(void)
 {
-  static uint32_t until_ms = 0;
+  static uint32_t until_ms = 0, buzz_until_ms = 0;
   static bool active = false;
   uint32_t now = millis();
   if (identify_request_pending) {
     identify_request_pending = false;
-    until_ms = now + identify_request.p.identify.duration_ms;
-    active = identify_request.p.identify.duration_ms > 0;
-    if (active && !motor_on) {  // one short buzz, as a haptic pattern would
+    uint16_t duration_ms = identify_request.p.identify.duration_ms;
+    until_ms = now + duration_ms;
+    active = duration_ms > 0;
+    // SPEC 1.1 section 5: one full-intensity buzz of min(duration, 100 ms), a pattern like any other
+    // (replaces a running one, sets haptic_active); identify 0 also stops a running identify buzz.
+    if (active || (int32_t)(now - buzz_until_ms) < 0) {
       haptic_request.opcode = IMU_OP_HAPTIC;
-      haptic_request.p.haptic.intensity = 160;
-      haptic_request.p.haptic.on_ms = 150;
+      haptic_request.p.haptic.intensity = active ? 255 : 0;
+      haptic_request.p.haptic.on_ms = duration_ms < 100 ? duration_ms : 100;
       haptic_request.p.haptic.off_ms = 0;
-      haptic_request.p.haptic.repeats = 1;
+      haptic_request.p.haptic.repeats = active ? 1 : 0;
       haptic_request_pending = true;
+      buzz_until_ms = now + haptic_request.p.haptic.on_ms;
     }
   }
   if (active && (int32_t)(now - until_ms) >= 0) active = false;
@@ -580,8 +586,7 @@ void setup()
   bledis.setHardwareRev("xiao-nrf52840-sense");
   bledis.setFirmwareRev(FW_VERSION_STR);
   bledis.begin();
-  blebas.begin();
-  blebas.write(100);
+  blebas.begin();  // the level is measured (run_battery) before advertising starts
 
   imu_service.begin();
   data_chr.setProperties(CHR_PROPS_NOTIFY);
@@ -609,7 +614,7 @@ void setup()
   Bluefruit.Advertising.restartOnDisconnect(true);
   Bluefruit.Advertising.setInterval(32, 244);  // 20 ms fast, 152.5 ms slow (0.625 ms units)
   Bluefruit.Advertising.setFastTimeout(30);
-  update_advertising();
+  run_battery();  // first measurement, then advertising starts (from run_battery)
   Scheduler.startLoop(imu_loop);
 }
 
