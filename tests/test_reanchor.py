@@ -79,3 +79,33 @@ def test_short_gaps_are_still_bridged(rounding_session: SimResult) -> None:
                                               gyr_rad_s=s.gyr_rad_s[keep])
     res = analyze(dataclasses.replace(rec, streams=streams))
     assert not np.isnan(res.trunk_flexion_deg[res.time_s > s.time_s[1512]]).any()
+
+
+def test_settling_ends_only_after_stillness_of_both_gyro_and_accelerometer() -> None:
+    """After a long gap: rotating with a swinging accelerometer, rotating alone, or accelerating alone is
+    not still; the angles come back only after ``quiet_s`` of both still (then on that stillness' gravity)."""
+    from imu_hinge.fusion import make_filter
+    from imu_hinge.fusion.reanchor import Reanchor, ReanchorParams
+
+    rate = 100.0
+    flt = make_filter("vqf", rate)
+    flt.reset(np.array([0.0, 0.0, 9.81]), np.zeros(3))
+    gaps = Reanchor(flt, rate, ReanchorParams(quiet_s=0.3, max_settle_s=60.0))
+    up = np.array([0.0, 0.0, 9.81])
+    still_gyr, turning = np.zeros(3), np.array([1.0, 0.0, 0.0])  # 1 rad/s: moving
+    swinging = np.array([0.0, 4.0, 9.81])  # |acc| 10.6: 0.8 over g ... and 3 m/s^2 more below
+    t0 = 0.0
+    gaps.up_batch(np.array([t0]), up[None], still_gyr[None])
+    t = t0 + 2.0  # a 2 s gap
+    phases = [(turning, swinging + [0.0, 3.0, 0.0]), (turning, up), (still_gyr, swinging + [0.0, 3.0, 0.0])]
+    for gyr, acc in phases:  # 1 s each: never both still
+        ts = t + np.arange(100) / rate
+        ups = gaps.up_batch(ts, np.tile(acc, (100, 1)), np.tile(gyr, (100, 1)))
+        assert gaps.settling and np.isnan(ups).all()
+        t = ts[-1] + 1 / rate
+    ts = t + np.arange(100) / rate
+    ups = gaps.up_batch(ts, np.tile(up, (100, 1)), np.tile(still_gyr, (100, 1)))
+    assert not gaps.settling
+    first_valid = int(np.flatnonzero(~np.isnan(ups[:, 0]))[0])
+    assert first_valid == 30  # after 0.3 s of both still (30 samples)
+    np.testing.assert_allclose(ups[first_valid], [0.0, 0.0, 1.0], atol=1e-4)  # re-anchored on that gravity
