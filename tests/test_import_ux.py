@@ -19,7 +19,9 @@ def _datetime_export(path: Path, n: int = 300) -> Path:
     rows = ["DateTime,Sensor,AccX,AccY,AccZ,GyrX,GyrY,GyrZ"]
     for i in range(n):
         stamp = (t0 + dt.timedelta(milliseconds=10 * i)).isoformat(timespec="milliseconds")
-        rows += [f"{stamp},Pelvis,0.1,0.0,9.8,0.01,0.0,0.0", f"{stamp},T12,0.0,0.1,9.8,0.0,0.01,0.0"]
+        a, b = 0.01 * (i % 7), 0.01 * (i % 5)  # sensor noise: a constant stream is refused as flat-lined
+        rows += [f"{stamp},Pelvis,{0.1 + a:.3f},0.0,9.8,0.01,{b:.3f},0.0",
+                 f"{stamp},T12,0.0,{0.1 + b:.3f},9.8,{a:.3f},0.01,0.0"]
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 
