@@ -43,8 +43,8 @@ def lumbar_rmse(sim, res) -> float:
 
 def test_lumbar_rmse_goals(results) -> None:
     rmse = {k: lumbar_rmse(*v) for k, v in results.items()}
-    assert np.median(list(rmse.values())) <= 0.8, rmse
-    assert max(rmse.values()) <= 2.0, rmse
+    assert np.median(list(rmse.values())) <= 0.67, rmse  # measured 0.45 (the goal: 0.8)
+    assert max(rmse.values()) <= 1.87, rmse  # measured 1.25 (cheap sensor; goal 2.0)
 
 
 def test_every_rep_found_and_peaks_accurate(results) -> None:
@@ -54,8 +54,8 @@ def test_every_rep_found_and_peaks_accurate(results) -> None:
         for truth, rep in zip(sim.reps, res.reps, strict=True):
             assert truth["start_s"] <= rep.bottom_s <= truth["end_s"], kind
             errors.append(abs(rep.peak_lumbar_flexion_deg - truth["peak_lumbar_flexion_deg"]))
-    assert np.median(errors) <= 1.0
-    assert np.percentile(errors, 95) <= 2.5
+    assert np.median(errors) <= 0.73  # measured 0.49
+    assert np.percentile(errors, 95) <= 2.0  # measured 1.35
 
 
 def test_faults_against_truth_labels(results) -> None:
@@ -91,7 +91,7 @@ def test_standing_sway_is_not_taken_for_gyro_bias() -> None:
         for rest in (True, False):  # the quiet-window estimator (it replaces rest detection) kept out
             options = {"rest_bias_est_enabled": rest, "quiet_bias_est_enabled": False}
             errs[rest] += _segment_rmse(sim, analyze(sim.recording, AnalysisParams(fusion_options=options)))
-    assert max(errs[False]) <= 1.0, errs
+    assert max(errs[False]) <= 1.0, errs  # measured 0.85: the segment goal, kept as the bound
     assert max(errs[True]) > 1.0, errs  # the effect is real on these sessions, not a no-op
     assert np.median(errs[False]) < np.median(errs[True]), errs
 
@@ -118,5 +118,5 @@ def test_quiet_windows_follow_a_drifting_gyro_bias() -> None:
             sim = simulate(dataclasses.replace(SCENARIOS[name], seed=seed, gyro_bias_walk_dps_rt_s=0.04))
             lumbar[True].append(rmse(sim, analyze(sim.recording), "lumbar_flexion_deg"))
             lumbar[False].append(rmse(sim, analyze(sim.recording, off), "lumbar_flexion_deg"))
-    assert max(lumbar[True]) <= 0.7, lumbar
+    assert max(lumbar[True]) <= 0.7, lumbar  # measured 0.48
     assert max(lumbar[False]) > 1.0, lumbar  # the drift is real on these sessions

@@ -1,7 +1,7 @@
 """The core pipeline on simulated sessions with ground truth.
 
 Accuracy is checked against the simulator's truth, never against earlier output of the code.
-Bounds are the issue's goals with headroom for a single short case, not tuned to a file.
+Bounds sit about 1.5x above what the code measures on that case (the measured value is beside each).
 """
 
 from __future__ import annotations
@@ -58,13 +58,13 @@ def test_live_and_batch_drivers_agree(rounding_session, calibration) -> None:
 def test_angles_and_reps_match_ground_truth(rounding_session) -> None:
     sim = rounding_session
     res = analyze(sim.recording)
-    assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 1.5
-    assert rmse_vs_truth(res, sim, "pelvic_tilt_deg") < 1.5
-    assert rmse_vs_truth(res, sim, "trunk_flexion_deg") < 1.5
+    assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 0.34  # measured 0.23
+    assert rmse_vs_truth(res, sim, "pelvic_tilt_deg") < 0.3  # measured 0.20
+    assert rmse_vs_truth(res, sim, "trunk_flexion_deg") < 0.33  # measured 0.22
     assert len(res.reps) == len(sim.reps)
     for truth, rep in zip(sim.reps, res.reps, strict=True):
         assert truth["start_s"] <= rep.bottom_s <= truth["end_s"]
-        assert rep.peak_lumbar_flexion_deg == pytest.approx(truth["peak_lumbar_flexion_deg"], abs=2.5)
+        assert rep.peak_lumbar_flexion_deg == pytest.approx(truth["peak_lumbar_flexion_deg"], abs=0.65)  # max 0.44
         rounded = truth["peak_lumbar_flexion_deg"] > 24
         clean = truth["peak_lumbar_flexion_deg"] < 16
         if rounded:
@@ -83,15 +83,15 @@ def test_any_sensor_mounting(mount) -> None:
     sim = simulate(SimConfig(seed=5, exercise="rdl", n_reps=4, mount_sacrum=mount[0], mount_thoracic=mount[1]))
     res = analyze(sim.recording)
     assert len(res.reps) == 4
-    assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 1.5
-    assert rmse_vs_truth(res, sim, "trunk_flexion_deg") < 1.5
+    assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 0.4  # measured 0.19-0.27 over the three mounts
+    assert rmse_vs_truth(res, sim, "trunk_flexion_deg") < 0.6  # measured 0.27-0.40
 
 
 def test_kettlebell_swings_counted_without_pauses() -> None:
     sim = simulate(SimConfig(seed=8, exercise="kb_swing", n_reps=12))
     res = analyze(sim.recording)
     assert len(res.reps) == len(sim.reps) == 12
-    assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 2.0
+    assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 0.6  # measured 0.40
 
 
 def test_unequal_rates_and_drops_keep_gaps_as_gaps() -> None:
@@ -103,7 +103,7 @@ def test_unequal_rates_and_drops_keep_gaps_as_gaps() -> None:
     # one row per sample of the faster (thoracic) stream, never more: nothing invented
     assert len(res.time_s) == len(rec["thoracic"])
     np.testing.assert_array_equal(res.time_s, rec["thoracic"].time_s)
-    assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 1.5
+    assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 0.64  # measured 0.43
 
 
 def test_long_sacrum_gap_gives_nan_and_incomplete_rep() -> None:
@@ -173,7 +173,7 @@ def test_filter_rate_is_not_biased_by_dropped_samples() -> None:
     res = analyze(sim.recording)
     for role in ("sacrum", "thoracic"):
         assert res.calibration["sensors"][role]["rate_hz"] == pytest.approx(50.0, rel=0.002)
-    assert rmse_vs_truth(res, sim, "pelvic_tilt_deg") < 1.0
+    assert rmse_vs_truth(res, sim, "pelvic_tilt_deg") < 0.3  # measured 0.20
 
 
 def test_block_processing_is_exact(monkeypatch, rounding_session, tmp_path) -> None:
