@@ -207,7 +207,7 @@ class HingePipeline:
         goes causally through the filters, angles and detector. Returns warnings (a fallback zero).
         """
         choice = choose_stance(recording, self.params.stance_search)
-        result = self.calibration = choice.result
+        result = choice.result
         forwards = forward_directions(recording, {r: e.acc_mean_m_s2 for r, e in result.sensors.items()})
         sensors: dict[str, StanceEstimate] = {}
         for role in SENSOR_ROLES:
