@@ -119,3 +119,17 @@ def test_rep_whose_bottom_falls_in_a_gap_is_reported_incomplete() -> None:
     det.finish()
     (rep,) = det.reps
     assert not rep.complete and any("bottom fell in the gap" in n for n in rep.notes)
+
+
+def test_lockout_hyperextension_in_the_last_moments_of_the_rep() -> None:
+    """The lockout window opens 0.3 s before the rep ends: an arch there (and not after) counts."""
+    trunk = np.concatenate([np.zeros(200), rep_shape(3.0, 70), np.zeros(300)])
+    clean = run(trunk).reps[0]
+    assert clean.faults == [] and clean.lockout_extension_deg == 0.0
+    end_i = int(round(clean.end_s * 100))
+    pelvis = 0.9 * trunk
+    pelvis[end_i - 25:end_i - 2] += 12 * np.sin(np.linspace(0, np.pi, 23))  # arch 0.25-0.02 s before the end
+    rep = run(trunk, pelvis).reps[0]
+    assert abs(rep.end_s - clean.end_s) < 0.02
+    assert rep.faults == ["lockout_hyperextension"]
+    assert 9.0 < rep.lockout_extension_deg < 12.0  # L = 0.1 T - 12 sin(...): about 11 at its deepest
