@@ -36,7 +36,7 @@ class StanceParams:
     margin_s: float = 0.5
     """Samples this close before the detected motion are left out of the stance averages."""
     edge_s: float = 0.3
-    """Averaging window at each end of the stance for the accelerometer rotation correction."""
+    """Averaging window at the start of the data for the filter's first gravity (``acc_first_m_s2``)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class StanceResult:
     sensors: dict[str, StanceEstimate]
 
 
-def sway_corrected_bias(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, edge_s: float = 0.3) -> np.ndarray:
+def sway_corrected_bias(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
     """Gyro bias (3,) rad/s over a still stretch: the mean gyro, less the rotation the accelerometer saw.
 
     ``t`` (N,) s, ``acc`` (N, 3) m/s^2, ``gyr`` (N, 3) rad/s. Quiet standing sways; a sway that
@@ -69,9 +69,8 @@ def sway_corrected_bias(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, edge_s:
     u(t) - u0 x theta(t) = u0 - (u0 x b) t: the slope of a straight-line fit over every sample
     gives the bias across gravity (the sway's own accelerations average out over the stretch,
     where two end windows would keep them). Along gravity the accelerometer sees nothing: the
-    plain mean stays. ``edge_s`` is kept for callers; the fit needs no edge windows.
+    plain mean stays.
     """
-    del edge_s
     mean = gyr.mean(axis=0)
     if len(t) < 3 or float(t[-1] - t[0]) <= 0:
         return mean
@@ -181,13 +180,10 @@ class StanceDetector:
             tt = t[m]
             all_t = np.asarray(b.t)
             first = np.asarray(b.acc)[all_t <= all_t[0] + p.edge_s].mean(axis=0)
-            sensors[role] = StanceEstimate(role, acc.mean(axis=0), self._bias(tt, acc, gyr), first,
+            sensors[role] = StanceEstimate(role, acc.mean(axis=0), sway_corrected_bias(tt, acc, gyr), first,
                                            int(m.sum()), self._rate(b))
         self.result = StanceResult(start_s, end_s, now_s, sensors)
         return self.result
-
-    def _bias(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
-        return sway_corrected_bias(t, acc, gyr, self.params.edge_s)
 
     def append(self, sensor: str, time_s: float, acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray) -> None:
         """Keep buffering after the stance (while the first hinge reveals the sagittal axis)."""
