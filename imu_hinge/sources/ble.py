@@ -33,6 +33,7 @@ from ..errors import SensorLinkError
 from ..protocol import CONTROL_CHAR_UUID, HapticCommand
 from ..samples import SENSOR_ROLES
 from .backend import HostClock, LinkBackend, SystemClock, bluetooth_unavailable
+from .brands import BRANDS
 from .discovery import FoundSensor, find_sensor, pick_roles, scan
 from .events import LinkEvent, LinkItem, SampleBatch
 from .sensor_link import LinkOptions, Retry, SensorLink
@@ -49,7 +50,7 @@ class BleSource:
 
     def __init__(self, roles: Collection[str] = SENSOR_ROLES, *, backend: LinkBackend | None = None,
                  options: LinkOptions | None = None, clock: HostClock | None = None, queue_size: int = 4096,
-                 found: dict[str, FoundSensor] | None = None) -> None:
+                 found: dict[str, FoundSensor] | None = None, assignments: dict[str, str] | None = None) -> None:
         self.roles = tuple(roles)
         self.backend = backend or LinkBackend()
         self.options = options or LinkOptions()
@@ -58,6 +59,8 @@ class BleSource:
         self.streaming_since_s = 0.0
         self.links: dict[str, SensorLink] = {}
         self._found = found
+        self.assignments = assignments
+        """Address -> role for sensors that do not advertise one (other brands); ``None``: own sensors only."""
         self._out: asyncio.Queue[LinkItem] = asyncio.Queue(queue_size)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -77,9 +80,11 @@ class BleSource:
         self.t0_s = self.clock.now()
         try:
             found = self._found or pick_roles(
-                await scan(self.options.scan_timeout_s, backend=self.backend, until_roles=self.roles), self.roles)
+                await scan(self.options.scan_timeout_s, backend=self.backend, until_roles=self.roles,
+                           assignments=self.assignments), self.roles)
             for role in self.roles:
-                link = SensorLink(role, backend=self.backend, options=self.options, clock=self.clock, t0_s=self.t0_s,
+                link_class = BRANDS[found[role].brand].link_class()  # the brand registry: one link class each
+                link = link_class(role, backend=self.backend, options=self.options, clock=self.clock, t0_s=self.t0_s,
                                   emit=self._out.put)
                 self.links[role] = link
                 self._tasks.append(asyncio.create_task(link.consume(), name=f"consume-{role}"))
@@ -108,7 +113,8 @@ class BleSource:
             except Retry as exc:
                 last = exc
                 await asyncio.sleep(self.options.backoff_s[0])
-                found = await find_sensor(link.role, self.options.rescan_s, backend=self.backend) or found
+                found = await find_sensor(link.role, self.options.rescan_s, backend=self.backend,
+                                          assignments=self.assignments) or found
         raise SensorLinkError(f"could not set up the {link.role} sensor after {self.options.connect_attempts} "
                               f"attempts: {last}")
 
@@ -125,7 +131,8 @@ class BleSource:
             while not link.closing:
                 attempts += 1
                 try:
-                    found = await find_sensor(link.role, opts.rescan_s, backend=self.backend)
+                    found = await find_sensor(link.role, opts.rescan_s, backend=self.backend,
+                                              assignments=self.assignments)
                     if found is None:
                         continue  # the scan itself waited rescan_s
                     await link.connect(found)
@@ -168,7 +175,10 @@ class BleSource:
         """Write encoded command bytes to a sensor's control characteristic, without waiting for the answer
         (the ``write`` that :class:`~imu_hinge.feedback.haptic.HapticSink` takes:
         ``functools.partial(source.write_control, "thoracic")``)."""
-        client = self.links[role].client
+        link = self.links[role]
+        if not getattr(link, "has_motor", True):
+            raise SensorLinkError(f"the {role} sensor has no vibration motor the host can drive")
+        client = link.client
         if client is None or not client.is_connected:
             raise SensorLinkError(f"the {role} sensor is not connected")
         await client.write_gatt_char(CONTROL_CHAR_UUID, data, response=False)
@@ -185,7 +195,7 @@ class BleSource:
             out[role] = {**link.decoder.stats(), "dropped_notifications": link.channel.dropped,
                          "connects": link.connects, "pings": link.pings_answered, "mtu": link.mtu,
                          "rate_hz": info.rate_hz if info else None, "battery_percent": link.battery_percent,
-                         "firmware": link.firmware}
+                         "firmware": link.firmware, "brand": link.found.brand if link.found else None}
         return out
 
     async def close(self) -> None:

@@ -1,13 +1,15 @@
-"""Finding sensors: scan for the imu-hinge service UUID and read each sensor's role from its advertisement.
+"""Finding sensors: scan for every registered brand (:mod:`.brands`) and tell each sensor's role.
 
-macOS hides MAC addresses, so sensors are told apart by the role they advertise (manufacturer
-data, spec §7), never by address. Scans stop as soon as every wanted role has been seen.
+The project's own sensors advertise their role (manufacturer data, spec §7): macOS hides MAC
+addresses, so they are told apart by that role, never by address. Sensors of other brands do not
+advertise a role: it comes from ``assignments`` (address -> role, what ``imu-hinge sensors assign``
+remembered), else they are ``unassigned``. Scans stop as soon as every wanted role has been seen.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from bleak import BleakScanner
@@ -29,6 +31,8 @@ class FoundSensor:
     streaming: bool
     rssi: int
     name: str | None = None
+    brand: str = "imu-hinge"
+    """The :data:`~.brands.BRANDS` key of this sensor."""
 
     @property
     def address(self) -> str:
@@ -36,25 +40,39 @@ class FoundSensor:
 
 
 async def scan(timeout_s: float = 5.0, *, backend: LinkBackend | None = None,
-               until_roles: Collection[str] = ()) -> list[FoundSensor]:
+               until_roles: Collection[str] = (), assignments: Mapping[str, str] | None = None) -> list[FoundSensor]:
     """Sensors advertising within ``timeout_s`` s (strongest first per role), sooner if every role
-    in ``until_roles`` was seen. Raises :class:`SensorLinkError` when there is no Bluetooth."""
+    in ``until_roles`` was seen. ``assignments``: address -> role for brands that do not advertise one.
+    Raises :class:`SensorLinkError` when there is no Bluetooth."""
+    from .brands import OWN, recognise
+
     backend = backend or LinkBackend()
+    roles_by_address = {a.upper(): r for a, r in (assignments or {}).items()}
     found: dict[str, FoundSensor] = {}
     done = asyncio.Event()
 
     def on_advertisement(device: BLEDevice, adv: AdvertisementData) -> None:
-        try:
-            info = decode_advertisement(adv.service_uuids, adv.manufacturer_data)
-        except DecodeError:
-            return  # not one of ours, or a version we do not speak
-        found[device.address] = FoundSensor(device, info.role, info.battery_percent, info.streaming, adv.rssi,
-                                            adv.local_name or device.name)
+        name = adv.local_name or device.name
+        b = recognise(name, adv.service_uuids)
+        if b is None:
+            return  # no brand we know
+        if b.key == OWN:
+            try:
+                info = decode_advertisement(adv.service_uuids, adv.manufacturer_data)
+            except DecodeError:
+                return  # not one of ours, or a version we do not speak
+            found[device.address] = FoundSensor(device, info.role, info.battery_percent, info.streaming, adv.rssi,
+                                                name)
+        else:
+            role = roles_by_address.get(device.address.upper(), "unassigned")
+            found[device.address] = FoundSensor(device, role, None, False, adv.rssi, name, b.key)
         if until_roles and set(until_roles) <= {f.role for f in found.values()}:
             done.set()
 
+    # other brands advertise other UUIDs (or only a name): scan unfiltered when more than ours is registered
+    uuids = [SERVICE_UUID] if assignments is None else None
     try:
-        async with BleakScanner(on_advertisement, service_uuids=[SERVICE_UUID], **backend.scanner_kwargs()):
+        async with BleakScanner(on_advertisement, service_uuids=uuids, **backend.scanner_kwargs()):
             try:
                 await asyncio.wait_for(done.wait(), timeout_s)
             except TimeoutError:
@@ -67,9 +85,11 @@ async def scan(timeout_s: float = 5.0, *, backend: LinkBackend | None = None,
     return sorted(found.values(), key=lambda f: (f.role, -f.rssi, f.address))
 
 
-async def find_sensor(role: str, timeout_s: float, *, backend: LinkBackend | None = None) -> FoundSensor | None:
-    """The strongest sensor advertising ``role`` seen within ``timeout_s`` s, or ``None``."""
-    return next((f for f in await scan(timeout_s, backend=backend, until_roles=(role,)) if f.role == role), None)
+async def find_sensor(role: str, timeout_s: float, *, backend: LinkBackend | None = None,
+                      assignments: Mapping[str, str] | None = None) -> FoundSensor | None:
+    """The strongest sensor advertising (or assigned) ``role`` seen within ``timeout_s`` s, or ``None``."""
+    found = await scan(timeout_s, backend=backend, until_roles=(role,), assignments=assignments)
+    return next((f for f in found if f.role == role), None)
 
 
 def pick_roles(found: list[FoundSensor], roles: Collection[str]) -> dict[str, FoundSensor]:
@@ -83,6 +103,8 @@ def pick_roles(found: list[FoundSensor], roles: Collection[str]) -> dict[str, Fo
     missing = [r for r in roles if r not in picked]
     if missing:
         seen = ", ".join(f"{f.role} ({f.address})" for f in found) or "no imu-hinge sensor at all"
+        hint = ("; give a sensor its role with `imu-hinge sensors assign ADDRESS sacrum|thoracic`"
+                if any(f.role == "unassigned" and f.brand != "imu-hinge" for f in found) else "")
         raise SensorLinkError(f"no {' or '.join(missing)} sensor found (seen: {seen}); switch it on and bring it "
-                              "closer (a new sensor advertises role 'unassigned' until it is given one)")
+                              f"closer (a new sensor advertises role 'unassigned' until it is given one){hint}")
     return {r: picked[r] for r in roles}

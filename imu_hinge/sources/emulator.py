@@ -83,9 +83,15 @@ class BumbleSensor:
         ])
         self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
 
+    brand = "imu-hinge"
+
     @property
     def role(self) -> str:
         return self.firmware.role
+
+    @property
+    def address(self) -> str:
+        return str(self.device.public_address).split("/")[0]
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], *, hci: bool = False) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -216,8 +222,13 @@ class Emulator:
     def __init__(self, motion: MotionSource = None, *, mtu: int = 247, speed: float | None = 1.0,
                  faults: SensorFaults | Mapping[str, SensorFaults] | None = None,
                  clock_ppm: float | Mapping[str, float] = 0.0, battery_percent: int = 87, seed: int = 0,
-                 duration_s: float = 120.0, advertising_interval_ms: float = 20.0) -> None:
+                 duration_s: float = 120.0, advertising_interval_ms: float = 20.0,
+                 kinds: Mapping[str, str] | None = None) -> None:
+        from .brands import OWN, brand
+
         self.motion = motion if isinstance(motion, Mapping) else load_motion(motion, seed=seed, duration_s=duration_s)
+        self.kinds = {role: (kinds or {}).get(role, OWN) for role in SENSOR_ROLES}
+        classes = {role: brand(kind).emulator_class() for role, kind in self.kinds.items()}
         self.world = BumbleWorld(mtu=mtu)
         self.clock: EmulationClock | VirtualClock = (
             VirtualClock(lambda: self.world.wait_drained(0.2)) if speed is None else EmulationClock(speed))
@@ -228,11 +239,26 @@ class Emulator:
         for k, role in enumerate(SENSOR_ROLES):
             f = faults.get(role) if isinstance(faults, Mapping) else faults
             ppm = clock_ppm.get(role, 0.0) if isinstance(clock_ppm, Mapping) else clock_ppm
+            if classes[role] is not BumbleSensor:  # another brand's emulation (brands.BRANDS[kind].emulator)
+                self.sensors[role] = classes[role].emulate(
+                    self.world, role, self.motion[role], self.clock, index=k, clock_ppm=ppm, faults=f,
+                    battery_percent=battery_percent, motion_origin=self.motion_origin, seed=seed,
+                    advertising_interval_ms=advertising_interval_ms)
+                continue
             fw = SensorFirmware(role, self.motion[role], battery_percent=battery_percent, clock_ppm=ppm,
                                 device_clock_offset_us=offsets.get(role, 0), faults=f or SensorFaults(seed=seed + k),
                                 motion_origin=self.motion_origin)
             self.sensors[role] = BumbleSensor(self.world, fw, self.clock,
                                               advertising_interval_ms=advertising_interval_ms)
+
+    @property
+    def assignments(self) -> dict[str, str]:
+        """Address -> role of the emulated sensors that do not advertise a role (what ``sensors assign`` would
+        have remembered for them)."""
+        from .brands import BRANDS
+
+        return {s.address: role for role, s in self.sensors.items()
+                if not BRANDS[self.kinds[role]].advertises_role}
 
     async def __aenter__(self) -> Emulator:
         self.clock.now()  # time 0 is now

@@ -81,6 +81,9 @@ class _Restart:
 class SensorLink:
     """The link to the sensor with ``role``. ``emit`` receives every :class:`LinkItem`, in order."""
 
+    has_motor = True
+    """Whether the host can drive a vibration motor on this sensor (the project's own: yes)."""
+
     def __init__(self, role: str, *, backend: LinkBackend, options: LinkOptions, clock: HostClock,
                  t0_s: float, emit: Callable[[LinkItem], Awaitable[None]]) -> None:
         self.role = role
