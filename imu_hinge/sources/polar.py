@@ -107,8 +107,8 @@ class PolarDecoder:
                 "period_us": self.period_us}
 
     # --- decoding -------------------------------------------------------------------------
-    def _event(self, kind: str, arrival_s: float, message: str, **detail: Any) -> LinkEvent:
-        return LinkEvent(kind, self.sensor, arrival_s - self.t0_s, f"{self.sensor}: {message}", detail)
+    def _event(self, event_kind: str, arrival_s: float, message: str, **detail: Any) -> LinkEvent:
+        return LinkEvent(event_kind, self.sensor, arrival_s - self.t0_s, f"{self.sensor}: {message}", detail)
 
     def feed(self, data: bytes | bytearray, arrival_s: float) -> tuple[SampleBatch | None, list[LinkEvent]]:
         try:
