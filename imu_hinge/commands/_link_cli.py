@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import RecordingNotFound
+from ..errors import RecordingNotFound, UsageError
 
 SIMULATED = "simulated hinges"
 
@@ -58,6 +58,9 @@ def add_link_options(p: argparse.ArgumentParser, *, scan_timeout_s: float = 10.0
                           "to event as fast as the link takes them")
     emu.add_argument("--emulate-mtu", type=_mtu, default=247, metavar="N",
                      help="ATT MTU the host asks the emulated sensors for (23..517, default 247)")
+    emu.add_argument("--emulate-kind", metavar="BRAND[,BRAND]",
+                     help="brand of each emulated sensor, sacrum first: imu-hinge (default), polar, ... "
+                          "(e.g. polar,imu-hinge; one brand: both)")
 
 
 @dataclass
@@ -67,6 +70,8 @@ class LinkContext:
     backend: Any
     clock: Any
     emulator: Any = None
+    assignments: dict[str, str] | None = None
+    """Address -> role for sensors that do not advertise one (``sensors assign``; the emulator's own)."""
 
     @property
     def emulated(self) -> bool:
@@ -78,9 +83,18 @@ async def open_link(args: argparse.Namespace, *, duration_s: float = 600.0) -> A
     """The platform's BLE, or (``--emulate``) a running emulator and its backend and clock."""
     from ..sources.backend import LinkBackend, SystemClock
 
+    from ..samples import SENSOR_ROLES
+    from ..sources.brands import parse_kinds
+
+    kind_text = getattr(args, "emulate_kind", None)
     if args.emulate is None:
-        yield LinkContext(LinkBackend(), SystemClock())
+        if kind_text is not None:
+            raise UsageError("--emulate-kind needs --emulate (it picks the brand of the emulated sensors)")
+        from ..sources.sensor_roles import load_roles
+
+        yield LinkContext(LinkBackend(), SystemClock(), assignments=load_roles(getattr(args, "db", None)))
         return
+    kinds = parse_kinds(kind_text, SENSOR_ROLES)
     from ..sources.emulator import Emulator
 
     motion: str | None = None
@@ -89,8 +103,8 @@ async def open_link(args: argparse.Namespace, *, duration_s: float = 600.0) -> A
             raise RecordingNotFound("no such recording (--emulate)", path=str(args.emulate))
         motion = args.emulate
     async with Emulator(motion, mtu=args.emulate_mtu, speed=args.emulate_speed,
-                        duration_s=min(max(duration_s + 30.0, 60.0), 7200.0)) as emu:
-        yield LinkContext(emu.backend, emu.clock, emu)
+                        duration_s=min(max(duration_s + 30.0, 60.0), 7200.0), kinds=kinds) as emu:
+        yield LinkContext(emu.backend, emu.clock, emu, assignments=emu.assignments)
 
 
 def describe(ctx: LinkContext, args: argparse.Namespace) -> str | None:
@@ -99,4 +113,6 @@ def describe(ctx: LinkContext, args: argparse.Namespace) -> str | None:
         return None
     what = "simulated hinges" if args.emulate == SIMULATED else Path(args.emulate).name
     speed = "as fast as the link goes" if args.emulate_speed is None else f"{args.emulate_speed:g}x real time"
-    return f"Bluetooth: emulated sensors playing {what} (bumble LocalLink, MTU {args.emulate_mtu}, {speed})"
+    kinds = getattr(ctx.emulator, "kinds", {})
+    brands = "" if set(kinds.values()) <= {"imu-hinge"} else " (" + ", ".join(f"{r} {k}" for r, k in kinds.items()) + ")"
+    return f"Bluetooth: emulated sensors{brands} playing {what} (bumble LocalLink, MTU {args.emulate_mtu}, {speed})"

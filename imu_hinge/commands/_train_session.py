@@ -125,15 +125,30 @@ class TrainSession:
                 print(line, file=sys.stderr)
             self.say("connecting to the sacrum and thoracic sensors ...")
             options = LinkOptions(rate_hz=args.rate_hz, scan_timeout_s=args.timeout)
-            async with BleSource(backend=ctx.backend, clock=ctx.clock, options=options) as source:
+            async with BleSource(backend=ctx.backend, clock=ctx.clock, options=options,
+                                 assignments=ctx.assignments) as source:
                 self.source = source
                 try:
                     return await self._stream(ctx, source)
                 finally:
                     self.source = None
 
+    def _no_motor(self, source: BleSource) -> None:
+        """A thoracic sensor without a motor the host can drive: cues go to sound and screen (said once)."""
+        link = source.links.get(HAPTIC_ROLE)
+        if link is None or getattr(link, "has_motor", True) or not self.args.haptic:
+            return
+        found = link.found
+        what = f"{found.name or found.brand} ({found.address})" if found else "it"
+        self.say(f"note: the {HAPTIC_ROLE} sensor, {what}, has no vibration motor imu-hinge can drive: cues go "
+                 "to sound and screen" + (" (screen only: --no-audio)" if self.args.no_audio else ""))
+        if self.haptic is not None and self.haptic in self.runner.sinks:
+            self.runner.sinks.remove(self.haptic)
+        self.haptic = None
+
     async def _stream(self, ctx: LinkContext, source: BleSource) -> TrainOutcome:
         args = self.args
+        self._no_motor(source)
         calibrator = SensorCalibrator.from_ids(
             {role: (link.found.address if link.found else None) for role, link in source.links.items()})
         meta = session_metadata(source, calibrator, now_s=ctx.clock.now(), subject=self.subject, exercise=args.exercise,

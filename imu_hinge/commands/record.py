@@ -58,7 +58,8 @@ async def _run(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         if args.duration is None and ctx.emulated and args.emulate != SIMULATED:  # play the recording once
             args.duration = min(len(track) / track.rate_hz for track in ctx.emulator.motion.values())
-        async with BleSource(backend=ctx.backend, clock=ctx.clock, options=options) as source:
+        async with BleSource(backend=ctx.backend, clock=ctx.clock, options=options,
+                             assignments=ctx.assignments) as source:
             # the latest calibration file of each sensor is applied as it streams, and named in the metadata
             calibrator = SensorCalibrator.from_ids(
                 {role: (link.found.address if link.found else None) for role, link in source.links.items()})

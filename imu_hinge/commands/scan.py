@@ -1,4 +1,4 @@
-"""``imu-hinge scan``: list the imu-hinge sensors advertising nearby (role, battery, signal)."""
+"""``imu-hinge scan``: list the sensors advertising nearby (brand, role, battery, signal), every registered brand."""
 
 from __future__ import annotations
 
@@ -31,15 +31,22 @@ async def _run(args: argparse.Namespace) -> int:
     async with open_link(args, duration_s=args.timeout) as ctx:
         if (line := describe(ctx, args)) is not None:
             print(line, file=sys.stderr)
-        found = await scan(args.timeout, backend=ctx.backend, until_roles=() if args.all else SENSOR_ROLES)
+        found = await scan(args.timeout, backend=ctx.backend, until_roles=() if args.all else SENSOR_ROLES,
+                           assignments=ctx.assignments)
     if not found:
         raise SensorLinkError(f"no imu-hinge sensor advertising within {args.timeout:g} s; switch the sensors on "
                               "and bring them closer")
-    print(f"{'role':10} {'address':20} {'battery':>7} {'rssi':>5}  {'state':9} name")
+    from ..sources.brands import BRANDS
+
+    print(f"{'role':10} {'address':20} {'brand':18} {'battery':>7} {'rssi':>5}  {'state':9} name")
     for f in found:
         battery = "-" if f.battery_percent is None else f"{f.battery_percent}%"
-        state = "streaming" if f.streaming else "idle"
-        print(f"{f.role:10} {f.address:20} {battery:>7} {f.rssi:>5}  {state:9} {f.name or '-'}")
+        state = "streaming" if f.streaming else "idle" if BRANDS[f.brand].advertises_role else "-"
+        print(f"{f.role:10} {f.address:20} {BRANDS[f.brand].label:18} {battery:>7} {f.rssi:>5}  {state:9} "
+              f"{f.name or '-'}")
+    if any(f.role == "unassigned" and not BRANDS[f.brand].advertises_role for f in found):
+        print("imu-hinge: note: give each sensor of another brand its role: imu-hinge sensors assign ADDRESS "
+              "sacrum|thoracic", file=sys.stderr)
     missing = [r for r in SENSOR_ROLES if r not in {f.role for f in found}]
     if missing:
         print(f"imu-hinge: warning: no {' or '.join(missing)} sensor seen", file=sys.stderr)

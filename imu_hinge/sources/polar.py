@@ -333,6 +333,13 @@ class PolarLink(SensorLink):
         await client.write_gatt_char(pmd.PMD_CONTROL_UUID, data, response=True)
         return await asyncio.wait_for(fut, self.options.command_timeout_s)
 
+    async def offered_rates_hz(self) -> tuple[int, ...]:
+        """The accelerometer rates the device offers (get settings, nothing started)."""
+        resp = await self.pmd_command(pmd.get_settings_command(pmd.ACC))
+        if not resp.ok:
+            return ()
+        return tuple(int(r) for r in pmd.decode_settings(resp.parameters).get(pmd.SAMPLE_RATE, ()))
+
     async def _start_one(self, measurement: int) -> tuple[int, float, int]:
         """Ask the settings of one stream, start it; (rate Hz, factor, range)."""
         name = pmd.MEASUREMENT_NAMES[measurement]
