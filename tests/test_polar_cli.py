@@ -54,7 +54,9 @@ def test_train_on_two_emulated_polars_gives_the_reps_and_flags_of_analyze_at_52_
 def test_scan_and_sensors_show_brand_model_battery_firmware_rates(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", "--emulate", "--emulate-kind", "polar,imu-hinge", "--emulate-speed", "5"]) == 0
     out = capsys.readouterr().out
-    assert "Polar Verity Sense" in out and "Polar Sense 0A1B2C3D" in out and "imu-hinge sensor" in out
+    lines = out.splitlines()
+    assert lines[0].split() == ["role", "address", "battery", "rssi", "state", "brand", "name"]
+    assert lines[1].split()[5:] == ["polar", "Polar", "Sense", "0A1B2C3D"] and lines[2].split()[5] == "imu-hinge"
     assert main(["sensors", "--emulate", "--emulate-kind", "polar", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["role"] for r in rows} == {"sacrum", "thoracic"}

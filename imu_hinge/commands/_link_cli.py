@@ -81,9 +81,8 @@ class LinkContext:
 @contextlib.asynccontextmanager
 async def open_link(args: argparse.Namespace, *, duration_s: float = 600.0) -> AsyncIterator[LinkContext]:
     """The platform's BLE, or (``--emulate``) a running emulator and its backend and clock."""
-    from ..sources.backend import LinkBackend, SystemClock
-
     from ..samples import SENSOR_ROLES
+    from ..sources.backend import LinkBackend, SystemClock
     from ..sources.brands import parse_kinds
 
     kind_text = getattr(args, "emulate_kind", None)
@@ -114,5 +113,5 @@ def describe(ctx: LinkContext, args: argparse.Namespace) -> str | None:
     what = "simulated hinges" if args.emulate == SIMULATED else Path(args.emulate).name
     speed = "as fast as the link goes" if args.emulate_speed is None else f"{args.emulate_speed:g}x real time"
     kinds = getattr(ctx.emulator, "kinds", {})
-    brands = "" if set(kinds.values()) <= {"imu-hinge"} else " (" + ", ".join(f"{r} {k}" for r, k in kinds.items()) + ")"
+    brands = "" if set(kinds.values()) <= {"imu-hinge"} else f" ({', '.join(f'{r} {k}' for r, k in kinds.items())})"
     return f"Bluetooth: emulated sensors{brands} playing {what} (bumble LocalLink, MTU {args.emulate_mtu}, {speed})"

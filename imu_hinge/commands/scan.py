@@ -38,12 +38,11 @@ async def _run(args: argparse.Namespace) -> int:
                               "and bring them closer")
     from ..sources.brands import BRANDS
 
-    print(f"{'role':10} {'address':20} {'brand':18} {'battery':>7} {'rssi':>5}  {'state':9} name")
+    print(f"{'role':10} {'address':20} {'battery':>7} {'rssi':>5}  {'state':9} {'brand':10} name")
     for f in found:
         battery = "-" if f.battery_percent is None else f"{f.battery_percent}%"
         state = "streaming" if f.streaming else "idle" if BRANDS[f.brand].advertises_role else "-"
-        print(f"{f.role:10} {f.address:20} {BRANDS[f.brand].label:18} {battery:>7} {f.rssi:>5}  {state:9} "
-              f"{f.name or '-'}")
+        print(f"{f.role:10} {f.address:20} {battery:>7} {f.rssi:>5}  {state:9} {f.brand:10} {f.name or '-'}")
     if any(f.role == "unassigned" and not BRANDS[f.brand].advertises_role for f in found):
         print("imu-hinge: note: give each sensor of another brand its role: imu-hinge sensors assign ADDRESS "
               "sacrum|thoracic", file=sys.stderr)

@@ -14,8 +14,8 @@ from typing import Any
 
 from ..errors import SensorLinkError, UsageError
 from ..sources.brands import BRANDS
-from .storeopts import add_db_argument
 from ._link_cli import add_link_options, describe, open_link
+from .storeopts import add_db_argument
 
 
 def register(sub: Any) -> None:

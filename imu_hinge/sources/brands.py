@@ -8,8 +8,8 @@ whether it advertises its role itself, and whether the host can drive a vibratio
 Adding a brand is one entry here plus its link (and, for tests and ``--emulate``, its emulator)::
 
     BRANDS["acme"] = Brand("acme", "Acme Motion", name_prefixes=("Acme",), service_uuids=(ACME_UUID,),
-                           link="imu_hinge.sources.acme:AcmeLink", emulator="imu_hinge.sources.acme_emulated:AcmeSensor",
-                           has_motor=False, rates_hz=(50.0, 100.0))
+                           link="imu_hinge.sources.acme:AcmeLink",
+                           emulator="imu_hinge.sources.acme_emulated:AcmeSensor", has_motor=False, rates_hz=(50.0,))
 
 Classes are named as ``"module:Class"`` strings and imported when used, so importing this registry
 pulls in neither bleak nor bumble.

@@ -258,7 +258,8 @@ class PolarLink(SensorLink):
                  t0_s: float, emit: Any) -> None:
         super().__init__(role, backend=backend, options=options, clock=clock, t0_s=t0_s, emit=emit)
         self.info = None
-        self.decoder = PolarDecoder(role, polar_info(role, 52.0, 1e-3 * pmd.G_M_S2, 1.0), t0_s=t0_s)  # type: ignore[assignment]
+        self.polar_decoder = PolarDecoder(role, polar_info(role, 52.0, 1e-3 * pmd.G_M_S2, 1.0), t0_s=t0_s)
+        self.decoder = self.polar_decoder  # type: ignore[assignment]  # the same interface as PacketDecoder
         self.model: str | None = None
         self.features: set[int] = set()
         self._answers: defaultdict[tuple[int, int], deque[asyncio.Future[pmd.PmdResponse]]] = defaultdict(deque)
@@ -285,7 +286,7 @@ class PolarLink(SensorLink):
     async def connect(self, found: FoundSensor, *, start: bool = True) -> None:
         opts = self.options
         self.found = found
-        self.decoder.device = self.device
+        self.polar_decoder.device = self.device
         client = BleakClient(found.device, disconnected_callback=self._on_disconnect,
                              timeout=opts.connect_timeout_s, **self.backend.client_kwargs())
         self.client = client
@@ -308,7 +309,8 @@ class PolarLink(SensorLink):
                                       "accelerometer stream): choose another sensor")
             if pmd.GYRO not in self.features:
                 raise SensorLinkError(f"{self.device}: its firmware does not stream the gyroscope, which imu-hinge "
-                                      "needs: update the sensor's firmware in the Polar Flow app, or use another sensor")
+                                      "needs: update the sensor's firmware in the Polar Flow app, or use another "
+                                      "sensor")
             self.battery_percent = await self._read_optional_int(client, BATTERY_LEVEL_CHAR_UUID)
             self.firmware = await self._read_optional_str(client, FIRMWARE_REVISION_CHAR_UUID)
             self.model = await self._read_optional_str(client, MODEL_NUMBER_CHAR_UUID)
@@ -340,8 +342,9 @@ class PolarLink(SensorLink):
             return ()
         return tuple(int(r) for r in pmd.decode_settings(resp.parameters).get(pmd.SAMPLE_RATE, ()))
 
-    async def _start_one(self, measurement: int) -> tuple[int, float, int]:
-        """Ask the settings of one stream, start it; (rate Hz, factor, range)."""
+    async def _choose(self, measurement: int) -> tuple[dict[int, int], list[int]]:
+        """Ask one stream's settings; the ones to start it with (the rate nearest the one asked for, the
+        highest resolution, range and channel count offered) and the rates offered."""
         name = pmd.MEASUREMENT_NAMES[measurement]
         resp = await self.pmd_command(pmd.get_settings_command(measurement))
         if not resp.ok:
@@ -354,13 +357,17 @@ class PolarLink(SensorLink):
         rates = [int(r) for r in offered.get(pmd.SAMPLE_RATE, ())]
         if not rates:
             raise SensorLinkError(f"{self.device} offers no {name} sample rate: update its firmware in Polar Flow")
-        rate = min(rates, key=lambda r: (abs(r - self.options.rate_hz), -r))
-        selected = {pmd.SAMPLE_RATE: rate}
+        selected = {pmd.SAMPLE_RATE: min(rates, key=lambda r: (abs(r - self.options.rate_hz), -r))}
         for kind in (pmd.RESOLUTION, pmd.RANGE, pmd.CHANNELS):
             if offered.get(kind):
-                selected[kind] = int(max(offered[kind])) if kind != pmd.RANGE else int(max(offered[kind]))
+                selected[kind] = int(max(offered[kind]))
+        return selected, rates
+
+    async def _start(self, measurement: int, selected: dict[int, int], rates: list[int]) -> tuple[int, float, int]:
+        """Start one stream; (rate Hz, factor, range) it runs at."""
+        name, rate = pmd.MEASUREMENT_NAMES[measurement], selected[pmd.SAMPLE_RATE]
         resp = await self.pmd_command(pmd.start_command(measurement, selected))
-        if resp.status == 6:  # already in state (a stream left running): stop it and start again
+        if resp.status == pmd.ERROR_ALREADY_IN_STATE:  # a stream left running: stop it and start again
             await self.pmd_command(pmd.stop_command(measurement))
             resp = await self.pmd_command(pmd.start_command(measurement, selected))
         if not resp.ok:
@@ -380,14 +387,13 @@ class PolarLink(SensorLink):
         started = asyncio.Event()
         self.channel.put_marker(_Restart(started))
         try:
-            acc_rate, acc_factor, acc_range = await self._start_one(pmd.ACC)
-            gyr_rate, gyr_factor, gyr_range = await self._start_one(pmd.GYRO)
+            chosen = {m: await self._choose(m) for m in (pmd.ACC, pmd.GYRO)}  # both asked first: the two
+            acc_rate, acc_factor, acc_range = await self._start(pmd.ACC, *chosen[pmd.ACC])  # starts come close
+            gyr_rate, gyr_factor, gyr_range = await self._start(pmd.GYRO, *chosen[pmd.GYRO])  # together
             if acc_rate != gyr_rate:
                 raise SensorLinkError(f"{self.device} streams its accelerometer at {acc_rate} Hz and its gyroscope "
                                       f"at {gyr_rate} Hz: imu-hinge needs one rate for both")
-            dec = self.decoder
-            assert isinstance(dec, PolarDecoder)
-            dec.factors = {pmd.ACC: acc_factor, pmd.GYRO: gyr_factor}
+            self.polar_decoder.factors = {pmd.ACC: acc_factor, pmd.GYRO: gyr_factor}
             self.info = polar_info(self.role, acc_rate, pmd.si_scale(pmd.ACC, 0x81, acc_factor),
                                    pmd.si_scale(pmd.GYRO, 0x80, gyr_factor), acc_range or 8, gyr_range or 2000)
         except (TimeoutError, BleakError, OSError, EOFError, Retry) as exc:

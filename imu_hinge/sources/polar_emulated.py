@@ -314,7 +314,8 @@ class BumblePolar(BumbleSensor):
 
         self.world = world
         self.max_in_flight = max_in_flight
-        self.firmware = firmware  # type: ignore[assignment]
+        self.firmware = firmware  # type: ignore[assignment]  # the interface BumbleSensor uses
+        self.polar_firmware = firmware
         self.clock = clock
         self.advertising_interval_ms = advertising_interval_ms
         self.name = f"Polar Sense {device_id}"
@@ -365,9 +366,10 @@ class BumblePolar(BumbleSensor):
         hold = value[:1] == bytes([pmd.START])
         self._answering += hold
         try:
-            response = self.firmware.handle_command(value, self.clock.now(), connection.att_mtu)  # type: ignore[call-arg]
-            if self.firmware.streaming and (self._stream_task is None or self._stream_task.done()):
-                self._stream_task = self._spawn(run_stream(self.firmware, self.clock, self._send_data,  # type: ignore[arg-type]
+            fw = self.polar_firmware
+            response = fw.handle_command(value, self.clock.now(), connection.att_mtu)
+            if fw.streaming and (self._stream_task is None or self._stream_task.done()):
+                self._stream_task = self._spawn(run_stream(self.firmware, self.clock, self._send_data,
                                                            lambda: connection.att_mtu, throttle=self._throttle))
             await self.clock.sleep(self.firmware.notify_delay_s())
             if self.connection is connection:

@@ -48,7 +48,7 @@ _FIELD_SIZE = {SAMPLE_RATE: 2, RESOLUTION: 2, RANGE: 2, RANGE_MILLIUNIT: 4, CHAN
 PMD_ERRORS = ("success", "invalid op code", "invalid measurement type", "not supported", "invalid length",
               "invalid parameter", "already in state", "invalid resolution", "invalid sample rate", "invalid range",
               "invalid MTU", "invalid number of channels", "invalid state", "device in charger", "disk full")
-SUCCESS, ERROR_NOT_SUPPORTED, ERROR_INVALID_SAMPLE_RATE, ERROR_INVALID_MTU = 0, 3, 8, 10
+SUCCESS, ERROR_NOT_SUPPORTED, ERROR_ALREADY_IN_STATE, ERROR_INVALID_SAMPLE_RATE, ERROR_INVALID_MTU = 0, 3, 6, 8, 10
 DELTA_BIT = 0x80
 POLAR_EPOCH_UNIX_S = 946_684_800
 """2000-01-01T00:00:00Z, the origin of PMD timestamps."""
