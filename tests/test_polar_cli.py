@@ -3,6 +3,7 @@ same recording at the Polars' 52 Hz, ``scan``/``sensors`` showing brands, ``sens
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -88,3 +89,26 @@ def test_emulate_kind_refusals_are_one_line(argv: list[str], words: str, capsys:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("answers, swapped", [("2\n1\n", True)])  # the right way round: the test above
+def test_train_asks_which_sensor_plays_a_role_and_the_swap_check_warns(
+        answers: str, swapped: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from imu_hinge.sources.emulator import Emulator
+
+    monkeypatch.setattr(Emulator, "assignments", property(lambda self: {}))  # nothing assigned yet
+    monkeypatch.setattr("sys.stdin", _Terminal(answers))
+    out_json = tmp_path / "live.json"
+    assert main(["train", "--emulate", str(DEMO), "--emulate-kind", "polar", "--emulate-speed", "max", "--no-gui",
+                 "--no-audio", "--duration", "25", "--out", str(tmp_path / "s.ihr.csv"), "--json", str(out_json)]) == 0
+    out = capsys.readouterr()
+    assert "which sensor is on the sacrum? 1) Polar Sense 0A1B2C3D" in out.out + out.err
+    live = json.loads(out_json.read_text())
+    assert live["roles_look_swapped"] is swapped
+    assert ("swapped" in (out.out + out.err).lower()) is swapped

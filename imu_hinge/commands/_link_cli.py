@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +115,37 @@ def describe(ctx: LinkContext, args: argparse.Namespace) -> str | None:
     kinds = getattr(ctx.emulator, "kinds", {})
     brands = "" if set(kinds.values()) <= {"imu-hinge"} else f" ({', '.join(f'{r} {k}' for r, k in kinds.items())})"
     return f"Bluetooth: emulated sensors{brands} playing {what} (bumble LocalLink, MTU {args.emulate_mtu}, {speed})"
+
+
+async def find_roles(ctx: LinkContext, args: argparse.Namespace, roles: tuple[str, ...],
+                     ask: Callable[[str], str] | None) -> dict[str, Any] | None:
+    """Before a live set: scan once; if a role has no sensor but sensors of another brand have no role yet,
+    ask (``ask``: ``input`` on a terminal) which one plays it, remember the answer (``sensors assign``; in memory
+    only for emulated sensors) and return role -> found sensor. ``None``: nothing to ask (the source scans as
+    usual and names what is missing in one line)."""
+    from ..sources.brands import BRANDS
+    from ..sources.discovery import scan
+    from ..sources.sensor_roles import assign_role
+
+    if ask is None or ctx.assignments is None:
+        return None
+    found = await scan(args.timeout, backend=ctx.backend, assignments=ctx.assignments, until_count=len(roles))
+    have = {f.role: f for f in found if f.role in roles}
+    free = [f for f in found if f.role not in roles and not BRANDS[f.brand].advertises_role]
+    missing = [r for r in roles if r not in have]
+    if not missing or not free:
+        return None
+    for role in missing:
+        if not free:
+            return None
+        menu = "; ".join(f"{i + 1}) {f.name or f.brand} {f.address}" for i, f in enumerate(free))
+        answer = ask(f"which sensor is on the {role}? {menu} [1-{len(free)}]: ").strip()
+        if not answer.isdigit() or not 1 <= int(answer) <= len(free):
+            raise UsageError(f"no sensor chosen for the {role} (answer 1-{len(free)}); or run `imu-hinge sensors "
+                             f"assign ADDRESS {role}` first")
+        chosen = free.pop(int(answer) - 1)
+        ctx.assignments[chosen.address.upper()] = role
+        if not ctx.emulated:
+            assign_role(chosen.address, role, getattr(args, "db", None))
+        have[role] = replace(chosen, role=role)
+    return {r: have[r] for r in roles}

@@ -36,7 +36,7 @@ from ..recording import SessionWriter
 from ..samples import SENSOR_ROLES
 from ..sources.ble import BleSource
 from ..sources.sensor_link import LinkOptions
-from ._link_cli import SIMULATED, LinkContext, describe, open_link
+from ._link_cli import SIMULATED, LinkContext, describe, find_roles, open_link
 
 HAPTIC_ROLE = "thoracic"
 """The sensor that buzzes for rounding (docs/detector.md: haptic on the thoracic unit)."""
@@ -106,6 +106,8 @@ class TrainSession:
         self.live: LiveBleSource | None = None
         self.stop = asyncio.Event()
         """Set to end the set cleanly (Ctrl-C, the window closed)."""
+        self.ask: Callable[[str], str] | None = input if sys.stdin is not None and sys.stdin.isatty() else None
+        """Asks which sensor plays a role no sensor has (a terminal's ``input``; ``None``: never asks)."""
 
     @staticmethod
     def say(text: str) -> None:
@@ -125,7 +127,8 @@ class TrainSession:
                 print(line, file=sys.stderr)
             self.say("connecting to the sacrum and thoracic sensors ...")
             options = LinkOptions(rate_hz=args.rate_hz, scan_timeout_s=args.timeout)
-            async with BleSource(backend=ctx.backend, clock=ctx.clock, options=options,
+            found = await find_roles(ctx, args, SENSOR_ROLES, self.ask)  # sensors without a role: ask which
+            async with BleSource(backend=ctx.backend, clock=ctx.clock, options=options, found=found,
                                  assignments=ctx.assignments) as source:
                 self.source = source
                 try:

@@ -40,9 +40,11 @@ class FoundSensor:
 
 
 async def scan(timeout_s: float = 5.0, *, backend: LinkBackend | None = None,
-               until_roles: Collection[str] = (), assignments: Mapping[str, str] | None = None) -> list[FoundSensor]:
+               until_roles: Collection[str] = (), assignments: Mapping[str, str] | None = None,
+               until_count: int | None = None) -> list[FoundSensor]:
     """Sensors advertising within ``timeout_s`` s (strongest first per role), sooner if every role
-    in ``until_roles`` was seen. ``assignments``: address -> role for brands that do not advertise one.
+    in ``until_roles`` was seen (or ``until_count`` sensors of any role). ``assignments``: address -> role for
+    brands that do not advertise one; other brands are looked for only when it is given (``{}``: none assigned).
     Raises :class:`SensorLinkError` when there is no Bluetooth."""
     from .brands import OWN, recognise
 
@@ -67,6 +69,8 @@ async def scan(timeout_s: float = 5.0, *, backend: LinkBackend | None = None,
             role = roles_by_address.get(device.address.upper(), "unassigned")
             found[device.address] = FoundSensor(device, role, None, False, adv.rssi, name, b.key)
         if until_roles and set(until_roles) <= {f.role for f in found.values()}:
+            done.set()
+        if until_count is not None and len(found) >= until_count:
             done.set()
 
     # other brands advertise other UUIDs (or only a name): scan unfiltered when more than ours is registered
