@@ -164,3 +164,27 @@ def test_a_polar_that_cannot_serve_is_one_line_naming_it(faults: PolarFaults, wo
         asyncio.run(run())
     message = str(err.value)
     assert words in message and "Polar Sense" in message and "\n" not in message
+
+
+def test_a_polar_that_comes_back_refusing_the_rate_is_one_line_and_the_other_sensor_goes_on() -> None:
+    opts = LinkOptions(rescan_s=1.0, backoff_s=(0.05, 0.5))
+
+    async def run() -> Collected:
+        async with Emulator(speed=4.0, kinds=POLARS) as emu:
+            async with BleSource(backend=emu.backend, clock=emu.clock, options=opts,
+                                 assignments=emu.assignments) as src:
+                got = await collect(src, 1.0)
+                thoracic = emu.sensors["thoracic"]
+                await thoracic.disappear()
+                await collect(src, 2.0, got)
+                thoracic.firmware.faults = PolarFaults(refuse_rates=frozenset({52}))  # type: ignore[assignment]
+                await thoracic.reappear()
+                return await collect(src, 5.0, got)
+
+    got = asyncio.run(run())
+    errors = got.kinds("error", "thoracic")
+    assert len(errors) == 1 and "refused to stream its accelerometer at 52 Hz" in errors[0].message
+    assert "the set goes on without this sensor" in errors[0].message and "\n" not in errors[0].message
+    seq = got.cat("sacrum", "seq")
+    np.testing.assert_array_equal(seq, np.arange(len(seq)))
+    assert got.cat("sacrum", "time_s")[-1] > 4.5  # the sacrum kept streaming to the end

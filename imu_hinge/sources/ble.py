@@ -136,6 +136,9 @@ class BleSource:
                     if found is None:
                         continue  # the scan itself waited rescan_s
                     await link.connect(found)
+                except SensorLinkError as exc:  # it answered but cannot serve (e.g. refuses the rate): say so once,
+                    await link.emit(link.event("error", f"{exc}; the set goes on without this sensor"))  # keep the rest
+                    return
                 except (Retry, BleakError, OSError) as exc:
                     if attempts == 1 or attempts % 10 == 0:
                         await link.emit(link.event("error", f"reconnect attempt {attempts} failed: {exc}"))
