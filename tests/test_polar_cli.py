@@ -43,6 +43,8 @@ def test_train_on_two_emulated_polars_gives_the_reps_and_flags_of_analyze_at_52_
     assert main(["analyze", str(_at_52_hz(tmp_path / "demo52.csv")), "--json", str(batch_json)]) == 0
     live, batch = json.loads(live_json.read_text()), json.loads(batch_json.read_text())
     assert live["link"]["sacrum"]["brand"] == live["link"]["thoracic"]["brand"] == "polar"
+    meta = load_recording(tmp_path / "s.ihr.csv").metadata["sensors"]
+    assert meta["thoracic"]["brand"] == "polar" and meta["thoracic"]["firmware"] == "2.1.0"  # type: ignore[index]
     assert live["link"]["thoracic"]["rate_hz"] == 52.0 and live["link"]["thoracic"]["missing"] == 0
     assert len(live["reps"]) == len(batch["reps"]) == 8
     assert [sorted(r["faults"]) for r in live["reps"]] == [sorted(r["faults"]) for r in batch["reps"]]

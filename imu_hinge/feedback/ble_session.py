@@ -56,6 +56,8 @@ def session_metadata(source: BleSource, calibrator: SensorCalibrator, *, now_s: 
         sensors[role] = sensor_metadata(link.info, address=address, name=name, sensor_id=address,
                                         calibration=calibrator.reference(role))
         sensors[role]["battery_percent"] = link.battery_percent
+        if link.found is not None and link.found.brand != "imu-hinge":  # another brand (sources/brands.py)
+            sensors[role]["brand"] = link.found.brand
     return build_metadata(sensors, time_origin_unix_s=time.time() - (now_s - source.t0_s), **extra)
 
 

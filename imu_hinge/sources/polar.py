@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections import defaultdict, deque
 from typing import Any
 
@@ -47,9 +48,15 @@ _INT16 = (-32768, 32767)
 
 
 def polar_info(role: str, rate_hz: float, acc_scale: float, gyr_scale: float, acc_range_g: int = 8,
-               gyr_range_dps: int = 2000) -> SensorInfo:
+               gyr_range_dps: int = 2000, version: tuple[int, int, int] = (0, 0, 0)) -> SensorInfo:
     """The :class:`SensorInfo` a Polar stream amounts to (scale factors of its device integers)."""
-    return SensorInfo(round(rate_hz * 1000), acc_scale, gyr_scale, acc_range_g, gyr_range_dps, role, (0, 0, 0))
+    return SensorInfo(round(rate_hz * 1000), acc_scale, gyr_scale, acc_range_g, gyr_range_dps, role, version)
+
+
+def firmware_version(text: str | None) -> tuple[int, int, int]:
+    """``"2.1.0"`` (Device Information's firmware revision) -> (2, 1, 0); (0, 0, 0) when unreadable."""
+    parts = [int(p) for p in re.findall(r"\d+", text or "")[:3]]
+    return (parts + [0, 0, 0])[0], (parts + [0, 0, 0])[1], (parts + [0, 0, 0])[2]
 
 
 class PolarDecoder:
@@ -239,7 +246,12 @@ class PolarDecoder:
         ints = np.array([np.concatenate([a[1], g[1]]) for _, a, g in rows], dtype=np.int64)
         scale = np.array([[a[2]] * 3 + [g[2]] * 3 for _, a, g in rows], dtype=np.float64)
         si = ints * scale
-        raw = np.clip(ints, *_INT16).astype(np.int16)
+        # raw in the info's LSB (what a recording stores, SI = raw x its scale): the device integers themselves
+        # when the frames have the info's scale (delta ACC type 0x81, GYRO 0x80), else rescaled
+        lsb = np.array([self.info.acc_m_s2_per_lsb] * 3 + [self.info.gyr_rad_s_per_lsb] * 3)
+        same = np.all(scale == lsb, axis=1)
+        raw_i = np.where(same[:, None], ints, np.rint(si / lsb))
+        raw = np.clip(raw_i, *_INT16).astype(np.int16)
         min_step_s = 0.5 * self._period_ns * 1e-9
         t = self.clock_fit.host_time_s(dev_us) - self.t0_s
         lower = self._last_time_s + min_step_s * np.arange(1, len(t) + 1)
@@ -395,7 +407,8 @@ class PolarLink(SensorLink):
                                       f"at {gyr_rate} Hz: imu-hinge needs one rate for both")
             self.polar_decoder.factors = {pmd.ACC: acc_factor, pmd.GYRO: gyr_factor}
             self.info = polar_info(self.role, acc_rate, pmd.si_scale(pmd.ACC, 0x81, acc_factor),
-                                   pmd.si_scale(pmd.GYRO, 0x80, gyr_factor), acc_range or 8, gyr_range or 2000)
+                                   pmd.si_scale(pmd.GYRO, 0x80, gyr_factor), acc_range or 8, gyr_range or 2000,
+                                   firmware_version(self.firmware))
         except (TimeoutError, BleakError, OSError, EOFError, Retry) as exc:
             await self.drop_client()
             raise Retry(f"start failed: {exc or type(exc).__name__}") from exc
