@@ -81,7 +81,7 @@ def test_60_s_two_polars_lossless_exact_drops_values_within_one_lsb_clock_within
     for role in ("sacrum", "thoracic"):
         fw = emu.sensors[role].firmware
         seq = got.cat(role, "seq")
-        assert len(seq) == fw.sent_samples >= 59 * 52  # every row both streams sent came out (measured 3076-3084)
+        assert len(seq) == fw.sent_samples >= 59 * 52  # every row both streams sent came out (measured 3077, 3121)
         lost = fw.missing_slots()  # type: ignore[attr-defined]
         assert seq[-1] + 1 - len(seq) == len(lost) == stats[role]["missing"]
         assert sum(e.detail["missing"] for e in got.kinds("gap", role)) == len(lost)
@@ -96,14 +96,14 @@ def test_60_s_two_polars_lossless_exact_drops_values_within_one_lsb_clock_within
         track = emu.motion[role]
         rows = (true_s - emu.motion_origin.time_s) * track.rate_hz
         acc, gyr = track.at_rows(rows)
-        assert np.max(np.abs(got.cat(role, "acc_m_s2") - acc)) <= 0.5 * MG + 1e-9  # measured 0.0049 m/s^2
+        assert np.max(np.abs(got.cat(role, "acc_m_s2") - acc)) <= MG  # measured 0.500 LSB (rounding)
         gyr_lsb = np.radians(GYRO_FACTOR)
-        assert np.max(np.abs(got.cat(role, "gyr_rad_s") - gyr)) <= 0.5 * gyr_lsb + 1e-9
+        assert np.max(np.abs(got.cat(role, "gyr_rad_s") - gyr)) <= gyr_lsb  # measured 0.005 LSB (the demo's grid)
         # clock: fitted sample times against the device clock's truth (+-50 ppm), after 10 s
         t = got.cat(role, "time_s")
         late = t > 10.0
         err_s = np.max(np.abs(t[late] - (true_s[late] - t0_s)))
-        assert err_s <= 0.002, f"{role}: clock fit error {err_s * 1e3:.2f} ms"  # measured 0.5-0.9 ms
+        assert err_s <= 0.002, f"{role}: clock fit error {err_s * 1e3:.2f} ms"  # measured 0.56, 0.59 ms
         assert stats[role]["brand"] == "polar" and stats[role]["rate_hz"] == 52.0
         assert abs(stats[role]["clock_slope_ppm"] + (50 if role == "sacrum" else -50)) < 5
 
@@ -127,12 +127,9 @@ def test_polar_out_of_range_resumes_within_2_s_and_the_gap_is_counted() -> None:
     seq, t = got.cat("thoracic", "seq"), got.cat("thoracic", "time_s")
     resumed = t[np.searchsorted(t, back_at)]
     assert resumed - back_at < 2.0, f"resumed {resumed - back_at:.2f} s after the sensor returned"
-    gaps = got.kinds("gap", "thoracic")  # one hole; reported in two parts when the gyroscope restarted >2 s
-    missing = sum(g.detail["missing"] for g in gaps)  # after the accelerometer (the link's set-up at 4x)
-    assert missing == int(np.max(np.diff(seq)) - 1) and len(gaps) <= 2
-    assert all(a.detail["first_seq"] + a.detail["missing"] == b.detail["first_seq"]
-               for a, b in zip(gaps, gaps[1:], strict=False))
-    away_s = missing / 52.0
+    gaps = got.kinds("gap", "thoracic")
+    assert len(gaps) == 1 and gaps[0].detail["missing"] == int(np.max(np.diff(seq)) - 1)
+    away_s = gaps[0].detail["missing"] / 52.0  # measured 2.3 s
     assert 2.0 < away_s < 5.0
     assert np.all(np.diff(seq) > 0) and np.all(np.diff(t) > 0)
     assert stats["thoracic"]["connects"] == 2 and stats["sacrum"]["connects"] == 1

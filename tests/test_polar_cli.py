@@ -114,3 +114,22 @@ def test_train_asks_which_sensor_plays_a_role_and_the_swap_check_warns(
     live = json.loads(out_json.read_text())
     assert live["roles_look_swapped"] is swapped
     assert ("swapped" in (out.out + out.err).lower()) is swapped
+
+
+def test_train_on_a_polar_without_gyroscope_streaming_is_one_line_and_no_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from imu_hinge.sources.polar_emulated import BumblePolar, PolarFaults
+
+    emulate = BumblePolar.emulate.__func__  # type: ignore[attr-defined]
+
+    def old_firmware(cls: type, *args: object, **kwargs: object) -> BumblePolar:
+        kwargs["faults"] = PolarFaults(gyro=False) if kwargs.get("index") == 1 else None
+        return emulate(cls, *args, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(BumblePolar, "emulate", classmethod(old_firmware))
+    out = tmp_path / "s.ihr.csv"
+    assert main(["train", "--emulate", str(DEMO), "--emulate-kind", "imu-hinge,polar", "--emulate-speed", "max",
+                 "--no-gui", "--no-audio", "--out", str(out)]) == 5
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("imu-hinge: error: Polar Sense 0A1B2C3E") and "does not stream the gyroscope" in err
+    assert "Polar Flow" in err

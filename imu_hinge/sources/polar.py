@@ -213,7 +213,13 @@ class PolarDecoder:
             return None
         lag = round(_MAX_LAG_S * 1e9 / self._period_ns)
         newest = max(x[0] for x in (acc, gyr) if x is not None)
-        ready = newest - lag if acc is None or gyr is None else max(min(acc[0], gyr[0]), newest - lag)
+        if acc is None or gyr is None:  # one stream not (re)started yet: wait for it up to lag into the segment
+            present = pmd.ACC if acc is not None else pmd.GYRO
+            if newest - self._seg0[present][0] < lag:
+                return None
+            ready = newest - lag
+        else:
+            ready = max(min(acc[0], gyr[0]), newest - lag)
         pa, pg = self._pending[pmd.ACC], self._pending[pmd.GYRO]
         if self._emitted is None:  # the session starts at the first slot both streams have
             both = sorted(set(pa) & set(pg))
