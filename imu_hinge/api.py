@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .detection.events import FAULTS, FaultRaised, Rep
-from .jsonable import json_default
+from .jsonable import dumps
 from .overrides import apply_overrides
 from .params import AnalysisParams, load_params
 from .pipeline import AnalysisResult, analyze
@@ -91,7 +90,8 @@ class Analysis:
                 "params": self.params.to_dict()}
 
     def to_json(self, indent: int | None = 1) -> str:
-        return json.dumps(self.to_dict(), indent=indent, default=json_default)
+        """Strict JSON (docs/json.md): an undefined number (a rep over a sensor gap) is ``null``."""
+        return dumps(self.to_dict(), indent=indent)
 
     def _repr_html_(self) -> str:  # notebooks show the rep table
         return f"<p>{len(self.reps)} reps, {len(self.alerts)} alerts</p>" + self.reps_df().to_html()

@@ -32,6 +32,7 @@ from typing import Any
 from .batch import Outcome, Setting, _work, make_tasks, one_line
 from .errors import ClusterError, UsageError
 from .extras import require
+from .jsonable import dumps
 
 LOCAL_PREFIX = "local:"
 CONNECT_TIMEOUT_S = 10.0
@@ -193,7 +194,7 @@ class OutcomeSpool(Sequence[Outcome]):
         doc = {f.name: getattr(outcome, f.name) for f in dataclasses.fields(Outcome) if f.name != "angles"}
         self._fh.seek(0, os.SEEK_END)
         self._offsets[i] = self._fh.tell()
-        self._fh.write(json.dumps(doc, default=_jsonable).encode() + b"\n")
+        self._fh.write(dumps(doc).encode() + b"\n")
         self._fh.flush()
 
     def indices(self) -> list[int]:
@@ -220,11 +221,6 @@ class OutcomeSpool(Sequence[Outcome]):
     def close(self) -> None:
         self._fh.close()
         self.path.unlink(missing_ok=True)
-
-
-def _jsonable(value: Any) -> Any:
-    from .jsonable import json_default
-    return json_default(value)
 
 
 __all__ = ["ClusterSpec", "OutcomeSpool", "check_workers", "connect", "installed_version", "parse_cluster",

@@ -30,6 +30,7 @@ from ..feedback.haptic import HapticSink
 from ..feedback.policy import Cue, FeedbackPolicy, FeedbackScheduler
 from ..feedback.session_runner import RowRing, SensorStatus, SessionRunner, Sink, TimeOrderMerger
 from ..feedback.terminal import TerminalSink
+from ..jsonable import jsonable
 from ..params import AnalysisParams
 from ..pipeline import LIVE_CALIBRATION, AnalysisResult, HingePipeline
 from ..recording import SessionWriter
@@ -54,11 +55,6 @@ class TrainOutcome:
     """Per emulated sensor: the haptic commands it received, with their times."""
     recording_error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _jsonable(stats: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {role: {k: (None if isinstance(v, float) and v != v else round(v, 3) if isinstance(v, float) else v)
-                   for k, v in s.items()} for role, s in stats.items()}
 
 
 def _on_sigint(callback: Callable[[], None]) -> Callable[[], None]:
@@ -166,7 +162,7 @@ class TrainSession:
             for task in faults:
                 task.cancel()
             await asyncio.gather(*faults, return_exceptions=True)
-            link_stats = _jsonable(source.stats())
+            link_stats = jsonable(source.stats(), ndigits=3)
             try:
                 if live.writer is not None:
                     writer.write_event("note", ctx.clock.now() - source.t0_s, message="link statistics",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import numpy as np
 from ..batch import is_batch_input
 from ..errors import UsageError
 from ..fusion import METHODS
-from ..jsonable import json_default
+from ..jsonable import dumps
 from ..params import AnalysisParams, load_params, with_overrides
 from ..pipeline import AnalysisResult, analyze
 from ..recording import load_recording
@@ -143,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         doc: dict[str, Any] = {"recording": str(args.recording), "exercise": args.exercise,
                                **({"person": args.person} if args.person else {}), **res.to_json_dict(),
                                "params": params.to_dict()}
-        Path(args.json).write_text(json.dumps(doc, indent=1, default=json_default), encoding="utf-8")
+        Path(args.json).write_text(dumps(doc, indent=1), encoding="utf-8")
     if args.angles_csv:
         write_angles_csv(res, args.angles_csv)
     if filing is not None:

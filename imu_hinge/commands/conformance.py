@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from typing import Any
 
 from ..errors import SensorLinkError, UsageError
+from ..jsonable import dumps
 
 
 def register(sub: Any) -> None:
@@ -83,5 +83,5 @@ async def _run(args: argparse.Namespace) -> int:
         name = args.address or "first sensor seen"
     out = summary(results, target=name)
     print(f"{out['passed']} PASS, {out['failed']} FAIL", file=sys.stderr)
-    print(json.dumps(out), flush=True)
+    print(dumps(out), flush=True)
     return 0 if out["ok"] else 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ from ..feedback.policy import FeedbackPolicy, FeedbackScheduler
 from ..feedback.replay_source import ReplaySource, replay_status
 from ..feedback.session_runner import RowRing, SessionRunner, Sink
 from ..feedback.terminal import TerminalSink, summary_lines, threshold_line
-from ..jsonable import json_default
+from ..jsonable import dumps
 from ..pipeline import AnalysisResult, pipeline_for
 from ..quality import recording_quality
 from ..recording import load_recording
@@ -180,7 +179,7 @@ def _write_json(args: argparse.Namespace, res: AnalysisResult, params: dict[str,
     }
     if gui_stats is not None:
         doc["gui"] = gui_stats
-    Path(args.json).write_text(json.dumps(doc, indent=1, default=json_default), encoding="utf-8")
+    Path(args.json).write_text(dumps(doc, indent=1), encoding="utf-8")
 
 
 __all__ = ["gui_unavailable", "policy_from_args", "register", "run"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from typing import Any
 
 from ..errors import SensorLinkError
+from ..jsonable import dumps
 from ._link_cli import add_link_options, describe, open_link
 
 
@@ -62,7 +62,7 @@ async def _run(args: argparse.Namespace) -> int:
                 await link.drop_client()
             rows.append(row)
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(dumps(rows, indent=1))
     else:
         _print_table(rows)
     return 0 if all("error" not in r for r in rows) else 5

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..jsonable import finite_or_none as num
 from .data import ReportData
 from .svg import Chart, Series, legend, line_chart
 
@@ -23,10 +24,6 @@ REP_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("hinge_share", "Hinge share", ".2f"), ("onset_lag_s", "Onset lag s", ".2f"),
     ("lockout_extension_deg", "Lockout ext.°", ".1f"), ("time_above_threshold_s", "Above thr. s", ".2f"),
 )
-
-
-def num(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
 def mean_or_none(values: list[Any]) -> float | None:
