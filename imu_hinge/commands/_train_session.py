@@ -109,7 +109,7 @@ class TrainSession:
 
     async def _write_haptic(self, data: bytes) -> None:
         if self.source is None:
-            raise SensorLinkError("the sensors are not connected")
+            raise SensorLinkError("the sensors are not connected", role=HAPTIC_ROLE)
         await self.source.write_control(HAPTIC_ROLE, data)
 
     # -- the set --------------------------------------------------------------------------

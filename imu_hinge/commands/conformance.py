@@ -79,7 +79,7 @@ async def _run(args: argparse.Namespace) -> int:
             if clear is not None:
                 raise clear from None
             raise SensorLinkError(f"conformance run stopped: {type(exc).__name__}: {exc}; check the sensor is on "
-                                  "and in range, then run again") from None
+                                  "and in range, then run again", address=args.address) from None
         name = args.address or "first sensor seen"
     out = summary(results, target=name)
     print(f"{out['passed']} PASS, {out['failed']} FAIL", file=sys.stderr)

@@ -78,11 +78,13 @@ def pick_roles(found: list[FoundSensor], roles: Collection[str]) -> dict[str, Fo
     for f in found:
         if f.role in roles and f.role in picked and picked[f.role].address != f.address:
             raise SensorLinkError(f"two sensors advertise the {f.role} role ({picked[f.role].address} and "
-                                  f"{f.address}): switch one off, or give it the other role")
+                                  f"{f.address}): switch one off, or give it the other role",
+                                  role=f.role, address=f.address)
         picked.setdefault(f.role, f)
     missing = [r for r in roles if r not in picked]
     if missing:
         seen = ", ".join(f"{f.role} ({f.address})" for f in found) or "no imu-hinge sensor at all"
         raise SensorLinkError(f"no {' or '.join(missing)} sensor found (seen: {seen}); switch it on and bring it "
-                              "closer (a new sensor advertises role 'unassigned' until it is given one)")
+                              "closer (a new sensor advertises role 'unassigned' until it is given one)",
+                              role=missing[0] if len(missing) == 1 else None)
     return {r: picked[r] for r in roles}
