@@ -140,3 +140,13 @@ ERROR_KINDS: tuple[str, ...] = (
     "missing_field",
 )
 
+
+def check_version(buf: bytes, what: str, *, empty: str = "", version_shift: int = 0) -> None:
+    """The first two rules of every decoder, in order: not empty (``truncated``: "empty ``empty or what``"),
+    then the protocol version in byte 0, above ``version_shift`` bits (``wrong_version``)."""
+    if not buf:
+        raise ProtocolDecodeError("truncated", f"empty {empty or what}")
+    version = buf[0] >> version_shift
+    if version != PROTOCOL_VERSION:
+        raise ProtocolDecodeError("wrong_version",
+                                  f"{what} has protocol version {version}, expected {PROTOCOL_VERSION}")
