@@ -1,4 +1,5 @@
-"""The one JSON writer of imu-hinge: strict JSON (RFC 8259) everywhere, conventions in ``docs/json.md``.
+"""Numbers for output: the one JSON writer of imu-hinge (strict JSON, RFC 8259, everywhere; conventions in
+``docs/json.md``), and the text form of a missing number (:func:`format_number`).
 
 Every JSON the package writes (``analyze/replay/train --json``, :meth:`imu_hinge.api.Analysis.to_json`,
 the ``--json`` listings of the store commands, session-file metadata and event lines, the store's JSON
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from os import PathLike
 from typing import Any
 
@@ -30,6 +31,29 @@ def finite_or_none(value: Any) -> float | None:
         f = float(value)
         return f if math.isfinite(f) else None
     return None
+
+
+def finite_values(values: Iterable[Any]) -> list[float]:
+    """The finite numbers among ``values``, as floats (missing, NaN, infinite and non-numbers left out)."""
+    return [x for x in map(finite_or_none, values) if x is not None]
+
+
+def format_number(value: Any, spec: str = ".1f", missing: str = "-") -> str:
+    """``value`` formatted with ``spec`` for text (tables, the terminal, reports), or ``missing`` (right-aligned
+    to the spec's width) when it is None, NaN, infinite or no number: the text form of JSON's ``null``.
+
+    ``spec`` is a :func:`format` spec; one ending in ``d`` rounds to a whole number. Never ``-0.0``: a value
+    that rounds to zero is written unsigned.
+    """
+    x = finite_or_none(value)
+    width = spec.split(".")[0].rstrip("dfeg%")
+    if x is None:
+        return missing.rjust(int(width) if width.isdigit() else 0)
+    number: float | int = int(round(x)) if spec.endswith("d") else x
+    text = format(number, spec)
+    if "-" in text and not text.strip(" -0."):
+        text = format(type(number)(0), spec)
+    return text
 
 
 def jsonable(value: Any, *, ndigits: int | None = None, fallback: Callable[[Any], Any] | None = None) -> Any:
@@ -77,4 +101,4 @@ def loads_strict(text: str | bytes) -> Any:
     return json.loads(text, parse_constant=_refuse_constant)
 
 
-__all__ = ["dumps", "finite_or_none", "jsonable", "loads_strict"]
+__all__ = ["dumps", "finite_or_none", "finite_values", "format_number", "jsonable", "loads_strict"]

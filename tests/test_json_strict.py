@@ -13,7 +13,7 @@ import pytest
 
 import imu_hinge as ih
 from imu_hinge.cli import main
-from imu_hinge.jsonable import dumps, finite_or_none, jsonable, loads_strict
+from imu_hinge.jsonable import dumps, finite_or_none, finite_values, format_number, jsonable, loads_strict
 from imu_hinge.simulation import SimConfig, simulate
 from imu_hinge.simulation.writer import write_case
 
@@ -77,3 +77,11 @@ def test_every_json_writer_of_the_package_goes_through_the_helper() -> None:
                     and isinstance(node.value, ast.Name) and node.value.id == "json"):
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert offenders == [], "write JSON with imu_hinge.jsonable.dumps: " + ", ".join(offenders)
+
+
+def test_text_outputs_write_a_missing_number_as_a_dash_and_never_minus_zero() -> None:
+    assert [format_number(v, "5.1f") for v in (None, math.nan, math.inf, -0.04, -1.25, 12)] == \
+        ["    -", "    -", "    -", "  0.0", " -1.2", " 12.0"]
+    assert format_number(-0.2, "3.0f") == "  0" and format_number(math.nan, "3.0f") == "  -"
+    assert format_number(None, ".1f", "–") == "–" and format_number(12.6, "d") == "13"
+    assert finite_values([1, None, math.nan, "x", True, np.float64(2.5)]) == [1.0, 2.5]

@@ -13,7 +13,7 @@ import numpy as np
 from ..batch import is_batch_input
 from ..errors import UsageError
 from ..fusion import METHODS
-from ..jsonable import dumps
+from ..jsonable import dumps, format_number
 from ..params import AnalysisParams, load_params, with_overrides
 from ..pipeline import AnalysisResult, analyze
 from ..recording import load_recording
@@ -80,10 +80,7 @@ def build_params(args: argparse.Namespace) -> AnalysisParams:
 
 
 def _fmt(v: float | None, spec: str = "5.1f") -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-".rjust(int(spec.split(".")[0]))
-    text = format(v, spec)
-    return text.replace("-", " ") if text.strip().lstrip("-").strip("0.") == "" else text  # never "-0.0"
+    return format_number(v, spec)
 
 
 def print_table(res: AnalysisResult, out: Any = sys.stdout) -> None:

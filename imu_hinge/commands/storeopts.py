@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from typing import Any
 
-from ..jsonable import dumps
+from ..jsonable import dumps, format_number
 from ..store import Store
 from ..store.db import ENV_DB
 
@@ -29,6 +28,4 @@ def print_json(doc: Any, out: Any = None) -> None:
 
 def fmt(value: float | None, spec: str = "5.1f") -> str:
     """``value`` formatted, or a right-aligned dash when missing."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-".rjust(int(spec.split(".")[0] or 1))
-    return format(value, spec)
+    return format_number(value, spec)

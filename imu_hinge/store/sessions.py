@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..jsonable import dumps
+from ..jsonable import dumps, finite_values
 from ..jsonable import finite_or_none as _num
 from .db import utc_now
 from .schema import REP_METRICS
@@ -101,9 +101,9 @@ def creep_deg(peaks: list[float]) -> float | None:
 
 def summarize(reps: Sequence[Rep]) -> dict[str, Any]:
     """Counts and lumbar-flexion summaries of some reps (the ``sets``/``sessions`` summary columns)."""
-    peaks = [p for p in (_num(r.peak_lumbar_flexion_deg) for r in reps if r.complete) if p is not None]
-    trunk = [p for p in (_num(r.peak_trunk_flexion_deg) for r in reps if r.complete) if p is not None]
-    pct = [p for p in (_num(r.peak_lumbar_pct_lmax) for r in reps if r.complete) if p is not None]
+    peaks = finite_values(r.peak_lumbar_flexion_deg for r in reps if r.complete)
+    trunk = finite_values(r.peak_trunk_flexion_deg for r in reps if r.complete)
+    pct = finite_values(r.peak_lumbar_pct_lmax for r in reps if r.complete)
     return {"n_reps": len(reps), "n_flagged": sum(1 for r in reps if r.faults),
             "n_rounding": sum(1 for r in reps if "lumbar_flexion" in r.faults),
             "n_lumbar_led": sum(1 for r in reps if "lumbar_led" in r.faults),
