@@ -23,7 +23,6 @@ from typing import Any
 
 from ..calibration.applying import SensorCalibrator
 from ..errors import RecordingWriteError, SensorLinkError
-from ..feedback.audio import AudioSink
 from ..feedback.ble_session import AfterHaptic, LiveBleSource, RecordingSink, session_metadata
 from ..feedback.guidance import CalibrationGuide
 from ..feedback.haptic import HapticSink
@@ -38,6 +37,7 @@ from ..samples import SENSOR_ROLES
 from ..sources.ble import BleSource
 from ..sources.sensor_link import LinkOptions
 from ._link_cli import SIMULATED, LinkContext, describe, open_link
+from ._session_cli import audio_sink
 
 HAPTIC_ROLE = "thoracic"
 """The sensor that buzzes for rounding (docs/detector.md: haptic on the thoracic unit)."""
@@ -88,10 +88,7 @@ class TrainSession:
             sinks.append(self.haptic)
         sinks.append(AfterHaptic(TerminalSink()))
         if not args.no_audio:
-            audio = AudioSink("auto")
-            if audio.silent:
-                print(f"imu-hinge: note: audio cues are silent: {audio.reason}", file=sys.stderr)
-            sinks.append(AfterHaptic(audio))
+            sinks.append(AfterHaptic(audio_sink()))
         sinks.append(AfterHaptic(self.guide))
         # the merger's wait absorbs wall-clock jitter between the sensors' notifications; an emulation
         # played n times faster than real time needs n times the data-time wait for the same wall time
