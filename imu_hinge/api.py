@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .detection.events import FAULTS, FaultRaised, Rep
-from .jsonable import json_default
+from .jsonable import dumps
 from .overrides import apply_overrides
 from .params import AnalysisParams, load_params
 from .pipeline import AnalysisResult, analyze
@@ -91,7 +90,8 @@ class Analysis:
                 "params": self.params.to_dict()}
 
     def to_json(self, indent: int | None = 1) -> str:
-        return json.dumps(self.to_dict(), indent=indent, default=json_default)
+        """Strict JSON (docs/json.md): an undefined number (a rep over a sensor gap) is ``null``."""
+        return dumps(self.to_dict(), indent=indent)
 
     def _repr_html_(self) -> str:  # notebooks show the rep table
         return f"<p>{len(self.reps)} reps, {len(self.alerts)} alerts</p>" + self.reps_df().to_html()
@@ -99,6 +99,18 @@ class Analysis:
     def __repr__(self) -> str:
         flagged = sum(1 for r in self.reps if r.faults)
         return f"<Analysis {self.source or 'recording'}: {len(self.reps)} reps, {flagged} flagged>"
+
+
+def _params(params: AnalysisParams | None, exercise: str | None, config: str | Path | None,
+            settings: dict[str, Any]) -> AnalysisParams:
+    """``params`` (else the ``config`` file, else the defaults), then the exercise's, then ``settings``."""
+    if params is None:
+        params = load_params(config) if config is not None else AnalysisParams()
+    if exercise:
+        from .exercises import apply_exercise
+
+        params = apply_exercise(params, exercise)
+    return apply_overrides(params, settings)
 
 
 def run(recording_or_path: Recording | SimResult | str | Path, params: AnalysisParams | None = None, *,
@@ -111,13 +123,7 @@ def run(recording_or_path: Recording | SimResult | str | Path, params: AnalysisP
     ``threshold_deg=18``, ``filter="madgwick"``, ``lmax_deg=45, threshold_pct=50``,
     ``min_peak_deg=25`` or ``detector__faults__lockout_extension_deg=6`` (see :mod:`imu_hinge.overrides`).
     """
-    if params is None:
-        params = load_params(config) if config is not None else AnalysisParams()
-    if exercise:
-        from .exercises import apply_exercise
-
-        params = apply_exercise(params, exercise)
-    params = apply_overrides(params, settings)
+    params = _params(params, exercise, config, settings)
     if isinstance(recording_or_path, SimResult):
         recording_or_path = recording_or_path.recording
     if isinstance(recording_or_path, Recording):
@@ -151,13 +157,7 @@ def analyze_batch(inputs: str | Path | list[str | Path], params: AnalysisParams 
     from .batch import expand_inputs, run_batch, sweep_settings
     from .batch_parquet import frames
 
-    if params is None:
-        params = load_params(config) if config is not None else AnalysisParams()
-    if exercise:
-        from .exercises import apply_exercise
-
-        params = apply_exercise(params, exercise)
-    params = apply_overrides(params, settings)
+    params = _params(params, exercise, config, settings)
     names = [str(p) for p in ([inputs] if isinstance(inputs, str | Path) else inputs)]
     files = expand_inputs(names).files
     chosen = sweep_settings(params, list(sweep))

@@ -32,6 +32,7 @@ from typing import Any
 from .batch import Outcome, Setting, _work, make_tasks, one_line
 from .errors import ClusterError, UsageError
 from .extras import require
+from .jsonable import dumps
 
 LOCAL_PREFIX = "local:"
 CONNECT_TIMEOUT_S = 10.0
@@ -75,7 +76,7 @@ def check_workers(client: Any, where: str, timeout_s: float = CONNECT_TIMEOUT_S)
         client.wait_for_workers(1, timeout=timeout_s)
     except (TimeoutError, OSError):
         raise ClusterError(f"the Dask scheduler at {where} has no workers after {timeout_s:.0f} s: start some "
-                           f"with `dask worker {where}`") from None
+                           f"with `dask worker {where}`", address=where) from None
     mine = installed_version()
     found = client.run(importlib.metadata.version, "imu-hinge", on_error="return")
     bad: list[str] = []
@@ -89,7 +90,7 @@ def check_workers(client: Any, where: str, timeout_s: float = CONNECT_TIMEOUT_S)
     if bad:
         raise ClusterError(f"{len(bad)} of {len(found)} Dask workers cannot run this batch ({'; '.join(bad[:2])}"
                            f"{'; ...' if len(bad) > 2 else ''}): install imu-hinge {mine} on every worker "
-                           f"(pip install 'imu-hinge[dask]=={mine}')")
+                           f"(pip install 'imu-hinge[dask]=={mine}')", address=where)
     return len(found)
 
 
@@ -119,7 +120,7 @@ def connect(cluster: str | ClusterSpec, timeout_s: float = CONNECT_TIMEOUT_S, *,
         except (OSError, TimeoutError) as exc:
             raise ClusterError(f"cannot reach the Dask scheduler at {spec.address} "
                                f"({one_line(str(exc), 120)}): start it with `dask scheduler` (and workers with "
-                               f"`dask worker {spec.address}`) or check the address") from None
+                               f"`dask worker {spec.address}`) or check the address", address=spec.address) from None
     try:
         check_workers(client, where, timeout_s)
         yield client
@@ -193,7 +194,7 @@ class OutcomeSpool(Sequence[Outcome]):
         doc = {f.name: getattr(outcome, f.name) for f in dataclasses.fields(Outcome) if f.name != "angles"}
         self._fh.seek(0, os.SEEK_END)
         self._offsets[i] = self._fh.tell()
-        self._fh.write(json.dumps(doc, default=_jsonable).encode() + b"\n")
+        self._fh.write(dumps(doc).encode() + b"\n")
         self._fh.flush()
 
     def indices(self) -> list[int]:
@@ -220,11 +221,6 @@ class OutcomeSpool(Sequence[Outcome]):
     def close(self) -> None:
         self._fh.close()
         self.path.unlink(missing_ok=True)
-
-
-def _jsonable(value: Any) -> Any:
-    from .jsonable import json_default
-    return json_default(value)
 
 
 __all__ = ["ClusterSpec", "OutcomeSpool", "check_workers", "connect", "installed_version", "parse_cluster",

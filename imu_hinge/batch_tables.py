@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from .batch import Outcome
 from .detection.events import FAULTS, Rep
 from .errors import UsageError
+from .jsonable import finite_values
 
 REP_METRICS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Rep)
                                      if f.name not in ("index", "faults", "complete", "notes"))
@@ -61,16 +62,12 @@ def rep_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
     return rows
 
 
-def _finite(values: list[Any]) -> list[float]:
-    return [float(v) for v in values if isinstance(v, int | float) and math.isfinite(v)]
-
-
 def recording_summary(o: Outcome) -> dict[str, Any]:
     """The per-recording statistics (what ``results_recordings.csv`` holds)."""
-    peaks = _finite([r.get("peak_lumbar_flexion_deg") for r in o.reps])
-    shares = _finite([r.get("hinge_share") for r in o.reps])
+    peaks = finite_values([r.get("peak_lumbar_flexion_deg") for r in o.reps])
+    shares = finite_values([r.get("hinge_share") for r in o.reps])
     q = o.quality or {}
-    drops = _finite([(q.get(role) or {}).get("drop_fraction") for role in ("sacrum", "thoracic")])
+    drops = finite_values([(q.get(role) or {}).get("drop_fraction") for role in ("sacrum", "thoracic")])
     row: dict[str, Any] = {
         "recording": o.recording, "setting": o.setting, "status": "ok" if o.ok else "failed", "error": o.error,
         "fusion_method": o.fusion_method, "lumbar_threshold_deg": o.lumbar_threshold_deg,

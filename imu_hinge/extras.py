@@ -31,6 +31,8 @@ EXTRA_OF_MODULE: dict[str, str] = {
 class MissingExtra(UsageError):
     """A feature needs an optional package that is not installed (exit 2)."""
 
+    data: tuple[str, ...] = ("path", "extra", "module")
+
     def __init__(self, extra: str, module: str, what: str = "this") -> None:
         super().__init__(f"{what} needs the '{extra}' extra ({module} is not installed): "
                          f"pip install 'imu-hinge[{extra}]'")

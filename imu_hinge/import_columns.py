@@ -18,13 +18,12 @@ from .import_spec import (
     ACC_UNITS_TO_M_S2,
     GYR_UNITS_TO_RAD_S,
     SACRUM_WORDS,
-    STANDARD_GRAVITY_M_S2,
     THORACIC_WORDS,
     TIME_ISO,
     TIME_UNITS_TO_S,
     ImportSpec,
 )
-from .samples import SENSOR_ROLES
+from .samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2
 
 ACC_RE = re.compile(r"(?:arrayacc|linearacc|linacc|accelerometer|acceleration|accel|acc|a)([xyz])(?:g|mg|ms2|mss)?")
 GYR_RE = re.compile(r"(?:arraygyro|gyroscope|angularvelocity|angularrate|angvel|gyro|gyr|omega|g|w)([xyz])"

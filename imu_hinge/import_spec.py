@@ -17,9 +17,8 @@ import numpy as np
 
 from .errors import ConfigError, UsageError
 from .params import read_settings_file
-from .samples import SENSOR_ROLES
+from .samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2
 
-STANDARD_GRAVITY_M_S2 = 9.80665
 ACC_UNITS_TO_M_S2: dict[str, float] = {"m/s^2": 1.0, "g": STANDARD_GRAVITY_M_S2, "mg": STANDARD_GRAVITY_M_S2 / 1000}
 GYR_UNITS_TO_RAD_S: dict[str, float] = {"rad/s": 1.0, "mrad/s": 1e-3, "deg/s": np.pi / 180, "mdps": np.pi / 180e3}
 TIME_UNITS_TO_S: dict[str, float] = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}

@@ -13,7 +13,6 @@ is renamed at the end. Column detection and the checks' messages live in :mod:`.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from .batch_tables import current_umask
 from .errors import DataCheckError, RecordingFormatError, RecordingWriteError, UsageError
 from .import_columns import check_acc, check_gyr, find_columns, find_sensor_labels, read_table, time_seconds
 from .import_spec import ImportSpec, apply_axes, parse_axes
+from .jsonable import dumps
 from .recording.checks import checked
 from .samples import SENSOR_ROLES, Recording, SensorStream
 
@@ -235,8 +235,8 @@ def import_recording(spec: ImportSpec, out: str | Path, *, overwrite: bool = Tru
         raise UsageError(f"{out} exists; choose another output or give --force to replace it")
     desc = ", ".join(f"{Path(s.file).name} ({r})" for r, s in data.items())
     comments = [f"imported by imu-hinge import from {desc}",
-                "import: " + json.dumps({"acc_unit": spec.acc_unit, "gyr_unit": spec.gyr_unit,
-                                         "time_unit": spec.time_unit, "rate_hz": spec.rate_hz, "axes": spec.axes},
-                                        separators=(",", ":")),
+                "import: " + dumps({"acc_unit": spec.acc_unit, "gyr_unit": spec.gyr_unit,
+                                    "time_unit": spec.time_unit, "rate_hz": spec.rate_hz, "axes": spec.axes},
+                                   compact=True),
                 *(f"note: {n}" for n in notes)]
     return ImportReport(write_interchange(data, out, comments), data, notes)

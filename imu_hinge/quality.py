@@ -14,6 +14,7 @@ import numpy as np
 
 from .fusion.base import GAP_FACTOR
 from .samples import Recording, SensorStream
+from .sources.clock_fit import envelope_fit
 
 DROP_WARN_FRACTION = 0.05
 GAP_WARN_S = 0.5
@@ -27,15 +28,18 @@ CLOCK_DRIFT_MIN_SPAN_S = 30.0
 """Device time a drift estimate needs: arrival jitter of a few ms over a few seconds is hundreds of ppm, so
 shorter streams report the offset but ``clock_drift_ppm`` None (no drift warning from a 3 s recording)."""
 CLOCK_MAX_BINS = 500
+REFINE_PPM = 50
+"""Slopes the envelope refinement tries around the repeated median (1 ppm steps)."""
 
 
 def clock_fit(device_time_us: np.ndarray, host_time_s: np.ndarray) -> dict[str, float | None] | None:
     """Fit ``host ≈ offset + device + drift`` on the lower envelope of the arrivals; None without enough data.
 
     Arrivals are late by a varying link delay, so only the earliest arrival (relative to device
-    time) per device-time bin (1 s, or span/500 when longer) is kept. Their line is a repeated-median
-    fit refined by Theil-Sen (pairs half the span apart) on the bins within ``CLOCK_RESIDUAL_WARN_S`` of
-    it: robust to a minority of stalled or stepped bins.
+    time) per device-time bin (1 s, or span/500 when longer) is kept. A repeated-median line picks the
+    bins within ``CLOCK_RESIDUAL_WARN_S`` of it (robust to a minority of stalled or stepped bins); the
+    line through them is the live fit's envelope (:func:`imu_hinge.sources.clock_fit.envelope_fit`, the
+    highest line under them), its slope searched in 1 ppm steps within ``REFINE_PPM`` of the median's.
     Returns ``clock_offset_s``: host minus device time (s) at the first sample, late by the link's
     minimum latency; ``clock_drift_ppm``: how much faster the device clock runs than the host's
     (device seconds per host second - 1, ppm); ``clock_residual_s``: 95th percentile of the bins'
@@ -69,11 +73,11 @@ def clock_fit(device_time_us: np.ndarray, host_time_s: np.ndarray) -> dict[str, 
     d = float(np.median(np.nanmedian(pair, axis=1)))  # repeated median: robust to up to half the bins
     a = float(np.median(br - d * bx))
     inlier = np.abs(br - (a + d * bx)) < CLOCK_RESIDUAL_WARN_S
-    if inlier.sum() >= 2:  # refine on the consistent bins: split-half Theil-Sen, then the median intercept
-        ix, ir = bx[inlier], br[inlier]
-        half = (ix.size + 1) // 2
-        d = float(np.median((ir[half:] - ir[:ix.size - half]) / (ix[half:] - ix[:ix.size - half])))
-        a = float(np.median(ir - d * ix))
+    if inlier.sum() >= 2:  # refine on the consistent bins: the live fit's envelope, within 50 ppm of the median
+        ix = bx[inlier]
+        slopes = 1.0 + d + np.linspace(-REFINE_PPM * 1e-6, REFINE_PPM * 1e-6, 2 * REFINE_PPM + 1)
+        a, b, _ = envelope_fit(ix, br[inlier] + ix, slopes)
+        d = b - 1.0
     residual = np.abs(br - (a + d * bx))
     return {
         "clock_offset_s": round(float(host[0]) - float(dev[0]) * 1e-6 + a, 6),

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import math
 import os
 import re
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CalibrationError, UsageError
+from ..jsonable import dumps as json_dumps
+from ..jsonable import jsonable
 from .sensor_model import FILE_TYPE, FORMAT_VERSION, MODEL, UNITS, SensorCalibration, mat3, vec3
 
 ENV_DIR = "IMU_HINGE_CALIBRATION_DIR"
@@ -79,23 +80,12 @@ def to_dict(calib: SensorCalibration) -> dict[str, Any]:
                     "misalignment": [list(r) for r in calib.acc_misalignment]},
             "gyr": {"offset_rad_s": list(calib.gyr_bias_rad_s), "sensitivity": list(calib.gyr_sensitivity),
                     "misalignment": [list(r) for r in calib.gyr_misalignment]},
-            "temperature_c": calib.temperature_c, "notes": calib.notes, "fit": _finite(calib.fit)}
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with NaN/inf floats as None (JSON has no NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+            "temperature_c": calib.temperature_c, "notes": calib.notes, "fit": jsonable(calib.fit)}
 
 
 def dumps(calib: SensorCalibration) -> str:
     """The file text: indented JSON with number lists on one line."""
-    text = json.dumps(to_dict(calib), indent=2, allow_nan=False)
+    text = json_dumps(to_dict(calib), indent=2)
     return re.sub(r"\[\s*([-+0-9.eE]+(?:,\s*[-+0-9.eE]+)*)\s*\]",
                   lambda m: "[" + ", ".join(p.strip() for p in m.group(1).split(",")) + "]", text) + "\n"
 

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CalibrationError, RecordingFormatError, RecordingNotFound
-from ..recording.interchange import DEG_TO_RAD, REQUIRED_COLUMNS, STANDARD_GRAVITY_M_S2, read_interchange_csv
+from ..recording.interchange import DEG_TO_RAD, REQUIRED_COLUMNS, read_interchange_csv
 from ..recording.session_reader import read_session, session_version
-from ..samples import SENSOR_ROLES, SensorStream
+from ..samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, SensorStream
 from .applying import applied_calibration
 from .sensor_model import unapply
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CalibrationError
-from ..samples import SensorStream
+from ..samples import STANDARD_GRAVITY_M_S2, SensorStream
 from .procedure import POSES, describe
 from .sensor_model import SensorCalibration, apply, from_matrices, utc_now_iso
 from .six_pose_fit import AccFit, fit_accelerometer
@@ -39,7 +39,7 @@ class SixPoseParams:
     min_hold_s: float = 1.5
     trim_s: float = 0.1
     pose_tilt_max_deg: float = 30.0
-    gravity_m_s2: float = 9.80665
+    gravity_m_s2: float = STANDARD_GRAVITY_M_S2
     """Local gravity; standard gravity is within 0.3% of it anywhere on Earth's surface."""
     tilt_sigma_deg: float = 1.0
     """How square the six faces are expected to be (weight of the direction residuals)."""

@@ -28,6 +28,7 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.spatial.transform import Rotation
 
+from ..samples import STANDARD_GRAVITY_M_S2
 from .procedure import pose_vector
 
 _SYM = ((0, 3, 4), (3, 1, 5), (4, 5, 2))
@@ -101,7 +102,7 @@ def _sigmas(jac: np.ndarray, n_offset: int = 3, n_diag: int = 3) -> tuple[np.nda
 
 
 def fit_accelerometer(acc_mean_m_s2: np.ndarray, poses: list[str | None], acc_std_m_s2: np.ndarray,
-                      n: np.ndarray, *, gravity_m_s2: float = 9.80665, tilt_sigma_deg: float = 1.0,
+                      n: np.ndarray, *, gravity_m_s2: float = STANDARD_GRAVITY_M_S2, tilt_sigma_deg: float = 1.0,
                       square_tol_deg: float = 2.0) -> AccFit:
     """Fit offset and matrix to the holds' means ``acc_mean_m_s2`` (K, 3), named by ``poses`` (K,)
     (``None``: not near an axis; still used for the magnitude), with per-axis stds (K, 3) and

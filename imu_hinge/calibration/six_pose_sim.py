@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
-from ..samples import SensorStream
+from ..samples import STANDARD_GRAVITY_M_S2, SensorStream
 from .procedure import GUIDE, TRANSITION_S, GuideStep, pose_vector, timeline
 from .sensor_model import SensorCalibration, from_matrices
 
@@ -75,7 +75,8 @@ def _pose_rotation(pose: str, yaw_rad: float, tilt: np.ndarray) -> Rotation:
 
 def six_pose_motion(rate_hz: float = 104.0, *, steps: tuple[GuideStep, ...] = GUIDE,
                     transition_s: float = TRANSITION_S, face_tilt_deg: float = 0.0, housing_deg: float = 0.0,
-                    gravity_m_s2: float = 9.80665, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    gravity_m_s2: float = STANDARD_GRAVITY_M_S2,
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """True ``(time_s (N,), acc_m_s2 (N, 3), gyr_rad_s (N, 3))`` of the guided procedure, sensor axes.
 
     ``face_tilt_deg``: each hold tilted by a random angle of up to this much (faces not square);
@@ -119,7 +120,7 @@ def six_pose_motion(rate_hz: float = 104.0, *, steps: tuple[GuideStep, ...] = GU
 
 def simulate_six_pose(errors: InjectedErrors, sensor: str = "sacrum", *, rate_hz: float = 104.0,
                       acc_noise_m_s2: float = 0.02, gyr_noise_rad_s: float = 0.003, face_tilt_deg: float = 0.0,
-                      housing_deg: float = 0.0, gravity_m_s2: float = 9.80665, seed: int = 0,
+                      housing_deg: float = 0.0, gravity_m_s2: float = STANDARD_GRAVITY_M_S2, seed: int = 0,
                       steps: tuple[GuideStep, ...] = GUIDE) -> SensorStream:
     """A recorded six-pose session: the true motion (:func:`six_pose_motion`), ``errors``, white noise."""
     t, acc_true, gyr_true = six_pose_motion(rate_hz, steps=steps, face_tilt_deg=face_tilt_deg,

@@ -125,10 +125,11 @@ def _run_on_cluster(args: argparse.Namespace, cluster: Any, files: Sequence[Path
     except (OSError, TimeoutError) as exc:  # the scheduler went away mid-batch
         lost = [i for i in range(total) if i not in set(spool.indices())]
         return spool, ClusterError(f"lost the Dask cluster ({type(exc).__name__}) after {total - len(lost)} of "
-                                   f"{total} analyses: the finished rows are written; run the rest again")
+                                   f"{total} analyses: the finished rows are written; run the rest again",
+                                   address=args.cluster)
     if lost:
         return spool, ClusterError(f"the Dask cluster stopped after {total - len(lost)} of {total} analyses: "
-                                   "the finished rows are written; run the rest again")
+                                   "the finished rows are written; run the rest again", address=args.cluster)
     return spool, None
 
 

@@ -5,9 +5,19 @@ and :func:`imu_hinge.commands.analyze.build_params` read what these add."""
 from __future__ import annotations
 
 import argparse
+import sys
 
+from ..feedback.audio import AudioSink
 from ..feedback.policy import MODES, SCHEDULES
 from ..fusion import METHODS
+
+
+def audio_sink() -> AudioSink:
+    """The cue player of a session; a one-line note on stderr when it stays silent (no output device)."""
+    audio = AudioSink("auto")
+    if audio.silent:
+        print(f"imu-hinge: note: audio cues are silent: {audio.reason}", file=sys.stderr)
+    return audio
 
 
 def add_analysis_options(p: argparse.ArgumentParser) -> None:

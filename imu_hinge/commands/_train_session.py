@@ -23,13 +23,13 @@ from typing import Any
 
 from ..calibration.applying import SensorCalibrator
 from ..errors import RecordingWriteError, SensorLinkError
-from ..feedback.audio import AudioSink
 from ..feedback.ble_session import AfterHaptic, LiveBleSource, RecordingSink, session_metadata
 from ..feedback.guidance import CalibrationGuide
 from ..feedback.haptic import HapticSink
 from ..feedback.policy import Cue, FeedbackPolicy, FeedbackScheduler
 from ..feedback.session_runner import RowRing, SensorStatus, SessionRunner, Sink, TimeOrderMerger
 from ..feedback.terminal import TerminalSink
+from ..jsonable import jsonable
 from ..params import AnalysisParams
 from ..pipeline import LIVE_CALIBRATION, AnalysisResult, HingePipeline
 from ..recording import SessionWriter
@@ -37,6 +37,7 @@ from ..samples import SENSOR_ROLES
 from ..sources.ble import BleSource
 from ..sources.sensor_link import LinkOptions
 from ._link_cli import SIMULATED, LinkContext, describe, find_roles, open_link
+from ._session_cli import audio_sink
 
 HAPTIC_ROLE = "thoracic"
 """The sensor that buzzes for rounding (docs/detector.md: haptic on the thoracic unit)."""
@@ -54,11 +55,6 @@ class TrainOutcome:
     """Per emulated sensor: the haptic commands it received, with their times."""
     recording_error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _jsonable(stats: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {role: {k: (None if isinstance(v, float) and v != v else round(v, 3) if isinstance(v, float) else v)
-                   for k, v in s.items()} for role, s in stats.items()}
 
 
 def _on_sigint(callback: Callable[[], None]) -> Callable[[], None]:
@@ -92,10 +88,7 @@ class TrainSession:
             sinks.append(self.haptic)
         sinks.append(AfterHaptic(TerminalSink()))
         if not args.no_audio:
-            audio = AudioSink("auto")
-            if audio.silent:
-                print(f"imu-hinge: note: audio cues are silent: {audio.reason}", file=sys.stderr)
-            sinks.append(AfterHaptic(audio))
+            sinks.append(AfterHaptic(audio_sink()))
         sinks.append(AfterHaptic(self.guide))
         # the merger's wait absorbs wall-clock jitter between the sensors' notifications; an emulation
         # played n times faster than real time needs n times the data-time wait for the same wall time
@@ -115,7 +108,7 @@ class TrainSession:
 
     async def _write_haptic(self, data: bytes) -> None:
         if self.source is None:
-            raise SensorLinkError("the sensors are not connected")
+            raise SensorLinkError("the sensors are not connected", role=HAPTIC_ROLE)
         await self.source.write_control(HAPTIC_ROLE, data)
 
     # -- the set --------------------------------------------------------------------------
@@ -184,7 +177,7 @@ class TrainSession:
             for task in faults:
                 task.cancel()
             await asyncio.gather(*faults, return_exceptions=True)
-            link_stats = _jsonable(source.stats())
+            link_stats = jsonable(source.stats(), ndigits=3)
             try:
                 if live.writer is not None:
                     writer.write_event("note", ctx.clock.now() - source.t0_s, message="link statistics",

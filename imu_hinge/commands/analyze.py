@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import numpy as np
 from ..batch import is_batch_input
 from ..errors import UsageError
 from ..fusion import METHODS
-from ..jsonable import json_default
+from ..jsonable import dumps, format_number
 from ..params import AnalysisParams, load_params, with_overrides
 from ..pipeline import AnalysisResult, analyze
 from ..recording import load_recording
@@ -81,10 +80,7 @@ def build_params(args: argparse.Namespace) -> AnalysisParams:
 
 
 def _fmt(v: float | None, spec: str = "5.1f") -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-".rjust(int(spec.split(".")[0]))
-    text = format(v, spec)
-    return text.replace("-", " ") if text.strip().lstrip("-").strip("0.") == "" else text  # never "-0.0"
+    return format_number(v, spec)
 
 
 def print_table(res: AnalysisResult, out: Any = sys.stdout) -> None:
@@ -143,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         doc: dict[str, Any] = {"recording": str(args.recording), "exercise": args.exercise,
                                **({"person": args.person} if args.person else {}), **res.to_json_dict(),
                                "params": params.to_dict()}
-        Path(args.json).write_text(json.dumps(doc, indent=1, default=json_default), encoding="utf-8")
+        Path(args.json).write_text(dumps(doc, indent=1), encoding="utf-8")
     if args.angles_csv:
         write_angles_csv(res, args.angles_csv)
     if filing is not None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..jsonable import dumps
 from .calibrate_sensor import register_sensor
 from .storeopts import add_db_argument, open_store
 
@@ -103,5 +103,5 @@ def run_range(args: argparse.Namespace) -> int:
     print("not stored (--dry-run)" if args.dry_run else
           f"stored; set thresholds as a % of Lmax: imu-hinge people set {person.name!r} --threshold-pct 60")
     if args.json:
-        Path(args.json).write_text(json.dumps({"person": person.name, **data}, indent=1), encoding="utf-8")
+        Path(args.json).write_text(dumps({"person": person.name, **data}, indent=1), encoding="utf-8")
     return 0

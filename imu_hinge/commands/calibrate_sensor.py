@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CalibrationError, UsageError
-from ..samples import SENSOR_ROLES
+from ..samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2
 
 
 def register_sensor(kinds: Any) -> None:
@@ -45,7 +45,7 @@ def register_sensor(kinds: Any) -> None:
                    help="with --from: fit nothing; apply the sensor's latest calibration to the recording's still "
                         "holds and print |acc| - g per hold (exit 3 if it is off by more than 0.05 m/s^2)")
     p.add_argument("--force", action="store_true", help="write even when the verdict is 'poor'")
-    p.add_argument("--gravity-m-s2", type=float, default=9.80665, metavar="G",
+    p.add_argument("--gravity-m-s2", type=float, default=STANDARD_GRAVITY_M_S2, metavar="G",
                    help="local gravity, m/s^2 (default 9.80665; anywhere on Earth 9.78..9.83)")
     p.add_argument("--min-hold-s", type=float, default=1.5, metavar="S",
                    help="shortest still hold that counts, s (default 1.5; the guide asks for 3)")

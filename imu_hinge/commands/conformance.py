@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from typing import Any
 
 from ..errors import SensorLinkError, UsageError
+from ..jsonable import dumps
 
 
 def register(sub: Any) -> None:
@@ -79,9 +79,9 @@ async def _run(args: argparse.Namespace) -> int:
             if clear is not None:
                 raise clear from None
             raise SensorLinkError(f"conformance run stopped: {type(exc).__name__}: {exc}; check the sensor is on "
-                                  "and in range, then run again") from None
+                                  "and in range, then run again", address=args.address) from None
         name = args.address or "first sensor seen"
     out = summary(results, target=name)
     print(f"{out['passed']} PASS, {out['failed']} FAIL", file=sys.stderr)
-    print(json.dumps(out), flush=True)
+    print(dumps(out), flush=True)
     return 0 if out["ok"] else 1

@@ -10,7 +10,6 @@ round-trip precision, so a sample reads back bit for bit what the session file h
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RecordingWriteError, UsageError
+from ..jsonable import dumps
 from ..samples import SENSOR_ROLES, Recording
 
 INTERCHANGE_HEADER = ("time_s", "sensor", "acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")
@@ -60,10 +60,10 @@ def _comments(rec: Recording, source: str) -> list[str]:
     lines = [f"# imu-hinge export of {Path(source).name} (interchange CSV, see recordings/README.md): seq = "
              "sample index (a jump is a gap), clipped = 1 where the sensor saturated"]
     if meta:
-        lines.append("# meta: " + json.dumps(meta, separators=(",", ":"), default=str))
+        lines.append("# meta: " + dumps(meta, compact=True, fallback=str))
     events = rec.metadata.get("events")
     for ev in events if isinstance(events, list) else []:
-        lines.append("# event: " + json.dumps(ev, separators=(",", ":"), default=str))
+        lines.append("# event: " + dumps(ev, compact=True, fallback=str))
     return lines
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..jsonable import jsonable
 from ._link_cli import SIMULATED, add_link_options, describe, open_link
 
 
@@ -78,7 +79,7 @@ async def _run(args: argparse.Namespace) -> int:
             finally:
                 stats = source.stats()
                 writer.write_event("note", ctx.clock.now() - source.t0_s, message="link statistics",
-                                   stats=_jsonable(stats))
+                                   stats=jsonable(stats, ndigits=3))
                 writer.close(status)
     _summary(args.out, writer, stats)
     return 0
@@ -114,11 +115,6 @@ async def _stream(source: Any, writer: Any, duration_s: float | None, quiet: boo
         else:
             _event(writer, item, quiet)
         writer.flush_if_due()
-
-
-def _jsonable(stats: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {role: {k: (None if isinstance(v, float) and v != v else round(v, 3) if isinstance(v, float) else v)
-                   for k, v in s.items()} for role, s in stats.items()}
 
 
 def _event(writer: Any, event: Any, quiet: bool) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 from pathlib import Path
@@ -19,17 +18,16 @@ from typing import Any
 from ..detection.role_check import roles_look_swapped
 from ..errors import UsageError
 from ..extras import extra_for
-from ..feedback.audio import AudioSink
 from ..feedback.haptic import HapticSink
 from ..feedback.policy import FeedbackPolicy, FeedbackScheduler
 from ..feedback.replay_source import ReplaySource, replay_status
 from ..feedback.session_runner import RowRing, SessionRunner, Sink
 from ..feedback.terminal import TerminalSink, summary_lines, threshold_line
-from ..jsonable import json_default
+from ..jsonable import dumps
 from ..pipeline import AnalysisResult, pipeline_for
 from ..quality import recording_quality
 from ..recording import load_recording
-from ._session_cli import add_analysis_options, add_feedback_options
+from ._session_cli import add_analysis_options, add_feedback_options, audio_sink
 from .analyze import build_params
 
 
@@ -108,10 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_haptic:
         sinks.append(HapticSink(None))  # no sensor in a replay: log what a live session would send
     if not args.no_audio:
-        audio = AudioSink("auto")
-        if audio.silent:
-            print(f"imu-hinge: note: audio cues are silent: {audio.reason}", file=sys.stderr)
-        sinks.append(audio)
+        sinks.append(audio_sink())
     ring = RowRing()
     pipeline, cal_warnings = pipeline_for(rec, params)
     runner = SessionRunner(pipeline, scheduler, sinks, ring)
@@ -180,7 +175,7 @@ def _write_json(args: argparse.Namespace, res: AnalysisResult, params: dict[str,
     }
     if gui_stats is not None:
         doc["gui"] = gui_stats
-    Path(args.json).write_text(json.dumps(doc, indent=1, default=json_default), encoding="utf-8")
+    Path(args.json).write_text(dumps(doc, indent=1), encoding="utf-8")
 
 
 __all__ = ["gui_unavailable", "policy_from_args", "register", "run"]

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from typing import Any
 
 from ..errors import SensorLinkError, UsageError
+from ..jsonable import dumps
 from ..sources.brands import BRANDS
 from ._link_cli import add_link_options, describe, open_link
 from .storeopts import add_db_argument
@@ -92,7 +92,7 @@ async def _run(args: argparse.Namespace) -> int:
                 await link.drop_client()
             rows.append(row)
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(dumps(rows, indent=1))
     else:
         _print_table(rows)
     return 0 if all("error" not in r for r in rows) else 5

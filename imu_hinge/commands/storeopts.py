@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 from typing import Any
 
+from ..jsonable import dumps, format_number
 from ..store import Store
 from ..store.db import ENV_DB
 
@@ -24,21 +23,9 @@ def open_store(args: argparse.Namespace, *, create: bool = True) -> Store:
 
 def print_json(doc: Any, out: Any = None) -> None:
     """``doc`` as indented JSON on stdout (NaN -> null)."""
-    print(json.dumps(_finite(doc), indent=1, default=str), file=out or sys.stdout)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+    print(dumps(doc, indent=1, fallback=str), file=out or sys.stdout)
 
 
 def fmt(value: float | None, spec: str = "5.1f") -> str:
     """``value`` formatted, or a right-aligned dash when missing."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-".rjust(int(spec.split(".")[0] or 1))
-    return format(value, spec)
+    return format_number(value, spec)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as _dt
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..detection.role_check import SWAP_WARNING, roles_look_swapped
 from ..errors import ImuHingeError, RecordingNotFound, UsageError
 from ..feedback.terminal import summary_lines, threshold_line
-from ..jsonable import json_default
+from ..jsonable import dumps
 from ..quality import recording_quality
 from ..recording import read_session
 from ..samples import SENSOR_ROLES
@@ -194,7 +193,7 @@ def _report(args: argparse.Namespace, session: TrainSession, outcome: TrainOutco
             "run": session.runner.stats.to_dict(), **({"gui": outcome.extra["gui"]} if "gui" in outcome.extra else {}),
             "params": session.params.to_dict(),
         }
-        Path(args.json).write_text(json.dumps(doc, indent=1, default=json_default), encoding="utf-8")
+        Path(args.json).write_text(dumps(doc, indent=1), encoding="utf-8")
 
 
 __all__ = ["default_out", "register", "run"]

@@ -700,7 +700,7 @@ async def check_sensor(backend: LinkBackend, clock: HostClock, address: str | No
     if found is None:
         where = f"at {address}" if address else "nearby"
         raise SensorLinkError(f"no imu-hinge sensor advertising {where} within {scan_timeout_s:g} s; switch it on "
-                              "and bring it closer")
+                              "and bring it closer", address=address)
     results: list[ClauseResult] = []
 
     def record(cid: str, passed: bool, detail: str) -> None:

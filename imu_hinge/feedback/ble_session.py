@@ -37,16 +37,6 @@ from .session_runner import SensorStatus, Sink
 log = logging.getLogger(__name__)
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def session_metadata(source: BleSource, calibrator: SensorCalibrator, *, now_s: float, **extra: Any) -> dict[str, Any]:
     """Recording metadata of a live session: each sensor's info, id and applied calibration file."""
     sensors = {}
@@ -158,7 +148,7 @@ class LiveBleSource:
                                      device_time_us=batch.device_time_us, host_time_s=batch.host_time_s,
                                      flags=batch.flags, **si)
             for kind, t, fields in self._events:
-                writer.write_event(kind, t, **_finite(fields))
+                writer.write_event(kind, t, **fields)
             self._events.clear()
         except RecordingWriteError as exc:
             self._write_failed(exc)

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from ..detection.events import CalibrationDone, Event, FaultRaised, Notice, RepCompleted
 from ..detection.params import FaultParams
 from ..detection.role_check import SWAP_WARNING, roles_look_swapped
+from ..jsonable import format_number
 from ..pipeline import AnalysisResult
 from .policy import _FAULT_WORDS, Cue, rep_verdict
 
@@ -29,10 +30,7 @@ def fault_words(fault: str) -> str:
 
 
 def _deg(v: float) -> str:
-    if math.isnan(v):
-        return "  -"
-    text = f"{v:3.0f}"
-    return text.replace("-0", " 0") if text.strip() == "-0" else text
+    return format_number(v, "3.0f")
 
 
 def threshold_line(faults: FaultParams) -> str:

@@ -36,6 +36,7 @@ from .spec import (
     ROLES,
     SERVICE_UUID,
     ProtocolDecodeError,
+    check_version,
 )
 
 _AD_FLAGS = 0x01
@@ -72,11 +73,7 @@ def encode_adv_payload(info: AdvertisementInfo) -> bytes:
 def decode_adv_payload(payload: bytes | bytearray | memoryview) -> AdvertisementInfo:
     """Decode the manufacturer-data payload (company ID already removed)."""
     buf = bytes(payload)
-    if not buf:
-        raise ProtocolDecodeError("truncated", "empty advertisement payload")
-    if buf[0] != PROTOCOL_VERSION:
-        raise ProtocolDecodeError(
-            "wrong_version", f"advertisement has protocol version {buf[0]}, expected {PROTOCOL_VERSION}")
+    check_version(buf, "advertisement", empty="advertisement payload")
     if len(buf) < ADV_PAYLOAD_SIZE:
         raise ProtocolDecodeError(
             "truncated", f"advertisement payload of {len(buf)} bytes, need {ADV_PAYLOAD_SIZE}")

@@ -38,6 +38,7 @@ from .spec import (
     RAW_MIN,
     SAMPLE_SIZE,
     ProtocolDecodeError,
+    check_version,
 )
 
 _HEADER = struct.Struct("<BBHI")
@@ -155,12 +156,7 @@ def encode_notification(packet: DataPacket) -> bytes:
 def decode_notification(data: bytes | bytearray | memoryview) -> DataPacket:
     """Decode one data notification; raises ``ProtocolDecodeError`` (a ``DecodeError``)."""
     buf = bytes(data)
-    if not buf:
-        raise ProtocolDecodeError("truncated", "empty data notification")
-    version = buf[0] >> 4
-    if version != PROTOCOL_VERSION:
-        raise ProtocolDecodeError(
-            "wrong_version", f"data notification has protocol version {version}, expected {PROTOCOL_VERSION}")
+    check_version(buf, "data notification", version_shift=4)
     if len(buf) < HEADER_SIZE:
         raise ProtocolDecodeError("truncated", f"data notification of {len(buf)} bytes is shorter than "
                                                f"its {HEADER_SIZE}-byte header")

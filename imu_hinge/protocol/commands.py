@@ -167,16 +167,16 @@ def decode_command(data: bytes | bytearray | memoryview) -> Command:
         raise ProtocolDecodeError("truncated", "empty command")
     name = OPCODE_NAMES.get(buf[0])
     if name is None:
-        raise ProtocolDecodeError("unknown_opcode", f"unknown command opcode {buf[0]:#04x}")
+        raise ProtocolDecodeError("unknown_opcode", f"unknown command opcode {buf[0]:#04x}", opcode=buf[0])
     size = COMMAND_SIZES[name]
     if len(buf) != size:
         kind: ErrorKind = "truncated" if len(buf) < size else "length_mismatch"
-        raise ProtocolDecodeError(kind, f"{name} command needs {size} bytes, got {len(buf)}")
+        raise ProtocolDecodeError(kind, f"{name} command needs {size} bytes, got {len(buf)}", opcode=buf[0])
     cls = _CLASSES[name]
     params = struct.unpack(cls._format, buf[1:])
     problem = _problem(name, params)
     if problem:
-        raise ProtocolDecodeError("invalid_value", f"invalid {name} command: {problem}")
+        raise ProtocolDecodeError("invalid_value", f"invalid {name} command: {problem}", opcode=buf[0])
     if cls is SetRoleCommand:
         return SetRoleCommand(ROLE_NAMES[params[0]])
     return cls(*params)
@@ -234,15 +234,15 @@ def decode_response(data: bytes | bytearray | memoryview) -> CommandResponse:
         raise ProtocolDecodeError("invalid_value",
                                   f"command response byte 0 {buf[0]:#04x} lacks the 0x80 bit")
     if len(buf) < RESPONSE_SIZE:
-        raise ProtocolDecodeError("truncated", "command response of 1 byte, need 2")
+        raise ProtocolDecodeError("truncated", "command response of 1 byte, need 2", opcode=buf[0] & 0x7F)
     opcode, status = buf[0] & 0x7F, STATUS_NAMES.get(buf[1])
     if status is None:
-        raise ProtocolDecodeError("invalid_value", f"unknown command response status {buf[1]}")
+        raise ProtocolDecodeError("invalid_value", f"unknown command response status {buf[1]}", opcode=opcode)
     resp = CommandResponse(opcode, status)
     size = TIME_PING_RESPONSE_SIZE if resp.carries_time else RESPONSE_SIZE
     if len(buf) != size:
         kind: ErrorKind = "truncated" if len(buf) < size else "length_mismatch"
-        raise ProtocolDecodeError(kind, f"command response needs {size} bytes, got {len(buf)}")
+        raise ProtocolDecodeError(kind, f"command response needs {size} bytes, got {len(buf)}", opcode=opcode)
     if resp.carries_time:
         token, device_time_us = struct.unpack_from("<II", buf, 2)
         resp = CommandResponse(opcode, status, token, device_time_us)

@@ -38,6 +38,7 @@ from .spec import (
     ROLES,
     STANDARD_GRAVITY_M_S2,
     ProtocolDecodeError,
+    check_version,
 )
 
 _INFO = struct.Struct("<BBBBIffBHB")
@@ -124,12 +125,7 @@ def encode_info(info: SensorInfo) -> bytes:
 def decode_info(data: bytes | bytearray | memoryview) -> SensorInfo:
     """Decode the info characteristic; raises ``ProtocolDecodeError`` (a ``DecodeError``)."""
     buf = bytes(data)
-    if not buf:
-        raise ProtocolDecodeError("truncated", "empty info characteristic")
-    if buf[0] != PROTOCOL_VERSION:
-        raise ProtocolDecodeError(
-            "wrong_version",
-            f"info characteristic has protocol version {buf[0]}, expected {PROTOCOL_VERSION}")
+    check_version(buf, "info characteristic")
     if len(buf) < INFO_SIZE:
         raise ProtocolDecodeError("truncated", f"info characteristic of {len(buf)} bytes, need {INFO_SIZE}")
     ver, fw_major, fw_minor, fw_patch, rate, acc, gyr, acc_range, gyr_range, role = _INFO.unpack_from(buf)

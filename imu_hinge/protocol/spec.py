@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..errors import DecodeError
+from ..errors import ProtocolDecodeError as ProtocolDecodeError  # re-export: it lives in the one exception tree
+from ..samples import STANDARD_GRAVITY_M_S2 as STANDARD_GRAVITY_M_S2  # protocol.json states the same value
 
 PROTOCOL_VERSION = 1
 """Version in every data notification, the info characteristic and the advertisement."""
@@ -87,7 +88,6 @@ ROLES: dict[str, int] = {"unassigned": 0, "sacrum": 1, "thoracic": 2}
 ROLE_NAMES: dict[int, str] = {v: k for k, v in ROLES.items()}
 RoleName = Literal["unassigned", "sacrum", "thoracic"]
 
-STANDARD_GRAVITY_M_S2 = 9.80665
 ACC_MG_PER_LSB: dict[int, float] = {2: 0.061, 4: 0.122, 8: 0.244, 16: 0.488}
 """LSM6DS3TR-C accelerometer sensitivity per full-scale range (datasheet Table 3)."""
 GYR_MDPS_PER_LSB: dict[int, float] = {125: 4.375, 250: 8.75, 500: 17.5, 1000: 35.0, 2000: 70.0}
@@ -141,13 +141,12 @@ ERROR_KINDS: tuple[str, ...] = (
 )
 
 
-class ProtocolDecodeError(DecodeError):
-    """A :class:`~imu_hinge.errors.DecodeError` that also says which rule failed.
-
-    ``kind`` is one of :data:`ERROR_KINDS` (the same names the C codec's
-    ``imu_err_name`` returns and ``vectors.json`` expects); ``str(exc)`` is one line.
-    """
-
-    def __init__(self, kind: ErrorKind, message: str) -> None:
-        super().__init__(message)
-        self.kind: ErrorKind = kind
+def check_version(buf: bytes, what: str, *, empty: str = "", version_shift: int = 0) -> None:
+    """The first two rules of every decoder, in order: not empty (``truncated``: "empty ``empty or what``"),
+    then the protocol version in byte 0, above ``version_shift`` bits (``wrong_version``)."""
+    if not buf:
+        raise ProtocolDecodeError("truncated", f"empty {empty or what}")
+    version = buf[0] >> version_shift
+    if version != PROTOCOL_VERSION:
+        raise ProtocolDecodeError("wrong_version",
+                                  f"{what} has protocol version {version}, expected {PROTOCOL_VERSION}")

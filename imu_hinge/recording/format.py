@@ -28,7 +28,6 @@ Metadata (``# meta:``) keys: ``format_version`` (1), ``software`` ("imu-hinge"),
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -39,6 +38,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import __version__
+from ..jsonable import dumps
 from ..protocol.codec import clipped_mask
 from ..protocol.info import SensorInfo
 from ..protocol.spec import FLAG_CLIPPED, FLAG_HAPTIC_ACTIVE, FLAG_TX_OVERFLOW, RAW_MAX, RAW_MIN
@@ -161,15 +161,8 @@ def parse_magic(line: str) -> int | None:
 
 
 def json_line(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False, default=_json_default)
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+    """One compact strict-JSON line (metadata, events, end marker): undefined numbers are null."""
+    return dumps(obj, compact=True)
 
 
 def as_column(x: ArrayLike | None, n: int, name: str, dtype: type, width: int = 0) -> np.ndarray | None:

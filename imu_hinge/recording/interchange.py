@@ -16,12 +16,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RecordingFormatError, RecordingNotFound, UsageError
-from ..samples import SENSOR_ROLES, Recording, SensorStream
+from ..samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream
 
 REQUIRED_COLUMNS = ("time_s", "sensor", "acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")
 ACC_COLUMNS = ("acc_x", "acc_y", "acc_z")
 GYR_COLUMNS = ("gyr_x", "gyr_y", "gyr_z")
-STANDARD_GRAVITY_M_S2 = 9.80665
 DEG_TO_RAD = np.pi / 180.0
 UNIT_CHOICES = ("auto", "si", "g", "deg/s")
 

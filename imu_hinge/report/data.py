@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImuHingeError, RecordingFormatError
+from ..jsonable import finite_or_none
 from ..params import AnalysisParams, params_from_dict, with_overrides
 from ..pipeline import AnalysisResult, analyze
 from ..recording import load_recording
@@ -203,8 +204,8 @@ def from_store(store: Any, session_id: int, previous: int = 10) -> ReportData:
     upto = [x for x in sessions if (x.started_utc, x.id) <= (s.get("started_utc"), int(session_id))]
     data.earlier_sessions = len(upto) - 1
     data.history = [{"id": x.id, "started_utc": x.started_utc, "exercise": x.exercise, "reps": x.n_reps,
-                     "flagged": x.n_flagged, "peak_lumbar_max_deg": _finite(x.peak_lumbar_max_deg),
-                     "peak_lumbar_mean_deg": _finite(x.peak_lumbar_mean_deg), "threshold_deg": x.threshold_deg,
+                     "flagged": x.n_flagged, "peak_lumbar_max_deg": finite_or_none(x.peak_lumbar_max_deg),
+                     "peak_lumbar_mean_deg": finite_or_none(x.peak_lumbar_mean_deg), "threshold_deg": x.threshold_deg,
                      "current": x.id == int(session_id)} for x in upto[-(previous + 1):]]
     data.next_step = _next_step(store, name, s.get("exercise"))
     res, data.traces_note, _ = _reanalyse(data.source, params)
@@ -225,7 +226,3 @@ def _next_step(store: Any, person: str, exercise: str | None) -> str | None:
         return next_step_text(advise(exercise, store.sets(person, exercise, 50), load_rules()))
     except (ImuHingeError, KeyError):
         return None
-
-
-def _finite(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and math.isfinite(v) else None

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ..jsonable import finite_or_none as num
+from ..jsonable import finite_values, format_number
 from .data import ReportData
 from .svg import Chart, Series, legend, line_chart
 
@@ -25,21 +27,13 @@ REP_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def num(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None
-
-
 def mean_or_none(values: list[Any]) -> float | None:
-    nums = [x for x in map(num, values) if x is not None]
+    nums = finite_values(values)
     return fmean(nums) if nums else None
 
 
 def fmt(v: Any, spec: str = ".1f", missing: str = "–") -> str:
-    x = num(v)
-    if x is None:
-        return missing
-    text = str(int(round(x))) if spec == "d" else format(x, spec)
-    return text[1:] if text.startswith("-") and not text.strip("-0.") else text  # never "-0.0"
+    return format_number(v, spec, missing)
 
 
 def fault_chips(faults: list[str]) -> str:

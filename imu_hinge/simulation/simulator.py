@@ -19,6 +19,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from .. import __version__
+from ..jsonable import jsonable
 from ..samples import SENSOR_ROLES, Recording
 from .body import BodyGeometry, SegmentAngles, random_geometry, sensor_kinematics
 from .config import SimConfig, validate
@@ -90,12 +91,8 @@ class SimResult:
             "clock_ppm_drawn": {r: round(x.clock_ppm, 3) for r, x in self.realisations.items()},
             "geometry": asdict(self.geometry),
             "generator": f"imu-hinge {__version__} simulate",
-            "config": _jsonable(asdict(cfg)),
+            "config": jsonable(asdict(cfg)),
         }
-
-
-def _jsonable(d: dict) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
 def simulate(config: SimConfig) -> SimResult:

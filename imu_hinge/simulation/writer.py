@@ -8,12 +8,12 @@ which independent readers use.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UsageError
+from ..jsonable import dumps
 from ..samples import SENSOR_ROLES
 from .simulator import SimResult
 
@@ -38,7 +38,7 @@ def _comment_lines(res: SimResult) -> list[str]:
         f"{len(res.reps)} reps, {res.duration_s:.1f} s); truth in the .truth.json / .truth_angles.csv beside it",
         f"# rates_hz: sacrum {cfg.rate_hz:g}, thoracic {cfg.thoracic_rate:g}; mount_rpy_deg: sacrum "
         f"{s['mount_sacrum']}, thoracic {s['mount_thoracic']}; drop_fraction {cfg.drop_fraction:g}",
-        "# config: " + json.dumps(s["config"], separators=(",", ":")),
+        "# config: " + dumps(s["config"], compact=True),
     ]
 
 
@@ -66,7 +66,7 @@ def write_case(res: SimResult, csv_path: Path) -> tuple[Path, Path, Path]:
         csv_p.write_text("\n".join(lines) + "\n")
         truth = res.summary()
         truth["reps"] = res.reps
-        json_p.write_text(json.dumps(truth, indent=1) + "\n")
+        json_p.write_text(dumps(truth, indent=1) + "\n")
         table = np.column_stack([res.truth_time_s, res.truth_pelvic_tilt_deg, res.truth_trunk_flexion_deg,
                                  res.truth_lumbar_flexion_deg])
         np.savetxt(angles_p, table, fmt=["%.4f", "%.4f", "%.4f", "%.4f"], delimiter=",",

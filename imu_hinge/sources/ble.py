@@ -116,7 +116,7 @@ class BleSource:
                 found = await find_sensor(link.role, self.options.rescan_s, backend=self.backend,
                                           assignments=self.assignments) or found
         raise SensorLinkError(f"could not set up the {link.role} sensor after {self.options.connect_attempts} "
-                              f"attempts: {last}")
+                              f"attempts: {last}", role=link.role, address=found.address)
 
     async def _supervise(self, link: SensorLink) -> None:
         """Reconnect ``link`` whenever it drops: rescan, fresh client, back-off, resume."""
@@ -183,7 +183,7 @@ class BleSource:
             raise SensorLinkError(f"the {role} sensor has no vibration motor the host can drive")
         client = link.client
         if client is None or not client.is_connected:
-            raise SensorLinkError(f"the {role} sensor is not connected")
+            raise self.links[role].error(f"the {role} sensor is not connected")
         await client.write_gatt_char(CONTROL_CHAR_UUID, data, response=False)
 
     async def read_battery(self, role: str) -> int | None:

@@ -42,6 +42,29 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 
+def envelope_fit(x: np.ndarray, y: np.ndarray, slopes: np.ndarray, pings: np.ndarray | None = None,
+                 ping_weight: float = 1.0) -> tuple[float, float, float]:
+    """The device -> host line ``y ≈ a + b·x (+ c)`` of the module docstring, for one set of evidence.
+
+    ``x``, ``y``: device and host times (s) of the earliest arrival per bin; ``slopes``: the candidate
+    ``b`` values; ``pings``: (N, 3) rows of (device s, send s, receive s) on the same axes, or None.
+    Returns ``(a, b, c)``: ``a`` the envelope's intercept for the chosen slope ``b`` (the highest line
+    under every arrival), ``c`` the ping offset to add (0 without pings). Used live by :class:`ClockFit`
+    and on a whole recording by :func:`imu_hinge.quality.clock_fit`.
+    """
+    envelope = np.min(y[None, :] - slopes[:, None] * x[None, :], axis=1)  # intercepts under all points
+    score = envelope + slopes * float(np.mean(x))
+    if pings is not None:
+        hi = np.min(pings[:, 2][None, :] - slopes[:, None] * pings[None, :, 0], axis=1)
+        hi = np.minimum(hi, envelope)  # the data are upper bounds too
+        lo = np.max(pings[:, 1][None, :] - slopes[:, None] * pings[None, :, 0], axis=1)
+        score = score + ping_weight * (hi - lo)
+    k = int(np.argmax(score))
+    a = float(envelope[k])
+    c = 0.5 * float(hi[k] + lo[k]) - a if pings is not None else 0.0
+    return a, float(slopes[k]), c
+
+
 class ClockFit:
     """Online fit of one sensor's device clock to the host clock.
 
@@ -164,18 +187,8 @@ class ClockFit:
             slopes = 1.0 + np.linspace(-half, half, 2 * math.ceil(self.max_drift_ppm) + 1)
         else:
             slopes = np.ones(1)
-        envelope = np.min(y[None, :] - slopes[:, None] * x[None, :], axis=1)  # intercepts under all points
-        score = envelope + slopes * float(np.mean(x))
-        if self._pings:
-            p = np.array(self._pings, dtype=np.float64)
-            hi = np.min((p[:, 2] - y0)[None, :] - slopes[:, None] * p[None, :, 0], axis=1)
-            hi = np.minimum(hi, envelope)  # the data are upper bounds too
-            lo = np.max((p[:, 1] - y0)[None, :] - slopes[:, None] * p[None, :, 0], axis=1)
-            score = score + self.ping_weight * (hi - lo)
-        k = int(np.argmax(score))
-        a = float(envelope[k])
-        self.slope_ = float(slopes[k])
-        self.ping_offset_s_ = 0.5 * float(hi[k] + lo[k]) - a if self._pings else 0.0
+        pings = np.array(self._pings, dtype=np.float64) - [0.0, y0, y0] if self._pings else None
+        a, self.slope_, self.ping_offset_s_ = envelope_fit(x, y, slopes, pings, self.ping_weight)
         self.offset_s_ = a + self.ping_offset_s_ + y0
         self._fitted_at_x = self._latest_x
         self._dirty = False

@@ -102,7 +102,8 @@ def pick_roles(found: list[FoundSensor], roles: Collection[str]) -> dict[str, Fo
     for f in found:
         if f.role in roles and f.role in picked and picked[f.role].address != f.address:
             raise SensorLinkError(f"two sensors advertise the {f.role} role ({picked[f.role].address} and "
-                                  f"{f.address}): switch one off, or give it the other role")
+                                  f"{f.address}): switch one off, or give it the other role",
+                                  role=f.role, address=f.address)
         picked.setdefault(f.role, f)
     missing = [r for r in roles if r not in picked]
     if missing:
@@ -110,5 +111,6 @@ def pick_roles(found: list[FoundSensor], roles: Collection[str]) -> dict[str, Fo
         hint = ("; give a sensor its role with `imu-hinge sensors assign ADDRESS sacrum|thoracic`"
                 if any(f.role == "unassigned" and f.brand != "imu-hinge" for f in found) else "")
         raise SensorLinkError(f"no {' or '.join(missing)} sensor found (seen: {seen}); switch it on and bring it "
-                              f"closer (a new sensor advertises role 'unassigned' until it is given one){hint}")
+                              f"closer (a new sensor advertises role 'unassigned' until it is given one){hint}",
+                              role=missing[0] if len(missing) == 1 else None)
     return {r: picked[r] for r in roles}

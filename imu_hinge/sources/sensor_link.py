@@ -110,6 +110,10 @@ class SensorLink:
         self._tokens = itertools.count(1)
         self._reported_drops = 0
 
+    def error(self, message: str) -> SensorLinkError:
+        """A :class:`SensorLinkError` about this sensor (its role, and its address once found)."""
+        return SensorLinkError(message, role=self.role, address=self.found.address if self.found else None)
+
     def event(self, kind: str, message: str, **detail: object) -> LinkEvent:
         """A :class:`LinkEvent` of this sensor, stamped now."""
         return LinkEvent(kind, self.role, self.clock.now() - self.t0_s, f"{self.role}: {message}", dict(detail))
@@ -201,9 +205,9 @@ class SensorLink:
             return decode_info(data)
         except DecodeError as exc:
             if getattr(exc, "kind", "") == "wrong_version":
-                raise SensorLinkError(f"the {self.role} sensor speaks protocol version {data[0]}, this imu-hinge "
+                raise self.error(f"the {self.role} sensor speaks protocol version {data[0]}, this imu-hinge "
                                       f"speaks {PROTOCOL_VERSION}: update imu-hinge (or the sensor)") from None
-            raise SensorLinkError(f"the {self.role} sensor sent an unreadable info characteristic ({exc})") from None
+            raise self.error(f"the {self.role} sensor sent an unreadable info characteristic ({exc})") from None
 
     async def _read_optional(self, client: BleakClient, uuid: str) -> bytearray | None:
         if client.services.get_characteristic(uuid) is None:
@@ -213,7 +217,7 @@ class SensorLink:
     async def read_battery(self) -> int | None:
         """Battery level (%) read now (``None`` if the sensor has no Battery service)."""
         if self.client is None or not self.client.is_connected:
-            raise SensorLinkError(f"the {self.role} sensor is not connected")
+            raise self.error(f"the {self.role} sensor is not connected")
         self.battery_percent = await self._read_optional_int(self.client, BATTERY_LEVEL_CHAR_UUID)
         return self.battery_percent
 
@@ -253,20 +257,20 @@ class SensorLink:
         """Write ``cmd`` and wait for the sensor's answer; ``SensorLinkError`` if it refuses."""
         client = self.client
         if client is None or not client.is_connected:
-            raise SensorLinkError(f"the {self.role} sensor is not connected; cannot send {cmd.name}")
+            raise self.error(f"the {self.role} sensor is not connected; cannot send {cmd.name}")
         fut: asyncio.Future[CommandResponse] = asyncio.get_running_loop().create_future()
         self._pending[OPCODES[cmd.name]].append(fut)
         await client.write_gatt_char(CONTROL_CHAR_UUID, encode_command(cmd), response=response)
         resp = await asyncio.wait_for(fut, self.options.command_timeout_s)
         if not resp.ok:
-            raise SensorLinkError(f"the {self.role} sensor refused {cmd.name}: {resp.status}")
+            raise self.error(f"the {self.role} sensor refused {cmd.name}: {resp.status}")
         return resp
 
     async def ping(self) -> float:
         """One time ping; feeds the clock fit; the round trip in host-clock seconds."""
         client = self.client
         if client is None:
-            raise SensorLinkError(f"the {self.role} sensor is not connected")
+            raise self.error(f"the {self.role} sensor is not connected")
         token = next(self._tokens) & 0xFFFFFFFF
         fut: asyncio.Future[tuple[CommandResponse, float]] = asyncio.get_running_loop().create_future()
         self._pings[token] = fut

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from ..errors import StoreError, UsageError
+from ..jsonable import dumps
 from ..samples import SENSOR_ROLES
 
 FILE_NAME = "sensor-roles.json"
@@ -52,7 +53,7 @@ def assign_role(address: str, role: str, db: str | Path | None = None) -> dict[s
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(roles, indent=1, sort_keys=True), encoding="utf-8")
+        tmp.write_text(dumps(dict(sorted(roles.items())), indent=1), encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
         raise StoreError(f"cannot save the sensor roles to {path} ({exc}): check the folder is writable") from None

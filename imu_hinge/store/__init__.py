@@ -63,7 +63,8 @@ class Store:
     def __init__(self, path: str | Path | None = None, *, create: bool = True, timeout_s: float | None = None) -> None:
         self.path = resolve_db_path(path)
         if not create and not self.path.exists():
-            raise StoreError(f"no store at {self.path} yet; add someone first with `imu-hinge people add NAME`")
+            raise StoreError(f"no store at {self.path} yet; add someone first with `imu-hinge people add NAME`",
+                             path=self.path)
         if create and path is None and self.path == platform_db_path():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn: sqlite3.Connection | None = connect(self.path, timeout_s=timeout_s)
@@ -82,7 +83,7 @@ class Store:
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            raise StoreError(f"the store {self.path} is closed")
+            raise StoreError(f"the store {self.path} is closed", path=self.path)
         return self._conn
 
     def close(self) -> None:
@@ -213,7 +214,7 @@ class Store:
         """Delete a filed session with its sets, reps and alerts; :class:`StoreError` if there is none."""
         with transaction(self.conn):
             if not _sessions.delete_session(self.conn, int(session_id)):
-                raise StoreError(f"no session #{session_id} in {self.path}")
+                raise StoreError(f"no session #{session_id} in {self.path}", path=self.path)
 
     @guarded
     def sessions(self, person: Person | str, exercise: str | None = None) -> list[SessionSummary]:
@@ -234,7 +235,7 @@ class Store:
     def session(self, session_id: int) -> dict[str, Any]:
         found = _sessions.load_session(self.conn, int(session_id))
         if found is None:
-            raise StoreError(f"no session #{session_id} in {self.path}")
+            raise StoreError(f"no session #{session_id} in {self.path}", path=self.path)
         return found
 
     @guarded

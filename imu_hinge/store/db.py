@@ -103,14 +103,14 @@ def describe(exc: sqlite3.Error, path: Path) -> str:
 def connect(path: Path, *, timeout_s: float | None = None) -> sqlite3.Connection:
     """Open ``path`` (created if missing) with the store's pragmas; SQLite errors become :class:`StoreError`."""
     if not path.parent.is_dir():
-        raise StoreError(f"cannot create the store {path}: its folder does not exist")
+        raise StoreError(f"cannot create the store {path}: its folder does not exist", path=path)
     if path.is_dir():
-        raise StoreError(f"{path} is a folder, not a store file")
+        raise StoreError(f"{path} is a folder, not a store file", path=path)
     wait_s = busy_timeout_s(timeout_s)
     try:
         conn = sqlite3.connect(str(path), timeout=wait_s, isolation_level=None)
     except sqlite3.Error as exc:
-        raise StoreError(describe(exc, path)) from None
+        raise StoreError(describe(exc, path), path=path) from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -120,7 +120,7 @@ def connect(path: Path, *, timeout_s: float | None = None) -> sqlite3.Connection
         conn.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.Error as exc:
         conn.close()
-        raise StoreError(describe(exc, path)) from None
+        raise StoreError(describe(exc, path), path=path) from None
     conn.row_factory = sqlite3.Row
     return conn
 
@@ -151,6 +151,7 @@ def guarded(method: Callable[P, R]) -> Callable[P, R]:
             return method(*args, **kwargs)
         except sqlite3.Error as exc:
             owner: Any = args[0] if args else None
-            raise StoreError(describe(exc, Path(getattr(owner, "path", "?")))) from None
+            where = getattr(owner, "path", None)
+            raise StoreError(describe(exc, Path(where or "?")), path=where) from None
 
     return wrapper

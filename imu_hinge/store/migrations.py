@@ -64,13 +64,13 @@ def check_ownership(conn: sqlite3.Connection, path: Path) -> int:
     if version == 0:
         tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
         if tables:
-            raise StoreError(f"{path} is an SQLite database but not an imu-hinge store; use another --db")
+            raise StoreError(f"{path} is an SQLite database but not an imu-hinge store; use another --db", path=path)
         return 0
     if app_id != APPLICATION_ID:
-        raise StoreError(f"{path} is an SQLite database but not an imu-hinge store; use another --db")
+        raise StoreError(f"{path} is an SQLite database but not an imu-hinge store; use another --db", path=path)
     if version > LATEST_VERSION:
         raise StoreError(f"{path} was written by a newer imu-hinge (store schema v{version}; this version "
-                         f"knows up to v{LATEST_VERSION}); upgrade imu-hinge")
+                         f"knows up to v{LATEST_VERSION}); upgrade imu-hinge", path=path)
     return version
 
 

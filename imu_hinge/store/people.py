@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import StoreError
+from ..jsonable import dumps
 from .db import utc_now
 
 ALL_EXERCISES = "*"
@@ -124,7 +125,7 @@ def add_range_calibration(conn: sqlite3.Connection, person_id: int, lmax_deg: fl
     cur = conn.execute(
         "INSERT INTO calibrations (person_id, kind, created_utc, source, lmax_deg, lext_deg, data_json) "
         "VALUES (?, 'range', ?, ?, ?, ?, ?)",
-        (person_id, utc_now(), source, float(lmax_deg), lext_deg, json.dumps(data or {}, default=str)))
+        (person_id, utc_now(), source, float(lmax_deg), lext_deg, dumps(data or {}, fallback=str)))
     return int(cur.lastrowid or 0)
 
 
@@ -152,7 +153,7 @@ def add_sensor_calibration(conn: sqlite3.Connection, sensor_id: str, data: dict[
         raise StoreError("a sensor calibration needs the sensor's id")
     cur = conn.execute("INSERT INTO calibrations (person_id, kind, created_utc, source, sensor_id, data_json) "
                        "VALUES (?, 'sensor', ?, ?, ?, ?)",
-                       (person_id, utc_now(), source, str(sensor_id).strip(), json.dumps(data, default=str)))
+                       (person_id, utc_now(), source, str(sensor_id).strip(), dumps(data, fallback=str)))
     return int(cur.lastrowid or 0)
 
 

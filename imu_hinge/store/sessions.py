@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..jsonable import dumps, finite_values
+from ..jsonable import finite_or_none as _num
 from .db import utc_now
 from .schema import REP_METRICS
 
@@ -83,13 +84,6 @@ SET_METRICS: tuple[str, ...] = tuple(SetSummary(0, "", 0, "", *([0] * 6), *([Non
 """Names a progression rule condition may use."""
 
 
-def _num(v: Any) -> float | None:
-    if v is None:
-        return None
-    f = float(v)
-    return f if math.isfinite(f) else None
-
-
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -107,9 +101,9 @@ def creep_deg(peaks: list[float]) -> float | None:
 
 def summarize(reps: Sequence[Rep]) -> dict[str, Any]:
     """Counts and lumbar-flexion summaries of some reps (the ``sets``/``sessions`` summary columns)."""
-    peaks = [p for p in (_num(r.peak_lumbar_flexion_deg) for r in reps if r.complete) if p is not None]
-    trunk = [p for p in (_num(r.peak_trunk_flexion_deg) for r in reps if r.complete) if p is not None]
-    pct = [p for p in (_num(r.peak_lumbar_pct_lmax) for r in reps if r.complete) if p is not None]
+    peaks = finite_values(r.peak_lumbar_flexion_deg for r in reps if r.complete)
+    trunk = finite_values(r.peak_trunk_flexion_deg for r in reps if r.complete)
+    pct = finite_values(r.peak_lumbar_pct_lmax for r in reps if r.complete)
     return {"n_reps": len(reps), "n_flagged": sum(1 for r in reps if r.faults),
             "n_rounding": sum(1 for r in reps if "lumbar_flexion" in r.faults),
             "n_lumbar_led": sum(1 for r in reps if "lumbar_led" in r.faults),
@@ -121,24 +115,8 @@ def summarize(reps: Sequence[Rep]) -> dict[str, Any]:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, default=_json_default, allow_nan=False)
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "tolist"):  # numpy scalars and arrays
-        return _clean(o.tolist())
-    return str(o)
-
-
-def _clean(value: Any) -> Any:
-    """NaN/inf -> None throughout a JSON-able structure (JSON has no NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
+    """A JSON column: strict JSON, undefined numbers null, unknown objects as their ``str``."""
+    return dumps(value, fallback=str)
 
 
 def _insert_set(conn: sqlite3.Connection, session_id: int, set_index: int, exercise: str,
@@ -165,7 +143,7 @@ def _insert_reps(conn: sqlite3.Connection, session_id: int, set_id: int, reps: S
         fields = {f.name: getattr(rep, f.name) for f in dataclasses.fields(rep)}
         extra = {k: v for k, v in fields.items() if k not in _REP_KNOWN}
         cur = conn.execute(_REP_SQL, (set_id, session_id, int(rep.index), *(_num(fields[m]) for m in REP_METRICS),
-                                      int(bool(rep.complete)), _json(list(rep.notes)), _json(_clean(extra))))
+                                      int(bool(rep.complete)), _json(list(rep.notes)), _json(extra)))
         rep_id = int(cur.lastrowid or 0)
         conn.executemany("INSERT OR IGNORE INTO rep_faults (rep_id, fault) VALUES (?, ?)",
                          [(rep_id, str(f)) for f in rep.faults])
@@ -198,7 +176,7 @@ def file_session(conn: sqlite3.Connection, person_id: int, exercise: str, result
         "peak_lumbar_max_deg, peak_lumbar_mean_deg, threshold_deg, content_sha256) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (None if old is None else int(old[0]), person_id, started_utc or utc_now(), utc_now(), kind, exercise, source,
-         _json(_clean(params or {})), _json(_clean(result.calibration or {})), _json(_clean(result.quality or {})),
+         _json(params or {}), _json(result.calibration or {}), _json(result.quality or {}),
          _json(list(result.warnings)), range_calibration_id, s["n_reps"], s["n_flagged"],
          s["peak_lumbar_max_deg"], s["peak_lumbar_mean_deg"], _num(threshold_deg), content_sha256))
     session_id = int(cur.lastrowid or 0)
