@@ -62,6 +62,7 @@ class BleSource:
         self.assignments = assignments
         """Address -> role for sensors that do not advertise one (other brands); ``None``: own sensors only."""
         self._out: asyncio.Queue[LinkItem] = asyncio.Queue(queue_size)
+        self._held: list[LinkItem] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> BleSource:
@@ -112,7 +113,7 @@ class BleSource:
                 return found
             except Retry as exc:
                 last = exc
-                await asyncio.sleep(self.options.backoff_s[0])
+                await self.clock.sleep(self.options.backoff_s[0])  # host-clock seconds (emulated: its clock)
                 found = await find_sensor(link.role, self.options.rescan_s, backend=self.backend,
                                           assignments=self.assignments) or found
         raise SensorLinkError(f"could not set up the {link.role} sensor after {self.options.connect_attempts} "
@@ -142,7 +143,7 @@ class BleSource:
                 except (Retry, BleakError, OSError) as exc:
                     if attempts == 1 or attempts % 10 == 0:
                         await link.emit(link.event("error", f"reconnect attempt {attempts} failed: {exc}"))
-                    await asyncio.sleep(backoff)
+                    await self.clock.sleep(backoff)
                     backoff = min(2 * backoff, opts.backoff_s[1])
                     continue
                 down_s = self.clock.now() - lost_at
@@ -154,6 +155,8 @@ class BleSource:
         """Batches and events as they come, until ``duration_s`` host-clock seconds after both streams
         started (``None``: forever)."""
         end = None if duration_s is None else self.streaming_since_s + duration_s
+        while self._held:
+            yield self._held.pop(0)
         while end is None or self.clock.now() < end:
             try:
                 item = self._out.get_nowait()
@@ -164,6 +167,23 @@ class BleSource:
                 except TimeoutError:
                     continue
             yield item
+        if end is None:
+            return
+        # The end is on the host clock, but a loaded host may still hold notifications that arrived before it
+        # (queued for this consumer, or in a link's channel): the set keeps those, so its last rep is not lost
+        # to scheduling. It stops at the first item that arrived after the end.
+        end_rel_s = end - self.t0_s
+        while True:
+            while not self._out.empty():
+                item = self._out.get_nowait()
+                arrived_s = item.host_time_s if isinstance(item, SampleBatch) else item.time_s
+                if arrived_s >= end_rel_s:
+                    self._held.append(item)  # the next call's first item: nothing is lost between calls
+                    return
+                yield item
+            await asyncio.sleep(0)  # let the link tasks move what their channels hold
+            if self._out.empty():
+                return
 
     def _check_tasks(self) -> None:
         for task in self._tasks:
