@@ -24,7 +24,7 @@ No Bluetooth on the machine ends as one :class:`~imu_hinge.errors.SensorLinkErro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Collection
+from collections.abc import AsyncGenerator, Collection, Mapping
 from typing import Any
 
 from bleak.exc import BleakError
@@ -33,7 +33,7 @@ from ..errors import SensorLinkError
 from ..protocol import CONTROL_CHAR_UUID, HapticCommand
 from ..samples import SENSOR_ROLES
 from .backend import HostClock, LinkBackend, SystemClock, bluetooth_unavailable
-from .discovery import FoundSensor, find_sensor, pick_roles, scan
+from .discovery import FoundSensor, pick_roles, scan
 from .events import LinkEvent, LinkItem, SampleBatch
 from .sensor_link import LinkOptions, Retry, SensorLink
 
@@ -49,7 +49,8 @@ class BleSource:
 
     def __init__(self, roles: Collection[str] = SENSOR_ROLES, *, backend: LinkBackend | None = None,
                  options: LinkOptions | None = None, clock: HostClock | None = None, queue_size: int = 4096,
-                 found: dict[str, FoundSensor] | None = None) -> None:
+                 found: dict[str, FoundSensor] | None = None,
+                 link_types: Mapping[str, type[SensorLink]] | None = None) -> None:
         self.roles = tuple(roles)
         self.backend = backend or LinkBackend()
         self.options = options or LinkOptions()
@@ -58,6 +59,8 @@ class BleSource:
         self.streaming_since_s = 0.0
         self.links: dict[str, SensorLink] = {}
         self._found = found
+        self.link_types = dict(link_types or {})
+        """role -> link class for a sensor of another brand (default: :class:`SensorLink`)."""
         self._out: asyncio.Queue[LinkItem] = asyncio.Queue(queue_size)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -79,7 +82,7 @@ class BleSource:
             found = self._found or pick_roles(
                 await scan(self.options.scan_timeout_s, backend=self.backend, until_roles=self.roles), self.roles)
             for role in self.roles:
-                link = SensorLink(role, backend=self.backend, options=self.options, clock=self.clock, t0_s=self.t0_s,
+                link = self.link_types.get(role, SensorLink)(role, backend=self.backend, options=self.options, clock=self.clock, t0_s=self.t0_s,
                                   emit=self._out.put)
                 self.links[role] = link
                 self._tasks.append(asyncio.create_task(link.consume(), name=f"consume-{role}"))
@@ -108,7 +111,7 @@ class BleSource:
             except Retry as exc:
                 last = exc
                 await asyncio.sleep(self.options.backoff_s[0])
-                found = await find_sensor(link.role, self.options.rescan_s, backend=self.backend) or found
+                found = await link.find(self.options.rescan_s) or found
         raise SensorLinkError(f"could not set up the {link.role} sensor after {self.options.connect_attempts} "
                               f"attempts: {last}")
 
@@ -125,7 +128,7 @@ class BleSource:
             while not link.closing:
                 attempts += 1
                 try:
-                    found = await find_sensor(link.role, opts.rescan_s, backend=self.backend)
+                    found = await link.find(opts.rescan_s)
                     if found is None:
                         continue  # the scan itself waited rescan_s
                     await link.connect(found)

@@ -43,7 +43,7 @@ from ..protocol.spec import BATTERY_LEVEL_CHAR_UUID, FIRMWARE_REVISION_CHAR_UUID
 from .backend import HostClock, LinkBackend, is_notify_acquired
 from .channel import NotificationChannel
 from .decoder import PacketDecoder
-from .discovery import FoundSensor
+from .discovery import FoundSensor, find_sensor
 from .events import LinkEvent, LinkItem
 
 
@@ -235,6 +235,11 @@ class SensorLink:
                 except (BleakError, OSError):
                     pass
             raise Retry("notifications still held by BlueZ (Notify acquired); reconnecting") from exc
+
+    async def find(self, timeout_s: float) -> FoundSensor | None:
+        """Look for this link's sensor again (a reconnect): the strongest one advertising its role.
+        Other brands' links, whose sensors advertise no role, look for the same device."""
+        return await find_sensor(self.role, timeout_s, backend=self.backend)
 
     async def drop_client(self) -> None:
         """Disconnect and forget the current client (errors ignored)."""
