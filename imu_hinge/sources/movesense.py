@@ -96,22 +96,65 @@ class MovesenseDecoder(PacketDecoder):
         super().__init__(sensor, info, t0_s=t0_s, clock_fit=clock_fit)
         self.reassembler = Reassembler()
         self._ms = DeviceClockUnwrapper(1 << 32)
-        self._previous: tuple[int, int, int] | None = None  # (index, device µs, count) of the segment's latest packet
         self.parts = 0
+        self._data_arrival_s: float | None = None
+        self._reset_line()
+
+    def _reset_line(self) -> None:
+        """The segment's device-time line ``t(index)``, fitted to every packet's timestamp (Welford)."""
+        self._line_origin_us: int | None = None
+        self._line_n = 0
+        self._mean_j = self._mean_t = self._c_jj = self._c_jt = 0.0
+        self._latest: tuple[int, int, int] | None = None  # (index, count, timestamp µs) of the segment's latest packet
+        self._fitted = False
+
+    def _line_period_us(self) -> float:
+        """The fitted sample period (µs) once the timestamps span 1 s, else the nominal one."""
+        nominal = 1e9 / self.info.rate_millihz
+        if self._line_n < 3 or self._c_jj <= 0:
+            self._fitted = False
+            return nominal
+        est = self._c_jt / self._c_jj
+        span_us = (self._latest[0] if self._latest else 0) * nominal  # the segment starts at index 0
+        self._fitted = span_us >= 1e6 and abs(est / nominal - 1.0) < 0.2
+        return est if self._fitted else nominal
+
+    def _line_us(self, index: float) -> float:
+        """The fitted device time (µs, unwrapped) of sample ``index`` of the segment."""
+        assert self._line_origin_us is not None
+        return self._line_origin_us + self._mean_t + self._line_period_us() * (index - self._mean_j)
+
+    def _add_point(self, index: int, t_us: int) -> None:
+        if self._line_origin_us is None:
+            self._line_origin_us = t_us
+        t = float(t_us - self._line_origin_us)
+        self._line_n += 1
+        dj = index - self._mean_j
+        self._mean_j += dj / self._line_n
+        dt = t - self._mean_t
+        self._mean_t += dt / self._line_n
+        self._c_jj += dj * (index - self._mean_j)
+        self._c_jt += dj * (t - self._mean_t)
 
     def restart(self) -> None:
         super().restart()
-        self._previous = None
+        self._reset_line()
         self.reassembler.reset()
 
     def feed(self, data: bytes | bytearray, arrival_s: float) -> tuple[SampleBatch | None, list[LinkEvent]]:
-        if len(data) and data[0] != DATA:
-            self.parts += data[0] in (3, 4)
+        kind = data[0] if len(data) else None
+        self.parts += kind in (3, 4)
+        held_arrival = self._data_arrival_s  # a message's arrival is its first notification's (DATA's)
         messages, errors = self.reassembler.feed(bytes(data))
         events = [self._error(exc, arrival_s) for exc in errors]
+        arrivals = [held_arrival] * len(messages)
+        if kind == DATA:
+            self._data_arrival_s = arrival_s
+            if messages and not self.reassembler.holding:
+                arrivals[-1] = arrival_s
         batches = []
-        for message in messages:
-            batch, more = self.feed_imu6(message, arrival_s)
+        for message, when in zip(messages, arrivals, strict=True):
+            batch, more = self.feed_imu6(message, arrival_s if when is None else when)
             events += more
             if batch is not None:
                 batches.append(batch)
@@ -123,24 +166,32 @@ class MovesenseDecoder(PacketDecoder):
                          "skipped (if this repeats, check the sensor runs gatt_sensordata_app)", {"kind": exc.kind})
 
     def feed_imu6(self, message: Imu6Data, arrival_s: float) -> tuple[SampleBatch | None, list[LinkEvent]]:
-        """Place one whole IMU6 message by its timestamp and decode it."""
-        dev_us = self._ms.update(message.timestamp_ms) * 1000 + 500  # the ms clock truncates: the middle
+        """Place one whole IMU6 message by its timestamp and decode it.
+
+        The timestamp (whole ms, truncated: the middle of its ms is taken) gives the index: the one the
+        segment's fitted line expects nearest to it. The packet's device time is then the line's (the
+        1 ms steps average out), which the sample times and the clock fit build on."""
+        ts_us = self._ms.update(message.timestamp_ms) * 1000 + 500
         n = len(message)
-        if self._previous is None:
+        if self._latest is None:
             index = 0
-        else:
-            last_index, last_us, last_n = self._previous
-            period = self.period_us
-            index = last_index + last_n + round((dev_us - last_us - last_n * period) / period)
+        else:  # from the line once fitted; until then from the latest packet (a rate off nominal adds up)
+            last, last_n, last_us = self._latest
+            period = self._line_period_us()
+            expected_us = self._line_us(last + last_n) if self._fitted else last_us + last_n * period
+            index = last + last_n + round((ts_us - expected_us) / period)
         if index < 0:  # before the segment's first packet: late or repeated
             self.duplicates += 1
             return None, []
-        if self._previous is None or index > self._previous[0]:
-            self._previous = (index, dev_us, n)
+        if self._latest is None or index > self._latest[0]:
+            self._latest = (index, n, ts_us)
+            self._add_point(index, ts_us)
+        self._line_period_us()
+        dev_us = round(self._line_us(index)) if self._fitted else ts_us
         acc = message.acc_m_s2.astype(np.float64)
         gyr = message.gyr_dps.astype(np.float64) * DEG
         raw = quantise_values(acc, gyr, self.info)
-        batch, events = self.feed_packet(DataPacket.build(index, dev_us, raw), arrival_s)
+        batch, events = self.feed_packet(DataPacket.build(index, max(0, dev_us), raw), arrival_s)
         if batch is not None:
             batch = replace(batch, acc_m_s2=acc, gyr_rad_s=gyr)
         return batch, events
@@ -291,7 +342,7 @@ def serial_number(name: str | None) -> str | None:
 
 async def scan_movesense(timeout_s: float = 5.0, *, backend: LinkBackend | None = None,
                          roles: Mapping[str, str] | None = None, until: str | None = None) -> list[FoundSensor]:
-    """Movesense sensors advertising within ``timeout_s`` s (sooner once address ``until`` is seen), each
+    """Movesense sensors advertising within ``timeout_s`` s (sooner once ``until``, an address or name, is seen), each
     with the role the user gave its address in ``roles`` (``unassigned`` otherwise), strongest first."""
     backend = backend or LinkBackend()
     roles = roles or {}
@@ -304,7 +355,7 @@ async def scan_movesense(timeout_s: float = 5.0, *, backend: LinkBackend | None 
             return
         found[device.address] = FoundSensor(device, roles.get(device.address, "unassigned"), None, False,
                                             adv.rssi, name)
-        if until is not None and device.address == until:
+        if until is not None and until in (device.address, name):
             done.set()
 
     try:

@@ -203,6 +203,11 @@ class Reassembler:
     def reset(self) -> None:
         self._held = None
 
+    @property
+    def holding(self) -> bool:
+        """A DATA notification waits for its continuation."""
+        return self._held is not None
+
     def _may_continue(self, body: bytes, length: int) -> bool:
         return (len(body) - 4) % IMU6_SAMPLE_BYTES != 0 or length >= self.max_bytes
 
