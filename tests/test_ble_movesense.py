@@ -58,7 +58,8 @@ async def _found(emu: Emulator, movesense: BumbleMovesense, role: str = "thoraci
 
 
 async def _run(duration_s: float, *, speed: float | None = None, drain_after: bool = True, drain_s: float = 20.0,
-               options: LinkOptions | None = None, **movesense: object) -> tuple[Collected, dict, BumbleMovesense, float]:
+               options: LinkOptions | None = None,
+               **movesense: object) -> tuple[Collected, dict, BumbleMovesense, float]:
     emu = Emulator(_recording(), mtu=247, speed=speed)
     ms = use_movesense(emu, "thoracic", **movesense)  # type: ignore[arg-type]
     async with emu:

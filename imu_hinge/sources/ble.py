@@ -82,8 +82,9 @@ class BleSource:
             found = self._found or pick_roles(
                 await scan(self.options.scan_timeout_s, backend=self.backend, until_roles=self.roles), self.roles)
             for role in self.roles:
-                link = self.link_types.get(role, SensorLink)(role, backend=self.backend, options=self.options, clock=self.clock, t0_s=self.t0_s,
-                                  emit=self._out.put)
+                link_type = self.link_types.get(role, SensorLink)
+                link = link_type(role, backend=self.backend, options=self.options, clock=self.clock, t0_s=self.t0_s,
+                                 emit=self._out.put)
                 self.links[role] = link
                 self._tasks.append(asyncio.create_task(link.consume(), name=f"consume-{role}"))
                 found[role] = await self._set_up(link, found[role], start=False)

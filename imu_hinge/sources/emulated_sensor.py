@@ -138,8 +138,8 @@ class SensorFirmware:
         return self._delay(self.faults.notify_delay_s)
 
     # --- commands -------------------------------------------------------------------------
-    def handle_command(self, data: bytes, now_s: float) -> bytes | None:
-        """Apply one command written at (arriving at) ``now_s``; the response bytes to notify (``None``: none)."""
+    def handle_command(self, data: bytes, now_s: float) -> bytes:
+        """Apply one command written at (arriving at) ``now_s``; the response bytes to notify (empty: none)."""
         error = error_answer(data)  # empty / 0x80..0xFF writes are answered with opcode 0 (SPEC.md 1.1 §6)
         if error is not None:
             return encode_response(error)

@@ -166,7 +166,7 @@ class BumbleSensor:
                 self._stream_task = self._spawn(run_stream(self.firmware, self.clock, self._send_data,
                                                            lambda: connection.att_mtu, throttle=self._throttle))
             await self.clock.sleep(self.firmware.notify_delay_s())
-            if self.connection is connection and response is not None:
+            if self.connection is connection and response:
                 self.world.sent += 1
                 await self.device.notify_subscriber(connection, self.response_char, response)
         finally:

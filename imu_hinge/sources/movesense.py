@@ -219,6 +219,7 @@ class MovesenseLink(SensorLink):
     """One Movesense sensor's link (same constructor, life cycle and events as :class:`SensorLink`)."""
 
     brand = BRAND
+    decoder: MovesenseDecoder
 
     def __init__(self, role: str, **kwargs: object) -> None:
         super().__init__(role, **kwargs)  # type: ignore[arg-type]
@@ -276,7 +277,8 @@ class MovesenseLink(SensorLink):
             raise SensorLinkError(f"{self.label} answered HELLO with status {result.status}, not 'Hello': it does "
                                   "not speak the GATT SensorData protocol imu-hinge knows; update its firmware")
 
-    async def _request(self, client: BleakClient, encode: Callable[..., bytes], what: str, *args: object) -> CommandResult:
+    async def _request(self, client: BleakClient, encode: Callable[..., bytes], what: str,
+                       *args: object) -> CommandResult:
         ref = next(self._references)
         fut: asyncio.Future[CommandResult] = asyncio.get_running_loop().create_future()
         self._results[ref] = fut
@@ -322,7 +324,8 @@ def _refusal_hint(status: int, rate_hz: int) -> str:
     if status == 404:
         return "its firmware has no /Meas/IMU6 resource; install a firmware with the IMU (gatt_sensordata_app)"
     if status == 507:
-        return "all its subscriptions are taken (another app is streaming from it): close that app, or restart the sensor"
+        return ("all its subscriptions are taken (another app is streaming from it): close that app, or restart "
+                "the sensor")
     others = ", ".join(str(r) for r in SUPPORTED_RATES_HZ if r != rate_hz)
     return f"it does not stream at {rate_hz} Hz; choose another rate ({others} Hz) with --rate"
 

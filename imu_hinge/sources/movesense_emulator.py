@@ -82,19 +82,20 @@ class MovesenseFirmware(SensorFirmware):
         self.messages = 0
         self._max_bytes = MAX_NOTIFICATION_BYTES
 
-    def handle_command(self, data: bytes, now_s: float) -> bytes | None:
+    def handle_command(self, data: bytes, now_s: float) -> bytes:
+        """Apply one command; the COMMAND_RESULT to notify (empty: no answer)."""
         if len(data) < 2:
-            return None  # the firmware reads two bytes; shorter writes are not answered
+            return b""  # the firmware reads two bytes; shorter writes are not answered
         cmd = decode_command(data)
         self.commands.append((now_s, cmd))
         if cmd.command == HELLO:
             return encode_hello_result(cmd.reference)
         if cmd.command == SUBSCRIBE:
             status = self._subscribe(cmd.reference, cmd.path, now_s)
-            return encode_result(cmd.reference, status) if status != STATUS_OK or self.answers_subscribe else None
+            return encode_result(cmd.reference, status) if status != STATUS_OK or self.answers_subscribe else b""
         if cmd.command == UNSUBSCRIBE and cmd.reference == self.subscription:
             self.stop(motor=False)
-        return None  # UNSUBSCRIBE and unknown commands are not answered
+        return b""  # UNSUBSCRIBE and unknown commands are not answered
 
     def _subscribe(self, reference: int, path: str, now_s: float) -> int:
         match = _IMU6.match(path)
@@ -198,7 +199,8 @@ def emulate_movesense(world: BumbleWorld, role: str, motion: MotionTrack, clock:
                       advertising_interval_ms: float = 20.0, **firmware: Any) -> BumbleMovesense:
     """One emulated Movesense measuring ``motion`` on ``world`` (not powered on yet), for the role
     ``role`` (which the sensor itself does not know: the host assigns it)."""
-    fw = MovesenseFirmware(role, motion, serial=serial or {"sacrum": "224630000101", "thoracic": "224630000102"}.get(role, "224630000100"),
+    serial = serial or {"sacrum": "224630000101", "thoracic": "224630000102"}.get(role, "224630000100")
+    fw = MovesenseFirmware(role, motion, serial=serial,
                            battery_percent=battery_percent, clock_ppm=clock_ppm,
                            device_clock_offset_us=device_clock_offset_us, faults=faults or SensorFaults(),
                            motion_origin=motion_origin, **firmware)
