@@ -19,7 +19,15 @@ from imu_hinge.sources.ble import BleSource
 from imu_hinge.sources.discovery import FoundSensor, pick_roles, scan
 from imu_hinge.sources.emulated_sensor import SensorFaults
 from imu_hinge.sources.emulator import Emulator
-from imu_hinge.sources.movesense import MovesenseDecoder, MovesenseLink, movesense_info, scan_movesense, serial_number
+from imu_hinge.sources.movesense import (
+    MovesenseDecoder,
+    MovesenseDetails,
+    MovesenseLink,
+    movesense_info,
+    read_movesense_details,
+    scan_movesense,
+    serial_number,
+)
 from imu_hinge.sources.movesense_emulator import BumbleMovesense, use_movesense
 from imu_hinge.sources.movesense_protocol import (
     DATA,
@@ -191,7 +199,8 @@ def test_unknown_and_truncated_packets_are_reported_and_the_stream_goes_on() -> 
     errors = got.kinds("error", "thoracic")
     kinds = [e.detail["kind"] for e in errors]
     assert sorted(kinds) == ["bad_length", "orphan_part", "orphan_part", "unknown_type"]  # 40's PART2 is orphaned
-    assert all("\n" not in e.message and "packet skipped" in e.message for e in errors)
+    assert all("\n" not in e.message and "packet skipped" in e.message and "Movesense 224630000102 (C0:" in e.message
+               for e in errors)
     seq = got.cat("thoracic", "seq")
     assert stats["thoracic"]["missing"] == 3 * 8 == int(seq[-1] + 1 - len(seq))
     assert len(seq) == ms.firmware.sent_samples - 3 * 8
@@ -235,3 +244,20 @@ def test_decoder_counts_gaps_exactly_while_the_sensor_rate_is_off_nominal() -> N
         k += 8
         kept += 8
     assert dec.samples == kept and dec.missing == missing
+
+
+def test_scan_shows_a_movesense_brand_model_battery_firmware_and_rates() -> None:
+    async def run() -> list[MovesenseDetails]:
+        emu = Emulator(_recording(), mtu=247, speed=None, battery_percent=61)
+        use_movesense(emu, "thoracic")
+        use_movesense(emu, "sacrum", sensordata_service=False, serial="224630000777")
+        async with emu:
+            seen = await scan_movesense(1.0, backend=emu.backend)  # advertising every 20 ms: both seen
+            assert all(f.role == "unassigned" for f in seen)  # no role until the user gives one
+            return [await read_movesense_details(f, backend=emu.backend)
+                    for f in sorted(seen, key=lambda f: str(f.name))]
+
+    details = asyncio.run(run())
+    assert [(d.serial, d.model, d.firmware, d.battery_percent, d.sensordata) for d in details] == [
+        ("224630000102", "Movesense MD", "2.2.1", 61, True), ("224630000777", "Movesense MD", "2.2.1", 61, False)]
+    assert details[0].rates_hz == (13, 26, 52, 104, 208) and all(d.address.startswith("C0:") for d in details)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from bleak import BleakClient, BleakScanner
@@ -40,7 +40,7 @@ from ..protocol import (
     StartCommand,
     StopCommand,
 )
-from ..protocol.spec import OPCODES
+from ..protocol.spec import BATTERY_LEVEL_CHAR_UUID, FIRMWARE_REVISION_CHAR_UUID, MODEL_NUMBER_CHAR_UUID, OPCODES
 from ..protocol.unwrap import DeviceClockUnwrapper
 from .backend import LinkBackend, bluetooth_unavailable, is_notify_acquired
 from .clock_fit import ClockFit
@@ -97,6 +97,8 @@ class MovesenseDecoder(PacketDecoder):
         self.reassembler = Reassembler()
         self._ms = DeviceClockUnwrapper(1 << 32)
         self.parts = 0
+        self.device = "Movesense"
+        """How event messages name the sensor (the link sets ``Movesense <serial> (address)``)."""
         self._data_arrival_s: float | None = None
         self._reset_line()
 
@@ -162,7 +164,7 @@ class MovesenseDecoder(PacketDecoder):
 
     def _error(self, exc: MovesenseDecodeError, arrival_s: float) -> LinkEvent:
         self.decode_errors += 1
-        return LinkEvent("error", self.sensor, arrival_s - self.t0_s, f"{self.sensor}: Movesense {exc}; packet "
+        return LinkEvent("error", self.sensor, arrival_s - self.t0_s, f"{self.sensor}: {self.device}: {exc}; packet "
                          "skipped (if this repeats, check the sensor runs gatt_sensordata_app)", {"kind": exc.kind})
 
     def feed_imu6(self, message: Imu6Data, arrival_s: float) -> tuple[SampleBatch | None, list[LinkEvent]]:
@@ -253,6 +255,7 @@ class MovesenseLink(SensorLink):
 
     # --- set-up (called by SensorLink.connect / start_streaming) -------------------------------
     async def _read_info(self, client: BleakClient) -> SensorInfo:
+        self.decoder.device = self.label
         if client.services.get_service(SERVICE_UUID) is None:
             raise SensorLinkError(
                 f"{self.label} has no Movesense GATT SensorData service ({SERVICE_UUID}): it cannot stream to "
@@ -382,5 +385,50 @@ async def find_movesense(address: str, role: str, timeout_s: float, *,
     return next((f for f in seen if f.address == address), None)
 
 
-__all__ = ["BRAND", "MovesenseDecoder", "MovesenseLink", "LinkOptions", "find_movesense", "is_movesense",
-           "movesense_info", "scan_movesense", "serial_number"]
+@dataclass(frozen=True)
+class MovesenseDetails:
+    """What ``scan``/``sensors`` show for a Movesense (read by connecting: it advertises only its name)."""
+
+    name: str
+    address: str
+    serial: str | None
+    model: str | None
+    firmware: str | None
+    battery_percent: int | None
+    sensordata: bool
+    """Whether it has the GATT SensorData service (without it, imu-hinge cannot stream from it)."""
+    rates_hz: tuple[int, ...] = SUPPORTED_RATES_HZ
+
+
+async def read_movesense_details(found: FoundSensor, *, backend: LinkBackend | None = None,
+                                 timeout_s: float = 10.0) -> MovesenseDetails:
+    """Connect, read Device Information and Battery, look for the SensorData service, disconnect."""
+    backend = backend or LinkBackend()
+
+    async def text(client: BleakClient, uuid: str) -> str | None:
+        if client.services.get_characteristic(uuid) is None:
+            return None
+        return bytes(await asyncio.wait_for(client.read_gatt_char(uuid), timeout_s)).decode("utf-8", "replace")
+
+    client = BleakClient(found.device, timeout=timeout_s, **backend.client_kwargs())
+    try:
+        await asyncio.wait_for(client.connect(), timeout_s)
+        battery = None
+        if client.services.get_characteristic(BATTERY_LEVEL_CHAR_UUID) is not None:
+            battery = (await asyncio.wait_for(client.read_gatt_char(BATTERY_LEVEL_CHAR_UUID), timeout_s))[0]
+        return MovesenseDetails(found.name or "Movesense", found.address, serial_number(found.name),
+                                await text(client, MODEL_NUMBER_CHAR_UUID),
+                                await text(client, FIRMWARE_REVISION_CHAR_UUID), battery,
+                                client.services.get_service(SERVICE_UUID) is not None)
+    except (TimeoutError, BleakError, OSError) as exc:
+        raise SensorLinkError(f"could not read {_device_label(found)}: {exc or type(exc).__name__}; bring it "
+                              "closer and try again") from exc
+    finally:
+        try:
+            await client.disconnect()
+        except (BleakError, OSError):
+            pass
+
+
+__all__ = ["BRAND", "LinkOptions", "MovesenseDecoder", "MovesenseDetails", "MovesenseLink", "find_movesense",
+           "is_movesense", "movesense_info", "read_movesense_details", "scan_movesense", "serial_number"]

@@ -212,6 +212,7 @@ def use_movesense(emu: Emulator, role: str, **kwargs: Any) -> BumbleMovesense:
     """Make ``emu``'s sensor of ``role`` a Movesense (call before ``async with emu``): same world,
     clock and motion (one person) as the others."""
     kwargs.setdefault("motion_origin", emu.motion_origin)
+    kwargs.setdefault("battery_percent", emu.sensors[role].firmware.battery_percent)
     sensor = emulate_movesense(emu.world, role, emu.motion[role], emu.clock, **kwargs)
     emu.sensors[role] = sensor
     return sensor
