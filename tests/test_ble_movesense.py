@@ -7,7 +7,6 @@ sacrum sensor). Discrete-event clock (``speed=None``) except where link timing m
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -16,19 +15,17 @@ import pytest
 from imu_hinge.errors import SensorLinkError
 from imu_hinge.samples import Recording
 from imu_hinge.sources.ble import BleSource
-from imu_hinge.sources.discovery import FoundSensor, pick_roles, scan
 from imu_hinge.sources.emulated_sensor import SensorFaults
 from imu_hinge.sources.emulator import Emulator
 from imu_hinge.sources.movesense import (
     MovesenseDecoder,
     MovesenseDetails,
-    MovesenseLink,
     movesense_info,
     read_movesense_details,
     scan_movesense,
     serial_number,
 )
-from imu_hinge.sources.movesense_emulator import BumbleMovesense, use_movesense
+from imu_hinge.sources.movesense_emulator import BumbleMovesense, movesense_session, use_movesense
 from imu_hinge.sources.movesense_protocol import (
     DATA,
     DATA_PART2,
@@ -41,7 +38,7 @@ from imu_hinge.sources.movesense_protocol import (
     split_notifications,
 )
 from imu_hinge.sources.sensor_link import LinkOptions
-from imu_hinge.sources.testing import Collected, collect, drain
+from imu_hinge.sources.testing import Collected, collect
 
 RATE_HZ = 104.0
 
@@ -56,28 +53,11 @@ def _recording() -> Recording:
     return simulate(cfg).recording
 
 
-async def _found(emu: Emulator, movesense: BumbleMovesense, role: str = "thoracic") -> dict[str, FoundSensor]:
-    """The project's sensor by its advertised role, the Movesense by its name (it advertises no role)."""
-    others = [r for r in emu.sensors if r != role]
-    found = pick_roles(await scan(5.0, backend=emu.backend, until_roles=others), others) if others else {}
-    seen = await scan_movesense(5.0, backend=emu.backend, until=movesense.name)
-    found[role] = replace(next(f for f in seen if f.name == movesense.name), role=role)
-    return found
-
-
 async def _run(duration_s: float, *, speed: float | None = None, drain_after: bool = True, drain_s: float = 20.0,
-               options: LinkOptions | None = None,
                **movesense: object) -> tuple[Collected, dict, BumbleMovesense, float]:
-    emu = Emulator(_recording(), mtu=247, speed=speed)
-    ms = use_movesense(emu, "thoracic", **movesense)  # type: ignore[arg-type]
-    async with emu:
-        found = await _found(emu, ms)
-        async with BleSource(backend=emu.backend, clock=emu.clock, found=found, options=options,
-                             link_types={"thoracic": MovesenseLink}) as src:
-            got = await collect(src, duration_s)
-            if drain_after:
-                await drain(src, emu, got, drain_s)
-            return got, src.stats(), ms, src.t0_s
+    out = await movesense_session(_recording(), duration_s, speed=speed, drain_s=drain_s if drain_after else None,
+                                  **movesense)
+    return out["got"], out["stats"], out["sensor"], out["t0_s"]
 
 
 def _recording_rows(ms: BumbleMovesense, seq: np.ndarray) -> np.ndarray:
@@ -137,20 +117,19 @@ def test_injected_drops_are_counted_exactly_from_the_timestamps() -> None:
 def test_movesense_disappears_and_returns_resumes_within_2_s() -> None:
     opts = LinkOptions(rescan_s=1.0, backoff_s=(0.05, 0.5))
 
+    async def away_and_back(emu: Emulator, src: BleSource, ms: BumbleMovesense) -> Collected:
+        got = await collect(src, 2.0)
+        await ms.disappear()
+        await collect(src, 4.0, got)
+        got.back_at = emu.clock.now() - src.t0_s  # type: ignore[attr-defined]
+        await ms.reappear()
+        return await collect(src, 7.0, got)
+
     async def run() -> tuple[Collected, float, dict, int]:
-        emu = Emulator(_recording(), mtu=247, speed=4.0)
-        ms = use_movesense(emu, "thoracic")
-        async with emu:
-            found = await _found(emu, ms)
-            async with BleSource(backend=emu.backend, clock=emu.clock, found=found, options=opts,
-                                 link_types={"thoracic": MovesenseLink}) as src:
-                got = await collect(src, 2.0)
-                await ms.disappear()
-                await collect(src, 4.0, got)
-                back_at = emu.clock.now() - src.t0_s
-                await ms.reappear()
-                await collect(src, 7.0, got)
-                return got, back_at, src.stats(), sum(1 for _, c in ms.firmware.commands if c.command == 1)
+        out = await movesense_session(_recording(), 7.0, speed=4.0, drain_s=None, options=opts, during=away_and_back)
+        ms = out["sensor"]
+        return (out["got"], out["got"].back_at, out["stats"],
+                sum(1 for _, c in ms.firmware.commands if c.command == 1))
 
     got, back_at, stats, subscribes = asyncio.run(run())
     seq = got.cat("thoracic", "seq")

@@ -16,6 +16,8 @@ unknown types, truncated packets).
 
 Factory for the brand registry: :func:`emulate_movesense` (one sensor on a world), or
 :func:`use_movesense` (replace one role of an :class:`~.emulator.Emulator` before entering it).
+:func:`movesense_session` runs one through :class:`~.ble.BleSource` (tests and
+``benchmarks/movesense_link.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bumble.profiles.battery_service import BatteryService
 from bumble.profiles.device_information_service import DeviceInformationService
 
 from ..protocol import StartCommand
+from ..samples import Recording
 from .bumble_backend import BumbleWorld
 from .emulated_clock import EmulationClock, VirtualClock
 from .emulated_sensor import MotionOrigin, SensorFaults, SensorFirmware
@@ -216,3 +219,36 @@ def use_movesense(emu: Emulator, role: str, **kwargs: Any) -> BumbleMovesense:
     sensor = emulate_movesense(emu.world, role, emu.motion[role], emu.clock, **kwargs)
     emu.sensors[role] = sensor
     return sensor
+
+
+async def movesense_session(motion: Recording, duration_s: float, *, role: str = "thoracic", speed: float | None = None,
+                            drain_s: float | None = 20.0, options: Any = None,
+                            during: Callable[..., Any] | None = None, **movesense: Any) -> dict[str, Any]:
+    """Play ``motion`` with the sensor of ``role`` a Movesense (the other one the project's own) through
+    the real bleak client for ``duration_s``; then stop the sensors and read what is left (``drain_s``
+    real s at most; ``None``: do not). ``during(emu, src, got, sensor)``, if given, is awaited instead of
+    the plain collection (it collects itself). Returns ``got`` (:class:`~.testing.Collected`),
+    ``stats``, ``sensor`` (the :class:`BumbleMovesense`) and ``t0_s``."""
+    from dataclasses import replace
+
+    from .ble import BleSource
+    from .discovery import pick_roles, scan
+    from .movesense import MovesenseLink, scan_movesense
+    from .testing import collect, drain
+
+    emu = Emulator(motion, mtu=247, speed=speed)
+    sensor = use_movesense(emu, role, **movesense)
+    async with emu:
+        others = [r for r in emu.sensors if r != role]
+        found = pick_roles(await scan(5.0, backend=emu.backend, until_roles=others), others)
+        seen = await scan_movesense(5.0, backend=emu.backend, until=sensor.name)
+        found[role] = replace(next(f for f in seen if f.name == sensor.name), role=role)
+        async with BleSource(backend=emu.backend, clock=emu.clock, found=found, options=options,
+                             link_types={role: MovesenseLink}) as src:
+            if during is None:
+                got = await collect(src, duration_s)
+            else:
+                got = await during(emu, src, sensor)
+            if drain_s is not None:
+                await drain(src, emu, got, drain_s)
+            return {"got": got, "stats": src.stats(), "sensor": sensor, "t0_s": src.t0_s}
