@@ -83,6 +83,8 @@ class MovesenseFirmware(SensorFirmware):
         self.subscription: int | None = None
         self.path_rate_hz = 104
         self.messages = 0
+        self.dropped_indices: list[int] = []
+        """Stream indices of the samples dropped on purpose (a drop after the last sample sent is seen by nobody)."""
         self._max_bytes = MAX_NOTIFICATION_BYTES
 
     def handle_command(self, data: bytes, now_s: float) -> bytes:
@@ -117,6 +119,12 @@ class MovesenseFirmware(SensorFirmware):
     def stop(self, *, motor: bool = True) -> None:
         super().stop(motor=motor)
         self.subscription = None  # the firmware drops every subscription on disconnect
+
+    def _dropped(self, k: int) -> bool:
+        dropped = super()._dropped(k)
+        if dropped:
+            self.dropped_indices.append(k)
+        return dropped
 
     def samples_per_packet(self, mtu: int) -> int:
         """``rate / 13`` samples (8 at 104 Hz), fewer if three notifications of this MTU cannot hold them."""
