@@ -186,6 +186,18 @@ def test_unknown_and_truncated_packets_are_reported_and_the_stream_goes_on() -> 
     assert len(seq) == ms.firmware.sent_samples - 3 * 8
 
 
+def test_a_small_mtu_is_noted_and_three_part_messages_still_decode() -> None:
+    """At ATT MTU 23 (20-byte notifications) the emulated Movesense sends 2 samples as DATA + PART2 + PART3;
+    the link says once that the MTU is below Movesense's 161."""
+    out = asyncio.run(movesense_session(_recording(), 4.0, mtu=23))
+    got, st = out["got"], out["stats"]["thoracic"]
+    notes = [e for e in got.kinds("note", "thoracic") if "ATT MTU 23" in e.message]
+    assert len(notes) == 1 and "Movesense 224630000102" in notes[0].message
+    seq = got.cat("thoracic", "seq")
+    np.testing.assert_array_equal(seq, np.arange(out["sensor"].firmware.sent_samples))
+    assert st["parts"] == 2 * st["packets"] and st["decode_errors"] == 0
+
+
 def test_protocol_round_trips_and_reassembly() -> None:
     acc = np.arange(24, dtype=np.float32).reshape(8, 3) / 7
     gyr = -acc * 3

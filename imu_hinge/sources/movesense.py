@@ -275,6 +275,10 @@ class MovesenseLink(SensorLink):
             except (BleakError, OSError):
                 pass
             raise Retry(f"notifications still held by BlueZ (Notify acquired); reconnecting ({exc})") from exc
+        if self.mtu < MAX_NOTIFICATION_BYTES + 3:
+            await self.emit(self.event("note", f"{self.label}: ATT MTU {self.mtu} is below the 161 Movesense sends "
+                                       "with: its notifications may arrive cut short (reported as truncated); use a "
+                                       "Bluetooth adapter and OS that negotiate a larger MTU", mtu=self.mtu))
         result = await self._request(client, encode_hello, "HELLO")
         if not result.hello:
             raise SensorLinkError(f"{self.label} answered HELLO with status {result.status}, not 'Hello': it does "

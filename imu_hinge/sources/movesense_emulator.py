@@ -230,7 +230,7 @@ def use_movesense(emu: Emulator, role: str, **kwargs: Any) -> BumbleMovesense:
 
 
 async def movesense_session(motion: Recording, duration_s: float, *, role: str = "thoracic", speed: float | None = None,
-                            drain_s: float | None = 20.0, options: Any = None,
+                            drain_s: float | None = 20.0, options: Any = None, mtu: int = 247,
                             during: Callable[..., Any] | None = None, **movesense: Any) -> dict[str, Any]:
     """Play ``motion`` with the sensor of ``role`` a Movesense (the other one the project's own) through
     the real bleak client for ``duration_s``; then stop the sensors and read what is left (``drain_s``
@@ -244,7 +244,7 @@ async def movesense_session(motion: Recording, duration_s: float, *, role: str =
     from .movesense import MovesenseLink, scan_movesense
     from .testing import collect, drain
 
-    emu = Emulator(motion, mtu=247, speed=speed)
+    emu = Emulator(motion, mtu=mtu, speed=speed)
     sensor = use_movesense(emu, role, **movesense)
     async with emu:
         others = [r for r in emu.sensors if r != role]
