@@ -16,17 +16,18 @@ from imu_hinge.recording import load_recording
 DEMO = Path(__file__).resolve().parents[1] / "recordings" / "demo_rdl_session.csv"
 
 
-def _at_52_hz(out: Path) -> Path:
+def _at_52_hz(out: Path, polar_roles: tuple[str, ...] = ("sacrum", "thoracic")) -> Path:
     """The demo as a 52 Hz sensor sees it: the recorded row nearest each 1/52 s (what the emulated Polars
-    play: a recording is played as recorded, row by row, never interpolated)."""
+    play: a recording is played as recorded, row by row, never interpolated). Other roles keep their rows."""
     rec = load_recording(DEMO)
     lines = ["time_s,sensor,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z"]
     for role in ("sacrum", "thoracic"):
         s = rec[role]
         rate = round(s.nominal_rate_hz)
-        k = np.arange(int((len(s) - 1) / rate * 52.0) + 1)
-        rows = np.rint(k * rate / 52.0).astype(int)
-        for t, i in zip(k / 52.0, rows, strict=True):
+        new_rate = 52.0 if role in polar_roles else rate
+        k = np.arange(int((len(s) - 1) / rate * new_rate) + 1)
+        rows = np.rint(k * rate / new_rate).astype(int)
+        for t, i in zip(k / new_rate, rows, strict=True):
             a, g = s.acc_m_s2[i], s.gyr_rad_s[i]
             lines.append(f"{t:.6f},{role}," + ",".join(f"{v:.9g}" for v in (*a, *g)))
     out.write_text("\n".join(lines) + "\n")
@@ -52,6 +53,26 @@ def test_train_on_two_emulated_polars_gives_the_reps_and_flags_of_analyze_at_52_
         diff = max(abs(a[name] - b[name]) for a, b in zip(live["reps"], batch["reps"], strict=True))
         assert diff < 1.0, f"{name}: live and batch differ by {diff:.2f} deg"  # measured 0.15 T, 0.11 L, 0.05 P deg
     assert live["feedback"] and live["emulated_sensors"]["thoracic"]["haptic_received"] == []  # nothing to buzz
+
+
+def test_train_on_a_polar_and_a_movesense_gives_the_reps_and_flags_of_analyze_at_their_rates(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Brands mixed (issue 18): a Polar on the sacrum (52 Hz), a Movesense at T12 (playing the recording's rows)."""
+    live_json, batch_json = tmp_path / "live.json", tmp_path / "batch.json"
+    assert main(["train", "--emulate", str(DEMO), "--emulate-kind", "polar,movesense", "--emulate-speed", "max",
+                 "--no-gui", "--no-audio", "--out", str(tmp_path / "s.ihr.csv"), "--json", str(live_json)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Movesense 224630000102") >= 1 and out.count("has no vibration motor imu-hinge can drive") == 1
+    assert main(["analyze", str(_at_52_hz(tmp_path / "demo_mixed.csv", ("sacrum",))), "--json", str(batch_json)]) == 0
+    live, batch = json.loads(live_json.read_text()), json.loads(batch_json.read_text())
+    assert (live["link"]["sacrum"]["brand"], live["link"]["thoracic"]["brand"]) == ("polar", "movesense")
+    assert live["link"]["sacrum"]["missing"] == live["link"]["thoracic"]["missing"] == 0
+    assert len(live["reps"]) == len(batch["reps"]) == 8
+    assert [sorted(r["faults"]) for r in live["reps"]] == [sorted(r["faults"]) for r in batch["reps"]]
+    for name in ("peak_trunk_flexion_deg", "peak_lumbar_flexion_deg", "peak_pelvic_tilt_deg"):
+        diff = max(abs(a[name] - b[name]) for a, b in zip(live["reps"], batch["reps"], strict=True))
+        assert diff < 1.0, f"{name}: live and batch differ by {diff:.2f} deg"
+    assert live["emulated_sensors"]["thoracic"]["haptic_received"] == []  # nothing to buzz
 
 
 def test_scan_and_sensors_show_brand_model_battery_firmware_rates(capsys: pytest.CaptureFixture[str]) -> None:
@@ -82,7 +103,6 @@ def test_sensors_assign_remembers_the_role_per_device(tmp_path: Path, capsys: py
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["scan", "--emulate", "--emulate-kind", "movesense"], "no Movesense emulator is registered yet"),
     (["scan", "--emulate", "--emulate-kind", "acme"], "unknown sensor brand 'acme'"),
     (["scan", "--emulate-kind", "polar"], "--emulate-kind needs --emulate"),
     (["scan", "--emulate", "--emulate-kind", "polar,polar,polar"], "one brand or one per role"),

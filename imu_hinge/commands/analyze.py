@@ -83,7 +83,8 @@ def _fmt(v: float | None, spec: str = "5.1f") -> str:
     return format_number(v, spec)
 
 
-def print_table(res: AnalysisResult, out: Any = sys.stdout) -> None:
+def print_table(res: AnalysisResult, out: Any = None) -> None:
+    out = out if out is not None else sys.stdout  # looked up per call (a default would pin the stdout of import time)
     print(f"{'rep':>3} {'start':>6} {'bottom':>6} {'end':>6} {'P':>5} {'T':>5} {'L':>5} {'share':>5} {'lag':>5} "
           f"{'lock':>5}  faults", file=out)
     for r in res.reps:

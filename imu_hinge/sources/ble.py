@@ -24,7 +24,7 @@ No Bluetooth on the machine ends as one :class:`~imu_hinge.errors.SensorLinkErro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Collection
+from collections.abc import AsyncGenerator, Collection, Mapping
 from typing import Any
 
 from bleak.exc import BleakError
@@ -34,7 +34,7 @@ from ..protocol import CONTROL_CHAR_UUID, HapticCommand
 from ..samples import SENSOR_ROLES
 from .backend import HostClock, LinkBackend, SystemClock, bluetooth_unavailable
 from .brands import BRANDS
-from .discovery import FoundSensor, find_sensor, pick_roles, scan
+from .discovery import FoundSensor, pick_roles, scan
 from .events import LinkEvent, LinkItem, SampleBatch
 from .sensor_link import LinkOptions, Retry, SensorLink
 
@@ -50,7 +50,8 @@ class BleSource:
 
     def __init__(self, roles: Collection[str] = SENSOR_ROLES, *, backend: LinkBackend | None = None,
                  options: LinkOptions | None = None, clock: HostClock | None = None, queue_size: int = 4096,
-                 found: dict[str, FoundSensor] | None = None, assignments: dict[str, str] | None = None) -> None:
+                 found: dict[str, FoundSensor] | None = None, assignments: dict[str, str] | None = None,
+                 link_types: Mapping[str, type[SensorLink]] | None = None) -> None:
         self.roles = tuple(roles)
         self.backend = backend or LinkBackend()
         self.options = options or LinkOptions()
@@ -61,6 +62,8 @@ class BleSource:
         self._found = found
         self.assignments = assignments
         """Address -> role for sensors that do not advertise one (other brands); ``None``: own sensors only."""
+        self.link_types = dict(link_types or {})
+        """role -> link class overriding the brand registry's (tests, a brand not registered yet)."""
         self._out: asyncio.Queue[LinkItem] = asyncio.Queue(queue_size)
         self._held: list[LinkItem] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -84,7 +87,7 @@ class BleSource:
                 await scan(self.options.scan_timeout_s, backend=self.backend, until_roles=self.roles,
                            assignments=self.assignments), self.roles)
             for role in self.roles:
-                link_class = BRANDS[found[role].brand].link_class()  # the brand registry: one link class each
+                link_class = self.link_types.get(role) or BRANDS[found[role].brand].link_class()  # one class a brand
                 link = link_class(role, backend=self.backend, options=self.options, clock=self.clock, t0_s=self.t0_s,
                                   emit=self._out.put)
                 self.links[role] = link
@@ -114,8 +117,7 @@ class BleSource:
             except Retry as exc:
                 last = exc
                 await self.clock.sleep(self.options.backoff_s[0])  # host-clock seconds (emulated: its clock)
-                found = await find_sensor(link.role, self.options.rescan_s, backend=self.backend,
-                                          assignments=self.assignments) or found
+                found = await link.find(self.options.rescan_s, assignments=self.assignments) or found
         raise SensorLinkError(f"could not set up the {link.role} sensor after {self.options.connect_attempts} "
                               f"attempts: {last}", role=link.role, address=found.address)
 
@@ -132,8 +134,7 @@ class BleSource:
             while not link.closing:
                 attempts += 1
                 try:
-                    found = await find_sensor(link.role, opts.rescan_s, backend=self.backend,
-                                              assignments=self.assignments)
+                    found = await link.find(opts.rescan_s, assignments=self.assignments)
                     if found is None:
                         continue  # the scan itself waited rescan_s
                     await link.connect(found)

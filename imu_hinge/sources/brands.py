@@ -78,14 +78,12 @@ BRANDS: dict[str, Brand] = {
                    link="imu_hinge.sources.polar:PolarLink", emulator="imu_hinge.sources.polar_emulated:BumblePolar",
                    has_motor=False, rates_hz=(52.0,),
                    note="Polar Measurement Data: accelerometer + gyroscope at 52 Hz; no motor the host can drive"),
-    # --- Movesense: the Movesense helper's entry goes here (lead merges), e.g.
-    # "movesense": Brand("movesense", "Movesense", service_uuids=(...,), name_prefixes=("Movesense",),
-    #                    link="imu_hinge.sources.movesense:MovesenseLink",
-    #                    emulator="imu_hinge.sources.movesense_emulated:BumbleMovesense",
-    #                    has_motor=False, rates_hz=(13.0, 26.0, 52.0, 104.0, 208.0)),
-    "movesense": Brand("movesense", "Movesense", name_prefixes=("Movesense",), has_motor=False,
-                       rates_hz=(13.0, 26.0, 52.0, 104.0, 208.0),
-                       note="placeholder until the Movesense source is merged"),
+    "movesense": Brand("movesense", "Movesense", name_prefixes=("Movesense",),
+                       link="imu_hinge.sources.movesense:MovesenseLink",
+                       emulator="imu_hinge.sources.movesense_emulator:BumbleMovesense",
+                       has_motor=False, rates_hz=(13.0, 26.0, 52.0, 104.0, 208.0),
+                       note="GATT SensorData (gatt_sensordata_app): accelerometer + gyroscope 13-208 Hz; "
+                            "no motor the host can drive"),
 }
 
 

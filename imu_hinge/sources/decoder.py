@@ -41,6 +41,10 @@ class PacketDecoder:
     repeated or late), ``decode_errors``, ``gaps`` (number of gaps).
     """
 
+    fit_at_last_sample = False
+    """Fit the clock to each notification's last sample (sent as soon as it is taken) rather than its
+    first: for sensors without time pings, whose fit is the arrivals' lower envelope alone."""
+
     def __init__(self, sensor: str, info: SensorInfo, *, t0_s: float = 0.0, clock_fit: ClockFit | None = None) -> None:
         self.sensor = sensor
         self.info = info
@@ -114,9 +118,9 @@ class PacketDecoder:
                     "note", self.sensor, arrival_s - self.t0_s,
                     f"{self.sensor}: tx_overflow without an index gap (sensor firmware before protocol SPEC 1.1?): "
                     "gaps from its transmit buffer may be labelled 'link'", {"first_index": packet.first_index}))
-        self.clock_fit.add_arrival(dev_us, arrival_s)
         n = packet.count
         period = self.period_us
+        self.clock_fit.add_arrival(dev_us + (round((n - 1) * period) if self.fit_at_last_sample else 0), arrival_s)
         dev = dev_us + np.rint(np.arange(n) * period).astype(np.int64)
         seq = seq0 + np.arange(n, dtype=np.int64)
         time_s = self._monotonic(self.clock_fit.host_time_s(dev) - self.t0_s, 0.5 * period * 1e-6)

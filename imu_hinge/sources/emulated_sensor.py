@@ -139,7 +139,7 @@ class SensorFirmware:
 
     # --- commands -------------------------------------------------------------------------
     def handle_command(self, data: bytes, now_s: float) -> bytes:
-        """Apply one command written at (arriving at) ``now_s``; the response bytes to notify."""
+        """Apply one command written at (arriving at) ``now_s``; the response bytes to notify (empty: none)."""
         error = error_answer(data)  # empty / 0x80..0xFF writes are answered with opcode 0 (SPEC.md 1.1 §6)
         if error is not None:
             return encode_response(error)
@@ -210,7 +210,7 @@ class SensorFirmware:
         """Take every sample due by ``now_s`` and queue the notifications they fill."""
         if not self.streaming:
             return
-        per_packet = samples_per_notification(mtu)
+        per_packet = self.samples_per_packet(mtu)
         while True:
             t_sample = self._sample_time_s(self._next)
             t_flush = self._sample_time_s(self._pending[0]) + self.batch_wait_us * 1e-6 if self._pending else math.inf
@@ -232,6 +232,10 @@ class SensorFirmware:
             self._pending.append(k)
             if len(self._pending) >= per_packet:
                 self._emit(t_sample)
+
+    def samples_per_packet(self, mtu: int) -> int:
+        """Samples per notification (the reference firmware fills the MTU)."""
+        return samples_per_notification(mtu)
 
     def _dropped(self, k: int) -> bool:
         f = self.faults

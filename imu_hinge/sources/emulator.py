@@ -65,6 +65,13 @@ class BumbleSensor:
         self._answered = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()  # cancellable (sleeping in emulated delays, streaming)
         self._hci_tasks: set[asyncio.Task[Any]] = set()  # HCI commands: awaited, never cancelled mid-command
+        self._add_services()
+        self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
+
+    def _add_services(self) -> None:
+        """The GATT layout: ``data_char`` (data notifications), ``response_char`` (command answers) and
+        a write handler calling :meth:`_on_control_write`."""
+        firmware = self.firmware
         self.data_char = gatt.Characteristic(DATA_CHAR_UUID, _PROPS.NOTIFY, gatt.Characteristic.READABLE, b"")
         self.control_char: gatt.Characteristic[bytes] = gatt.Characteristic(
             CONTROL_CHAR_UUID, _PROPS.WRITE | _PROPS.WRITE_WITHOUT_RESPONSE | _PROPS.NOTIFY,
@@ -81,7 +88,7 @@ class BumbleSensor:
                                      serial_number=str(self.device.random_address), hardware_revision="emulated",
                                      firmware_revision=version),
         ])
-        self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
+        self.response_char = self.control_char
 
     brand = "imu-hinge"
 
@@ -165,9 +172,9 @@ class BumbleSensor:
                 self._stream_task = self._spawn(run_stream(self.firmware, self.clock, self._send_data,
                                                            lambda: connection.att_mtu, throttle=self._throttle))
             await self.clock.sleep(self.firmware.notify_delay_s())
-            if self.connection is connection:
+            if self.connection is connection and response:
                 self.world.sent += 1
-                await self.device.notify_subscriber(connection, self.control_char, response)
+                await self.device.notify_subscriber(connection, self.response_char, response)
         finally:
             self._answering -= hold
             self._answered.set()

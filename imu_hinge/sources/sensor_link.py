@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from bleak import BleakClient
@@ -43,7 +43,7 @@ from ..protocol.spec import BATTERY_LEVEL_CHAR_UUID, FIRMWARE_REVISION_CHAR_UUID
 from .backend import HostClock, LinkBackend, is_notify_acquired
 from .channel import NotificationChannel
 from .decoder import PacketDecoder
-from .discovery import FoundSensor
+from .discovery import FoundSensor, find_sensor
 from .events import LinkEvent, LinkItem
 
 
@@ -242,6 +242,11 @@ class SensorLink:
                 except (BleakError, OSError):
                     pass
             raise Retry("notifications still held by BlueZ (Notify acquired); reconnecting") from exc
+
+    async def find(self, timeout_s: float, assignments: Mapping[str, str] | None = None) -> FoundSensor | None:
+        """Look for this link's sensor again (a reconnect): the strongest one advertising its role (or given it in
+        ``assignments``, address -> role). A brand's link may look for the same device instead."""
+        return await find_sensor(self.role, timeout_s, backend=self.backend, assignments=assignments)
 
     async def drop_client(self) -> None:
         """Disconnect and forget the current client (errors ignored)."""
