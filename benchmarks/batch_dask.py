@@ -1,13 +1,17 @@
 """Batch analysis on Dask: `imu-hinge analyze DIR --cluster tcp://...` on 2 local workers vs `--jobs 1`,
 then a batch with one worker killed mid-way.
 
-usage: python benchmarks/batch_dask.py [--recordings 200] [--minutes 2] [--workers 2] [--repeat 1] [--data DIR]
+usage: python benchmarks/batch_dask.py [--recordings 200] [--minutes 2] [--workers 2] [--repeat 3] [--data DIR]
 
 Simulates ``--recordings`` sessions of ``--minutes`` each (as benchmarks/batch_throughput.py does; kept in
 ``--data`` when given), starts a real scheduler and ``--workers`` worker processes on localhost (``dask
-scheduler``, ``dask worker --nthreads 1 --preload imu_hinge.batch``, each with its nanny, as docs/batch.md
-tells a lab), and times the command as a user runs it (fresh process, best of ``--repeat``): ``--jobs 1``
-and ``--cluster``.
+scheduler``, ``dask worker --nthreads 1 --preload imu_hinge.batch_dask``, each with its nanny, as
+docs/batch.md tells a lab), and times the command as a user runs it, in turn, ``--repeat`` times:
+``--jobs 1``, ``--cluster local:N`` (the command starts its own N workers: their start-up is inside the
+clock, as the start-up of ``--jobs 1``'s interpreter is inside its) and ``--cluster tcp://...`` (the
+running cluster). The speed-up is the median over the rounds of each round's ratio (the runs of a round
+see about the same background load); the CPU seconds per recording of each mode (the command, its
+children, the scheduler and the workers) read the same independent of the load.
 Goals: ``--cluster`` at >= 1.8x the throughput of ``--jobs 1`` on 2 workers, tables byte-identical.
 Then, through the Python API, the same batch with worker 0 killed (SIGKILL) while it analyses a
 recording halfway through: every recording must come back exactly once (200/200) and the tables
@@ -21,6 +25,7 @@ import json
 import os
 import resource
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +41,8 @@ from imu_hinge.batch_tables import companion_path, write_summary
 from imu_hinge.params import AnalysisParams
 
 DASK = str(Path(sys.executable).with_name("dask"))
+WORKER_ENV = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
+"""As docs/batch.md tells a lab: no statistical profiler in a batch worker."""
 
 
 def start_cluster(root: Path, workers: int) -> tuple[str, list[subprocess.Popen[bytes]]]:
@@ -52,8 +59,8 @@ def start_cluster(root: Path, workers: int) -> tuple[str, list[subprocess.Popen[
             pass
     for k in range(workers):
         procs.append(subprocess.Popen([DASK, "worker", address, "--nthreads", "1", "--no-dashboard",
-                                       "--name", f"w{k}", "--preload", "imu_hinge.batch"],
-                                      **quiet))  # type: ignore[call-overload]
+                                       "--name", f"w{k}", "--preload", "imu_hinge.batch_dask"],
+                                      env={**os.environ, **WORKER_ENV}, **quiet))  # type: ignore[call-overload]
     return address, procs
 
 
@@ -154,7 +161,7 @@ def main() -> int:
     ap.add_argument("--recordings", type=int, default=200)
     ap.add_argument("--minutes", type=float, default=2.0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data", help="folder for the simulated recordings (reused when it already holds them)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ih-dask-"))
@@ -162,15 +169,17 @@ def main() -> int:
     t0 = time.perf_counter()
     files = make_recordings(folder, args.recordings, args.minutes)
     t_gen = time.perf_counter() - t0
-    walls: dict[str, list[float]] = {"jobs 1": [], "cluster": []}
-    outs = {"jobs 1": tmp / "jobs1.csv", "cluster": tmp / "cluster.csv"}
-    cpus: dict[str, list[float]] = {"jobs 1": [], "cluster": []}
+    modes = ["jobs 1", f"local:{args.workers}", "cluster"]
+    walls: dict[str, list[float]] = {k: [] for k in modes}
+    outs = {k: tmp / f"{k.replace(' ', '').replace(':', '')}.csv" for k in modes}
+    cpus: dict[str, list[float]] = {k: [] for k in modes}
     procs: list[subprocess.Popen[bytes]] = []
     try:
         address, procs = start_cluster(tmp, args.workers)
         load_before = os.getloadavg()[0]
-        for _ in range(args.repeat):  # interleaved, so both see the same background load
+        for _ in range(args.repeat):  # in turn, so that the runs of a round see the same background load
             walls["jobs 1"].append(run_cli(folder, outs["jobs 1"], "--jobs", "1", cpu=cpus["jobs 1"]))
+            walls[modes[1]].append(run_cli(folder, outs[modes[1]], "--cluster", modes[1], cpu=cpus[modes[1]]))
             walls["cluster"].append(run_cli(folder, outs["cluster"], "--cluster", address, procs=procs,
                                             cpu=cpus["cluster"]))
         inproc = {"jobs 1": in_process(files, None), "cluster": in_process(files, address)}
@@ -184,45 +193,49 @@ def main() -> int:
         return p.read_bytes(), companion_path(p).read_bytes()
 
     base = tables(outs["jobs 1"])
-    identical = tables(outs["cluster"]) == base
+    same = {k: tables(outs[k]) == base for k in modes[1:]}
+    identical = all(same.values())
     killed_identical = tables(tmp / "killed.csv") == base
     rows = base[1].count(b"\n") - 1
-    best = {k: min(v) for k, v in walls.items()}
-    speedup = best["jobs 1"] / best["cluster"]
-    print(f"{len(files)} recordings x {args.minutes:g} min (generated in {t_gen:.0f} s), {os.cpu_count()} CPU(s), "
-          f"{args.workers} Dask workers (1 thread each) on localhost")
-    print(f"{'run':<10} {'CLI wall s (best)':>18} {'recordings/s':>13} {'speed-up':>9} {'in-process s':>13} "
-          f"{'speed-up':>9} {'CPU use':>8}  CLI walls s")
-    for k in walls:
-        wall_ip, cpu = inproc[k]
-        n = 1 if k == "jobs 1" else args.workers
-        print(f"{k:<10} {best[k]:18.2f} {len(files) / best[k]:13.1f} {best['jobs 1'] / best[k]:8.2f}x "
-              f"{wall_ip:13.2f} {inproc['jobs 1'][0] / wall_ip:8.2f}x {cpu / (n * wall_ip):8.0%}  "
-              + ", ".join(f"{w:.2f}" for w in walls[k]))
-    print("CPU use = analysis CPU time / (processes x wall): below ~95% the cores were shared with other work")
-    cpu_ratio = min(cpus["cluster"]) / min(cpus["jobs 1"])
-    print(f"CPU seconds for the whole batch (command + scheduler + workers, best): --jobs 1 {min(cpus['jobs 1']):.1f}, "
-          f"--cluster {min(cpus['cluster']):.1f} ({cpu_ratio:.2f}x): if that CPU spread evenly over "
-          f"{args.workers} idle cores, the cluster's throughput would be {args.workers / cpu_ratio:.2f}x that of "
-          "--jobs 1 (an estimate that ignores the load)")
-    print(f"tables byte-identical to --jobs 1: {identical}")
+    n = len(files)
+    ratios = {k: [j / w for j, w in zip(walls["jobs 1"], walls[k], strict=True)] for k in modes}
+    speedup = {k: statistics.median(v) for k, v in ratios.items()}
+    cpu_ms = {k: 1000 * statistics.median(v) / n for k, v in cpus.items()}
+    print(f"{n} recordings x {args.minutes:g} min (generated in {t_gen:.0f} s), {os.cpu_count()} CPU(s), "
+          f"{args.workers} Dask workers (1 thread each) on localhost, {args.repeat} rounds")
+    print(f"{'run':<10} {'median wall s':>14} {'recordings/s':>13} {'speed-up':>9} {'CPU ms/rec':>11}  "
+          "walls s (speed-ups) per round")
+    for k in modes:
+        wall = statistics.median(walls[k])
+        print(f"{k:<10} {wall:14.2f} {n / wall:13.1f} {speedup[k]:8.2f}x {cpu_ms[k]:11.0f}  "
+              + ", ".join(f"{w:.1f} ({r:.2f}x)" for w, r in zip(walls[k], ratios[k], strict=True)))
+    print("speed-up = median over the rounds of (--jobs 1 wall / this wall); CPU ms/rec = CPU seconds of the "
+          "command, its children, the scheduler and the workers per recording (median)")
+    ip_ms = {k: 1000 * c / n for k, (_w, c) in inproc.items()}
+    print(f"in-process (no interpreter start-up): --jobs 1 {inproc['jobs 1'][0]:.1f} s, cluster "
+          f"{inproc['cluster'][0]:.1f} s ({inproc['jobs 1'][0] / inproc['cluster'][0]:.2f}x); the analysis "
+          f"itself took {ip_ms['jobs 1']:.0f} ms CPU per recording alone and {ip_ms['cluster']:.0f} ms with "
+          f"{args.workers} at once (CPU use {inproc['jobs 1'][1] / inproc['jobs 1'][0]:.0%} and "
+          f"{inproc['cluster'][1] / (args.workers * inproc['cluster'][0]):.0%} of the cores it had)")
+    for k in modes[1:]:
+        ratio = statistics.median(cpus[k]) / statistics.median(cpus["jobs 1"])
+        print(f"{k}: {ratio:.2f}x the CPU of --jobs 1: on {args.workers} idle cores that caps the speed-up at "
+              f"{args.workers / ratio:.2f}x")
+    print(f"tables byte-identical to --jobs 1: {same}")
     print(f"worker w0 killed (SIGKILL, exit {kill['worker_exit']}) after {kill['killed_after']} results: "
-          f"{kill['returned']}/{len(files)} recordings returned, {kill['duplicates']} duplicated, {kill['lost']} lost, "
+          f"{kill['returned']}/{n} recordings returned, {kill['duplicates']} duplicated, {kill['lost']} lost, "
           f"{rows} rows in the recordings table, tables identical: {killed_identical} ({kill['wall_s']:.1f} s)")
     print(f"load average {load_before:.1f} before, {load_mid:.1f} after the timed runs, {load_after:.1f} at the end, "
           f"on {os.cpu_count()} CPUs")
-    goal = identical and killed_identical and kill["exactly_once"] and rows == len(files) and speedup >= 1.8
-    print(json.dumps({"benchmark": "batch_dask", "recordings": len(files), "minutes": args.minutes,
-                      "workers": args.workers, "cpus": os.cpu_count(),
-                      "wall_s": {k: round(v, 3) for k, v in best.items()},
+    goal = (identical and killed_identical and kill["exactly_once"] and rows == n
+            and min(speedup[k] for k in modes[1:]) >= 1.8)
+    print(json.dumps({"benchmark": "batch_dask", "recordings": n, "minutes": args.minutes,
+                      "workers": args.workers, "cpus": os.cpu_count(), "rounds": args.repeat,
                       "walls_s": {k: [round(w, 3) for w in v] for k, v in walls.items()},
-                      "speedup": round(speedup, 3), "identical": identical,
-                      "cpu_s": {k: round(min(v), 2) for k, v in cpus.items()}, "cpu_ratio": round(cpu_ratio, 3),
-                      "idle_speedup_estimate": round(args.workers / cpu_ratio, 3),
+                      "speedup_median": {k: round(v, 3) for k, v in speedup.items() if k != "jobs 1"},
+                      "identical": same, "cpu_ms_per_recording": {k: round(v, 1) for k, v in cpu_ms.items()},
                       "in_process_wall_s": {k: round(w, 3) for k, (w, _) in inproc.items()},
-                      "in_process_speedup": round(inproc["jobs 1"][0] / inproc["cluster"][0], 3),
-                      "in_process_cpu_use": {k: round(c / ((1 if k == "jobs 1" else args.workers) * w), 3)
-                                             for k, (w, c) in inproc.items()},
+                      "in_process_analysis_cpu_ms_per_recording": {k: round(v, 1) for k, v in ip_ms.items()},
                       "killed": {**kill, "rows": rows, "identical": killed_identical},
                       "loadavg": [round(load_before, 2), round(load_mid, 2), round(load_after, 2)],
                       "goal_met": goal}))

@@ -39,6 +39,46 @@ CONNECT_TIMEOUT_S = 10.0
 """How long to wait for the scheduler to answer, and for its first worker."""
 
 
+LOCAL_WORKER_CONFIG: dict[str, Any] = {
+    # Dask's nanny starts every worker with MALLOC_TRIM_THRESHOLD_=65536, which also switches off
+    # glibc's dynamic mmap threshold: every array over 128 kB is then mmap'ed and unmapped afresh,
+    # page faults and all: each worker spent ~1.3 s of system CPU on its 30 of 60 recordings, and
+    # --jobs 1 run with the variable set went from 0.3 to 2.6 s of system CPU for the 60. Unset, the
+    # workers allocate exactly as --jobs 1 does. (OMP/MKL/OPENBLAS_NUM_THREADS=1 stay set.)
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # The statistical profiler samples every worker thread's stack every 10 ms for the dashboard's
+    # profile page: CPU taken from the analyses on a busy machine, and nobody reads it in a batch.
+    "distributed.worker.profile.enabled": False,
+}
+"""Dask configuration of the workers ``--cluster local:N`` starts (a cluster of one's own: docs/batch.md)."""
+
+
+def dask_setup(worker: Any) -> None:
+    """``dask worker --preload imu_hinge.batch_dask``: undo the nanny's malloc setting in this worker.
+
+    The nanny exports ``MALLOC_TRIM_THRESHOLD_`` before it starts the worker (see
+    :data:`LOCAL_WORKER_CONFIG`); glibc has then fixed its mmap threshold at 128 kB. This sets the
+    thresholds to the ceiling glibc's own dynamic rule reaches (32 MiB mmap, 64 MiB trim), so the
+    analysis' arrays are reused from the heap as in ``--jobs 1``. Does nothing off glibc or when
+    the variable is not set.
+    """
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        mallopt = libc.mallopt if libc is not None else None
+    except (OSError, AttributeError):  # not glibc
+        return
+    if mallopt is not None:
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        mallopt(m_mmap_threshold, 32 * 2**20)
+        mallopt(m_trim_threshold, 64 * 2**20)
+
+
 @dataclasses.dataclass(frozen=True)
 class ClusterSpec:
     """``--cluster``: a scheduler address, or ``local:N`` (N worker processes started here)."""
@@ -109,8 +149,11 @@ def connect(cluster: str | ClusterSpec, timeout_s: float = CONNECT_TIMEOUT_S, *,
                 logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     local = None
     if spec.address is None:
-        local = distributed.LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=":0", silence_logs=logging.ERROR)  # any free port
+        import dask
+
+        with dask.config.set(LOCAL_WORKER_CONFIG):
+            local = distributed.LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
+                                             dashboard_address=":0", silence_logs=logging.ERROR)  # any free port
         client = distributed.Client(local)
         where = f"local:{spec.local_workers}"
     else:
@@ -223,5 +266,5 @@ class OutcomeSpool(Sequence[Outcome]):
         self.path.unlink(missing_ok=True)
 
 
-__all__ = ["ClusterSpec", "OutcomeSpool", "check_workers", "connect", "installed_version", "parse_cluster",
-           "run_batch_dask"]
+__all__ = ["LOCAL_WORKER_CONFIG", "ClusterSpec", "OutcomeSpool", "check_workers", "connect", "dask_setup",
+           "installed_version", "parse_cluster", "run_batch_dask"]

@@ -1,0 +1,51 @@
+"""The Dask workers allocate as ``--jobs 1`` does: Dask's nanny exports ``MALLOC_TRIM_THRESHOLD_``, which
+fixes glibc's mmap threshold at 128 kB (every array mapped afresh, page faults and all); ``--cluster
+local:N`` unsets it for its workers and ``dask worker --preload imu_hinge.batch_dask`` undoes it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+FAULTS = """
+import resource, sys
+import numpy as np
+if sys.argv[1] == "preload":
+    from imu_hinge.batch_dask import dask_setup
+    dask_setup(None)
+for _ in range(5):
+    np.ones(2**17).sum()                      # warm up: 1 MiB arrays, as the analysis allocates
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(200):
+    np.ones(2**17).sum()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def _faults(mode: str) -> int:
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}  # as Dask's nanny starts a worker
+    out = subprocess.run([sys.executable, "-c", FAULTS, mode], env=env, capture_output=True, text=True, check=True)
+    return int(out.stdout)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_the_preload_puts_back_heap_reuse_under_the_nannys_malloc_setting() -> None:
+    nanny, preloaded = _faults("nanny"), _faults("preload")
+    assert nanny > 20_000       # 200 arrays of 1 MiB, each mapped afresh: 256 page faults each (measured 51,400)
+    assert preloaded < 1_000    # reused from the heap (measured 0)
+
+
+def test_local_cluster_workers_unset_it_and_run_no_profiler() -> None:
+    pytest.importorskip("distributed")
+    from imu_hinge.batch_dask import connect
+
+    def state() -> tuple[str | None, str | None, bool]:
+        import dask
+        return (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OPENBLAS_NUM_THREADS"),
+                bool(dask.config.get("distributed.worker.profile.enabled")))
+
+    with connect("local:1") as client:
+        assert list(client.run(state).values()) == [(None, "1", False)]
