@@ -149,18 +149,21 @@ static void update_pending(Det *d, double t, double lum) {
     st[N_PEND] = keep;
 }
 
-/* Rows i0.. in order, until the tables need room; returns the next row. */
-int64_t hinge_detect(const double *t, const double *p, const double *tr, const double *lum, int64_t n,
-                     int64_t i0, double *fs, int64_t *st, double *rows, int64_t rows_cap, double *pend,
-                     int64_t pend_cap, double *ev, int64_t ev_cap, double *rec, int64_t rec_cap,
-                     const double *par) {
-    Det dd = {fs, st, rows, rows_cap, pend, pend_cap, ev, ev_cap, rec, rec_cap, par}, *d = &dd;
+/* Room in every table for one more row's entries? */
+static int room(const Det *d) {
+    const int64_t *st = d->st;
+    return !(st[N_EV] + st[N_PEND] + 8 > d->ev_cap || st[N_PEND] + 2 > d->pend_cap || st[N_REC] + 2 > d->rec_cap
+             || st[ROW0] + st[NROWS] + 2 > d->rows_cap);
+}
+
+/* THE loop: rows i0.. in order, until the tables need room; returns the next row. */
+int64_t hinge_detect(Det *d, const double *t, const double *p, const double *tr, const double *lum, int64_t n,
+                     int64_t i0) {
+    double *fs = d->fs; int64_t *st = d->st; const double *par = d->par;
     const double levels[2] = {par[LED_DEG], par[ONSET_DEG]};
     int64_t i = i0;
     while (i < n) {
-        if (st[N_EV] + st[N_PEND] + 8 > ev_cap || st[N_PEND] + 2 > pend_cap || st[N_REC] + 2 > rec_cap
-                || st[ROW0] + st[NROWS] + 2 > rows_cap)
-            return i;
+        if (!room(d)) return i;
         double ti = t[i], pi = p[i], tri = tr[i], li = lum[i];
         i++;
         int gap = !isnan(fs[LAST_T]) && (ti - fs[LAST_T] > par[MAX_GAP_S]);
@@ -226,6 +229,13 @@ int64_t hinge_detect(const double *t, const double *p, const double *tr, const d
         }
     }
     return i;
+}
+
+/* One row (the live driver's block of one, without building arrays): 0 when it raised nothing
+ * and the tables have room for the next, -1 when it could not be taken yet (room first), else 1. */
+int64_t hinge_detect_row(Det *d, double t, double p, double tr, double lum) {
+    if (hinge_detect(d, &t, &p, &tr, &lum, 1, 0) == 0) return -1;
+    return (d->st[N_EV] == 0 && room(d)) ? 0 : 1;
 }
 
 /* An (empty) extension module too, so that setuptools builds and installs it on every platform. */

@@ -42,23 +42,33 @@ windows ``pend`` rows are (window end s, min L, hyperextension raised, rep numbe
 _N_REC_COLS = 15
 
 
-def _load_loop() -> Any:
-    """The compiled loop ``hinge_detect`` of ``_detect.c`` (built by the package install)."""
+class _Tables(ctypes.Structure):
+    """The loop's view of a detector's arrays (``Det`` in _detect.c): addresses and capacities."""
+
+    _fields_ = [("fs", ctypes.c_void_p), ("st", ctypes.c_void_p), ("rows", ctypes.c_void_p),
+                ("rows_cap", ctypes.c_int64), ("pend", ctypes.c_void_p), ("pend_cap", ctypes.c_int64),
+                ("ev", ctypes.c_void_p), ("ev_cap", ctypes.c_int64), ("rec", ctypes.c_void_p),
+                ("rec_cap", ctypes.c_int64), ("par", ctypes.c_void_p)]
+
+
+def _load_loop() -> tuple[Any, Any]:
+    """The compiled loop of ``_detect.c`` (built by the package install): over a block, over one row."""
     spec = importlib.util.find_spec(f"{__package__}._detect")
     if spec is None or spec.origin is None:
         raise ImportError("the detector's compiled loop (imu_hinge/detection/_detect.c) is not built: "
                           "reinstall imu-hinge (`pip install -e .` builds it; it needs a C compiler)")
-    fn = ctypes.CDLL(spec.origin).hinge_detect
-    ptr, i64 = ctypes.c_void_p, ctypes.c_int64
-    fn.argtypes = [ptr, ptr, ptr, ptr, i64, i64, ptr, ptr, ptr, i64, ptr, i64, ptr, i64, ptr, i64, ptr]
-    fn.restype = i64
-    return fn
+    lib = ctypes.CDLL(spec.origin)
+    ptr, i64, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
+    block, row = lib.hinge_detect, lib.hinge_detect_row
+    block.argtypes, block.restype = [ptr, ptr, ptr, ptr, ptr, i64, i64], i64
+    row.argtypes, row.restype = [ptr, f64, f64, f64, f64], i64
+    return block, row
 
 
-_detect = _load_loop()
-"""``_detect(t, p, tr, lum, n, i0, fs, st, rows, rows_cap, pend, pend_cap, ev, ev_cap, rec, rec_cap,
-par) -> next row``: THE detector. Rows ``i0..n-1`` of the four columns, in order, until a table
-needs room; the arguments are addresses of C-contiguous float64 (``st``: int64) arrays."""
+_detect, _detect_row = _load_loop()
+"""``_detect(tables, t, p, tr, lum, n, i0) -> next row``: THE detector, rows ``i0..n-1`` of the four
+columns (addresses of C-contiguous float64 arrays) in order, until a table needs room.
+``_detect_row(tables, t, p, tr, lum)``: the same loop over a block of one row given as floats."""
 
 
 class HingeDetector:
@@ -80,8 +90,6 @@ class HingeDetector:
         self._pend = np.empty((16, 4))
         self._ev = np.empty((256, 4))
         self._rec = np.empty((64, _N_REC_COLS))
-        self._one = np.empty((4, 1))
-        self._one_args = tuple(row.ctypes.data for row in self._one)
         self._set_args()
         self._cand_faults: list[str] = []
         self._pending: dict[int, Rep] = {}
@@ -95,16 +103,16 @@ class HingeDetector:
 
     def step(self, t: float, p: float, tr: float, lum: float) -> list[Event]:
         """One row: time (s), pelvic tilt, trunk flexion, lumbar flexion (deg; NaN = gap): a block of one."""
-        one = self._one
-        one[0, 0], one[1, 0], one[2, 0], one[3, 0] = t, p, tr, lum
+        status = _detect_row(self._tables_ref, t, p, tr, lum)
+        if status == 0:  # nothing raised, room for the next row: the common case
+            return []
         events: list[Event] = []
-        while _detect(*self._one_args, 1, 0, *self._args) == 0:  # a table needed room first
+        while status < 0:  # a table needed room first
             self._take_events(events)
             self._make_room()
-        if self._st[_N_EV]:
-            self._take_events(events)
-        if self._st[_ROW0] + self._st[_NROWS] + 2 > len(self._rows) or self._st[_N_PEND] + 2 > len(self._pend):
-            self._make_room()
+            status = _detect_row(self._tables_ref, t, p, tr, lum)
+        self._take_events(events)
+        self._make_room()
         return events
 
     def run(self, t: np.ndarray, p: np.ndarray, tr: np.ndarray, lum: np.ndarray) -> list[Event]:
@@ -117,7 +125,7 @@ class HingeDetector:
         events: list[Event] = []
         i = 0
         while i < n:
-            i = _detect(*addresses, n, i, *self._args)
+            i = _detect(self._tables_ref, *addresses, n, i)
             self._take_events(events)
             self._make_room()
         return events
@@ -137,9 +145,10 @@ class HingeDetector:
 
     def _set_args(self) -> None:
         """The loop's state and table arguments (addresses, capacities) after (re)allocation."""
-        self._args = (self._fs.ctypes.data, self._st.ctypes.data, self._rows.ctypes.data, len(self._rows),
-                      self._pend.ctypes.data, len(self._pend), self._ev.ctypes.data, len(self._ev),
-                      self._rec.ctypes.data, len(self._rec), self._par.ctypes.data)
+        self._tables = _Tables(self._fs.ctypes.data, self._st.ctypes.data, self._rows.ctypes.data, len(self._rows),
+                               self._pend.ctypes.data, len(self._pend), self._ev.ctypes.data, len(self._ev),
+                               self._rec.ctypes.data, len(self._rec), self._par.ctypes.data)
+        self._tables_ref = ctypes.byref(self._tables)
 
     def _take_events(self, events: list[Event]) -> None:
         """Turn the loop's event table into event objects (and reps), in order; empty the tables."""
