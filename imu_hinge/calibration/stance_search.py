@@ -103,8 +103,13 @@ def _stillness(s: SensorStream, params: StanceSearchParams) -> tuple[np.ndarray,
     n = max(1, int(round(params.smooth_s * s.nominal_rate_hz)))
     gyr = s.gyr_rad_s
     slow = np.linalg.norm(gyr, axis=1) < 0.2
-    rough_bias = np.median(gyr[slow], axis=0) if slow.sum() > 10 else np.zeros(3)
-    rate = np.linalg.norm(_smooth(gyr - rough_bias, n), axis=1)
+    # a column at a time: (N,) temporaries, not (N, 3) ones (the same numbers)
+    rough_bias = (np.array([np.median(gyr[slow, j]) for j in range(3)]) if slow.sum() > 10 else np.zeros(3))
+    rate = np.zeros(len(gyr))
+    for j in range(3):
+        smooth_j = _smooth((gyr[:, j] - rough_bias[j])[:, None], n)[:, 0]
+        rate += smooth_j * smooth_j
+    np.sqrt(rate, out=rate)
     accn = _smooth(np.linalg.norm(s.acc_m_s2, axis=1)[:, None], n)[:, 0]
     return rate, np.abs(accn - STANDARD_GRAVITY_M_S2)
 
