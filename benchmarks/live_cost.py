@@ -7,7 +7,8 @@ firmware sends them. Each notification is then decoded (``decode_notification`` 
 ``packet_to_si`` + one :class:`ImuSample` per sample) and timed, amortised per sample; each sample
 is pushed through ``HingePipeline.push`` (default VQF fusion, sagittal angles, stream alignment,
 detector) and timed one by one after calibration. In the same run, one ``ahrs`` Madgwick
-``updateIMU`` call is timed per sample as a reference. Target: core median <= 30 us/sample.
+``updateIMU`` call is timed per sample as a reference. Goal: core median <= 0.35 x one Madgwick
+update in the same run (a ratio: it holds on a loaded machine, where the microseconds do not).
 Prints a table, then as its last line one JSON object with all numbers.
 """
 
@@ -30,7 +31,7 @@ from imu_hinge.protocol import DataPacket, SensorInfo, decode_notification, enco
 from imu_hinge.samples import SENSOR_ROLES, ImuSample, Recording
 from imu_hinge.simulation import SimConfig, simulate
 
-TARGET_CORE_MEDIAN_US = 30.0
+GOAL_RATIO = 0.35
 
 
 def encode_streams(rec: Recording, info: SensorInfo, per_packet: int) -> list[tuple[float, str, bytes, np.ndarray]]:
@@ -120,15 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     core_median = rows["core = decode + push"]["median"]
     ratio = core_median / rows["ahrs Madgwick.updateIMU (one)"]["median"]
     print(f"calibration burst (one push that replays the stance buffer): {calib_burst_us / 1e3:.1f} ms")
-    print(f"core median {core_median:.1f} us = {ratio:.2f} x one Madgwick update; target <= "
-          f"{TARGET_CORE_MEDIAN_US:g} us: {'PASS' if core_median <= TARGET_CORE_MEDIAN_US else 'FAIL'}")
+    print(f"core median {core_median:.1f} us = {ratio:.2f} x one Madgwick update; goal <= "
+          f"{GOAL_RATIO:g} x: {'PASS' if ratio <= GOAL_RATIO else 'FAIL'}")
     print(json.dumps({"benchmark": "live_cost", "rate_hz": args.rate_hz, "samples": len(samples),
                       "samples_per_packet": args.samples_per_packet, "fusion": pipe.params.fusion_method,
                       "us_per_sample": rows, "calibration_burst_ms": round(calib_burst_us / 1e3, 3),
                       "core_median_us": core_median,
                       "madgwick_median_us": rows["ahrs Madgwick.updateIMU (one)"]["median"],
-                      "core_over_madgwick": round(ratio, 3), "target_core_median_us": TARGET_CORE_MEDIAN_US,
-                      "pass": bool(core_median <= TARGET_CORE_MEDIAN_US)}))
+                      "core_over_madgwick": round(ratio, 3), "goal_ratio": GOAL_RATIO,
+                      "pass": bool(ratio <= GOAL_RATIO)}))
     return 0
 
 

@@ -2,10 +2,11 @@
 
 :class:`HingePipeline` is the live form: :meth:`~HingePipeline.push` takes one
 :class:`~imu_hinge.samples.ImuSample` at a time (in arrival order) and returns the events it
-raises. :func:`analyze` is the replay form over a whole :class:`~imu_hinge.samples.Recording`:
-the same calibration, the same filters (their C batch loops), the same sagittal angles, the same
-stream alignment (vectorised) and the same detector, row by row. Both give the same angles, reps
-and alerts on the same samples fed in time order.
+raises. :meth:`~HingePipeline.analyze` is the replay form over a whole
+:class:`~imu_hinge.samples.Recording` (:func:`analyze` is its entry point): the same calibration,
+the same filters (their C batch loops), the same sagittal angles, the same stream alignment
+(vectorised) and the same detector loop, over all rows at once (live passes blocks of one row).
+Both give the same angles, reps and alerts on the same samples fed in time order.
 
 Calibration comes in two kinds. Live, the pipeline calibrates as the samples arrive (a quiet
 stance, then the first hinge: :meth:`HingePipeline.push` from a fresh pipeline). A recording is
@@ -294,6 +295,62 @@ class HingePipeline:
         row = self._combiner.push(sample.sensor, sample.time_s, tracker.angle.update(up))
         return events + self._row(*row) if row is not None else events
 
+    # -- batch driver -----------------------------------------------------------------------
+    def analyze(self, recording: Recording) -> AnalysisResult:
+        """Batch driver (a fresh pipeline): the live pipeline's result on a whole recording, computed
+        fast. Calibrated as :func:`pipeline_for` says; the stages run over whole streams (their
+        batch loops), the detector over all rows in one block: the same code :meth:`push` runs."""
+        streams = {r: recording[r] for r in SENSOR_ROLES}
+        data = {r: (s.time_s, s.acc_m_s2, s.gyr_rad_s) for r, s in streams.items()}
+        cal_warnings = [] if calibrated_live(recording) else self.prepare(recording)
+        if self.trackers:
+            angles = {r: self.trackers[r].angles_batch(*data[r]) for r in SENSOR_ROLES}
+        else:
+            self._calibrate_from_start(streams)
+            angles = self._start(data)
+        base, other = self.base, (PELVIS if self.base == TRUNK else TRUNK)
+        bt = streams[base].time_s
+        other_angle = np.concatenate([  # in blocks: the alignment's temporaries stay small
+            combine_batch(bt[i:i + BLOCK_SAMPLES], streams[other].time_s, angles[other],
+                          other_first_on_tie=SENSOR_ROLES.index(other) < SENSOR_ROLES.index(base),
+                          max_age_s=self._max_age_s, max_slope_gap_s=self._max_slope_gap_s)
+            for i in range(0, max(len(bt), 1), BLOCK_SAMPLES)])
+        ba = angles[base]
+        p, tr = (ba, other_angle) if base == PELVIS else (other_angle, ba)
+        lum = tr - p
+        assert self.detector is not None
+        self.detector.run(bt, p, tr, lum)
+        self.finish()
+        quality, quality_warnings = recording_quality(recording)
+        if roles_look_swapped(self.detector.reps):
+            quality_warnings.append(SWAP_WARNING)
+        result = self._result(bt, p, tr, lum, [*recording.warnings, *cal_warnings, *quality_warnings])
+        result.quality = quality
+        return result
+
+    def _calibrate_from_start(self, streams: dict[str, SensorStream]) -> None:
+        """Live calibration of a recording: its early samples, in arrival order, until it is done."""
+        ready = False
+        t0 = min(float(s.time_s[0]) for s in streams.values())
+        horizon_s, done = 30.0, 0.0
+        while not ready:  # arrival order of the early samples only: calibration ends within seconds
+            early = {r: s.time_s[s.time_s < t0 + horizon_s] for r, s in streams.items()}
+            roles, idx = _merged_order(early)
+            for ri, i in zip(roles.tolist(), idx.tolist(), strict=True):
+                s = streams[SENSOR_ROLES[ri]]
+                if s.time_s[i] < t0 + done:
+                    continue
+                if self._calibrate(s.sensor, float(s.time_s[i]), s.acc_m_s2[i], s.gyr_rad_s[i]):
+                    ready = True
+                    break
+            if ready or all(len(early[r]) == len(streams[r]) for r in SENSOR_ROLES):
+                break
+            done, horizon_s = horizon_s, 2 * horizon_s
+        if self.calibration is None:
+            self.calibration = self._stance.finalize_now()
+        if not ready:
+            self._searches = {}
+
     def finish(self) -> list[Event]:
         """End of data: flush reps whose lockout window is still open."""
         return self.detector.finish() if self.detector is not None else []
@@ -339,66 +396,6 @@ def pipeline_for(recording: Recording, params: AnalysisParams | None = None) -> 
     return pipe, ([] if calibrated_live(recording) else pipe.prepare(recording))
 
 
-def _calibrate_live_rule(pipe: HingePipeline, streams: dict[str, SensorStream]) -> None:
-    """Feed the early samples, in arrival order, to the live calibration until it is done."""
-    ready = False
-    t0 = min(float(s.time_s[0]) for s in streams.values())
-    horizon_s, done = 30.0, 0.0
-    while not ready:  # arrival order of the early samples only: calibration ends within seconds
-        early = {r: s.time_s[s.time_s < t0 + horizon_s] for r, s in streams.items()}
-        roles, idx = _merged_order(early)
-        for ri, i in zip(roles.tolist(), idx.tolist(), strict=True):
-            s = streams[SENSOR_ROLES[ri]]
-            if s.time_s[i] < t0 + done:
-                continue
-            if pipe._calibrate(s.sensor, float(s.time_s[i]), s.acc_m_s2[i], s.gyr_rad_s[i]):
-                ready = True
-                break
-        if ready or all(len(early[r]) == len(streams[r]) for r in SENSOR_ROLES):
-            break
-        done, horizon_s = horizon_s, 2 * horizon_s
-    if pipe.calibration is None:
-        pipe.calibration = pipe._stance.finalize_now()
-    if not ready:
-        pipe._searches = {}
-
-
 def analyze(recording: Recording, params: AnalysisParams | None = None) -> AnalysisResult:
-    """Batch driver: the live pipeline's result on a whole recording, computed fast."""
-    streams = {r: recording[r] for r in SENSOR_ROLES}
-    data = {r: (s.time_s, s.acc_m_s2, s.gyr_rad_s) for r, s in streams.items()}
-    pipe, cal_warnings = pipeline_for(recording, params)
-    if pipe.trackers:
-        angles = {r: pipe.trackers[r].angles_batch(*data[r]) for r in SENSOR_ROLES}
-    else:
-        _calibrate_live_rule(pipe, streams)
-        angles = pipe._start(data)
-    base, other = pipe.base, (PELVIS if pipe.base == TRUNK else TRUNK)
-    bt = streams[base].time_s
-    other_angle = np.concatenate([  # in blocks: the alignment's temporaries stay small
-        combine_batch(bt[i:i + BLOCK_SAMPLES], streams[other].time_s, angles[other],
-                      other_first_on_tie=SENSOR_ROLES.index(other) < SENSOR_ROLES.index(base),
-                      max_age_s=pipe._max_age_s, max_slope_gap_s=pipe._max_slope_gap_s)
-        for i in range(0, max(len(bt), 1), BLOCK_SAMPLES)])
-    ba = angles[base]
-    p, tr = (ba, other_angle) if base == PELVIS else (other_angle, ba)
-    lum = tr - p
-    det = pipe.detector
-    assert det is not None
-    for b0 in range(0, len(bt), BLOCK_SAMPLES):  # Python floats for one block at a time
-        sl = slice(b0, b0 + BLOCK_SAMPLES)
-        bt_b, p_b, tr_b, l_b = bt[sl], p[sl], tr[sl], lum[sl]
-        tl, pl, trl, ll = bt_b.tolist(), p_b.tolist(), tr_b.tolist(), l_b.tolist()
-        i, n = 0, len(tl)
-        while i < n:
-            i = det.idle_run(bt_b, p_b, tr_b, l_b, i)
-            if i < n:
-                det.step(tl[i], pl[i], trl[i], ll[i])
-                i += 1
-    det.finish()
-    quality, quality_warnings = recording_quality(recording)
-    if roles_look_swapped(det.reps):
-        quality_warnings.append(SWAP_WARNING)
-    result = pipe._result(bt, p, tr, lum, [*recording.warnings, *cal_warnings, *quality_warnings])
-    result.quality = quality
-    return result
+    """Batch entry point: :meth:`HingePipeline.analyze` of a fresh pipeline."""
+    return HingePipeline(params).analyze(recording)

@@ -18,14 +18,9 @@ def run(trunk: np.ndarray, pelvis: np.ndarray | None = None, rate_hz: float = 10
     t = np.arange(len(trunk)) / rate_hz
     lum = trunk - pelvis
     det = HingeDetector()
-    if batch:
-        i = 0
-        while i < len(t):
-            i = det.idle_run(t, pelvis, trunk, lum, i)
-            if i < len(t):
-                det.step(float(t[i]), float(pelvis[i]), float(trunk[i]), float(lum[i]))
-                i += 1
-    else:
+    if batch:  # the whole recording as one block (the batch driver)
+        det.run(t, pelvis.astype(float), trunk.astype(float), lum.astype(float))
+    else:  # blocks of one row (the live driver)
         for row in zip(t, pelvis, trunk, lum, strict=True):
             det.step(*map(float, row))
     det.finish()
@@ -86,7 +81,9 @@ def test_lockout_hyperextension_after_the_rep_end() -> None:
     assert det.reps[0].lockout_extension_deg > 10
 
 
-def test_batch_fast_path_matches_step_by_step() -> None:
+def test_one_block_and_blocks_of_any_length_match_rows_one_by_one() -> None:
+    """One detector loop, three drivers: the live one (blocks of one row), the batch one (all rows),
+    and blocks of random lengths (the loop stops and resumes as its tables fill)."""
     rng = np.random.default_rng(3)
     parts = [np.zeros(300)]
     for _ in range(12):
@@ -97,6 +94,13 @@ def test_batch_fast_path_matches_step_by_step() -> None:
     assert [r.to_dict() for r in a.reps] == [r.to_dict() for r in b.reps]
     assert a.alerts == b.alerts
     assert len(a.reps) >= 8
+    t, lum = np.arange(len(trunk)) / 100.0, trunk - pelvis
+    one, blocks = HingeDetector(), HingeDetector()
+    ev_one = [e for row in zip(t, pelvis, trunk, lum, strict=True) for e in one.step(*map(float, row))]
+    cuts = np.sort(rng.choice(len(t), 40, replace=False))
+    ev_blocks = [e for s in np.split(np.arange(len(t)), cuts)
+                 for e in blocks.run(t[s], pelvis[s], trunk[s], lum[s])]
+    assert ev_one == ev_blocks and len(ev_one) > 20  # measured 27
 
 
 def test_events_report_each_rep_once() -> None:

@@ -78,14 +78,24 @@ class StanceChoice:
 
 
 def _smooth(x: np.ndarray, n: int) -> np.ndarray:
-    """Centred moving average over ``n`` rows of (N, k) ``x`` (shorter at the ends)."""
+    """Centred moving average over ``n`` rows of (N, k) ``x`` (shorter at the ends). Memory: the
+    running sum and the result only (ten hours of samples make these arrays large)."""
     if n <= 1 or len(x) == 0:
         return x
-    c = np.cumsum(np.vstack([np.zeros((1, x.shape[1])), x]), axis=0)
-    i = np.arange(len(x))
-    lo = np.clip(i - n // 2, 0, len(x))
-    hi = np.clip(i - n // 2 + n, 0, len(x))
-    return (c[hi] - c[lo]) / (hi - lo)[:, None]
+    m, h = len(x), n // 2
+    c = np.empty((m + 1, x.shape[1]))
+    c[0] = 0.0
+    np.cumsum(x, axis=0, out=c[1:])
+    out = np.empty((m, x.shape[1]))
+    k = max(0, m - n + 1)  # rows whose whole window lies inside (sums over n rows): h .. h + k - 1
+    mid = slice(h, h + k)
+    np.subtract(c[n:n + k], c[:k], out=out[mid])
+    out[mid] /= float(n)
+    ends = np.r_[0:min(h, m), min(m, h + k):m]  # the shorter windows at both ends
+    lo = np.clip(ends - h, 0, m)
+    hi = np.clip(ends - h + n, 0, m)
+    out[ends] = (c[hi] - c[lo]) / (hi - lo)[:, None]
+    return out
 
 
 def _stillness(s: SensorStream, params: StanceSearchParams) -> tuple[np.ndarray, np.ndarray]:
@@ -93,8 +103,13 @@ def _stillness(s: SensorStream, params: StanceSearchParams) -> tuple[np.ndarray,
     n = max(1, int(round(params.smooth_s * s.nominal_rate_hz)))
     gyr = s.gyr_rad_s
     slow = np.linalg.norm(gyr, axis=1) < 0.2
-    rough_bias = np.median(gyr[slow], axis=0) if slow.sum() > 10 else np.zeros(3)
-    rate = np.linalg.norm(_smooth(gyr - rough_bias, n), axis=1)
+    # a column at a time: (N,) temporaries, not (N, 3) ones (the same numbers)
+    rough_bias = (np.array([np.median(gyr[slow, j]) for j in range(3)]) if slow.sum() > 10 else np.zeros(3))
+    rate = np.zeros(len(gyr))
+    for j in range(3):
+        smooth_j = _smooth((gyr[:, j] - rough_bias[j])[:, None], n)[:, 0]
+        rate += smooth_j * smooth_j
+    np.sqrt(rate, out=rate)
     accn = _smooth(np.linalg.norm(s.acc_m_s2, axis=1)[:, None], n)[:, 0]
     return rate, np.abs(accn - STANDARD_GRAVITY_M_S2)
 
@@ -280,10 +295,12 @@ def forward_directions(recording: Recording, up: dict[str, np.ndarray],
         s = recording[role]
         u0 = _unit(np.asarray(up[role], dtype=float))
         n = max(1, int(round(p.smooth_s * s.nominal_rate_hz)))
-        a = _smooth(s.acc_m_s2, n)
-        a = a / np.linalg.norm(a, axis=1)[:, None]
-        v = a - (a @ u0)[:, None] * u0  # sin(tilt) towards where "up" went, in the plane across u0
-        tilts[role] = (s.time_s, v)
+        v = _smooth(s.acc_m_s2, n)
+        v /= np.linalg.norm(v, axis=1)[:, None]
+        along = v @ u0
+        for j in range(3):  # v -= along * u0, a column at a time (no (N, 3) temporaries)
+            v[:, j] -= along * u0[j]
+        tilts[role] = (s.time_s, v)  # sin(tilt) towards where "up" went, in the plane across u0
     t_trunk, v_trunk = tilts[SENSOR_ROLES[1]]
     big = np.linalg.norm(v_trunk, axis=1) > math.sin(math.radians(p.min_tilt_deg))
     out: dict[str, np.ndarray | None] = {r: None for r in SENSOR_ROLES}

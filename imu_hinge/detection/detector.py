@@ -1,64 +1,74 @@
-"""Rep state machine, fault rules and per-rep metrics, one output row at a time.
+"""Rep state machine, fault rules and per-rep metrics over blocks of output rows.
 
-The detector is causal: :meth:`HingeDetector.step` sees one row (time, P, T, L in deg) and
-returns the events it raises at that row. Live sessions and batch analysis both drive it
-row by row, so a replay raises exactly the alerts a lifter felt.
+The detector is causal: :meth:`HingeDetector.run` takes a block of rows (time, P, T, L in deg) of
+any length and returns the events they raise, in row order. There is one implementation of the
+logic, the C loop in ``_detect.c`` (:data:`_detect`): live sessions pass blocks of one row
+(:meth:`HingeDetector.step`), batch analysis passes the whole recording; so a replay raises
+exactly the alerts a lifter felt, by construction.
 
 Phases: STANDING -> (T > start) REP [descent, bottom, ascent] -> (T < end) LOCKOUT window ->
 the rep is reported once its lockout window has closed. Kettlebell swings without a return to
 standing are split at the valley between two peaks.
+
+The loop keeps its state in small arrays owned by :class:`HingeDetector` (layouts below, the
+same indices as the enums in ``_detect.c``) and writes what happened into an event table, which
+:class:`HingeDetector` turns into :mod:`.events` objects (a few per rep).
 """
 
 from __future__ import annotations
 
+import ctypes
+import importlib.util
 import math
-from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .events import Event, FaultRaised, Rep, RepCompleted, RepStarted
 from .params import DetectorParams
 
-
-@dataclass
-class _Candidate:
-    start_s: float
-    rows_t: list[float] = field(default_factory=list)
-    rows_p: list[float] = field(default_factory=list)
-    rows_tr: list[float] = field(default_factory=list)
-    rows_l: list[float] = field(default_factory=list)
-    peak_t: float = -math.inf
-    peak_t_time: float = math.nan
-    p_at_peak: float = math.nan
-    valley_t: float = math.inf
-    valley_time: float = math.nan
-    valley_index: int = -1
-    l_cross: dict[float, float] = field(default_factory=dict)
-    p_cross: dict[float, float] = field(default_factory=dict)
-    above_since: float | None = None
-    alerted: bool = False
-    led: bool = False
-    faults: list[str] = field(default_factory=list)
-    incomplete: bool = False
-
-    def add_row(self, t: float, p: float, tr: float, lum: float) -> bool:
-        """Keep one row; True when it is a new peak of T (the valley after the old peak is forgotten)."""
-        self.rows_t.append(t)
-        self.rows_p.append(p)
-        self.rows_tr.append(tr)
-        self.rows_l.append(lum)
-        if tr > self.peak_t:
-            self.peak_t, self.peak_t_time, self.p_at_peak = tr, t, p
-            self.valley_t, self.valley_time, self.valley_index = math.inf, math.nan, -1
-            return True
-        return False
+# Layouts of the loop's arrays (the full ones are the enums of _detect.c; Python reads these):
+_LAST_T, _IDLE_VALLEY_T = 0, 1  # float state ``fs``: time of the last row, lowest T since the last rep
+_N_FS = 18
+_ROW0, _NROWS, _N_PEND, _N_EV, _N_REC = 6, 7, 9, 10, 11  # int state ``st``: the candidate's rows in
+_N_ST = 12  # ``rows`` (a table of (t, P, T, L)), and how full the other tables are
+EV_STARTED, EV_LUMBAR_LED, EV_LUMBAR_FLEXION, EV_REP, EV_LOCKOUT, EV_WINDOW_CLOSED = range(6)
+"""Event table ``ev`` rows are (kind, time_s, value, index). Kinds: a candidate began (index = its
+rep number); an alert (value = L); a candidate became a rep (index = its row in the rep table
+``rec``); a lockout alert / its window closed (value = min L, index = rep number). Pending lockout
+windows ``pend`` rows are (window end s, min L, hyperextension raised, rep number)."""
+(_R_INDEX, _R_START, _R_BOTTOM, _R_END, _R_PEAK_P, _R_PEAK_T, _R_PEAK_L, _R_MIN_L, _R_SHARE, _R_LAG,
+ _R_DESCENT, _R_HOLD, _R_ASCENT, _R_ABOVE, _R_INCOMPLETE) = range(15)  # rep table ``rec`` columns
+_N_REC_COLS = 15
 
 
-@dataclass
-class _Pending:
-    rep: Rep
-    window_end_s: float
-    min_l: float
+class _Tables(ctypes.Structure):
+    """The loop's view of a detector's arrays (``Det`` in _detect.c): addresses and capacities."""
+
+    _fields_ = [("fs", ctypes.c_void_p), ("st", ctypes.c_void_p), ("rows", ctypes.c_void_p),
+                ("rows_cap", ctypes.c_int64), ("pend", ctypes.c_void_p), ("pend_cap", ctypes.c_int64),
+                ("ev", ctypes.c_void_p), ("ev_cap", ctypes.c_int64), ("rec", ctypes.c_void_p),
+                ("rec_cap", ctypes.c_int64), ("par", ctypes.c_void_p)]
+
+
+def _load_loop() -> tuple[Any, Any]:
+    """The compiled loop of ``_detect.c`` (built by the package install): over a block, over one row."""
+    spec = importlib.util.find_spec(f"{__package__}._detect")
+    if spec is None or spec.origin is None:
+        raise ImportError("the detector's compiled loop (imu_hinge/detection/_detect.c) is not built: "
+                          "reinstall imu-hinge (`pip install -e .` builds it; it needs a C compiler)")
+    lib = ctypes.CDLL(spec.origin)
+    ptr, i64, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
+    block, row = lib.hinge_detect, lib.hinge_detect_row
+    block.argtypes, block.restype = [ptr, ptr, ptr, ptr, ptr, i64, i64], i64
+    row.argtypes, row.restype = [ptr, f64, f64, f64, f64], i64
+    return block, row
+
+
+_detect, _detect_row = _load_loop()
+"""``_detect(tables, t, p, tr, lum, n, i0) -> next row``: THE detector, rows ``i0..n-1`` of the four
+columns (addresses of C-contiguous float64 arrays) in order, until a table needs room.
+``_detect_row(tables, t, p, tr, lum)``: the same loop over a block of one row given as floats."""
 
 
 class HingeDetector:
@@ -67,261 +77,138 @@ class HingeDetector:
     def __init__(self, params: DetectorParams | None = None, max_gap_s: float = 0.1) -> None:
         self.params = params or DetectorParams()
         self.max_gap_s = max_gap_s
-        self._cand: _Candidate | None = None
-        self._pending: list[_Pending] = []
-        self._n_reps = 0
-        self._last_t = math.nan
-        self._valley_t = math.inf
-        self._valley_time = math.nan
-        self._gap_open = False
-        """A gap (no rows, or NaN trunk rows: a sensor away or settling) since T was last at standing:
-        a rep that starts before T is seen standing again began unseen, and is incomplete."""
-        self._p_above: dict[float, float] = {}
-        self._l_above: dict[float, float] = {}
+        rp, f = self.params.reps, self.params.faults
+        self._par = np.array([  # in the order of _detect.c's parameter enum
+            rp.start_deg, rp.end_deg, rp.settle_deg, rp.standing_deg, rp.min_peak_deg, rp.min_duration_s,
+            rp.max_duration_s, rp.valley_fraction, rp.valley_rise_deg, rp.bottom_band_deg,
+            f.lumbar_threshold_deg, f.lumbar_flexion_hold_s, f.lockout_extension_deg, f.lockout_window_s[0],
+            f.lockout_window_s[1], f.lumbar_led_deg, f.onset_deg, max_gap_s], dtype=float)
+        self._fs = np.full(_N_FS, math.nan)
+        self._fs[_IDLE_VALLEY_T] = math.inf
+        self._st = np.zeros(_N_ST, dtype=np.int64)
+        self._rows = np.empty((1024, 4))
+        self._pend = np.empty((16, 4))
+        self._ev = np.empty((256, 4))
+        self._rec = np.empty((64, _N_REC_COLS))
+        self._set_args()
+        self._cand_faults: list[str] = []
+        self._pending: dict[int, Rep] = {}
         self.reps: list[Rep] = []
         self.alerts: list[FaultRaised] = []
 
-    # -- helpers -------------------------------------------------------------------------
-    @staticmethod
-    def _track_above(store: dict[float, float], level: float, value: float, t: float) -> None:
-        if value >= level:
-            store.setdefault(level, t)
-        elif value < level - 1.0:
-            store.pop(level, None)
+    @property
+    def last_time_s(self) -> float:
+        """Time of the last row seen (NaN before the first)."""
+        return float(self._fs[_LAST_T])
 
-    def _new_candidate(self, start_s: float) -> _Candidate:
-        c = _Candidate(start_s=start_s)
-        f = self.params.faults
-        for level in (f.lumbar_led_deg, f.onset_deg):
-            if level in self._p_above:
-                c.p_cross[level] = self._p_above[level]
-            if level in self._l_above:
-                c.l_cross[level] = self._l_above[level]
-        return c
-
-    # -- the step ------------------------------------------------------------------------
     def step(self, t: float, p: float, tr: float, lum: float) -> list[Event]:
-        """Process one row: time (s), pelvic tilt, trunk flexion, lumbar flexion (deg; NaN = gap)."""
+        """One row: time (s), pelvic tilt, trunk flexion, lumbar flexion (deg; NaN = gap): a block of one."""
+        status = _detect_row(self._tables_ref, t, p, tr, lum)
+        if status == 0:  # nothing raised, room for the next row: the common case
+            return []
         events: list[Event] = []
-        gap = (not math.isnan(self._last_t)) and (t - self._last_t > self.max_gap_s)
-        self._last_t = t
-        if self._pending:
-            self._update_pending(t, lum, events)
-        if math.isnan(tr):
-            if self._cand is not None:
-                self._cand.incomplete = True
-            else:
-                self._gap_open = True
-            return events
-        if gap and self._cand is None:
-            self._gap_open = True
-        f = self.params.faults
-        if not math.isnan(p):
-            for level in (f.lumbar_led_deg, f.onset_deg):
-                self._track_above(self._p_above, level, p, t)
-        if not math.isnan(lum):
-            for level in (f.lumbar_led_deg, f.onset_deg):
-                self._track_above(self._l_above, level, lum, t)
-        c = self._cand
-        if c is None:
-            if tr <= self.params.reps.standing_deg:
-                self._gap_open = False
-            if tr < self._valley_t:
-                self._valley_t = tr
-            if tr <= max(self._valley_t + self.params.reps.settle_deg, self.params.reps.standing_deg):
-                self._valley_time = t
-            if tr > self.params.reps.start_deg:
-                start = self._valley_time if not math.isnan(self._valley_time) else t
-                c = self._cand = self._new_candidate(start)
-                c.incomplete = self._gap_open
-                events.append(RepStarted(t, self._n_reps + 1))
-            else:
-                return events
-        if gap or math.isnan(p) or math.isnan(lum):
-            c.incomplete = True
-        self._in_rep(c, t, p, tr, lum, events)
+        while status < 0:  # a table needed room first
+            self._take_events(events)
+            self._make_room()
+            status = _detect_row(self._tables_ref, t, p, tr, lum)
+        self._take_events(events)
+        self._make_room()
         return events
 
-    def _in_rep(self, c: _Candidate, t: float, p: float, tr: float, lum: float, events: list[Event]) -> None:
-        rp, f = self.params.reps, self.params.faults
-        c.add_row(t, p, tr, lum)
-        descending = math.isnan(c.peak_t_time) or t <= c.peak_t_time
-        if not math.isnan(lum):
-            for level in (f.lumbar_led_deg, f.onset_deg):
-                if lum >= level:
-                    c.l_cross.setdefault(level, t)
-        if not math.isnan(p):
-            for level in (f.lumbar_led_deg, f.onset_deg):
-                if p >= level:
-                    c.p_cross.setdefault(level, t)
-        if (descending and not c.led and f.lumbar_led_deg in c.l_cross
-                and f.lumbar_led_deg not in c.p_cross):
-            c.led = True
-            c.faults.append("lumbar_led")
-            self._alert(events, t, "lumbar_led", lum)
-        thr = f.lumbar_threshold_deg
-        if not math.isnan(lum) and lum > thr:
-            if c.above_since is None:
-                c.above_since = t
-            if not c.alerted and t - c.above_since >= f.lumbar_flexion_hold_s - 1e-9:
-                c.alerted = True
-                c.faults.append("lumbar_flexion")
-                self._alert(events, t, "lumbar_flexion", lum)
-        else:
-            c.above_since = None
-        # end of the rep: back to standing, or a valley between two swings
-        if tr < rp.end_deg:
-            self._close(c, t, t, events, restart=False)
+    def run(self, t: np.ndarray, p: np.ndarray, tr: np.ndarray, lum: np.ndarray) -> list[Event]:
+        """A block of rows (1-d float arrays of one length, in time order); the events they raise."""
+        cols = [np.ascontiguousarray(x, dtype=np.float64) for x in (t, p, tr, lum)]
+        n = len(cols[0])
+        if any(len(c) != n for c in cols):
+            raise ValueError("detector rows: t, p, tr and lum must have one length")
+        addresses = [c.ctypes.data for c in cols]
+        events: list[Event] = []
+        i = 0
+        while i < n:
+            i = _detect(self._tables_ref, *addresses, n, i)
+            self._take_events(events)
+            self._make_room()
+        return events
+
+    def _make_room(self) -> None:
+        st = self._st
+        r0, nr = int(st[_ROW0]), int(st[_NROWS])
+        if r0 + nr + 2 > len(self._rows):  # the candidate's rows to the front, in a bigger table if needed
+            rows = self._rows if 2 * nr + 4 <= len(self._rows) else np.empty((2 * len(self._rows), 4))
+            rows[:nr] = self._rows[r0:r0 + nr]
+            self._rows, st[_ROW0] = rows, 0
+        if int(st[_N_PEND]) + 2 > len(self._pend):
+            self._pend = np.concatenate([self._pend, np.empty_like(self._pend)])
+        if int(st[_N_PEND]) + 8 > len(self._ev):
+            self._ev = np.empty((2 * len(self._ev), 4))
+        self._set_args()
+
+    def _set_args(self) -> None:
+        """The loop's state and table arguments (addresses, capacities) after (re)allocation."""
+        self._tables = _Tables(self._fs.ctypes.data, self._st.ctypes.data, self._rows.ctypes.data, len(self._rows),
+                               self._pend.ctypes.data, len(self._pend), self._ev.ctypes.data, len(self._ev),
+                               self._rec.ctypes.data, len(self._rec), self._par.ctypes.data)
+        self._tables_ref = ctypes.byref(self._tables)
+
+    def _take_events(self, events: list[Event]) -> None:
+        """Turn the loop's event table into event objects (and reps), in order; empty the tables."""
+        n_ev = int(self._st[_N_EV])
+        if n_ev == 0:
             return
-        if c.peak_t >= rp.min_peak_deg and t > c.peak_t_time:
-            if tr < c.valley_t:
-                c.valley_t, c.valley_time, c.valley_index = tr, t, len(c.rows_t) - 1
-            elif (c.valley_t < rp.valley_fraction * c.peak_t and tr > c.valley_t + rp.valley_rise_deg):
-                self._close(c, c.valley_time, t, events, restart=True)
+        for kind, t, value, index in self._ev[:n_ev].tolist():
+            idx = int(index)
+            if kind == EV_STARTED:
+                self._cand_faults = []
+                events.append(RepStarted(t, idx))
+            elif kind in (EV_LUMBAR_LED, EV_LUMBAR_FLEXION):
+                fault = "lumbar_led" if kind == EV_LUMBAR_LED else "lumbar_flexion"
+                self._cand_faults.append(fault)
+                self._alert(events, FaultRaised(t, fault, value, idx))
+            elif kind == EV_REP:
+                rep = self._rep(self._rec[idx].tolist())
+                self._pending[rep.index] = rep
+            elif kind == EV_LOCKOUT:
+                self._pending[idx].faults.append("lockout_hyperextension")
+                self._alert(events, FaultRaised(t, "lockout_hyperextension", value, idx))
+            else:
+                self._finalize(self._pending.pop(idx), value, t, events)
+        self._st[_N_EV] = 0
+        self._st[_N_REC] = 0
 
-    def _alert(self, events: list[Event], t: float, fault: str, value: float) -> None:
-        a = FaultRaised(t, fault, value, self._n_reps + 1)
-        self.alerts.append(a)
-        events.append(a)
+    def _alert(self, events: list[Event], alert: FaultRaised) -> None:
+        self.alerts.append(alert)
+        events.append(alert)
 
-    # -- closing a rep -------------------------------------------------------------------
-    def _close(self, c: _Candidate, end_s: float, t_now: float, events: list[Event], restart: bool) -> None:
-        rp = self.params.reps
-        self._cand = None
-        self._valley_t, self._valley_time = math.inf, math.nan
-        n_rows = (c.valley_index + 1) if restart else len(c.rows_t)
-        duration = end_s - c.start_s
-        # a gap may hide the bottom: such a candidate is reported (incomplete), never silently dropped
-        deep_enough = c.peak_t >= rp.min_peak_deg or (c.incomplete and c.peak_t >= 2 * rp.start_deg)
-        is_rep = deep_enough and rp.min_duration_s <= duration <= rp.max_duration_s
-        if is_rep:
-            self._n_reps += 1
-            rep = self._make_rep(c, end_s, n_rows)
-            self._pending.append(_Pending(rep, end_s + self.params.faults.lockout_window_s[1],
-                                          self._window_min(c, end_s, n_rows)))
-        if restart:
-            tail = slice(c.valley_index, None)
-            nc = self._new_candidate(c.valley_time)
-            for row in zip(c.rows_t[tail], c.rows_p[tail], c.rows_tr[tail], c.rows_l[tail], strict=True):
-                nc.add_row(*row)
-            self._cand = nc
-            events.append(RepStarted(t_now, self._n_reps + 1))
-
-    def _window_min(self, c: _Candidate, end_s: float, n_rows: int) -> float:
-        lo = end_s + self.params.faults.lockout_window_s[0]
-        vals = [v for tt, v in zip(c.rows_t, c.rows_l, strict=True) if tt >= lo and not math.isnan(v)]
-        return min(vals) if vals else math.inf
-
-    def _make_rep(self, c: _Candidate, end_s: float, n_rows: int) -> Rep:
-        f, rp = self.params.faults, self.params.reps
-        ts, ps, trs, ls = c.rows_t[:n_rows], c.rows_p[:n_rows], c.rows_tr[:n_rows], c.rows_l[:n_rows]
-        finite_l = [v for v in ls if not math.isnan(v)]
-        finite_p = [v for v in ps if not math.isnan(v)]
-        thr = f.lumbar_threshold_deg
-        above = 0.0
-        hold = 0.0
-        for i in range(1, len(ts)):
-            dt = ts[i] - ts[i - 1]
-            if dt > self.max_gap_s:
-                continue
-            if ls[i] > thr:
-                above += dt
-            if trs[i] >= c.peak_t - rp.bottom_band_deg:
-                hold += dt
-        onset = f.onset_deg
-        lag = None
-        if onset in c.l_cross:
-            lag = c.l_cross[onset] - c.p_cross.get(onset, math.inf)
-            lag = None if math.isinf(lag) else lag
-        peak_l = max(finite_l) if finite_l else math.nan
+    def _rep(self, r: list[float]) -> Rep:
+        lmax = self.params.faults.lmax_deg
+        incomplete = r[_R_INCOMPLETE] != 0.0
         rep = Rep(
-            index=self._n_reps, start_s=c.start_s, bottom_s=c.peak_t_time, end_s=end_s,
-            peak_pelvic_tilt_deg=max(finite_p) if finite_p else math.nan,
-            peak_trunk_flexion_deg=c.peak_t, peak_lumbar_flexion_deg=peak_l,
-            min_lumbar_flexion_deg=min(finite_l) if finite_l else math.nan,
-            hinge_share=(c.p_at_peak / c.peak_t) if c.peak_t > 0 else math.nan,
-            onset_lag_s=lag, descent_s=c.peak_t_time - c.start_s, bottom_hold_s=hold,
-            ascent_s=end_s - c.peak_t_time, time_above_threshold_s=above,
-            peak_lumbar_pct_lmax=(100.0 * peak_l / f.lmax_deg) if f.lmax_deg else None,
-            faults=list(c.faults), complete=not c.incomplete,
+            index=int(r[_R_INDEX]), start_s=r[_R_START], bottom_s=r[_R_BOTTOM], end_s=r[_R_END],
+            peak_pelvic_tilt_deg=r[_R_PEAK_P], peak_trunk_flexion_deg=r[_R_PEAK_T],
+            peak_lumbar_flexion_deg=r[_R_PEAK_L], min_lumbar_flexion_deg=r[_R_MIN_L], hinge_share=r[_R_SHARE],
+            onset_lag_s=None if math.isnan(r[_R_LAG]) else r[_R_LAG], descent_s=r[_R_DESCENT],
+            bottom_hold_s=r[_R_HOLD], ascent_s=r[_R_ASCENT], time_above_threshold_s=r[_R_ABOVE],
+            peak_lumbar_pct_lmax=(100.0 * r[_R_PEAK_L] / lmax) if lmax else None,
+            faults=list(self._cand_faults), complete=not incomplete,
         )
-        if c.incomplete:
+        if incomplete:
             rep.notes.append("a sensor gap overlaps this rep: its numbers are incomplete")
-            if c.peak_t < self.params.reps.min_peak_deg:
+            if r[_R_PEAK_T] < self.params.reps.min_peak_deg:
                 rep.notes.append("its bottom fell in the gap: depth not measured")
         return rep
 
-    def _update_pending(self, t: float, lum: float, events: list[Event]) -> None:
-        f = self.params.faults
-        keep: list[_Pending] = []
-        for pend in self._pending:
-            if t <= pend.window_end_s:
-                if not math.isnan(lum):
-                    pend.min_l = min(pend.min_l, lum)
-                if pend.min_l < -f.lockout_extension_deg and "lockout_hyperextension" not in pend.rep.faults:
-                    pend.rep.faults.append("lockout_hyperextension")
-                    a = FaultRaised(t, "lockout_hyperextension", pend.min_l, pend.rep.index)
-                    self.alerts.append(a)
-                    events.append(a)
-                keep.append(pend)
-            else:
-                self._finalize(pend, events, t)
-        self._pending = keep
-
-    def _finalize(self, pend: _Pending, events: list[Event], t: float) -> None:
-        if math.isfinite(pend.min_l):
-            pend.rep.lockout_extension_deg = max(0.0, -pend.min_l)
-        self.reps.append(pend.rep)
-        events.append(RepCompleted(t, pend.rep))
-
-    # -- batch fast path -----------------------------------------------------------------
-    def idle_run(self, t: np.ndarray, p: np.ndarray, tr: np.ndarray, lum: np.ndarray, i: int) -> int:
-        """Consume rows ``i..`` while nothing can happen (no rep under way, no lockout window
-        open, T not above the start level) with the state changes :meth:`step` would make;
-        return the first row not consumed. Exact, only faster; used by the batch driver."""
-        if self._cand is not None or self._pending or i >= len(t):
-            return i
-        above = np.flatnonzero(tr[i:] > self.params.reps.start_deg)
-        j = i + int(above[0]) if above.size else len(t)
-        if j == i:
-            return i
-        block = tr[i:j]
-        finite = ~np.isnan(block)
-        gap_rows = np.diff(t[i:j], prepend=t[i] if math.isnan(self._last_t) else self._last_t) > self.max_gap_s
-        opened = np.flatnonzero(~finite | gap_rows)
-        closed = np.flatnonzero(finite & (block <= self.params.reps.standing_deg))
-        if opened.size or closed.size:  # as step: a row's gap opens first, its standing T closes
-            self._gap_open = bool(opened.size) and (not closed.size or opened[-1] > closed[-1])
-        self._last_t = float(t[j - 1])
-        if finite.any():
-            run_min = np.minimum.accumulate(np.where(finite, block, np.inf))
-            run_min = np.minimum(run_min, self._valley_t)
-            settle = np.maximum(run_min + self.params.reps.settle_deg, self.params.reps.standing_deg)
-            low = np.flatnonzero(finite & (block <= settle))
-            self._valley_t = float(run_min[-1])
-            if low.size:
-                self._valley_time = float(t[i + int(low[-1])])
-        f = self.params.faults
-        # as step: a row without T (a gap) tracks neither P nor L
-        for store, values in ((self._p_above, np.where(finite, p[i:j], np.nan)),
-                              (self._l_above, np.where(finite, lum[i:j], np.nan))):
-            for level in (f.lumbar_led_deg, f.onset_deg):
-                below = np.flatnonzero(values < level - 1.0)
-                start = 0
-                if below.size:
-                    store.pop(level, None)
-                    start = int(below[-1]) + 1
-                if level not in store:
-                    hit = np.flatnonzero(values[start:] >= level)
-                    if hit.size:
-                        store[level] = float(t[i + start + int(hit[0])])
-        return j
+    def _finalize(self, rep: Rep, min_l: float, t: float, events: list[Event]) -> None:
+        if math.isfinite(min_l):
+            rep.lockout_extension_deg = max(0.0, -min_l)
+        self.reps.append(rep)
+        events.append(RepCompleted(t, rep))
 
     def finish(self) -> list[Event]:
         """End of data: report reps whose lockout window is still open (it is cut short)."""
         events: list[Event] = []
-        for pend in self._pending:
-            pend.rep.notes.append("recording ended inside the lockout window")
-            self._finalize(pend, events, self._last_t)
-        self._pending = []
+        for _, min_l, _, index in self._pend[:int(self._st[_N_PEND])].tolist():
+            rep = self._pending.pop(int(index))
+            rep.notes.append("recording ended inside the lockout window")
+            self._finalize(rep, min_l, self.last_time_s, events)
+        self._st[_N_PEND] = 0
         return events

@@ -86,13 +86,15 @@ def _chunks(path: Path, fast: bool) -> Iterator[pd.DataFrame]:
         raise RecordingFormatError(f"not a readable CSV ({first})", path=str(path)) from None
 
 
-def _sensor_names(sensor: pd.Series) -> np.ndarray:
-    """Lower-cased, stripped sensor names; for a categorical only its few categories are touched."""
+def _sensor_codes(sensor: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Per row an index into the (few) lower-cased, stripped sensor names, and those names; rows are
+    never compared as strings (a categorical touches only its categories)."""
     if isinstance(sensor.dtype, pd.CategoricalDtype):
-        cats = np.array([str(c).strip().lower() for c in sensor.cat.categories] + ["nan"], dtype=object)
+        names = [str(c).strip().lower() for c in sensor.cat.categories] + ["nan"]
         codes = sensor.cat.codes.to_numpy()
-        return cats[np.where(codes < 0, len(cats) - 1, codes)]
-    return sensor.astype(str).str.strip().str.lower().to_numpy(dtype=object)
+        return np.where(codes < 0, len(names) - 1, codes), names
+    codes, uniques = pd.factorize(sensor.astype(str).str.strip().str.lower())
+    return codes, [str(u) for u in uniques]
 
 
 class _Collector:
@@ -115,15 +117,16 @@ class _Collector:
         self.rows += len(frame)
         self.bad += int(bad.sum())
         self.last_row_bad = bool(bad[-1]) if len(bad) else self.last_row_bad
-        names = _sensor_names(frame["sensor"])[~bad]
-        values = values[~bad]
-        unknown = sorted(set(np.unique(names).tolist()) - set(SENSOR_ROLES))
+        codes, names = _sensor_codes(frame["sensor"])
+        codes, values = codes[~bad], values[~bad]
+        present = np.bincount(codes, minlength=len(names)) > 0
+        unknown = sorted({nm for nm, here in zip(names, present, strict=True) if here} - set(SENSOR_ROLES))
         if unknown:
             raise RecordingFormatError(
                 f"unknown sensor name(s) {', '.join(repr(u) for u in unknown[:5])}; the sensor column must be "
                 f"{' or '.join(SENSOR_ROLES)}", path=str(self.path))
         for role in SENSOR_ROLES:
-            self.parts[role].append(values[names == role])
+            self.parts[role].append(values[np.isin(codes, [k for k, nm in enumerate(names) if nm == role])])
 
     def finish(self, warnings: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         if self.rows == 0:
