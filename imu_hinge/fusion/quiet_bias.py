@@ -80,37 +80,38 @@ def _seq_sum(carry: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.cumsum(np.concatenate([carry[None], rows]), axis=0)[-1]
 
 
-# QuietWindowPlanner's state vector: running sums (5) of (gyr - ref, |gyr - ref|, | |acc| - g |),
-# samples seen, samples in the open window, position of the oldest of the last n sums in the ring,
-# the filter's clock (s); then the ring of the last n running sums (n x 5)
-_S_SUM, _S_COUNT, _S_OPEN, _S_POS, _S_CLOCK, _S_RING = 0, 5, 6, 7, 8, 9
-# its parameter vector
-(_P_REF, _P_GRAVITY, _P_N, _P_N_ONSET, _P_MAX_N, _P_QUIET, _P_ONSET_GYR, _P_ONSET_ACC, _P_GAP_DT, _P_TS,
- _P_LEN) = 0, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
-# columns of the plan's float (time, integration span) and flag (in window, closes, a stretch ends) outputs
-PLAN_T, PLAN_DT_INT = 0, 1
-PLAN_IN, PLAN_CLOSE, PLAN_CUT, PLAN_GAP = 0, 1, 2, 3
+# QuietWindowPlanner's state vector: its parameters (stance gyro bias (3), stance |acc|, samples in
+# smooth_s, onset_s, max_window_s, the three thresholds, gap interval, nominal period), then the running
+# sums (5) of (gyr - ref, |gyr - ref|, | |acc| - g |), samples seen, samples in the open window, position of
+# the oldest of the last n sums in the ring, the filter's clock (s); then that ring (n x 5)
+(_P_REF, _P_GRAVITY, _P_N, _P_N_ONSET, _P_MAX_N, _P_QUIET, _P_ONSET_GYR, _P_ONSET_ACC, _P_GAP_DT,
+ _P_TS) = 0, 3, 4, 5, 6, 7, 8, 9, 10, 11
+_S_SUM, _S_COUNT, _S_OPEN, _S_POS, _S_CLOCK, _S_RING = 12, 17, 18, 19, 20, 21
+# columns of the plan (N, 6): time on the filter's clock, span its integration covers, in a window, the
+# window closes after it, it ends a gap; and the stretch ends (indices + 1, first rows of the last column)
+PLAN_T, PLAN_DT_INT, PLAN_IN, PLAN_CLOSE, PLAN_GAP, PLAN_ENDS = 0, 1, 2, 3, 4, 5
 
 
 @njit(cache=True)
-def _plan_run(gyr: np.ndarray, acc: np.ndarray, dt: np.ndarray, st: np.ndarray, par: np.ndarray,
-              out_f: np.ndarray, out_i: np.ndarray) -> None:  # pragma: no cover
-    """THE quiet-window planner loop over a block of any length (state ``st`` carried).
+def _plan_run(gyr: np.ndarray, acc: np.ndarray, dt: np.ndarray, st: np.ndarray,
+              out: np.ndarray) -> int:  # pragma: no cover
+    """THE quiet-window planner loop over a block of any length (state ``st`` carried); fills the plan
+    ``out`` (columns ``PLAN_*``) and returns the number of stretches: the filter's runs, cut at window
+    edges, after closes and around gaps (where vqf must stop for the estimator).
 
-    Per sample: its time on the filter's clock and the span its integration covers (``out_f``);
-    in a window, the window closes after it, the filter's stretch ends after it (window edges,
-    closes, gaps: where vqf must stop for the estimator), it ends a gap (``out_i``).
     A window closes at the first sample that is not quiet, or when it reaches ``max_window_s`` (that
     sample still in it). A gap does not end a window: the strapdown integration bridges it, and live
     clocks make short false gaps (decisions must not hinge on them: they made live and replay differ
     by up to 1.8 deg in a test)."""
-    n, n_onset, max_n = int(par[_P_N]), int(par[_P_N_ONSET]), int(par[_P_MAX_N])
+    n, n_onset, max_n = int(st[_P_N]), int(st[_P_N_ONSET]), int(st[_P_MAX_N])
     m = gyr.shape[0]
+    n_ends = 0
+    prev_in = False
     for i in range(m):
-        x0, x1, x2 = gyr[i, 0] - par[_P_REF], gyr[i, 1] - par[_P_REF + 1], gyr[i, 2] - par[_P_REF + 2]
+        x0, x1, x2 = gyr[i, 0] - st[_P_REF], gyr[i, 1] - st[_P_REF + 1], gyr[i, 2] - st[_P_REF + 2]
         a0, a1, a2 = acc[i, 0], acc[i, 1], acc[i, 2]
         x3 = math.sqrt(x0 * x0 + x1 * x1 + x2 * x2)
-        x4 = abs(math.sqrt(a0 * a0 + a1 * a1 + a2 * a2) - par[_P_GRAVITY])
+        x4 = abs(math.sqrt(a0 * a0 + a1 * a1 + a2 * a2) - st[_P_GRAVITY])
         s0, s1, s2 = st[_S_SUM] + x0, st[_S_SUM + 1] + x1, st[_S_SUM + 2] + x2
         s3, s4 = st[_S_SUM + 3] + x3, st[_S_SUM + 4] + x4
         st[_S_COUNT] += 1
@@ -120,9 +121,9 @@ def _plan_run(gyr: np.ndarray, acc: np.ndarray, dt: np.ndarray, st: np.ndarray, 
         onset = _S_RING + 5 * ((pos + n - n_onset) % n)
         k, k_fast = min(n, count), min(n_onset, count)
         m0, m1, m2 = (s0 - st[old]) / k, (s1 - st[old + 1]) / k, (s2 - st[old + 2]) / k
-        quiet = (math.sqrt(m0 * m0 + m1 * m1 + m2 * m2) < par[_P_QUIET]
-                 and (s3 - st[onset + 3]) / k_fast < par[_P_ONSET_GYR]
-                 and (s4 - st[onset + 4]) / k_fast < par[_P_ONSET_ACC] and count >= n)
+        quiet = (math.sqrt(m0 * m0 + m1 * m1 + m2 * m2) < st[_P_QUIET]
+                 and (s3 - st[onset + 3]) / k_fast < st[_P_ONSET_GYR]
+                 and (s4 - st[onset + 4]) / k_fast < st[_P_ONSET_ACC] and count >= n)
         st[_S_SUM], st[_S_SUM + 1], st[_S_SUM + 2], st[_S_SUM + 3], st[_S_SUM + 4] = s0, s1, s2, s3, s4
         st[old], st[old + 1], st[old + 2], st[old + 3], st[old + 4] = s0, s1, s2, s3, s4
         st[_S_POS] = (pos + 1) % n
@@ -135,18 +136,23 @@ def _plan_run(gyr: np.ndarray, acc: np.ndarray, dt: np.ndarray, st: np.ndarray, 
             if st[_S_OPEN] == max_n:  # split at max_window_s
                 st[_S_OPEN] = 0
                 close = True
-        gap = dt[i] > par[_P_GAP_DT]
+        gap = dt[i] > st[_P_GAP_DT]
         st[_S_CLOCK] = st[_S_CLOCK] + dt[i]
-        out_f[i, PLAN_T] = st[_S_CLOCK]
-        out_f[i, PLAN_DT_INT] = dt[i] if gap else par[_P_TS]
-        out_i[i, PLAN_IN] = quiet
-        out_i[i, PLAN_CLOSE] = close
-        out_i[i, PLAN_GAP] = gap
-        out_i[i, PLAN_CUT] = close or i == m - 1
-        if i > 0 and (gap or out_i[i - 1, PLAN_IN] != quiet):
-            out_i[i - 1, PLAN_CUT] = True
-        if gap:  # a gap sample is a stretch of its own (it is bridged first)
-            out_i[i, PLAN_CUT] = True
+        out[i, PLAN_T] = st[_S_CLOCK]
+        out[i, PLAN_DT_INT] = dt[i] if gap else st[_P_TS]
+        out[i, PLAN_IN] = quiet
+        out[i, PLAN_CLOSE] = close
+        out[i, PLAN_GAP] = gap
+        # a stretch ends before this sample at a window edge or a gap (a gap sample is bridged first) ...
+        if i > 0 and (gap or prev_in != quiet) and (n_ends == 0 or out[n_ends - 1, PLAN_ENDS] != i):
+            out[n_ends, PLAN_ENDS] = i
+            n_ends += 1
+        # ... and after it when its window closes, it ends a gap or the block ends
+        if close or gap or i == m - 1:
+            out[n_ends, PLAN_ENDS] = i + 1
+            n_ends += 1
+        prev_in = quiet
+    return n_ends
 
 
 class QuietWindowPlanner:
@@ -162,34 +168,31 @@ class QuietWindowPlanner:
                  gravity_m_s2: float, gap_dt_s: float = math.inf) -> None:
         self.params = params
         n = max(1, int(round(params.smooth_s * rate_hz)))
-        self._par = np.zeros(_P_LEN)
-        self._par[_P_REF:_P_REF + 3] = np.asarray(gyr_ref_rad_s, dtype=float).reshape(3)
-        self._par[_P_GRAVITY] = float(gravity_m_s2)
-        self._par[_P_N] = n
-        self._par[_P_N_ONSET] = min(n, max(1, int(round(params.onset_s * rate_hz))))
-        self._par[_P_MAX_N] = max(1, int(round(params.max_window_s * rate_hz)))
-        self._par[_P_QUIET] = params.quiet_gyr_rad_s
-        self._par[_P_ONSET_GYR] = params.onset_gyr_rad_s
-        self._par[_P_ONSET_ACC] = params.onset_acc_m_s2
-        self._par[_P_GAP_DT] = gap_dt_s
-        self._par[_P_TS] = 1.0 / rate_hz
-        self._st = np.zeros(_S_RING + 5 * n)
+        st = self._st = np.zeros(_S_RING + 5 * n)
+        st[_P_REF:_P_REF + 3] = np.asarray(gyr_ref_rad_s, dtype=float).reshape(3)
+        st[_P_GRAVITY] = float(gravity_m_s2)
+        st[_P_N] = n
+        st[_P_N_ONSET] = min(n, max(1, int(round(params.onset_s * rate_hz))))
+        st[_P_MAX_N] = max(1, int(round(params.max_window_s * rate_hz)))
+        st[_P_QUIET] = params.quiet_gyr_rad_s
+        st[_P_ONSET_GYR] = params.onset_gyr_rad_s
+        st[_P_ONSET_ACC] = params.onset_acc_m_s2
+        st[_P_GAP_DT] = gap_dt_s
+        st[_P_TS] = 1.0 / rate_hz
 
-    def run(self, gyr: np.ndarray, acc: np.ndarray, dt_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """N samples (N, 3), (N, 3), intervals (N,) s -> (times and integration spans (N, 2),
-        flags (N, 4) int8: columns ``PLAN_IN``, ``PLAN_CLOSE``, ``PLAN_CUT``, ``PLAN_GAP``)."""
-        n = gyr.shape[0]
-        out_f = np.empty((n, 2))
-        out_i = np.zeros((n, 4), dtype=np.int8)
-        _plan_run(gyr, acc, dt_s, self._st, self._par, out_f, out_i)
-        return out_f, out_i
+    def run(self, gyr: np.ndarray, acc: np.ndarray, dt_s: np.ndarray) -> tuple[np.ndarray, list[float]]:
+        """N samples (N, 3), (N, 3) contiguous, intervals (N,) s -> (the plan (N, 6): columns ``PLAN_*``,
+        the ends of the filter's stretches (sample indices + 1, whole numbers as floats))."""
+        out = np.empty((gyr.shape[0], 6))
+        k = _plan_run(gyr, acc, dt_s, self._st, out)
+        return out, out[:k, PLAN_ENDS].tolist()
 
     def plan(self, gyr: np.ndarray, acc: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """(in_window (N,) bool, closes): a window closes after each sample index in ``closes``."""
         gyr = np.ascontiguousarray(gyr, dtype=np.float64).reshape(-1, 3)
-        _, flags = self.run(gyr, np.ascontiguousarray(acc, dtype=np.float64).reshape(-1, 3),
-                            np.full(gyr.shape[0], self._par[_P_TS]))
-        return flags[:, PLAN_IN].astype(bool), np.flatnonzero(flags[:, PLAN_CLOSE]).tolist()
+        plan, _ = self.run(gyr, np.ascontiguousarray(acc, dtype=np.float64).reshape(-1, 3),
+                           np.full(gyr.shape[0], self._st[_P_TS]))
+        return plan[:, PLAN_IN] > 0, np.flatnonzero(plan[:, PLAN_CLOSE]).tolist()
 
     def step(self, gyr: np.ndarray, acc: np.ndarray) -> tuple[bool, bool]:
         """:meth:`plan` for one sample (gyr, acc (3,)): (in window, the window closes after it)."""

@@ -25,7 +25,6 @@ from imu_hinge.errors import UsageError
 from imu_hinge.fusion.base import GAP_FACTOR, OrientationFilter, gap_rate, quat_from_gravity, quat_from_rate
 from imu_hinge.fusion.quiet_bias import (
     PLAN_CLOSE,
-    PLAN_CUT,
     PLAN_DT_INT,
     PLAN_GAP,
     PLAN_IN,
@@ -241,15 +240,16 @@ class VqfFilter(OrientationFilter):
         assert self._quiet is not None
         n = gyr.shape[0]
         dt = np.full(n, self.ts_s) if dt_s is None else np.ascontiguousarray(dt_s, dtype=np.float64)
-        times, flags = self._planner.run(gyr, acc, dt)
+        plan, ends = self._planner.run(gyr, acc, dt)
         out = np.empty((n, 4))
         bias = np.empty((n, 3))
         v, quiet = self.vqf, self._quiet
         s = 0
-        for e in (np.flatnonzero(flags[:, PLAN_CUT]) + 1).tolist():
-            if flags[s, PLAN_GAP]:
+        for end in ends:
+            e = int(end)
+            if plan[s, PLAN_GAP]:
                 self._bridge_gap(gyr[s].copy(), float(dt[s]))
-            w = bool(flags[s, PLAN_IN])  # a stretch is all in a window or all out
+            w = bool(plan[s, PLAN_IN])  # a stretch is all in a window or all out
             if w and not quiet.window_open:
                 quiet.open_window(self._quats())
             # the bias each sample's integration used is the one before its update
@@ -262,9 +262,9 @@ class VqfFilter(OrientationFilter):
                 out[s:e] = res["quat6D"]
                 bias[s + 1:e] = res["bias"][:-1]
             self._last_gyr = gyr[e - 1].copy()
-            quiet.absorb(times[s:e, PLAN_T], times[s:e, PLAN_DT_INT], out[s:e], bias[s:e], w, acc[s:e],
+            quiet.absorb(plan[s:e, PLAN_T], plan[s:e, PLAN_DT_INT], out[s:e], bias[s:e], w, acc[s:e],
                          self._quats() if w else None)
-            if flags[e - 1, PLAN_CLOSE]:
+            if plan[e - 1, PLAN_CLOSE]:
                 self._close_window()
             s = e
         return out

@@ -15,17 +15,17 @@ from numba import njit
 
 
 @njit(cache=True)
-def _push(st: np.ndarray, is_base: bool, time_s: float, angle_deg: float, max_age_s: float,
-          max_slope_gap_s: float) -> float:  # pragma: no cover
-    """THE combiner step. ``st`` = (t1, a1, t2, a2): the other stream's last two samples. An other
-    sample shifts them in (returns NaN); a base sample returns the other angle extrapolated to it."""
+def _push(st: np.ndarray, is_base: bool, time_s: float, angle_deg: float) -> float:  # pragma: no cover
+    """THE combiner step. ``st`` = (t1, a1, t2, a2, max_age_s, max_slope_gap_s): the other stream's last
+    two samples and the limits. An other sample shifts them in (returns NaN); a base sample returns the
+    other angle extrapolated to it."""
     if not is_base:
         st[0], st[1], st[2], st[3] = st[2], st[3], time_s, angle_deg
         return math.nan
     t1, a1, t2, a2 = st[0], st[1], st[2], st[3]
-    if math.isnan(t2) or time_s - t2 > max_age_s:
+    if math.isnan(t2) or time_s - t2 > st[4]:
         return math.nan
-    if math.isnan(t1) or t2 - t1 > max_slope_gap_s:
+    if math.isnan(t1) or t2 - t1 > st[5]:
         return a2
     return a2 + (a2 - a1) / (t2 - t1) * (time_s - t2)
 
@@ -35,7 +35,7 @@ def _combine(base_t: np.ndarray, other_t: np.ndarray, other_angle: np.ndarray, o
              max_age_s: float, max_slope_gap_s: float) -> np.ndarray:  # pragma: no cover
     """Both streams merged in arrival order through :func:`_push`; the other angle at every base time."""
     out = np.empty(base_t.shape[0])
-    st = np.full(4, np.nan)
+    st = np.array([np.nan, np.nan, np.nan, np.nan, max_age_s, max_slope_gap_s])
     if base_t.shape[0] == 0:
         return out
     if other_first_on_tie:
@@ -47,9 +47,9 @@ def _combine(base_t: np.ndarray, other_t: np.ndarray, other_angle: np.ndarray, o
     for i in range(base_t.shape[0]):
         tb = base_t[i]
         while j < m and (other_t[j] < tb or (other_first_on_tie and other_t[j] == tb)):
-            _push(st, False, other_t[j], other_angle[j], max_age_s, max_slope_gap_s)
+            _push(st, False, other_t[j], other_angle[j])
             j += 1
-        out[i] = _push(st, True, tb, 0.0, max_age_s, max_slope_gap_s)
+        out[i] = _push(st, True, tb, 0.0)
     return out
 
 
@@ -60,11 +60,11 @@ class RowCombiner:
         self.base = base
         self.max_age_s = max_age_s
         self.max_slope_gap_s = max_slope_gap_s
-        self._st = np.full(4, np.nan)
+        self._st = np.array([np.nan, np.nan, np.nan, np.nan, max_age_s, max_slope_gap_s])
 
     def push(self, role: str, time_s: float, angle_deg: float) -> tuple[float, float, float] | None:
         is_base = role == self.base
-        other = _push(self._st, is_base, time_s, angle_deg, self.max_age_s, self.max_slope_gap_s)
+        other = _push(self._st, is_base, time_s, angle_deg)
         return (time_s, angle_deg, other) if is_base else None
 
 
