@@ -52,10 +52,10 @@ def _up_rows(q: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
 def up_in_sensor(q: np.ndarray) -> np.ndarray:
     """Earth "up" expressed in the sensor frame for sensor-to-earth quaternions (..., 4) -> (..., 3)."""
     q = np.asarray(q, dtype=np.float64)
-    rows = np.ascontiguousarray(q.reshape(-1, 4))
+    rows = q if q.ndim == 2 and q.flags.c_contiguous else np.ascontiguousarray(q.reshape(-1, 4))
     out = np.empty((rows.shape[0], 3))
     _up_rows(rows, out)
-    return out.reshape(q.shape[:-1] + (3,))
+    return out if q.ndim == 2 else out.reshape(q.shape[:-1] + (3,))
 
 
 # quat_to_matrix, entry by entry (row-major): base + factor * (q_a q_b + sign * q_c q_d), indices a*4+b of q q^T
