@@ -20,7 +20,6 @@ anywhere, the forward axes from every tilt), then runs causally from the first s
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -62,15 +61,9 @@ class SegmentTracker:
         return self.gaps.up_batch(t, acc, gyr)
 
     def up(self, t: float, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
-        """One sample's "up" (3,): the same numbers as :meth:`up_batch`."""
-        gaps = self.gaps
-        if gaps.needs_care(t):
-            one = np.array([t])
-            return gaps.up_batch(one, np.asarray(acc, dtype=float)[None], np.asarray(gyr, dtype=float)[None])[0]
-        dt = None if math.isnan(gaps.last_t) else t - gaps.last_t
-        gaps.last_t = t
-        w, x, y, z = self.filter.update(gyr, acc, dt).tolist()  # up_in_sensor, with floats (same arithmetic)
-        return np.array([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)])
+        """One sample's "up" (3,): :meth:`up_batch` on a block of one."""
+        return self.gaps.up_batch(np.array([t]), np.asarray(acc, dtype=float)[None],
+                                  np.asarray(gyr, dtype=float)[None])[0]
 
     def set_reference(self, ups: np.ndarray, forward: np.ndarray | None, refine: bool = True) -> None:
         """Standing "up" = mean of the filter's up vectors over the stance samples.

@@ -75,3 +75,23 @@ def test_extrapolation_keeps_low_rate_sessions_accurate(kind: str, bound_deg: fl
     """Both sensors at 25 or 50 Hz, stamps jittered, 1 % drops (50 Hz): the lumbar angle against the truth."""
     # measured 0.49 (25 Hz) and 0.52 deg (50 Hz); without the extrapolation 1.36 and 0.80 deg
     assert lumbar_rmse(kind, seed=912) <= bound_deg
+
+
+@pytest.mark.parametrize("other_first_on_tie", [True, False])
+def test_a_block_of_base_samples_starts_from_the_two_other_samples_before_it(other_first_on_tie: bool) -> None:
+    # analyze aligns in blocks of base samples: each block must give what the whole stream gives,
+    # also where base and other samples share a time (tie order) and across a gap
+    base_t = np.arange(300) / 100.0  # 100 Hz; every second instant is also an other sample's
+    other_t = np.arange(150) / 50.0
+    other_t = other_t[(other_t <= 1.0) | (other_t >= 1.3)]
+    other_a = np.sin(3.0 * other_t) * 30.0  # curved: a wrong pair of samples gives a wrong slope
+    kw = {"other_first_on_tie": other_first_on_tie, "max_age_s": 0.1, "max_slope_gap_s": 0.05}
+    whole = combine_batch(base_t, other_t, other_a, **kw)  # type: ignore[arg-type]
+    blocks = np.concatenate([combine_batch(base_t[i:i + 37], other_t, other_a, **kw)  # type: ignore[arg-type]
+                             for i in range(0, len(base_t), 37)])
+    np.testing.assert_array_equal(blocks, whole)
+    assert np.isnan(whole[(base_t > 1.1) & (base_t < 1.3)]).all()
+    # the tie order matters: on a shared instant the other sample is either used already or not yet
+    on_grid = whole[40]  # t = 0.4 s, an other sample at the same time
+    expected = other_a[20] if other_first_on_tie else other_a[19] + (other_a[19] - other_a[18])
+    assert on_grid == pytest.approx(expected, abs=1e-9)

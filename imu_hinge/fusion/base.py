@@ -17,6 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import numpy as np
+from numba import njit
 
 GAP_FACTOR = 1.5
 """An interval longer than this many nominal periods is a gap."""
@@ -39,10 +40,22 @@ def quat_from_gravity(acc_m_s2: np.ndarray) -> np.ndarray:
     return q / np.linalg.norm(q)
 
 
+@njit(cache=True)
+def _up_rows(q: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
+    for i in range(q.shape[0]):
+        w, x, y, z = q[i, 0], q[i, 1], q[i, 2], q[i, 3]
+        out[i, 0] = 2 * (x * z - w * y)
+        out[i, 1] = 2 * (y * z + w * x)
+        out[i, 2] = 1 - 2 * (x * x + y * y)
+
+
 def up_in_sensor(q: np.ndarray) -> np.ndarray:
     """Earth "up" expressed in the sensor frame for sensor-to-earth quaternions (..., 4) -> (..., 3)."""
-    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    return np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1)
+    q = np.asarray(q, dtype=np.float64)
+    rows = q if q.ndim == 2 and q.flags.c_contiguous else np.ascontiguousarray(q.reshape(-1, 4))
+    out = np.empty((rows.shape[0], 3))
+    _up_rows(rows, out)
+    return out if q.ndim == 2 else out.reshape(q.shape[:-1] + (3,))
 
 
 # quat_to_matrix, entry by entry (row-major): base + factor * (q_a q_b + sign * q_c q_d), indices a*4+b of q q^T

@@ -30,10 +30,10 @@ updates the bias. :class:`~imu_hinge.fusion.vqf_filter.VqfFilter` runs both arou
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from imu_hinge.fusion.base import quat_to_matrix
 
@@ -80,109 +80,124 @@ def _seq_sum(carry: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.cumsum(np.concatenate([carry[None], rows]), axis=0)[-1]
 
 
-def _seq_cumsum(carry: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Running sums ``carry + rows[0]``, ``carry + rows[0] + rows[1]``, ... added in order."""
-    return np.cumsum(np.concatenate([carry[None], rows]), axis=0)[1:]
+# QuietWindowPlanner's state vector: its parameters (stance gyro bias (3), stance |acc|, samples in
+# smooth_s, onset_s, max_window_s, the three thresholds, gap interval, nominal period), then the running
+# sums (5) of (gyr - ref, |gyr - ref|, | |acc| - g |), samples seen, samples in the open window, position of
+# the oldest of the last n sums in the ring, the filter's clock (s); then that ring (n x 5)
+(_P_REF, _P_GRAVITY, _P_N, _P_N_ONSET, _P_MAX_N, _P_QUIET, _P_ONSET_GYR, _P_ONSET_ACC, _P_GAP_DT,
+ _P_TS) = 0, 3, 4, 5, 6, 7, 8, 9, 10, 11
+_S_SUM, _S_COUNT, _S_OPEN, _S_POS, _S_CLOCK, _S_RING = 12, 17, 18, 19, 20, 21
+# columns of the plan (N, 6): time on the filter's clock, span its integration covers, in a window, the
+# window closes after it, it ends a gap; and the stretch ends (indices + 1, first rows of the last column)
+PLAN_T, PLAN_DT_INT, PLAN_IN, PLAN_CLOSE, PLAN_GAP, PLAN_ENDS = 0, 1, 2, 3, 4, 5
+
+
+@njit(cache=True)
+def _plan_run(gyr: np.ndarray, acc: np.ndarray, dt: np.ndarray, st: np.ndarray,
+              out: np.ndarray) -> int:  # pragma: no cover
+    """THE quiet-window planner loop over a block of any length (state ``st`` carried); fills the plan
+    ``out`` (columns ``PLAN_*``) and returns the number of stretches: the filter's runs, cut at window
+    edges, after closes and around gaps (where vqf must stop for the estimator).
+
+    A window closes at the first sample that is not quiet, or when it reaches ``max_window_s`` (that
+    sample still in it). A gap does not end a window: the strapdown integration bridges it, and live
+    clocks make short false gaps (decisions must not hinge on them: they made live and replay differ
+    by up to 1.8 deg in a test)."""
+    n, n_onset, max_n = int(st[_P_N]), int(st[_P_N_ONSET]), int(st[_P_MAX_N])
+    m = gyr.shape[0]
+    n_ends = 0
+    prev_in = False
+    for i in range(m):
+        x0, x1, x2 = gyr[i, 0] - st[_P_REF], gyr[i, 1] - st[_P_REF + 1], gyr[i, 2] - st[_P_REF + 2]
+        a0, a1, a2 = acc[i, 0], acc[i, 1], acc[i, 2]
+        x3 = math.sqrt(x0 * x0 + x1 * x1 + x2 * x2)
+        x4 = abs(math.sqrt(a0 * a0 + a1 * a1 + a2 * a2) - st[_P_GRAVITY])
+        s0, s1, s2 = st[_S_SUM] + x0, st[_S_SUM + 1] + x1, st[_S_SUM + 2] + x2
+        s3, s4 = st[_S_SUM + 3] + x3, st[_S_SUM + 4] + x4
+        st[_S_COUNT] += 1
+        count = st[_S_COUNT]
+        pos = int(st[_S_POS])
+        old = _S_RING + 5 * pos
+        onset = _S_RING + 5 * ((pos + n - n_onset) % n)
+        k, k_fast = min(n, count), min(n_onset, count)
+        m0, m1, m2 = (s0 - st[old]) / k, (s1 - st[old + 1]) / k, (s2 - st[old + 2]) / k
+        quiet = (math.sqrt(m0 * m0 + m1 * m1 + m2 * m2) < st[_P_QUIET]
+                 and (s3 - st[onset + 3]) / k_fast < st[_P_ONSET_GYR]
+                 and (s4 - st[onset + 4]) / k_fast < st[_P_ONSET_ACC] and count >= n)
+        st[_S_SUM], st[_S_SUM + 1], st[_S_SUM + 2], st[_S_SUM + 3], st[_S_SUM + 4] = s0, s1, s2, s3, s4
+        st[old], st[old + 1], st[old + 2], st[old + 3], st[old + 4] = s0, s1, s2, s3, s4
+        st[_S_POS] = (pos + 1) % n
+        close = False
+        if not quiet:
+            close = st[_S_OPEN] > 0
+            st[_S_OPEN] = 0
+        else:
+            st[_S_OPEN] += 1
+            if st[_S_OPEN] == max_n:  # split at max_window_s
+                st[_S_OPEN] = 0
+                close = True
+        gap = dt[i] > st[_P_GAP_DT]
+        st[_S_CLOCK] = st[_S_CLOCK] + dt[i]
+        out[i, PLAN_T] = st[_S_CLOCK]
+        out[i, PLAN_DT_INT] = dt[i] if gap else st[_P_TS]
+        out[i, PLAN_IN] = quiet
+        out[i, PLAN_CLOSE] = close
+        out[i, PLAN_GAP] = gap
+        # a stretch ends before this sample at a window edge or a gap (a gap sample is bridged first) ...
+        if i > 0 and (gap or prev_in != quiet) and (n_ends == 0 or out[n_ends - 1, PLAN_ENDS] != i):
+            out[n_ends, PLAN_ENDS] = i
+            n_ends += 1
+        # ... and after it when its window closes, it ends a gap or the block ends
+        if close or gap or i == m - 1:
+            out[n_ends, PLAN_ENDS] = i + 1
+            n_ends += 1
+        prev_in = quiet
+    return n_ends
 
 
 class QuietWindowPlanner:
     """Causal quiet-window detection from raw samples; state carried across blocks.
 
     ``gyr_ref_rad_s`` (3,) is the stance bias and ``gravity_m_s2`` the stance |acc|; neither
-    changes afterwards, so the plan does not depend on any estimate.
+    changes afterwards, so the plan does not depend on any estimate. One loop (:func:`_plan_run`)
+    over blocks of any length; it also keeps the filter's clock and cuts the block into stretches
+    for the filter (``gap_dt_s``: a longer interval is a gap; ``ts_s`` the nominal period).
     """
 
     def __init__(self, params: QuietBiasParams, rate_hz: float, gyr_ref_rad_s: np.ndarray,
-                 gravity_m_s2: float) -> None:
+                 gravity_m_s2: float, gap_dt_s: float = math.inf) -> None:
         self.params = params
-        self._n = max(1, int(round(params.smooth_s * rate_hz)))
-        self._n_onset = min(self._n, max(1, int(round(params.onset_s * rate_hz))))
-        self._gyr_ref = np.asarray(gyr_ref_rad_s, dtype=float).reshape(3)
-        self._gravity = float(gravity_m_s2)
-        self._ref = tuple(float(c) for c in self._gyr_ref)
-        self._sum: tuple[float, ...] = (0.0,) * 5  # running sum of (gyr - ref, |gyr - ref|, | |acc| - g |)
-        self._ring: deque[tuple[float, ...]] = deque([(0.0,) * 5] * self._n, maxlen=self._n)  # last n sums
-        self._count = 0
-        self._open_n = 0  # samples in the window still open
-        self._max_n = max(1, int(round(params.max_window_s * rate_hz)))
+        n = max(1, int(round(params.smooth_s * rate_hz)))
+        st = self._st = np.zeros(_S_RING + 5 * n)
+        st[_P_REF:_P_REF + 3] = np.asarray(gyr_ref_rad_s, dtype=float).reshape(3)
+        st[_P_GRAVITY] = float(gravity_m_s2)
+        st[_P_N] = n
+        st[_P_N_ONSET] = min(n, max(1, int(round(params.onset_s * rate_hz))))
+        st[_P_MAX_N] = max(1, int(round(params.max_window_s * rate_hz)))
+        st[_P_QUIET] = params.quiet_gyr_rad_s
+        st[_P_ONSET_GYR] = params.onset_gyr_rad_s
+        st[_P_ONSET_ACC] = params.onset_acc_m_s2
+        st[_P_GAP_DT] = gap_dt_s
+        st[_P_TS] = 1.0 / rate_hz
+
+    def run(self, gyr: np.ndarray, acc: np.ndarray, dt_s: np.ndarray) -> tuple[np.ndarray, list[float]]:
+        """N samples (N, 3), (N, 3) contiguous, intervals (N,) s -> (the plan (N, 6): columns ``PLAN_*``,
+        the ends of the filter's stretches (sample indices + 1, whole numbers as floats))."""
+        out = np.empty((gyr.shape[0], 6))
+        k = _plan_run(gyr, acc, dt_s, self._st, out)
+        return out, out[:k, PLAN_ENDS].tolist()
 
     def plan(self, gyr: np.ndarray, acc: np.ndarray) -> tuple[np.ndarray, list[int]]:
-        """(in_window (N,) bool, closes): a window closes after each sample index in ``closes``.
-
-        A window closes at the first sample that is not quiet, or when it reaches
-        ``max_window_s`` (that sample still in it). A gap does not end a window: the strapdown
-        integration bridges it, and live clocks make short false gaps (decisions must not hinge
-        on them: they made live and replay differ by up to 1.8 deg in a test).
-        """
-        p = self.params
-        x = np.empty((len(gyr), 5))
-        x[:, :3] = gyr - self._gyr_ref
-        x[:, 3] = np.sqrt(x[:, 0] * x[:, 0] + x[:, 1] * x[:, 1] + x[:, 2] * x[:, 2])  # the arithmetic of step()
-        x[:, 4] = np.abs(np.sqrt(acc[:, 0] * acc[:, 0] + acc[:, 1] * acc[:, 1] + acc[:, 2] * acc[:, 2])
-                         - self._gravity)
-        sums = _seq_cumsum(np.array(self._sum), x)
-        hist = np.concatenate([np.array(self._ring), sums])
-        k = np.arange(len(sums))
-        count = self._count + k + 1
-        mean = (sums - hist[k]) / np.minimum(self._n, count)[:, None]  # over smooth_s
-        fast = (sums - hist[k + self._n - self._n_onset]) / np.minimum(self._n_onset, count)[:, None]  # onset_s
-        gyr_mean = np.sqrt(mean[:, 0] * mean[:, 0] + mean[:, 1] * mean[:, 1] + mean[:, 2] * mean[:, 2])
-        quiet = ((gyr_mean < p.quiet_gyr_rad_s) & (fast[:, 3] < p.onset_gyr_rad_s)
-                 & (fast[:, 4] < p.onset_acc_m_s2) & (count >= self._n))
-        if len(sums):
-            self._sum = tuple(sums[-1].tolist())
-            self._ring.extend(map(tuple, sums[-self._n:].tolist()))
-            self._count += len(sums)
-        in_window = quiet
-        closes: list[int] = []
-        cnt = self._open_n  # samples in the window still open (0: none)
-        if cnt and len(quiet) and not quiet[0]:
-            closes.append(0)
-            cnt = 0
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
-        for s, e in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
-            i, cnt = s, (cnt if s == 0 else 0)
-            while i + (self._max_n - cnt) - 1 < e:  # split at max_window_s (counted in samples)
-                j = i + (self._max_n - cnt) - 1
-                closes.append(j)
-                i, cnt = j + 1, 0
-            cnt += e - i
-            if e < len(quiet):
-                if cnt:
-                    closes.append(e)
-                cnt = 0
-        if len(quiet):
-            self._open_n = cnt
-        return in_window, closes
+        """(in_window (N,) bool, closes): a window closes after each sample index in ``closes``."""
+        gyr = np.ascontiguousarray(gyr, dtype=np.float64).reshape(-1, 3)
+        plan, _ = self.run(gyr, np.ascontiguousarray(acc, dtype=np.float64).reshape(-1, 3),
+                           np.full(gyr.shape[0], self._st[_P_TS]))
+        return plan[:, PLAN_IN] > 0, np.flatnonzero(plan[:, PLAN_CLOSE]).tolist()
 
     def step(self, gyr: np.ndarray, acc: np.ndarray) -> tuple[bool, bool]:
-        """:meth:`plan` for one sample (gyr, acc (3,)), in plain floats with the same arithmetic (same
-        bits): (in window, the window closes after it)."""
-        p = self.params
-        r = self._ref
-        x0, x1, x2 = float(gyr[0]) - r[0], float(gyr[1]) - r[1], float(gyr[2]) - r[2]
-        a0, a1, a2 = float(acc[0]), float(acc[1]), float(acc[2])
-        x = (x0, x1, x2, math.sqrt(x0 * x0 + x1 * x1 + x2 * x2),
-             abs(math.sqrt(a0 * a0 + a1 * a1 + a2 * a2) - self._gravity))
-        sums = tuple(c + d for c, d in zip(self._sum, x, strict=True))
-        self._count += 1
-        count = self._count
-        old, onset = self._ring[0], self._ring[self._n - self._n_onset]
-        n, n_fast = min(self._n, count), min(self._n_onset, count)
-        m0, m1, m2 = ((sums[j] - old[j]) / n for j in range(3))
-        quiet = (math.sqrt(m0 * m0 + m1 * m1 + m2 * m2) < p.quiet_gyr_rad_s
-                 and (sums[3] - onset[3]) / n_fast < p.onset_gyr_rad_s
-                 and (sums[4] - onset[4]) / n_fast < p.onset_acc_m_s2 and count >= self._n)
-        self._sum = sums
-        self._ring.append(sums)
-        if not quiet:
-            closes, self._open_n = self._open_n > 0, 0
-            return False, closes
-        self._open_n += 1
-        if self._open_n == self._max_n:  # split at max_window_s
-            self._open_n = 0
-            return True, True
-        return True, False
+        """:meth:`plan` for one sample (gyr, acc (3,)): (in window, the window closes after it)."""
+        in_window, closes = self.plan(gyr, acc)
+        return bool(in_window[0]), bool(closes)
 
 
 _OUTSIDE_BATCH = 1024  # samples outside windows integrated together (at the latest)

@@ -60,11 +60,6 @@ class Reanchor:
     def settling(self) -> bool:
         return not math.isnan(self.settle_since_s)
 
-    def needs_care(self, t: float) -> bool:
-        """Must the sample at ``t`` go through :meth:`up_batch` (settling, or it ends a long gap)?
-        Otherwise it is a plain filter update (the live fast path)."""
-        return self.settling or (not math.isnan(self.last_t) and t - self.last_t > self.params.gap_s)
-
     def up_batch(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
         """"up" in the sensor frame (N, 3) for samples ``t`` (N,) s, ``acc`` (N, 3), ``gyr`` (N, 3);
         NaN rows where the filter is settling after a long gap."""
@@ -72,13 +67,18 @@ class Reanchor:
         if n == 0:
             return np.zeros((0, 3))
         prev = self.last_t
-        dt = np.diff(t, prepend=t[0] - 1.0 / self.rate_hz if math.isnan(prev) else prev)
-        if math.isnan(prev):
-            dt[0] = 1.0 / self.rate_hz
+        dt = np.empty(n)
+        dt[0] = 1.0 / self.rate_hz if math.isnan(prev) else float(t[0]) - prev
+        if n > 1:
+            np.subtract(t[1:], t[:-1], out=dt[1:])
         self.last_t = float(t[-1])
-        out = np.empty((n, 3))
         i = 0
-        gaps = np.flatnonzero(dt > self.params.gap_s)
+        # the long gaps (plain floats on a block of one: numpy calls cost microseconds each)
+        gaps = np.flatnonzero(dt > self.params.gap_s).tolist() if n > 1 else [0] if dt[0] > self.params.gap_s else []
+        if not gaps and not self.settling:  # the common case (every live sample): one filter run
+            return up_in_sensor(self.filter.update_batch(gyr, acc, dt))
+        out = np.empty((n, 3))
+        next_gap = 0  # index into gaps of the next gap at or after i
         while i < n:
             if self.settling:
                 j = self._settled_at(t, acc, gyr, i)
@@ -91,8 +91,9 @@ class Reanchor:
                     self.settle_since_s = math.nan
                 i = stop
                 continue
-            k = int(np.searchsorted(gaps, i, side="left"))  # the next gap at or after i
-            g = int(gaps[k]) if k < len(gaps) else n
+            while next_gap < len(gaps) and gaps[next_gap] < i:
+                next_gap += 1
+            g = gaps[next_gap] if next_gap < len(gaps) else n
             if g > i:
                 out[i:g] = up_in_sensor(self.filter.update_batch(gyr[i:g], acc[i:g], dt[i:g]))
                 i = g

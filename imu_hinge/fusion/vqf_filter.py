@@ -23,7 +23,16 @@ import vqf
 
 from imu_hinge.errors import UsageError
 from imu_hinge.fusion.base import GAP_FACTOR, OrientationFilter, gap_rate, quat_from_gravity, quat_from_rate
-from imu_hinge.fusion.quiet_bias import QuietBiasEstimator, QuietBiasParams, QuietWindowPlanner
+from imu_hinge.fusion.quiet_bias import (
+    PLAN_CLOSE,
+    PLAN_DT_INT,
+    PLAN_GAP,
+    PLAN_IN,
+    PLAN_T,
+    QuietBiasEstimator,
+    QuietBiasParams,
+    QuietWindowPlanner,
+)
 
 
 @dataclass(frozen=True)
@@ -146,9 +155,8 @@ class VqfFilter(OrientationFilter):
         if self.params.quiet_bias_est_enabled:
             gravity = float(np.linalg.norm(acc_m_s2)) if acc_m_s2 is not None else 9.81
             qp = self.params.quiet_params()
-            self._planner = QuietWindowPlanner(qp, self.rate_hz, bias, gravity)
+            self._planner = QuietWindowPlanner(qp, self.rate_hz, bias, gravity, self._gap_dt_s)
             self._quiet = QuietBiasEstimator(qp, self.rate_hz, bias, np.asarray(v.state["accQuat"], dtype=float))
-            self._clock_s = 0.0
 
     @property
     def gyr_bias_rad_s(self) -> np.ndarray:
@@ -167,9 +175,9 @@ class VqfFilter(OrientationFilter):
     def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None) -> np.ndarray:
         """One sample: gyro (3,) rad/s, acc (3,) m/s^2, ``dt_s`` since the previous one (s) -> quat (4,)."""
         if self._quiet is not None:
-            dt = None if dt_s is None else np.array([dt_s], dtype=float)
+            dt = None if dt_s is None else np.array([dt_s], dtype=np.float64)
             return self._run_quiet(np.array(gyr_rad_s, dtype=np.float64).reshape(1, 3),
-                                   np.array(acc_m_s2, dtype=np.float64).reshape(1, 3), dt)[0]
+                                   np.ascontiguousarray(acc_m_s2, dtype=np.float64).reshape(1, 3), dt)[0]
         gyr = np.array(gyr_rad_s, dtype=np.float64)  # a copy: kept as the last sample for gaps
         acc = np.ascontiguousarray(acc_m_s2, dtype=np.float64)
         if dt_s is not None and dt_s > self._gap_dt_s:
@@ -221,68 +229,44 @@ class VqfFilter(OrientationFilter):
         if new is not None:
             self.vqf.setBiasEstimate(new, max(self._quiet.sigma_rad_s, 1e-6))
 
-    def _step_quiet(self, gyr: np.ndarray, acc: np.ndarray, dt_s: float) -> np.ndarray:
-        """:meth:`_run_quiet` for one sample (1, 3), the live path: the same steps in the same order."""
-        assert self._quiet is not None
-        v, quiet = self.vqf, self._quiet
-        in_window, closes = self._planner.step(gyr[0], acc[0])
-        gap = dt_s > self._gap_dt_s
-        if gap:
-            self._bridge_gap(gyr[0].copy(), dt_s)
-        if in_window and not quiet.window_open:
-            quiet.open_window(self._quats())
-        bias = v.getBiasEstimate()[0][None]
-        v.update(gyr[0], acc[0])
-        out = v.getQuat6D()[None]
-        self._last_gyr = gyr[0].copy()
-        self._clock_s = self._clock_s + dt_s
-        quiet.absorb(np.array([self._clock_s]), np.array([dt_s if gap else self.ts_s]), out, bias, in_window,
-                     acc, self._quats() if in_window else None)
-        if closes:
-            self._close_window()
-        return out
-
     def _run_quiet(self, gyr: np.ndarray, acc: np.ndarray, dt_s: np.ndarray | None) -> np.ndarray:
-        """:meth:`update_batch` with the quiet-window bias estimator: any block size, same bits.
+        """:meth:`update_batch` with the quiet-window bias estimator, over a block of any length
+        (live: one sample): the one implementation of both paths.
 
-        vqf runs in stretches (C++ ``updateBatch``) cut where a quiet window starts, ends or
-        closes and at gaps; where a window closes the estimator's new bias goes to vqf before
-        the next sample.
+        vqf runs in stretches (C++ ``update`` for one sample, ``updateBatch`` for more) cut where a
+        quiet window starts, ends or closes and at gaps (:meth:`QuietWindowPlanner.run`); where a
+        window closes the estimator's new bias goes to vqf before the next sample.
         """
         assert self._quiet is not None
         n = gyr.shape[0]
-        if n == 1:
-            return self._step_quiet(gyr, acc, self.ts_s if dt_s is None else float(dt_s[0]))
-        dt = np.full(n, self.ts_s) if dt_s is None else dt_s
-        gap = dt > self._gap_dt_s
-        dt_int = np.where(gap, dt, self.ts_s)  # what the strapdown integration spans per sample
-        t = np.cumsum(np.concatenate([[self._clock_s], dt]))[1:]
-        if n:
-            self._clock_s = float(t[-1])
-        in_win, closes = self._planner.plan(gyr, acc)
-        cuts = {0, n, *(i + 1 for i in closes), *(np.flatnonzero(np.diff(in_win)) + 1).tolist()}
-        for g in np.flatnonzero(gap).tolist():
-            cuts.update((g, g + 1))
-        ends = set(closes)
+        dt = np.full(n, self.ts_s) if dt_s is None else np.ascontiguousarray(dt_s, dtype=np.float64)
+        plan, ends = self._planner.run(gyr, acc, dt)
         out = np.empty((n, 4))
         bias = np.empty((n, 3))
         v, quiet = self.vqf, self._quiet
-        bounds = sorted(cuts)
-        for s, e in zip(bounds[:-1], bounds[1:], strict=True):
-            if gap[s]:
+        s = 0
+        for end in ends:
+            e = int(end)
+            if plan[s, PLAN_GAP]:
                 self._bridge_gap(gyr[s].copy(), float(dt[s]))
-            w = bool(in_win[s])  # a stretch is all in a window or all out
+            w = bool(plan[s, PLAN_IN])  # a stretch is all in a window or all out
             if w and not quiet.window_open:
                 quiet.open_window(self._quats())
             # the bias each sample's integration used is the one before its update
             bias[s] = v.getBiasEstimate()[0]
-            res = v.updateBatch(gyr[s:e], acc[s:e])
-            out[s:e] = res["quat6D"]
-            bias[s + 1:e] = res["bias"][:-1]
+            if e - s == 1:
+                v.update(gyr[s], acc[s])
+                out[s] = v.getQuat6D()
+            else:
+                res = v.updateBatch(gyr[s:e], acc[s:e])
+                out[s:e] = res["quat6D"]
+                bias[s + 1:e] = res["bias"][:-1]
             self._last_gyr = gyr[e - 1].copy()
-            quiet.absorb(t[s:e], dt_int[s:e], out[s:e], bias[s:e], w, acc[s:e], self._quats() if w else None)
-            if e - 1 in ends:
+            quiet.absorb(plan[s:e, PLAN_T], plan[s:e, PLAN_DT_INT], out[s:e], bias[s:e], w, acc[s:e],
+                         self._quats() if w else None)
+            if plan[e - 1, PLAN_CLOSE]:
                 self._close_window()
+            s = e
         return out
 
 

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 
 @dataclass(frozen=True)
@@ -27,69 +28,77 @@ class AxisParams:
     refine_s: float = 2.0
 
 
+# SagittalAngle's state vector: running sum of tilt directions (3), forward (3), samples in the
+# sum, forward known (0/1), samples to freeze at, cos(provisional_deg)
+_SUM, _FWD, _N, _HAS_FWD, _REFINE_N, _COS_PROV, _STATE_LEN = 0, 3, 6, 7, 8, 9, 10
+
+
+@njit(cache=True)
+def _sagittal_run(up: np.ndarray, u0: np.ndarray, st: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
+    """THE sagittal angle loop: ``up`` (N, 3) -> ``out`` (N,) deg, state ``st`` carried (any block length)."""
+    for i in range(up.shape[0]):
+        x, y, z = up[i, 0], up[i, 1], up[i, 2]
+        c = x * u0[0] + y * u0[1] + z * u0[2]
+        vx, vy, vz = x - c * u0[0], y - c * u0[1], z - c * u0[2]
+        vn = math.sqrt(vx * vx + vy * vy + vz * vz)
+        if st[_N] < st[_REFINE_N] and c < st[_COS_PROV] * math.sqrt(x * x + y * y + z * z):
+            st[_SUM] -= vx / vn
+            st[_SUM + 1] -= vy / vn
+            st[_SUM + 2] -= vz / vn
+            st[_N] += 1
+            sn = math.sqrt(st[_SUM] ** 2 + st[_SUM + 1] ** 2 + st[_SUM + 2] ** 2)
+            for k in range(3):
+                st[_FWD + k] = st[_SUM + k] / sn
+            st[_HAS_FWD] = 1.0
+        if st[_HAS_FWD] == 0.0:
+            out[i] = math.degrees(math.atan2(vn, c))
+        else:
+            out[i] = math.degrees(math.atan2(-(x * st[_FWD] + y * st[_FWD + 1] + z * st[_FWD + 2]), c))
+
+
 class SagittalAngle:
-    """Per-segment state: standing up ``u0`` (3,), forward ``f`` (3,) once learnt."""
+    """Per-segment state: standing up ``u0`` (3,), forward ``f`` (3,) once learnt.
+
+    One loop (:func:`_sagittal_run`) over blocks of any length: :meth:`update` passes one sample,
+    :meth:`update_batch` many."""
 
     def __init__(self, u0: np.ndarray, rate_hz: float, params: AxisParams | None = None,
                  forward: np.ndarray | None = None, refine: bool = True) -> None:
         self.params = params or AxisParams()
         u0 = np.asarray(u0, dtype=float)
-        self.u0 = u0 / np.linalg.norm(u0)
+        self.u0 = np.ascontiguousarray(u0 / np.linalg.norm(u0))
         self.refine_n = max(1, int(round(self.params.refine_s * rate_hz)))
-        self._cos_prov = math.cos(math.radians(self.params.provisional_deg))
-        self._sum = np.zeros(3)
-        self._n = 0
-        self.forward: np.ndarray | None = None
+        self._st = np.zeros(_STATE_LEN)
+        self._st[_REFINE_N] = self.refine_n
+        self._st[_COS_PROV] = math.cos(math.radians(self.params.provisional_deg))
+        self._one = np.empty(1)
         if forward is not None:  # a provisional direction (from the gyro), orthogonal to u0
             fw = np.asarray(forward, dtype=float)
             fw = fw - float(fw @ self.u0) * self.u0
-            self.forward = fw / np.linalg.norm(fw)
+            self._st[_FWD:_FWD + 3] = fw / np.linalg.norm(fw)
+            self._st[_HAS_FWD] = 1.0
             if not refine:  # a direction from the whole recording: kept as it is
-                self._n = self.refine_n
+                self._st[_N] = self.refine_n
+
+    @property
+    def forward(self) -> np.ndarray | None:
+        """The segment's forward direction (3,) in the sensor frame, None while unknown."""
+        return self._st[_FWD:_FWD + 3].copy() if self._st[_HAS_FWD] else None
 
     @property
     def frozen(self) -> bool:
-        return self._n >= self.refine_n
+        return self._st[_N] >= self.refine_n
 
     def update(self, up: np.ndarray) -> float:
         """One sample's "up" in the sensor frame (3,) -> sagittal angle (deg)."""
-        c = float(up @ self.u0)
-        v = up - c * self.u0
-        if self._n < self.refine_n and c < self._cos_prov * float(np.linalg.norm(up)):
-            self._sum = self._sum - v / np.linalg.norm(v)
-            self._n += 1
-            self.forward = self._sum / np.linalg.norm(self._sum)
-        if self.forward is None:
-            return math.degrees(math.atan2(float(np.linalg.norm(v)), c))
-        return math.degrees(math.atan2(-float(up @ self.forward), c))
+        _sagittal_run(np.asarray(up, dtype=np.float64).reshape(1, 3), self.u0, self._st, self._one)
+        return float(self._one[0])
 
     def update_batch(self, up: np.ndarray) -> np.ndarray:
-        """(N, 3) -> (N,) deg; the same numbers as N calls of :meth:`update`."""
-        up = np.asarray(up, dtype=float)
-        c = up @ self.u0
-        v = up - c[:, None] * self.u0
-        vn = np.linalg.norm(v, axis=1)
-        out = np.degrees(np.arctan2(vn, c))
-        forward = np.full(up.shape, np.nan)
-        if self.forward is not None:
-            forward[:] = self.forward
-        if self._n < self.refine_n:
-            tilted = c < self._cos_prov * np.linalg.norm(up, axis=1)
-            idx = np.flatnonzero(tilted)[: self.refine_n - self._n]
-            if idx.size:
-                contrib = np.zeros_like(up)
-                contrib[idx] = -v[idx] / vn[idx, None]
-                contrib[0] += self._sum
-                sums = np.cumsum(contrib, axis=0)  # the running sum after each sample
-                sums[idx[-1] + 1:] = sums[idx[-1]]  # frozen after the last contributing sample
-                norms = np.linalg.norm(sums, axis=1)
-                valid = norms > 0
-                forward[valid] = sums[valid] / norms[valid, None]
-                self._sum = sums[-1].copy()
-                self._n += idx.size
-                self.forward = forward[-1].copy()
-        known = ~np.isnan(forward[:, 0])
-        out[known] = np.degrees(np.arctan2(-(up[known] * forward[known]).sum(axis=1), c[known]))
+        """(N, 3) -> (N,) deg: the same loop as :meth:`update`, over the block."""
+        up = np.asarray(up, dtype=np.float64)
+        out = np.empty(up.shape[0])
+        _sagittal_run(up, self.u0, self._st, out)
         return out
 
 
