@@ -60,8 +60,10 @@ class MovesenseDecodeError(DecodeError):
     """A Movesense notification that cannot be decoded; ``kind``: ``empty``, ``truncated``,
     ``unknown_type``, ``bad_length``, ``orphan_part``."""
 
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
+    data: tuple[str, ...] = ("path", "opcode", "kind")
+
+    def __init__(self, message: str, kind: str, *, path: str | None = None, opcode: int | None = None) -> None:
+        super().__init__(message, path=path, opcode=opcode)
         self.kind = kind
 
 

@@ -59,8 +59,10 @@ FRAME_HEADER_BYTES = 10
 class PmdFrameError(DecodeError):
     """A data frame this decoder cannot read; ``kind`` says why (``unknown_frame_type``, ``truncated``, ...)."""
 
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
+    data: tuple[str, ...] = ("path", "opcode", "kind")
+
+    def __init__(self, message: str, kind: str, *, path: str | None = None, opcode: int | None = None) -> None:
+        super().__init__(message, path=path, opcode=opcode)
         self.kind = kind
 
 
