@@ -47,6 +47,7 @@ _CORE_TESTS = ("tests/test_pipeline.py", "tests/test_accuracy.py", "tests/test_c
 _FUSION_TESTS = ("tests/test_fusion.py", "tests/test_quiet_bias.py", "tests/test_quiet_bias_axes.py")
 
 GROUPS: dict[str, tuple[str, ...]] = {
+    "imu_hinge/detection/role_check.py": ("tests/test_pipeline.py",),  # used by analyze, not the detector
     "imu_hinge/detection/": _DETECTOR_TESTS,
     "imu_hinge/kinematics/alignment.py": ("tests/test_alignment.py", "tests/test_pipeline.py"),
     "imu_hinge/kinematics/sagittal.py": _CORE_TESTS,
