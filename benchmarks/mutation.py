@@ -44,7 +44,8 @@ REPO = Path(__file__).resolve().parents[1]
 _DETECTOR_TESTS = ("tests/test_detector.py", "tests/test_detector_truth.py", "tests/test_detector_contract.py")
 _CORE_TESTS = ("tests/test_pipeline.py", "tests/test_accuracy.py", "tests/test_core_truth.py",
                "tests/test_ideal_sensors.py", "tests/test_stance_search.py", "tests/test_reanchor.py")
-_FUSION_TESTS = ("tests/test_fusion.py", "tests/test_quiet_bias.py", "tests/test_quiet_bias_axes.py")
+_FUSION_TESTS = ("tests/test_fusion.py", "tests/test_fusion_api.py", "tests/test_quiet_bias.py",
+                 "tests/test_quiet_bias_axes.py")
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "imu_hinge/detection/role_check.py": ("tests/test_pipeline.py",),  # used by analyze, not the detector
