@@ -179,3 +179,18 @@ def test_swings_split_at_the_valley_number_their_events() -> None:
     assert [e.index for e in events if isinstance(e, RepStarted)] == list(range(1, 9))
     assert [e.rep.index for e in events if isinstance(e, RepCompleted)] == list(range(1, 9))
     assert [round(r.start_s, 2) for r in det.reps[1:]] == [round(2.0 + 1.1 * k, 2) for k in range(1, 8)]
+
+
+def test_events_are_immutable_values(sim: SimResult) -> None:
+    """Live sessions hand each event to several consumers (feedback, recorder, display): none may alter
+    what the others see, so every event the detector raises is a frozen value."""
+    import dataclasses
+
+    t, p, tr, lum = truth_rows(sim)
+    det = HingeDetector(DetectorParams(faults=FaultParams(lumbar_flexion_pct_lmax=50.0, lmax_deg=40.0)))
+    events = [e for row in zip(t, p, tr, lum, strict=True) for e in det.step(*map(float, row))]
+    kinds = {type(e).__name__ for e in events}
+    assert {"RepStarted", "RepCompleted", "FaultRaised"} <= kinds, kinds
+    for e in events:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            e.time_s = -1.0  # type: ignore[misc]

@@ -137,3 +137,13 @@ def test_live_lifter_who_moves_too_early_is_asked_again_and_not_stuck(rounding_s
     assert pipe.calibration_phase == "running"
     assert pipe.calibration is not None and pipe.calibration.start_s > sim.reps[0]["start_s"]
     assert len(pipe.result().reps) >= len(sim.reps) - 1  # the first hinge came before calibration
+
+
+def test_sensors_that_barely_overlap_are_refused_with_the_overlap_they_have(rounding_session) -> None:
+    """The sacrum stops at 5 s, the thoracic starts at 4.7 s: the message tells the overlap (from the
+    streams' own time stamps, 0.29 s) against the 0.5 s needed."""
+    s, t = rounding_session.recording["sacrum"], rounding_session.recording["thoracic"]
+    i, j = int(np.searchsorted(s.time_s, 5.0)), int(np.searchsorted(t.time_s, 4.7))
+    overlap_s = float(s.time_s[i - 1] - t.time_s[j])
+    with pytest.raises(CalibrationError, match=rf"overlap for {overlap_s:.2f} s: too short .*at least 0\.5 s"):
+        analyze(Recording({"sacrum": s.slice(0, i), "thoracic": t.slice(j, len(t))}))
