@@ -26,10 +26,10 @@ import sys
 
 import numpy as np
 
-from imu_hinge.detection.events import FAULTS
+from imu_hinge.analysis.analysis_params import AnalysisParams
+from imu_hinge.analysis.pipeline import analyze
+from imu_hinge.detection.rep_events import FAULTS
 from imu_hinge.errors import ImuHingeError
-from imu_hinge.params import AnalysisParams
-from imu_hinge.pipeline import analyze
 from imu_hinge.simulation import REAL_WORLD, SCENARIOS, simulate
 
 GOALS = {"lumbar_rmse_median": 0.8, "lumbar_rmse_max": 2.0, "segment_rmse_median": 1.0, "peak_err_median": 1.0,

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from vqf import VQF
 
-from imu_hinge.pipeline import analyze
+from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.recording import read_interchange_csv, recording_to_interchange_csv
 from imu_hinge.samples import Recording, SensorStream
 from imu_hinge.simulation import SimConfig, simulate

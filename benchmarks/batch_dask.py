@@ -5,7 +5,7 @@ usage: python benchmarks/batch_dask.py [--recordings 200] [--minutes 2] [--worke
 
 Simulates ``--recordings`` sessions of ``--minutes`` each (as benchmarks/batch_throughput.py does; kept in
 ``--data`` when given), starts a real scheduler and ``--workers`` worker processes on localhost (``dask
-scheduler``, ``dask worker --nthreads 1 --preload imu_hinge.batch_dask``, each with its nanny, as
+scheduler``, ``dask worker --nthreads 1 --preload imu_hinge.batch.dask_cluster``, each with its nanny, as
 docs/batch.md tells a lab), and times the command as a user runs it, in turn, ``--repeat`` times:
 ``--jobs 1``, ``--cluster local:N`` (the command starts its own N workers: their start-up is inside the
 clock, as the start-up of ``--jobs 1``'s interpreter is inside its) and ``--cluster tcp://...`` (the
@@ -35,10 +35,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from batch_throughput import make_recordings
 
-from imu_hinge.batch import Outcome, Setting, run_batch
-from imu_hinge.batch_dask import OutcomeSpool, connect, run_batch_dask
-from imu_hinge.batch_tables import companion_path, write_summary
-from imu_hinge.params import AnalysisParams
+from imu_hinge.analysis.analysis_params import AnalysisParams
+from imu_hinge.batch.dask_cluster import OutcomeSpool, connect, run_batch_dask
+from imu_hinge.batch.runner import Outcome, Setting, run_batch
+from imu_hinge.batch.tables import companion_path, write_summary
 
 DASK = str(Path(sys.executable).with_name("dask"))
 WORKER_ENV = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
@@ -59,7 +59,7 @@ def start_cluster(root: Path, workers: int) -> tuple[str, list[subprocess.Popen[
             pass
     for k in range(workers):
         procs.append(subprocess.Popen([DASK, "worker", address, "--nthreads", "1", "--no-dashboard",
-                                       "--name", f"w{k}", "--preload", "imu_hinge.batch_dask"],
+                                       "--name", f"w{k}", "--preload", "imu_hinge.batch.dask_cluster"],
                                       env={**os.environ, **WORKER_ENV}, **quiet))  # type: ignore[call-overload]
     return address, procs
 

@@ -23,8 +23,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from imu_hinge.batch import Setting, run_batch
-from imu_hinge.params import AnalysisParams
+from imu_hinge.analysis.analysis_params import AnalysisParams
+from imu_hinge.batch.runner import Setting, run_batch
 from imu_hinge.simulation import SimConfig, simulate, write_case
 
 EXERCISES = ("rdl", "good_morning", "kb_swing", "long_hold", "mixed", "fatigue")

@@ -30,11 +30,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from imu_hinge.emulation.emulated_sensor import SensorFaults
+from imu_hinge.emulation.emulator import Emulator
+from imu_hinge.emulation.link_testing import Collected, collect, drain, end_to_end_time_errors, synthetic_clock_run
 from imu_hinge.sources.ble import BleSource
-from imu_hinge.sources.emulated_sensor import SensorFaults
-from imu_hinge.sources.emulator import Emulator
 from imu_hinge.sources.sensor_link import LinkOptions
-from imu_hinge.sources.testing import Collected, collect, drain, end_to_end_time_errors, synthetic_clock_run
 
 ROLES = ("sacrum", "thoracic")
 

@@ -3,7 +3,7 @@
 usage: python benchmarks/dev_angles.py [--dir ../shared/eval/dev] [--fusion-option NAME=JSON ...]
 
 The evaluation's scorer runs ``imu-hinge analyze`` with the defaults; this runs the same
-``imu_hinge.pipeline.analyze`` with filter settings that are not (yet) the default, e.g.
+``imu_hinge.analysis.pipeline.analyze`` with filter settings that are not (yet) the default, e.g.
 ``--fusion-option quiet_bias_est_enabled=true``, and reports pelvis/trunk/lumbar RMSE per case
 (from 1 s before the stand ends, as the scorer), then the medians and a final JSON line.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from imu_hinge.params import AnalysisParams
-from imu_hinge.pipeline import analyze
+from imu_hinge.analysis.analysis_params import AnalysisParams
+from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.recording import read_interchange_csv
 
 COLUMNS = ("pelvic_tilt_deg", "trunk_flexion_deg", "lumbar_flexion_deg")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.errors import ImuHingeError
-from imu_hinge.pipeline import analyze
 from imu_hinge.recording import read_interchange_csv
 from imu_hinge.samples import Recording
 

@@ -25,8 +25,8 @@ from ahrs.filters import Madgwick
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from imu_hinge.analysis.pipeline import HingePipeline
 from imu_hinge.fusion import quat_from_gravity
-from imu_hinge.pipeline import HingePipeline
 from imu_hinge.protocol import DataPacket, SensorInfo, decode_notification, encode_notification, packet_to_si
 from imu_hinge.samples import SENSOR_ROLES, ImuSample, Recording
 from imu_hinge.simulation import SimConfig, simulate

@@ -27,11 +27,11 @@ import numpy as np
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from imu_hinge.analysis.pipeline import HingePipeline
 from imu_hinge.feedback.haptic import HapticSink
 from imu_hinge.feedback.live_window import LiveWindow, run_with_window
 from imu_hinge.feedback.policy import FeedbackScheduler
 from imu_hinge.feedback.session_runner import RowRing, SensorStatus, SessionRunner, TimeOrderMerger
-from imu_hinge.pipeline import HingePipeline
 from imu_hinge.protocol import DataPacket, SensorInfo, decode_notification, encode_notification, packet_to_si
 from imu_hinge.samples import SENSOR_ROLES, ImuSample
 from imu_hinge.simulation import SimConfig, simulate

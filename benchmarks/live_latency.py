@@ -43,7 +43,7 @@ from imu_hinge.cli import build_parser
 from imu_hinge.commands._train_session import TrainSession
 from imu_hinge.commands.analyze import build_params
 from imu_hinge.commands.replay import policy_from_args
-from imu_hinge.detection.events import Event
+from imu_hinge.detection.rep_events import Event
 from imu_hinge.feedback.policy import Cue
 from imu_hinge.recording import recording_to_interchange_csv
 from imu_hinge.simulation import SimConfig, simulate

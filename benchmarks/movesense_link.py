@@ -26,12 +26,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from imu_hinge.emulation.emulated_sensor import SensorFaults
+from imu_hinge.emulation.link_testing import collect
+from imu_hinge.emulation.movesense_emulator import movesense_session
 from imu_hinge.simulation import SimConfig, simulate
-from imu_hinge.sources.emulated_sensor import SensorFaults
-from imu_hinge.sources.movesense_emulator import movesense_session
 from imu_hinge.sources.movesense_protocol import DEG
 from imu_hinge.sources.sensor_link import LinkOptions
-from imu_hinge.sources.testing import collect
 
 
 def _lsb_error(got: Any, sensor: Any) -> tuple[float, float]:

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from imu_hinge.analysis.pipeline import AnalysisResult
 from imu_hinge.commands.history import history_report, render_history
-from imu_hinge.detection.events import FaultRaised, Rep
-from imu_hinge.pipeline import AnalysisResult
-from imu_hinge.progression import advise, load_rules
+from imu_hinge.detection.rep_events import FaultRaised, Rep
+from imu_hinge.rehab.progression import advise, load_rules
 from imu_hinge.store import Store
 
 GOAL_MS = 200.0

@@ -18,13 +18,13 @@ __version__ = "0.1.0"
 _API = ("Analysis", "SimConfig", "analyze_batch", "load", "run", "simulate")
 
 if TYPE_CHECKING:
-    from . import api as api
-    from .api import Analysis as Analysis
-    from .api import SimConfig as SimConfig
-    from .api import analyze_batch as analyze_batch
-    from .api import load as load
-    from .api import run as run
-    from .api import simulate as simulate
+    from imu_hinge import api as api
+    from imu_hinge.api import Analysis as Analysis
+    from imu_hinge.api import SimConfig as SimConfig
+    from imu_hinge.api import analyze_batch as analyze_batch
+    from imu_hinge.api import load as load
+    from imu_hinge.api import run as run
+    from imu_hinge.api import simulate as simulate
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from imu_hinge.cli import main
 
 sys.exit(main())

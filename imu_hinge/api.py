@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .detection.events import FAULTS, FaultRaised, Rep
-from .jsonable import dumps
-from .overrides import apply_overrides
-from .params import AnalysisParams, load_params
-from .pipeline import AnalysisResult, analyze
-from .recording import checked, load_recording
-from .samples import Recording
-from .simulation import SimConfig, SimResult, simulate
+from imu_hinge.analysis.analysis_params import AnalysisParams, load_params
+from imu_hinge.analysis.param_overrides import apply_overrides
+from imu_hinge.analysis.pipeline import AnalysisResult, analyze
+from imu_hinge.detection.rep_events import FAULTS, FaultRaised, Rep
+from imu_hinge.jsonable import dumps
+from imu_hinge.recording import checked, load_recording
+from imu_hinge.samples import Recording
+from imu_hinge.simulation import SimConfig, SimResult, simulate
 
 ANGLE_COLUMNS = ("time_s", "pelvic_tilt_deg", "trunk_flexion_deg", "lumbar_flexion_deg")
 REP_COLUMNS = ("rep", *(n for n in Rep.__dataclass_fields__ if n != "index"), *FAULTS)
@@ -43,7 +43,7 @@ def load(path: str | Path, acc_unit: str = "auto", gyr_unit: str = "auto") -> Re
 
 @dataclass
 class Analysis:
-    """One analysis: :attr:`result` (the pipeline's :class:`~imu_hinge.pipeline.AnalysisResult`) with tables."""
+    """One analysis: :attr:`result` (:class:`~imu_hinge.analysis.pipeline.AnalysisResult`) with tables."""
 
     result: AnalysisResult
     params: AnalysisParams
@@ -107,7 +107,7 @@ def _params(params: AnalysisParams | None, exercise: str | None, config: str | P
     if params is None:
         params = load_params(config) if config is not None else AnalysisParams()
     if exercise:
-        from .exercises import apply_exercise
+        from imu_hinge.rehab.exercise_catalogue import apply_exercise
 
         params = apply_exercise(params, exercise)
     return apply_overrides(params, settings)
@@ -118,10 +118,11 @@ def run(recording_or_path: Recording | SimResult | str | Path, params: AnalysisP
         gyr_unit: str = "auto", **settings: Any) -> Analysis:
     """Analyse a recording (or a path to one, or a simulation) as ``imu-hinge analyze`` does.
 
-    Parameters come from ``params`` (default :class:`~imu_hinge.params.AnalysisParams`), else a
+    Parameters come from ``params`` (default :class:`~imu_hinge.analysis.analysis_params.AnalysisParams`), else a
     ``config`` file; then the ``exercise``'s defaults; then ``settings`` by name, e.g.
     ``threshold_deg=18``, ``filter="madgwick"``, ``lmax_deg=45, threshold_pct=50``,
-    ``min_peak_deg=25`` or ``detector__faults__lockout_extension_deg=6`` (see :mod:`imu_hinge.overrides`).
+    ``min_peak_deg=25`` or ``detector__faults__lockout_extension_deg=6``
+    (see :mod:`imu_hinge.analysis.param_overrides`).
     """
     params = _params(params, exercise, config, settings)
     if isinstance(recording_or_path, SimResult):
@@ -154,8 +155,8 @@ def analyze_batch(inputs: str | Path | list[str | Path], params: AnalysisParams 
     dask extra). Parameters as in :func:`run`; ``sweep`` as ``--sweep`` (``["threshold_deg=18,20"]``).
     The tables hold the very values of the CSV files; ``as_dask=True`` returns them as Dask DataFrames.
     """
-    from .batch import expand_inputs, run_batch, sweep_settings
-    from .batch_parquet import frames
+    from imu_hinge.batch.parquet_io import frames
+    from imu_hinge.batch.runner import expand_inputs, run_batch, sweep_settings
 
     params = _params(params, exercise, config, settings)
     names = [str(p) for p in ([inputs] if isinstance(inputs, str | Path) else inputs)]
@@ -164,7 +165,7 @@ def analyze_batch(inputs: str | Path | list[str | Path], params: AnalysisParams 
     if cluster is None:
         outcomes = run_batch(files, chosen, jobs, acc_unit=acc_unit, gyr_unit=gyr_unit)
     else:
-        from .batch_dask import connect, run_batch_dask
+        from imu_hinge.batch.dask_cluster import connect, run_batch_dask
 
         found: dict[int, Any] = {}
         with connect(cluster) as client:
@@ -173,7 +174,7 @@ def analyze_batch(inputs: str | Path | list[str | Path], params: AnalysisParams 
         outcomes = [found[i] for i in sorted(found)]
     reps, recordings = frames(outcomes)
     if as_dask:
-        from .extras import require
+        from imu_hinge.extras import require
 
         dd = require("dask.dataframe", "analyze_batch(..., as_dask=True)")
         return BatchTables(dd.from_pandas(reps, npartitions=1), dd.from_pandas(recordings, npartitions=1))

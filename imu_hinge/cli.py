@@ -13,9 +13,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .errors import ImuHingeError
-from .extras import extra_for
+from imu_hinge import __version__
+from imu_hinge.errors import ImuHingeError
+from imu_hinge.extras import extra_for
 
 # Subcommand modules, in the order ``--help`` lists them. Add a module here to add a command.
 COMMANDS: tuple[str, ...] = (

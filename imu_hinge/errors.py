@@ -34,7 +34,7 @@ Bluetooth on this machine" has no role). ``str(exc)`` is the one-line message, p
 
 Warnings the user should see but that leave a usable result are not exceptions:
 they are collected as plain strings in the ``warnings`` list of the result objects
-(:class:`imu_hinge.pipeline.AnalysisResult`).
+(:class:`imu_hinge.analysis.pipeline.AnalysisResult`).
 """
 
 from __future__ import annotations

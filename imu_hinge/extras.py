@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from .errors import UsageError
+from imu_hinge.errors import UsageError
 
 EXTRA_OF_MODULE: dict[str, str] = {
     "bleak": "ble", "bumble": "ble",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imu_hinge.pipeline import analyze
+from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.protocol import DataPacket, SensorInfo
 from imu_hinge.recording import SessionWriter, build_metadata, read_interchange_csv, sensor_metadata
 from imu_hinge.samples import Recording, SensorStream

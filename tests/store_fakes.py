@@ -6,8 +6,8 @@ import subprocess
 
 import numpy as np
 
-from imu_hinge.detection.events import FaultRaised, Rep
-from imu_hinge.pipeline import AnalysisResult
+from imu_hinge.analysis.pipeline import AnalysisResult
+from imu_hinge.detection.rep_events import FaultRaised, Rep
 
 from .helpers import run_cli
 

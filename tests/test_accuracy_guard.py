@@ -15,7 +15,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from imu_hinge.pipeline import analyze
+from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.simulation import SCENARIOS, simulate
 
 SEED = 7000

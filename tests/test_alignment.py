@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
+from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.kinematics.alignment import RowCombiner, combine_batch
-from imu_hinge.pipeline import analyze
 from imu_hinge.simulation import SCENARIOS, simulate
 
 

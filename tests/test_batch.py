@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from imu_hinge.batch import Setting, expand_inputs, is_batch_input, run_batch, sweep_settings
-from imu_hinge.batch_tables import REP_COLUMNS, companion_path
+from imu_hinge.analysis.analysis_params import AnalysisParams
+from imu_hinge.batch.progress_bar import Progress, progress_wanted
+from imu_hinge.batch.runner import Setting, expand_inputs, is_batch_input, run_batch, sweep_settings
+from imu_hinge.batch.tables import REP_COLUMNS, companion_path
 from imu_hinge.errors import UsageError
-from imu_hinge.params import AnalysisParams
-from imu_hinge.progress import Progress, progress_wanted
 from imu_hinge.simulation import SimConfig, simulate, write_case
 
 from .helpers import run_cli
@@ -71,7 +71,8 @@ def test_batch_rows_match_single_file_analysis(folder: Path, tmp_path: Path) -> 
 
 def test_workers_that_cannot_start_fall_back_to_this_process(folder: Path) -> None:
     """A script read from stdin cannot be re-imported by worker processes: the batch still completes."""
-    script = (f"from imu_hinge.batch import Setting, run_batch\nfrom imu_hinge.params import AnalysisParams\n"
+    script = ("from imu_hinge.batch.runner import Setting, run_batch\n"
+              "from imu_hinge.analysis.analysis_params import AnalysisParams\n"
               f"files = [{str(folder / 'rec0.csv')!r}, {str(folder / 'rec1.csv')!r}, {str(folder / 'rec2.csv')!r}]\n"
               "notes = []\nsettings = [Setting('base', AnalysisParams())]\n"
               "two = run_batch(files, settings, 2, notes=notes)\none = run_batch(files, settings, 1)\n"

@@ -21,11 +21,11 @@ pytest.importorskip("pyarrow")
 
 import pandas as pd
 
-from imu_hinge.batch import Outcome, expand_inputs, sweep_settings
-from imu_hinge.batch_dask import OutcomeSpool, connect, installed_version, run_batch_dask
-from imu_hinge.batch_tables import companion_path, write_summary
+from imu_hinge.analysis.analysis_params import AnalysisParams
+from imu_hinge.batch.dask_cluster import OutcomeSpool, connect, installed_version, run_batch_dask
+from imu_hinge.batch.runner import Outcome, expand_inputs, sweep_settings
+from imu_hinge.batch.tables import companion_path, write_summary
 from imu_hinge.cli import main
-from imu_hinge.params import AnalysisParams
 from imu_hinge.simulation import SimConfig, simulate, write_case
 
 from .helpers import run_cli
@@ -239,7 +239,7 @@ def test_a_summary_that_cannot_be_written_at_the_end_keeps_the_rows(folder: Path
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    import imu_hinge.batch_parquet as bp
+    import imu_hinge.batch.parquet_io as bp
 
     def disk_full(df: object, path: Path) -> None:  # the disk fills up after the analyses
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))

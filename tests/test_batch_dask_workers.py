@@ -1,6 +1,6 @@
 """The Dask workers allocate as ``--jobs 1`` does: Dask's nanny exports ``MALLOC_TRIM_THRESHOLD_``, which
 fixes glibc's mmap threshold at 128 kB (every array mapped afresh, page faults and all); ``--cluster
-local:N`` unsets it for its workers and ``dask worker --preload imu_hinge.batch_dask`` undoes it."""
+local:N`` unsets it for its workers and ``dask worker --preload imu_hinge.batch.dask_cluster`` undoes it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ FAULTS = """
 import resource, sys
 import numpy as np
 if sys.argv[1] == "preload":
-    from imu_hinge.batch_dask import dask_setup
+    from imu_hinge.batch.dask_cluster import dask_setup
     dask_setup(None)
 for _ in range(5):
     np.ones(2**17).sum()                      # warm up: 1 MiB arrays, as the analysis allocates
@@ -40,7 +40,7 @@ def test_the_preload_puts_back_heap_reuse_under_the_nannys_malloc_setting() -> N
 
 def test_local_cluster_workers_unset_it_and_run_no_profiler() -> None:
     pytest.importorskip("distributed")
-    from imu_hinge.batch_dask import connect
+    from imu_hinge.batch.dask_cluster import connect
 
     def state() -> tuple[str | None, str | None, bool]:
         import dask

@@ -84,8 +84,8 @@ def test_scan_without_bluetooth_says_so_in_one_line(capsys: pytest.CaptureFixtur
 
 def test_record_applies_the_latest_sensor_calibration(played: Path, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from imu_hinge.calibration.files import save
-    from imu_hinge.calibration.sensor_model import identity
+    from imu_hinge.sensor_calibration.calibration_files import save
+    from imu_hinge.sensor_calibration.imu_model import identity
 
     first = tmp_path / "a.ihr.csv"
     args = ["--duration", "3", "--emulate", str(played), "--emulate-speed", "max", "--quiet"]

@@ -8,10 +8,10 @@ import asyncio
 import numpy as np
 import pytest
 
+from imu_hinge.emulation.link_testing import end_to_end_time_errors, synthetic_clock_run
 from imu_hinge.protocol import DataPacket, SensorInfo, encode_notification
 from imu_hinge.sources.clock_fit import ClockFit
 from imu_hinge.sources.decoder import PacketDecoder
-from imu_hinge.sources.testing import end_to_end_time_errors, synthetic_clock_run
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -81,7 +81,7 @@ def test_end_to_end_fitted_times_within_2_ms_after_10_s() -> None:
 def test_emulation_clock_sleep_until_survives_a_hold() -> None:
     """The emulation clock is held while the link catches up; a wait for an emulated time must not
     end early in emulated time (``train --emulate-lose`` took sensors away up to 1.9 s early under load)."""
-    from imu_hinge.sources.emulated_clock import EmulationClock
+    from imu_hinge.emulation.emulated_clock import EmulationClock
 
     async def run() -> float:
         clock = EmulationClock(speed=10.0)

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason, BleakDBusError
 
+from imu_hinge.emulation.emulated_clock import EmulationClock
+from imu_hinge.emulation.emulated_sensor import SensorFirmware
+from imu_hinge.emulation.fake_backend import FakeFaults, FakeWorld
+from imu_hinge.emulation.link_testing import Collected, collect
+from imu_hinge.emulation.sensor_motion import MotionTrack
 from imu_hinge.errors import SensorLinkError
 from imu_hinge.sources.ble import BleSource
 from imu_hinge.sources.discovery import scan
-from imu_hinge.sources.emulated_clock import EmulationClock
-from imu_hinge.sources.emulated_sensor import SensorFirmware
-from imu_hinge.sources.fake_backend import FakeFaults, FakeWorld
-from imu_hinge.sources.motion import MotionTrack
 from imu_hinge.sources.sensor_link import LinkOptions
-from imu_hinge.sources.testing import Collected, collect
 
 FAST = LinkOptions(connect_timeout_s=0.2, command_timeout_s=1.0, scan_timeout_s=2.0, rescan_s=0.5,
                    backoff_s=(0.02, 0.1))

@@ -12,11 +12,13 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
+from imu_hinge.emulation.emulated_sensor import SensorFaults
+from imu_hinge.emulation.emulator import Emulator
+from imu_hinge.emulation.link_testing import Collected, collect
+from imu_hinge.emulation.movesense_emulator import BumbleMovesense, movesense_session, use_movesense
 from imu_hinge.errors import SensorLinkError
 from imu_hinge.samples import Recording
 from imu_hinge.sources.ble import BleSource
-from imu_hinge.sources.emulated_sensor import SensorFaults
-from imu_hinge.sources.emulator import Emulator
 from imu_hinge.sources.movesense import (
     MovesenseDecoder,
     MovesenseDetails,
@@ -25,7 +27,6 @@ from imu_hinge.sources.movesense import (
     scan_movesense,
     serial_number,
 )
-from imu_hinge.sources.movesense_emulator import BumbleMovesense, movesense_session, use_movesense
 from imu_hinge.sources.movesense_protocol import (
     DATA,
     DATA_PART2,
@@ -38,7 +39,6 @@ from imu_hinge.sources.movesense_protocol import (
     split_notifications,
 )
 from imu_hinge.sources.sensor_link import LinkOptions
-from imu_hinge.sources.testing import Collected, collect
 
 RATE_HZ = 104.0
 

@@ -10,14 +10,14 @@ import asyncio
 import numpy as np
 import pytest
 
+from imu_hinge.emulation.emulated_sensor import MotionOrigin, SensorFaults, SensorFirmware
+from imu_hinge.emulation.emulator import Emulator
+from imu_hinge.emulation.link_testing import Collected, collect, drain
+from imu_hinge.emulation.sensor_motion import MotionTrack
 from imu_hinge.protocol import HapticCommand, StartCommand, encode_command
 from imu_hinge.protocol.spec import GYR_MDPS_PER_LSB
 from imu_hinge.sources.ble import BleSource, SampleBatch
-from imu_hinge.sources.emulated_sensor import MotionOrigin, SensorFaults, SensorFirmware
-from imu_hinge.sources.emulator import Emulator
-from imu_hinge.sources.motion import MotionTrack
 from imu_hinge.sources.sensor_link import LinkOptions
-from imu_hinge.sources.testing import Collected, collect, drain
 
 ROLES = ("sacrum", "thoracic")
 
@@ -115,8 +115,8 @@ def test_sensor_disappears_and_returns_resumes_within_2_s_and_records_the_gap() 
 
 
 def test_live_samples_drive_the_synchronous_pipeline() -> None:
-    from imu_hinge.detection.events import RepCompleted
-    from imu_hinge.pipeline import HingePipeline
+    from imu_hinge.analysis.pipeline import HingePipeline
+    from imu_hinge.detection.rep_events import RepCompleted
 
     async def run() -> list[object]:
         pipeline = HingePipeline()
@@ -136,7 +136,7 @@ def test_live_samples_drive_the_synchronous_pipeline() -> None:
 def test_bumble_is_the_version_the_backend_is_written_for() -> None:
     import bumble
 
-    from imu_hinge.sources.bumble_backend import BUMBLE_VERSION
+    from imu_hinge.emulation.bumble_backend import BUMBLE_VERSION
 
     assert bumble.__version__ == BUMBLE_VERSION, "bumble's API moves: check the backend, then update the pin"
 

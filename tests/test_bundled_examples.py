@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from imu_hinge.pipeline import analyze
+from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.recording import load_recording
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings"
@@ -55,7 +55,7 @@ def test_demo_session_has_the_reps_the_readme_says() -> None:
 
 
 def test_the_bundled_range_calibration_trial_gives_its_lmax() -> None:
-    from imu_hinge.calibration.range import find_range
+    from imu_hinge.rehab.range_calibration import find_range
 
     trial = RECORDINGS / "range_calibration_trial.csv"
     assert "`range_calibration_trial.csv`" in README

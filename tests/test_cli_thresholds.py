@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from imu_hinge.analysis.data_quality import stream_quality
 from imu_hinge.cli import main
 from imu_hinge.errors import RecordingNotFound, UsageError
-from imu_hinge.quality import stream_quality
 from imu_hinge.recording import read_interchange_csv
 from imu_hinge.samples import SensorStream
 
@@ -67,8 +67,8 @@ def test_no_drift_estimate_from_three_seconds() -> None:
 def test_sweep_table_shows_settings_whole_and_does_not_call_the_largest_peak_lmax() -> None:
     import io
 
-    from imu_hinge.batch import Outcome
-    from imu_hinge.batch_tables import print_recordings
+    from imu_hinge.batch.runner import Outcome
+    from imu_hinge.batch.tables import print_recordings
 
     settings = ["filter=madgwick threshold_deg=18", "filter=vqf threshold_deg=22.5"]
     out = io.StringIO()

@@ -11,7 +11,7 @@ import pytest
 
 from imu_hinge.cli import main
 from imu_hinge.conformance import CLAUSES, check_sensor
-from imu_hinge.conformance.emulated import FAULTS, emulated_sensor
+from imu_hinge.emulation.conformance_faults import FAULTS, emulated_sensor
 
 
 async def _failures(fault: str | None, mtu: int = 247) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imu_hinge.pipeline import analyze
+from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.simulation import SimConfig, SimResult, simulate
 
 
@@ -77,7 +77,7 @@ def test_live_calibration_angles_follow_the_truth_from_the_first_descent(roundin
     """Calibrated as a live session is (stance, then the forward axis from the gyro at the onset of the first
     hinge): the angles match the simulator's truth over the session and already during the first descent,
     before the axis is refined (a wrong provisional axis put 26-30 deg of error there, 1.3 deg of RMSE)."""
-    from imu_hinge.pipeline import LIVE_CALIBRATION
+    from imu_hinge.analysis.pipeline import LIVE_CALIBRATION
     from imu_hinge.samples import Recording
 
     sim = rounding_session

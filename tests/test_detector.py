@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from imu_hinge.detection.detector import HingeDetector
-from imu_hinge.detection.events import RepCompleted
+from imu_hinge.detection.rep_events import RepCompleted
 
 
 def rep_shape(duration_s: float, peak_deg: float, rate_hz: float = 100.0) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from imu_hinge.detection.detector import HingeDetector
-from imu_hinge.detection.params import DetectorParams, FaultParams
+from imu_hinge.detection.detector_params import DetectorParams, FaultParams
 
 RATE_HZ = 100.0
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from imu_hinge.detection.detector import HingeDetector
-from imu_hinge.detection.events import RepCompleted, RepStarted
-from imu_hinge.detection.params import DetectorParams, FaultParams
+from imu_hinge.detection.detector_params import DetectorParams, FaultParams
+from imu_hinge.detection.rep_events import RepCompleted, RepStarted
 from imu_hinge.simulation import SimConfig, SimResult, simulate
 
 DT_S = 0.01  # the truth grid

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from imu_hinge.detection.detector import HingeDetector
-from imu_hinge.detection.events import Event, FaultRaised, RepCompleted
+from imu_hinge.detection.rep_events import Event, FaultRaised, RepCompleted
 from imu_hinge.errors import UsageError
 from imu_hinge.feedback.policy import Cue, FeedbackPolicy, FeedbackScheduler, Row
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from imu_hinge.pipeline import analyze
+from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.samples import Recording, SensorStream
 
 RATE_HZ = 100.0

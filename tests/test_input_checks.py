@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import imu_hinge as ih
-from imu_hinge.batch import Setting, run_batch
+from imu_hinge.analysis.analysis_params import AnalysisParams
+from imu_hinge.batch.runner import Setting, run_batch
 from imu_hinge.errors import DataCheckError, InputError
-from imu_hinge.params import AnalysisParams
 from imu_hinge.recording import load_recording, recording_to_interchange_csv
 from imu_hinge.recording.checks import SAME_REL, checked, stream_difference
 from imu_hinge.recording.frame_check import FIT_BAD, frame_misfits

@@ -15,7 +15,7 @@ import imu_hinge as ih
 from imu_hinge.cli import main
 from imu_hinge.jsonable import dumps, finite_or_none, finite_values, format_number, jsonable, loads_strict
 from imu_hinge.simulation import SimConfig, simulate
-from imu_hinge.simulation.writer import write_case
+from imu_hinge.simulation.case_files import write_case
 
 PACKAGE = Path(ih.__file__).resolve().parent
 

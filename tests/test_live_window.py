@@ -16,12 +16,12 @@ pytest.importorskip("pytestqt")
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
-from imu_hinge.detection.events import RepCompleted
+from imu_hinge.analysis.pipeline import HingePipeline, analyze
+from imu_hinge.detection.rep_events import RepCompleted
 from imu_hinge.feedback.live_window import COLOURS, LiveWindow, run_with_window, status_text
 from imu_hinge.feedback.policy import FeedbackScheduler
 from imu_hinge.feedback.replay_source import ReplaySource, replay_status
 from imu_hinge.feedback.session_runner import RowRing, SensorStatus, SessionRunner
-from imu_hinge.pipeline import HingePipeline, analyze
 from imu_hinge.samples import Recording
 from imu_hinge.simulation import SimConfig, simulate
 

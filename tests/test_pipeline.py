@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from imu_hinge.detection.events import FaultRaised, RepCompleted
-from imu_hinge.pipeline import LIVE_CALIBRATION, analyze, pipeline_for
+from imu_hinge.analysis.pipeline import LIVE_CALIBRATION, analyze, pipeline_for
+from imu_hinge.detection.rep_events import FaultRaised, RepCompleted
 from imu_hinge.samples import Recording
 from imu_hinge.simulation import SimConfig, simulate
 
@@ -126,7 +126,7 @@ def test_long_sacrum_gap_gives_nan_and_incomplete_rep() -> None:
 
 
 def test_threshold_from_lmax_percentage() -> None:
-    from imu_hinge.params import AnalysisParams, with_overrides
+    from imu_hinge.analysis.analysis_params import AnalysisParams, with_overrides
 
     sim = simulate(SimConfig(seed=21, exercise="rdl", n_reps=4, clean_lumbar_deg=(12.0, 14.0)))
     default = analyze(sim.recording)
@@ -148,7 +148,7 @@ def test_metrics_are_physical(rounding_session) -> None:
 
 
 def test_quality_report_counts_removed_samples_exactly() -> None:
-    from imu_hinge.quality import recording_quality
+    from imu_hinge.analysis.data_quality import recording_quality
 
     sim = simulate(SimConfig(seed=4, exercise="rdl", n_reps=2))
     rec = sim.recording
@@ -178,7 +178,7 @@ def test_filter_rate_is_not_biased_by_dropped_samples() -> None:
 
 def test_block_processing_is_exact(monkeypatch, rounding_session, tmp_path) -> None:
     """Long recordings are read and analysed in blocks; block size must not change any number."""
-    import imu_hinge.pipeline as pipeline_module
+    import imu_hinge.analysis.pipeline as pipeline_module
     import imu_hinge.recording.interchange as interchange
     from imu_hinge.recording import read_interchange_csv, recording_to_interchange_csv
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from imu_hinge.emulation.emulator import Emulator
+from imu_hinge.emulation.link_testing import Collected, collect, drain
+from imu_hinge.emulation.polar_emulated import GYRO_FACTOR, PolarFaults
 from imu_hinge.errors import SensorLinkError
 from imu_hinge.sources import polar_pmd as pmd
 from imu_hinge.sources.ble import BleSource
-from imu_hinge.sources.emulator import Emulator
-from imu_hinge.sources.polar_emulated import GYRO_FACTOR, PolarFaults
 from imu_hinge.sources.sensor_link import LinkOptions
-from imu_hinge.sources.testing import Collected, collect, drain
 
 DEMO = Path(__file__).resolve().parents[1] / "recordings" / "demo_rdl_session.csv"
 POLARS = {"sacrum": "polar", "thoracic": "polar"}

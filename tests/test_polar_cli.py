@@ -122,7 +122,7 @@ class _Terminal(io.StringIO):
 def test_train_asks_which_sensor_plays_a_role_and_the_swap_check_warns(
         answers: str, swapped: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from imu_hinge.sources.emulator import Emulator
+    from imu_hinge.emulation.emulator import Emulator
 
     monkeypatch.setattr(Emulator, "assignments", property(lambda self: {}))  # nothing assigned yet
     monkeypatch.setattr("sys.stdin", _Terminal(answers))
@@ -138,7 +138,7 @@ def test_train_asks_which_sensor_plays_a_role_and_the_swap_check_warns(
 
 def test_train_on_a_polar_without_gyroscope_streaming_is_one_line_and_no_traceback(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from imu_hinge.sources.polar_emulated import BumblePolar, PolarFaults
+    from imu_hinge.emulation.polar_emulated import BumblePolar, PolarFaults
 
     emulate = BumblePolar.emulate.__func__  # type: ignore[attr-defined]
 

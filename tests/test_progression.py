@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from imu_hinge.analysis.analysis_params import AnalysisParams
 from imu_hinge.commands.advise import render_advice
 from imu_hinge.errors import ConfigError
-from imu_hinge.exercises import apply_exercise, catalogue, lookup
-from imu_hinge.params import AnalysisParams
-from imu_hinge.progression import advise, load_rules, neighbours
+from imu_hinge.rehab.exercise_catalogue import apply_exercise, catalogue, lookup
+from imu_hinge.rehab.progression import advise, load_rules, neighbours
 from imu_hinge.store import Store
 
 from .store_fakes import cli, fake_result

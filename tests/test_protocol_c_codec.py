@@ -1,7 +1,7 @@
 """The C reference codec, compiled with the host gcc, against the same vectors.json as the Python codec.
 
 The harness (firmware_protocol/c/test/test_vectors_main.c) reads ``<kind> <hex>`` lines and prints
-``ok key=value ... reencode=<hex>`` or ``error <kind>``; :func:`imu_hinge.protocol.testing.format_fields`
+``ok key=value ... reencode=<hex>`` or ``error <kind>``; :func:`imu_hinge.emulation.protocol_vectors.format_fields`
 renders the vectors' expected fields the same way. A differential run then feeds thousands of
 mutated messages to both codecs and requires identical answers.
 """
@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from imu_hinge.protocol import spec, testing
+from imu_hinge.emulation import protocol_vectors as testing
+from imu_hinge.protocol import spec
 from imu_hinge.protocol.spec import ProtocolDecodeError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import imu_hinge.protocol as proto
+from imu_hinge.emulation import protocol_vectors as testing
 from imu_hinge.errors import DecodeError
-from imu_hinge.protocol import testing
 from imu_hinge.protocol.spec import ERROR_KINDS, GYR_MDPS_PER_LSB, ROLES, STATUSES
 
 FUZZ = settings(max_examples=300, derandomize=True, deadline=None)

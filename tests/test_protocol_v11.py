@@ -9,6 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from imu_hinge.emulation.emulated_sensor import SensorFaults, SensorFirmware
+from imu_hinge.emulation.protocol_vectors import load_vectors
+from imu_hinge.emulation.sensor_motion import MotionTrack
 from imu_hinge.protocol import (
     CommandResponse,
     HapticCommand,
@@ -21,10 +24,7 @@ from imu_hinge.protocol import (
     error_answer,
     pick_rate_millihz,
 )
-from imu_hinge.protocol.testing import load_vectors
 from imu_hinge.sources.decoder import PacketDecoder
-from imu_hinge.sources.emulated_sensor import SensorFaults, SensorFirmware
-from imu_hinge.sources.motion import MotionTrack
 
 DOC = load_vectors()
 
@@ -174,7 +174,7 @@ def test_emulated_sensor_axes_follow_spec_4_right_handed_specific_force() -> Non
     """SPEC.md §4: specific force (+g up at rest) and a right-handed gyro on the accelerometer's axes.
     For a frame turning at w, gravity seen in the sensor frame moves as d(g_b)/dt = -w x g_b; in a
     mirrored frame (or with the gyro sign flipped) the two sides disagree."""
-    from imu_hinge.sources.motion import load_motion
+    from imu_hinge.emulation.sensor_motion import load_motion
 
     fw = SensorFirmware("thoracic", load_motion(None, seed=3, duration_s=30.0)["thoracic"])
     fw.handle_command(encode_command(StartCommand(104, 8, 1000)), 0.0)
@@ -197,8 +197,8 @@ def test_emulated_sensor_axes_follow_spec_4_right_handed_specific_force() -> Non
 def test_python_rate_constants_equal_protocol_json() -> None:
     import json
 
+    from imu_hinge.emulation.protocol_vectors import default_vectors_path
     from imu_hinge.protocol.spec import MAX_RATE_HZ, REFERENCE_RATES_MILLIHZ
-    from imu_hinge.protocol.testing import default_vectors_path
 
     p = json.loads((default_vectors_path().parent / "protocol.json").read_text(encoding="utf-8"))
     sf = p["scale_factors"]

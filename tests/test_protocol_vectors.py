@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 import imu_hinge.protocol as proto
+from imu_hinge.emulation import protocol_vectors as testing
 from imu_hinge.errors import DecodeError, ProtocolError
-from imu_hinge.protocol import spec, testing
+from imu_hinge.protocol import spec
 from imu_hinge.protocol.codec import DataPacket
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,7 +175,7 @@ def test_public_api_and_no_ble_imports() -> None:
     for name in proto.__all__:
         assert hasattr(proto, name), name
     assert sorted(proto.__all__, key=str.lower) == sorted(set(proto.__all__), key=str.lower)
-    code = ("import sys, imu_hinge.protocol, imu_hinge.protocol.testing; "
+    code = ("import sys, imu_hinge.protocol, imu_hinge.emulation.protocol_vectors; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('bleak', 'bumble', 'asyncio')]; "
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from imu_hinge.quality import recording_quality, stream_quality
+from imu_hinge.analysis.data_quality import recording_quality, stream_quality
 from imu_hinge.samples import Recording, SensorStream
 
 RATE_HZ = 104.0

@@ -14,12 +14,12 @@ from unittest import mock
 
 import pytest
 
-from imu_hinge.calibration.range import RangeParams, find_range
+from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.commands.calibrate import SUBCOMMANDS
 from imu_hinge.errors import CalibrationError
-from imu_hinge.pipeline import analyze
+from imu_hinge.rehab.range_calibration import RangeParams, find_range
 from imu_hinge.simulation import SimConfig, SimResult, simulate, write_case
-from imu_hinge.simulation.motion import RepPlan, Script
+from imu_hinge.simulation.motion_plan import RepPlan, Script
 from imu_hinge.simulation.trajectory import KnotCurve
 from imu_hinge.store import Store
 

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from imu_hinge.pipeline import analyze, pipeline_for
+from imu_hinge.analysis.pipeline import analyze, pipeline_for
 from imu_hinge.simulation import SCENARIOS, SimResult, simulate
 
 

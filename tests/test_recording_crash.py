@@ -18,7 +18,7 @@ import pytest
 
 from imu_hinge.errors import RecordingWriteError
 from imu_hinge.recording import SessionWriter, build_metadata, read_session, sensor_metadata
-from imu_hinge.recording import writer as writer_module
+from imu_hinge.recording import session_writer as writer_module
 
 from .helpers import REPO
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from imu_hinge.analysis.pipeline import AnalysisResult, analyze, pipeline_for
 from imu_hinge.cli import main
 from imu_hinge.detection.role_check import roles_look_swapped
 from imu_hinge.feedback.audio import AudioSink, tone
@@ -23,7 +24,6 @@ from imu_hinge.feedback.haptic import DEFAULT_PATTERN, HapticSink
 from imu_hinge.feedback.policy import FeedbackPolicy, FeedbackScheduler
 from imu_hinge.feedback.replay_source import ReplaySource, drop_rate
 from imu_hinge.feedback.session_runner import RowRing, SessionRunner, Sink, TimeOrderMerger
-from imu_hinge.pipeline import AnalysisResult, analyze, pipeline_for
 from imu_hinge.protocol import decode_command, encode_command
 from imu_hinge.recording import recording_to_interchange_csv
 from imu_hinge.samples import ImuSample, Recording

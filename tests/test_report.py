@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imu_hinge.params import AnalysisParams
-from imu_hinge.pipeline import analyze
+from imu_hinge.analysis.analysis_params import AnalysisParams
+from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.recording import load_recording
 from imu_hinge.report.svg import decimate, nice_ticks
 from imu_hinge.simulation import SimConfig, simulate, write_case

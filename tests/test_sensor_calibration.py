@@ -1,6 +1,6 @@
 """Six-pose sensor calibration: recovery of known errors, files, auto-apply, the CLI.
 
-Sessions come from :mod:`imu_hinge.calibration.six_pose_sim`: the guided procedure's true motion
+Sessions come from :mod:`imu_hinge.emulation.six_pose_session`: the guided procedure's true motion
 through the simulator's MEMS error model (its own realisation draws) plus white noise. Recovered
 values are compared with the injected ones; the accelerometer matrix through its symmetric polar
 factor (a rotation of the calibrated frame is not observable from gravity alone).
@@ -18,16 +18,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from imu_hinge.calibration import files
-from imu_hinge.calibration.applying import SensorCalibrator, apply_calibration, calibration_for_sensor
-from imu_hinge.calibration.procedure import GUIDE
-from imu_hinge.calibration.recorded import read_sensors
-from imu_hinge.calibration.sensor_model import SensorCalibration, apply, identity, symmetric_part, unapply
-from imu_hinge.calibration.six_pose import calibrate_six_pose
-from imu_hinge.calibration.six_pose_sim import InjectedErrors, simulate_six_pose
 from imu_hinge.cli import main
+from imu_hinge.emulation.six_pose_session import InjectedErrors, simulate_six_pose
 from imu_hinge.errors import CalibrationError
 from imu_hinge.recording import SessionWriter, build_metadata, read_session, sensor_metadata
+from imu_hinge.sensor_calibration import calibration_files as files
+from imu_hinge.sensor_calibration.applying import SensorCalibrator, apply_calibration, calibration_for_sensor
+from imu_hinge.sensor_calibration.imu_model import SensorCalibration, apply, identity, symmetric_part, unapply
+from imu_hinge.sensor_calibration.procedure import GUIDE
+from imu_hinge.sensor_calibration.recorded import read_sensors
+from imu_hinge.sensor_calibration.six_pose import calibrate_six_pose
 from imu_hinge.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +125,7 @@ def test_faces_not_square_keep_scale_and_say_so() -> None:
 
 
 def test_emulated_ble_sensor_recovers_known_errors() -> None:
-    from imu_hinge.calibration.capture import emulated_six_pose
+    from imu_hinge.sensor_calibration.capture import emulated_six_pose
 
     err = InjectedErrors.draw(7, **BIG)
     lines: list[str] = []

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from imu_hinge.calibration.stance_search import choose_stance, forward_directions
+from imu_hinge.analysis.pipeline import analyze
+from imu_hinge.analysis.stance_search import choose_stance, forward_directions
 from imu_hinge.errors import CalibrationError
-from imu_hinge.pipeline import analyze
 from imu_hinge.samples import Recording, SensorStream
 
 from .test_pipeline import rmse_vs_truth
@@ -119,8 +119,8 @@ def test_too_short_is_refused() -> None:
 def test_live_lifter_who_moves_too_early_is_asked_again_and_not_stuck(rounding_session) -> None:
     """Live (guided) calibration: a hinge 0.15 s after the start is a motion before a stance; the
     stance starts over, the guide says so, and the set calibrates at the next pause and runs."""
+    from imu_hinge.analysis.pipeline import HingePipeline
     from imu_hinge.feedback.guidance import MOVED_EARLY, CalibrationGuide
-    from imu_hinge.pipeline import HingePipeline
 
     sim = rounding_session
     rec = crop(sim.recording, sim.reps[0]["start_s"] - 0.15)

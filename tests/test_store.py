@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from imu_hinge.analysis.analysis_params import AnalysisParams
 from imu_hinge.errors import StoreError, UsageError
-from imu_hinge.params import AnalysisParams
 from imu_hinge.store import LATEST_VERSION, Store, default_db_path
 from imu_hinge.store import migrations as mig
-from imu_hinge.store import sessions as store_sessions
+from imu_hinge.store import session_store as store_sessions
 from imu_hinge.store.db import APPLICATION_ID, ENV_DB, connect
 
 from .store_fakes import fake_rep, fake_result

@@ -12,17 +12,17 @@ from typing import Any
 import numpy as np
 import pytest
 
+from imu_hinge.analysis.pipeline import HingePipeline
 from imu_hinge.cli import main
-from imu_hinge.detection.events import CalibrationDone
-from imu_hinge.feedback.ble_session import LiveBleSource
+from imu_hinge.detection.rep_events import CalibrationDone
 from imu_hinge.feedback.guidance import GO, ONE_HINGE, STAND_STILL, CalibrationGuide
+from imu_hinge.feedback.live_ble_source import LiveBleSource
 from imu_hinge.feedback.live_window import status_text
 from imu_hinge.feedback.replay_source import ReplaySource
 from imu_hinge.feedback.session_runner import SensorStatus
-from imu_hinge.pipeline import HingePipeline
 from imu_hinge.recording import read_interchange_csv, read_session
 from imu_hinge.samples import Recording
-from imu_hinge.sources.events import LinkEvent
+from imu_hinge.sources.link_events import LinkEvent
 from imu_hinge.store import Store
 
 from .helpers import first_sample_s

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from imu_hinge.analysis.pipeline import HingePipeline, analyze
 from imu_hinge.api import load
-from imu_hinge.pipeline import HingePipeline, analyze
 from imu_hinge.samples import ImuSample
 
 from .helpers import REPO

@@ -115,12 +115,12 @@ def test_emulate_recording_plays_once_and_the_set_ends(tmp_path: Path, capsys: p
 def test_terminal_lines_label_the_three_lumbar_numbers_in_words() -> None:
     import io
 
-    from imu_hinge.detection.params import FaultParams
+    from imu_hinge.analysis.pipeline import HingePipeline
+    from imu_hinge.detection.detector_params import FaultParams
     from imu_hinge.feedback.policy import FeedbackScheduler
     from imu_hinge.feedback.replay_source import ReplaySource
     from imu_hinge.feedback.session_runner import SessionRunner
     from imu_hinge.feedback.terminal import TerminalSink, summary_lines, threshold_line
-    from imu_hinge.pipeline import HingePipeline
     from imu_hinge.recording import load_recording
 
     assert threshold_line(FaultParams(lumbar_flexion_pct_lmax=60.0, lmax_deg=29.25)) == \

@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..batch import Outcome, Setting, expand_inputs, resolve_jobs, run_batch, sweep_settings
-from ..batch_tables import companion_path, print_recordings, write_summary
-from ..errors import ClusterError, InputError, UsageError
-from ..params import AnalysisParams
-from ..progress import Progress, progress_wanted
+from imu_hinge.analysis.analysis_params import AnalysisParams
+from imu_hinge.batch.progress_bar import Progress, progress_wanted
+from imu_hinge.batch.runner import Outcome, Setting, expand_inputs, resolve_jobs, run_batch, sweep_settings
+from imu_hinge.batch.tables import companion_path, print_recordings, write_summary
+from imu_hinge.errors import ClusterError, InputError, UsageError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -56,22 +56,22 @@ def run(args: argparse.Namespace, params: AnalysisParams) -> int:
     jobs = resolve_jobs(args.jobs)
     cluster = None
     if args.cluster:
-        from ..batch_dask import parse_cluster
+        from imu_hinge.batch.dask_cluster import parse_cluster
         cluster = parse_cluster(args.cluster)
         if args.jobs != 1:
             raise UsageError("--jobs is for this machine; with --cluster the cluster's workers run the analyses")
     settings = sweep_settings(params, args.sweep)
     inputs = expand_inputs(args.recording)
     if args.summary:
-        from ..batch_parquet import check_writable
+        from imu_hinge.batch.parquet_io import check_writable
         for out in (Path(args.summary), companion_path(args.summary)):
             check_writable(out)
         if Path(args.summary).suffix.lower() == ".parquet":
-            from ..extras import require
+            from imu_hinge.extras import require
             require("pyarrow", "a .parquet summary")
     angles = None
     if args.angles_dir:
-        from ..batch_parquet import AnglesDataset
+        from imu_hinge.batch.parquet_io import AnglesDataset
         angles = AnglesDataset(args.angles_dir)
     if inputs.skipped:
         names = ", ".join(str(p) for p in inputs.skipped[:3]) + (", ..." if len(inputs.skipped) > 3 else "")
@@ -106,7 +106,7 @@ def _run_on_cluster(args: argparse.Namespace, cluster: Any, files: Sequence[Path
                     total: int, bar: Progress, arrived: Callable[[Outcome], None]) -> tuple[Any, ClusterError | None]:
     """The batch on Dask; outcomes spooled to disk as they arrive. Returns the spool and, if the cluster
     went away mid-batch, the error to raise once the finished rows are written."""
-    from ..batch_dask import OutcomeSpool, connect, run_batch_dask
+    from imu_hinge.batch.dask_cluster import OutcomeSpool, connect, run_batch_dask
 
     folder = Path(args.summary).resolve().parent if args.summary else None
     spool = OutcomeSpool(total, folder)

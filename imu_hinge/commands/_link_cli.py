@@ -1,7 +1,7 @@
 """What ``scan``, ``sensors`` and ``record`` share: the ``--emulate`` options and the link they open.
 
 ``--emulate`` runs the command on two emulated sensors (bumble GATT servers in this process,
-:mod:`imu_hinge.sources.emulator`) through the real BLE path: the unmodified ``BleakClient`` and
+:mod:`imu_hinge.emulation.emulator`) through the real BLE path: the unmodified ``BleakClient`` and
 ``BleakScanner`` over the project's bumble backend. ``--emulate REC.csv`` makes them play that
 recording (interchange CSV or session file); a bare ``--emulate`` plays simulated hinges.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import RecordingNotFound, UsageError
+from imu_hinge.errors import RecordingNotFound, UsageError
 
 SIMULATED = "simulated hinges"
 
@@ -81,20 +81,20 @@ class LinkContext:
 @contextlib.asynccontextmanager
 async def open_link(args: argparse.Namespace, *, duration_s: float = 600.0) -> AsyncIterator[LinkContext]:
     """The platform's BLE, or (``--emulate``) a running emulator and its backend and clock."""
-    from ..samples import SENSOR_ROLES
-    from ..sources.backend import LinkBackend, SystemClock
-    from ..sources.brands import parse_kinds
+    from imu_hinge.samples import SENSOR_ROLES
+    from imu_hinge.sources.backend import LinkBackend, SystemClock
+    from imu_hinge.sources.brands import parse_kinds
 
     kind_text = getattr(args, "emulate_kind", None)
     if args.emulate is None:
         if kind_text is not None:
             raise UsageError("--emulate-kind needs --emulate (it picks the brand of the emulated sensors)")
-        from ..sources.sensor_roles import load_roles
+        from imu_hinge.sources.sensor_roles import load_roles
 
         yield LinkContext(LinkBackend(), SystemClock(), assignments=load_roles(getattr(args, "db", None)))
         return
     kinds = parse_kinds(kind_text, SENSOR_ROLES)
-    from ..sources.emulator import Emulator
+    from imu_hinge.emulation.emulator import Emulator
 
     motion: str | None = None
     if args.emulate != SIMULATED:
@@ -123,9 +123,9 @@ async def find_roles(ctx: LinkContext, args: argparse.Namespace, roles: tuple[st
     ask (``ask``: ``input`` on a terminal) which one plays it, remember the answer (``sensors assign``; in memory
     only for emulated sensors) and return role -> found sensor. ``None``: nothing to ask (the source scans as
     usual and names what is missing in one line)."""
-    from ..sources.brands import BRANDS
-    from ..sources.discovery import scan
-    from ..sources.sensor_roles import assign_role
+    from imu_hinge.sources.brands import BRANDS
+    from imu_hinge.sources.discovery import scan
+    from imu_hinge.sources.sensor_roles import assign_role
 
     if ask is None or ctx.assignments is None:
         return None

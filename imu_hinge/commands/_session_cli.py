@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..feedback.audio import AudioSink
-from ..feedback.policy import MODES, SCHEDULES
-from ..fusion import METHODS
+from imu_hinge.feedback.audio import AudioSink
+from imu_hinge.feedback.policy import MODES, SCHEDULES
+from imu_hinge.fusion import METHODS
 
 
 def audio_sink() -> AudioSink:

@@ -2,12 +2,12 @@
 
 :class:`TrainSession` wires the pieces: :func:`~._link_cli.open_link` (the platform's BLE or
 emulated sensors), :class:`~imu_hinge.sources.ble.BleSource`, a
-:class:`~imu_hinge.feedback.ble_session.LiveBleSource` feeding the shared
+:class:`~imu_hinge.feedback.live_ble_source.LiveBleSource` feeding the shared
 :class:`~imu_hinge.feedback.session_runner.SessionRunner` (time order restored across the two
 sensors' packets), the :class:`~imu_hinge.recording.SessionWriter`, and the sinks: haptic (the
 pattern written to the thoracic sensor), terminal, audio, calibration guidance, recording events,
 and the live window when there is one. The haptic sink runs first; every other sink works after
-the haptic write is issued (:class:`~imu_hinge.feedback.ble_session.AfterHaptic`).
+the haptic write is issued (:class:`~imu_hinge.feedback.live_ble_source.AfterHaptic`).
 """
 
 from __future__ import annotations
@@ -21,23 +21,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..calibration.applying import SensorCalibrator
-from ..errors import RecordingWriteError, SensorLinkError
-from ..feedback.ble_session import AfterHaptic, LiveBleSource, RecordingSink, session_metadata
-from ..feedback.guidance import CalibrationGuide
-from ..feedback.haptic import HapticSink
-from ..feedback.policy import Cue, FeedbackPolicy, FeedbackScheduler
-from ..feedback.session_runner import RowRing, SensorStatus, SessionRunner, Sink, TimeOrderMerger
-from ..feedback.terminal import TerminalSink
-from ..jsonable import jsonable
-from ..params import AnalysisParams
-from ..pipeline import LIVE_CALIBRATION, AnalysisResult, HingePipeline
-from ..recording import SessionWriter
-from ..samples import SENSOR_ROLES
-from ..sources.ble import BleSource
-from ..sources.sensor_link import LinkOptions
-from ._link_cli import SIMULATED, LinkContext, describe, find_roles, open_link
-from ._session_cli import audio_sink
+from imu_hinge.analysis.analysis_params import AnalysisParams
+from imu_hinge.analysis.pipeline import LIVE_CALIBRATION, AnalysisResult, HingePipeline
+from imu_hinge.commands._link_cli import SIMULATED, LinkContext, describe, find_roles, open_link
+from imu_hinge.commands._session_cli import audio_sink
+from imu_hinge.errors import RecordingWriteError, SensorLinkError
+from imu_hinge.feedback.guidance import CalibrationGuide
+from imu_hinge.feedback.haptic import HapticSink
+from imu_hinge.feedback.live_ble_source import AfterHaptic, LiveBleSource, RecordingSink, session_metadata
+from imu_hinge.feedback.policy import Cue, FeedbackPolicy, FeedbackScheduler
+from imu_hinge.feedback.session_runner import RowRing, SensorStatus, SessionRunner, Sink, TimeOrderMerger
+from imu_hinge.feedback.terminal import TerminalSink
+from imu_hinge.jsonable import jsonable
+from imu_hinge.recording import SessionWriter
+from imu_hinge.samples import SENSOR_ROLES
+from imu_hinge.sensor_calibration.applying import SensorCalibrator
+from imu_hinge.sources.ble import BleSource
+from imu_hinge.sources.sensor_link import LinkOptions
 
 HAPTIC_ROLE = "thoracic"
 """The sensor that buzzes for rounding (docs/detector.md: haptic on the thoracic unit)."""
@@ -213,7 +213,7 @@ class TrainSession:
     def run_with_window(self, on_done: Callable[[TrainOutcome], None]) -> TrainOutcome:
         """The set with the live window on a qasync loop (closing it ends the set); ``on_done`` reports before
         the window waits to be closed."""
-        from ..feedback import live_window
+        from imu_hinge.feedback import live_window
 
         args = self.args
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..exercises import catalogue
-from ..progression import Advice, RuleCheck, advise, load_rules
-from ..store import canonical_exercise
-from .storeopts import add_db_argument, open_store, print_json
+from imu_hinge.commands.storeopts import add_db_argument, open_store, print_json
+from imu_hinge.rehab.exercise_catalogue import catalogue
+from imu_hinge.rehab.progression import Advice, RuleCheck, advise, load_rules
+from imu_hinge.store import canonical_exercise
 
 SETS_LOOKED_AT = 50
 

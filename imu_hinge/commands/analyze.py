@@ -10,16 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from ..batch import is_batch_input
-from ..errors import UsageError
-from ..fusion import METHODS
-from ..jsonable import dumps, format_number
-from ..params import AnalysisParams, load_params, with_overrides
-from ..pipeline import AnalysisResult, analyze
-from ..recording import load_recording
-from . import _analyze_batch
-from .filing import PersonFiling
-from .storeopts import add_db_argument
+from imu_hinge.analysis.analysis_params import AnalysisParams, load_params, with_overrides
+from imu_hinge.analysis.pipeline import AnalysisResult, analyze
+from imu_hinge.batch.runner import is_batch_input
+from imu_hinge.commands import _analyze_batch
+from imu_hinge.commands.filing import PersonFiling
+from imu_hinge.commands.storeopts import add_db_argument
+from imu_hinge.errors import UsageError
+from imu_hinge.fusion import METHODS
+from imu_hinge.jsonable import dumps, format_number
+from imu_hinge.recording import load_recording
 
 
 def register(sub: Any) -> None:
@@ -58,7 +58,7 @@ def register(sub: Any) -> None:
 def build_params(args: argparse.Namespace) -> AnalysisParams:
     params = load_params(args.config) if args.config else AnalysisParams()
     if args.exercise:
-        from ..exercises import apply_exercise
+        from imu_hinge.rehab.exercise_catalogue import apply_exercise
         params = apply_exercise(params, args.exercise)
     if args.filter:
         params = AnalysisParams(**{**params.__dict__, "fusion_method": args.filter})

@@ -18,10 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
-from ..jsonable import dumps
-from .calibrate_sensor import register_sensor
-from .storeopts import add_db_argument, open_store
+from imu_hinge.commands.calibrate_sensor import register_sensor
+from imu_hinge.commands.storeopts import add_db_argument, open_store
+from imu_hinge.errors import UsageError
+from imu_hinge.jsonable import dumps
 
 
 def register_range(kinds: Any) -> None:
@@ -65,9 +65,9 @@ def _usage(p: argparse.ArgumentParser) -> int:
 
 
 def run_range(args: argparse.Namespace) -> int:
-    from ..calibration.range import RangeParams, find_range
-    from ..pipeline import analyze
-    from ..recording import load_recording
+    from imu_hinge.analysis.pipeline import analyze
+    from imu_hinge.recording import load_recording
+    from imu_hinge.rehab.range_calibration import RangeParams, find_range
 
     if not (0.5 <= args.hold_s <= 30):
         raise UsageError(f"--hold-s must be 0.5..30 s, got {args.hold_s}")

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CalibrationError, UsageError
-from ..samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2
+from imu_hinge.errors import CalibrationError, UsageError
+from imu_hinge.samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2
 
 
 def register_sensor(kinds: Any) -> None:
@@ -79,7 +79,7 @@ def _vec(v: Any, fmt: str = "8.4f") -> str:
 
 
 def _print_result(role: str, res: Any) -> None:
-    from ..calibration.procedure import describe
+    from imu_hinge.sensor_calibration.procedure import describe
 
     c, f = res.calibration, res.acc_fit
     holds = ", ".join(f"{describe(h.pose) if h.pose else 'tilted'} {h.duration_s:.1f} s" for h in res.holds)
@@ -99,7 +99,7 @@ def _print_result(role: str, res: Any) -> None:
 
 
 def _print_recovery(res: Any, errors: Any) -> dict[str, float]:
-    from ..calibration.sensor_model import symmetric_part
+    from imu_hinge.sensor_calibration.imu_model import symmetric_part
 
     truth = errors.true_calibration(res.calibration.sensor_id)
     want = symmetric_part(truth.acc_matrix)
@@ -121,7 +121,7 @@ def _print_recovery(res: Any, errors: Any) -> dict[str, float]:
 def _sources(args: argparse.Namespace) -> list[tuple[str, Any, str | None, Any]]:
     """(role, uncalibrated stream, sensor id, injected errors or None) per sensor to calibrate."""
     if args.recording:
-        from ..calibration.recorded import read_sensors
+        from imu_hinge.sensor_calibration.recorded import read_sensors
 
         found = read_sensors(args.recording, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit, directory=args.dir)
         if args.role:
@@ -136,13 +136,13 @@ def _sources(args: argparse.Namespace) -> list[tuple[str, Any, str | None, Any]]
         return [(s.role, s.stream, args.sensor_id or s.sensor_id, None) for s in found]
     role = args.role or "sacrum"
     if args.live:
-        from ..calibration.capture import live_six_pose
+        from imu_hinge.sensor_calibration.capture import live_six_pose
 
         print("Guided six-pose calibration: have a flat table and a box (for square edges) ready.")
         stream, _ = live_six_pose(role)
         return [(role, stream, args.sensor_id, None)]
-    from ..calibration.capture import emulated_six_pose
-    from ..calibration.six_pose_sim import InjectedErrors
+    from imu_hinge.emulation.six_pose_session import InjectedErrors
+    from imu_hinge.sensor_calibration.capture import emulated_six_pose
 
     errors = InjectedErrors.draw(args.seed, role=role)
     print(f"Guided six-pose calibration on an emulated {role} sensor (bumble BLE emulator, {args.speed:g}x real "
@@ -153,9 +153,9 @@ def _sources(args: argparse.Namespace) -> list[tuple[str, Any, str | None, Any]]
 
 
 def _run_check(role: str, stream: Any, sensor_id: str, params: Any, directory: str | None) -> float:
-    from ..calibration.files import latest_for
-    from ..calibration.sensor_model import identity
-    from ..calibration.six_pose import check_calibration
+    from imu_hinge.sensor_calibration.calibration_files import latest_for
+    from imu_hinge.sensor_calibration.imu_model import identity
+    from imu_hinge.sensor_calibration.six_pose import check_calibration
 
     stored = latest_for(sensor_id, directory)
     if stored is None:
@@ -176,8 +176,8 @@ def _run_check(role: str, stream: Any, sensor_id: str, params: Any, directory: s
 
 
 def run_sensor(args: argparse.Namespace) -> int:
-    from ..calibration.files import save
-    from ..calibration.six_pose import SixPoseParams, calibrate_six_pose
+    from imu_hinge.sensor_calibration.calibration_files import save
+    from imu_hinge.sensor_calibration.six_pose import SixPoseParams, calibrate_six_pose
 
     _check_args(args)
     params = SixPoseParams(gravity_m_s2=args.gravity_m_s2, min_hold_s=args.min_hold_s)
@@ -211,7 +211,7 @@ def run_sensor(args: argparse.Namespace) -> int:
         stored = save(res.calibration, args.dir)
         print(f"{role}: written {stored.path} (sha256 {stored.sha256[:12]}...)")
         if args.db:
-            from ..store import Store
+            from imu_hinge.store import Store
 
             store = Store(args.db)
             try:

@@ -7,8 +7,8 @@ import asyncio
 import sys
 from typing import Any
 
-from ..errors import SensorLinkError, UsageError
-from ..jsonable import dumps
+from imu_hinge.errors import SensorLinkError, UsageError
+from imu_hinge.jsonable import dumps
 
 
 def register(sub: Any) -> None:
@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..conformance.emulated import FAULTS
+    from imu_hinge.emulation.conformance_faults import FAULTS
 
     if args.list_faults:
         for name, (clause, what) in FAULTS.items():
@@ -56,11 +56,11 @@ def _print(result: Any) -> None:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from ..conformance.kit import SPEC_VERSION, check_sensor, summary
+    from imu_hinge.conformance.kit import SPEC_VERSION, check_sensor, summary
 
     print(f"imu-hinge conformance: SPEC.md {SPEC_VERSION}", flush=True)
     if args.emulate:
-        from ..conformance.emulated import emulated_sensor
+        from imu_hinge.emulation.conformance_faults import emulated_sensor
 
         async with emulated_sensor(args.emulate_fault, mtu=args.emulate_mtu) as target:
             results = await check_sensor(target.backend, target.clock, scan_timeout_s=args.timeout,
@@ -69,7 +69,7 @@ async def _run(args: argparse.Namespace) -> int:
     else:
         from bleak.exc import BleakError
 
-        from ..sources.backend import LinkBackend, SystemClock, bluetooth_unavailable
+        from imu_hinge.sources.backend import LinkBackend, SystemClock, bluetooth_unavailable
 
         try:
             results = await check_sensor(LinkBackend(), SystemClock(), args.address, scan_timeout_s=args.timeout,

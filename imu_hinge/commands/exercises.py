@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..exercises import ALIASES, catalogue, lookup
-from .storeopts import print_json
+from imu_hinge.commands.storeopts import print_json
+from imu_hinge.rehab.exercise_catalogue import ALIASES, catalogue, lookup
 
 
 def register(sub: Any) -> None:
@@ -27,7 +27,7 @@ def _span(v: Any, unit: str = "") -> str:
 
 
 def _faults(entry: dict[str, Any]) -> dict[str, Any]:
-    from ..detection.params import FaultParams
+    from imu_hinge.detection.detector_params import FaultParams
 
     defaults = FaultParams()
     given = entry.get("detector", {}).get("faults", {})
@@ -63,7 +63,7 @@ def print_one(key: str, entry: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.rules:
-        from ..progression import load_rules
+        from imu_hinge.rehab.progression import load_rules
 
         rules = load_rules()
         if args.json:

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import RecordingWriteError, UsageError
-from ..jsonable import dumps
-from ..samples import SENSOR_ROLES, Recording
+from imu_hinge.errors import RecordingWriteError, UsageError
+from imu_hinge.jsonable import dumps
+from imu_hinge.samples import SENSOR_ROLES, Recording
 
 INTERCHANGE_HEADER = ("time_s", "sensor", "acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")
 
@@ -85,7 +85,7 @@ def write_export(rec: Recording, out: Path, *, plain: bool = False) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..recording import load_recording
+    from imu_hinge.recording import load_recording
 
     out = Path(args.csv)
     if not out.resolve().parent.is_dir():

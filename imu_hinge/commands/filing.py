@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..params import AnalysisParams
-from ..pipeline import AnalysisResult
-from ..samples import Recording
-from ..store import Store, canonical_exercise, file_sha256
-from ..store.db import iso_utc
-from .storeopts import open_store
+from imu_hinge.analysis.analysis_params import AnalysisParams
+from imu_hinge.analysis.pipeline import AnalysisResult
+from imu_hinge.commands.storeopts import open_store
+from imu_hinge.samples import Recording
+from imu_hinge.store import Store, canonical_exercise, file_sha256
+from imu_hinge.store.db import iso_utc
 
 # analyze option dest -> FaultParams field it sets explicitly
 CLI_FIELDS = {"threshold_deg": "lumbar_flexion_deg", "lmax_deg": "lmax_deg", "threshold_pct": "lumbar_flexion_pct_lmax"}

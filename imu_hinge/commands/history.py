@@ -10,10 +10,10 @@ import argparse
 import sys
 from typing import Any
 
-from ..store import Store
-from ..store.db import parse_utc
-from ..trend import BARS, slope_per_week, sparkline
-from .storeopts import add_db_argument, fmt, open_store, print_json
+from imu_hinge.commands.storeopts import add_db_argument, fmt, open_store, print_json
+from imu_hinge.rehab.trend import BARS, slope_per_week, sparkline
+from imu_hinge.store import Store
+from imu_hinge.store.db import parse_utc
 
 
 def register(sub: Any) -> None:

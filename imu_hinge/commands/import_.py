@@ -10,10 +10,10 @@ import argparse
 import sys
 from typing import Any
 
-from ..errors import UsageError
-from ..import_spec import ImportSpec, load_mapping
-from ..importer import import_recording
-from ..samples import SENSOR_ROLES
+from imu_hinge.errors import UsageError
+from imu_hinge.importing.import_spec import ImportSpec, load_mapping
+from imu_hinge.importing.importer import import_recording
+from imu_hinge.samples import SENSOR_ROLES
 
 
 def _xyz(text: str) -> tuple[str, str, str]:

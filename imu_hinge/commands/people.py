@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from ..errors import UsageError
-from ..store import ALL_EXERCISES, Store
-from .storeopts import add_db_argument, fmt, open_store, print_json
+from imu_hinge.commands.storeopts import add_db_argument, fmt, open_store, print_json
+from imu_hinge.errors import UsageError
+from imu_hinge.store import ALL_EXERCISES, Store
 
 
 def register(sub: Any) -> None:

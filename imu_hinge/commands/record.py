@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
-from ..jsonable import jsonable
-from ._link_cli import SIMULATED, add_link_options, describe, open_link
+from imu_hinge.commands._link_cli import SIMULATED, add_link_options, describe, open_link
+from imu_hinge.errors import UsageError
+from imu_hinge.jsonable import jsonable
 
 
 def register(sub: Any) -> None:
@@ -46,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from ..calibration.applying import SensorCalibrator
-    from ..feedback.ble_session import session_metadata
-    from ..recording import SessionWriter
-    from ..sources.ble import BleSource
-    from ..sources.sensor_link import LinkOptions
+    from imu_hinge.feedback.live_ble_source import session_metadata
+    from imu_hinge.recording import SessionWriter
+    from imu_hinge.sensor_calibration.applying import SensorCalibrator
+    from imu_hinge.sources.ble import BleSource
+    from imu_hinge.sources.sensor_link import LinkOptions
 
     options = LinkOptions(rate_hz=args.rate_hz, scan_timeout_s=args.timeout)
     # without --duration simulated hinges loop (a 60 s simulation: made in about a second, not ten)
@@ -88,7 +88,7 @@ async def _run(args: argparse.Namespace) -> int:
 async def _stream(source: Any, writer: Any, duration_s: float | None, quiet: bool, calibrator: Any) -> None:
     """Write items until each sensor has sent ``duration_s`` worth of sample indices (by its own clock and
     rate, counting gaps) from its first sample; without a duration, until cancelled."""
-    from ..sources.events import SampleBatch
+    from imu_hinge.sources.link_events import SampleBatch
 
     stop_seq: dict[str, int] = {}
     done: set[str] = set()

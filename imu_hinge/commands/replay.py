@@ -1,6 +1,6 @@
 """``imu-hinge replay RECORDING [--speed 1|4|max] [--gui] [--json OUT]``: a recording through the live path.
 
-The samples go one by one through the same :class:`~imu_hinge.pipeline.HingePipeline` a live
+The samples go one by one through the same :class:`~imu_hinge.analysis.pipeline.HingePipeline` a live
 session uses, so the reps and alerts are those of ``analyze``; the feedback policy and sinks
 (terminal lines, haptic commands as a dry run, audio tones, the live window with ``--gui``)
 react as they would live. ``--json`` adds the feedback actually issued.
@@ -15,20 +15,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..detection.role_check import roles_look_swapped
-from ..errors import UsageError
-from ..extras import extra_for
-from ..feedback.haptic import HapticSink
-from ..feedback.policy import FeedbackPolicy, FeedbackScheduler
-from ..feedback.replay_source import ReplaySource, replay_status
-from ..feedback.session_runner import RowRing, SessionRunner, Sink
-from ..feedback.terminal import TerminalSink, summary_lines, threshold_line
-from ..jsonable import dumps
-from ..pipeline import AnalysisResult, pipeline_for
-from ..quality import recording_quality
-from ..recording import load_recording
-from ._session_cli import add_analysis_options, add_feedback_options, audio_sink
-from .analyze import build_params
+from imu_hinge.analysis.data_quality import recording_quality
+from imu_hinge.analysis.pipeline import AnalysisResult, pipeline_for
+from imu_hinge.commands._session_cli import add_analysis_options, add_feedback_options, audio_sink
+from imu_hinge.commands.analyze import build_params
+from imu_hinge.detection.role_check import roles_look_swapped
+from imu_hinge.errors import UsageError
+from imu_hinge.extras import extra_for
+from imu_hinge.feedback.haptic import HapticSink
+from imu_hinge.feedback.policy import FeedbackPolicy, FeedbackScheduler
+from imu_hinge.feedback.replay_source import ReplaySource, replay_status
+from imu_hinge.feedback.session_runner import RowRing, SessionRunner, Sink
+from imu_hinge.feedback.terminal import TerminalSink, summary_lines, threshold_line
+from imu_hinge.jsonable import dumps
+from imu_hinge.recording import load_recording
 
 
 def _speed(text: str) -> float | None:
@@ -115,11 +115,11 @@ def run(args: argparse.Namespace) -> int:
     reason = gui_unavailable() if args.gui else None
     if args.gui and reason is None:
         try:
-            from ..feedback import live_window
+            from imu_hinge.feedback import live_window
         except ImportError as exc:
             reason = qt_unavailable(exc)
     if args.gui and reason is None:
-        from ..feedback.qt_probe import qt_platform_problem
+        from imu_hinge.feedback.qt_probe import qt_platform_problem
 
         reason = qt_platform_problem()  # a Qt platform that cannot load aborts the process: ask a child first
     if reason is not None:

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..batch_tables import write_atomic
-from ..errors import RecordingNotFound, UsageError
-from .storeopts import add_db_argument, open_store
+from imu_hinge.batch.tables import write_atomic
+from imu_hinge.commands.storeopts import add_db_argument, open_store
+from imu_hinge.errors import RecordingNotFound, UsageError
 
 SESSION_ID = re.compile(r"#?(\d+)")
 
@@ -41,11 +41,11 @@ def register(sub: Any) -> None:
 
 
 def _recording_params(args: argparse.Namespace) -> Any:
-    from ..params import AnalysisParams, load_params, with_overrides
+    from imu_hinge.analysis.analysis_params import AnalysisParams, load_params, with_overrides
 
     params = load_params(args.config) if args.config else AnalysisParams()
     if args.exercise:
-        from ..exercises import apply_exercise
+        from imu_hinge.rehab.exercise_catalogue import apply_exercise
 
         params = apply_exercise(params, args.exercise)
     if args.threshold_deg is not None and not args.threshold_deg > 0:
@@ -55,7 +55,7 @@ def _recording_params(args: argparse.Namespace) -> Any:
 
 def build(args: argparse.Namespace) -> tuple[Any, str]:
     """(ReportData, default output name) for the SESSION argument."""
-    from ..report import from_json, from_recording, from_store
+    from imu_hinge.report import from_json, from_recording, from_store
 
     target = Path(args.session)
     if target.is_file():
@@ -76,7 +76,7 @@ def build(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import render
+    from imu_hinge.report import render
 
     if args.out and not Path(args.out).resolve().parent.is_dir():
         raise UsageError(f"cannot write {args.out}: its folder does not exist")

@@ -7,8 +7,8 @@ import asyncio
 import sys
 from typing import Any
 
-from ..errors import SensorLinkError
-from ._link_cli import add_link_options, describe, open_link
+from imu_hinge.commands._link_cli import add_link_options, describe, open_link
+from imu_hinge.errors import SensorLinkError
 
 
 def register(sub: Any) -> None:
@@ -25,8 +25,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from ..samples import SENSOR_ROLES
-    from ..sources.discovery import scan
+    from imu_hinge.samples import SENSOR_ROLES
+    from imu_hinge.sources.discovery import scan
 
     async with open_link(args, duration_s=args.timeout) as ctx:
         if (line := describe(ctx, args)) is not None:
@@ -36,7 +36,7 @@ async def _run(args: argparse.Namespace) -> int:
     if not found:
         raise SensorLinkError(f"no imu-hinge sensor advertising within {args.timeout:g} s; switch the sensors on "
                               "and bring them closer")
-    from ..sources.brands import BRANDS
+    from imu_hinge.sources.brands import BRANDS
 
     print(f"{'role':10} {'address':20} {'battery':>7} {'rssi':>5}  {'state':9} {'brand':10} name")
     for f in found:

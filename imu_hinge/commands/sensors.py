@@ -11,11 +11,11 @@ import asyncio
 import sys
 from typing import Any
 
-from ..errors import SensorLinkError, UsageError
-from ..jsonable import dumps
-from ..sources.brands import BRANDS
-from ._link_cli import add_link_options, describe, open_link
-from .storeopts import add_db_argument
+from imu_hinge.commands._link_cli import add_link_options, describe, open_link
+from imu_hinge.commands.storeopts import add_db_argument
+from imu_hinge.errors import SensorLinkError, UsageError
+from imu_hinge.jsonable import dumps
+from imu_hinge.sources.brands import BRANDS
 
 
 def register(sub: Any) -> None:
@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _assign(args: argparse.Namespace) -> int:
-    from ..samples import SENSOR_ROLES
-    from ..sources.sensor_roles import assign_role, roles_path
+    from imu_hinge.samples import SENSOR_ROLES
+    from imu_hinge.sources.sensor_roles import assign_role, roles_path
 
     words = list(args.assign)
     if len(words) != 3 or words[0] != "assign" or words[2] not in SENSOR_ROLES:
@@ -52,9 +52,9 @@ def _assign(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from ..samples import SENSOR_ROLES
-    from ..sources.discovery import scan
-    from ..sources.sensor_link import LinkOptions, Retry
+    from imu_hinge.samples import SENSOR_ROLES
+    from imu_hinge.sources.discovery import scan
+    from imu_hinge.sources.sensor_link import LinkOptions, Retry
 
     rows: list[dict[str, Any]] = []
     async with open_link(args, duration_s=args.timeout) as ctx:

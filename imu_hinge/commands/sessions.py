@@ -11,8 +11,8 @@ import argparse
 import sys
 from typing import Any
 
-from .report import SESSION_ID
-from .storeopts import add_db_argument, open_store
+from imu_hinge.commands.report import SESSION_ID
+from imu_hinge.commands.storeopts import add_db_argument, open_store
 
 
 def register(sub: Any) -> None:
@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    from ..errors import UsageError
+    from imu_hinge.errors import UsageError
 
     m = SESSION_ID.fullmatch(args.session.strip())
     if not m:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from imu_hinge.errors import UsageError
 
 # option dest -> SimConfig field, for the options that map one to one
 _SAME = ("exercise", "seed", "rate_hz", "thoracic_rate_hz", "mount_sacrum", "mount_thoracic", "gyro_bias_dps",
@@ -77,7 +77,7 @@ def register(subparsers: Any) -> None:
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~imu_hinge.simulation.SimConfig` the parsed options describe."""
-    from ..simulation import SCENARIOS, SimConfig
+    from imu_hinge.simulation import SCENARIOS, SimConfig
 
     if args.scenario is not None:
         if args.scenario not in SCENARIOS:
@@ -90,7 +90,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     if args.name is None and args.out is not None:
         changes["name"] = args.out.stem
     if "exercise" in changes:
-        from ..simulation.config import simulated_exercise
+        from imu_hinge.simulation.config import simulated_exercise
 
         changes["exercise"] = simulated_exercise(changes["exercise"])
     if args.walk_between:
@@ -103,7 +103,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..simulation import SCENARIOS, case_paths, simulate, write_case
+    from imu_hinge.simulation import SCENARIOS, case_paths, simulate, write_case
 
     if args.list_scenarios:
         for name, cfg in SCENARIOS.items():

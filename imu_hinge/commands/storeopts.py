@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from ..jsonable import dumps, format_number
-from ..store import Store
-from ..store.db import ENV_DB
+from imu_hinge.jsonable import dumps, format_number
+from imu_hinge.store import Store
+from imu_hinge.store.db import ENV_DB
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:

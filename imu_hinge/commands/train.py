@@ -20,23 +20,23 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..detection.role_check import SWAP_WARNING, roles_look_swapped
-from ..errors import ImuHingeError, RecordingNotFound, UsageError
-from ..feedback.terminal import summary_lines, threshold_line
-from ..jsonable import dumps
-from ..quality import recording_quality
-from ..recording import read_session
-from ..samples import SENSOR_ROLES
-from ..store import file_sha256
-from ._link_cli import SIMULATED, add_link_options
-from ._session_cli import add_analysis_options, add_feedback_options
-from .analyze import build_params
-from .filing import PersonFiling, recording_started_utc
-from .replay import _check_out, gui_unavailable, policy_from_args, qt_unavailable
-from .storeopts import add_db_argument
+from imu_hinge.analysis.data_quality import recording_quality
+from imu_hinge.commands._link_cli import SIMULATED, add_link_options
+from imu_hinge.commands._session_cli import add_analysis_options, add_feedback_options
+from imu_hinge.commands.analyze import build_params
+from imu_hinge.commands.filing import PersonFiling, recording_started_utc
+from imu_hinge.commands.replay import _check_out, gui_unavailable, policy_from_args, qt_unavailable
+from imu_hinge.commands.storeopts import add_db_argument
+from imu_hinge.detection.role_check import SWAP_WARNING, roles_look_swapped
+from imu_hinge.errors import ImuHingeError, RecordingNotFound, UsageError
+from imu_hinge.feedback.terminal import summary_lines, threshold_line
+from imu_hinge.jsonable import dumps
+from imu_hinge.recording import read_session
+from imu_hinge.samples import SENSOR_ROLES
+from imu_hinge.store import file_sha256
 
 if TYPE_CHECKING:  # the session needs the ble extra: imported when train runs, not for --help
-    from ._train_session import TrainOutcome, TrainSession
+    from imu_hinge.commands._train_session import TrainOutcome, TrainSession
 
 
 def _lose(text: str) -> tuple[str, float, float]:
@@ -111,7 +111,7 @@ def _check(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._train_session import TrainSession  # needs the ble extra (cli.main names it when missing)
+    from imu_hinge.commands._train_session import TrainSession  # needs the ble extra (cli.main names it when missing)
 
     out = _check(args)
     params = build_params(args)
@@ -125,11 +125,11 @@ def run(args: argparse.Namespace) -> int:
         reason = None if args.no_gui else gui_unavailable()
         if not args.no_gui and reason is None:
             try:
-                from ..feedback import live_window  # noqa: F401
+                from imu_hinge.feedback import live_window  # noqa: F401
             except ImportError as exc:
                 reason = qt_unavailable(exc)
         if not args.no_gui and reason is None:
-            from ..feedback.qt_probe import qt_platform_problem
+            from imu_hinge.feedback.qt_probe import qt_platform_problem
 
             reason = qt_platform_problem()  # a Qt platform that cannot load aborts the process: ask a child first
         if reason is not None:

@@ -23,8 +23,8 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 
-from ..errors import SensorLinkError
-from ..protocol import (
+from imu_hinge.errors import SensorLinkError
+from imu_hinge.protocol import (
     CONTROL_CHAR_UUID,
     DATA_CHAR_UUID,
     INFO_CHAR_UUID,
@@ -46,9 +46,9 @@ from ..protocol import (
     error_answer,
     samples_per_notification,
 )
-from ..protocol.commands import round_half_up_hz
-from ..protocol.spec import MAX_RATE_HZ, ROLE_NAMES
-from ..sources.backend import HostClock, LinkBackend
+from imu_hinge.protocol.commands import round_half_up_hz
+from imu_hinge.protocol.spec import MAX_RATE_HZ, ROLE_NAMES
+from imu_hinge.sources.backend import HostClock, LinkBackend
 
 SPEC_VERSION = "1.1"
 MARGIN_S = 0.03

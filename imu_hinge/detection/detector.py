@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .events import Event, FaultRaised, Rep, RepCompleted, RepStarted
-from .params import DetectorParams
+from imu_hinge.detection.detector_params import DetectorParams
+from imu_hinge.detection.rep_events import Event, FaultRaised, Rep, RepCompleted, RepStarted
 
 # Layouts of the loop's arrays (the full ones are the enums of _detect.c; Python reads these):
 _LAST_T, _IDLE_VALLEY_T = 0, 1  # float state ``fs``: time of the last row, lowest T since the last rep

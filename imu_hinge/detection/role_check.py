@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from .events import Rep
+from imu_hinge.detection.rep_events import Rep
 
 MIN_REPS = 2
 """Fewer reps than this never give a verdict."""

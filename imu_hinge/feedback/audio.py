@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..detection.events import Event
-from .policy import Cue
+from imu_hinge.detection.rep_events import Event
+from imu_hinge.feedback.policy import Cue
 
 log = logging.getLogger(__name__)
 

@@ -2,9 +2,9 @@
 
 The core calibrates from the data (docs/detector.md, "Calibration"): a quiet stance sets the
 standing references, then the onset of the first hinge gives each segment's sagittal axis, and
-:class:`~imu_hinge.detection.events.CalibrationDone` is raised. :class:`CalibrationGuide` tells the
+:class:`~imu_hinge.detection.rep_events.CalibrationDone` is raised. :class:`CalibrationGuide` tells the
 lifter what to do at each step, in words (``say``: the terminal) and on screen (``show``: the
-window), from :attr:`HingePipeline.calibration_phase <imu_hinge.pipeline.HingePipeline.calibration_phase>`
+window), from :attr:`HingePipeline.calibration_phase <imu_hinge.analysis.pipeline.HingePipeline.calibration_phase>`
 (polled with :meth:`CalibrationGuide.poll` between batches) and the events it receives as a sink.
 It also warns, once and as soon as the motion shows it, when the sensor roles look swapped.
 """
@@ -14,10 +14,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from ..detection.events import CalibrationDone, Event, Rep, RepCompleted
-from ..detection.role_check import SWAP_WARNING, roles_look_swapped
-from ..pipeline import TRUNK, HingePipeline
-from .policy import Cue
+from imu_hinge.analysis.pipeline import TRUNK, HingePipeline
+from imu_hinge.detection.rep_events import CalibrationDone, Event, Rep, RepCompleted
+from imu_hinge.detection.role_check import SWAP_WARNING, roles_look_swapped
+from imu_hinge.feedback.policy import Cue
 
 STAND_STILL = "stand still, upright, for about 3 s: calibrating the standing posture"
 ONE_HINGE = "calibrated standing: now one slow hinge (hips back, chest down) to find the sagittal axis"

@@ -16,9 +16,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from ..detection.events import Event
-from ..protocol import HapticCommand, encode_command
-from .policy import Cue
+from imu_hinge.detection.rep_events import Event
+from imu_hinge.feedback.policy import Cue
+from imu_hinge.protocol import HapticCommand, encode_command
 
 log = logging.getLogger(__name__)
 

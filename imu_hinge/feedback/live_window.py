@@ -37,9 +37,9 @@ from PySide6.QtCore import QMessageLogContext, QSocketNotifier, Qt, QTimer, QtMs
 from PySide6.QtGui import QCloseEvent, QFont
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QMainWindow, QSizePolicy, QVBoxLayout, QWidget
 
-from ..detection.events import Event, FaultRaised, RepCompleted
-from .policy import Cue, rep_verdict
-from .session_runner import RowRing, SensorStatus
+from imu_hinge.detection.rep_events import Event, FaultRaised, RepCompleted
+from imu_hinge.feedback.policy import Cue, rep_verdict
+from imu_hinge.feedback.session_runner import RowRing, SensorStatus
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Feedback policy: which cues a lifter gets, and when (pure, synchronous, no I/O).
 
-The core raises alerts (:class:`~imu_hinge.detection.events.FaultRaised`) on fixed rules; the
+The core raises alerts (:class:`~imu_hinge.detection.rep_events.FaultRaised`) on fixed rules; the
 policy decides which of them become *cues* for the sinks (haptic buzz, audio tone, window flash),
 following the motor-learning practice a physiotherapist sets (docs/detector.md, "Feedback"):
 
@@ -30,9 +30,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from ..detection.events import Event, FaultRaised, Rep, RepCompleted, RepStarted
-from ..detection.params import FaultParams
-from ..errors import UsageError
+from imu_hinge.detection.detector_params import FaultParams
+from imu_hinge.detection.rep_events import Event, FaultRaised, Rep, RepCompleted, RepStarted
+from imu_hinge.errors import UsageError
 
 MODES: tuple[str, ...] = ("concurrent", "end_of_rep")
 SCHEDULES: tuple[str, ...] = ("every", "faded", "summary")

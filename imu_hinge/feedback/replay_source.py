@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import numpy as np
 
-from ..samples import ImuSample, Recording
-from .session_runner import SensorStatus
+from imu_hinge.feedback.session_runner import SensorStatus
+from imu_hinge.samples import ImuSample, Recording
 
 MAX_SPEED_BATCH = 128
 """Samples per batch at max speed (about 3-4 ms of core time)."""

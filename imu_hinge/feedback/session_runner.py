@@ -2,7 +2,7 @@
 
 An async *source* yields batches of :class:`~imu_hinge.samples.ImuSample` in arrival order
 (a BLE notification's samples, or a replay's due samples). :class:`SessionRunner` pushes each
-sample through :class:`~imu_hinge.pipeline.HingePipeline`, hands the new angle rows to a
+sample through :class:`~imu_hinge.analysis.pipeline.HingePipeline`, hands the new angle rows to a
 :class:`RowRing` (read by the live window on its own timer) and, with the events, to the
 :class:`~imu_hinge.feedback.policy.FeedbackScheduler`; events and cues then fan out to the
 sinks. Sinks never call back into the core; a sink that raises is logged and dropped from
@@ -21,10 +21,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..detection.events import Event
-from ..pipeline import AnalysisResult, HingePipeline
-from ..samples import SENSOR_ROLES, ImuSample
-from .policy import Cue, FeedbackScheduler, Row
+from imu_hinge.analysis.pipeline import AnalysisResult, HingePipeline
+from imu_hinge.detection.rep_events import Event
+from imu_hinge.feedback.policy import Cue, FeedbackScheduler, Row
+from imu_hinge.samples import SENSOR_ROLES, ImuSample
 
 log = logging.getLogger(__name__)
 

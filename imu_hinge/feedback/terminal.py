@@ -12,12 +12,12 @@ import sys
 from collections import Counter
 from typing import Any, TextIO
 
-from ..detection.events import CalibrationDone, Event, FaultRaised, Notice, RepCompleted
-from ..detection.params import FaultParams
-from ..detection.role_check import SWAP_WARNING, roles_look_swapped
-from ..jsonable import format_number
-from ..pipeline import AnalysisResult
-from .policy import _FAULT_WORDS, Cue, rep_verdict
+from imu_hinge.analysis.pipeline import AnalysisResult
+from imu_hinge.detection.detector_params import FaultParams
+from imu_hinge.detection.rep_events import CalibrationDone, Event, FaultRaised, Notice, RepCompleted
+from imu_hinge.detection.role_check import SWAP_WARNING, roles_look_swapped
+from imu_hinge.feedback.policy import _FAULT_WORDS, Cue, rep_verdict
+from imu_hinge.jsonable import format_number
 
 ALERT_WORDS = {"lumbar_flexion": "ROUNDING: lumbar flexion passed the threshold",
                "lockout_hyperextension": "ARCHED: lumbar extension past the lockout limit",

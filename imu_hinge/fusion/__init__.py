@@ -7,6 +7,10 @@ Methods (:data:`METHODS`): ``"vqf"`` (default; causal, gyro bias estimated at re
 motion), ``"vqf_offline"`` (non-causal research mode), ``"madgwick"``, ``"mahony"``,
 ``"ekf"`` (from ``ahrs``). Live code builds a filter with :func:`make_filter` and calls
 ``update`` per sample; replay calls ``update_batch`` (same results, faster).
+
+Modules: :mod:`.base` (the interface, gravity helpers), :mod:`.vqf_filter` (VQF, the default),
+:mod:`.ahrs_filters` (Madgwick, Mahony, EKF), :mod:`.quiet_bias` (gyro bias from gravity in quiet
+moments, beside VQF), :mod:`.reanchor` (re-anchoring on gravity after a long gap).
 """
 
 from __future__ import annotations

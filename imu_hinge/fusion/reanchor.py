@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..samples import STANDARD_GRAVITY_M_S2
-from .base import OrientationFilter, up_in_sensor
+from imu_hinge.fusion.base import OrientationFilter, up_in_sensor
+from imu_hinge.samples import STANDARD_GRAVITY_M_S2
 
 
 @dataclass(frozen=True)

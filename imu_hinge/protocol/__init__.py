@@ -10,11 +10,15 @@ the firmware uses. Nothing here touches BLE: sources hand bytes in, get values o
 
 Every decode failure raises :class:`ProtocolDecodeError`, a :class:`imu_hinge.errors.DecodeError`
 whose ``kind`` names the rule that failed; encoders raise ``ValueError`` on out-of-range fields.
+
+Modules: :mod:`.spec` (constants), :mod:`.codec` (data notifications), :mod:`.commands`
+(control writes and responses), :mod:`.info` (the info characteristic, SI conversion),
+:mod:`.advertising` (service UUID + role), :mod:`.unwrap` (wrapped counters).
 """
 
 from __future__ import annotations
 
-from .advertising import (
+from imu_hinge.protocol.advertising import (
     SERVICE_UUID_LE,
     AdvertisementInfo,
     decode_adv_payload,
@@ -23,7 +27,7 @@ from .advertising import (
     encode_adv_payload,
     encode_advertising_data,
 )
-from .codec import (
+from imu_hinge.protocol.codec import (
     DataPacket,
     clipped_mask,
     decode_notification,
@@ -31,7 +35,7 @@ from .codec import (
     notification_size,
     samples_per_notification,
 )
-from .commands import (
+from imu_hinge.protocol.commands import (
     Command,
     CommandResponse,
     HapticCommand,
@@ -48,7 +52,7 @@ from .commands import (
     error_answer,
     pick_rate_millihz,
 )
-from .info import (
+from imu_hinge.protocol.info import (
     SensorInfo,
     acc_m_s2_per_lsb,
     decode_info,
@@ -57,7 +61,7 @@ from .info import (
     packet_to_si,
     raw_to_si,
 )
-from .spec import (
+from imu_hinge.protocol.spec import (
     CONTROL_CHAR_UUID,
     DATA_CHAR_UUID,
     ERROR_KINDS,
@@ -68,7 +72,13 @@ from .spec import (
     SERVICE_UUID,
     ProtocolDecodeError,
 )
-from .unwrap import DeviceClockUnwrapper, IndexStep, SampleIndexUnwrapper, unwrap_counter, unwrap_nearest
+from imu_hinge.protocol.unwrap import (
+    DeviceClockUnwrapper,
+    IndexStep,
+    SampleIndexUnwrapper,
+    unwrap_counter,
+    unwrap_nearest,
+)
 
 __all__ = [
     "CONTROL_CHAR_UUID",

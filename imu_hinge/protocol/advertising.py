@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .spec import (
+from imu_hinge.protocol.spec import (
     ADV_COMPANY_ID,
     ADV_FLAGS,
     ADV_PAYLOAD_SIZE,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .spec import (
+from imu_hinge.protocol.spec import (
     ATT_OVERHEAD_BYTES,
     DEVICE_TIME_MODULUS,
     FLAG_CLIPPED,

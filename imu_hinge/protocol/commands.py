@@ -28,7 +28,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .spec import (
+from imu_hinge.protocol.spec import (
     COMMAND_SIZES,
     DEFAULT_ACC_RANGE_G,
     DEFAULT_GYR_RANGE_DPS,

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .codec import DataPacket
-from .spec import (
+from imu_hinge.protocol.codec import DataPacket
+from imu_hinge.protocol.spec import (
     ACC_MG_PER_LSB,
     DEFAULT_ACC_RANGE_G,
     DEFAULT_GYR_RANGE_DPS,
@@ -145,3 +145,14 @@ def raw_to_si(raw: ArrayLike, info: SensorInfo) -> tuple[np.ndarray, np.ndarray]
 def packet_to_si(packet: DataPacket, info: SensorInfo) -> tuple[np.ndarray, np.ndarray]:
     """A packet's samples in SI units: (acc_m_s2 (n, 3), gyr_rad_s (n, 3)) float64."""
     return raw_to_si(packet.raw, info)
+
+
+RAW_LIMIT = 32767
+"""The largest int16 LSB value (the smallest is ``-RAW_LIMIT - 1``)."""
+
+
+def quantise_values(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, info: SensorInfo) -> np.ndarray:
+    """(N, 6) int16 LSB of accelerometer and gyro values (N, 3) with ``info``'s scale factors."""
+    acc = np.rint(acc_m_s2 / info.acc_m_s2_per_lsb)
+    gyr = np.rint(gyr_rad_s / info.gyr_rad_s_per_lsb)
+    return np.clip(np.hstack([acc, gyr]), -RAW_LIMIT - 1, RAW_LIMIT).astype(np.int16)

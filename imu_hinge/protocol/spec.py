@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..errors import ProtocolDecodeError as ProtocolDecodeError  # re-export: it lives in the one exception tree
-from ..samples import STANDARD_GRAVITY_M_S2 as STANDARD_GRAVITY_M_S2  # protocol.json states the same value
+from imu_hinge.errors import ProtocolDecodeError as ProtocolDecodeError  # re-export: it lives in the one exception tree
+from imu_hinge.samples import STANDARD_GRAVITY_M_S2 as STANDARD_GRAVITY_M_S2  # protocol.json states the same value
 
 PROTOCOL_VERSION = 1
 """Version in every data notification, the info characteristic and the advertisement."""

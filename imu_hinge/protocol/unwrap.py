@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .spec import DEVICE_TIME_MODULUS, INDEX_MODULUS
+from imu_hinge.protocol.spec import DEVICE_TIME_MODULUS, INDEX_MODULUS
 
 
 def unwrap_nearest(raw: int, reference: int, modulus: int) -> int:

@@ -3,19 +3,23 @@
 ``load_recording(path)`` reads either: a session recording (``*.ihr.csv``, recognised by its
 ``# imu-hinge recording v1`` magic line, see ``recordings/README.md``) or, failing that, an
 interchange CSV (contracts §2). ``SessionWriter`` writes session recordings crash-safely.
+
+Modules: :mod:`.format` (the session format's layout), :mod:`.session_writer` (crash-safe writer),
+:mod:`.session_reader` and :mod:`.interchange` (readers), :mod:`.checks` and :mod:`.frame_check`
+(input that reads fine but is silently wrong), :mod:`.sampling` (bounded looks at long recordings).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import RecordingFormatError, UsageError
-from ..samples import SENSOR_ROLES, Recording
-from .checks import checked
-from .format import FORMAT_VERSION, SUFFIX, build_metadata, sensor_metadata
-from .interchange import _check_path, read_interchange_csv, recording_to_interchange_csv
-from .session_reader import read_session, session_version
-from .writer import SessionWriter
+from imu_hinge.errors import RecordingFormatError, UsageError
+from imu_hinge.recording.checks import checked
+from imu_hinge.recording.format import FORMAT_VERSION, SUFFIX, build_metadata, sensor_metadata
+from imu_hinge.recording.interchange import _check_path, read_interchange_csv, recording_to_interchange_csv
+from imu_hinge.recording.session_reader import read_session, session_version
+from imu_hinge.recording.session_writer import SessionWriter
+from imu_hinge.samples import SENSOR_ROLES, Recording
 
 __all__ = [
     "FORMAT_VERSION",

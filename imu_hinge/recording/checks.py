@@ -23,10 +23,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..errors import DataCheckError
-from ..samples import SENSOR_ROLES, Recording, SensorStream
-from .frame_check import check_frames
-from .sampling import blocks, bounds, sample, step_s
+from imu_hinge.errors import DataCheckError
+from imu_hinge.recording.frame_check import check_frames
+from imu_hinge.recording.sampling import blocks, bounds, sample, step_s
+from imu_hinge.samples import SENSOR_ROLES, Recording, SensorStream
 
 MIN_RATE_HZ, MAX_RATE_HZ = 5.0, 2000.0
 """Plausible sample rates; the bands of s, ms, µs and ns do not overlap."""

@@ -37,12 +37,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .. import __version__
-from ..jsonable import dumps
-from ..protocol.codec import clipped_mask
-from ..protocol.info import SensorInfo
-from ..protocol.spec import FLAG_CLIPPED, FLAG_HAPTIC_ACTIVE, FLAG_TX_OVERFLOW, RAW_MAX, RAW_MIN
-from ..samples import SENSOR_ROLES
+from imu_hinge import __version__
+from imu_hinge.jsonable import dumps
+from imu_hinge.protocol.codec import clipped_mask
+from imu_hinge.protocol.info import SensorInfo
+from imu_hinge.protocol.spec import FLAG_CLIPPED, FLAG_HAPTIC_ACTIVE, FLAG_TX_OVERFLOW, RAW_MAX, RAW_MIN
+from imu_hinge.samples import SENSOR_ROLES
 
 FORMAT_VERSION = 1
 SUFFIX = ".ihr.csv"

@@ -17,9 +17,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..errors import DataCheckError
-from ..samples import SensorStream
-from .sampling import blocks, cut, step_s
+from imu_hinge.errors import DataCheckError
+from imu_hinge.recording.sampling import blocks, cut, step_s
+from imu_hinge.samples import SensorStream
 
 CHUNK_S, SMOOTH_S, GATE = 0.25, 0.08, 0.15
 """Gravity's turn over CHUNK_S stretches, acc smoothed over SMOOTH_S, only stretches whose |acc| stays

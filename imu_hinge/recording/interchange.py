@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import RecordingFormatError, RecordingNotFound, UsageError
-from ..samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream
+from imu_hinge.errors import RecordingFormatError, RecordingNotFound, UsageError
+from imu_hinge.samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream
 
 REQUIRED_COLUMNS = ("time_s", "sensor", "acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")
 ACC_COLUMNS = ("acc_x", "acc_y", "acc_z")

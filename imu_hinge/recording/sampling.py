@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..samples import SensorStream
+from imu_hinge.samples import SensorStream
 
 BLOCK_S, MAX_BLOCKS = 10.0, 24
 """The content checks look at up to MAX_BLOCKS stretches of BLOCK_S spread over the recording."""

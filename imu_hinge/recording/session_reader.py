@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import __version__
-from ..errors import RecordingFormatError
-from ..samples import SENSOR_ROLES, Recording, SensorStream
-from .format import (
+from imu_hinge import __version__
+from imu_hinge.errors import RecordingFormatError
+from imu_hinge.recording.format import (
     END_PREFIX,
     EVENT_PREFIX,
     FORMAT_VERSION,
@@ -37,7 +36,8 @@ from .format import (
     metadata_problems,
     parse_magic,
 )
-from .interchange import _check_path as check_path
+from imu_hinge.recording.interchange import _check_path as check_path
+from imu_hinge.samples import SENSOR_ROLES, Recording, SensorStream
 
 _SI = INTERCHANGE_COLUMNS[2:]
 # pandas 3 parses floats round-trip by default (and deprecates the option); pandas 2 needs asking

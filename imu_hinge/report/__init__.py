@@ -4,12 +4,13 @@
     html = render(from_store(store, session_id))
 
 Modules: :mod:`.data` (what is shown, from the store, a recording or an analysis JSON),
-:mod:`.svg` (small inline-SVG charts), :mod:`.tables` and :mod:`.html` (the page).
+:mod:`.svg` (small inline-SVG charts), :mod:`.html_parts` and :mod:`.html` (the page),
+:mod:`.patient` (the patient's first page).
 """
 
 from __future__ import annotations
 
-from .data import ReportData, Traces, from_json, from_recording, from_result, from_store
-from .html import render
+from imu_hinge.report.data import ReportData, Traces, from_json, from_recording, from_result, from_store
+from imu_hinge.report.html import render
 
 __all__ = ["ReportData", "Traces", "from_json", "from_recording", "from_result", "from_store", "render"]

@@ -1,7 +1,7 @@
 """What a session report shows, gathered from the store, a recording or an ``analyze --json`` file.
 
 :class:`ReportData` is plain data (no HTML): who, when, exercise, calibration, the reps (dicts with
-``index``, ``set``, the :class:`~imu_hinge.detection.events.Rep` metrics and ``faults``), the
+``index``, ``set``, the :class:`~imu_hinge.detection.rep_events.Rep` metrics and ``faults``), the
 alerts, the angle traces (when the recording can be read) and the previous sessions.
 """
 
@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ImuHingeError, RecordingFormatError
-from ..jsonable import finite_or_none
-from ..params import AnalysisParams, params_from_dict, with_overrides
-from ..pipeline import AnalysisResult, analyze
-from ..recording import load_recording
+from imu_hinge.analysis.analysis_params import AnalysisParams, params_from_dict, with_overrides
+from imu_hinge.analysis.pipeline import AnalysisResult, analyze
+from imu_hinge.errors import ImuHingeError, RecordingFormatError
+from imu_hinge.jsonable import finite_or_none
+from imu_hinge.recording import load_recording
 
 
 @dataclass
@@ -98,7 +98,7 @@ def recording_threshold_deg(metadata: dict[str, Any]) -> float | None:
 
 def _apply_metadata(data: ReportData, metadata: dict[str, Any]) -> None:
     """Who, when and what from the recording's own metadata, where the report does not know better."""
-    from ..commands.filing import recording_started_utc
+    from imu_hinge.commands.filing import recording_started_utc
 
     subject = metadata.get("subject")
     if data.person is None and isinstance(subject, str) and subject.strip():
@@ -217,8 +217,8 @@ def from_store(store: Any, session_id: int, previous: int = 10) -> ReportData:
 
 def _next_step(store: Any, person: str, exercise: str | None) -> str | None:
     """``advise``'s answer for this person and exercise in plain words (None off the progression ladder)."""
-    from ..progression import advise, load_rules
-    from .patient import next_step_text
+    from imu_hinge.rehab.progression import advise, load_rules
+    from imu_hinge.report.patient import next_step_text
 
     if not exercise:
         return None

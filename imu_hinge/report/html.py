@@ -14,11 +14,11 @@ from html import escape
 
 import numpy as np
 
-from .. import __version__
-from .data import ReportData
-from .patient import patient_html
-from .svg import Band, Chart, Series, deg_text, legend, line_chart
-from .tables import FAULT_TEXT, calibration_html, comparison_html, rep_table_html, summary_html
+from imu_hinge import __version__
+from imu_hinge.report.data import ReportData
+from imu_hinge.report.html_parts import FAULT_TEXT, calibration_html, comparison_html, rep_table_html, summary_html
+from imu_hinge.report.patient import patient_html
+from imu_hinge.report.svg import Band, Chart, Series, deg_text, legend, line_chart
 
 COLORS = {"pelvic_tilt_deg": "#1f77b4", "trunk_flexion_deg": "#2ca02c", "lumbar_flexion_deg": "#d62728"}
 LABELS = {"pelvic_tilt_deg": "pelvic tilt P", "trunk_flexion_deg": "trunk flexion T",
@@ -64,7 +64,7 @@ def _exercise_name(key: str | None) -> str:
     if not key:
         return "not stated"
     try:
-        from ..exercises import lookup
+        from imu_hinge.rehab.exercise_catalogue import lookup
 
         _, entry = lookup(key)
         return str(entry.get("label") or entry.get("name") or key.replace("_", " "))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from .data import ReportData
+from imu_hinge.report.data import ReportData
 
 WORK_ON = {
     "lumbar_flexion": "Your lower back rounded near the bottom of {n}. Stop the bend a little higher, where your "
@@ -32,7 +32,7 @@ def _reps(n: int) -> str:
 
 
 def _label(key: str) -> str:
-    from ..exercises import catalogue
+    from imu_hinge.rehab.exercise_catalogue import catalogue
 
     return str(catalogue().get(key, {}).get("label") or key.replace("_", " "))
 
@@ -60,7 +60,7 @@ def plain_summary(data: ReportData) -> dict[str, Any]:
     top = max(counts, key=lambda f: counts[f]) if any(counts.values()) else None
     cue = FAULT_CUE[top] if top else None
     if cue is None and data.exercise:
-        from ..exercises import catalogue
+        from imu_hinge.rehab.exercise_catalogue import catalogue
 
         cues = catalogue().get(data.exercise, {}).get("cues") or []
         cue = str(cues[0]).capitalize() + "." if cues else None
@@ -70,7 +70,7 @@ def plain_summary(data: ReportData) -> dict[str, Any]:
 
 
 def next_step_text(advice: Any) -> str | None:
-    """One or two plain sentences from :func:`imu_hinge.progression.advise`'s result."""
+    """One or two plain sentences from :func:`imu_hinge.rehab.progression.advise`'s result."""
     if advice is None or advice.action not in ACTION_TEXT:
         return None
     targets = " or ".join(_label(t) for t in advice.targets if t != advice.exercise)

@@ -13,22 +13,22 @@ drop-outs::
     res = simulate(SimConfig(seed=3, exercise="rdl", n_reps=8, rounding_frac=0.25))
     write_case(res, Path("x.csv"))   # x.csv, x.truth.json, x.truth_angles.csv
 
-Modules: :mod:`.config` (parameters), :mod:`.exercises` and :mod:`.motion` (rep scripts ->
+Modules: :mod:`.config` (parameters), :mod:`.exercise_styles` and :mod:`.motion_plan` (rep scripts ->
 angle trajectories), :mod:`.trajectory` (C2 quintic curves), :mod:`.gait` (walking),
 :mod:`.moves` (side bends, twists, backward bends, sitting down, walking and stair bouts),
-:mod:`.body` (kinematic chain -> sensor kinematics, soft-tissue rocking), :mod:`.sensor_model`
+:mod:`.body` (kinematic chain -> sensor kinematics, soft-tissue rocking), :mod:`.mems_imu`
 (MEMS, bias warm-up, coloured noise, clocks, drops, outages), :mod:`.truth` (truth traces, rep
-boundaries, labels), :mod:`.simulator`, :mod:`.scenarios` (incl. the real-world ones), :mod:`.writer`.
+boundaries, labels), :mod:`.simulator`, :mod:`.scenarios` (incl. the real-world ones), :mod:`.case_files`.
 """
 
 from __future__ import annotations
 
-from .body import BodyGeometry
-from .config import EXERCISES, MOVES, NAMED_MOUNTS, SimConfig, parse_mount, validate
-from .exercises import FAULTS
-from .scenarios import REAL_WORLD, SCENARIOS
-from .simulator import SimResult, simulate
-from .writer import case_paths, write_case
+from imu_hinge.simulation.body import BodyGeometry
+from imu_hinge.simulation.case_files import case_paths, write_case
+from imu_hinge.simulation.config import EXERCISES, MOVES, NAMED_MOUNTS, SimConfig, parse_mount, validate
+from imu_hinge.simulation.exercise_styles import FAULTS
+from imu_hinge.simulation.scenarios import REAL_WORLD, SCENARIOS
+from imu_hinge.simulation.simulator import SimResult, simulate
 
 __all__ = [
     "EXERCISES",

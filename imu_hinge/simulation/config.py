@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..errors import UsageError
+from imu_hinge.errors import UsageError
 
 EXERCISES: tuple[str, ...] = ("rdl", "hinge", "good_morning", "kb_swing", "long_hold", "wall_hinge",
                               "fatigue", "walk", "mixed", "seated_bend")

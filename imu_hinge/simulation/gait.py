@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .trajectory import smoothstep_envelope
+from imu_hinge.simulation.trajectory import smoothstep_envelope
 
 
 @dataclass

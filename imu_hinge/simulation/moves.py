@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .exercises import uniform
-from .trajectory import KnotCurve
+from imu_hinge.simulation.exercise_styles import uniform
+from imu_hinge.simulation.trajectory import KnotCurve
 
 
 @dataclass

@@ -9,7 +9,7 @@ and their sensors wobble on soft tissue, slip, warm up, have coloured noise or d
 
 from __future__ import annotations
 
-from .config import SimConfig
+from imu_hinge.simulation.config import SimConfig
 
 
 def _make(name: str, **overrides: object) -> SimConfig:

@@ -18,16 +18,16 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from .. import __version__
-from ..jsonable import jsonable
-from ..samples import SENSOR_ROLES, Recording
-from .body import BodyGeometry, SegmentAngles, random_geometry, sensor_kinematics
-from .config import SimConfig, validate
-from .gait import gait_signals
-from .motion import build_script
-from .sensor_model import SampledSensor, SensorRealisation, draw_realisation, sample_sensor
-from .trajectory import smooth_noise
-from .truth import rep_truth, resample
+from imu_hinge import __version__
+from imu_hinge.jsonable import jsonable
+from imu_hinge.samples import SENSOR_ROLES, Recording
+from imu_hinge.simulation.body import BodyGeometry, SegmentAngles, random_geometry, sensor_kinematics
+from imu_hinge.simulation.config import SimConfig, validate
+from imu_hinge.simulation.gait import gait_signals
+from imu_hinge.simulation.mems_imu import SampledSensor, SensorRealisation, draw_realisation, sample_sensor
+from imu_hinge.simulation.motion_plan import build_script
+from imu_hinge.simulation.trajectory import smooth_noise
+from imu_hinge.simulation.truth import rep_truth, resample
 
 SLIP_S = 0.3
 """How long a sensor takes to slip on its segment, s."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .motion import RepPlan
+from imu_hinge.simulation.motion_plan import RepPlan
 
 STANDING_EPS_DEG = 1e-6
 """The planned trunk angle counts as 'standing' at or below this value."""

@@ -1,8 +1,8 @@
 """Which bleak backend the BLE source uses, and "this machine has no Bluetooth" as one clear error.
 
 ``LinkBackend()`` is the platform's own (BlueZ, CoreBluetooth, WinRT). Tests and ``--emulate``
-pass the project's bumble backend (:mod:`imu_hinge.sources.bumble_backend`) or the fake one
-(:mod:`imu_hinge.sources.fake_backend`): both are ordinary ``BaseBleakClient`` /
+pass the project's bumble backend (:mod:`imu_hinge.emulation.bumble_backend`) or the fake one
+(:mod:`imu_hinge.emulation.fake_backend`): both are ordinary ``BaseBleakClient`` /
 ``BaseBleakScanner`` subclasses handed to the unmodified ``BleakClient`` / ``BleakScanner``.
 """
 
@@ -17,7 +17,7 @@ from bleak.backends.client import BaseBleakClient
 from bleak.backends.scanner import BaseBleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakDBusError, BleakError
 
-from ..errors import SensorLinkError
+from imu_hinge.errors import SensorLinkError
 
 NO_BLUETOOTH_HINT = "try `--emulate` to run on emulated sensors"
 _DBUS_UNAVAILABLE = ("org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NoReply",

@@ -29,14 +29,14 @@ from typing import Any
 
 from bleak.exc import BleakError
 
-from ..errors import SensorLinkError
-from ..protocol import CONTROL_CHAR_UUID, HapticCommand
-from ..samples import SENSOR_ROLES
-from .backend import HostClock, LinkBackend, SystemClock, bluetooth_unavailable
-from .brands import BRANDS
-from .discovery import FoundSensor, pick_roles, scan
-from .events import LinkEvent, LinkItem, SampleBatch
-from .sensor_link import LinkOptions, Retry, SensorLink
+from imu_hinge.errors import SensorLinkError
+from imu_hinge.protocol import CONTROL_CHAR_UUID, HapticCommand
+from imu_hinge.samples import SENSOR_ROLES
+from imu_hinge.sources.backend import HostClock, LinkBackend, SystemClock, bluetooth_unavailable
+from imu_hinge.sources.brands import BRANDS
+from imu_hinge.sources.discovery import FoundSensor, pick_roles, scan
+from imu_hinge.sources.link_events import LinkEvent, LinkItem, SampleBatch
+from imu_hinge.sources.sensor_link import LinkOptions, Retry, SensorLink
 
 __all__ = ["BleSource", "LinkEvent", "LinkOptions", "SampleBatch"]
 

@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import UsageError
-from ..protocol import SERVICE_UUID
-from .polar_pmd import PMD_SERVICE_UUID
+from imu_hinge.errors import UsageError
+from imu_hinge.protocol import SERVICE_UUID
+from imu_hinge.sources.polar_pmd import PMD_SERVICE_UUID
 
 
 @dataclass(frozen=True)
@@ -71,16 +71,16 @@ def _load(spec: str) -> Any:
 OWN = "imu-hinge"
 BRANDS: dict[str, Brand] = {
     OWN: Brand(OWN, "imu-hinge sensor", service_uuids=(SERVICE_UUID.lower(),), name_prefixes=("imu-hinge",),
-               link="imu_hinge.sources.sensor_link:SensorLink", emulator="imu_hinge.sources.emulator:BumbleSensor",
+               link="imu_hinge.sources.sensor_link:SensorLink", emulator="imu_hinge.emulation.emulator:BumbleSensor",
                has_motor=True, advertises_role=True, rates_hz=(12.5, 26.0, 52.0, 104.0, 208.0, 416.0),
                note="the project's own firmware (firmware_protocol/): role in its advertisement, vibration motor"),
     "polar": Brand("polar", "Polar Verity Sense", service_uuids=(PMD_SERVICE_UUID,), name_prefixes=("Polar Sense",),
-                   link="imu_hinge.sources.polar:PolarLink", emulator="imu_hinge.sources.polar_emulated:BumblePolar",
+                   link="imu_hinge.sources.polar:PolarLink", emulator="imu_hinge.emulation.polar_emulated:BumblePolar",
                    has_motor=False, rates_hz=(52.0,),
                    note="Polar Measurement Data: accelerometer + gyroscope at 52 Hz; no motor the host can drive"),
     "movesense": Brand("movesense", "Movesense", name_prefixes=("Movesense",),
                        link="imu_hinge.sources.movesense:MovesenseLink",
-                       emulator="imu_hinge.sources.movesense_emulator:BumbleMovesense",
+                       emulator="imu_hinge.emulation.movesense_emulator:BumbleMovesense",
                        has_motor=False, rates_hz=(13.0, 26.0, 52.0, 104.0, 208.0),
                        note="GATT SensorData (gatt_sensordata_app): accelerometer + gyroscope 13-208 Hz; "
                             "no motor the host can drive"),

@@ -50,7 +50,7 @@ def envelope_fit(x: np.ndarray, y: np.ndarray, slopes: np.ndarray, pings: np.nda
     ``b`` values; ``pings``: (N, 3) rows of (device s, send s, receive s) on the same axes, or None.
     Returns ``(a, b, c)``: ``a`` the envelope's intercept for the chosen slope ``b`` (the highest line
     under every arrival), ``c`` the ping offset to add (0 without pings). Used live by :class:`ClockFit`
-    and on a whole recording by :func:`imu_hinge.quality.clock_fit`.
+    and on a whole recording by :func:`imu_hinge.analysis.data_quality.clock_fit`.
     """
     envelope = np.min(y[None, :] - slopes[:, None] * x[None, :], axis=1)  # intercepts under all points
     score = envelope + slopes * float(np.mean(x))

@@ -23,11 +23,11 @@ import math
 
 import numpy as np
 
-from ..errors import DecodeError
-from ..protocol import DataPacket, SensorInfo, decode_notification, raw_to_si
-from ..protocol.unwrap import DeviceClockUnwrapper, SampleIndexUnwrapper
-from .clock_fit import ClockFit
-from .events import LinkEvent, SampleBatch
+from imu_hinge.errors import DecodeError
+from imu_hinge.protocol import DataPacket, SensorInfo, decode_notification, raw_to_si
+from imu_hinge.protocol.unwrap import DeviceClockUnwrapper, SampleIndexUnwrapper
+from imu_hinge.sources.clock_fit import ClockFit
+from imu_hinge.sources.link_events import LinkEvent, SampleBatch
 
 _REBOOT_TOLERANCE_S = 2.0
 """A device clock step this far from the host clock's step across a restart means the clock restarted."""

@@ -16,9 +16,9 @@ from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from ..errors import DecodeError, SensorLinkError
-from ..protocol import SERVICE_UUID, decode_advertisement
-from .backend import LinkBackend, bluetooth_unavailable
+from imu_hinge.errors import DecodeError, SensorLinkError
+from imu_hinge.protocol import SERVICE_UUID, decode_advertisement
+from imu_hinge.sources.backend import LinkBackend, bluetooth_unavailable
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ async def scan(timeout_s: float = 5.0, *, backend: LinkBackend | None = None,
     in ``until_roles`` was seen (or ``until_count`` sensors of any role). ``assignments``: address -> role for
     brands that do not advertise one; other brands are looked for only when it is given (``{}``: none assigned).
     Raises :class:`SensorLinkError` when there is no Bluetooth."""
-    from .brands import OWN, recognise
+    from imu_hinge.sources.brands import OWN, recognise
 
     backend = backend or LinkBackend()
     roles_by_address = {a.upper(): r for a, r in (assignments or {}).items()}

@@ -31,8 +31,8 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 
-from ..errors import SensorLinkError
-from ..protocol import (
+from imu_hinge.errors import SensorLinkError
+from imu_hinge.protocol import (
     Command,
     CommandResponse,
     DataPacket,
@@ -40,15 +40,20 @@ from ..protocol import (
     StartCommand,
     StopCommand,
 )
-from ..protocol.spec import BATTERY_LEVEL_CHAR_UUID, FIRMWARE_REVISION_CHAR_UUID, MODEL_NUMBER_CHAR_UUID, OPCODES
-from ..protocol.unwrap import DeviceClockUnwrapper
-from .backend import LinkBackend, bluetooth_unavailable, is_notify_acquired
-from .clock_fit import ClockFit
-from .decoder import PacketDecoder
-from .discovery import FoundSensor
-from .events import LinkEvent, SampleBatch
-from .motion import quantise_values
-from .movesense_protocol import (
+from imu_hinge.protocol.info import quantise_values
+from imu_hinge.protocol.spec import (
+    BATTERY_LEVEL_CHAR_UUID,
+    FIRMWARE_REVISION_CHAR_UUID,
+    MODEL_NUMBER_CHAR_UUID,
+    OPCODES,
+)
+from imu_hinge.protocol.unwrap import DeviceClockUnwrapper
+from imu_hinge.sources.backend import LinkBackend, bluetooth_unavailable, is_notify_acquired
+from imu_hinge.sources.clock_fit import ClockFit
+from imu_hinge.sources.decoder import PacketDecoder
+from imu_hinge.sources.discovery import FoundSensor
+from imu_hinge.sources.link_events import LinkEvent, SampleBatch
+from imu_hinge.sources.movesense_protocol import (
     COMMAND_RESULT,
     DATA,
     DEG,
@@ -70,7 +75,7 @@ from .movesense_protocol import (
     imu6_path,
     pick_rate_hz,
 )
-from .sensor_link import LinkOptions, Retry, SensorLink
+from imu_hinge.sources.sensor_link import LinkOptions, Retry, SensorLink
 
 BRAND = "movesense"
 RAW_ACC_RANGE_G, RAW_GYR_RANGE_DPS = 16, 2000

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DecodeError
+from imu_hinge.errors import DecodeError
 
 SERVICE_UUID = "34802252-7185-4d5d-b431-630e7050e8f0"
 WRITE_CHAR_UUID = "34800001-7185-4d5d-b431-630e7050e8f0"

@@ -30,15 +30,15 @@ from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
 
-from ..errors import DecodeError, SensorLinkError
-from ..protocol import Command, CommandResponse, HapticCommand, SensorInfo
-from ..protocol.spec import BATTERY_LEVEL_CHAR_UUID, FIRMWARE_REVISION_CHAR_UUID, MODEL_NUMBER_CHAR_UUID
-from . import polar_pmd as pmd
-from .backend import HostClock, LinkBackend
-from .clock_fit import ClockFit
-from .discovery import FoundSensor
-from .events import LinkEvent, LinkItem, SampleBatch
-from .sensor_link import LinkOptions, Retry, SensorLink, _Restart
+from imu_hinge.errors import DecodeError, SensorLinkError
+from imu_hinge.protocol import Command, CommandResponse, HapticCommand, SensorInfo
+from imu_hinge.protocol.spec import BATTERY_LEVEL_CHAR_UUID, FIRMWARE_REVISION_CHAR_UUID, MODEL_NUMBER_CHAR_UUID
+from imu_hinge.sources import polar_pmd as pmd
+from imu_hinge.sources.backend import HostClock, LinkBackend
+from imu_hinge.sources.clock_fit import ClockFit
+from imu_hinge.sources.discovery import FoundSensor
+from imu_hinge.sources.link_events import LinkEvent, LinkItem, SampleBatch
+from imu_hinge.sources.sensor_link import LinkOptions, Retry, SensorLink, _Restart
 
 POLAR_RATES_HZ = (52,)
 _REBOOT_TOLERANCE_S = 2.0

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import DecodeError
+from imu_hinge.errors import DecodeError
 
 PMD_SERVICE_UUID = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
 PMD_CONTROL_UUID = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"

@@ -23,8 +23,8 @@ from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
 
-from ..errors import DecodeError, SensorLinkError
-from ..protocol import (
+from imu_hinge.errors import DecodeError, SensorLinkError
+from imu_hinge.protocol import (
     CONTROL_CHAR_UUID,
     DATA_CHAR_UUID,
     INFO_CHAR_UUID,
@@ -39,12 +39,12 @@ from ..protocol import (
     decode_response,
     encode_command,
 )
-from ..protocol.spec import BATTERY_LEVEL_CHAR_UUID, FIRMWARE_REVISION_CHAR_UUID, OPCODES
-from .backend import HostClock, LinkBackend, is_notify_acquired
-from .channel import NotificationChannel
-from .decoder import PacketDecoder
-from .discovery import FoundSensor, find_sensor
-from .events import LinkEvent, LinkItem
+from imu_hinge.protocol.spec import BATTERY_LEVEL_CHAR_UUID, FIRMWARE_REVISION_CHAR_UUID, OPCODES
+from imu_hinge.sources.backend import HostClock, LinkBackend, is_notify_acquired
+from imu_hinge.sources.channel import NotificationChannel
+from imu_hinge.sources.decoder import PacketDecoder
+from imu_hinge.sources.discovery import FoundSensor, find_sensor
+from imu_hinge.sources.link_events import LinkEvent, LinkItem
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,16 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import StoreError, UsageError
-from ..jsonable import dumps
-from ..samples import SENSOR_ROLES
+from imu_hinge.errors import StoreError, UsageError
+from imu_hinge.jsonable import dumps
+from imu_hinge.samples import SENSOR_ROLES
 
 FILE_NAME = "sensor-roles.json"
 
 
 def roles_path(db: str | Path | None = None) -> Path:
     """The roles file beside the store named by ``db`` (or the default store)."""
-    from ..store.db import resolve_db_path
+    from imu_hinge.store.db import resolve_db_path
 
     return resolve_db_path(db).with_name(FILE_NAME)
 

@@ -9,7 +9,7 @@
 Every write is one transaction (all or nothing); every SQLite problem (corrupt file,
 locked database, unknown person) arrives as a one-line :class:`~imu_hinge.errors.StoreError`.
 Modules: :mod:`.db` (path, connection, pragmas, transactions), :mod:`.schema` and
-:mod:`.migrations` (versioned tables), :mod:`.people`, :mod:`.sessions`, :mod:`.thresholds`.
+:mod:`.migrations` (versioned tables), :mod:`.people_store`, :mod:`.session_store`, :mod:`.thresholds`.
 """
 
 from __future__ import annotations
@@ -21,19 +21,28 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StoreError
-from . import people as _people
-from . import sessions as _sessions
-from .db import connect, default_db_path, guarded, iso_utc, parse_utc, platform_db_path, resolve_db_path, transaction
-from .migrations import LATEST_VERSION, migrate
-from .people import ALL_EXERCISES, Person, PersonSummary, RangeCalibration, Setting
-from .sessions import SessionSummary, SetSummary
-from .thresholds import PersonThresholds, resolve
+from imu_hinge.errors import StoreError
+from imu_hinge.store import people_store as _people
+from imu_hinge.store import session_store as _sessions
+from imu_hinge.store.db import (
+    connect,
+    default_db_path,
+    guarded,
+    iso_utc,
+    parse_utc,
+    platform_db_path,
+    resolve_db_path,
+    transaction,
+)
+from imu_hinge.store.migrations import LATEST_VERSION, migrate
+from imu_hinge.store.people_store import ALL_EXERCISES, Person, PersonSummary, RangeCalibration, Setting
+from imu_hinge.store.session_store import SessionSummary, SetSummary
+from imu_hinge.store.thresholds import PersonThresholds, resolve
 
 if TYPE_CHECKING:
-    from ..detection.events import Rep
-    from ..params import AnalysisParams
-    from ..pipeline import AnalysisResult
+    from imu_hinge.analysis.analysis_params import AnalysisParams
+    from imu_hinge.analysis.pipeline import AnalysisResult
+    from imu_hinge.detection.rep_events import Rep
 
 GENERIC_EXERCISE = "hinge"
 """The exercise a session is filed under when none is named."""
@@ -41,7 +50,7 @@ GENERIC_EXERCISE = "hinge"
 
 def canonical_exercise(name: str | None) -> str:
     """The catalogue key of ``name`` (aliases allowed); :class:`~imu_hinge.errors.UsageError` if unknown."""
-    from ..exercises import lookup
+    from imu_hinge.rehab.exercise_catalogue import lookup
 
     return lookup(name)[0] if name else GENERIC_EXERCISE
 
@@ -174,7 +183,7 @@ class Store:
     def params_for(self, person: Person | str, exercise: str | None, params: AnalysisParams,
                    keep: Collection[str] = ()) -> tuple[AnalysisParams, PersonThresholds]:
         """``params`` with the person's Lmax and threshold applied (fields in ``keep`` untouched)."""
-        from ..params import with_overrides
+        from imu_hinge.analysis.analysis_params import with_overrides
 
         th = self.thresholds(person, exercise)
         return with_overrides(params, **th.overrides(keep)), th

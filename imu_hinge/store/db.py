@@ -24,7 +24,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from ..errors import StoreError
+from imu_hinge.errors import StoreError
 
 ENV_DB = "IMU_HINGE_DB"
 ENV_BUSY_TIMEOUT_S = "IMU_HINGE_DB_BUSY_TIMEOUT_S"

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import StoreError
-from . import schema
-from .db import APPLICATION_ID, transaction
+from imu_hinge.errors import StoreError
+from imu_hinge.store import schema
+from imu_hinge.store.db import APPLICATION_ID, transaction
 
 
 @dataclass(frozen=True)

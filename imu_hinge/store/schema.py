@@ -14,7 +14,7 @@ Version 1 — people, calibrations, sessions, sets, reps, rep faults, alerts::
     sets          id, session_id, set_index, exercise, start_s, end_s, summary: n_reps, n_flagged,
                   n_rounding, n_lumbar_led, n_hyperextension, n_complete, peak_lumbar_max_deg,
                   peak_lumbar_mean_deg, peak_lumbar_pct_lmax_max, peak_trunk_mean_deg, lumbar_creep_deg
-    reps          id, set_id, session_id, rep_index, every metric of :class:`~imu_hinge.detection.events.Rep`
+    reps          id, set_id, session_id, rep_index, every metric of :class:`~imu_hinge.detection.rep_events.Rep`
                   (deg, s), complete, notes_json, extra_json (fields added to Rep later)
     rep_faults    rep_id, fault
     alerts        id, session_id, time_s, fault, value_deg, rep_index
@@ -40,7 +40,7 @@ REP_METRICS: tuple[str, ...] = (
     "min_lumbar_flexion_deg", "hinge_share", "onset_lag_s", "descent_s", "bottom_hold_s", "ascent_s",
     "time_above_threshold_s", "lockout_extension_deg", "peak_lumbar_pct_lmax",
 )
-"""Rep metric columns (the numeric fields of :class:`~imu_hinge.detection.events.Rep`)."""
+"""Rep metric columns (the numeric fields of :class:`~imu_hinge.detection.rep_events.Rep`)."""
 
 V1: tuple[str, ...] = (
     """CREATE TABLE people (

@@ -3,7 +3,7 @@
 Precedence, lowest first: the defaults, the exercise catalogue's thresholds, the person's
 setting for every exercise (``'*'``), the person's setting for this exercise, then whatever
 the user states explicitly on the command line (``keep``). ``lmax_deg`` comes from the
-person's latest range calibration. Overrides go through :func:`imu_hinge.params.with_overrides`.
+person's latest range calibration. Overrides go through :func:`imu_hinge.analysis.analysis_params.with_overrides`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from .people import ALL_EXERCISES, RangeCalibration, Setting
+from imu_hinge.store.people_store import ALL_EXERCISES, RangeCalibration, Setting
 
 THRESHOLD_FIELDS = ("lumbar_flexion_deg", "lumbar_flexion_pct_lmax")
 

@@ -1,0 +1,394 @@
+"""One causal pipeline, two drivers.
+
+:class:`HingePipeline` is the live form: :meth:`~HingePipeline.push` takes one
+:class:`~imu_hinge.samples.ImuSample` at a time (in arrival order) and returns the events it
+raises. :meth:`~HingePipeline.analyze` is the replay form over a whole
+:class:`~imu_hinge.samples.Recording` (:func:`analyze` is its entry point): the same calibration,
+the same filters (their C batch loops), the same sagittal angles, the same stream alignment
+(vectorised) and the same detector loop, over all rows at once (live passes blocks of one row).
+Both give the same angles, reps and alerts on the same samples fed in time order.
+
+Calibration comes in two kinds. Live, the pipeline calibrates as the samples arrive (a quiet
+stance, then the first hinge: :meth:`HingePipeline.push` from a fresh pipeline). A recording is
+calibrated as a whole before its first sample (:meth:`HingePipeline.prepare`: the stance found
+anywhere, the forward axes from every tilt), then runs causally from the first sample;
+:func:`pipeline_for` picks the kind (a recording made live replays with the live kind).
+
+    samples -> stance calibration -> per-sensor fusion -> sagittal angle -> rows on one time
+            base (P, T, L = T - P) -> rep / fault detector -> events
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from imu_hinge.analysis.analysis_params import AnalysisParams
+from imu_hinge.analysis.data_quality import recording_quality
+from imu_hinge.analysis.stance import StanceDetector, StanceEstimate, StanceResult
+from imu_hinge.analysis.stance_search import choose_stance, forward_directions
+from imu_hinge.detection.detector import HingeDetector
+from imu_hinge.detection.rep_events import CalibrationDone, Event, FaultRaised, Rep
+from imu_hinge.detection.role_check import SWAP_WARNING, roles_look_swapped
+from imu_hinge.fusion import make_filter
+from imu_hinge.fusion.base import GAP_FACTOR
+from imu_hinge.fusion.reanchor import Reanchor
+from imu_hinge.kinematics.alignment import RowCombiner, combine_batch
+from imu_hinge.kinematics.sagittal import AxisSearch, AxisSearchParams, SagittalAngle
+from imu_hinge.samples import SENSOR_ROLES, ImuSample, Recording, SensorStream
+
+PELVIS, TRUNK = SENSOR_ROLES
+BLOCK_SAMPLES = 1 << 18
+"""Batch work is done in blocks of this many samples: memory stays bounded on long recordings."""
+
+
+class SegmentTracker:
+    """Fusion filter + sagittal angle of one sensor's segment."""
+
+    def __init__(self, est: StanceEstimate, params: AnalysisParams) -> None:
+        self.role = est.sensor
+        self.rate_hz = est.rate_hz
+        self.filter = make_filter(params.fusion_method, est.rate_hz, **params.filter_options())
+        self.filter.reset(est.acc_first_m_s2, est.gyr_bias_rad_s)
+        self.gaps = Reanchor(self.filter, est.rate_hz, params.reanchor)
+        self._axis_params = params.axis
+        self.angle: SagittalAngle | None = None
+
+    def up_batch(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
+        """"up" in the sensor frame (N, 3) of each sample; NaN while settling after a long gap."""
+        return self.gaps.up_batch(t, acc, gyr)
+
+    def up(self, t: float, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
+        """One sample's "up" (3,): :meth:`up_batch` on a block of one."""
+        return self.gaps.up_batch(np.array([t]), np.asarray(acc, dtype=float)[None],
+                                  np.asarray(gyr, dtype=float)[None])[0]
+
+    def set_reference(self, ups: np.ndarray, forward: np.ndarray | None, refine: bool = True) -> None:
+        """Standing "up" = mean of the filter's up vectors over the stance samples.
+
+        ``forward`` (3,) or None: the segment's forward direction if known; ``refine``: learn it
+        further from the first tilts (a provisional direction from the first hinge) or keep it
+        (a direction from the whole recording)."""
+        self.angle = SagittalAngle(ups.mean(axis=0), self.rate_hz, self._axis_params, forward, refine=refine)
+
+    def angles_batch(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
+        """Sagittal angle (deg) of every sample, in blocks so memory stays bounded."""
+        assert self.angle is not None
+        parts = [self.angle.update_batch(self.up_batch(t[i:i + BLOCK_SAMPLES], acc[i:i + BLOCK_SAMPLES],
+                                                       gyr[i:i + BLOCK_SAMPLES]))
+                 for i in range(0, len(t), BLOCK_SAMPLES)]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+
+@dataclass
+class AnalysisResult:
+    """Everything one analysis produced. Angles in deg on the output time base (s)."""
+
+    time_s: np.ndarray
+    pelvic_tilt_deg: np.ndarray
+    trunk_flexion_deg: np.ndarray
+    lumbar_flexion_deg: np.ndarray
+    reps: list[Rep]
+    alerts: list[FaultRaised]
+    calibration: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    quality: dict[str, Any] = field(default_factory=dict)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "reps": [r.to_dict() for r in self.reps],
+            "alerts": [a.to_dict() for a in self.alerts],
+            "calibration": self.calibration,
+            "quality": self.quality,
+            "warnings": list(self.warnings),
+        }
+
+
+def _merged_order(times: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(role index, sample index) of every sample in arrival order: by time, sacrum first on ties."""
+    roles = np.concatenate([np.full(len(times[r]), i) for i, r in enumerate(SENSOR_ROLES)])
+    idx = np.concatenate([np.arange(len(times[r])) for r in SENSOR_ROLES])
+    t = np.concatenate([times[r] for r in SENSOR_ROLES])
+    order = np.lexsort((roles, t))
+    return roles[order], idx[order]
+
+
+class HingePipeline:
+    """The live pipeline: push samples one at a time, read events and results."""
+
+    def __init__(self, params: AnalysisParams | None = None) -> None:
+        self.params = params or AnalysisParams()
+        self._stance = StanceDetector(self.params.stance)
+        self.calibration: StanceResult | None = None
+        self.trackers: dict[str, SegmentTracker] = {}
+        self.base = TRUNK
+        self._combiner: RowCombiner | None = None
+        self.detector: HingeDetector | None = None
+        self._rows: list[tuple[float, float, float, float]] = []
+        self._searches: dict[str, AxisSearch] = {}
+        self._axis_params = AxisSearchParams()
+        self._announce = False
+
+    @property
+    def calibration_phase(self) -> str:
+        """``"stance"`` (awaiting a quiet stance), ``"axis"`` (awaiting the first hinge) or ``"running"``."""
+        return "running" if self.trackers else "stance" if self.calibration is None else "axis"
+
+    @property
+    def calibration_restarts(self) -> int:
+        """How often the live stance started over because the lifter moved too early."""
+        return self._stance.restarts
+
+    @property
+    def n_rows(self) -> int:
+        return len(self._rows)
+
+    def rows_since(self, start: int) -> list[tuple[float, float, float, float]]:
+        """The angle rows ``(time_s, P, T, L)`` (deg) from index ``start`` on."""
+        return self._rows[start:]
+
+    # -- calibration: quiet stance, then the onset of the first hinge ------------------
+    def _calibrate(self, sensor: str, t: float, acc: np.ndarray, gyr: np.ndarray) -> bool:
+        """Feed one sample to the calibration; True once the pipeline can start."""
+        if self.calibration is None:
+            result = self._stance.push(sensor, t, acc, gyr)
+            if result is None:
+                return False
+            self.calibration = result
+            for role, est in result.sensors.items():
+                self._searches[role] = AxisSearch(est.acc_mean_m_s2, est.rate_hz, self._axis_params)
+            buffered = {r: self._stance.buffered(r) for r in SENSOR_ROLES}
+            roles, idx = _merged_order({r: buffered[r][0] for r in SENSOR_ROLES})
+            for ri, i in zip(roles, idx, strict=True):
+                role = SENSOR_ROLES[ri]
+                self._searches[role].push(buffered[role][2][i] - result.sensors[role].gyr_bias_rad_s,
+                                          buffered[role][1][i])
+        else:
+            self._stance.append(sensor, t, acc, gyr)
+            self._searches[sensor].push(gyr - self.calibration.sensors[sensor].gyr_bias_rad_s, acc)
+        return (self._searches[TRUNK].forward is not None
+                or t - self.calibration.end_s > self._axis_params.timeout_s)
+
+    # -- set-up once the stance is known ------------------------------------------------
+    def _start(self, data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Build trackers from the calibration; return the angles (deg) of the samples in ``data``."""
+        result = self.calibration
+        assert result is not None
+        angles: dict[str, np.ndarray] = {}
+        for role in SENSOR_ROLES:
+            t, acc, gyr = data[role]
+            tracker = SegmentTracker(result.sensors[role], self.params)
+            # in blocks: only the angles are kept, so memory does not grow with (N, 4) quaternions
+            first = max(int(np.searchsorted(t, result.end_s, side="right")), min(len(t), BLOCK_SAMPLES))
+            ups = tracker.up_batch(t[:first], acc[:first], gyr[:first])
+            search = self._searches.get(role)
+            tracker.set_reference(ups[(t[:first] >= result.start_s) & (t[:first] <= result.end_s)],
+                                  search.forward if search is not None else None)
+            assert tracker.angle is not None
+            angles[role] = np.concatenate([tracker.angle.update_batch(ups),
+                                           tracker.angles_batch(t[first:], acc[first:], gyr[first:])])
+            self.trackers[role] = tracker
+        self._set_up_rows()
+        return angles
+
+    def prepare(self, recording: Recording) -> list[str]:
+        """Calibrate from the whole recording before its first sample is pushed (analyze, replay).
+
+        The stance is searched for anywhere (:func:`~.calibration.stance_search.choose_stance`),
+        the forward directions come from the whole recording; then every sample, from the first,
+        goes causally through the filters, angles and detector. Returns warnings (a fallback zero).
+        """
+        choice = choose_stance(recording, self.params.stance_search)
+        result = choice.result
+        forwards = forward_directions(recording, {r: e.acc_mean_m_s2 for r, e in result.sensors.items()})
+        sensors: dict[str, StanceEstimate] = {}
+        for role in SENSOR_ROLES:
+            s = recording[role]
+            est = result.sensors[role]
+            first = int(np.searchsorted(s.time_s, result.end_s, side="right"))
+            if result.start_s <= s.time_s[0] + self.params.stance_search.start_s:
+                # a stance at the start: the filter's own "up" there (it starts aligned with it),
+                # from a pass identical to the one that follows
+                ups = SegmentTracker(est, self.params).up_batch(
+                    s.time_s[:first], s.acc_m_s2[:first], s.gyr_rad_s[:first])[s.time_s[:first] >= result.start_s]
+            else:
+                # a later stance: gravity as the accelerometer saw it there, exact when still (the
+                # filter's up there carries whatever error it gathered since the first sample) ...
+                ups = est.acc_mean_m_s2[None, :]
+                # ... and the filter starts from the orientation the first sample had, found by
+                # running the filter backwards in time from the stance (the first samples may move)
+                est = replace(est, acc_first_m_s2=self._up_at_first_sample(est, s, first))
+            sensors[role] = est
+            tracker = SegmentTracker(est, self.params)
+            tracker.set_reference(ups, forwards[role], refine=forwards[role] is None)
+            self.trackers[role] = tracker
+        self.calibration = replace(result, sensors=sensors)
+        self._set_up_rows()
+        self._announce = True
+        return list(choice.warnings)
+
+    def _up_at_first_sample(self, est: StanceEstimate, s: SensorStream, stop: int) -> np.ndarray:
+        """Gravity (m/s^2, sensor frame) at the first sample: the filter run from the stance
+        (samples ``stop-1`` down to 0) on the time-reversed motion: the rotation rate negated, with
+        the bias taken off first (reversed, a bias would turn the other way)."""
+        back = SegmentTracker(replace(est, acc_first_m_s2=est.acc_mean_m_s2, gyr_bias_rad_s=np.zeros(3)), self.params)
+        t_rev = s.time_s[stop - 1] - s.time_s[stop - 1::-1]
+        ups = back.up_batch(t_rev, s.acc_m_s2[stop - 1::-1], est.gyr_bias_rad_s - s.gyr_rad_s[stop - 1::-1])
+        return float(np.linalg.norm(est.acc_mean_m_s2)) * ups[-1]
+
+    def _set_up_rows(self) -> None:
+        """Stream alignment and detector, once the trackers exist."""
+        rp, rt = self.trackers[PELVIS].rate_hz, self.trackers[TRUNK].rate_hz
+        self.base = PELVIS if rp > 1.05 * rt else TRUNK
+        other = PELVIS if self.base == TRUNK else TRUNK
+        other_rate = self.trackers[other].rate_hz
+        self._max_age_s = GAP_FACTOR / other_rate + 0.5 / self.trackers[self.base].rate_hz
+        self._max_slope_gap_s = GAP_FACTOR / other_rate
+        self._combiner = RowCombiner(self.base, self._max_age_s, self._max_slope_gap_s)
+        base_rate = self.trackers[self.base].rate_hz
+        self.detector = HingeDetector(self.params.detector, max_gap_s=max(GAP_FACTOR / base_rate, 0.06))
+
+    def _row(self, t: float, base_angle: float, other_angle: float) -> list[Event]:
+        p, tr = (base_angle, other_angle) if self.base == PELVIS else (other_angle, base_angle)
+        lum = tr - p
+        self._rows.append((t, p, tr, lum))
+        assert self.detector is not None
+        return self.detector.step(t, p, tr, lum)
+
+    # -- live driver ------------------------------------------------------------------------
+    def push(self, sample: ImuSample) -> list[Event]:
+        """Process one sample (in arrival order); return the events it raised."""
+        acc = np.asarray(sample.acc_m_s2, dtype=float)
+        gyr = np.asarray(sample.gyr_rad_s, dtype=float)
+        if not self.trackers:
+            if not self._calibrate(sample.sensor, sample.time_s, acc, gyr):
+                return []
+            data = {r: self._stance.buffered(r) for r in SENSOR_ROLES}
+            angles = self._start(data)
+            assert self.calibration is not None
+            events: list[Event] = [CalibrationDone(sample.time_s, self.calibration.start_s, self.calibration.end_s)]
+            roles, idx = _merged_order({r: data[r][0] for r in SENSOR_ROLES})
+            assert self._combiner is not None
+            for ri, i in zip(roles, idx, strict=True):
+                role = SENSOR_ROLES[ri]
+                row = self._combiner.push(role, float(data[role][0][i]), float(angles[role][i]))
+                if row is not None:
+                    events.extend(self._row(*row))
+            return events
+        events = []
+        if self._announce:  # calibrated from the whole recording before the first sample
+            self._announce = False
+            assert self.calibration is not None
+            events.append(CalibrationDone(sample.time_s, self.calibration.start_s, self.calibration.end_s))
+        tracker = self.trackers[sample.sensor]
+        up = tracker.up(sample.time_s, acc, gyr)
+        assert tracker.angle is not None and self._combiner is not None
+        row = self._combiner.push(sample.sensor, sample.time_s, tracker.angle.update(up))
+        return events + self._row(*row) if row is not None else events
+
+    # -- batch driver -----------------------------------------------------------------------
+    def analyze(self, recording: Recording) -> AnalysisResult:
+        """Batch driver (a fresh pipeline): the live pipeline's result on a whole recording, computed
+        fast. Calibrated as :func:`pipeline_for` says; the stages run over whole streams (their
+        batch loops), the detector over all rows in one block: the same code :meth:`push` runs."""
+        streams = {r: recording[r] for r in SENSOR_ROLES}
+        data = {r: (s.time_s, s.acc_m_s2, s.gyr_rad_s) for r, s in streams.items()}
+        cal_warnings = [] if calibrated_live(recording) else self.prepare(recording)
+        if self.trackers:
+            angles = {r: self.trackers[r].angles_batch(*data[r]) for r in SENSOR_ROLES}
+        else:
+            self._calibrate_from_start(streams)
+            angles = self._start(data)
+        base, other = self.base, (PELVIS if self.base == TRUNK else TRUNK)
+        bt = streams[base].time_s
+        other_angle = np.concatenate([  # in blocks: the alignment's temporaries stay small
+            combine_batch(bt[i:i + BLOCK_SAMPLES], streams[other].time_s, angles[other],
+                          other_first_on_tie=SENSOR_ROLES.index(other) < SENSOR_ROLES.index(base),
+                          max_age_s=self._max_age_s, max_slope_gap_s=self._max_slope_gap_s)
+            for i in range(0, max(len(bt), 1), BLOCK_SAMPLES)])
+        ba = angles[base]
+        p, tr = (ba, other_angle) if base == PELVIS else (other_angle, ba)
+        lum = tr - p
+        assert self.detector is not None
+        self.detector.run(bt, p, tr, lum)
+        self.finish()
+        quality, quality_warnings = recording_quality(recording)
+        if roles_look_swapped(self.detector.reps):
+            quality_warnings.append(SWAP_WARNING)
+        result = self._result(bt, p, tr, lum, [*recording.warnings, *cal_warnings, *quality_warnings])
+        result.quality = quality
+        return result
+
+    def _calibrate_from_start(self, streams: dict[str, SensorStream]) -> None:
+        """Live calibration of a recording: its early samples, in arrival order, until it is done."""
+        ready = False
+        t0 = min(float(s.time_s[0]) for s in streams.values())
+        horizon_s, done = 30.0, 0.0
+        while not ready:  # arrival order of the early samples only: calibration ends within seconds
+            early = {r: s.time_s[s.time_s < t0 + horizon_s] for r, s in streams.items()}
+            roles, idx = _merged_order(early)
+            for ri, i in zip(roles.tolist(), idx.tolist(), strict=True):
+                s = streams[SENSOR_ROLES[ri]]
+                if s.time_s[i] < t0 + done:
+                    continue
+                if self._calibrate(s.sensor, float(s.time_s[i]), s.acc_m_s2[i], s.gyr_rad_s[i]):
+                    ready = True
+                    break
+            if ready or all(len(early[r]) == len(streams[r]) for r in SENSOR_ROLES):
+                break
+            done, horizon_s = horizon_s, 2 * horizon_s
+        if self.calibration is None:
+            self.calibration = self._stance.finalize_now()
+        if not ready:
+            self._searches = {}
+
+    def finish(self) -> list[Event]:
+        """End of data: flush reps whose lockout window is still open."""
+        return self.detector.finish() if self.detector is not None else []
+
+    def result(self, warnings: list[str] | None = None) -> AnalysisResult:
+        rows = np.asarray(self._rows, dtype=float).reshape(-1, 4)
+        return self._result(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], warnings or [])
+
+    def _result(self, t: np.ndarray, p: np.ndarray, tr: np.ndarray, lum: np.ndarray,
+                warnings: list[str]) -> AnalysisResult:
+        det = self.detector
+        cal: dict[str, Any] = {}
+        if self.calibration is not None:
+            cal = {"stand_start_s": self.calibration.start_s, "stand_end_s": self.calibration.end_s,
+                   "base_sensor": self.base, "fusion_method": self.params.fusion_method, "sensors": {}}
+            for role, tracker in self.trackers.items():
+                est = self.calibration.sensors[role]
+                cal["sensors"][role] = {
+                    "rate_hz": round(tracker.rate_hz, 4),
+                    "gyr_bias_rad_s": [round(float(v), 6) for v in est.gyr_bias_rad_s],
+                    "up_standing": [round(float(v), 6) for v in tracker.angle.u0] if tracker.angle else None,
+                    "forward": ([round(float(v), 6) for v in tracker.angle.forward]
+                                if tracker.angle is not None and tracker.angle.forward is not None else None),
+                }
+        return AnalysisResult(t, p, tr, lum, list(det.reps) if det else [], list(det.alerts) if det else [],
+                              cal, warnings)
+
+
+LIVE_CALIBRATION = "live"
+"""``metadata["calibration"]`` of a recording made by a live session: it was calibrated as it
+ran (stance from the start, axis from the first hinge), and replays the same way."""
+
+
+def calibrated_live(recording: Recording) -> bool:
+    """Was ``recording`` calibrated live (so analyze and replay must calibrate it the same way)?"""
+    return recording.metadata.get("calibration") == LIVE_CALIBRATION
+
+
+def pipeline_for(recording: Recording, params: AnalysisParams | None = None) -> tuple[HingePipeline, list[str]]:
+    """The pipeline that replays ``recording``: calibrated from the whole recording before its
+    first sample, or, for a recording of a live session, calibrated as it ran (returns warnings)."""
+    pipe = HingePipeline(params)
+    return pipe, ([] if calibrated_live(recording) else pipe.prepare(recording))
+
+
+def analyze(recording: Recording, params: AnalysisParams | None = None) -> AnalysisResult:
+    """Batch entry point: :meth:`HingePipeline.analyze` of a fresh pipeline."""
+    return HingePipeline(params).analyze(recording)

@@ -1,0 +1,331 @@
+"""Calibration of a whole recording: find the stance wherever the person stood (or sat) still.
+
+A live session asks the lifter to stand still first (:class:`~.stance.StanceDetector`). A
+recording may not start that way: real people start moving at once, sway, sit, and the first
+still moment can be the bottom of a hinge. Here the recording is looked through first:
+
+1. **Quiet stretches**: both sensors still (smoothed gyro rate and |acc| near their quiet levels)
+   for at least ``min_stand_s``; standing sway of a few degrees still counts as quiet.
+2. **Upright**: the posture at the start of the recording (the person stands or sits upright
+   when the recording starts, and may be moving already a fraction of a second later) is the
+   reference; the stance is the first quiet stretch in that posture (both sensors' gravity
+   within ``match_deg``). A held hinge bottom is quiet but not that posture and is skipped.
+3. **No such stretch**: the stillest moments near the start serve, with a warning that says
+   which zero was used and how uncertain it is. Never still at all: refused, saying why.
+
+The gyro bias comes from the stance, corrected for sway by the accelerometer
+(:func:`~.stance.sway_corrected_bias`); when the stance is short, a longer quiet stretch in any
+posture gives it (bias does not depend on posture). The forward direction of each segment is
+the direction of the segment's large tilts over the whole recording (:func:`forward_directions`):
+hinges tip forward again and again, side bends go both ways and cancel, twists do not tip.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from imu_hinge.analysis.stance import StanceEstimate, StanceResult, sway_corrected_bias
+from imu_hinge.errors import CalibrationError
+from imu_hinge.samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream
+
+GAP_FILL = 1e6
+"""Stillness measures across a gap: never quiet (finite, so moving averages stay defined)."""
+
+
+@dataclass(frozen=True)
+class StanceSearchParams:
+    min_stand_s: float = 0.5
+    """Shortest quiet stretch that serves as the stance."""
+    max_stand_s: float = 5.0
+    """Only the first ``max_stand_s`` of a long quiet stretch are averaged."""
+    smooth_s: float = 0.1
+    quiet_gyr_rad_s: float = 0.35
+    """Smoothed gyro rate (rough bias removed) below this is quiet: sway of 5 deg stays < ~0.2."""
+    quiet_acc_m_s2: float = 1.5
+    """Smoothed |acc| within this of gravity is quiet."""
+    settle_s: float = 0.3
+    """Left out at the start of a quiet stretch after a movement (the body settles)."""
+    margin_s: float = 0.6
+    """Left out before the movement that ends a quiet stretch: a slow start of a movement stays under
+    the quiet threshold for a few tenths of a second."""
+    start_s: float = 0.25
+    """The posture at the start: mean gravity direction over the first ``start_s`` of each sensor."""
+    match_deg: float = 12.0
+    """A quiet stretch within this of the start posture (both sensors) is upright."""
+    bias_min_s: float = 1.0
+    """A stance shorter than this takes its gyro bias from the first quiet stretch this long."""
+    still_gyr_rad_s: float = 1.0
+    """The stillest moments must at least be this still (smoothed gyro), else the data is refused."""
+    pool_s: float = 60.0
+    """A stance after the start takes its gyro bias with the quiet stretches up to this much later."""
+    fallback_within_s: float = 3.0
+    """Without an upright quiet stretch, the data must be still somewhere this close to the start."""
+    fallback_min_s: float = 0.1
+    """... and the zero is the posture over the still start of the recording, at least this long."""
+
+
+@dataclass(frozen=True)
+class StanceChoice:
+    """What the search chose: the stance, and a warning when it is a fallback."""
+
+    result: StanceResult
+    warnings: tuple[str, ...] = ()
+    how: str = "quiet"
+    """``"quiet"`` (a quiet upright stretch) or ``"start"`` (fallback: the posture at the start)."""
+
+
+def _smooth(x: np.ndarray, n: int) -> np.ndarray:
+    """Centred moving average over ``n`` rows of (N, k) ``x`` (shorter at the ends). Memory: the
+    running sum and the result only (ten hours of samples make these arrays large)."""
+    if n <= 1 or len(x) == 0:
+        return x
+    m, h = len(x), n // 2
+    c = np.empty((m + 1, x.shape[1]))
+    c[0] = 0.0
+    np.cumsum(x, axis=0, out=c[1:])
+    out = np.empty((m, x.shape[1]))
+    k = max(0, m - n + 1)  # rows whose whole window lies inside (sums over n rows): h .. h + k - 1
+    mid = slice(h, h + k)
+    np.subtract(c[n:n + k], c[:k], out=out[mid])
+    out[mid] /= float(n)
+    ends = np.r_[0:min(h, m), min(m, h + k):m]  # the shorter windows at both ends
+    lo = np.clip(ends - h, 0, m)
+    hi = np.clip(ends - h + n, 0, m)
+    out[ends] = (c[hi] - c[lo]) / (hi - lo)[:, None]
+    return out
+
+
+def _stillness(s: SensorStream, params: StanceSearchParams) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample: smoothed gyro rate (rad/s, rough bias removed) and smoothed | |acc| - g | (m/s^2)."""
+    n = max(1, int(round(params.smooth_s * s.nominal_rate_hz)))
+    gyr = s.gyr_rad_s
+    slow = np.linalg.norm(gyr, axis=1) < 0.2
+    # a column at a time: (N,) temporaries, not (N, 3) ones (the same numbers)
+    rough_bias = (np.array([np.median(gyr[slow, j]) for j in range(3)]) if slow.sum() > 10 else np.zeros(3))
+    rate = np.zeros(len(gyr))
+    for j in range(3):
+        smooth_j = _smooth((gyr[:, j] - rough_bias[j])[:, None], n)[:, 0]
+        rate += smooth_j * smooth_j
+    np.sqrt(rate, out=rate)
+    accn = _smooth(np.linalg.norm(s.acc_m_s2, axis=1)[:, None], n)[:, 0]
+    return rate, np.abs(accn - STANDARD_GRAVITY_M_S2)
+
+
+def _span(s: SensorStream, t0: float, t1: float) -> slice:
+    """The samples of ``s`` with ``t0 <= time_s <= t1`` (a slice: no pass over the whole stream)."""
+    return slice(int(np.searchsorted(s.time_s, t0, side="left")), int(np.searchsorted(s.time_s, t1, side="right")))
+
+
+def _on_grid(t: np.ndarray, values: np.ndarray, grid: np.ndarray, max_gap_s: float, fill: float) -> np.ndarray:
+    """The value of the latest sample at or before each grid time (``fill`` across a gap)."""
+    i = np.searchsorted(t, grid, side="right") - 1
+    ok = (i >= 0) & (grid - t[np.clip(i, 0, None)] <= max_gap_s)
+    out = np.full(len(grid), fill)
+    out[ok] = values[i[ok]]
+    return out
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) index pairs of the True runs of ``mask``."""
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def _mean_dir(s: SensorStream, t0: float, t1: float) -> np.ndarray | None:
+    m = _span(s, t0, t1)
+    if m.stop <= m.start:
+        return None
+    a = s.acc_m_s2[m].mean(axis=0)
+    return _unit(a) if np.linalg.norm(a) > 0 else None
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    return math.degrees(math.acos(max(-1.0, min(1.0, float(a @ b)))))
+
+
+def _pooled_bias(s: SensorStream, spans: list[tuple[float, float]], own: np.ndarray) -> np.ndarray:
+    """Gyro bias from several quiet stretches in any posture, by least squares.
+
+    Each stretch measures the bias across its gravity direction (sway-corrected mean gyro), with a
+    weight of its duration squared (its sway error falls as 1/duration); along gravity a stretch
+    sees nothing of the bias but any slow turn of the body, so that part of each is left out. A
+    stretch in another posture (a held hinge) measures what the upright ones cannot; the stance's
+    own estimate ``own`` (3,) holds the rest, weakly.
+    """
+    a_mat = 0.1 * np.eye(3)
+    rhs = 0.1 * own
+    for a, b in spans:
+        m = _span(s, a, b)
+        if m.stop - m.start < 5:
+            continue
+        g = _unit(s.acc_m_s2[m].mean(axis=0))
+        across = (np.eye(3) - np.outer(g, g)) * (b - a) ** 2
+        a_mat += across
+        rhs += across @ sway_corrected_bias(s.time_s[m], s.acc_m_s2[m], s.gyr_rad_s[m])
+    return np.linalg.solve(a_mat, rhs)
+
+
+def _upright(direction: np.ndarray | None, start: np.ndarray | None, match_deg: float) -> bool:
+    """Is gravity ``direction`` within ``match_deg`` of the start posture's?"""
+    return direction is not None and start is not None and _angle_deg(direction, start) <= match_deg
+
+
+def _estimate(s: SensorStream, t0: float, t1: float, bias_from: tuple[float, float],
+              first_acc: np.ndarray) -> StanceEstimate:
+    m = _span(s, t0, t1)
+    if m.stop - m.start < 5:
+        raise CalibrationError(f"the {s.sensor} sensor has too few samples in the stance "
+                               f"({t0:.2f}-{t1:.2f} s): check the recording for a gap there")
+    b = _span(s, *bias_from)
+    bias = sway_corrected_bias(s.time_s[b], s.acc_m_s2[b], s.gyr_rad_s[b])
+    return StanceEstimate(s.sensor, s.acc_m_s2[m].mean(axis=0), bias, first_acc, m.stop - m.start, s.nominal_rate_hz)
+
+
+def choose_stance(recording: Recording, params: StanceSearchParams | None = None) -> StanceChoice:
+    """The stance of ``recording`` (both sensors), found anywhere in it; see the module docstring."""
+    p = params or StanceSearchParams()
+    streams = {r: recording[r] for r in SENSOR_ROLES}
+    for role, s in streams.items():
+        if len(s) < 5:
+            raise CalibrationError(f"the {role} sensor has {len(s)} samples: too short to analyse")
+    t_start = max(float(s.time_s[0]) for s in streams.values())
+    t_end = min(float(s.time_s[-1]) for s in streams.values())
+    if t_end - t_start < p.min_stand_s:
+        raise CalibrationError(f"the two sensors overlap for {max(0.0, t_end - t_start):.2f} s: too short to "
+                               f"calibrate (need at least {p.min_stand_s:.1f} s of both)")
+    step = 0.01
+    grid = np.arange(t_start, t_end, step)
+    rate = np.zeros(len(grid))
+    accdev = np.zeros(len(grid))
+    for s in streams.values():
+        gyr_still, acc_still = _stillness(s, p)
+        max_gap = 1.5 / s.nominal_rate_hz + step
+        rate = np.maximum(rate, _on_grid(s.time_s, gyr_still, grid, max_gap, GAP_FILL))
+        accdev = np.maximum(accdev, _on_grid(s.time_s, acc_still, grid, max_gap, GAP_FILL))
+    quiet = (rate < p.quiet_gyr_rad_s) & (accdev < p.quiet_acc_m_s2)
+    start_dir = {r: _mean_dir(s, float(s.time_s[0]), float(s.time_s[0]) + p.start_s) for r, s in streams.items()}
+    first_acc = {r: s.acc_m_s2[s.time_s <= s.time_s[0] + p.start_s].mean(axis=0) for r, s in streams.items()}
+    settle, margin = int(round(p.settle_s / step)), int(round(p.margin_s / step))
+    min_n = int(round(p.min_stand_s / step))
+    stretches: list[tuple[float, float]] = []
+    for i0, i1 in _runs(quiet):
+        j0 = i0 if i0 == 0 else i0 + settle  # a stretch from the very start has no movement before it
+        j1 = i1 if i1 == len(grid) else i1 - margin
+        if j1 - j0 >= min_n:
+            stretches.append((float(grid[j0]), float(grid[j1 - 1])))
+    bias_span = next(((a, b) for a, b in stretches if b - a >= p.bias_min_s), None)
+    upright = [(a, b) for a, b in stretches
+               if all(_upright(_mean_dir(streams[r], a, b), start_dir[r], p.match_deg) for r in SENSOR_ROLES)]
+    if upright:
+        a, b = upright[0]
+        end = min(b, a + p.max_stand_s)
+        bias_from = (a, end) if end - a >= p.bias_min_s or bias_span is None else bias_span
+        sensors = {r: _estimate(s, a, end, bias_from, first_acc[r]) for r, s in streams.items()}
+        if a > t_start:  # a later stance is often short, and its sway error in the gyro bias falls
+            # only as 1/duration: the quiet stretches within pool_s after it (any posture) join in
+            quiet_pool = [(c, min(d, c + p.max_stand_s)) for c, d in stretches if 0 <= c - a <= p.pool_s]
+            sensors = {r: replace(e, gyr_bias_rad_s=_pooled_bias(streams[r], quiet_pool, e.gyr_bias_rad_s))
+                       for r, e in sensors.items()}
+        return StanceChoice(StanceResult(a, end, end, sensors))
+    # no quiet upright stretch: the zero is the posture the recording starts in, over its first
+    # still moments (the person is upright when the recording starts and moves a moment later)
+    n = max(1, min_n)
+    score = _smooth(rate[:, None], n)[:, 0]  # mean smoothed rate over the window centred there
+    near = grid <= t_start + max(p.fallback_within_s, p.min_stand_s)
+    if not near.any() or not np.isfinite(score[near]).any() or float(np.nanmin(score[near])) > p.still_gyr_rad_s:
+        raise CalibrationError(
+            "the sensors are never still near the start (smoothed rotation above "
+            f"{p.still_gyr_rad_s:.1f} rad/s throughout): nothing can serve as the upright zero; record "
+            "standing or sitting upright and still for a moment, then move")
+    still_run = int(np.argmin(quiet)) if not quiet.all() else len(quiet)  # quiet samples from the start
+    z0 = t_start
+    z1 = min(t_end, t_start + min(p.start_s, max(p.fallback_min_s, still_run * step)))
+    spread = max(_tilt_spread_deg(s, z0, z1) for s in streams.values())
+    quiet_pool = [(c, min(d, c + p.max_stand_s)) for c, d in stretches if c - z0 <= p.pool_s]
+    sensors = {r: _estimate(s, z0, z1, (z0, z1), s.acc_m_s2[_span(s, z0, z1)].mean(axis=0))
+               for r, s in streams.items()}
+    sensors = {r: replace(e, gyr_bias_rad_s=_pooled_bias(streams[r], quiet_pool, e.gyr_bias_rad_s))
+               for r, e in sensors.items()}
+    warning = (f"no quiet upright stretch of {p.min_stand_s:.1f} s: angles are relative to the posture at "
+               f"{z0:.2f}-{z1:.2f} s (the start of the recording), uncertain by about {spread:.0f} deg; "
+               "start recordings standing or sitting still for a second")
+    return StanceChoice(StanceResult(z0, z1, z1, sensors), (warning,), "start")
+
+
+def _tilt_spread_deg(s: SensorStream, t0: float, t1: float) -> float:
+    """How far gravity wanders (deg, max from its mean) over ``t0..t1``: the zero's uncertainty."""
+    m = _span(s, t0, t1)
+    if m.stop - m.start < 2:
+        return float("nan")
+    u = s.acc_m_s2[m] / np.linalg.norm(s.acc_m_s2[m], axis=1)[:, None]
+    mean = _unit(u.mean(axis=0))
+    return max(2.0, float(np.degrees(np.arccos(np.clip(u @ mean, -1, 1))).max()))  # sway: at least ~2 deg
+
+
+@dataclass(frozen=True)
+class ForwardParams:
+    smooth_s: float = 0.3
+    """Accelerometer low-pass before its tilt is taken (hides the linear acceleration of a hinge)."""
+    min_tilt_deg: float = 20.0
+    """Trunk tilts beyond this count (hinges reach 30-90 deg; sway, walking and most side bends less)."""
+    min_mean_deg: float = 3.0
+    """A summed tilt weaker than this per counted sample has no usable direction (a still pelvis)."""
+
+
+def forward_directions(recording: Recording, up: dict[str, np.ndarray],
+                       params: ForwardParams | None = None) -> dict[str, np.ndarray | None]:
+    """Each segment's forward direction (sensor frame, unit, orthogonal to ``up[role]``) or None.
+
+    A forward tip moves "up" towards -forward. Over the trunk's samples tilted beyond
+    ``min_tilt_deg``, the principal axis of the tilt vectors is the sagittal one: hinges tip far
+    along it, side bends only across it, twists and walking hardly tilt; its sign is the side the
+    tilts mostly go to. The pelvis' tilt vectors count over the moments the trunk is tipped
+    forward, so its own side tilts do not count.
+    """
+    p = params or ForwardParams()
+    tilts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for role in SENSOR_ROLES:
+        s = recording[role]
+        u0 = _unit(np.asarray(up[role], dtype=float))
+        n = max(1, int(round(p.smooth_s * s.nominal_rate_hz)))
+        v = _smooth(s.acc_m_s2, n)
+        v /= np.linalg.norm(v, axis=1)[:, None]
+        along = v @ u0
+        for j in range(3):  # v -= along * u0, a column at a time (no (N, 3) temporaries)
+            v[:, j] -= along * u0[j]
+        tilts[role] = (s.time_s, v)  # sin(tilt) towards where "up" went, in the plane across u0
+    t_trunk, v_trunk = tilts[SENSOR_ROLES[1]]
+    big = np.linalg.norm(v_trunk, axis=1) > math.sin(math.radians(p.min_tilt_deg))
+    out: dict[str, np.ndarray | None] = {r: None for r in SENSOR_ROLES}
+    f_trunk = _principal_forward(v_trunk[big], p)
+    if f_trunk is None:
+        return out
+    out[SENSOR_ROLES[1]] = f_trunk
+    forward_tipped = big & (-(v_trunk @ f_trunk) > math.sin(math.radians(p.min_tilt_deg)))
+    t_p, v_p = tilts[SENSOR_ROLES[0]]
+    i = np.clip(np.searchsorted(t_p, t_trunk[forward_tipped]), 0, len(t_p) - 1)
+    out[SENSOR_ROLES[0]] = _principal_forward(v_p[i], p)
+    return out
+
+
+def _principal_forward(v: np.ndarray, p: ForwardParams) -> np.ndarray | None:
+    """The axis along which tilt vectors ``v`` (N, 3) spread most, signed towards their mean
+    (-forward): side bends to both sides only widen the spread across it, and do not turn it."""
+    if len(v) < 3:
+        return None
+    w, vecs = np.linalg.eigh(v.T @ v)
+    axis = vecs[:, -1]
+    along = v @ axis
+    if abs(float(along.mean())) < math.sin(math.radians(p.min_mean_deg)):
+        return None  # no consistent direction: a segment that hardly tips
+    return -axis if along.sum() > 0 else axis
+
+
+__all__ = ["ForwardParams", "StanceChoice", "StanceSearchParams", "choose_stance", "forward_directions"]

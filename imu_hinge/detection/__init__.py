@@ -1,0 +1,9 @@
+"""Detection: the rep state machine, fault rules and per-rep metrics (``docs`` of contracts §4).
+
+- :mod:`.detector` — :class:`~.detector.HingeDetector`, one output row at a time or a block of rows.
+- :mod:`.rep_events` — the events the core emits (reps, faults, sensor lost/back).
+- :mod:`.detector_params` — the detector's parameters (no state).
+- :mod:`.role_check` — sensor roles swapped? told from the motion alone.
+"""
+
+__all__ = ["detector", "detector_params", "rep_events", "role_check"]
