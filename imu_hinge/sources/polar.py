@@ -32,13 +32,13 @@ from bleak.exc import BleakError
 
 from imu_hinge.errors import DecodeError, SensorLinkError
 from imu_hinge.protocol import Command, CommandResponse, HapticCommand, SensorInfo
-from imu_hinge.protocol.spec import BATTERY_LEVEL_CHAR_UUID, FIRMWARE_REVISION_CHAR_UUID, MODEL_NUMBER_CHAR_UUID
+from imu_hinge.protocol.spec import MODEL_NUMBER_CHAR_UUID
 from imu_hinge.sources import polar_pmd as pmd
 from imu_hinge.sources.backend import HostClock, LinkBackend
 from imu_hinge.sources.clock_fit import ClockFit
 from imu_hinge.sources.discovery import FoundSensor
 from imu_hinge.sources.link_events import LinkEvent, LinkItem, SampleBatch
-from imu_hinge.sources.sensor_link import LinkOptions, Retry, SensorLink, _Restart
+from imu_hinge.sources.sensor_link import LinkOptions, Retry, SensorLink
 
 POLAR_RATES_HZ = (52,)
 _REBOOT_TOLERANCE_S = 2.0
@@ -301,47 +301,34 @@ class PolarLink(SensorLink):
                 break
 
     # --- set-up -------------------------------------------------------------------------
-    async def connect(self, found: FoundSensor, *, start: bool = True) -> None:
-        opts = self.options
-        self.found = found
+    async def _read_info(self, client: BleakClient) -> SensorInfo | None:
+        """A Polar answers with its features, not an info characteristic: refuse a device that cannot stream
+        an IMU's two streams (the info itself comes with the streams' settings, :meth:`_start_stream`)."""
         self.polar_decoder.device = self.device
-        client = BleakClient(found.device, disconnected_callback=self._on_disconnect,
-                             timeout=opts.connect_timeout_s, **self.backend.client_kwargs())
-        self.client = client
-        self.lost.clear()
+        if client.services.get_characteristic(pmd.PMD_CONTROL_UUID) is None or \
+                client.services.get_characteristic(pmd.PMD_DATA_UUID) is None:
+            raise SensorLinkError(f"{self.device} is not an IMU imu-hinge can stream from (no Polar Measurement "
+                                  "Data service): choose another sensor (`imu-hinge scan` lists them)")
+        features = await asyncio.wait_for(client.read_gatt_char(pmd.PMD_CONTROL_UUID), self.options.command_timeout_s)
         try:
-            await asyncio.wait_for(client.connect(), opts.connect_timeout_s)
-            self.mtu = client.mtu_size
-            if client.services.get_characteristic(pmd.PMD_CONTROL_UUID) is None or \
-                    client.services.get_characteristic(pmd.PMD_DATA_UUID) is None:
-                raise SensorLinkError(f"{self.device} is not an IMU imu-hinge can stream from (no Polar Measurement "
-                                      "Data service): choose another sensor (`imu-hinge scan` lists them)")
-            features = await asyncio.wait_for(client.read_gatt_char(pmd.PMD_CONTROL_UUID), opts.command_timeout_s)
-            try:
-                self.features = pmd.decode_features(bytes(features))
-            except DecodeError as exc:
-                raise SensorLinkError(f"{self.device}: unreadable PMD features ({exc}); update its firmware in "
-                                      "Polar Flow, or choose another sensor") from None
-            if pmd.ACC not in self.features:
-                raise SensorLinkError(f"{self.device} is not an IMU imu-hinge can stream from (it offers no "
-                                      "accelerometer stream): choose another sensor")
-            if pmd.GYRO not in self.features:
-                raise SensorLinkError(f"{self.device}: its firmware does not stream the gyroscope, which imu-hinge "
-                                      "needs: update the sensor's firmware in the Polar Flow app, or use another "
-                                      "sensor")
-            self.battery_percent = await self._read_optional_int(client, BATTERY_LEVEL_CHAR_UUID)
-            self.firmware = await self._read_optional_str(client, FIRMWARE_REVISION_CHAR_UUID)
-            self.model = await self._read_optional_str(client, MODEL_NUMBER_CHAR_UUID)
-            await client.start_notify(pmd.PMD_CONTROL_UUID, self._on_control)
-            await client.start_notify(pmd.PMD_DATA_UUID, self._on_data)
-        except (TimeoutError, BleakError, OSError, EOFError) as exc:
-            await self.drop_client()
-            raise Retry(f"set-up failed: {exc or type(exc).__name__}") from exc
-        except BaseException:
-            await self.drop_client()
-            raise
-        if start:
-            await self.start_streaming()
+            self.features = pmd.decode_features(bytes(features))
+        except DecodeError as exc:
+            raise SensorLinkError(f"{self.device}: unreadable PMD features ({exc}); update its firmware in "
+                                  "Polar Flow, or choose another sensor") from None
+        if pmd.ACC not in self.features:
+            raise SensorLinkError(f"{self.device} is not an IMU imu-hinge can stream from (it offers no "
+                                  "accelerometer stream): choose another sensor")
+        if pmd.GYRO not in self.features:
+            raise SensorLinkError(f"{self.device}: its firmware does not stream the gyroscope, which imu-hinge "
+                                  "needs: update the sensor's firmware in the Polar Flow app, or use another "
+                                  "sensor")
+        return self.info
+
+    async def _subscribe(self, client: BleakClient) -> None:
+        """The model (shown by ``sensors``), then the control point's answers and the data."""
+        self.model = await self._read_optional_str(client, MODEL_NUMBER_CHAR_UUID)
+        await client.start_notify(pmd.PMD_CONTROL_UUID, self._on_control)
+        await client.start_notify(pmd.PMD_DATA_UUID, self._on_data)
 
     async def pmd_command(self, data: bytes) -> pmd.PmdResponse:
         """Write one control point command and wait for its answer."""
@@ -398,36 +385,19 @@ class PolarLink(SensorLink):
             factor = 1.0
         return rate, factor, int(selected.get(pmd.RANGE, 0))
 
-    async def start_streaming(self) -> None:
-        client = self.client
-        if client is None:
-            raise Retry("no client to start")
-        started = asyncio.Event()
-        self.channel.put_marker(_Restart(started))
-        try:
-            chosen = {m: await self._choose(m) for m in (pmd.ACC, pmd.GYRO)}  # both asked first: the two
-            acc_rate, acc_factor, acc_range = await self._start(pmd.ACC, *chosen[pmd.ACC])  # starts come close
-            gyr_rate, gyr_factor, gyr_range = await self._start(pmd.GYRO, *chosen[pmd.GYRO])  # together
-            if acc_rate != gyr_rate:
-                raise SensorLinkError(f"{self.device} streams its accelerometer at {acc_rate} Hz and its gyroscope "
-                                      f"at {gyr_rate} Hz: imu-hinge needs one rate for both")
-            self.polar_decoder.factors = {pmd.ACC: acc_factor, pmd.GYRO: gyr_factor}
-            self.info = polar_info(self.role, acc_rate, pmd.si_scale(pmd.ACC, 0x81, acc_factor),
-                                   pmd.si_scale(pmd.GYRO, 0x80, gyr_factor), acc_range or 8, gyr_range or 2000,
-                                   firmware_version(self.firmware))
-        except (TimeoutError, BleakError, OSError, EOFError, Retry) as exc:
-            await self.drop_client()
-            raise Retry(f"start failed: {exc or type(exc).__name__}") from exc
-        except BaseException:
-            await self.drop_client()
-            raise
-        finally:
-            started.set()
-        self.connects += 1
-        self.connected.set()
-        if self.lost.is_set():
-            self.connected.clear()
-            raise Retry("link lost during set-up")
+    async def _start_stream(self, client: BleakClient) -> SensorInfo:
+        """Both streams' settings asked first, then both started (the starts come close together); the info
+        from the rate and factors they run at."""
+        chosen = {m: await self._choose(m) for m in (pmd.ACC, pmd.GYRO)}
+        acc_rate, acc_factor, acc_range = await self._start(pmd.ACC, *chosen[pmd.ACC])
+        gyr_rate, gyr_factor, gyr_range = await self._start(pmd.GYRO, *chosen[pmd.GYRO])
+        if acc_rate != gyr_rate:
+            raise SensorLinkError(f"{self.device} streams its accelerometer at {acc_rate} Hz and its gyroscope "
+                                  f"at {gyr_rate} Hz: imu-hinge needs one rate for both")
+        self.polar_decoder.factors = {pmd.ACC: acc_factor, pmd.GYRO: gyr_factor}
+        return polar_info(self.role, acc_rate, pmd.si_scale(pmd.ACC, 0x81, acc_factor),
+                          pmd.si_scale(pmd.GYRO, 0x80, gyr_factor), acc_range or 8, gyr_range or 2000,
+                          firmware_version(self.firmware))
 
     # --- commands -------------------------------------------------------------------------
     async def command(self, cmd: Command, *, response: bool = True) -> CommandResponse:

@@ -174,17 +174,22 @@ class SensorLink:
         if start:
             await self.start_streaming()
 
-    async def start_streaming(self) -> None:
-        """Write ``start``, wait for its answer, re-read info; the link counts as connected from here."""
+    async def _start_stream(self, client: BleakClient) -> SensorInfo | None:
+        """Start the sensor streaming and return the info it streams with (a brand's link overrides this)."""
         opts = self.options
+        await self.command(StartCommand(opts.rate_hz, opts.acc_range_g, opts.gyr_range_dps))
+        return await self._read_info(client)
+
+    async def start_streaming(self) -> None:
+        """Start streaming (:meth:`_start_stream`), the consumer holding data until the info is known; the
+        link counts as connected from here."""
         client = self.client
         if client is None:
             raise Retry("no client to start")
         started = asyncio.Event()  # the consumer holds data behind this marker until info is re-read
         self.channel.put_marker(_Restart(started))
         try:
-            await self.command(StartCommand(opts.rate_hz, opts.acc_range_g, opts.gyr_range_dps))
-            self.info = await self._read_info(client)
+            self.info = await self._start_stream(client)
         except (TimeoutError, BleakError, OSError, EOFError) as exc:
             await self.drop_client()
             raise Retry(f"start failed: {exc or type(exc).__name__}") from exc
@@ -199,7 +204,7 @@ class SensorLink:
             self.connected.clear()
             raise Retry("link lost during set-up")
 
-    async def _read_info(self, client: BleakClient) -> SensorInfo:
+    async def _read_info(self, client: BleakClient) -> SensorInfo | None:
         data = await asyncio.wait_for(client.read_gatt_char(INFO_CHAR_UUID), self.options.command_timeout_s)
         try:
             return decode_info(data)
