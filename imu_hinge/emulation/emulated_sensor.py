@@ -19,6 +19,7 @@ import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,25 @@ def _at_least(value: float, choices: tuple[float, ...] | list[int]) -> float | N
     return next((float(c) for c in sorted(choices) if c >= value), None)
 
 
-class SensorFirmware:
+class LinkDelays:
+    """The radio delays an emulated device draws (every brand's firmware): ``faults.notify_delay_s`` and
+    ``faults.command_delay_s`` are (low, high) spans in s, drawn with ``_rng``."""
+
+    faults: Any
+    _rng: np.random.Generator
+
+    def _delay(self, span: tuple[float, float]) -> float:
+        lo, hi = span
+        return float(self._rng.uniform(lo, hi)) if hi > lo else lo
+
+    def command_delay_s(self) -> float:
+        return self._delay(self.faults.command_delay_s or self.faults.notify_delay_s)
+
+    def notify_delay_s(self) -> float:
+        return self._delay(self.faults.notify_delay_s)
+
+
+class SensorFirmware(LinkDelays):
     """One emulated sensor's firmware state. Times in host-clock seconds (``now_s``).
 
     Results/logs: ``haptic_log`` [(time_s, HapticCommand)], ``commands`` [(time_s, command)],
@@ -127,16 +146,6 @@ class SensorFirmware:
         """The true host time (s) at which the device clock read ``device_time_us``: the truth for clock fits."""
         dev = np.asarray(device_time_us, dtype=np.float64)
         return self.boot_time_s + (dev - self.device_clock_offset_us) * 1e-6 / (1.0 + self.clock_ppm * 1e-6)
-
-    def _delay(self, span: tuple[float, float]) -> float:
-        lo, hi = span
-        return float(self._rng.uniform(lo, hi)) if hi > lo else lo
-
-    def command_delay_s(self) -> float:
-        return self._delay(self.faults.command_delay_s or self.faults.notify_delay_s)
-
-    def notify_delay_s(self) -> float:
-        return self._delay(self.faults.notify_delay_s)
 
     # --- commands -------------------------------------------------------------------------
     def handle_command(self, data: bytes, now_s: float) -> bytes:

@@ -32,7 +32,7 @@ from bumble.profiles.device_information_service import DeviceInformationService
 
 from imu_hinge.emulation.bumble_backend import BumbleWorld
 from imu_hinge.emulation.emulated_clock import EmulationClock, VirtualClock
-from imu_hinge.emulation.emulated_sensor import MotionOrigin, SensorFaults
+from imu_hinge.emulation.emulated_sensor import LinkDelays, MotionOrigin, SensorFaults
 from imu_hinge.emulation.emulator import BumbleSensor
 from imu_hinge.emulation.sensor_motion import MotionTrack
 from imu_hinge.sources import polar_pmd as pmd
@@ -82,7 +82,7 @@ class _Stream:
         self.dropped_slots: list[int] = []
 
 
-class PolarFirmware:
+class PolarFirmware(LinkDelays):
     """One emulated Verity Sense. Logs: ``commands`` [(time_s, bytes)], ``haptic_log`` (always empty: no motor)."""
 
     def __init__(self, role: str, motion: MotionTrack, *, battery_percent: int = 87, clock_ppm: float = 0.0,
@@ -132,16 +132,6 @@ class PolarFirmware:
 
     def slot_time_s(self, slot: int | np.ndarray) -> np.ndarray:
         return self.host_time_s(self.slot_device_ns(slot))
-
-    def _delay(self, span: tuple[float, float]) -> float:
-        lo, hi = span
-        return float(self._rng.uniform(lo, hi)) if hi > lo else lo
-
-    def command_delay_s(self) -> float:
-        return self._delay(self.faults.command_delay_s or self.faults.notify_delay_s)
-
-    def notify_delay_s(self) -> float:
-        return self._delay(self.faults.notify_delay_s)
 
     @property
     def streaming(self) -> bool:
