@@ -12,9 +12,12 @@ trap 'kill "${spin_pids[@]}" 2>/dev/null' EXIT
 fails=0; results=()
 for i in $(seq "$N"); do
   start=$(date +%s)
-  out="$(.venv/bin/python -m pytest -q -p no:cacheprovider "$@" 2>&1 | tail -n 1)"
-  line="run $i/$N: ${out} ($(( $(date +%s) - start )) s, $CORES busy processes beside it)"
+  log="${TMPDIR:-/tmp}/loaded_suite_run$i.log"
+  .venv/bin/python -m pytest -q -p no:cacheprovider "$@" >"$log" 2>&1
+  out="$(tail -n 1 "$log")"
+  line="run $i/$N: ${out} ($(( $(date +%s) - start )) s, $CORES busy processes beside it, log $log)"
   echo "$line"
+  grep -E '^(FAILED|ERROR) ' "$log" || true
   case "$out" in *failed*|*error*) fails=$((fails + 1)) ;; esac
   results+=("\"$(echo "$out" | sed 's/"/\\"/g')\"")
 done
