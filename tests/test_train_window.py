@@ -1,5 +1,6 @@
-"""``imu-hinge train`` with its live window (offscreen): Ctrl-C ends a real ``train`` process promptly and cleanly,
-the finished window idles without burning CPU, and a Qt platform that cannot start sends the set to the terminal."""
+"""``imu-hinge train`` and ``replay`` with their live window (offscreen): Ctrl-C ends a real process promptly and
+cleanly, the finished window idles without burning CPU, and a Qt platform that cannot start sends the set to the
+terminal."""
 
 from __future__ import annotations
 
@@ -54,13 +55,38 @@ def test_ctrl_c_ends_train_with_the_window_at_once_exit_0_no_traceback(tmp_path:
             proc.wait()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
-    assert summary_s <= 1.0, summary_s  # measured 0.04-0.15 s (stop the link, flush, close the recording)
-    # and the process is gone: measured 0.5-0.8 s, most of it the interpreter's own teardown of its modules
-    # (the same with --no-gui); bound loose for a loaded machine
-    assert exit_s <= 3.0, exit_s
+    # Ctrl-C is handled at once, not at the loop's next event (before SigintNotifier an idle window never saw it):
+    # measured 0.04-0.15 s to the summary and 0.5-0.8 s to exit on an idle machine. The bounds only catch a
+    # Ctrl-C left waiting (a timed unit test must not fail because both cores are busy; latency is not its job)
+    assert summary_s <= 10.0, summary_s
+    assert exit_s <= 20.0, exit_s
     assert "recorded" in out and rec.is_file()
     summary = json.loads(doc.read_text())
     assert summary["duration_s"] is not None and summary["duration_s"] >= 0.0
+
+
+def test_ctrl_c_stops_a_replay_with_the_window_like_in_the_terminal_exit_130_no_traceback() -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "imu_hinge", "replay", str(DEMO), "--gui", "--speed", "2",
+                             "--no-audio"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # wait for the event: the replay is running in the window (its first rep)
+            if line.startswith("rep  1"):
+                break
+        else:
+            pytest.fail(f"replay ended before its first rep: {proc.stderr.read() if proc.stderr else ''}")
+        proc.send_signal(signal.SIGINT)  # ~20 s of the 50 s recording are left at 2x: the replay is mid-way
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    # before: a KeyboardInterrupt traceback from qasync's timerEvent, and the replay went on to the end
+    assert proc.returncode == 130, err
+    assert err.strip().endswith("imu-hinge: interrupted"), err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "rep  8" not in out and "set:" not in out  # it stopped: no later reps, no end-of-set summary
 
 
 def test_finished_window_idles_below_2_percent_cpu(qtbot: QtBot) -> None:

@@ -144,7 +144,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_gui(live_window: Any, runner: SessionRunner, source: ReplaySource, rec: Any, args: argparse.Namespace,
              threshold_deg: float, ext_deg: float) -> tuple[AnalysisResult, dict[str, Any]]:
+    tasks: list[asyncio.Task[Any]] = []
+
     async def session(window: Any) -> AnalysisResult:
+        task = asyncio.current_task()
+        if task is not None:
+            tasks.append(task)
         runner.sinks.append(window)
         result = await runner.run(source)
         window.set_finished(f"REPLAY FINISHED: {len(result.reps)} reps")
@@ -155,10 +160,20 @@ def _run_gui(live_window: Any, runner: SessionRunner, source: ReplaySource, rec:
             await window.wait_closed()
         return result
 
-    res, window = live_window.run_with_window(
-        session, runner.ring, replay_status(rec), threshold_deg=threshold_deg, extension_limit_deg=ext_deg,
-        redraw_hz=args.redraw_hz, title=f"imu-hinge replay: {Path(args.recording).name}",
-        calibration=lambda: runner.pipeline.calibration_phase)
+    def on_sigint(window: Any) -> None:  # Ctrl-C: as in the terminal, the replay stops (exit 130, no traceback)
+        if window.finished_text is not None:
+            window.close()  # the replay is over and its summary is due: just close the window
+        else:
+            for task in tasks:
+                task.cancel()
+
+    try:
+        res, window = live_window.run_with_window(
+            session, runner.ring, replay_status(rec), threshold_deg=threshold_deg, extension_limit_deg=ext_deg,
+            redraw_hz=args.redraw_hz, title=f"imu-hinge replay: {Path(args.recording).name}",
+            calibration=lambda: runner.pipeline.calibration_phase, on_sigint=on_sigint)
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None  # the CLI's one answer to Ctrl-C: "imu-hinge: interrupted", exit 130
     stats = window.redraw_stats()
     window.close()
     return res, stats
