@@ -317,7 +317,7 @@ def test_standing_sway_up_to_5_deg() -> None:
 def test_seated_bends_flex_the_lumbar_spine_over_a_still_pelvis() -> None:
     res = simulate(replace(SCENARIOS["seated_bends"], n_reps=2, between_moves=("twist",), **NOISELESS))
     assert res.config.seated and len(res.reps) == 2 and res.summary()["seated"] is True
-    assert np.abs(res.truth_pelvic_tilt_deg).max() < 2.5  # measured 1.4 (sway included)
+    assert np.abs(res.truth_pelvic_tilt_deg).max() < 2.1  # measured 1.4 (sway included)
     for r in res.reps:
         assert r["peak_lumbar_flexion_deg"] > 25 and r["labels"]["lumbar_flexion"] is True
         assert r["peak_pelvic_tilt_deg"] < 2.0
@@ -393,7 +393,7 @@ def test_soft_tissue_wobble_of_the_thoracic_sensor() -> None:
            * Rotation.from_quat(ss_w.orientation_wxyz[:, [1, 2, 3, 0]]))
     angle = np.degrees(rel.magnitude())
     t = ss_w.true_time_s
-    assert angle[t < wob.stand_start_s - 0.5].max() < 0.2  # still standing: no wobble (measured 0.02)
+    assert angle[t < wob.stand_start_s - 0.5].max() < 0.2  # still standing: no wobble (measured 0.13)
     assert 1.5 < angle.max() < 3.5  # while moving: 2.5 deg peak about one axis (measured 3.05 in all)
     diff = wob.recording["thoracic"].gyr_rad_s - plain.recording["thoracic"].gyr_rad_s
     spec = np.abs(np.fft.rfft(diff[:, 1]))
