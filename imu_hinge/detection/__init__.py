@@ -4,6 +4,7 @@
 - :mod:`.rep_events` — the events the core emits (reps, faults, sensor lost/back).
 - :mod:`.detector_params` — the detector's parameters (no state).
 - :mod:`.role_check` — sensor roles swapped? told from the motion alone.
+- :mod:`.mount_check` — a sensor moved on the body mid-session? told from the standing posture between reps.
 """
 
-__all__ = ["detector", "detector_params", "rep_events", "role_check"]
+__all__ = ["detector", "detector_params", "mount_check", "rep_events", "role_check"]

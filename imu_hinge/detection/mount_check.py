@@ -1,0 +1,153 @@
+"""A sensor moved on the body mid-session? Told from the standing posture at the reps' ends.
+
+Every angle is relative to the stance the session was calibrated on, so a lifter standing tall
+reads ``L`` (lumbar flexion) near zero. A hinge rep starts and ends upright: just before a rep
+starts and just after it ends the lifter stands, and there the standing ``L`` of a set stays
+within a few degrees (our simulator and the shared dev cases: within ±1.7 deg; a slow posture
+drift moves it gradually). A sensor that slips on the skin or is knocked turns on its segment:
+from then on every standing ``L`` sits off by the slip's angle, a *step* that stays. Standing
+``T`` (thoracic sensor slipped) or ``P`` (sacrum sensor) steps with it. Nothing in the angles can
+undo a slip honestly (a changed posture looks the same), so this only tells: the reps after the
+step are offset by about its size, and the fix is to re-strap the sensor and calibrate again.
+
+The rule (all thresholds in :class:`MountCheckParams`): collect the standing ``L`` (median over
+still, upright samples) just before each rep's start and just after its end, in time order,
+with the calibration stance as a first value of 0. A move is a split of that sequence where
+the values before agree (``agree_share`` of them within ``spread_deg`` of their median), the values after agree, both
+sides hold enough values (after: from at least ``min_reps_after`` reps), and their medians
+differ by at least ``min_shift_deg``; up to ``max_transition`` values in between may be left out (the
+filter settling on the new inclination); of several such splits the one fitting best (least absolute deviation
+from the two medians) places the step. The sensor named is the one whose standing angle stepped
+more (``T`` for the thoracic sensor, ``P`` for the sacrum).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from imu_hinge.samples import SENSOR_ROLES
+
+PELVIS, TRUNK = SENSOR_ROLES
+
+
+@dataclass(frozen=True)
+class MountCheckParams:
+    window_s: float = 1.0
+    """Standing is looked for within this long before a rep's start and after its end, s."""
+    guard_s: float = 0.15
+    """Samples this close to a rep's start or end are left out (the motion begins or settles), s."""
+    max_rate_deg_s: float = 8.0
+    """A sample counts as still when T and P change slower than this, deg/s."""
+    max_upright_deg: float = 12.0
+    """... and as upright when |T| and |P| stay below this, deg (the detector's rep ends at T < 10)."""
+    min_samples: int = 10
+    """A standing value needs at least this many still, upright samples."""
+    spread_deg: float = 1.5
+    """Values on each side of the step lie within this of their side's median, deg."""
+    agree_share: float = 0.7
+    """Share of each side's values that must lie within ``spread_deg`` (a stray value, e.g. the lifter still
+    settling after the last rep, does not hide a step)."""
+    min_shift_deg: float = 3.5
+    """The medians of the two sides differ by at least this, deg (posture keeps within ±1.7)."""
+    max_transition: int = 2
+    """Standing values between the two sides that may be left out: the fusion filter can take a rep or two to
+    settle on a slipped sensor's new inclination (measured: 2.4 then 2.9 deg before 4.8 after a 5 deg slip)."""
+    min_reps_after: int = 2
+    """The values after the step come from at least this many reps (a slip stays)."""
+
+
+@dataclass(frozen=True)
+class SensorMove:
+    """A step in the standing posture: ``role``'s sensor moved on the body between ``after_s`` and ``before_s``."""
+
+    role: str
+    after_s: float
+    """Time of the last standing value before the step, s."""
+    before_s: float
+    """Time of the first standing value after it, s."""
+    shift_deg: float
+    """How much the standing lumbar flexion changed, deg: the offset of L from then on."""
+    segment_shift_deg: float
+    """How much the moved sensor's own segment angle (T or P) changed standing, deg."""
+
+    def message(self) -> str:
+        where = "thoracic" if self.role == TRUNK else "sacrum"
+        return (f"the {where} sensor seems to have moved on the body between {self.after_s:.1f} s and "
+                f"{self.before_s:.1f} s: standing lumbar flexion stepped by {self.shift_deg:+.1f} deg and stayed, "
+                f"so lumbar angles after it are offset by about that much; strap the sensor firmly and "
+                f"calibrate again (record a new set)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sensor": self.role, "after_s": round(self.after_s, 3), "before_s": round(self.before_s, 3),
+                "shift_deg": round(self.shift_deg, 2), "segment_shift_deg": round(self.segment_shift_deg, 2)}
+
+
+def _standing_values(result: Any, params: MountCheckParams) -> list[tuple[float, float, float, float, int]]:
+    """(time s, L, T, P, rep index) medians of standing just before each rep's start and after its end."""
+    t = np.asarray(result.time_s, dtype=float)
+    p = np.asarray(result.pelvic_tilt_deg, dtype=float)
+    tr = np.asarray(result.trunk_flexion_deg, dtype=float)
+    lum = np.asarray(result.lumbar_flexion_deg, dtype=float)
+    if t.size < 3:
+        return []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dt = np.gradient(t)
+        still = ((np.abs(np.gradient(tr) / dt) < params.max_rate_deg_s)
+                 & (np.abs(np.gradient(p) / dt) < params.max_rate_deg_s)
+                 & (np.abs(tr) < params.max_upright_deg) & (np.abs(p) < params.max_upright_deg)
+                 & np.isfinite(lum))
+    values = []
+    for rep in result.reps:
+        for a, b in ((rep.start_s - params.window_s, rep.start_s - params.guard_s),
+                     (rep.end_s + params.guard_s, rep.end_s + params.window_s)):
+            i, j = np.searchsorted(t, [a, b])
+            m = still[i:j]
+            if int(m.sum()) >= params.min_samples:
+                values.append((float(np.median(t[i:j][m])), float(np.median(lum[i:j][m])),
+                               float(np.median(tr[i:j][m])), float(np.median(p[i:j][m])), rep.index))
+    values.sort()
+    return values
+
+
+def sensor_moves(result: Any, params: MountCheckParams | None = None) -> list[SensorMove]:
+    """Steps of the standing posture that stay (at most one: the split that fits a step best, least absolute
+    deviation from each side's median); ``result`` is an analysis result
+    (``time_s``, the three angles, ``reps``; its ``calibration`` gives the stance as a first value of 0)."""
+    params = params or MountCheckParams()
+    values = _standing_values(result, params)
+    calibration = getattr(result, "calibration", None) or {}
+    if "stand_end_s" in calibration and math.isfinite(float(calibration["stand_end_s"])):
+        values.insert(0, (float(calibration["stand_end_s"]), 0.0, 0.0, 0.0, -1))
+    best: SensorMove | None = None
+    best_cost = math.inf
+    for k in range(2, len(values)):
+        for gap in range(params.max_transition + 1):  # values in between may catch the segment settling
+            before, after = values[:k], values[k + gap:]
+            if len({v[4] for v in after}) < params.min_reps_after:
+                continue
+            lb, la = np.array([v[1] for v in before]), np.array([v[1] for v in after])
+            mb, ma = float(np.median(lb)), float(np.median(la))
+            if (abs(ma - mb) < params.min_shift_deg
+                    or np.mean(np.abs(lb - mb) <= params.spread_deg) < params.agree_share
+                    or np.mean(np.abs(la - ma) <= params.spread_deg) < params.agree_share):
+                continue
+            # the split that fits a step best; a value left out costs as much as one at the spread's edge
+            cost = float(np.abs(lb - mb).sum() + np.abs(la - ma).sum()) + gap * params.spread_deg
+            if cost < best_cost:
+                d_t = float(np.median([v[2] for v in after]) - np.median([v[2] for v in before]))
+                d_p = float(np.median([v[3] for v in after]) - np.median([v[3] for v in before]))
+                role, seg = (TRUNK, d_t) if abs(d_t) >= abs(d_p) else (PELVIS, d_p)
+                best, best_cost = SensorMove(role, before[-1][0], after[0][0], ma - mb, seg), cost
+    return [best] if best is not None else []
+
+
+def mount_warnings(result: Any, params: MountCheckParams | None = None) -> list[str]:
+    """The warnings a session's end tells (analyze, replay, train): one per :func:`sensor_moves` step."""
+    return [move.message() for move in sensor_moves(result, params)]
+
+
+__all__ = ["MountCheckParams", "SensorMove", "mount_warnings", "sensor_moves"]
