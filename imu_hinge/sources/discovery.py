@@ -9,7 +9,7 @@ remembered), else they are ``unassigned``. Scans stop as soon as every wanted ro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from bleak import BleakScanner
@@ -75,8 +75,16 @@ async def scan(timeout_s: float = 5.0, *, backend: LinkBackend | None = None,
 
     # other brands advertise other UUIDs (or only a name): scan unfiltered when more than ours is registered
     uuids = [SERVICE_UUID] if assignments is None else None
+    await listen(on_advertisement, done, timeout_s, backend, uuids)
+    return sorted(found.values(), key=lambda f: (f.role, -f.rssi, f.address))
+
+
+async def listen(on_advertisement: Callable[[BLEDevice, AdvertisementData], None], done: asyncio.Event,
+                 timeout_s: float, backend: LinkBackend, service_uuids: list[str] | None = None) -> None:
+    """Pass advertisements to ``on_advertisement`` for ``timeout_s`` s, or until ``done`` is set (every brand's scan).
+    Raises :class:`SensorLinkError` when there is no Bluetooth."""
     try:
-        async with BleakScanner(on_advertisement, service_uuids=uuids, **backend.scanner_kwargs()):
+        async with BleakScanner(on_advertisement, service_uuids=service_uuids, **backend.scanner_kwargs()):
             try:
                 await asyncio.wait_for(done.wait(), timeout_s)
             except TimeoutError:
@@ -86,7 +94,6 @@ async def scan(timeout_s: float = 5.0, *, backend: LinkBackend | None = None,
         if unavailable is not None:
             raise unavailable from exc
         raise
-    return sorted(found.values(), key=lambda f: (f.role, -f.rssi, f.address))
 
 
 async def find_sensor(role: str, timeout_s: float, *, backend: LinkBackend | None = None,

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
-from bleak import BleakClient, BleakScanner
+from bleak import BleakClient
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
@@ -48,10 +48,10 @@ from imu_hinge.protocol.spec import (
     OPCODES,
 )
 from imu_hinge.protocol.unwrap import DeviceClockUnwrapper
-from imu_hinge.sources.backend import LinkBackend, bluetooth_unavailable, is_notify_acquired
+from imu_hinge.sources.backend import LinkBackend, is_notify_acquired
 from imu_hinge.sources.clock_fit import ClockFit
 from imu_hinge.sources.decoder import PacketDecoder
-from imu_hinge.sources.discovery import FoundSensor
+from imu_hinge.sources.discovery import FoundSensor, listen
 from imu_hinge.sources.link_events import LinkEvent, SampleBatch
 from imu_hinge.sources.movesense_protocol import (
     COMMAND_RESULT,
@@ -374,17 +374,7 @@ async def scan_movesense(timeout_s: float = 5.0, *, backend: LinkBackend | None 
         if until is not None and until in (device.address, name):
             done.set()
 
-    try:
-        async with BleakScanner(on_advertisement, **backend.scanner_kwargs()):
-            try:
-                await asyncio.wait_for(done.wait(), timeout_s)
-            except TimeoutError:
-                pass
-    except Exception as exc:
-        unavailable = bluetooth_unavailable(exc)
-        if unavailable is not None:
-            raise unavailable from exc
-        raise
+    await listen(on_advertisement, done, timeout_s, backend)
     return sorted(found.values(), key=lambda f: (-f.rssi, f.address))
 
 
