@@ -12,8 +12,9 @@ import pytest
 from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.errors import RecordingFormatError, UsageError
 from imu_hinge.importing.import_spec import ImportSpec, SensorSpec, apply_axes, parse_axes
-from imu_hinge.importing.importer import import_recording, spread_packet_times
+from imu_hinge.importing.importer import import_recording
 from imu_hinge.recording import read_interchange_csv
+from imu_hinge.recording.time_order import spread_packet_times
 from imu_hinge.samples import Recording
 from imu_hinge.simulation import SimConfig, simulate
 

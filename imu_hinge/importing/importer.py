@@ -34,6 +34,7 @@ from imu_hinge.importing.import_columns import (
 from imu_hinge.importing.import_spec import ImportSpec, apply_axes, parse_axes
 from imu_hinge.jsonable import dumps
 from imu_hinge.recording.checks import checked
+from imu_hinge.recording.time_order import increasing_times
 from imu_hinge.samples import SENSOR_ROLES, Recording, SensorStream
 
 CSV_HEADER = "time_s,sensor,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z"
@@ -164,31 +165,10 @@ def _increasing(role: str, t: np.ndarray, values: np.ndarray, path: Path,
     if len(t) < 10:
         raise RecordingFormatError(f"the {role} sensor has {len(t)} usable row(s); need both sensors with data",
                                    path=str(path))
-    dt = np.diff(t)
-    if (dt < 0).any():
-        i = int(np.flatnonzero(dt < 0)[0])
-        raise RecordingFormatError(f"{role}: time goes backwards ({t[i + 1]:.6f} s after {t[i]:.6f} s, row {i + 2} "
-                                   "of its rows); sort the export or check the time column", path=str(path))
-    dup = np.flatnonzero(dt == 0)
-    if dup.size > 0.3 * len(t):
-        notes.append(f"{role}: timestamps are per packet ({len(t) / (len(t) - dup.size):.1f} samples share each): "
-                     "spread evenly between consecutive stamps")
-        return spread_packet_times(t), values
-    if dup.size:
-        keep = np.ones(len(t), bool)
-        keep[dup + 1] = False
-        notes.append(f"{role}: {dup.size} duplicate timestamp(s): kept the first of each")
-        t, values = t[keep], values[keep]
-    return t, values
-
-
-def spread_packet_times(t: np.ndarray) -> np.ndarray:
-    """Samples sharing one (packet) stamp -> evenly spaced from that stamp up to the next one (s)."""
-    stamps, first, counts = np.unique(t, return_index=True, return_counts=True)
-    steps = np.diff(stamps) / counts[:-1]
-    steps = np.append(steps, np.median(steps) if steps.size else 0.0)
-    within = np.arange(len(t)) - np.repeat(first, counts)
-    return np.repeat(stamps, counts) + within * np.repeat(steps, counts)
+    t, keep, note = increasing_times(role, t, path, "sort the export or check the time column")
+    if note is not None:
+        notes.append(note)
+    return t, values if keep is None else values[keep]
 
 
 def interchange_text_rows(data: dict[str, SensorData]) -> pd.DataFrame:

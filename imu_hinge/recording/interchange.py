@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from imu_hinge.errors import RecordingFormatError, RecordingNotFound, UsageError
+from imu_hinge.recording.time_order import increasing_times
 from imu_hinge.samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream
 
 REQUIRED_COLUMNS = ("time_s", "sensor", "acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")
@@ -194,20 +195,11 @@ def _unit_check(name: str, data: np.ndarray, unit: str, warnings: list[str], pat
 def _stream(role: str, rows: tuple[np.ndarray, np.ndarray, np.ndarray], path: Path, warnings: list[str],
             acc_unit: str, gyr_unit: str) -> SensorStream:
     t, acc, gyr = rows
-    dt = np.diff(t)
-    back = np.flatnonzero(dt < 0)
-    if back.size:
-        i = int(back[0])
-        raise RecordingFormatError(
-            f"time goes backwards for the {role} sensor ({t[i + 1]:.6f} s after {t[i]:.6f} s, "
-            f"{back.size} place(s)); each sensor's time_s must increase — fix the clock or split the file",
-            path=str(path))
-    dup = np.flatnonzero(dt == 0)
-    if dup.size:
-        keep = np.ones(t.size, bool)
-        keep[dup + 1] = False
-        t, acc, gyr = t[keep], acc[keep], gyr[keep]
-        warnings.append(f"{role}: {dup.size} duplicate timestamp(s): kept the first of each")
+    t, keep, note = increasing_times(role, t, path, "fix the clock or split the file")
+    if keep is not None:
+        acc, gyr = acc[keep], gyr[keep]
+    if note is not None:
+        warnings.append(note)
     acc = _unit_check("acc", acc, acc_unit, warnings, path, role)
     gyr = _unit_check("gyr", gyr, gyr_unit, warnings, path, role)
     return SensorStream(role, t, np.ascontiguousarray(acc), np.ascontiguousarray(gyr))
