@@ -6,6 +6,7 @@ Units are SI and live in the names: ``time_s`` (s), ``acc_m_s2`` (m/s^2, reads a
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -53,12 +54,15 @@ class SensorStream:
 
     def slice(self, start: int, stop: int) -> SensorStream:
         """Samples ``start:stop``, the optional per-sample arrays cut alike."""
+        return self.rows(slice(start, stop))
+
+    def rows(self, index: builtins.slice | np.ndarray) -> SensorStream:
+        """The samples ``index`` picks (a slice, a boolean mask or indices), the optional per-sample arrays alike."""
         def cut(a: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None else a[start:stop]
-        return SensorStream(self.sensor, self.time_s[start:stop], self.acc_m_s2[start:stop],
-                            self.gyr_rad_s[start:stop], cut(self.clipped), seq=cut(self.seq),
-                            device_time_us=cut(self.device_time_us), host_time_s=cut(self.host_time_s),
-                            flags=cut(self.flags))
+            return None if a is None else a[index]
+        return SensorStream(self.sensor, self.time_s[index], self.acc_m_s2[index], self.gyr_rad_s[index],
+                            cut(self.clipped), seq=cut(self.seq), device_time_us=cut(self.device_time_us),
+                            host_time_s=cut(self.host_time_s), flags=cut(self.flags))
 
     @property
     def nominal_rate_hz(self) -> float:

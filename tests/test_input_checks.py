@@ -202,3 +202,14 @@ def test_packet_stamped_csv_is_spread_not_thinned(tmp_path: Path) -> None:
     a, b = ih.run(plain), ih.run(packed)
     assert [(r.index, r.faults) for r in b.reps] == [(r.index, r.faults) for r in a.reps]
     assert lumbar_rmse(b) < lumbar_rmse(a) + 0.03  # measured 0.315 vs 0.303 deg
+
+
+def test_the_python_api_takes_packet_stamps_and_refuses_time_going_backwards() -> None:
+    sim = simulate(replace(SCENARIOS["rdl_rounding"], seed=7000))
+    packed = Recording({r: replace(s, time_s=s.time_s[(np.arange(len(s)) // 10) * 10])
+                        for r, s in sim.recording.streams.items()})
+    a = ih.run(packed)  # before: ZeroDivisionError from the time-unit check (median interval 0)
+    assert len(a.reps) == 8 and sum("per packet" in w for w in a.warnings) == 2  # the simulator's 8 reps
+    backwards = Recording({r: replace(s, time_s=s.time_s[::-1].copy()) for r, s in sim.recording.streams.items()})
+    with pytest.raises(InputError, match="time goes backwards for the sacrum sensor"):
+        ih.run(backwards)

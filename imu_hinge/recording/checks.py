@@ -3,6 +3,8 @@
 :func:`checked` is called on every recording the analysis sees (``load_recording``, hence
 ``analyze``, ``replay``, batch and ``imu_hinge.load``; ``imu_hinge.run`` on a Recording object):
 
+* **time order** (:mod:`.time_order`): time going backwards is an error; stamps shared per packet are
+  spread, a few repeated rows dropped, with a warning;
 * **time unit**: ``time_s`` in ms, µs or ns is recognised from the sample interval, converted to
   seconds with a warning; an interval that gives no plausible rate in any unit is an error;
 * **flat-lined sensor**: an accelerometer or gyroscope whose every sample is the same;
@@ -26,6 +28,7 @@ import numpy as np
 from imu_hinge.errors import DataCheckError
 from imu_hinge.recording.frame_check import check_frames
 from imu_hinge.recording.sampling import blocks, bounds, sample, step_s
+from imu_hinge.recording.time_order import increasing_times
 from imu_hinge.samples import SENSOR_ROLES, Recording, SensorStream
 
 MIN_RATE_HZ, MAX_RATE_HZ = 5.0, 2000.0
@@ -46,6 +49,11 @@ def checked(rec: Recording, *, gyr_unit: str = "auto", analysis: bool = True) ->
     recording is a new object."""
     path = rec.source or None
     streams, warnings = dict(rec.streams), list(rec.warnings)
+    for role, s in list(streams.items()):  # time must increase; per-packet stamps spread, repeated rows dropped
+        t, keep, note = increasing_times(role, s.time_s, path)
+        if note is not None:
+            streams[role] = replace(s, time_s=t) if keep is None else s.rows(keep)
+            warnings.append(note)
     _time_unit(streams, warnings, path)
     if analysis:
         for role in SENSOR_ROLES:
