@@ -90,7 +90,8 @@ class DataCheckError(InputError):
     """Input that reads fine but cannot be right (:mod:`imu_hinge.recording.checks`).
 
     ``role``: the sensor concerned (None when both); ``problem``: a short code (``same_stream``,
-    ``frames``, ``flat``, ``too_short``, ``no_overlap``, ``sample_rate``, ``time_unit``, ``missing_sensor``).
+    ``frames``, ``flat``, ``too_short``, ``no_overlap``, ``sample_rate``, ``time_unit``, ``missing_sensor``,
+    ``not_finite``).
     """
 
     data: tuple[str, ...] = ("path", "role", "problem")

@@ -3,6 +3,7 @@
 :func:`checked` is called on every recording the analysis sees (``load_recording``, hence
 ``analyze``, ``replay``, batch and ``imu_hinge.load``; ``imu_hinge.run`` on a Recording object):
 
+* **not finite**: samples with NaN or infinite values are dropped with a warning (refused above 20 %);
 * **time order** (:mod:`.time_order`): time going backwards is an error; stamps shared per packet are
   spread, a few repeated rows dropped, with a warning;
 * **time unit**: ``time_s`` in ms, µs or ns is recognised from the sample interval, converted to
@@ -34,6 +35,8 @@ from imu_hinge.samples import SENSOR_ROLES, Recording, SensorStream
 MIN_RATE_HZ, MAX_RATE_HZ = 5.0, 2000.0
 """Plausible sample rates; the bands of s, ms, µs and ns do not overlap."""
 TIME_UNITS: tuple[tuple[str, float], ...] = (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9))
+MAX_BAD_SHARE = 0.2
+"""More than this share of a stream's samples not finite: refused (the CSV reader's rule for bad rows)."""
 MIN_DURATION_S = 1.0
 """The shortest recording worth analysing: a 0.5 s stance and the start of a movement."""
 SAME_REL = 0.08
@@ -49,6 +52,15 @@ def checked(rec: Recording, *, gyr_unit: str = "auto", analysis: bool = True) ->
     recording is a new object."""
     path = rec.source or None
     streams, warnings = dict(rec.streams), list(rec.warnings)
+    for role, s in list(streams.items()):  # samples with a NaN or inf (a reader drops such rows; an API caller may not)
+        finite = np.isfinite(s.time_s) & np.isfinite(s.acc_m_s2).all(axis=1) & np.isfinite(s.gyr_rad_s).all(axis=1)
+        n_bad = len(s) - int(finite.sum())
+        if n_bad > MAX_BAD_SHARE * len(s):
+            raise DataCheckError(f"{role}: {n_bad} of {len(s)} samples have NaN or infinite values; check the data",
+                                 role=role, problem="not_finite", path=path)
+        if n_bad:
+            streams[role] = s.rows(finite)
+            warnings.append(f"{role}: {n_bad} sample(s) with NaN or infinite values: dropped")
     for role, s in list(streams.items()):  # time must increase; per-packet stamps spread, repeated rows dropped
         t, keep, note = increasing_times(role, s.time_s, path)
         if note is not None:
