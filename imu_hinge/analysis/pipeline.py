@@ -30,9 +30,9 @@ from imu_hinge.analysis.data_quality import recording_quality
 from imu_hinge.analysis.stance import StanceDetector, StanceEstimate, StanceResult
 from imu_hinge.analysis.stance_search import choose_stance, forward_directions
 from imu_hinge.detection.detector import HingeDetector
-from imu_hinge.detection.mount_check import mount_warnings
 from imu_hinge.detection.rep_events import CalibrationDone, Event, FaultRaised, Rep
 from imu_hinge.detection.role_check import SWAP_WARNING, roles_look_swapped
+from imu_hinge.detection.session_checks import session_warnings
 from imu_hinge.fusion import make_filter
 from imu_hinge.fusion.base import GAP_FACTOR
 from imu_hinge.fusion.reanchor import Reanchor
@@ -319,7 +319,7 @@ class HingePipeline:
         if roles_look_swapped(self.detector.reps):
             quality_warnings.append(SWAP_WARNING)
         result = self._result(bt, p, tr, lum, [*recording.warnings, *cal_warnings, *quality_warnings])
-        result.warnings.extend(mount_warnings(result))
+        result.warnings.extend(session_warnings(result))
         result.quality = quality
         return result
 

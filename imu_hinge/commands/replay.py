@@ -19,8 +19,8 @@ from imu_hinge.analysis.data_quality import recording_quality
 from imu_hinge.analysis.pipeline import AnalysisResult, pipeline_for
 from imu_hinge.commands._session_cli import add_analysis_options, add_feedback_options, audio_sink
 from imu_hinge.commands.analyze import build_params
-from imu_hinge.detection.mount_check import mount_warnings
 from imu_hinge.detection.role_check import roles_look_swapped
+from imu_hinge.detection.session_checks import session_warnings
 from imu_hinge.errors import UsageError
 from imu_hinge.extras import extra_for
 from imu_hinge.feedback.haptic import HapticSink
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         res = asyncio.run(runner.run(source))
     quality, quality_warnings = recording_quality(rec)
-    res.warnings = [*rec.warnings, *cal_warnings, *quality_warnings, *mount_warnings(res)]
+    res.warnings = [*rec.warnings, *cal_warnings, *quality_warnings, *session_warnings(res)]
     res.quality = quality
     for w in res.warnings:
         print(f"imu-hinge: warning: {w}", file=sys.stderr)

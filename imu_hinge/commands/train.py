@@ -27,8 +27,8 @@ from imu_hinge.commands.analyze import build_params
 from imu_hinge.commands.filing import PersonFiling, recording_started_utc
 from imu_hinge.commands.replay import _check_out, gui_unavailable, policy_from_args, qt_unavailable
 from imu_hinge.commands.storeopts import add_db_argument
-from imu_hinge.detection.mount_check import mount_warnings
 from imu_hinge.detection.role_check import SWAP_WARNING, roles_look_swapped
+from imu_hinge.detection.session_checks import session_warnings
 from imu_hinge.errors import ImuHingeError, RecordingNotFound, UsageError
 from imu_hinge.feedback.terminal import summary_lines, threshold_line
 from imu_hinge.jsonable import dumps
@@ -160,7 +160,7 @@ def _report(args: argparse.Namespace, session: TrainSession, outcome: TrainOutco
             res.warnings.append(f"data quality not assessed: {exc.message}")
     if outcome.recording_error:
         res.warnings.append(f"the recording stopped early: {outcome.recording_error}")
-    res.warnings.extend(mount_warnings(res))
+    res.warnings.extend(session_warnings(res))
     for w in res.warnings:
         print(f"imu-hinge: warning: {w}", file=sys.stderr)
     feedback = session.runner.feedback_json()

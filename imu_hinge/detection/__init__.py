@@ -5,6 +5,8 @@
 - :mod:`.detector_params` — the detector's parameters (no state).
 - :mod:`.role_check` — sensor roles swapped? told from the motion alone.
 - :mod:`.mount_check` — a sensor moved on the body mid-session? told from the standing posture between reps.
+- :mod:`.sync_check` — both sensors on one clock? told from the hinges (pelvis and trunk turn together).
+- :mod:`.session_checks` — the warnings those two add at a session's end.
 """
 
-__all__ = ["detector", "detector_params", "mount_check", "rep_events", "role_check"]
+__all__ = ["detector", "detector_params", "mount_check", "rep_events", "role_check", "session_checks", "sync_check"]

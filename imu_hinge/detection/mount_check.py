@@ -145,9 +145,4 @@ def sensor_moves(result: Any, params: MountCheckParams | None = None) -> list[Se
     return [best] if best is not None else []
 
 
-def mount_warnings(result: Any, params: MountCheckParams | None = None) -> list[str]:
-    """The warnings a session's end tells (analyze, replay, train): one per :func:`sensor_moves` step."""
-    return [move.message() for move in sensor_moves(result, params)]
-
-
-__all__ = ["MountCheckParams", "SensorMove", "mount_warnings", "sensor_moves"]
+__all__ = ["MountCheckParams", "SensorMove", "sensor_moves"]
