@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
+import imu_hinge as ih
 from imu_hinge.analysis.data_quality import recording_quality, stream_quality
 from imu_hinge.samples import Recording, SensorStream
+from imu_hinge.simulation import SCENARIOS, simulate
 
 RATE_HZ = 104.0
 
@@ -106,3 +109,19 @@ def test_short_streams_give_every_key_and_no_nan(seconds: float) -> None:
     assert q["clock_drift_ppm"] is None  # under 2 s of device time: no fit
     _, warnings = recording_quality(Recording({"sacrum": short}))
     assert warnings == []
+
+
+@pytest.mark.parametrize("family", ["rdl_rounding", "kb_swings", "cheap_sensor", "rate_400hz", "walk_between"])
+def test_a_gyroscope_cut_at_its_range_is_told_from_its_flat_tops_and_honest_ones_are_not(family: str) -> None:
+    """Exports carry no clip flags: a sensor whose range is exceeded shows flat runs at one level on every fast
+    move. Measured: no flat tops on 35 simulated families x 2 seeds (12-bit and 400 Hz included) nor on the 19
+    shared dev cases; a cut at 80 % of the peak rate is told on 31 of 35 (the others pass 80 % fewer than 3 times)."""
+    sim = simulate(dataclasses.replace(SCENARIOS[family], seed=7000))
+    export = {r: dataclasses.replace(s, clipped=None) for r, s in sim.recording.streams.items()}  # no clip flags
+    assert not any("sits flat" in w for w in ih.run(Recording(export)).warnings)
+    th = export["thoracic"]
+    level = 0.8 * float(np.abs(th.gyr_rad_s).max())
+    cut = Recording({"sacrum": export["sacrum"],
+                     "thoracic": dataclasses.replace(th, gyr_rad_s=np.clip(th.gyr_rad_s, -level, level))})
+    told = [w for w in ih.run(cut).warnings if "sits flat" in w]
+    assert len(told) == 1 and told[0].startswith(f"thoracic: gyroscope y sits flat at ±{level:.3g} rad/s"), told

@@ -28,6 +28,12 @@ CLOCK_DRIFT_MIN_SPAN_S = 30.0
 """Device time a drift estimate needs: arrival jitter of a few ms over a few seconds is hundreds of ppm, so
 shorter streams report the offset but ``clock_drift_ppm`` None (no drift warning from a 3 s recording)."""
 CLOCK_MAX_BINS = 500
+FLAT_TOP_REL = 1e-3
+"""Samples within this fraction of an axis's largest magnitude are at its extreme."""
+FLAT_TOP_RUN = 3
+"""Consecutive samples at the extreme that make a flat run."""
+FLAT_TOP_RUNS = 3
+"""Flat runs at the extreme that tell saturation."""
 REFINE_PPM = 50
 """Slopes the envelope refinement tries around the repeated median (1 ppm steps)."""
 
@@ -126,6 +132,28 @@ def stream_quality(s: SensorStream) -> dict[str, Any]:
     return out
 
 
+def flat_tops(values: np.ndarray) -> list[tuple[int, float, int, int]]:
+    """Saturation without clip flags: per axis ``(axis, level, runs, samples)`` where the signal sits flat at its
+    extreme (within ``FLAT_TOP_REL``) for ``FLAT_TOP_RUN`` samples or more, ``FLAT_TOP_RUNS`` times or more.
+
+    A smooth peak touches its level once (the largest peak of a recording is one peak); a sensor whose range
+    is exceeded cuts every fast move at the same level, in flat runs."""
+    out = []
+    level = np.abs(values).max(axis=0)
+    for axis in range(values.shape[1]):
+        if not level[axis] > 0:
+            continue
+        at = np.flatnonzero(np.abs(values[:, axis]) >= level[axis] * (1.0 - FLAT_TOP_REL))
+        if at.size < FLAT_TOP_RUN * FLAT_TOP_RUNS:
+            continue
+        breaks = np.flatnonzero(np.diff(at) > 1)
+        lengths = np.diff(np.concatenate([[0], breaks + 1, [at.size]]))
+        long = lengths[lengths >= FLAT_TOP_RUN]
+        if long.size >= FLAT_TOP_RUNS:
+            out.append((axis, float(level[axis]), int(long.size), int(long.sum())))
+    return out
+
+
 def recording_quality(rec: Recording) -> tuple[dict[str, Any], list[str]]:
     """Per-sensor quality and the warnings that make results less reliable."""
     quality = {role: stream_quality(s) for role, s in rec.streams.items()}
@@ -138,6 +166,14 @@ def recording_quality(rec: Recording) -> tuple[dict[str, Any], list[str]]:
             warnings.append(f"{role}: longest gap {q['longest_gap_s']:.2f} s (angles are NaN there)")
         if q.get("clipped_samples", 0):
             warnings.append(f"{role}: {q['clipped_samples']} clipped (saturated) samples")
+        elif rec.streams[role].clipped is None:  # no clip flags (an export): look for flat tops
+            for name, unit, values in (("accelerometer", "m/s^2", rec.streams[role].acc_m_s2),
+                                       ("gyroscope", "rad/s", rec.streams[role].gyr_rad_s)):
+                for axis, level, runs, n in flat_tops(values):
+                    warnings.append(
+                        f"{role}: {name} {'xyz'[axis]} sits flat at ±{level:.3g} {unit} in {runs} runs ({n} samples): "
+                        "its range looks exceeded (saturation), so angles in the fastest moves are off; record with "
+                        "a wider range (e.g. ±2000 deg/s, ±8 g)")
         drift = q.get("clock_drift_ppm")
         if drift is not None and abs(drift) > CLOCK_DRIFT_WARN_PPM:
             warnings.append(f"{role}: device clock drifts {drift:+.0f} ppm against the host (crystals stay within "
