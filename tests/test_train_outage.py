@@ -53,21 +53,29 @@ def test_sensor_back_after_an_outage_re_anchors_no_wild_angles_alerts_or_cues(
     assert abs(nxt[0]["peak_lumbar_flexion_deg"] - ref[0]["peak_lumbar_flexion_deg"]) < 1.5  # measured 0.5
     # analyze of the written recording: the same reps, and the angles from 1 s after the return
     # within 3 deg of the session without the outage (measured 1.5 deg trunk, 1.1 lumbar), absent before
-    p, q = analyze(load(plain_rec)), analyze(load(lost_rec))
+    p_rec, q_rec = load(plain_rec), load(lost_rec)
+    p, q = analyze(p_rec), analyze(q_rec)
     assert [(r.index, r.complete, r.faults) for r in q.reps] == [
         (r["index"], r["complete"], r["faults"]) for r in lost["reps"]]
-    late = (q.time_s > back_s + 1.0) & (q.time_s < p.time_s[-1])
+    # the two sets were emulated separately: their session clocks start apart (by tens of ms on a busy machine,
+    # where the hosts' arrival times stall). The same sample index is the same moment of the played recording:
+    # put the lost set on the plain set's clock by the sacrum's samples common to both
+    ps, qs = p_rec["sacrum"], q_rec["sacrum"]
+    assert ps.seq is not None and qs.seq is not None
+    _, pi, qi = np.intersect1d(ps.seq, qs.seq, return_indices=True)
+    q_t = q.time_s - float(np.median(qs.time_s[qi] - ps.time_s[pi]))
+    late = (q_t > back_s + 1.0) & (q_t < p.time_s[-1])
     for name in ("pelvic_tilt_deg", "trunk_flexion_deg", "lumbar_flexion_deg"):
-        diff = getattr(q, name)[late] - np.interp(q.time_s[late], p.time_s, getattr(p, name))
-        # two separately emulated sets differ by ~20 ms of timing (and, at full link speed on a loaded
-        # machine, a dropped notification now and then): a fast hinge moves T by 2-3 deg in that, so the
-        # comparison is by RMS (measured 0.5-1.3 deg) with "never wild" as the peak (measured 1.1-3.7)
+        diff = getattr(q, name)[late] - np.interp(q_t[late], p.time_s, getattr(p, name))
+        # what timing differences stay (each sensor's clock fit; at full link speed on a loaded machine, a dropped
+        # notification now and then) move a fast hinge by a few degrees, so the comparison is by RMS (measured
+        # 0.5-1.3 deg idle) with "never wild" as the peak (measured 1.1-3.7)
         ok = np.isfinite(diff)
         rms = float(np.sqrt(np.mean(diff[ok] ** 2)))
         assert ok.mean() > 0.95 and rms < 2.0 and np.max(np.abs(diff[ok])) < 6.0, (name, rms)
     settle = (q.time_s >= back_s) & (q.time_s <= back_s + 1.0)
     t_settle = q.trunk_flexion_deg[settle]
-    diff = t_settle - np.interp(q.time_s[settle], p.time_s, p.trunk_flexion_deg)
+    diff = t_settle - np.interp(q_t[settle], p.time_s, p.trunk_flexion_deg)
     assert np.isnan(t_settle[0]) and np.nanmax(np.abs(diff)) < 6.0  # absent while settling, never wild (1.1)
     # the live driver (one sample at a time) gives the same angles as the batch driver
     pipe = HingePipeline()
