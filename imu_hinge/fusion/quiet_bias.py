@@ -33,8 +33,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
+from imu_hinge.fusion import _fusion_loops
 from imu_hinge.fusion.base import quat_to_matrix
 
 
@@ -83,7 +83,8 @@ def _seq_sum(carry: np.ndarray, rows: np.ndarray) -> np.ndarray:
 # QuietWindowPlanner's state vector: its parameters (stance gyro bias (3), stance |acc|, samples in
 # smooth_s, onset_s, max_window_s, the three thresholds, gap interval, nominal period), then the running
 # sums (5) of (gyr - ref, |gyr - ref|, | |acc| - g |), samples seen, samples in the open window, position of
-# the oldest of the last n sums in the ring, the filter's clock (s); then that ring (n x 5)
+# the oldest of the last n sums in the ring, the filter's clock (s); then that ring (n x 5). The same indices
+# as the enums of _fusion_loops.c.
 (_P_REF, _P_GRAVITY, _P_N, _P_N_ONSET, _P_MAX_N, _P_QUIET, _P_ONSET_GYR, _P_ONSET_ACC, _P_GAP_DT,
  _P_TS) = 0, 3, 4, 5, 6, 7, 8, 9, 10, 11
 _S_SUM, _S_COUNT, _S_OPEN, _S_POS, _S_CLOCK, _S_RING = 12, 17, 18, 19, 20, 21
@@ -92,75 +93,12 @@ _S_SUM, _S_COUNT, _S_OPEN, _S_POS, _S_CLOCK, _S_RING = 12, 17, 18, 19, 20, 21
 PLAN_T, PLAN_DT_INT, PLAN_IN, PLAN_CLOSE, PLAN_GAP, PLAN_ENDS = 0, 1, 2, 3, 4, 5
 
 
-@njit(cache=True)
-def _plan_run(gyr: np.ndarray, acc: np.ndarray, dt: np.ndarray, st: np.ndarray,
-              out: np.ndarray) -> int:  # pragma: no cover
-    """THE quiet-window planner loop over a block of any length (state ``st`` carried); fills the plan
-    ``out`` (columns ``PLAN_*``) and returns the number of stretches: the filter's runs, cut at window
-    edges, after closes and around gaps (where vqf must stop for the estimator).
-
-    A window closes at the first sample that is not quiet, or when it reaches ``max_window_s`` (that
-    sample still in it). A gap does not end a window: the strapdown integration bridges it, and live
-    clocks make short false gaps (decisions must not hinge on them: they made live and replay differ
-    by up to 1.8 deg in a test)."""
-    n, n_onset, max_n = int(st[_P_N]), int(st[_P_N_ONSET]), int(st[_P_MAX_N])
-    m = gyr.shape[0]
-    n_ends = 0
-    prev_in = False
-    for i in range(m):
-        x0, x1, x2 = gyr[i, 0] - st[_P_REF], gyr[i, 1] - st[_P_REF + 1], gyr[i, 2] - st[_P_REF + 2]
-        a0, a1, a2 = acc[i, 0], acc[i, 1], acc[i, 2]
-        x3 = math.sqrt(x0 * x0 + x1 * x1 + x2 * x2)
-        x4 = abs(math.sqrt(a0 * a0 + a1 * a1 + a2 * a2) - st[_P_GRAVITY])
-        s0, s1, s2 = st[_S_SUM] + x0, st[_S_SUM + 1] + x1, st[_S_SUM + 2] + x2
-        s3, s4 = st[_S_SUM + 3] + x3, st[_S_SUM + 4] + x4
-        st[_S_COUNT] += 1
-        count = st[_S_COUNT]
-        pos = int(st[_S_POS])
-        old = _S_RING + 5 * pos
-        onset = _S_RING + 5 * ((pos + n - n_onset) % n)
-        k, k_fast = min(n, count), min(n_onset, count)
-        m0, m1, m2 = (s0 - st[old]) / k, (s1 - st[old + 1]) / k, (s2 - st[old + 2]) / k
-        quiet = (math.sqrt(m0 * m0 + m1 * m1 + m2 * m2) < st[_P_QUIET]
-                 and (s3 - st[onset + 3]) / k_fast < st[_P_ONSET_GYR]
-                 and (s4 - st[onset + 4]) / k_fast < st[_P_ONSET_ACC] and count >= n)
-        st[_S_SUM], st[_S_SUM + 1], st[_S_SUM + 2], st[_S_SUM + 3], st[_S_SUM + 4] = s0, s1, s2, s3, s4
-        st[old], st[old + 1], st[old + 2], st[old + 3], st[old + 4] = s0, s1, s2, s3, s4
-        st[_S_POS] = (pos + 1) % n
-        close = False
-        if not quiet:
-            close = st[_S_OPEN] > 0
-            st[_S_OPEN] = 0
-        else:
-            st[_S_OPEN] += 1
-            if st[_S_OPEN] == max_n:  # split at max_window_s
-                st[_S_OPEN] = 0
-                close = True
-        gap = dt[i] > st[_P_GAP_DT]
-        st[_S_CLOCK] = st[_S_CLOCK] + dt[i]
-        out[i, PLAN_T] = st[_S_CLOCK]
-        out[i, PLAN_DT_INT] = dt[i] if gap else st[_P_TS]
-        out[i, PLAN_IN] = quiet
-        out[i, PLAN_CLOSE] = close
-        out[i, PLAN_GAP] = gap
-        # a stretch ends before this sample at a window edge or a gap (a gap sample is bridged first) ...
-        if i > 0 and (gap or prev_in != quiet) and (n_ends == 0 or out[n_ends - 1, PLAN_ENDS] != i):
-            out[n_ends, PLAN_ENDS] = i
-            n_ends += 1
-        # ... and after it when its window closes, it ends a gap or the block ends
-        if close or gap or i == m - 1:
-            out[n_ends, PLAN_ENDS] = i + 1
-            n_ends += 1
-        prev_in = quiet
-    return n_ends
-
-
 class QuietWindowPlanner:
     """Causal quiet-window detection from raw samples; state carried across blocks.
 
     ``gyr_ref_rad_s`` (3,) is the stance bias and ``gravity_m_s2`` the stance |acc|; neither
-    changes afterwards, so the plan does not depend on any estimate. One loop (:func:`_plan_run`)
-    over blocks of any length; it also keeps the filter's clock and cuts the block into stretches
+    changes afterwards, so the plan does not depend on any estimate. One loop (``plan_run``, C, in
+    ``_fusion_loops.c``) over blocks of any length; it also keeps the filter's clock and cuts the block into stretches
     for the filter (``gap_dt_s``: a longer interval is a gap; ``ts_s`` the nominal period).
     """
 
@@ -184,7 +122,7 @@ class QuietWindowPlanner:
         """N samples (N, 3), (N, 3) contiguous, intervals (N,) s -> (the plan (N, 6): columns ``PLAN_*``,
         the ends of the filter's stretches (sample indices + 1, whole numbers as floats))."""
         out = np.empty((gyr.shape[0], 6))
-        k = _plan_run(gyr, acc, dt_s, self._st, out)
+        k = _fusion_loops.plan_run(gyr, acc, dt_s, self._st, out)
         return out, out[:k, PLAN_ENDS].tolist()
 
     def plan(self, gyr: np.ndarray, acc: np.ndarray) -> tuple[np.ndarray, list[int]]:
