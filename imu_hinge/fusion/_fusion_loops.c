@@ -117,9 +117,148 @@ static PyObject *plan_run(PyObject *self, PyObject *args) {
     return res;
 }
 
+/* Rotation matrix (row-major 3x3) of a sensor-to-earth quaternion (w, x, y, z): the same arithmetic
+ * as quat_to_matrix in base.py (base + factor * (q_a q_b + sign * q_c q_d), entry by entry). */
+static void quat_matrix(const double *q, double *m) {
+    double w = q[0], x = q[1], y = q[2], z = q[3];
+    m[0] = 1.0 + -2.0 * (y * y + z * z); m[1] = 0.0 + 2.0 * (x * y + -1.0 * (w * z));
+    m[2] = 0.0 + 2.0 * (x * z + w * y);  m[3] = 0.0 + 2.0 * (x * y + w * z);
+    m[4] = 1.0 + -2.0 * (x * x + z * z); m[5] = 0.0 + 2.0 * (y * z + -1.0 * (w * x));
+    m[6] = 0.0 + 2.0 * (x * z + -1.0 * (w * y)); m[7] = 0.0 + 2.0 * (y * z + w * x);
+    m[8] = 1.0 + -2.0 * (x * x + y * y);
+}
+
+static void matmul3(const double *a, const double *b, double *out) { /* out = a @ b */
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) out[3 * i + j] = a[3 * i] * b[j] + a[3 * i + 1] * b[3 + j] + a[3 * i + 2] * b[6 + j];
+}
+
+static void matvec3(const double *a, const double *v, double *out) { /* out = a @ v */
+    for (int i = 0; i < 3; i++) out[i] = a[3 * i] * v[0] + a[3 * i + 1] * v[1] + a[3 * i + 2] * v[2];
+}
+
+/* The quiet-window estimator's integrals (layout declared in quiet_bias.py): Phi = integral of R dt (3x3),
+ * B = integral of R bias dt (3), A = the strapdown frame <- the filter's earth frame (3x3). */
+enum { E_PHI = 0, E_B = 9, E_A = 12, E_LEN = 21 };
+
+/* THE integration of samples outside windows: R_k = A R6_k, added in sample order (any split of the
+ * samples into blocks gives the same bits). */
+static void integrate_loop(double *e, const double *dt, const double *quat, const double *bias, Py_ssize_t n) {
+    double r6[9], r[9], rb[3];
+    for (Py_ssize_t k = 0; k < n; k++) {
+        quat_matrix(quat + 4 * k, r6);
+        matmul3(e + E_A, r6, r);
+        matvec3(r, bias + 3 * k, rb);
+        for (int i = 0; i < 9; i++) e[E_PHI + i] += r[i] * dt[k];
+        for (int i = 0; i < 3; i++) e[E_B + i] += rb[i] * dt[k];
+    }
+}
+
+/* integrate(e, dt (N,), quat (N, 4), bias (N, 3)). */
+static PyObject *integrate(PyObject *self, PyObject *args) {
+    Py_buffer e, dt, quat, bias;
+    if (!PyArg_ParseTuple(args, "w*y*y*y*", &e, &dt, &quat, &bias)) return NULL;
+    Py_ssize_t n = dt.len / (Py_ssize_t)sizeof(double);
+    int ok = e.len >= E_LEN * (Py_ssize_t)sizeof(double) && quat.len >= 4 * n * (Py_ssize_t)sizeof(double)
+             && bias.len >= 3 * n * (Py_ssize_t)sizeof(double);
+    if (ok) integrate_loop(e.buf, dt.buf, quat.buf, bias.buf, n);
+    PyBuffer_Release(&e); PyBuffer_Release(&dt); PyBuffer_Release(&quat); PyBuffer_Release(&bias);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "integrate: buffer sizes do not match");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* Window means (layout declared in quiet_bias.py): time, gravity in the strapdown frame (3), the
+ * accelerometer's direction (3), the integrals Phi (3x3) and B (3) averaged over the window. */
+enum { W_T = 0, W_G = 1, W_ADIR = 4, W_PHI = 7, W_B = 16, W_LEN = 19 };
+
+/* THE window flush: a window's samples (t, dt, quat6D, bias, acc) into the window means and the integrals.
+ * F (the filter's inclination frame) is read before the first sample (ends 0, 1: quat6D, quat3D) and after
+ * the last (ends 2, 3) and taken linear in time between: R_k = (A0 + f_k (A1 - A0)) R6_k, f_k = (k+1)/n.
+ * The window's running integrals summed over the window count sample k n - k times. */
+static void flush_loop(double *e, const double *t, const double *dt, const double *quat, const double *bias,
+                       const double *acc, const double *ends, double *mean, Py_ssize_t n) {
+    double m[4][9], a0[9], a1[9], da[9];
+    for (int k = 0; k < 4; k++) quat_matrix(ends + 4 * k, m[k]);
+    for (int i = 0; i < 3; i++) /* A = M3 M6^T: strapdown frame <- filter's earth frame */
+        for (int j = 0; j < 3; j++) {
+            a0[3 * i + j] = m[1][3 * i] * m[0][3 * j] + m[1][3 * i + 1] * m[0][3 * j + 1] + m[1][3 * i + 2] * m[0][3 * j + 2];
+            a1[3 * i + j] = m[3][3 * i] * m[2][3 * j] + m[3][3 * i + 1] * m[2][3 * j + 1] + m[3][3 * i + 2] * m[2][3 * j + 2];
+        }
+    for (int i = 0; i < 9; i++) da[i] = a1[i] - a0[i];
+    /* sums over k of R6_k weighted: mats (dt, f dt, w dt, w f dt); vec (acc, f acc, dt bias, f dt bias,
+     * w dt bias, w f dt bias) */
+    double mats[4][9] = {{0}}, vec[6][3] = {{0}}, t_sum = 0, acc_sum[3] = {0, 0, 0}, r6[9], ra[3], rb[3];
+    for (Py_ssize_t k = 0; k < n; k++) {
+        double f = (double)(k + 1) / (double)n, w = (double)(n - k);
+        double wt[4] = {dt[k], dt[k] * f, dt[k] * w, dt[k] * w * f};
+        quat_matrix(quat + 4 * k, r6);
+        matvec3(r6, acc + 3 * k, ra);
+        matvec3(r6, bias + 3 * k, rb);
+        for (int c = 0; c < 4; c++)
+            for (int i = 0; i < 9; i++) mats[c][i] += wt[c] * r6[i];
+        for (int i = 0; i < 3; i++) {
+            vec[0][i] += ra[i];
+            vec[1][i] += f * ra[i];
+            for (int c = 0; c < 4; c++) vec[2 + c][i] += wt[c] * rb[i];
+        }
+        t_sum += t[k];
+        for (int i = 0; i < 3; i++) acc_sum[i] += acc[3 * k + i];
+    }
+    double g[3], va[3], vd[3], phi_sum[9], phi_inc[9], b_sum[3], b_inc[3], tmp[9];
+    /* A0 x + dA y for the vectors and matrices */
+    #define MIX_VEC(x, y, out) do { matvec3(a0, x, va); matvec3(da, y, vd); \
+        for (int i_ = 0; i_ < 3; i_++) (out)[i_] = va[i_] + vd[i_]; } while (0)
+    MIX_VEC(vec[0], vec[1], g);
+    MIX_VEC(vec[4], vec[5], b_sum);
+    MIX_VEC(vec[2], vec[3], b_inc);
+    matmul3(a0, mats[2], phi_sum); matmul3(da, mats[3], tmp);
+    for (int i = 0; i < 9; i++) phi_sum[i] += tmp[i];
+    matmul3(a0, mats[0], phi_inc); matmul3(da, mats[1], tmp);
+    for (int i = 0; i < 9; i++) phi_inc[i] += tmp[i];
+    #undef MIX_VEC
+    double dn = (double)n;
+    mean[W_T] = t_sum / dn;
+    double an = 0;
+    for (int i = 0; i < 3; i++) an += (acc_sum[i] / dn) * (acc_sum[i] / dn);
+    an = sqrt(an);
+    for (int i = 0; i < 3; i++) {
+        mean[W_G + i] = g[i] / dn;
+        mean[W_ADIR + i] = acc_sum[i] / dn / an;
+        mean[W_B + i] = (dn * e[E_B + i] + b_sum[i]) / dn;
+        e[E_B + i] += b_inc[i];
+    }
+    for (int i = 0; i < 9; i++) {
+        mean[W_PHI + i] = (dn * e[E_PHI + i] + phi_sum[i]) / dn;
+        e[E_PHI + i] += phi_inc[i];
+        e[E_A + i] = a1[i];
+    }
+}
+
+/* flush(e, t (N,), dt (N,), quat (N, 4), bias (N, 3), acc (N, 3), ends (4, 4), mean (W_LEN,)). */
+static PyObject *flush(PyObject *self, PyObject *args) {
+    Py_buffer e, t, dt, quat, bias, acc, ends, mean;
+    if (!PyArg_ParseTuple(args, "w*y*y*y*y*y*y*w*", &e, &t, &dt, &quat, &bias, &acc, &ends, &mean)) return NULL;
+    Py_ssize_t n = t.len / (Py_ssize_t)sizeof(double), d = (Py_ssize_t)sizeof(double);
+    int ok = n > 0 && e.len >= E_LEN * d && dt.len >= n * d && quat.len >= 4 * n * d && bias.len >= 3 * n * d
+             && acc.len >= 3 * n * d && ends.len >= 16 * d && mean.len >= W_LEN * d;
+    if (ok) flush_loop(e.buf, t.buf, dt.buf, quat.buf, bias.buf, acc.buf, ends.buf, mean.buf, n);
+    PyBuffer_Release(&e); PyBuffer_Release(&t); PyBuffer_Release(&dt); PyBuffer_Release(&quat);
+    PyBuffer_Release(&bias); PyBuffer_Release(&acc); PyBuffer_Release(&ends); PyBuffer_Release(&mean);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "flush: buffer sizes do not match");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"up_rows", up_rows, METH_VARARGS, "up_rows(q (N, 4), out (N, 3)): earth up in the sensor frame."},
     {"plan_run", plan_run, METH_VARARGS, "plan_run(gyr, acc, dt, st, out) -> stretches: the quiet-window planner."},
+    {"integrate", integrate, METH_VARARGS, "integrate(e, dt, quat, bias): samples outside windows into the integrals."},
+    {"flush", flush, METH_VARARGS, "flush(e, t, dt, quat, bias, acc, ends, mean): a quiet window's means."},
     {NULL, NULL, 0, NULL}};
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fusion_loops", "The fusion stage's compiled loops.",
                                     -1, methods, NULL, NULL, NULL, NULL};

@@ -73,13 +73,6 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
 
-def _seq_sum(carry: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``carry + rows[0] + rows[1] + ...`` added in order (so any split into blocks gives the same bits)."""
-    if len(rows) == 0:
-        return carry
-    return np.cumsum(np.concatenate([carry[None], rows]), axis=0)[-1]
-
-
 # QuietWindowPlanner's state vector: its parameters (stance gyro bias (3), stance |acc|, samples in
 # smooth_s, onset_s, max_window_s, the three thresholds, gap interval, nominal period), then the running
 # sums (5) of (gyr - ref, |gyr - ref|, | |acc| - g |), samples seen, samples in the open window, position of
@@ -138,7 +131,10 @@ class QuietWindowPlanner:
         return bool(in_window[0]), bool(closes)
 
 
-_OUTSIDE_BATCH = 1024  # samples outside windows integrated together (at the latest)
+# the estimator's integrals: Phi (3x3), B (3), A (3x3); a window's means: time, gravity (3), acc direction (3),
+# Phi (3x3), B (3). The same indices as the enums of _fusion_loops.c.
+_E_PHI, _E_B, _E_A, _E_LEN = 0, 9, 12, 21
+_W_T, _W_G, _W_ADIR, _W_PHI, _W_B, _W_LEN = 0, 1, 4, 7, 16, 19
 
 
 @dataclass(frozen=True)
@@ -174,15 +170,14 @@ class QuietBiasEstimator:
         # strapdown frame <- filter's earth frame (vqf: quat6D = accQuat * gyrQuat); the
         # inclination corrections move it slowly, so it is re-read in every quiet window
         q = np.array([1.0, 0.0, 0.0, 0.0]) if frame_quat_wxyz is None else np.asarray(frame_quat_wxyz, float)
-        self._to_strapdown = quat_to_matrix(q.reshape(1, 4))[0].T
+        # the integrals (layout _E_*: the same as _fusion_loops.c): Phi = integral of R dt (strapdown frame <-
+        # sensor frame), B = integral of R bias_used dt, A = the strapdown frame <- filter's earth frame
+        self._e = np.zeros(_E_LEN)
+        self._e[_E_A:_E_A + 9] = quat_to_matrix(q.reshape(1, 4))[0].T.reshape(9)
         self.bias_rad_s = np.asarray(bias_rad_s, dtype=float).reshape(3).copy()
         self.cov = np.eye(3) * math.radians(params.initial_sigma_deg_s) ** 2
-        self._phi = np.zeros((3, 3))  # integral of R dt (strapdown frame <- sensor frame)
-        self._b = np.zeros(3)  # integral of R bias_used dt
         self._t_pred: float | None = None
         self._pending: list[tuple[np.ndarray, ...]] = []  # the open window's (t, dt, quat6D, bias, acc) blocks
-        self._outside: list[tuple[np.ndarray, ...]] = []  # (dt, quat6D, bias) blocks not integrated yet
-        self._outside_n = 0
         self._ends = np.zeros((2, 8))  # (quat6D, quat3D) before the open window's first sample, after its latest one
         self._window: tuple[int, _WindowMean] | None = None  # the window flushed, not yet closed: (samples, means)
         self._history: list[_WindowMean] = []
@@ -214,61 +209,29 @@ class QuietBiasEstimator:
             return
         if self._pending:
             self._flush()
-        self._outside.append((dt_int_s, quat_wxyz, bias_rad_s))
-        self._outside_n += len(dt_int_s)
-        if self._outside_n >= _OUTSIDE_BATCH:
-            self._integrate_outside()
-
-    def _integrate_outside(self) -> None:
-        """Carry the integrals over the samples outside windows so far, added in order (so any
-        grouping of them gives the same bits); done in batches, as the samples come one by one live."""
-        if not self._outside:
-            return
-        dt, quat, bias = (np.concatenate(c) for c in zip(*self._outside, strict=True))
-        self._outside, self._outside_n = [], 0
-        rot = self._to_strapdown @ quat_to_matrix(quat)
-        self._phi = _seq_sum(self._phi, rot * dt[:, None, None])
-        self._b = _seq_sum(self._b, np.einsum("nij,nj->ni", rot, bias) * dt[:, None])
+        # THE integration (C, in sample order: any split into blocks gives the same bits)
+        _fusion_loops.integrate(self._e, np.ascontiguousarray(dt_int_s, dtype=np.float64),
+                                np.ascontiguousarray(quat_wxyz, dtype=np.float64),
+                                np.ascontiguousarray(bias_rad_s, dtype=np.float64))
 
     def _flush(self) -> None:
-        """The open window's samples into the window sums, with ``F`` between its two readings.
+        """The open window's samples into the window means and the integrals (C: ``flush`` in
+        _fusion_loops.c), with ``F`` between its two readings.
 
         ``F`` turns by at most a fraction of a degree in a window, so its matrix is taken linear in
         time: ``R_k = (A0 + f_k (A1 - A0)) R6_k`` (``A = F^T``, error of order angle^2). A window
-        is always flushed whole (one array), so its sums need no particular order.
+        is always flushed whole (one array).
         """
-        self._integrate_outside()
-        t, dt, quat, bias, acc = (np.concatenate(c) for c in zip(*self._pending, strict=True))
+        blocks = self._pending
+        t, dt, quat, bias, acc = (c[0] if len(blocks) == 1 else np.concatenate(c) for c in zip(*blocks, strict=True))
         self._pending = []
-        n = len(t)
-        ends = quat_to_matrix(self._ends.reshape(4, 4))  # quat6D, quat3D before; quat6D, quat3D after
-        a0, a1 = ends[1] @ ends[0].T, ends[3] @ ends[2].T  # strapdown frame <- filter's earth frame
-        r6 = quat_to_matrix(quat).reshape(n, 9)
-        f = np.arange(1, n + 1) / n
-        base = np.empty((n, 4))  # dt, f dt, w dt, w f dt; w = n - k: the window's running integrals summed over
-        base[:, 0] = dt  # the window count sample k n - k times
-        base[:, 2] = dt * (n - np.arange(n))
-        base[:, 1::2] = base[:, 0::2] * f[:, None]
-        weights = np.empty((n, 22))  # one matrix product gives every weighted sum of R6 (., j) v_j at once
-        weights[:, :4] = base
-        weights[:, 4:10] = (np.column_stack([np.ones(n), f])[:, :, None] * acc[:, None, :]).reshape(n, 6)
-        weights[:, 10:22] = (base[:, :, None] * bias[:, None, :]).reshape(n, 12)
-        m = weights.T @ r6  # (22, 9)
-        vec = np.einsum("cjij->ci", m[4:].reshape(6, 3, 3, 3))  # sum_k c_k R6_k v_k: acc (1, f), bias (4 weights)
-        mats = m[:4].reshape(4, 3, 3)
-        da = a1 - a0
-        out = np.empty((3, 9))  # gravity | Phi summed | B summed | Phi increment | B increment
-        out[:, 0] = a0 @ vec[0] + da @ vec[1]
-        out[:, 1:4] = a0 @ mats[2] + da @ mats[3]
-        out[:, 4] = a0 @ vec[4] + da @ vec[5]
-        out[:, 5:8] = a0 @ mats[0] + da @ mats[1]
-        out[:, 8] = a0 @ vec[2] + da @ vec[3]
-        a = acc.sum(axis=0) / n
-        self._window = n, _WindowMean(float(t.sum() / n), out[:, 0] / n, a / np.linalg.norm(a),
-                                      (n * self._phi + out[:, 1:4]) / n, (n * self._b + out[:, 4]) / n)
-        self._phi = self._phi + out[:, 5:8]
-        self._b = self._b + out[:, 8]
-        self._to_strapdown = a1
+        mean = np.empty(_W_LEN)
+        _fusion_loops.flush(self._e, np.ascontiguousarray(t, dtype=np.float64),
+                            np.ascontiguousarray(dt, dtype=np.float64), np.ascontiguousarray(quat, dtype=np.float64),
+                            np.ascontiguousarray(bias, dtype=np.float64), np.ascontiguousarray(acc, dtype=np.float64),
+                            self._ends, mean)
+        self._window = len(t), _WindowMean(float(mean[_W_T]), mean[_W_G:_W_G + 3], mean[_W_ADIR:_W_ADIR + 3],
+                                           mean[_W_PHI:_W_PHI + 9].reshape(3, 3), mean[_W_B:_W_B + 3])
 
     def close(self, bias_rad_s: np.ndarray) -> np.ndarray | None:
         """The window ends here; ``bias_rad_s`` (3,) the filter's bias now (vqf may move it).
