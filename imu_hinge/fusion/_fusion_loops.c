@@ -98,7 +98,8 @@ static int64_t plan_loop(const double *gyr, const double *acc, const double *dt,
     return n_ends;
 }
 
-/* plan_run(gyr (N, 3), acc (N, 3), dt (N,), st, out (N, 6)) -> number of stretches. */
+/* plan_run(gyr (N, 3), acc (N, 3), dt (N,), st, out (N, 6)) -> the stretches, a list of tuples
+ * (first sample, end (last + 1), it starts with a gap, in a window, the window closes after it). */
 static PyObject *plan_run(PyObject *self, PyObject *args) {
     Py_buffer gyr, acc, dt, st, out;
     if (!PyArg_ParseTuple(args, "y*y*y*w*w*", &gyr, &acc, &dt, &st, &out)) return NULL;
@@ -110,7 +111,19 @@ static PyObject *plan_run(PyObject *self, PyObject *args) {
         || st.len < need_st + 5 * (Py_ssize_t)((double *)st.buf)[P_N] * (Py_ssize_t)sizeof(double)) {
         PyErr_SetString(PyExc_ValueError, "plan_run: buffer sizes do not match");
     } else {
-        res = PyLong_FromLongLong(plan_loop(gyr.buf, acc.buf, dt.buf, st.buf, out.buf, m));
+        const double *plan = out.buf;
+        int64_t k = plan_loop(gyr.buf, acc.buf, dt.buf, st.buf, out.buf, m);
+        res = PyList_New((Py_ssize_t)k);
+        Py_ssize_t s = 0;
+        for (int64_t j = 0; res != NULL && j < k; j++) {
+            Py_ssize_t e = (Py_ssize_t)plan[N_PLAN * j + PLAN_ENDS];
+            PyObject *item = Py_BuildValue("(nnOOO)", s, e, plan[N_PLAN * s + PLAN_GAP] != 0 ? Py_True : Py_False,
+                                           plan[N_PLAN * s + PLAN_IN] != 0 ? Py_True : Py_False,
+                                           plan[N_PLAN * (e - 1) + PLAN_CLOSE] != 0 ? Py_True : Py_False);
+            if (item == NULL) { Py_CLEAR(res); break; }
+            PyList_SET_ITEM(res, (Py_ssize_t)j, item);
+            s = e;
+        }
     }
     PyBuffer_Release(&gyr); PyBuffer_Release(&acc); PyBuffer_Release(&dt);
     PyBuffer_Release(&st); PyBuffer_Release(&out);
@@ -256,7 +269,7 @@ static PyObject *flush(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"up_rows", up_rows, METH_VARARGS, "up_rows(q (N, 4), out (N, 3)): earth up in the sensor frame."},
-    {"plan_run", plan_run, METH_VARARGS, "plan_run(gyr, acc, dt, st, out) -> stretches: the quiet-window planner."},
+    {"plan_run", plan_run, METH_VARARGS, "plan_run(gyr, acc, dt, st, out) -> [(s, e, gap, in, close)]: the quiet-window planner."},
     {"integrate", integrate, METH_VARARGS, "integrate(e, dt, quat, bias): samples outside windows into the integrals."},
     {"flush", flush, METH_VARARGS, "flush(e, t, dt, quat, bias, acc, ends, mean): a quiet window's means."},
     {NULL, NULL, 0, NULL}};

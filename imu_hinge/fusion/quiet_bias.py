@@ -111,12 +111,13 @@ class QuietWindowPlanner:
         st[_P_GAP_DT] = gap_dt_s
         st[_P_TS] = 1.0 / rate_hz
 
-    def run(self, gyr: np.ndarray, acc: np.ndarray, dt_s: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    def run(self, gyr: np.ndarray, acc: np.ndarray,
+            dt_s: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, bool, bool, bool]]]:
         """N samples (N, 3), (N, 3) contiguous, intervals (N,) s -> (the plan (N, 6): columns ``PLAN_*``,
-        the ends of the filter's stretches (sample indices + 1, whole numbers as floats))."""
+        the filter's stretches: (first sample, end, it starts with a gap, in a window, the window closes
+        after its last sample))."""
         out = np.empty((gyr.shape[0], 6))
-        k = _fusion_loops.plan_run(gyr, acc, dt_s, self._st, out)
-        return out, out[:k, PLAN_ENDS].tolist()
+        return out, _fusion_loops.plan_run(gyr, acc, dt_s, self._st, out)
 
     def plan(self, gyr: np.ndarray, acc: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """(in_window (N,) bool, closes): a window closes after each sample index in ``closes``."""
@@ -134,6 +135,7 @@ class QuietWindowPlanner:
 # the estimator's integrals: Phi (3x3), B (3), A (3x3); a window's means: time, gravity (3), acc direction (3),
 # Phi (3x3), B (3). The same indices as the enums of _fusion_loops.c.
 _E_PHI, _E_B, _E_A, _E_LEN = 0, 9, 12, 21
+_OUTSIDE_BATCH = 1024  # samples outside windows integrated together (at the latest)
 _W_T, _W_G, _W_ADIR, _W_PHI, _W_B, _W_LEN = 0, 1, 4, 7, 16, 19
 
 
@@ -178,6 +180,8 @@ class QuietBiasEstimator:
         self.cov = np.eye(3) * math.radians(params.initial_sigma_deg_s) ** 2
         self._t_pred: float | None = None
         self._pending: list[tuple[np.ndarray, ...]] = []  # the open window's (t, dt, quat6D, bias, acc) blocks
+        self._outside: list[tuple[np.ndarray, ...]] = []  # (dt, quat6D, bias) blocks not integrated yet
+        self._outside_n = 0
         self._ends = np.zeros((2, 8))  # (quat6D, quat3D) before the open window's first sample, after its latest one
         self._window: tuple[int, _WindowMean] | None = None  # the window flushed, not yet closed: (samples, means)
         self._history: list[_WindowMean] = []
@@ -197,22 +201,38 @@ class QuietBiasEstimator:
         """A window starts with the next sample; ``quats_wxyz`` (8,): the filter's quat6D and quat3D now."""
         self._ends[0] = quats_wxyz
 
+    def end_window(self, quats_wxyz: np.ndarray) -> None:
+        """The open window's latest sample was the last one: ``quats_wxyz`` (8,), the filter's quat6D and
+        quat3D after it (read before the next sample, or before :meth:`close`)."""
+        self._ends[1] = quats_wxyz
+
     def absorb(self, time_s: np.ndarray, dt_int_s: np.ndarray, quat_wxyz: np.ndarray, bias_rad_s: np.ndarray,
-               in_window: bool, acc_m_s2: np.ndarray, quats_wxyz: np.ndarray | None = None) -> None:
+               in_window: bool, acc_m_s2: np.ndarray) -> None:
         """N samples (all in a window or none): orientation ``quat_wxyz`` (N, 4) and the gyro
         bias the filter subtracted (N, 3) rad/s; ``dt_int_s`` (N,) the time each sample's
-        integration spans. In a window also ``quats_wxyz`` (8,), quat6D and quat3D after the last one."""
+        integration spans. An open window is ended with :meth:`end_window` before samples outside it."""
         if in_window:
-            assert quats_wxyz is not None
             self._pending.append((time_s, dt_int_s, quat_wxyz, bias_rad_s, acc_m_s2))
-            self._ends[1] = quats_wxyz
             return
         if self._pending:
             self._flush()
-        # THE integration (C, in sample order: any split into blocks gives the same bits)
-        _fusion_loops.integrate(self._e, np.ascontiguousarray(dt_int_s, dtype=np.float64),
-                                np.ascontiguousarray(quat_wxyz, dtype=np.float64),
-                                np.ascontiguousarray(bias_rad_s, dtype=np.float64))
+        self._outside.append((dt_int_s, quat_wxyz, bias_rad_s))
+        self._outside_n += len(dt_int_s)
+        if self._outside_n >= _OUTSIDE_BATCH:
+            self._integrate_outside()
+
+    def _integrate_outside(self) -> None:
+        """Carry the integrals over the samples outside windows so far (C: ``integrate`` in
+        _fusion_loops.c, added in sample order, so any grouping of them gives the same bits); done
+        in batches, as the samples come one by one live."""
+        blocks = self._outside
+        if not blocks:
+            return
+        dt, quat, bias = (c[0] if len(blocks) == 1 else np.concatenate(c) for c in zip(*blocks, strict=True))
+        self._outside, self._outside_n = [], 0
+        _fusion_loops.integrate(self._e, np.ascontiguousarray(dt, dtype=np.float64),
+                                np.ascontiguousarray(quat, dtype=np.float64),
+                                np.ascontiguousarray(bias, dtype=np.float64))
 
     def _flush(self) -> None:
         """The open window's samples into the window means and the integrals (C: ``flush`` in
@@ -222,6 +242,7 @@ class QuietBiasEstimator:
         time: ``R_k = (A0 + f_k (A1 - A0)) R6_k`` (``A = F^T``, error of order angle^2). A window
         is always flushed whole (one array).
         """
+        self._integrate_outside()
         blocks = self._pending
         t, dt, quat, bias, acc = (c[0] if len(blocks) == 1 else np.concatenate(c) for c in zip(*blocks, strict=True))
         self._pending = []
