@@ -179,8 +179,8 @@ class QuietBiasEstimator:
         self.bias_rad_s = np.asarray(bias_rad_s, dtype=float).reshape(3).copy()
         self.cov = np.eye(3) * math.radians(params.initial_sigma_deg_s) ** 2
         self._t_pred: float | None = None
-        self._pending: list[tuple[np.ndarray, ...]] = []  # the open window's (t, dt, quat6D, bias, acc) blocks
-        self._outside: list[tuple[np.ndarray, ...]] = []  # (dt, quat6D, bias) blocks not integrated yet
+        self._pending: list[tuple[np.ndarray, ...]] = []  # the open window's (plan rows, quat6D, bias, acc) blocks
+        self._outside: list[tuple[np.ndarray, ...]] = []  # (plan rows, quat6D, bias) blocks not integrated yet
         self._outside_n = 0
         self._ends = np.zeros((2, 8))  # (quat6D, quat3D) before the open window's first sample, after its latest one
         self._window: tuple[int, _WindowMean] | None = None  # the window flushed, not yet closed: (samples, means)
@@ -206,18 +206,20 @@ class QuietBiasEstimator:
         quat3D after it (read before the next sample, or before :meth:`close`)."""
         self._ends[1] = quats_wxyz
 
-    def absorb(self, time_s: np.ndarray, dt_int_s: np.ndarray, quat_wxyz: np.ndarray, bias_rad_s: np.ndarray,
-               in_window: bool, acc_m_s2: np.ndarray) -> None:
-        """N samples (all in a window or none): orientation ``quat_wxyz`` (N, 4) and the gyro
-        bias the filter subtracted (N, 3) rad/s; ``dt_int_s`` (N,) the time each sample's
-        integration spans. An open window is ended with :meth:`end_window` before samples outside it."""
+    def absorb(self, plan_rows: np.ndarray, quat_wxyz: np.ndarray, bias_rad_s: np.ndarray, in_window: bool,
+               acc_m_s2: np.ndarray | None) -> None:
+        """N samples (all in a window or none): their rows of the planner's plan (N, 6) (the time
+        on the filter's clock and the span each sample's integration covers), orientation ``quat_wxyz``
+        (N, 4) and the gyro bias the filter subtracted (N, 3) rad/s; in a window also ``acc_m_s2``
+        (N, 3). An open window is ended with :meth:`end_window` before samples outside it."""
         if in_window:
-            self._pending.append((time_s, dt_int_s, quat_wxyz, bias_rad_s, acc_m_s2))
+            assert acc_m_s2 is not None
+            self._pending.append((plan_rows, quat_wxyz, bias_rad_s, acc_m_s2))
             return
         if self._pending:
             self._flush()
-        self._outside.append((dt_int_s, quat_wxyz, bias_rad_s))
-        self._outside_n += len(dt_int_s)
+        self._outside.append((plan_rows, quat_wxyz, bias_rad_s))
+        self._outside_n += len(plan_rows)
         if self._outside_n >= _OUTSIDE_BATCH:
             self._integrate_outside()
 
@@ -228,9 +230,9 @@ class QuietBiasEstimator:
         blocks = self._outside
         if not blocks:
             return
-        dt, quat, bias = (c[0] if len(blocks) == 1 else np.concatenate(c) for c in zip(*blocks, strict=True))
+        plan, quat, bias = (c[0] if len(blocks) == 1 else np.concatenate(c) for c in zip(*blocks, strict=True))
         self._outside, self._outside_n = [], 0
-        _fusion_loops.integrate(self._e, np.ascontiguousarray(dt, dtype=np.float64),
+        _fusion_loops.integrate(self._e, np.ascontiguousarray(plan[:, PLAN_DT_INT]),
                                 np.ascontiguousarray(quat, dtype=np.float64),
                                 np.ascontiguousarray(bias, dtype=np.float64))
 
@@ -244,11 +246,12 @@ class QuietBiasEstimator:
         """
         self._integrate_outside()
         blocks = self._pending
-        t, dt, quat, bias, acc = (c[0] if len(blocks) == 1 else np.concatenate(c) for c in zip(*blocks, strict=True))
+        plan, quat, bias, acc = (c[0] if len(blocks) == 1 else np.concatenate(c) for c in zip(*blocks, strict=True))
         self._pending = []
         mean = np.empty(_W_LEN)
-        _fusion_loops.flush(self._e, np.ascontiguousarray(t, dtype=np.float64),
-                            np.ascontiguousarray(dt, dtype=np.float64), np.ascontiguousarray(quat, dtype=np.float64),
+        t = np.ascontiguousarray(plan[:, PLAN_T])
+        _fusion_loops.flush(self._e, t, np.ascontiguousarray(plan[:, PLAN_DT_INT]),
+                            np.ascontiguousarray(quat, dtype=np.float64),
                             np.ascontiguousarray(bias, dtype=np.float64), np.ascontiguousarray(acc, dtype=np.float64),
                             self._ends, mean)
         self._window = len(t), _WindowMean(float(mean[_W_T]), mean[_W_G:_W_G + 3], mean[_W_ADIR:_W_ADIR + 3],

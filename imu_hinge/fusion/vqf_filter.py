@@ -24,8 +24,6 @@ import vqf
 from imu_hinge.errors import UsageError
 from imu_hinge.fusion.base import GAP_FACTOR, OrientationFilter, gap_rate, quat_from_gravity, quat_from_rate
 from imu_hinge.fusion.quiet_bias import (
-    PLAN_DT_INT,
-    PLAN_T,
     QuietBiasEstimator,
     QuietBiasParams,
     QuietWindowPlanner,
@@ -262,7 +260,7 @@ class VqfFilter(OrientationFilter):
                 b[1:] = res["bias"][:-1]
             quats.append(q)
             self._last_gyr = gyr[e - 1].copy()
-            quiet.absorb(plan[s:e, PLAN_T], plan[s:e, PLAN_DT_INT], q, b, w, acc[s:e])
+            quiet.absorb(plan[s:e], q, b, w, acc[s:e] if w else None)
             if close:
                 self._close_window()
         return quats[0] if len(quats) == 1 else np.concatenate(quats) if quats else np.empty((0, 4))

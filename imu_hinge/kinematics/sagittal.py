@@ -70,7 +70,7 @@ class SagittalAngle:
 
     def update(self, up: np.ndarray) -> float:
         """One sample's "up" in the sensor frame (3,) -> sagittal angle (deg)."""
-        x, y, z = up
+        x, y, z = up.tolist() if isinstance(up, np.ndarray) else up  # plain floats: numpy scalars cost more
         return _kinematics_loops.sagittal_one(float(x), float(y), float(z), self.u0, self._st)
 
     def update_batch(self, up: np.ndarray) -> np.ndarray:
