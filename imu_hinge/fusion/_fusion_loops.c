@@ -267,11 +267,89 @@ static PyObject *flush(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static void cross3(const double *a, const double *b, double *out) {
+    out[0] = a[1] * b[2] - a[2] * b[1]; out[1] = a[2] * b[0] - a[0] * b[2]; out[2] = a[0] * b[1] - a[1] * b[0];
+}
+
+/* THE bias update from two windows' means (see QuietBiasEstimator): gravity moved by e x g between them;
+ * its part perpendicular to gravity (two components) measures the bias error (e = dPhi b_true - dB).
+ * cov (3x3) has already grown by the random walk; noise is the measurement variance. */
+static void kalman_step(const double *prev, const double *cur, double noise, double *cov, double *bias) {
+    const double *pg = prev + W_G, *cg = cur + W_G;
+    double g_norm = sqrt(pg[0] * pg[0] + pg[1] * pg[1] + pg[2] * pg[2]);
+    double up[3], dg[3], db[3], proj[9], z[3], h[9], dphi[9], tmp[3];
+    for (int i = 0; i < 3; i++) {
+        up[i] = pg[i] / g_norm;
+        dg[i] = (cg[i] - pg[i]) / g_norm;
+        db[i] = cur[W_B + i] - prev[W_B + i];
+    }
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) proj[3 * i + j] = (i == j ? 1.0 : 0.0) - up[i] * up[j];
+    for (int i = 0; i < 9; i++) dphi[i] = cur[W_PHI + i] - prev[W_PHI + i];
+    cross3(up, dg, z);
+    matvec3(proj, db, tmp);
+    for (int i = 0; i < 3; i++) z[i] += tmp[i];
+    matmul3(proj, dphi, h);
+    int k = 0; /* the axis most perpendicular to up (the first on ties) */
+    for (int i = 1; i < 3; i++) if (fabs(up[i]) < fabs(up[k])) k = i;
+    double ek[3] = {0, 0, 0}, u1[3], u2[3];
+    ek[k] = 1.0;
+    cross3(up, ek, u1);
+    double un = sqrt(u1[0] * u1[0] + u1[1] * u1[1] + u1[2] * u1[2]);
+    for (int i = 0; i < 3; i++) u1[i] /= un;
+    cross3(up, u1, u2);
+    double z2[2], h2[2][3];
+    const double *basis[2] = {u1, u2};
+    for (int r = 0; r < 2; r++) {
+        z2[r] = basis[r][0] * z[0] + basis[r][1] * z[1] + basis[r][2] * z[2];
+        for (int j = 0; j < 3; j++) h2[r][j] = basis[r][0] * h[j] + basis[r][1] * h[3 + j] + basis[r][2] * h[6 + j];
+    }
+    double ch[3][2], s[2][2]; /* cov h2^T, then s = h2 cov h2^T + noise I */
+    for (int i = 0; i < 3; i++)
+        for (int r = 0; r < 2; r++) ch[i][r] = cov[3 * i] * h2[r][0] + cov[3 * i + 1] * h2[r][1] + cov[3 * i + 2] * h2[r][2];
+    for (int r = 0; r < 2; r++)
+        for (int c = 0; c < 2; c++)
+            s[r][c] = h2[r][0] * ch[0][c] + h2[r][1] * ch[1][c] + h2[r][2] * ch[2][c] + (r == c ? noise : 0.0);
+    double det = s[0][0] * s[1][1] - s[0][1] * s[1][0];
+    double si[2][2] = {{s[1][1] / det, -s[0][1] / det}, {-s[1][0] / det, s[0][0] / det}};
+    double gain[3][2], innov[2], next[9];
+    for (int i = 0; i < 3; i++)
+        for (int c = 0; c < 2; c++) gain[i][c] = ch[i][0] * si[0][c] + ch[i][1] * si[1][c];
+    for (int r = 0; r < 2; r++) innov[r] = z2[r] - (h2[r][0] * bias[0] + h2[r][1] * bias[1] + h2[r][2] * bias[2]);
+    for (int i = 0; i < 3; i++) bias[i] += gain[i][0] * innov[0] + gain[i][1] * innov[1];
+    for (int i = 0; i < 3; i++) /* (I - gain h2) cov */
+        for (int j = 0; j < 3; j++) {
+            double acc = 0;
+            for (int m = 0; m < 3; m++)
+                acc += ((i == m ? 1.0 : 0.0) - (gain[i][0] * h2[0][m] + gain[i][1] * h2[1][m])) * cov[3 * m + j];
+            next[3 * i + j] = acc;
+        }
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) cov[3 * i + j] = 0.5 * (next[3 * i + j] + next[3 * j + i]);
+}
+
+/* kalman(prev_mean, cur_mean, noise, cov (9,), bias (3,)): one bias update in place. */
+static PyObject *kalman(PyObject *self, PyObject *args) {
+    Py_buffer prev, cur, cov, bias;
+    double noise;
+    if (!PyArg_ParseTuple(args, "y*y*dw*w*", &prev, &cur, &noise, &cov, &bias)) return NULL;
+    Py_ssize_t d = (Py_ssize_t)sizeof(double);
+    int ok = prev.len >= W_LEN * d && cur.len >= W_LEN * d && cov.len >= 9 * d && bias.len >= 3 * d;
+    if (ok) kalman_step(prev.buf, cur.buf, noise, cov.buf, bias.buf);
+    PyBuffer_Release(&prev); PyBuffer_Release(&cur); PyBuffer_Release(&cov); PyBuffer_Release(&bias);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "kalman: buffer sizes do not match");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"up_rows", up_rows, METH_VARARGS, "up_rows(q (N, 4), out (N, 3)): earth up in the sensor frame."},
     {"plan_run", plan_run, METH_VARARGS, "plan_run(gyr, acc, dt, st, out) -> [(s, e, gap, in, close)]: the quiet-window planner."},
     {"integrate", integrate, METH_VARARGS, "integrate(e, dt, quat, bias): samples outside windows into the integrals."},
     {"flush", flush, METH_VARARGS, "flush(e, t, dt, quat, bias, acc, ends, mean): a quiet window's means."},
+    {"kalman", kalman, METH_VARARGS, "kalman(prev, cur, noise, cov, bias): one bias update from two windows."},
     {NULL, NULL, 0, NULL}};
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fusion_loops", "The fusion stage's compiled loops.",
                                     -1, methods, NULL, NULL, NULL, NULL};

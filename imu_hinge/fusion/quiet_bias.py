@@ -68,11 +68,6 @@ class QuietBiasParams:
     """Earlier windows kept as partners."""
 
 
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cross product of two 3-vectors (``np.cross`` costs tens of us on them)."""
-    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
-
-
 # QuietWindowPlanner's state vector: its parameters (stance gyro bias (3), stance |acc|, samples in
 # smooth_s, onset_s, max_window_s, the three thresholds, gap interval, nominal period), then the running
 # sums (5) of (gyr - ref, |gyr - ref|, | |acc| - g |), samples seen, samples in the open window, position of
@@ -141,14 +136,13 @@ _W_T, _W_G, _W_ADIR, _W_PHI, _W_B, _W_LEN = 0, 1, 4, 7, 16, 19
 
 @dataclass(frozen=True)
 class _WindowMean:
-    """A quiet window's means: time, gravity in the strapdown frame, the accelerometer's direction
-    (sensor frame), and the integrals Phi and B."""
+    """A quiet window's means: time, the accelerometer's direction (sensor frame), and in ``vec``
+    also gravity in the strapdown frame and the integrals Phi and B."""
 
     t: float
-    g: np.ndarray
     a_dir: np.ndarray
-    phi: np.ndarray
-    b: np.ndarray
+    vec: np.ndarray
+    """All of them (layout ``_W_*``)."""
 
 
 class QuietBiasEstimator:
@@ -254,8 +248,7 @@ class QuietBiasEstimator:
                             np.ascontiguousarray(quat, dtype=np.float64),
                             np.ascontiguousarray(bias, dtype=np.float64), np.ascontiguousarray(acc, dtype=np.float64),
                             self._ends, mean)
-        self._window = len(t), _WindowMean(float(mean[_W_T]), mean[_W_G:_W_G + 3], mean[_W_ADIR:_W_ADIR + 3],
-                                           mean[_W_PHI:_W_PHI + 9].reshape(3, 3), mean[_W_B:_W_B + 3])
+        self._window = len(t), _WindowMean(float(mean[_W_T]), mean[_W_ADIR:_W_ADIR + 3], mean)
 
     def close(self, bias_rad_s: np.ndarray) -> np.ndarray | None:
         """The window ends here; ``bias_rad_s`` (3,) the filter's bias now (vqf may move it).
@@ -284,26 +277,15 @@ class QuietBiasEstimator:
         return self._update(prev, cur, sep)
 
     def _update(self, prev: _WindowMean, cur: _WindowMean, sep_rad: float) -> np.ndarray:
+        """The Kalman update (C: ``kalman`` in _fusion_loops.c): gravity moved by ``e x g`` between the
+        two windows; the perpendicular part of ``e = dPhi b_true - dB`` (two components, in a basis
+        perpendicular to gravity) measures the bias; the covariance first grows by the random walk."""
         p = self.params
-        g_norm = math.sqrt(float(prev.g @ prev.g))
-        up = prev.g / g_norm
-        # gravity moved by e x g: the perpendicular part of e is up x dg/|g|; e = dPhi b_true - dB
-        proj = np.eye(3) - np.outer(up, up)
-        z = _cross(up, (cur.g - prev.g) / g_norm) + proj @ (cur.b - prev.b)
-        h = proj @ (cur.phi - prev.phi)
-        u1 = _cross(up, np.eye(3)[int(np.argmin(np.abs(up)))])
-        u1 /= math.sqrt(float(u1 @ u1))
-        basis = np.vstack([u1, _cross(up, u1)])
-        z2, h2 = basis @ z, basis @ h
         assert self._t_pred is not None
         self.cov = self.cov + np.eye(3) * math.radians(p.walk_deg_s_rt_s) ** 2 * max(0.0, cur.t - self._t_pred)
         self._t_pred = cur.t
         noise = math.radians(p.window_noise_deg) ** 2 + (p.gyr_scale_err * sep_rad) ** 2
-        s = h2 @ self.cov @ h2.T + np.eye(2) * noise
-        s_inv = np.array([[s[1, 1], -s[0, 1]], [-s[1, 0], s[0, 0]]]) / (s[0, 0] * s[1, 1] - s[0, 1] * s[1, 0])
-        gain = self.cov @ h2.T @ s_inv
-        self.bias_rad_s = self.bias_rad_s + gain @ (z2 - h2 @ self.bias_rad_s)
-        self.cov = (np.eye(3) - gain @ h2) @ self.cov
-        self.cov = 0.5 * (self.cov + self.cov.T)
+        self.cov = np.ascontiguousarray(self.cov)
+        _fusion_loops.kalman(prev.vec, cur.vec, noise, self.cov, self.bias_rad_s)
         self.updates += 1
         return self.bias_rad_s.copy()
