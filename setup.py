@@ -1,10 +1,15 @@
-"""Build of the one C part: the detector loop (imu_hinge/detection/_detect.c, loaded with ctypes).
-Everything else is declared in pyproject.toml."""
+"""Build of the C parts: the per-sample loops of the core, one extension module per stage
+(imu_hinge/fusion/_fusion_loops.c, imu_hinge/kinematics/_kinematics_loops.c, and the detector,
+imu_hinge/detection/_detect.c, loaded with ctypes). Everything else is declared in pyproject.toml."""
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension(
-    "imu_hinge.detection._detect", ["imu_hinge/detection/_detect.c"],
-    # no fused multiply-add: the same rounding on every CPU (x86-64 and arm64 give identical events)
-    extra_compile_args=["-O2", "-ffp-contract=off"],
-)])
+# no fused multiply-add: the same rounding on every CPU (x86-64 and arm64 give identical events)
+FLAGS = ["-O2", "-ffp-contract=off"]
+
+setup(ext_modules=[
+    Extension("imu_hinge.detection._detect", ["imu_hinge/detection/_detect.c"], extra_compile_args=FLAGS),
+    Extension("imu_hinge.fusion._fusion_loops", ["imu_hinge/fusion/_fusion_loops.c"], extra_compile_args=FLAGS),
+    Extension("imu_hinge.kinematics._kinematics_loops", ["imu_hinge/kinematics/_kinematics_loops.c"],
+              extra_compile_args=FLAGS),
+])

@@ -8,8 +8,10 @@ ONE run, each best of --repeat:
   * ``imu-hinge analyze FILE --quiet`` as a user runs it (fresh process: imports count);
   * the floor: pandas ``read_csv`` of the same file plus vqf's C++ ``VQF.updateBatch`` per sensor
     (in process, imports not counted): reading the data and one orientation filter, nothing else;
-  * for information, in process: the project's CSV read and the pipeline on the loaded arrays.
-Goal: analyze <= 1.5 x the floor. Prints a table and, last, one JSON line.
+  * for information, in process: the project's CSV read and the pipeline on the loaded arrays;
+  * for information, the floor as a fresh process (``--floor-only``: Python start-up and
+    ``import numpy, pandas, vqf`` counted, as they are for the CLI).
+Goal: analyze <= 1.5 x the floor (the in-process one). Prints a table and, last, one JSON line.
 """
 
 from __future__ import annotations
@@ -22,20 +24,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from vqf import VQF
 
-from imu_hinge.analysis.pipeline import analyze
-from imu_hinge.recording import read_interchange_csv, recording_to_interchange_csv
-from imu_hinge.samples import Recording, SensorStream
-from imu_hinge.simulation import SimConfig, simulate
-
 GOAL_RATIO = 1.5
 
 
-def tiled_recording(minutes: float) -> Recording:
+def tiled_recording(minutes: float) -> Any:
+    from imu_hinge.samples import Recording, SensorStream
+    from imu_hinge.simulation import SimConfig, simulate
+
     base = simulate(SimConfig(seed=7, exercise="mixed", n_reps=12, duration_s=120.0)).recording
     period = max(float(s.time_s[-1]) for s in base.streams.values()) + 0.01
     n = int(np.ceil(minutes * 60.0 / period))
@@ -71,7 +72,14 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--csv", help="time this interchange CSV instead of generating one")
     ap.add_argument("--keep", help="also keep the generated CSV here")
+    ap.add_argument("--floor-only", metavar="FILE", help=argparse.SUPPRESS)  # the floor in a fresh process
     args = ap.parse_args()
+    if args.floor_only:
+        floor_once(Path(args.floor_only))
+        return 0
+    from imu_hinge.analysis.pipeline import analyze
+    from imu_hinge.recording import read_interchange_csv, recording_to_interchange_csv
+
     if args.csv:
         csv = Path(args.csv)
     else:
@@ -79,7 +87,8 @@ def main() -> int:
         recording_to_interchange_csv(tiled_recording(args.minutes), csv)
     size_mb = csv.stat().st_size / 1e6
     cli = [sys.executable, "-m", "imu_hinge", "analyze", str(csv), "--quiet"]
-    walls, cpus, floors, floor_cpus = [], [], [], []
+    floor_cli = [sys.executable, __file__, "--floor-only", str(csv)]
+    walls, cpus, floors, floor_cpus, fresh_floors = [], [], [], [], []
     for _ in range(args.repeat):  # interleaved: both see the same load on a shared machine
         t0, c0 = time.perf_counter(), child_cpu_s()
         subprocess.run(cli, check=True, capture_output=True)
@@ -88,6 +97,9 @@ def main() -> int:
         f_wall, f_cpu = floor_once(csv)
         floors.append(f_wall)
         floor_cpus.append(f_cpu)
+        t0 = time.perf_counter()
+        subprocess.run(floor_cli, check=True, capture_output=True)
+        fresh_floors.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
     loaded = read_interchange_csv(csv)
     t_read = time.perf_counter() - t0
@@ -103,6 +115,7 @@ def main() -> int:
         ("  in process: CSV read", t_read),
         ("  in process: pipeline (calibration, vqf, angles, detector)", t_core),
         ("floor: pandas read_csv + vqf updateBatch per sensor", floor),
+        ("  info: the floor as a fresh process (imports included)", min(fresh_floors)),
     ]
     print(f"recording: {size_mb:.1f} MB CSV, 2 sensors, {n_samples} samples, {len(res.reps)} reps found")
     print(f"{'path':60s} {'wall s':>8s} {'samples/s':>12s}")
@@ -112,12 +125,15 @@ def main() -> int:
           f"analyze / floor = {cpu_ratio:.2f} in CPU time")
     print(f"analyze / floor = {ratio:.2f} in wall time (goal <= {GOAL_RATIO}): "
           f"{'PASS' if ratio <= GOAL_RATIO else 'FAIL'}")
+    print(f"info: analyze / fresh-process floor = {wall / min(fresh_floors):.2f} in wall time")
     print(json.dumps({"benchmark": "analyze_speed", "csv_mb": round(size_mb, 1), "samples": n_samples,
                       "analyze_cli_wall_s": round(wall, 3), "analyze_cli_walls_s": [round(w, 3) for w in walls],
                       "floor_s": round(floor, 3), "floor_walls_s": [round(f, 3) for f in floors],
                       "analyze_over_floor": round(ratio, 3), "goal_ratio": GOAL_RATIO,
                       "analyze_cpu_s": round(min(cpus), 3), "floor_cpu_s": round(min(floor_cpus), 3),
                       "analyze_over_floor_cpu": round(cpu_ratio, 3),
+                      "floor_fresh_process_s": round(min(fresh_floors), 3),
+                      "analyze_over_floor_fresh_process": round(wall / min(fresh_floors), 3),
                       "pass": bool(ratio <= GOAL_RATIO), "read_s": round(t_read, 3), "pipeline_s": round(t_core, 3),
                       "reps": len(res.reps), "pandas": pd.__version__}))
     return 0

@@ -66,10 +66,14 @@ class SensorStream:
 
     @property
     def nominal_rate_hz(self) -> float:
-        """Sample rate from the median interval (robust to jitter and gaps)."""
-        if len(self) < 2:
-            return float("nan")
-        return float(1.0 / np.median(np.diff(self.time_s)))
+        """Sample rate from the median interval (robust to jitter and gaps). Remembered for this
+        ``time_s`` array (a median over an hour of samples costs 8 ms; the analysis asks eight times)."""
+        memo = self.__dict__.get("_rate_memo")
+        if memo is not None and memo[0] is self.time_s and memo[1] == len(self):
+            return float(memo[2])
+        rate = float("nan") if len(self) < 2 else float(1.0 / np.median(np.diff(self.time_s)))
+        self.__dict__["_rate_memo"] = (self.time_s, len(self), rate)
+        return rate
 
 
 @dataclass

@@ -63,8 +63,8 @@ class SegmentTracker:
 
     def up(self, t: float, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
         """One sample's "up" (3,): :meth:`up_batch` on a block of one."""
-        return self.gaps.up_batch(np.array([t]), np.asarray(acc, dtype=float)[None],
-                                  np.asarray(gyr, dtype=float)[None])[0]
+        return self.gaps.up_batch(np.array((t,)), np.asarray(acc, dtype=np.float64)[None],
+                                  np.asarray(gyr, dtype=np.float64)[None])[0]
 
     def set_reference(self, ups: np.ndarray, forward: np.ndarray | None, refine: bool = True) -> None:
         """Standing "up" = mean of the filter's up vectors over the stance samples.
@@ -261,8 +261,8 @@ class HingePipeline:
     # -- live driver ------------------------------------------------------------------------
     def push(self, sample: ImuSample) -> list[Event]:
         """Process one sample (in arrival order); return the events it raised."""
-        acc = np.asarray(sample.acc_m_s2, dtype=float)
-        gyr = np.asarray(sample.gyr_rad_s, dtype=float)
+        acc = np.array(sample.acc_m_s2, dtype=np.float64)
+        gyr = np.array(sample.gyr_rad_s, dtype=np.float64)
         if not self.trackers:
             if not self._calibrate(sample.sensor, sample.time_s, acc, gyr):
                 return []

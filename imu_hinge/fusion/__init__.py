@@ -10,7 +10,8 @@ motion), ``"vqf_offline"`` (non-causal research mode), ``"madgwick"``, ``"mahony
 
 Modules: :mod:`.base` (the interface, gravity helpers), :mod:`.vqf_filter` (VQF, the default),
 :mod:`.ahrs_filters` (Madgwick, Mahony, EKF), :mod:`.quiet_bias` (gyro bias from gravity in quiet
-moments, beside VQF), :mod:`.reanchor` (re-anchoring on gravity after a long gap).
+moments, beside VQF), :mod:`.reanchor` (re-anchoring on gravity after a long gap). Their per-sample
+loops are C: ``_fusion_loops`` (built from ``_fusion_loops.c`` at install; private).
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ no accelerometer sample is invented. These filters are pure Python (30-100 us/sa
 from __future__ import annotations
 
 import numpy as np
-from ahrs.filters import EKF, Madgwick, Mahony
 
 from imu_hinge.fusion.base import (
     GAP_FACTOR,
@@ -118,6 +117,8 @@ class MadgwickFilter(_AhrsFilter):
         if not gain > 0:
             raise ValueError(f"gain must be positive, got {gain!r}")
         self.gain = float(gain)
+        from ahrs.filters import Madgwick  # imported when used: ahrs costs 40 ms of every start-up
+
         self._ahrs = Madgwick(frequency=self.rate_hz, gain=self.gain)
         self.reset()
 
@@ -146,6 +147,8 @@ class MahonyFilter(_AhrsFilter):
         if not (k_p > 0 and k_i >= 0):
             raise ValueError(f"k_p must be positive and k_i non-negative, got {k_p!r}, {k_i!r}")
         self.k_p, self.k_i = float(k_p), float(k_i)
+        from ahrs.filters import Mahony  # imported when used
+
         self._ahrs = Mahony(frequency=self.rate_hz, k_P=self.k_p, k_I=max(self.k_i, 1e-300))
         self._ahrs.k_I = self.k_i
         self.reset()
@@ -180,6 +183,8 @@ class EkfFilter(_AhrsFilter):
         if not (var_gyr > 0 and var_acc > 0 and p0 > 0):
             raise ValueError(f"var_gyr, var_acc, p0 must be positive, got {var_gyr!r}, {var_acc!r}, {p0!r}")
         self.var_gyr, self.var_acc, self.p0 = float(var_gyr), float(var_acc), float(p0)
+        from ahrs.filters import EKF  # imported when used
+
         self._ahrs = EKF(frequency=self.rate_hz, frame="NED", var_gyr=self.var_gyr, var_acc=self.var_acc,
                          magnetic_ref=0.0)
         self.reset()

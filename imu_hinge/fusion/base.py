@@ -17,7 +17,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import numpy as np
-from numba import njit
+
+from imu_hinge.fusion import _fusion_loops
 
 GAP_FACTOR = 1.5
 """An interval longer than this many nominal periods is a gap."""
@@ -40,21 +41,12 @@ def quat_from_gravity(acc_m_s2: np.ndarray) -> np.ndarray:
     return q / np.linalg.norm(q)
 
 
-@njit(cache=True)
-def _up_rows(q: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
-    for i in range(q.shape[0]):
-        w, x, y, z = q[i, 0], q[i, 1], q[i, 2], q[i, 3]
-        out[i, 0] = 2 * (x * z - w * y)
-        out[i, 1] = 2 * (y * z + w * x)
-        out[i, 2] = 1 - 2 * (x * x + y * y)
-
-
 def up_in_sensor(q: np.ndarray) -> np.ndarray:
     """Earth "up" expressed in the sensor frame for sensor-to-earth quaternions (..., 4) -> (..., 3)."""
     q = np.asarray(q, dtype=np.float64)
     rows = q if q.ndim == 2 and q.flags.c_contiguous else np.ascontiguousarray(q.reshape(-1, 4))
     out = np.empty((rows.shape[0], 3))
-    _up_rows(rows, out)
+    _fusion_loops.up_rows(rows, out)  # THE loop, in C
     return out if q.ndim == 2 else out.reshape(q.shape[:-1] + (3,))
 
 

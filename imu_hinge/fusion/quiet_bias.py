@@ -33,8 +33,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
+from imu_hinge.fusion import _fusion_loops
 from imu_hinge.fusion.base import quat_to_matrix
 
 
@@ -68,22 +68,11 @@ class QuietBiasParams:
     """Earlier windows kept as partners."""
 
 
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cross product of two 3-vectors (``np.cross`` costs tens of us on them)."""
-    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
-
-
-def _seq_sum(carry: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``carry + rows[0] + rows[1] + ...`` added in order (so any split into blocks gives the same bits)."""
-    if len(rows) == 0:
-        return carry
-    return np.cumsum(np.concatenate([carry[None], rows]), axis=0)[-1]
-
-
 # QuietWindowPlanner's state vector: its parameters (stance gyro bias (3), stance |acc|, samples in
 # smooth_s, onset_s, max_window_s, the three thresholds, gap interval, nominal period), then the running
 # sums (5) of (gyr - ref, |gyr - ref|, | |acc| - g |), samples seen, samples in the open window, position of
-# the oldest of the last n sums in the ring, the filter's clock (s); then that ring (n x 5)
+# the oldest of the last n sums in the ring, the filter's clock (s); then that ring (n x 5). The same indices
+# as the enums of _fusion_loops.c.
 (_P_REF, _P_GRAVITY, _P_N, _P_N_ONSET, _P_MAX_N, _P_QUIET, _P_ONSET_GYR, _P_ONSET_ACC, _P_GAP_DT,
  _P_TS) = 0, 3, 4, 5, 6, 7, 8, 9, 10, 11
 _S_SUM, _S_COUNT, _S_OPEN, _S_POS, _S_CLOCK, _S_RING = 12, 17, 18, 19, 20, 21
@@ -92,75 +81,12 @@ _S_SUM, _S_COUNT, _S_OPEN, _S_POS, _S_CLOCK, _S_RING = 12, 17, 18, 19, 20, 21
 PLAN_T, PLAN_DT_INT, PLAN_IN, PLAN_CLOSE, PLAN_GAP, PLAN_ENDS = 0, 1, 2, 3, 4, 5
 
 
-@njit(cache=True)
-def _plan_run(gyr: np.ndarray, acc: np.ndarray, dt: np.ndarray, st: np.ndarray,
-              out: np.ndarray) -> int:  # pragma: no cover
-    """THE quiet-window planner loop over a block of any length (state ``st`` carried); fills the plan
-    ``out`` (columns ``PLAN_*``) and returns the number of stretches: the filter's runs, cut at window
-    edges, after closes and around gaps (where vqf must stop for the estimator).
-
-    A window closes at the first sample that is not quiet, or when it reaches ``max_window_s`` (that
-    sample still in it). A gap does not end a window: the strapdown integration bridges it, and live
-    clocks make short false gaps (decisions must not hinge on them: they made live and replay differ
-    by up to 1.8 deg in a test)."""
-    n, n_onset, max_n = int(st[_P_N]), int(st[_P_N_ONSET]), int(st[_P_MAX_N])
-    m = gyr.shape[0]
-    n_ends = 0
-    prev_in = False
-    for i in range(m):
-        x0, x1, x2 = gyr[i, 0] - st[_P_REF], gyr[i, 1] - st[_P_REF + 1], gyr[i, 2] - st[_P_REF + 2]
-        a0, a1, a2 = acc[i, 0], acc[i, 1], acc[i, 2]
-        x3 = math.sqrt(x0 * x0 + x1 * x1 + x2 * x2)
-        x4 = abs(math.sqrt(a0 * a0 + a1 * a1 + a2 * a2) - st[_P_GRAVITY])
-        s0, s1, s2 = st[_S_SUM] + x0, st[_S_SUM + 1] + x1, st[_S_SUM + 2] + x2
-        s3, s4 = st[_S_SUM + 3] + x3, st[_S_SUM + 4] + x4
-        st[_S_COUNT] += 1
-        count = st[_S_COUNT]
-        pos = int(st[_S_POS])
-        old = _S_RING + 5 * pos
-        onset = _S_RING + 5 * ((pos + n - n_onset) % n)
-        k, k_fast = min(n, count), min(n_onset, count)
-        m0, m1, m2 = (s0 - st[old]) / k, (s1 - st[old + 1]) / k, (s2 - st[old + 2]) / k
-        quiet = (math.sqrt(m0 * m0 + m1 * m1 + m2 * m2) < st[_P_QUIET]
-                 and (s3 - st[onset + 3]) / k_fast < st[_P_ONSET_GYR]
-                 and (s4 - st[onset + 4]) / k_fast < st[_P_ONSET_ACC] and count >= n)
-        st[_S_SUM], st[_S_SUM + 1], st[_S_SUM + 2], st[_S_SUM + 3], st[_S_SUM + 4] = s0, s1, s2, s3, s4
-        st[old], st[old + 1], st[old + 2], st[old + 3], st[old + 4] = s0, s1, s2, s3, s4
-        st[_S_POS] = (pos + 1) % n
-        close = False
-        if not quiet:
-            close = st[_S_OPEN] > 0
-            st[_S_OPEN] = 0
-        else:
-            st[_S_OPEN] += 1
-            if st[_S_OPEN] == max_n:  # split at max_window_s
-                st[_S_OPEN] = 0
-                close = True
-        gap = dt[i] > st[_P_GAP_DT]
-        st[_S_CLOCK] = st[_S_CLOCK] + dt[i]
-        out[i, PLAN_T] = st[_S_CLOCK]
-        out[i, PLAN_DT_INT] = dt[i] if gap else st[_P_TS]
-        out[i, PLAN_IN] = quiet
-        out[i, PLAN_CLOSE] = close
-        out[i, PLAN_GAP] = gap
-        # a stretch ends before this sample at a window edge or a gap (a gap sample is bridged first) ...
-        if i > 0 and (gap or prev_in != quiet) and (n_ends == 0 or out[n_ends - 1, PLAN_ENDS] != i):
-            out[n_ends, PLAN_ENDS] = i
-            n_ends += 1
-        # ... and after it when its window closes, it ends a gap or the block ends
-        if close or gap or i == m - 1:
-            out[n_ends, PLAN_ENDS] = i + 1
-            n_ends += 1
-        prev_in = quiet
-    return n_ends
-
-
 class QuietWindowPlanner:
     """Causal quiet-window detection from raw samples; state carried across blocks.
 
     ``gyr_ref_rad_s`` (3,) is the stance bias and ``gravity_m_s2`` the stance |acc|; neither
-    changes afterwards, so the plan does not depend on any estimate. One loop (:func:`_plan_run`)
-    over blocks of any length; it also keeps the filter's clock and cuts the block into stretches
+    changes afterwards, so the plan does not depend on any estimate. One loop (``plan_run``, C, in
+    ``_fusion_loops.c``) over blocks of any length; it also keeps the filter's clock and cuts the block into stretches
     for the filter (``gap_dt_s``: a longer interval is a gap; ``ts_s`` the nominal period).
     """
 
@@ -180,12 +106,13 @@ class QuietWindowPlanner:
         st[_P_GAP_DT] = gap_dt_s
         st[_P_TS] = 1.0 / rate_hz
 
-    def run(self, gyr: np.ndarray, acc: np.ndarray, dt_s: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    def run(self, gyr: np.ndarray, acc: np.ndarray,
+            dt_s: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, bool, bool, bool]]]:
         """N samples (N, 3), (N, 3) contiguous, intervals (N,) s -> (the plan (N, 6): columns ``PLAN_*``,
-        the ends of the filter's stretches (sample indices + 1, whole numbers as floats))."""
+        the filter's stretches: (first sample, end, it starts with a gap, in a window, the window closes
+        after its last sample))."""
         out = np.empty((gyr.shape[0], 6))
-        k = _plan_run(gyr, acc, dt_s, self._st, out)
-        return out, out[:k, PLAN_ENDS].tolist()
+        return out, _fusion_loops.plan_run(gyr, acc, dt_s, self._st, out)
 
     def plan(self, gyr: np.ndarray, acc: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """(in_window (N,) bool, closes): a window closes after each sample index in ``closes``."""
@@ -200,19 +127,22 @@ class QuietWindowPlanner:
         return bool(in_window[0]), bool(closes)
 
 
+# the estimator's integrals: Phi (3x3), B (3), A (3x3); a window's means: time, gravity (3), acc direction (3),
+# Phi (3x3), B (3). The same indices as the enums of _fusion_loops.c.
+_E_PHI, _E_B, _E_A, _E_LEN = 0, 9, 12, 21
 _OUTSIDE_BATCH = 1024  # samples outside windows integrated together (at the latest)
+_W_T, _W_G, _W_ADIR, _W_PHI, _W_B, _W_LEN = 0, 1, 4, 7, 16, 19
 
 
 @dataclass(frozen=True)
 class _WindowMean:
-    """A quiet window's means: time, gravity in the strapdown frame, the accelerometer's direction
-    (sensor frame), and the integrals Phi and B."""
+    """A quiet window's means: time, the accelerometer's direction (sensor frame), and in ``vec``
+    also gravity in the strapdown frame and the integrals Phi and B."""
 
     t: float
-    g: np.ndarray
     a_dir: np.ndarray
-    phi: np.ndarray
-    b: np.ndarray
+    vec: np.ndarray
+    """All of them (layout ``_W_*``)."""
 
 
 class QuietBiasEstimator:
@@ -236,14 +166,15 @@ class QuietBiasEstimator:
         # strapdown frame <- filter's earth frame (vqf: quat6D = accQuat * gyrQuat); the
         # inclination corrections move it slowly, so it is re-read in every quiet window
         q = np.array([1.0, 0.0, 0.0, 0.0]) if frame_quat_wxyz is None else np.asarray(frame_quat_wxyz, float)
-        self._to_strapdown = quat_to_matrix(q.reshape(1, 4))[0].T
+        # the integrals (layout _E_*: the same as _fusion_loops.c): Phi = integral of R dt (strapdown frame <-
+        # sensor frame), B = integral of R bias_used dt, A = the strapdown frame <- filter's earth frame
+        self._e = np.zeros(_E_LEN)
+        self._e[_E_A:_E_A + 9] = quat_to_matrix(q.reshape(1, 4))[0].T.reshape(9)
         self.bias_rad_s = np.asarray(bias_rad_s, dtype=float).reshape(3).copy()
         self.cov = np.eye(3) * math.radians(params.initial_sigma_deg_s) ** 2
-        self._phi = np.zeros((3, 3))  # integral of R dt (strapdown frame <- sensor frame)
-        self._b = np.zeros(3)  # integral of R bias_used dt
         self._t_pred: float | None = None
-        self._pending: list[tuple[np.ndarray, ...]] = []  # the open window's (t, dt, quat6D, bias, acc) blocks
-        self._outside: list[tuple[np.ndarray, ...]] = []  # (dt, quat6D, bias) blocks not integrated yet
+        self._pending: list[tuple[np.ndarray, ...]] = []  # the open window's (plan rows, quat6D, bias, acc) blocks
+        self._outside: list[tuple[np.ndarray, ...]] = []  # (plan rows, quat6D, bias) blocks not integrated yet
         self._outside_n = 0
         self._ends = np.zeros((2, 8))  # (quat6D, quat3D) before the open window's first sample, after its latest one
         self._window: tuple[int, _WindowMean] | None = None  # the window flushed, not yet closed: (samples, means)
@@ -264,73 +195,60 @@ class QuietBiasEstimator:
         """A window starts with the next sample; ``quats_wxyz`` (8,): the filter's quat6D and quat3D now."""
         self._ends[0] = quats_wxyz
 
-    def absorb(self, time_s: np.ndarray, dt_int_s: np.ndarray, quat_wxyz: np.ndarray, bias_rad_s: np.ndarray,
-               in_window: bool, acc_m_s2: np.ndarray, quats_wxyz: np.ndarray | None = None) -> None:
-        """N samples (all in a window or none): orientation ``quat_wxyz`` (N, 4) and the gyro
-        bias the filter subtracted (N, 3) rad/s; ``dt_int_s`` (N,) the time each sample's
-        integration spans. In a window also ``quats_wxyz`` (8,), quat6D and quat3D after the last one."""
+    def end_window(self, quats_wxyz: np.ndarray) -> None:
+        """The open window's latest sample was the last one: ``quats_wxyz`` (8,), the filter's quat6D and
+        quat3D after it (read before the next sample, or before :meth:`close`)."""
+        self._ends[1] = quats_wxyz
+
+    def absorb(self, plan_rows: np.ndarray, quat_wxyz: np.ndarray, bias_rad_s: np.ndarray, in_window: bool,
+               acc_m_s2: np.ndarray | None) -> None:
+        """N samples (all in a window or none): their rows of the planner's plan (N, 6) (the time
+        on the filter's clock and the span each sample's integration covers), orientation ``quat_wxyz``
+        (N, 4) and the gyro bias the filter subtracted (N, 3) rad/s; in a window also ``acc_m_s2``
+        (N, 3). An open window is ended with :meth:`end_window` before samples outside it."""
         if in_window:
-            assert quats_wxyz is not None
-            self._pending.append((time_s, dt_int_s, quat_wxyz, bias_rad_s, acc_m_s2))
-            self._ends[1] = quats_wxyz
+            assert acc_m_s2 is not None
+            self._pending.append((plan_rows, quat_wxyz, bias_rad_s, acc_m_s2))
             return
         if self._pending:
             self._flush()
-        self._outside.append((dt_int_s, quat_wxyz, bias_rad_s))
-        self._outside_n += len(dt_int_s)
+        self._outside.append((plan_rows, quat_wxyz, bias_rad_s))
+        self._outside_n += len(plan_rows)
         if self._outside_n >= _OUTSIDE_BATCH:
             self._integrate_outside()
 
     def _integrate_outside(self) -> None:
-        """Carry the integrals over the samples outside windows so far, added in order (so any
-        grouping of them gives the same bits); done in batches, as the samples come one by one live."""
-        if not self._outside:
+        """Carry the integrals over the samples outside windows so far (C: ``integrate`` in
+        _fusion_loops.c, added in sample order, so any grouping of them gives the same bits); done
+        in batches, as the samples come one by one live."""
+        blocks = self._outside
+        if not blocks:
             return
-        dt, quat, bias = (np.concatenate(c) for c in zip(*self._outside, strict=True))
+        plan, quat, bias = (c[0] if len(blocks) == 1 else np.concatenate(c) for c in zip(*blocks, strict=True))
         self._outside, self._outside_n = [], 0
-        rot = self._to_strapdown @ quat_to_matrix(quat)
-        self._phi = _seq_sum(self._phi, rot * dt[:, None, None])
-        self._b = _seq_sum(self._b, np.einsum("nij,nj->ni", rot, bias) * dt[:, None])
+        _fusion_loops.integrate(self._e, np.ascontiguousarray(plan[:, PLAN_DT_INT]),
+                                np.ascontiguousarray(quat, dtype=np.float64),
+                                np.ascontiguousarray(bias, dtype=np.float64))
 
     def _flush(self) -> None:
-        """The open window's samples into the window sums, with ``F`` between its two readings.
+        """The open window's samples into the window means and the integrals (C: ``flush`` in
+        _fusion_loops.c), with ``F`` between its two readings.
 
         ``F`` turns by at most a fraction of a degree in a window, so its matrix is taken linear in
         time: ``R_k = (A0 + f_k (A1 - A0)) R6_k`` (``A = F^T``, error of order angle^2). A window
-        is always flushed whole (one array), so its sums need no particular order.
+        is always flushed whole (one array).
         """
         self._integrate_outside()
-        t, dt, quat, bias, acc = (np.concatenate(c) for c in zip(*self._pending, strict=True))
+        blocks = self._pending
+        plan, quat, bias, acc = (c[0] if len(blocks) == 1 else np.concatenate(c) for c in zip(*blocks, strict=True))
         self._pending = []
-        n = len(t)
-        ends = quat_to_matrix(self._ends.reshape(4, 4))  # quat6D, quat3D before; quat6D, quat3D after
-        a0, a1 = ends[1] @ ends[0].T, ends[3] @ ends[2].T  # strapdown frame <- filter's earth frame
-        r6 = quat_to_matrix(quat).reshape(n, 9)
-        f = np.arange(1, n + 1) / n
-        base = np.empty((n, 4))  # dt, f dt, w dt, w f dt; w = n - k: the window's running integrals summed over
-        base[:, 0] = dt  # the window count sample k n - k times
-        base[:, 2] = dt * (n - np.arange(n))
-        base[:, 1::2] = base[:, 0::2] * f[:, None]
-        weights = np.empty((n, 22))  # one matrix product gives every weighted sum of R6 (., j) v_j at once
-        weights[:, :4] = base
-        weights[:, 4:10] = (np.column_stack([np.ones(n), f])[:, :, None] * acc[:, None, :]).reshape(n, 6)
-        weights[:, 10:22] = (base[:, :, None] * bias[:, None, :]).reshape(n, 12)
-        m = weights.T @ r6  # (22, 9)
-        vec = np.einsum("cjij->ci", m[4:].reshape(6, 3, 3, 3))  # sum_k c_k R6_k v_k: acc (1, f), bias (4 weights)
-        mats = m[:4].reshape(4, 3, 3)
-        da = a1 - a0
-        out = np.empty((3, 9))  # gravity | Phi summed | B summed | Phi increment | B increment
-        out[:, 0] = a0 @ vec[0] + da @ vec[1]
-        out[:, 1:4] = a0 @ mats[2] + da @ mats[3]
-        out[:, 4] = a0 @ vec[4] + da @ vec[5]
-        out[:, 5:8] = a0 @ mats[0] + da @ mats[1]
-        out[:, 8] = a0 @ vec[2] + da @ vec[3]
-        a = acc.sum(axis=0) / n
-        self._window = n, _WindowMean(float(t.sum() / n), out[:, 0] / n, a / np.linalg.norm(a),
-                                      (n * self._phi + out[:, 1:4]) / n, (n * self._b + out[:, 4]) / n)
-        self._phi = self._phi + out[:, 5:8]
-        self._b = self._b + out[:, 8]
-        self._to_strapdown = a1
+        mean = np.empty(_W_LEN)
+        t = np.ascontiguousarray(plan[:, PLAN_T])
+        _fusion_loops.flush(self._e, t, np.ascontiguousarray(plan[:, PLAN_DT_INT]),
+                            np.ascontiguousarray(quat, dtype=np.float64),
+                            np.ascontiguousarray(bias, dtype=np.float64), np.ascontiguousarray(acc, dtype=np.float64),
+                            self._ends, mean)
+        self._window = len(t), _WindowMean(float(mean[_W_T]), mean[_W_ADIR:_W_ADIR + 3], mean)
 
     def close(self, bias_rad_s: np.ndarray) -> np.ndarray | None:
         """The window ends here; ``bias_rad_s`` (3,) the filter's bias now (vqf may move it).
@@ -359,26 +277,15 @@ class QuietBiasEstimator:
         return self._update(prev, cur, sep)
 
     def _update(self, prev: _WindowMean, cur: _WindowMean, sep_rad: float) -> np.ndarray:
+        """The Kalman update (C: ``kalman`` in _fusion_loops.c): gravity moved by ``e x g`` between the
+        two windows; the perpendicular part of ``e = dPhi b_true - dB`` (two components, in a basis
+        perpendicular to gravity) measures the bias; the covariance first grows by the random walk."""
         p = self.params
-        g_norm = math.sqrt(float(prev.g @ prev.g))
-        up = prev.g / g_norm
-        # gravity moved by e x g: the perpendicular part of e is up x dg/|g|; e = dPhi b_true - dB
-        proj = np.eye(3) - np.outer(up, up)
-        z = _cross(up, (cur.g - prev.g) / g_norm) + proj @ (cur.b - prev.b)
-        h = proj @ (cur.phi - prev.phi)
-        u1 = _cross(up, np.eye(3)[int(np.argmin(np.abs(up)))])
-        u1 /= math.sqrt(float(u1 @ u1))
-        basis = np.vstack([u1, _cross(up, u1)])
-        z2, h2 = basis @ z, basis @ h
         assert self._t_pred is not None
         self.cov = self.cov + np.eye(3) * math.radians(p.walk_deg_s_rt_s) ** 2 * max(0.0, cur.t - self._t_pred)
         self._t_pred = cur.t
         noise = math.radians(p.window_noise_deg) ** 2 + (p.gyr_scale_err * sep_rad) ** 2
-        s = h2 @ self.cov @ h2.T + np.eye(2) * noise
-        s_inv = np.array([[s[1, 1], -s[0, 1]], [-s[1, 0], s[0, 0]]]) / (s[0, 0] * s[1, 1] - s[0, 1] * s[1, 0])
-        gain = self.cov @ h2.T @ s_inv
-        self.bias_rad_s = self.bias_rad_s + gain @ (z2 - h2 @ self.bias_rad_s)
-        self.cov = (np.eye(3) - gain @ h2) @ self.cov
-        self.cov = 0.5 * (self.cov + self.cov.T)
+        self.cov = np.ascontiguousarray(self.cov)
+        _fusion_loops.kalman(prev.vec, cur.vec, noise, self.cov, self.bias_rad_s)
         self.updates += 1
         return self.bias_rad_s.copy()

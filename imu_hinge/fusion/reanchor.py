@@ -68,13 +68,14 @@ class Reanchor:
             return np.zeros((0, 3))
         prev = self.last_t
         dt = np.empty(n)
-        dt[0] = 1.0 / self.rate_hz if math.isnan(prev) else float(t[0]) - prev
+        dt0 = 1.0 / self.rate_hz if math.isnan(prev) else float(t[0]) - prev
+        dt[0] = dt0
         if n > 1:
             np.subtract(t[1:], t[:-1], out=dt[1:])
         self.last_t = float(t[-1])
         i = 0
         # the long gaps (plain floats on a block of one: numpy calls cost microseconds each)
-        gaps = np.flatnonzero(dt > self.params.gap_s).tolist() if n > 1 else [0] if dt[0] > self.params.gap_s else []
+        gaps = np.flatnonzero(dt > self.params.gap_s).tolist() if n > 1 else [0] if dt0 > self.params.gap_s else []
         if not gaps and not self.settling:  # the common case (every live sample): one filter run
             return up_in_sensor(self.filter.update_batch(gyr, acc, dt))
         out = np.empty((n, 3))

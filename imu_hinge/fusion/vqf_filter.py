@@ -24,11 +24,6 @@ import vqf
 from imu_hinge.errors import UsageError
 from imu_hinge.fusion.base import GAP_FACTOR, OrientationFilter, gap_rate, quat_from_gravity, quat_from_rate
 from imu_hinge.fusion.quiet_bias import (
-    PLAN_CLOSE,
-    PLAN_DT_INT,
-    PLAN_GAP,
-    PLAN_IN,
-    PLAN_T,
     QuietBiasEstimator,
     QuietBiasParams,
     QuietWindowPlanner,
@@ -101,7 +96,7 @@ def _params(kwargs: dict[str, Any]) -> VqfParams:
 
 def _as_samples(x: np.ndarray, name: str) -> np.ndarray:
     arr = np.ascontiguousarray(x, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] != 3:
+    if arr.shape[-1:] != (3,) or arr.ndim != 2:
         raise ValueError(f"{name} must have shape (N, 3), got {arr.shape}")
     return arr
 
@@ -200,7 +195,9 @@ class VqfFilter(OrientationFilter):
             raise ValueError(f"gyr_rad_s and acc_m_s2 differ in length: {n} vs {acc.shape[0]}")
         dt = None
         if dt_s is not None:
-            dt = np.asarray(dt_s, dtype=float).reshape(-1)
+            dt = np.asarray(dt_s, dtype=np.float64)
+            if dt.ndim != 1:
+                dt = dt.reshape(-1)
             if dt.shape[0] != n:
                 raise ValueError(f"dt_s must have {n} entries, got {dt.shape[0]}")
         if self._quiet is not None:
@@ -225,6 +222,8 @@ class VqfFilter(OrientationFilter):
     def _close_window(self) -> None:
         """A quiet window closes: the estimator's new bias (if it learned one) goes to vqf."""
         assert self._quiet is not None
+        if self._quiet.window_open:  # split at its longest: F after its last sample is now
+            self._quiet.end_window(self._quats())
         new = self._quiet.close(self.vqf.getBiasEstimate()[0])
         if new is not None:
             self.vqf.setBiasEstimate(new, max(self._quiet.sigma_rad_s, 1e-6))
@@ -240,34 +239,31 @@ class VqfFilter(OrientationFilter):
         assert self._quiet is not None
         n = gyr.shape[0]
         dt = np.full(n, self.ts_s) if dt_s is None else np.ascontiguousarray(dt_s, dtype=np.float64)
-        plan, ends = self._planner.run(gyr, acc, dt)
-        out = np.empty((n, 4))
-        bias = np.empty((n, 3))
+        plan, stretches = self._planner.run(gyr, acc, dt)
+        quats = []  # quat6D (k, 4) of each stretch
         v, quiet = self.vqf, self._quiet
-        s = 0
-        for end in ends:
-            e = int(end)
-            if plan[s, PLAN_GAP]:
+        for s, e, gap, w, close in stretches:  # a stretch is all in a window or all out
+            if not w and quiet.window_open:
+                quiet.end_window(self._quats())  # F after the window's last sample
+            if gap:
                 self._bridge_gap(gyr[s].copy(), float(dt[s]))
-            w = bool(plan[s, PLAN_IN])  # a stretch is all in a window or all out
             if w and not quiet.window_open:
                 quiet.open_window(self._quats())
-            # the bias each sample's integration used is the one before its update
-            bias[s] = v.getBiasEstimate()[0]
+            b0 = v.getBiasEstimate()[0]  # the bias each sample's integration used is the one before its update
             if e - s == 1:
                 v.update(gyr[s], acc[s])
-                out[s] = v.getQuat6D()
+                q, b = v.getQuat6D()[None], b0[None]
             else:
                 res = v.updateBatch(gyr[s:e], acc[s:e])
-                out[s:e] = res["quat6D"]
-                bias[s + 1:e] = res["bias"][:-1]
+                q, b = res["quat6D"], np.empty((e - s, 3))
+                b[0] = b0
+                b[1:] = res["bias"][:-1]
+            quats.append(q)
             self._last_gyr = gyr[e - 1].copy()
-            quiet.absorb(plan[s:e, PLAN_T], plan[s:e, PLAN_DT_INT], out[s:e], bias[s:e], w, acc[s:e],
-                         self._quats() if w else None)
-            if plan[e - 1, PLAN_CLOSE]:
+            quiet.absorb(plan[s:e], q, b, w, acc[s:e] if w else None)
+            if close:
                 self._close_window()
-            s = e
-        return out
+        return quats[0] if len(quats) == 1 else np.concatenate(quats) if quats else np.empty((0, 4))
 
 
 class OfflineVqf(OrientationFilter):

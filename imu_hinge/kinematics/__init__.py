@@ -2,6 +2,8 @@
 
 - :mod:`.sagittal` — sagittal inclination of a segment from its sensor's "up" vector, and the axis search.
 - :mod:`.alignment` — two unsynchronised sensor streams on one time base.
+
+Their per-sample loops are C: ``_kinematics_loops`` (built from ``_kinematics_loops.c`` at install; private).
 """
 
 __all__ = ["alignment", "sagittal"]

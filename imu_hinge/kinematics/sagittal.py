@@ -19,7 +19,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+
+from imu_hinge.kinematics import _kinematics_loops
 
 
 @dataclass(frozen=True)
@@ -29,37 +30,16 @@ class AxisParams:
 
 
 # SagittalAngle's state vector: running sum of tilt directions (3), forward (3), samples in the
-# sum, forward known (0/1), samples to freeze at, cos(provisional_deg)
+# sum, forward known (0/1), samples to freeze at, cos(provisional_deg). THE loop is C
+# (``sagittal_run`` in _kinematics_loops.c, the same indices).
 _SUM, _FWD, _N, _HAS_FWD, _REFINE_N, _COS_PROV, _STATE_LEN = 0, 3, 6, 7, 8, 9, 10
 
-
-@njit(cache=True)
-def _sagittal_run(up: np.ndarray, u0: np.ndarray, st: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
-    """THE sagittal angle loop: ``up`` (N, 3) -> ``out`` (N,) deg, state ``st`` carried (any block length)."""
-    for i in range(up.shape[0]):
-        x, y, z = up[i, 0], up[i, 1], up[i, 2]
-        c = x * u0[0] + y * u0[1] + z * u0[2]
-        vx, vy, vz = x - c * u0[0], y - c * u0[1], z - c * u0[2]
-        vn = math.sqrt(vx * vx + vy * vy + vz * vz)
-        if st[_N] < st[_REFINE_N] and c < st[_COS_PROV] * math.sqrt(x * x + y * y + z * z):
-            st[_SUM] -= vx / vn
-            st[_SUM + 1] -= vy / vn
-            st[_SUM + 2] -= vz / vn
-            st[_N] += 1
-            sn = math.sqrt(st[_SUM] ** 2 + st[_SUM + 1] ** 2 + st[_SUM + 2] ** 2)
-            for k in range(3):
-                st[_FWD + k] = st[_SUM + k] / sn
-            st[_HAS_FWD] = 1.0
-        if st[_HAS_FWD] == 0.0:
-            out[i] = math.degrees(math.atan2(vn, c))
-        else:
-            out[i] = math.degrees(math.atan2(-(x * st[_FWD] + y * st[_FWD + 1] + z * st[_FWD + 2]), c))
 
 
 class SagittalAngle:
     """Per-segment state: standing up ``u0`` (3,), forward ``f`` (3,) once learnt.
 
-    One loop (:func:`_sagittal_run`) over blocks of any length: :meth:`update` passes one sample,
+    One loop (``sagittal_run``, C) over blocks of any length: :meth:`update` passes one sample,
     :meth:`update_batch` many."""
 
     def __init__(self, u0: np.ndarray, rate_hz: float, params: AxisParams | None = None,
@@ -71,7 +51,6 @@ class SagittalAngle:
         self._st = np.zeros(_STATE_LEN)
         self._st[_REFINE_N] = self.refine_n
         self._st[_COS_PROV] = math.cos(math.radians(self.params.provisional_deg))
-        self._one = np.empty(1)
         if forward is not None:  # a provisional direction (from the gyro), orthogonal to u0
             fw = np.asarray(forward, dtype=float)
             fw = fw - float(fw @ self.u0) * self.u0
@@ -91,14 +70,14 @@ class SagittalAngle:
 
     def update(self, up: np.ndarray) -> float:
         """One sample's "up" in the sensor frame (3,) -> sagittal angle (deg)."""
-        _sagittal_run(np.asarray(up, dtype=np.float64).reshape(1, 3), self.u0, self._st, self._one)
-        return float(self._one[0])
+        x, y, z = up.tolist() if isinstance(up, np.ndarray) else up  # plain floats: numpy scalars cost more
+        return _kinematics_loops.sagittal_one(float(x), float(y), float(z), self.u0, self._st)
 
     def update_batch(self, up: np.ndarray) -> np.ndarray:
         """(N, 3) -> (N,) deg: the same loop as :meth:`update`, over the block."""
-        up = np.asarray(up, dtype=np.float64)
+        up = np.ascontiguousarray(up, dtype=np.float64).reshape(-1, 3)
         out = np.empty(up.shape[0])
-        _sagittal_run(up, self.u0, self._st, out)
+        _kinematics_loops.sagittal_run(up, self.u0, self._st, out)
         return out
 
 

@@ -1,0 +1,356 @@
+/* The fusion stage's per-sample loops (imu_hinge.fusion): the "up" vector of quaternions and the
+ * quiet-window planner. One implementation over blocks of any length (live passes blocks of one).
+ * A Python extension module: arguments are C-contiguous float64 buffers (the Python callers make
+ * them so), state arrays are owned by the Python objects. Plain C99 arithmetic, built with
+ * -ffp-contract=off (the same rounding on every CPU). */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+
+/* up_rows(q (N, 4), out (N, 3)): earth "up" in the sensor frame of sensor-to-earth quaternions. */
+static PyObject *up_rows(PyObject *self, PyObject *args) {
+    Py_buffer q, out;
+    if (!PyArg_ParseTuple(args, "y*w*", &q, &out)) return NULL;
+    Py_ssize_t n = q.len / (Py_ssize_t)(4 * sizeof(double));
+    if (out.len < n * (Py_ssize_t)(3 * sizeof(double))) {
+        PyBuffer_Release(&q); PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_ValueError, "up_rows: out is too small");
+        return NULL;
+    }
+    const double *qq = q.buf; double *o = out.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double w = qq[4 * i], x = qq[4 * i + 1], y = qq[4 * i + 2], z = qq[4 * i + 3];
+        o[3 * i] = 2 * (x * z - w * y);
+        o[3 * i + 1] = 2 * (y * z + w * x);
+        o[3 * i + 2] = 1 - 2 * (x * x + y * y);
+    }
+    PyBuffer_Release(&q); PyBuffer_Release(&out);
+    Py_RETURN_NONE;
+}
+
+/* The planner's state vector (layout declared in quiet_bias.py). */
+enum { P_REF = 0, P_GRAVITY = 3, P_N, P_N_ONSET, P_MAX_N, P_QUIET, P_ONSET_GYR, P_ONSET_ACC, P_GAP_DT, P_TS,
+       S_SUM, S_COUNT = 17, S_OPEN, S_POS, S_CLOCK, S_RING };
+/* Plan columns. */
+enum { PLAN_T, PLAN_DT_INT, PLAN_IN, PLAN_CLOSE, PLAN_GAP, PLAN_ENDS, N_PLAN };
+
+/* THE quiet-window planner loop over a block of any length (state st carried; see QuietWindowPlanner):
+ * fills the plan (columns PLAN_*) and returns the number of stretches: the filter's runs, cut at window
+ * edges, after closes and around gaps (where vqf must stop for the estimator).
+ * A window closes at the first sample that is not quiet, or when it reaches max_window_s (that sample
+ * still in it). A gap does not end a window: the strapdown integration bridges it, and live clocks make
+ * short false gaps (decisions must not hinge on them: they made live and replay differ by up to 1.8 deg
+ * in a test). */
+static int64_t plan_loop(const double *gyr, const double *acc, const double *dt, double *st, double *out,
+                         int64_t m) {
+    int64_t n = (int64_t)st[P_N], n_onset = (int64_t)st[P_N_ONSET];
+    double max_n = (double)(int64_t)st[P_MAX_N];
+    int64_t n_ends = 0;
+    int prev_in = 0;
+    for (int64_t i = 0; i < m; i++) {
+        double x0 = gyr[3 * i] - st[P_REF], x1 = gyr[3 * i + 1] - st[P_REF + 1], x2 = gyr[3 * i + 2] - st[P_REF + 2];
+        double a0 = acc[3 * i], a1 = acc[3 * i + 1], a2 = acc[3 * i + 2];
+        double x3 = sqrt(x0 * x0 + x1 * x1 + x2 * x2);
+        double x4 = fabs(sqrt(a0 * a0 + a1 * a1 + a2 * a2) - st[P_GRAVITY]);
+        double s0 = st[S_SUM] + x0, s1 = st[S_SUM + 1] + x1, s2 = st[S_SUM + 2] + x2;
+        double s3 = st[S_SUM + 3] + x3, s4 = st[S_SUM + 4] + x4;
+        st[S_COUNT] += 1;
+        double count = st[S_COUNT];
+        int64_t pos = (int64_t)st[S_POS];
+        int64_t old = S_RING + 5 * pos;
+        int64_t onset = S_RING + 5 * ((pos + n - n_onset) % n);
+        double k = (double)n < count ? (double)n : count;
+        double k_fast = (double)n_onset < count ? (double)n_onset : count;
+        double m0 = (s0 - st[old]) / k, m1 = (s1 - st[old + 1]) / k, m2 = (s2 - st[old + 2]) / k;
+        int quiet = (sqrt(m0 * m0 + m1 * m1 + m2 * m2) < st[P_QUIET]
+                     && (s3 - st[onset + 3]) / k_fast < st[P_ONSET_GYR]
+                     && (s4 - st[onset + 4]) / k_fast < st[P_ONSET_ACC] && count >= (double)n);
+        st[S_SUM] = s0; st[S_SUM + 1] = s1; st[S_SUM + 2] = s2; st[S_SUM + 3] = s3; st[S_SUM + 4] = s4;
+        st[old] = s0; st[old + 1] = s1; st[old + 2] = s2; st[old + 3] = s3; st[old + 4] = s4;
+        st[S_POS] = (double)((pos + 1) % n);
+        int close = 0;
+        if (!quiet) {
+            close = st[S_OPEN] > 0;
+            st[S_OPEN] = 0;
+        } else {
+            st[S_OPEN] += 1;
+            if (st[S_OPEN] == max_n) { /* split at max_window_s */
+                st[S_OPEN] = 0;
+                close = 1;
+            }
+        }
+        int gap = dt[i] > st[P_GAP_DT];
+        st[S_CLOCK] = st[S_CLOCK] + dt[i];
+        double *row = out + N_PLAN * i;
+        row[PLAN_T] = st[S_CLOCK];
+        row[PLAN_DT_INT] = gap ? dt[i] : st[P_TS];
+        row[PLAN_IN] = quiet;
+        row[PLAN_CLOSE] = close;
+        row[PLAN_GAP] = gap;
+        /* a stretch ends before this sample at a window edge or a gap (a gap sample is bridged first) ... */
+        if (i > 0 && (gap || prev_in != quiet) && (n_ends == 0 || out[N_PLAN * (n_ends - 1) + PLAN_ENDS] != (double)i))
+            out[N_PLAN * n_ends++ + PLAN_ENDS] = (double)i;
+        /* ... and after it when its window closes, it ends a gap or the block ends */
+        if (close || gap || i == m - 1) out[N_PLAN * n_ends++ + PLAN_ENDS] = (double)(i + 1);
+        prev_in = quiet;
+    }
+    return n_ends;
+}
+
+/* plan_run(gyr (N, 3), acc (N, 3), dt (N,), st, out (N, 6)) -> the stretches, a list of tuples
+ * (first sample, end (last + 1), it starts with a gap, in a window, the window closes after it). */
+static PyObject *plan_run(PyObject *self, PyObject *args) {
+    Py_buffer gyr, acc, dt, st, out;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*w*", &gyr, &acc, &dt, &st, &out)) return NULL;
+    Py_ssize_t m = dt.len / (Py_ssize_t)sizeof(double);
+    PyObject *res = NULL;
+    Py_ssize_t need_st = S_RING * (Py_ssize_t)sizeof(double);
+    if (gyr.len < 3 * m * (Py_ssize_t)sizeof(double) || acc.len < 3 * m * (Py_ssize_t)sizeof(double)
+        || out.len < N_PLAN * m * (Py_ssize_t)sizeof(double) || st.len < need_st
+        || st.len < need_st + 5 * (Py_ssize_t)((double *)st.buf)[P_N] * (Py_ssize_t)sizeof(double)) {
+        PyErr_SetString(PyExc_ValueError, "plan_run: buffer sizes do not match");
+    } else {
+        const double *plan = out.buf;
+        int64_t k = plan_loop(gyr.buf, acc.buf, dt.buf, st.buf, out.buf, m);
+        res = PyList_New((Py_ssize_t)k);
+        Py_ssize_t s = 0;
+        for (int64_t j = 0; res != NULL && j < k; j++) {
+            Py_ssize_t e = (Py_ssize_t)plan[N_PLAN * j + PLAN_ENDS];
+            PyObject *item = Py_BuildValue("(nnOOO)", s, e, plan[N_PLAN * s + PLAN_GAP] != 0 ? Py_True : Py_False,
+                                           plan[N_PLAN * s + PLAN_IN] != 0 ? Py_True : Py_False,
+                                           plan[N_PLAN * (e - 1) + PLAN_CLOSE] != 0 ? Py_True : Py_False);
+            if (item == NULL) { Py_CLEAR(res); break; }
+            PyList_SET_ITEM(res, (Py_ssize_t)j, item);
+            s = e;
+        }
+    }
+    PyBuffer_Release(&gyr); PyBuffer_Release(&acc); PyBuffer_Release(&dt);
+    PyBuffer_Release(&st); PyBuffer_Release(&out);
+    return res;
+}
+
+/* Rotation matrix (row-major 3x3) of a sensor-to-earth quaternion (w, x, y, z): the same arithmetic
+ * as quat_to_matrix in base.py (base + factor * (q_a q_b + sign * q_c q_d), entry by entry). */
+static void quat_matrix(const double *q, double *m) {
+    double w = q[0], x = q[1], y = q[2], z = q[3];
+    m[0] = 1.0 + -2.0 * (y * y + z * z); m[1] = 0.0 + 2.0 * (x * y + -1.0 * (w * z));
+    m[2] = 0.0 + 2.0 * (x * z + w * y);  m[3] = 0.0 + 2.0 * (x * y + w * z);
+    m[4] = 1.0 + -2.0 * (x * x + z * z); m[5] = 0.0 + 2.0 * (y * z + -1.0 * (w * x));
+    m[6] = 0.0 + 2.0 * (x * z + -1.0 * (w * y)); m[7] = 0.0 + 2.0 * (y * z + w * x);
+    m[8] = 1.0 + -2.0 * (x * x + y * y);
+}
+
+static void matmul3(const double *a, const double *b, double *out) { /* out = a @ b */
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) out[3 * i + j] = a[3 * i] * b[j] + a[3 * i + 1] * b[3 + j] + a[3 * i + 2] * b[6 + j];
+}
+
+static void matvec3(const double *a, const double *v, double *out) { /* out = a @ v */
+    for (int i = 0; i < 3; i++) out[i] = a[3 * i] * v[0] + a[3 * i + 1] * v[1] + a[3 * i + 2] * v[2];
+}
+
+/* The quiet-window estimator's integrals (layout declared in quiet_bias.py): Phi = integral of R dt (3x3),
+ * B = integral of R bias dt (3), A = the strapdown frame <- the filter's earth frame (3x3). */
+enum { E_PHI = 0, E_B = 9, E_A = 12, E_LEN = 21 };
+
+/* THE integration of samples outside windows: R_k = A R6_k, added in sample order (any split of the
+ * samples into blocks gives the same bits). */
+static void integrate_loop(double *e, const double *dt, const double *quat, const double *bias, Py_ssize_t n) {
+    double r6[9], r[9], rb[3];
+    for (Py_ssize_t k = 0; k < n; k++) {
+        quat_matrix(quat + 4 * k, r6);
+        matmul3(e + E_A, r6, r);
+        matvec3(r, bias + 3 * k, rb);
+        for (int i = 0; i < 9; i++) e[E_PHI + i] += r[i] * dt[k];
+        for (int i = 0; i < 3; i++) e[E_B + i] += rb[i] * dt[k];
+    }
+}
+
+/* integrate(e, dt (N,), quat (N, 4), bias (N, 3)). */
+static PyObject *integrate(PyObject *self, PyObject *args) {
+    Py_buffer e, dt, quat, bias;
+    if (!PyArg_ParseTuple(args, "w*y*y*y*", &e, &dt, &quat, &bias)) return NULL;
+    Py_ssize_t n = dt.len / (Py_ssize_t)sizeof(double);
+    int ok = e.len >= E_LEN * (Py_ssize_t)sizeof(double) && quat.len >= 4 * n * (Py_ssize_t)sizeof(double)
+             && bias.len >= 3 * n * (Py_ssize_t)sizeof(double);
+    if (ok) integrate_loop(e.buf, dt.buf, quat.buf, bias.buf, n);
+    PyBuffer_Release(&e); PyBuffer_Release(&dt); PyBuffer_Release(&quat); PyBuffer_Release(&bias);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "integrate: buffer sizes do not match");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* Window means (layout declared in quiet_bias.py): time, gravity in the strapdown frame (3), the
+ * accelerometer's direction (3), the integrals Phi (3x3) and B (3) averaged over the window. */
+enum { W_T = 0, W_G = 1, W_ADIR = 4, W_PHI = 7, W_B = 16, W_LEN = 19 };
+
+/* THE window flush: a window's samples (t, dt, quat6D, bias, acc) into the window means and the integrals.
+ * F (the filter's inclination frame) is read before the first sample (ends 0, 1: quat6D, quat3D) and after
+ * the last (ends 2, 3) and taken linear in time between: R_k = (A0 + f_k (A1 - A0)) R6_k, f_k = (k+1)/n.
+ * The window's running integrals summed over the window count sample k n - k times. */
+static void flush_loop(double *e, const double *t, const double *dt, const double *quat, const double *bias,
+                       const double *acc, const double *ends, double *mean, Py_ssize_t n) {
+    double m[4][9], a0[9], a1[9], da[9];
+    for (int k = 0; k < 4; k++) quat_matrix(ends + 4 * k, m[k]);
+    for (int i = 0; i < 3; i++) /* A = M3 M6^T: strapdown frame <- filter's earth frame */
+        for (int j = 0; j < 3; j++) {
+            a0[3 * i + j] = m[1][3 * i] * m[0][3 * j] + m[1][3 * i + 1] * m[0][3 * j + 1] + m[1][3 * i + 2] * m[0][3 * j + 2];
+            a1[3 * i + j] = m[3][3 * i] * m[2][3 * j] + m[3][3 * i + 1] * m[2][3 * j + 1] + m[3][3 * i + 2] * m[2][3 * j + 2];
+        }
+    for (int i = 0; i < 9; i++) da[i] = a1[i] - a0[i];
+    /* sums over k of R6_k weighted: mats (dt, f dt, w dt, w f dt); vec (acc, f acc, dt bias, f dt bias,
+     * w dt bias, w f dt bias) */
+    double mats[4][9] = {{0}}, vec[6][3] = {{0}}, t_sum = 0, acc_sum[3] = {0, 0, 0}, r6[9], ra[3], rb[3];
+    for (Py_ssize_t k = 0; k < n; k++) {
+        double f = (double)(k + 1) / (double)n, w = (double)(n - k);
+        double wt[4] = {dt[k], dt[k] * f, dt[k] * w, dt[k] * w * f};
+        quat_matrix(quat + 4 * k, r6);
+        matvec3(r6, acc + 3 * k, ra);
+        matvec3(r6, bias + 3 * k, rb);
+        for (int c = 0; c < 4; c++)
+            for (int i = 0; i < 9; i++) mats[c][i] += wt[c] * r6[i];
+        for (int i = 0; i < 3; i++) {
+            vec[0][i] += ra[i];
+            vec[1][i] += f * ra[i];
+            for (int c = 0; c < 4; c++) vec[2 + c][i] += wt[c] * rb[i];
+        }
+        t_sum += t[k];
+        for (int i = 0; i < 3; i++) acc_sum[i] += acc[3 * k + i];
+    }
+    double g[3], va[3], vd[3], phi_sum[9], phi_inc[9], b_sum[3], b_inc[3], tmp[9];
+    /* A0 x + dA y for the vectors and matrices */
+    #define MIX_VEC(x, y, out) do { matvec3(a0, x, va); matvec3(da, y, vd); \
+        for (int i_ = 0; i_ < 3; i_++) (out)[i_] = va[i_] + vd[i_]; } while (0)
+    MIX_VEC(vec[0], vec[1], g);
+    MIX_VEC(vec[4], vec[5], b_sum);
+    MIX_VEC(vec[2], vec[3], b_inc);
+    matmul3(a0, mats[2], phi_sum); matmul3(da, mats[3], tmp);
+    for (int i = 0; i < 9; i++) phi_sum[i] += tmp[i];
+    matmul3(a0, mats[0], phi_inc); matmul3(da, mats[1], tmp);
+    for (int i = 0; i < 9; i++) phi_inc[i] += tmp[i];
+    #undef MIX_VEC
+    double dn = (double)n;
+    mean[W_T] = t_sum / dn;
+    double an = 0;
+    for (int i = 0; i < 3; i++) an += (acc_sum[i] / dn) * (acc_sum[i] / dn);
+    an = sqrt(an);
+    for (int i = 0; i < 3; i++) {
+        mean[W_G + i] = g[i] / dn;
+        mean[W_ADIR + i] = acc_sum[i] / dn / an;
+        mean[W_B + i] = (dn * e[E_B + i] + b_sum[i]) / dn;
+        e[E_B + i] += b_inc[i];
+    }
+    for (int i = 0; i < 9; i++) {
+        mean[W_PHI + i] = (dn * e[E_PHI + i] + phi_sum[i]) / dn;
+        e[E_PHI + i] += phi_inc[i];
+        e[E_A + i] = a1[i];
+    }
+}
+
+/* flush(e, t (N,), dt (N,), quat (N, 4), bias (N, 3), acc (N, 3), ends (4, 4), mean (W_LEN,)). */
+static PyObject *flush(PyObject *self, PyObject *args) {
+    Py_buffer e, t, dt, quat, bias, acc, ends, mean;
+    if (!PyArg_ParseTuple(args, "w*y*y*y*y*y*y*w*", &e, &t, &dt, &quat, &bias, &acc, &ends, &mean)) return NULL;
+    Py_ssize_t n = t.len / (Py_ssize_t)sizeof(double), d = (Py_ssize_t)sizeof(double);
+    int ok = n > 0 && e.len >= E_LEN * d && dt.len >= n * d && quat.len >= 4 * n * d && bias.len >= 3 * n * d
+             && acc.len >= 3 * n * d && ends.len >= 16 * d && mean.len >= W_LEN * d;
+    if (ok) flush_loop(e.buf, t.buf, dt.buf, quat.buf, bias.buf, acc.buf, ends.buf, mean.buf, n);
+    PyBuffer_Release(&e); PyBuffer_Release(&t); PyBuffer_Release(&dt); PyBuffer_Release(&quat);
+    PyBuffer_Release(&bias); PyBuffer_Release(&acc); PyBuffer_Release(&ends); PyBuffer_Release(&mean);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "flush: buffer sizes do not match");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static void cross3(const double *a, const double *b, double *out) {
+    out[0] = a[1] * b[2] - a[2] * b[1]; out[1] = a[2] * b[0] - a[0] * b[2]; out[2] = a[0] * b[1] - a[1] * b[0];
+}
+
+/* THE bias update from two windows' means (see QuietBiasEstimator): gravity moved by e x g between them;
+ * its part perpendicular to gravity (two components) measures the bias error (e = dPhi b_true - dB).
+ * cov (3x3) has already grown by the random walk; noise is the measurement variance. */
+static void kalman_step(const double *prev, const double *cur, double noise, double *cov, double *bias) {
+    const double *pg = prev + W_G, *cg = cur + W_G;
+    double g_norm = sqrt(pg[0] * pg[0] + pg[1] * pg[1] + pg[2] * pg[2]);
+    double up[3], dg[3], db[3], proj[9], z[3], h[9], dphi[9], tmp[3];
+    for (int i = 0; i < 3; i++) {
+        up[i] = pg[i] / g_norm;
+        dg[i] = (cg[i] - pg[i]) / g_norm;
+        db[i] = cur[W_B + i] - prev[W_B + i];
+    }
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) proj[3 * i + j] = (i == j ? 1.0 : 0.0) - up[i] * up[j];
+    for (int i = 0; i < 9; i++) dphi[i] = cur[W_PHI + i] - prev[W_PHI + i];
+    cross3(up, dg, z);
+    matvec3(proj, db, tmp);
+    for (int i = 0; i < 3; i++) z[i] += tmp[i];
+    matmul3(proj, dphi, h);
+    int k = 0; /* the axis most perpendicular to up (the first on ties) */
+    for (int i = 1; i < 3; i++) if (fabs(up[i]) < fabs(up[k])) k = i;
+    double ek[3] = {0, 0, 0}, u1[3], u2[3];
+    ek[k] = 1.0;
+    cross3(up, ek, u1);
+    double un = sqrt(u1[0] * u1[0] + u1[1] * u1[1] + u1[2] * u1[2]);
+    for (int i = 0; i < 3; i++) u1[i] /= un;
+    cross3(up, u1, u2);
+    double z2[2], h2[2][3];
+    const double *basis[2] = {u1, u2};
+    for (int r = 0; r < 2; r++) {
+        z2[r] = basis[r][0] * z[0] + basis[r][1] * z[1] + basis[r][2] * z[2];
+        for (int j = 0; j < 3; j++) h2[r][j] = basis[r][0] * h[j] + basis[r][1] * h[3 + j] + basis[r][2] * h[6 + j];
+    }
+    double ch[3][2], s[2][2]; /* cov h2^T, then s = h2 cov h2^T + noise I */
+    for (int i = 0; i < 3; i++)
+        for (int r = 0; r < 2; r++) ch[i][r] = cov[3 * i] * h2[r][0] + cov[3 * i + 1] * h2[r][1] + cov[3 * i + 2] * h2[r][2];
+    for (int r = 0; r < 2; r++)
+        for (int c = 0; c < 2; c++)
+            s[r][c] = h2[r][0] * ch[0][c] + h2[r][1] * ch[1][c] + h2[r][2] * ch[2][c] + (r == c ? noise : 0.0);
+    double det = s[0][0] * s[1][1] - s[0][1] * s[1][0];
+    double si[2][2] = {{s[1][1] / det, -s[0][1] / det}, {-s[1][0] / det, s[0][0] / det}};
+    double gain[3][2], innov[2], next[9];
+    for (int i = 0; i < 3; i++)
+        for (int c = 0; c < 2; c++) gain[i][c] = ch[i][0] * si[0][c] + ch[i][1] * si[1][c];
+    for (int r = 0; r < 2; r++) innov[r] = z2[r] - (h2[r][0] * bias[0] + h2[r][1] * bias[1] + h2[r][2] * bias[2]);
+    for (int i = 0; i < 3; i++) bias[i] += gain[i][0] * innov[0] + gain[i][1] * innov[1];
+    for (int i = 0; i < 3; i++) /* (I - gain h2) cov */
+        for (int j = 0; j < 3; j++) {
+            double acc = 0;
+            for (int m = 0; m < 3; m++)
+                acc += ((i == m ? 1.0 : 0.0) - (gain[i][0] * h2[0][m] + gain[i][1] * h2[1][m])) * cov[3 * m + j];
+            next[3 * i + j] = acc;
+        }
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) cov[3 * i + j] = 0.5 * (next[3 * i + j] + next[3 * j + i]);
+}
+
+/* kalman(prev_mean, cur_mean, noise, cov (9,), bias (3,)): one bias update in place. */
+static PyObject *kalman(PyObject *self, PyObject *args) {
+    Py_buffer prev, cur, cov, bias;
+    double noise;
+    if (!PyArg_ParseTuple(args, "y*y*dw*w*", &prev, &cur, &noise, &cov, &bias)) return NULL;
+    Py_ssize_t d = (Py_ssize_t)sizeof(double);
+    int ok = prev.len >= W_LEN * d && cur.len >= W_LEN * d && cov.len >= 9 * d && bias.len >= 3 * d;
+    if (ok) kalman_step(prev.buf, cur.buf, noise, cov.buf, bias.buf);
+    PyBuffer_Release(&prev); PyBuffer_Release(&cur); PyBuffer_Release(&cov); PyBuffer_Release(&bias);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "kalman: buffer sizes do not match");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"up_rows", up_rows, METH_VARARGS, "up_rows(q (N, 4), out (N, 3)): earth up in the sensor frame."},
+    {"plan_run", plan_run, METH_VARARGS, "plan_run(gyr, acc, dt, st, out) -> [(s, e, gap, in, close)]: the quiet-window planner."},
+    {"integrate", integrate, METH_VARARGS, "integrate(e, dt, quat, bias): samples outside windows into the integrals."},
+    {"flush", flush, METH_VARARGS, "flush(e, t, dt, quat, bias, acc, ends, mean): a quiet window's means."},
+    {"kalman", kalman, METH_VARARGS, "kalman(prev, cur, noise, cov, bias): one bias update from two windows."},
+    {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fusion_loops", "The fusion stage's compiled loops.",
+                                    -1, methods, NULL, NULL, NULL, NULL};
+PyMODINIT_FUNC PyInit__fusion_loops(void) { return PyModule_Create(&module); }
