@@ -10,8 +10,8 @@ set up, stream, reconnect, events) over Movesense's GATT SensorData protocol (:m
   float32 the sensor sent (acceleration m/s^2 as is, angular rate deg/s -> rad/s).
 - :class:`MovesenseLink` — a :class:`~.sensor_link.SensorLink` whose info, subscribe and commands
   speak Movesense: HELLO on set-up, ``SUBSCRIBE /Meas/IMU6/{rate}`` for ``start``, ``UNSUBSCRIBE``
-  for ``stop``; no time pings (the clock fit is the arrivals' lower envelope, fitted to each
-  notification's last sample) and no motor.
+  for ``stop``; no time pings (the clock fit is the posterior mean of the arrivals' lower envelope,
+  :mod:`.clock_fit`, fitted to each notification's last sample) and no motor.
 - :func:`scan_movesense` / :func:`find_movesense` — Movesense sensors advertise no role: they are
   found by name (``Movesense <serial>``) and given the role the user assigned to their address.
 
@@ -98,7 +98,7 @@ class MovesenseDecoder(PacketDecoder):
     fit_at_last_sample = True
 
     def __init__(self, sensor: str, info: SensorInfo, *, t0_s: float = 0.0, clock_fit: ClockFit | None = None) -> None:
-        super().__init__(sensor, info, t0_s=t0_s, clock_fit=clock_fit)
+        super().__init__(sensor, info, t0_s=t0_s, clock_fit=clock_fit or ClockFit(no_ping_fit="posterior"))
         self.reassembler = Reassembler()
         self._ms = DeviceClockUnwrapper(1 << 32)
         self.parts = 0
