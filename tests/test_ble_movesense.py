@@ -96,8 +96,8 @@ def test_60_s_through_an_emulated_movesense_lossless_float32_exact_and_clock_wit
     late = t > 10.0
     err_ms = 1e3 * float(np.max(np.abs(t[late] - truth[late])))
     print(f"clock fit error after 10 s: {err_ms:.2f} ms, slope {st['clock_slope_ppm']:.1f} ppm")
-    assert err_ms <= 2.0, f"clock fit error {err_ms:.2f} ms"  # measured 1.2 ms
-    assert abs(st["clock_slope_ppm"] + 50.0) < 10.0  # host s per device s: 1 - 50 ppm (measured -43)
+    assert err_ms <= 2.0, f"clock fit error {err_ms:.2f} ms"  # measured 0.73 ms (1.53 with the envelope's mode)
+    assert abs(st["clock_slope_ppm"] + 50.0) < 5.0  # host s per device s: 1 - 50 ppm (measured -50.3; was -43)
     np.testing.assert_array_equal(got.cat("sacrum", "seq"), np.arange(got.count("sacrum")))  # the other brand too
 
 
@@ -159,6 +159,41 @@ def test_a_refused_rate_is_one_line_naming_the_device_and_the_rates_it_takes() -
     msg = str(info.value)
     assert "\n" not in msg and "Movesense 224630000102" in msg and "refused /Meas/IMU6/104 (status 400)" in msg
     assert "13, 26, 52, 208 Hz" in msg
+
+
+def test_a_movesense_without_the_imu_resource_is_one_line_naming_it() -> None:
+    """Not an IMU (its firmware has no /Meas/IMU6: SUBSCRIBE answers 404)."""
+    with pytest.raises(SensorLinkError) as info:
+        asyncio.run(_run(1.0, imu6=False, drain_after=False))
+    msg = str(info.value)
+    assert "\n" not in msg and "Movesense 224630000102 (C0:" in msg and "refused /Meas/IMU6/104 (status 404)" in msg
+    assert "no /Meas/IMU6 resource; install a firmware with the IMU" in msg
+
+
+def test_a_movesense_that_comes_back_refusing_the_rate_is_one_line_and_the_set_keeps_the_rest() -> None:
+    """Mid-session: the Movesense goes away and returns refusing 104 Hz. One error line naming it and what to do;
+    its samples so far and the other sensor's stream are kept."""
+    opts = LinkOptions(rescan_s=1.0, backoff_s=(0.05, 0.5))
+
+    async def away_and_back(emu: Emulator, src: BleSource, ms: BumbleMovesense) -> Collected:
+        got = await collect(src, 1.0)
+        await ms.disappear()
+        await collect(src, 2.0, got)
+        ms.firmware.supported_rates_hz = (13, 26, 52)
+        await ms.reappear()
+        return await collect(src, 5.0, got)
+
+    out = asyncio.run(movesense_session(_recording(), 5.0, speed=4.0, drain_s=None, options=opts,
+                                        during=away_and_back))
+    got = out["got"]
+    errors = got.kinds("error", "thoracic")
+    assert len(errors) == 1 and "\n" not in errors[0].message, [e.message for e in errors]
+    assert "Movesense 224630000102" in errors[0].message and "refused /Meas/IMU6/104 (status 400)" in errors[0].message
+    assert "choose another rate" in errors[0].message
+    assert got.count("thoracic") > 0.8 * 104  # what came before it left is kept (measured 104)
+    seq = got.cat("sacrum", "seq")
+    np.testing.assert_array_equal(seq, np.arange(len(seq)))
+    assert got.cat("sacrum", "time_s")[-1] > 4.5  # the other sensor streamed to the end
 
 
 def test_unknown_and_truncated_packets_are_reported_and_the_stream_goes_on() -> None:

@@ -79,8 +79,8 @@ from imu_hinge.sources.sensor_link import LinkOptions, Retry, SensorLink
 
 BRAND = "movesense"
 RAW_ACC_RANGE_G, RAW_GYR_RANGE_DPS = 16, 2000
-"""The LSM6DS3 ranges the ``raw`` column of a Movesense batch is expressed in (the floats are exact;
-``raw`` is those values in LSB of the chip Movesense carries, for the recording's raw columns)."""
+"""The LSM6DS3 ranges the ``raw`` column of a Movesense batch is expressed in. The floats are what the sensor
+sent (``SampleBatch.si_exact``): a recording keeps them as sent and leaves its raw columns empty."""
 
 
 def movesense_info(role: str, rate_hz: int, firmware: str | None = None) -> SensorInfo:
@@ -200,7 +200,7 @@ class MovesenseDecoder(PacketDecoder):
         raw = quantise_values(acc, gyr, self.info)
         batch, events = self.feed_packet(DataPacket.build(index, max(0, dev_us), raw), arrival_s)
         if batch is not None:
-            batch = replace(batch, acc_m_s2=acc, gyr_rad_s=gyr)
+            batch = replace(batch, acc_m_s2=acc, gyr_rad_s=gyr, si_exact=True)
         return batch, events
 
     def stats(self) -> dict[str, float | int]:
@@ -213,7 +213,7 @@ def _join(batches: list[SampleBatch]) -> SampleBatch | None:
     first, last = batches[0], batches[-1]
     cat = {name: np.concatenate([getattr(b, name) for b in batches])
            for name in ("seq", "device_time_us", "time_s", "raw", "acc_m_s2", "gyr_rad_s")}
-    return SampleBatch(first.sensor, host_time_s=last.host_time_s, flags=last.flags, **cat)
+    return SampleBatch(first.sensor, host_time_s=last.host_time_s, flags=last.flags, si_exact=first.si_exact, **cat)
 
 
 def _device_label(found: FoundSensor | None) -> str:
