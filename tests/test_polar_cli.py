@@ -117,6 +117,15 @@ def test_scan_and_sensors_show_brand_model_battery_firmware_rates(capsys: pytest
         assert r["has_motor"] is False
 
 
+def test_sensors_shows_a_movesense_beside_a_polar(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sensors", "--emulate", "--emulate-kind", "movesense,polar", "--json"]) == 0
+    rows = {r["role"]: r for r in json.loads(capsys.readouterr().out)}
+    ms = rows["sacrum"]
+    assert (ms["brand"], ms["battery_percent"], ms["firmware"], ms["has_motor"]) == ("Movesense", 87, "2.2.1", False)
+    assert ms["rates_hz"] == [13, 26, 52, 104, 208] and ms["rate_hz"] == 104.0
+    assert rows["thoracic"]["brand"] == "Polar Verity Sense"
+
+
 def test_sensors_assign_remembers_the_role_per_device(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = str(tmp_path / "store.sqlite3")
     assert main(["sensors", "assign", "a0:9e:1a:00:00:01", "sacrum", "--db", db]) == 0
