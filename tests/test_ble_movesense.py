@@ -96,8 +96,8 @@ def test_60_s_through_an_emulated_movesense_lossless_float32_exact_and_clock_wit
     late = t > 10.0
     err_ms = 1e3 * float(np.max(np.abs(t[late] - truth[late])))
     print(f"clock fit error after 10 s: {err_ms:.2f} ms, slope {st['clock_slope_ppm']:.1f} ppm")
-    assert err_ms <= 2.0, f"clock fit error {err_ms:.2f} ms"  # measured 0.73 ms (1.53 with the envelope's mode)
-    assert abs(st["clock_slope_ppm"] + 50.0) < 5.0  # host s per device s: 1 - 50 ppm (measured -50.3; was -43)
+    assert err_ms <= 2.0, f"clock fit error {err_ms:.2f} ms"  # measured 0.69-0.73 ms (1.53 with the envelope's mode)
+    assert abs(st["clock_slope_ppm"] + 50.0) < 5.0  # host s per device s: 1 - 50 ppm (measured -49.6 to -50.3; was -43)
     np.testing.assert_array_equal(got.cat("sacrum", "seq"), np.arange(got.count("sacrum")))  # the other brand too
 
 
