@@ -170,6 +170,24 @@ def test_a_movesense_without_the_imu_resource_is_one_line_naming_it() -> None:
     assert "no /Meas/IMU6 resource; install a firmware with the IMU" in msg
 
 
+def test_a_movesense_busy_with_another_app_is_one_line_naming_it() -> None:
+    with pytest.raises(SensorLinkError) as info:
+        asyncio.run(_run(1.0, busy=True, drain_after=False))
+    msg = str(info.value)
+    assert "\n" not in msg and "Movesense 224630000102 (C0:" in msg and "(status 507)" in msg
+    assert "another app is streaming from it): close that app" in msg
+
+
+def test_a_movesense_at_a_chosen_rate_streams_at_that_rate() -> None:
+    """``--rate-hz 52``: SUBSCRIBE /Meas/IMU6/52, 52 Hz reported, 4 samples per notification, nothing lost."""
+    out = asyncio.run(movesense_session(_recording(), 4.0, options=LinkOptions(rate_hz=52), drain_s=5.0))
+    st, fw = out["stats"]["thoracic"], out["sensor"].firmware
+    assert st["rate_hz"] == 52.0 and fw.path_rate_hz == 52 and fw.commands[1][1].path == "/Meas/IMU6/52"
+    seq = out["got"].cat("thoracic", "seq")
+    np.testing.assert_array_equal(seq, np.arange(fw.sent_samples))
+    assert 3.5 * 52 < len(seq) < 4.5 * 52 and st["samples"] == 4 * st["packets"]
+
+
 def test_a_movesense_that_comes_back_refusing_the_rate_is_one_line_and_the_set_keeps_the_rest() -> None:
     """Mid-session: the Movesense goes away and returns refusing 104 Hz. One error line naming it and what to do;
     its samples so far and the other sensor's stream are kept."""

@@ -12,9 +12,9 @@ Information) and its advertisement (``Movesense <serial>``, no role).
 
 Variants for bad input: ``sensordata_service=False`` (a Movesense without the app),
 ``supported_rates_hz`` (a sensor that refuses a rate), ``imu6=False`` (a firmware without the IMU
-resource: SUBSCRIBE answers 404), ``answers_subscribe=False`` (older firmware:
-a subscribe is answered by the data alone), ``mangle`` (rewrite the notifications of a message:
-unknown types, truncated packets).
+resource: SUBSCRIBE answers 404), ``busy=True`` (another app holds its subscription slot: 507),
+``answers_subscribe=False`` (older firmware: a subscribe is answered by the data alone), ``mangle``
+(rewrite the notifications of a message: unknown types, truncated packets).
 
 Factory for the brand registry: :func:`emulate_movesense` (one sensor on a world), or
 :func:`use_movesense` (replace one role of an :class:`~.emulator.Emulator` before entering it).
@@ -75,7 +75,7 @@ class MovesenseFirmware(SensorFirmware):
 
     def __init__(self, role: str, motion: MotionTrack, *, serial: str = "000000000000",
                  supported_rates_hz: tuple[int, ...] = SUPPORTED_RATES_HZ, answers_subscribe: bool = True,
-                 mangle: Mangle | None = None, imu6: bool = True, **kwargs: Any) -> None:
+                 mangle: Mangle | None = None, imu6: bool = True, busy: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("firmware_version", (2, 2, 1))
         super().__init__(role, motion, **kwargs)
         self.serial = serial
@@ -83,6 +83,7 @@ class MovesenseFirmware(SensorFirmware):
         self.answers_subscribe = answers_subscribe
         self.mangle = mangle
         self.imu6 = imu6
+        self.busy = busy
         self.batch_wait_us = 10**12  # a notification goes when its samples are in, never on a timer
         self.subscription: int | None = None
         self.path_rate_hz = 104
@@ -113,7 +114,7 @@ class MovesenseFirmware(SensorFirmware):
         rate = int(match.group(1))
         if rate not in self.supported_rates_hz:
             return STATUS_BAD_REQUEST
-        if self.subscription is not None:
+        if self.subscription is not None or self.busy:
             return STATUS_INSUFFICIENT_STORAGE
         self._start(StartCommand(rate_hz=rate), now_s)
         self.subscription = reference
