@@ -1,14 +1,15 @@
 """The Movesense link's numbers: an emulated Movesense (GATT SensorData app on bumble) at the thoracic
 role beside one of the project's own sensors, through the unmodified bleak client (no radio).
 
-Usage: ``python benchmarks/movesense_link.py [--seconds 60] [--seeds 4]``
+Usage: ``python benchmarks/movesense_link.py [--seconds 60] [--seeds 12]``
 
 - lossless: a played 104 Hz recording for ``--seconds``: samples sent / received / lost, indices intact,
   the largest difference from the recording in float32 LSB of each value (acc m/s^2; gyro in deg/s, as sent);
 - drops: 2 % injected sample drops in bursts of 3: injected vs counted missing from the timestamps;
 - reconnect: the Movesense disappears for ~2 s and returns (real-time link, 4x): resume delay, gap;
 - clock fit: the Movesense's clock 50 ppm fast, 0..45 ms delay per notification (its 15..45 ms connection
-  interval), no time pings: the worst error of fitted sample times after 10 s, per seed.
+  interval), no time pings: the worst error of fitted sample times after 10 s, per seed (``--seeds``,
+  seed 4 + i); the same for a Polar Verity Sense at thoracic (52 Hz, same delays, same seeds).
 
 Prints a table, then as its last line one JSON object with all numbers.
 """
@@ -87,13 +88,34 @@ async def main(seconds: float, seeds: int) -> dict[str, Any]:
         late = t > 10.0
         errs.append(1e3 * float(np.max(np.abs(t[late] - truth[late]))))
     out["clock_fit_max_err_ms_after_10_s"] = errs
+    out["polar_clock_fit_max_err_ms_after_10_s"] = [await _polar_clock_err(seconds, 4 + seed) for seed in range(seeds)]
     return out
+
+
+async def _polar_clock_err(seconds: float, seed: int) -> float:
+    """The worst error (ms) after 10 s of a Polar's fitted sample times: 50 ppm, 0..45 ms delays, seed ``seed``."""
+    from imu_hinge.emulation.emulator import Emulator
+    from imu_hinge.emulation.link_testing import collect
+    from imu_hinge.emulation.polar_emulated import PolarFaults
+    from imu_hinge.sources.ble import BleSource
+
+    rec = simulate(SimConfig(seed=5, rate_hz=104.0, duration_s=seconds + 2, clock_ppm=0.0, jitter_s=0.0,
+                             drop_fraction=0.0, adc_bits=0)).recording
+    async with Emulator(rec, speed=None, kinds={"thoracic": "polar"}, clock_ppm={"thoracic": 50.0},
+                        faults={"thoracic": PolarFaults(notify_delay_s=(0.0, 0.045), seed=seed)}) as emu:  # type: ignore[dict-item]
+        async with BleSource(backend=emu.backend, clock=emu.clock, assignments=emu.assignments) as src:
+            got = await collect(src, seconds)
+            fw = emu.sensors["thoracic"].firmware
+            t = got.cat("thoracic", "time_s")
+            truth = fw.host_time_s(got.cat("thoracic", "device_time_us") * 1000.0 + 500.0) - src.t0_s  # type: ignore[attr-defined]
+            late = t > 10.0
+            return 1e3 * float(np.max(np.abs(t[late] - truth[late])))
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--seeds", type=int, default=4)
+    ap.add_argument("--seeds", type=int, default=12)
     args = ap.parse_args()
     res = asyncio.run(main(args.seconds, args.seeds))
     ll = res["lossless"]
@@ -105,4 +127,6 @@ if __name__ == "__main__":
     print(f"reconnect  resumed {rc['resume_after_return_s']:.2f} s after the return, gap {rc['gap_samples']} samples")
     errs = res["clock_fit_max_err_ms_after_10_s"]
     print("clock fit  max error after 10 s (ms): " + ", ".join(f"{e:.2f}" for e in errs))
+    polar = res["polar_clock_fit_max_err_ms_after_10_s"]
+    print("  Polar    max error after 10 s (ms): " + ", ".join(f"{e:.2f}" for e in polar))
     print(json.dumps(res))

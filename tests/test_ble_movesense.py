@@ -96,8 +96,8 @@ def test_60_s_through_an_emulated_movesense_lossless_float32_exact_and_clock_wit
     late = t > 10.0
     err_ms = 1e3 * float(np.max(np.abs(t[late] - truth[late])))
     print(f"clock fit error after 10 s: {err_ms:.2f} ms, slope {st['clock_slope_ppm']:.1f} ppm")
-    assert err_ms <= 2.0, f"clock fit error {err_ms:.2f} ms"  # measured 1.2 ms
-    assert abs(st["clock_slope_ppm"] + 50.0) < 10.0  # host s per device s: 1 - 50 ppm (measured -43)
+    assert err_ms <= 2.0, f"clock fit error {err_ms:.2f} ms"  # measured 0.69-0.73 ms (1.53 with the envelope's mode)
+    assert abs(st["clock_slope_ppm"] + 50.0) < 5.0  # host s per device s: 1 - 50 ppm (measured -49.6 to -50.3; was -43)
     np.testing.assert_array_equal(got.cat("sacrum", "seq"), np.arange(got.count("sacrum")))  # the other brand too
 
 
@@ -159,6 +159,59 @@ def test_a_refused_rate_is_one_line_naming_the_device_and_the_rates_it_takes() -
     msg = str(info.value)
     assert "\n" not in msg and "Movesense 224630000102" in msg and "refused /Meas/IMU6/104 (status 400)" in msg
     assert "13, 26, 52, 208 Hz" in msg
+
+
+def test_a_movesense_without_the_imu_resource_is_one_line_naming_it() -> None:
+    """Not an IMU (its firmware has no /Meas/IMU6: SUBSCRIBE answers 404)."""
+    with pytest.raises(SensorLinkError) as info:
+        asyncio.run(_run(1.0, imu6=False, drain_after=False))
+    msg = str(info.value)
+    assert "\n" not in msg and "Movesense 224630000102 (C0:" in msg and "refused /Meas/IMU6/104 (status 404)" in msg
+    assert "no /Meas/IMU6 resource; install a firmware with the IMU" in msg
+
+
+def test_a_movesense_busy_with_another_app_is_one_line_naming_it() -> None:
+    with pytest.raises(SensorLinkError) as info:
+        asyncio.run(_run(1.0, busy=True, drain_after=False))
+    msg = str(info.value)
+    assert "\n" not in msg and "Movesense 224630000102 (C0:" in msg and "(status 507)" in msg
+    assert "another app is streaming from it): close that app" in msg
+
+
+def test_a_movesense_at_a_chosen_rate_streams_at_that_rate() -> None:
+    """``--rate-hz 52``: SUBSCRIBE /Meas/IMU6/52, 52 Hz reported, 4 samples per notification, nothing lost."""
+    out = asyncio.run(movesense_session(_recording(), 4.0, options=LinkOptions(rate_hz=52), drain_s=5.0))
+    st, fw = out["stats"]["thoracic"], out["sensor"].firmware
+    assert st["rate_hz"] == 52.0 and fw.path_rate_hz == 52 and fw.commands[1][1].path == "/Meas/IMU6/52"
+    seq = out["got"].cat("thoracic", "seq")
+    np.testing.assert_array_equal(seq, np.arange(fw.sent_samples))
+    assert 3.5 * 52 < len(seq) < 4.5 * 52 and st["samples"] == 4 * st["packets"]
+
+
+def test_a_movesense_that_comes_back_refusing_the_rate_is_one_line_and_the_set_keeps_the_rest() -> None:
+    """Mid-session: the Movesense goes away and returns refusing 104 Hz. One error line naming it and what to do;
+    its samples so far and the other sensor's stream are kept."""
+    opts = LinkOptions(rescan_s=1.0, backoff_s=(0.05, 0.5))
+
+    async def away_and_back(emu: Emulator, src: BleSource, ms: BumbleMovesense) -> Collected:
+        got = await collect(src, 1.0)
+        await ms.disappear()
+        await collect(src, 2.0, got)
+        ms.firmware.supported_rates_hz = (13, 26, 52)
+        await ms.reappear()
+        return await collect(src, 5.0, got)
+
+    out = asyncio.run(movesense_session(_recording(), 5.0, speed=4.0, drain_s=None, options=opts,
+                                        during=away_and_back))
+    got = out["got"]
+    errors = got.kinds("error", "thoracic")
+    assert len(errors) == 1 and "\n" not in errors[0].message, [e.message for e in errors]
+    assert "Movesense 224630000102" in errors[0].message and "refused /Meas/IMU6/104 (status 400)" in errors[0].message
+    assert "choose another rate" in errors[0].message
+    assert got.count("thoracic") > 0.8 * 104  # what came before it left is kept (measured 104)
+    seq = got.cat("sacrum", "seq")
+    np.testing.assert_array_equal(seq, np.arange(len(seq)))
+    assert got.cat("sacrum", "time_s")[-1] > 4.5  # the other sensor streamed to the end
 
 
 def test_unknown_and_truncated_packets_are_reported_and_the_stream_goes_on() -> None:
@@ -253,3 +306,55 @@ def test_scan_shows_a_movesense_brand_model_battery_firmware_and_rates() -> None
     assert [(d.serial, d.model, d.firmware, d.battery_percent, d.sensordata) for d in details] == [
         ("224630000102", "Movesense MD", "2.2.1", 61, True), ("224630000777", "Movesense MD", "2.2.1", 61, False)]
     assert details[0].rates_hz == (13, 26, 52, 104, 208) and all(d.address.startswith("C0:") for d in details)
+
+
+def test_60_s_one_polar_and_one_movesense_lossless_exact_drops_values_and_clock_within_2_ms() -> None:
+    """Issue 18's numbers with one sensor of each brand at once: a Polar on the sacrum (52 Hz, +50 ppm) and a
+    Movesense at T12 (104 Hz, -50 ppm), both 0..45 ms notification delays and injected drops (Polar: 3 frames;
+    Movesense: 1 % in bursts of 2). Truth from the emulated devices, never from the decoders."""
+    from imu_hinge.emulation.link_testing import drain
+    from imu_hinge.emulation.polar_emulated import GYRO_FACTOR, PolarFaults
+    from imu_hinge.sources import polar_pmd as pmd
+
+    polar_drops = frozenset({(pmd.ACC, 30), (pmd.GYRO, 90), (pmd.ACC, 150)})
+    faults = {"sacrum": PolarFaults(notify_delay_s=(0.0, 0.045), seed=3, drop_frames=polar_drops),
+              "thoracic": SensorFaults(notify_delay_s=(0.0, 0.045), drop_fraction=0.01, drop_burst=2, seed=5)}
+
+    async def run() -> tuple[Collected, dict, Emulator, float]:
+        async with Emulator(_recording(), speed=None, kinds={"sacrum": "polar", "thoracic": "movesense"},
+                            clock_ppm={"sacrum": 50.0, "thoracic": -50.0}, faults=faults) as emu:  # type: ignore[arg-type]
+            async with BleSource(backend=emu.backend, clock=emu.clock, assignments=emu.assignments) as src:
+                got = await collect(src, 60.0)
+                await drain(src, emu, got)
+                return got, src.stats(), emu, src.t0_s
+
+    got, stats, emu, t0 = asyncio.run(run())
+    assert (stats["sacrum"]["brand"], stats["thoracic"]["brand"]) == ("polar", "movesense")
+    errors_ms = {}
+    # the Polar: every row its streams sent, drops exact, values within one LSB of its integers
+    polar = emu.sensors["sacrum"].firmware
+    seq = got.cat("sacrum", "seq")
+    lost = polar.missing_slots()  # type: ignore[attr-defined]
+    assert len(seq) == polar.sent_samples >= 59 * 52  # type: ignore[attr-defined]
+    assert len(lost) == 3 * 9 == stats["sacrum"]["missing"] == int(seq[-1] + 1 - len(seq))
+    true_s = polar.host_time_s(got.cat("sacrum", "device_time_us") * 1000.0 + 500.0)  # type: ignore[attr-defined]
+    acc, gyr = emu.motion["sacrum"].at_rows((true_s - emu.motion_origin.time_s) * emu.motion["sacrum"].rate_hz)
+    assert np.max(np.abs(got.cat("sacrum", "acc_m_s2") - acc)) <= 9.80665e-3  # one LSB = 1 mG (measured 0.5 LSB)
+    assert np.max(np.abs(got.cat("sacrum", "gyr_rad_s") - gyr)) <= np.radians(GYRO_FACTOR)
+    t = got.cat("sacrum", "time_s")
+    errors_ms["sacrum"] = 1e3 * float(np.max(np.abs(t - (true_s - t0))[t > 10.0]))
+    # the Movesense: every sample it sent, drops exact, values the float32 it sent
+    ms = emu.sensors["thoracic"]
+    assert isinstance(ms, BumbleMovesense)
+    fw = ms.firmware
+    seq = got.cat("thoracic", "seq")
+    injected = sum(k < seq[-1] for k in fw.dropped_indices)
+    assert len(seq) == fw.sent_samples >= 59 * 104 * 0.98 and injected > 20  # measured 6184 samples, 56 dropped
+    assert int(seq[-1] + 1 - len(seq)) == injected == stats["thoracic"]["missing"]
+    rows = _recording_rows(ms, seq)
+    np.testing.assert_array_equal(got.cat("thoracic", "acc_m_s2"),
+                                  fw.motion.acc_m_s2[rows].astype(np.float32).astype(np.float64))
+    t = got.cat("thoracic", "time_s")
+    errors_ms["thoracic"] = 1e3 * float(np.max(np.abs(t - (fw._sample_times_s(seq) - t0))[t > 10.0]))
+    print(f"clock fit error after 10 s: {errors_ms}; Movesense drops injected {injected}, samples {len(seq)}")
+    assert max(errors_ms.values()) <= 2.0, errors_ms  # measured 0.81 (Polar), 0.71-0.78 ms (Movesense)

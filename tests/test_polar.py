@@ -103,7 +103,7 @@ def test_60_s_two_polars_lossless_exact_drops_values_within_one_lsb_clock_within
         t = got.cat(role, "time_s")
         late = t > 10.0
         err_s = np.max(np.abs(t[late] - (true_s[late] - t0_s)))
-        assert err_s <= 0.002, f"{role}: clock fit error {err_s * 1e3:.2f} ms"  # measured 0.56, 0.59 ms
+        assert err_s <= 0.002, f"{role}: clock fit error {err_s * 1e3:.2f} ms"  # measured 0.62, 0.57 ms
         assert stats[role]["brand"] == "polar" and stats[role]["rate_hz"] == 52.0
         assert abs(stats[role]["clock_slope_ppm"] + (50 if role == "sacrum" else -50)) < 5
 

@@ -104,10 +104,11 @@ async def _stream(source: Any, writer: Any, duration_s: float | None, quiet: boo
                     done.add(item.sensor)
                     item = item.take(item.seq < end)
             if len(item):
-                si: dict[str, Any] = {}  # uncalibrated: SI = raw * scale, bit-exact from the metadata
+                raw, si = item.record_columns()  # uncalibrated: SI = raw * scale, or the floats a sensor sent
                 if calibrator.calibration(item.sensor) is not None:
-                    si["acc_m_s2"], si["gyr_rad_s"] = calibrator(item.sensor, item.acc_m_s2, item.gyr_rad_s)
-                writer.write_samples(item.sensor, item.time_s, seq=item.seq, raw=item.raw,
+                    si = dict(zip(("acc_m_s2", "gyr_rad_s"),
+                                  calibrator(item.sensor, item.acc_m_s2, item.gyr_rad_s), strict=True))
+                writer.write_samples(item.sensor, item.time_s, seq=item.seq, raw=raw,
                                      device_time_us=item.device_time_us, host_time_s=item.host_time_s,
                                      flags=item.flags, **si)
             if len(done) == len(source.links):

@@ -4,15 +4,17 @@
 motion, injected drops and delays, batching) speaking Movesense: HELLO, SUBSCRIBE
 ``/Meas/IMU6/{rate}`` (200; 404 for an unknown resource; 400 for a rate it does not take; 507
 when its subscription slot is taken), UNSUBSCRIBE (no answer), IMU6 data as float32 with the
-first sample's ms timestamp, ``rate / 13`` samples per notification (8 at 104 Hz, 198 bytes: DATA +
-DATA_PART2). :class:`BumbleMovesense` is :class:`~.emulator.BumbleSensor` with Movesense's GATT
-layout (SensorData service, Battery, Device Information) and its advertisement
-(``Movesense <serial>``, no role).
+first sample's ms timestamp, sampled at the path's LSM6DS3 rate (104 Hz for ``/Meas/IMU6/104``, 12.5 Hz
+for 13; a played recording of another rate gives each sample its nearest row), ``rate / 13`` samples
+per notification (8 at 104 Hz, 198 bytes: DATA + DATA_PART2). :class:`BumbleMovesense` is
+:class:`~.emulator.BumbleSensor` with Movesense's GATT layout (SensorData service, Battery, Device
+Information) and its advertisement (``Movesense <serial>``, no role).
 
 Variants for bad input: ``sensordata_service=False`` (a Movesense without the app),
-``supported_rates_hz`` (a sensor that refuses a rate), ``answers_subscribe=False`` (older firmware:
-a subscribe is answered by the data alone), ``mangle`` (rewrite the notifications of a message:
-unknown types, truncated packets).
+``supported_rates_hz`` (a sensor that refuses a rate), ``imu6=False`` (a firmware without the IMU
+resource: SUBSCRIBE answers 404), ``busy=True`` (another app holds its subscription slot: 507),
+``answers_subscribe=False`` (older firmware: a subscribe is answered by the data alone), ``mangle``
+(rewrite the notifications of a message: unknown types, truncated packets).
 
 Factory for the brand registry: :func:`emulate_movesense` (one sensor on a world), or
 :func:`use_movesense` (replace one role of an :class:`~.emulator.Emulator` before entering it).
@@ -37,13 +39,14 @@ from imu_hinge.emulation.emulated_clock import EmulationClock, VirtualClock
 from imu_hinge.emulation.emulated_sensor import MotionOrigin, SensorFaults, SensorFirmware
 from imu_hinge.emulation.emulator import BumbleSensor, Emulator
 from imu_hinge.emulation.sensor_motion import MotionTrack
-from imu_hinge.protocol import StartCommand
+from imu_hinge.protocol import SensorInfo, StartCommand
 from imu_hinge.samples import Recording
 from imu_hinge.sources.movesense_protocol import (
     DEG,
     HELLO,
     MAX_NOTIFICATION_BYTES,
     NOTIFY_CHAR_UUID,
+    ODR_HZ,
     SERVICE_UUID,
     STATUS_BAD_REQUEST,
     STATUS_INSUFFICIENT_STORAGE,
@@ -72,13 +75,15 @@ class MovesenseFirmware(SensorFirmware):
 
     def __init__(self, role: str, motion: MotionTrack, *, serial: str = "000000000000",
                  supported_rates_hz: tuple[int, ...] = SUPPORTED_RATES_HZ, answers_subscribe: bool = True,
-                 mangle: Mangle | None = None, **kwargs: Any) -> None:
+                 mangle: Mangle | None = None, imu6: bool = True, busy: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("firmware_version", (2, 2, 1))
         super().__init__(role, motion, **kwargs)
         self.serial = serial
         self.supported_rates_hz = supported_rates_hz
         self.answers_subscribe = answers_subscribe
         self.mangle = mangle
+        self.imu6 = imu6
+        self.busy = busy
         self.batch_wait_us = 10**12  # a notification goes when its samples are in, never on a timer
         self.subscription: int | None = None
         self.path_rate_hz = 104
@@ -104,17 +109,34 @@ class MovesenseFirmware(SensorFirmware):
 
     def _subscribe(self, reference: int, path: str, now_s: float) -> int:
         match = _IMU6.match(path)
-        if match is None:
+        if match is None or not self.imu6:
             return STATUS_NOT_FOUND
         rate = int(match.group(1))
         if rate not in self.supported_rates_hz:
             return STATUS_BAD_REQUEST
-        if self.subscription is not None:
+        if self.subscription is not None or self.busy:
             return STATUS_INSUFFICIENT_STORAGE
         self._start(StartCommand(rate_hz=rate), now_s)
         self.subscription = reference
         self.path_rate_hz = rate
         return STATUS_OK
+
+    def _start(self, cmd: StartCommand, now_s: float) -> str:
+        """Sample at the LSM6DS3's rate for the path (104 Hz for ``/Meas/IMU6/104``, 12.5 for 13) whatever the
+        played recording's rate: each sample measures the recording's row nearest its true time, as a real
+        Movesense strapped on the person who made the recording would (the project's own emulated sensor plays a
+        recording at its recorded rate instead)."""
+        origin_before = self.motion_origin.time_s
+        status = super()._start(cmd, now_s)
+        if status != "ok":
+            return status
+        self.info = SensorInfo.lsm6ds3(role=self.role, rate_hz=ODR_HZ[int(cmd.rate_hz)], acc_range_g=16,
+                                       gyr_range_dps=2000, firmware_version=self.firmware_version)
+        self._period_us = 1e9 / self.info.rate_millihz
+        self._start_us = self.device_time_us(now_s) + self._period_us  # first sample one period after the subscribe
+        if origin_before is None:
+            self.motion_origin.time_s = self._sample_time_s(0)
+        return status
 
     def stop(self, *, motor: bool = True) -> None:
         super().stop(motor=motor)

@@ -143,8 +143,10 @@ class LiveBleSource:
             return
         try:
             if batch is not None:
-                si = {} if acc is None else {"acc_m_s2": acc, "gyr_rad_s": gyr}
-                writer.write_samples(batch.sensor, batch.time_s, seq=batch.seq, raw=batch.raw,
+                raw, si = batch.record_columns()
+                if acc is not None and gyr is not None:
+                    si = {"acc_m_s2": acc, "gyr_rad_s": gyr}
+                writer.write_samples(batch.sensor, batch.time_s, seq=batch.seq, raw=raw,
                                      device_time_us=batch.device_time_us, host_time_s=batch.host_time_s,
                                      flags=batch.flags, **si)
             for kind, t, fields in self._events:

@@ -17,6 +17,19 @@ crystals drift ±50 ppm), then the intercept in the middle of the ping band (equ
 latency both ways), never after the data envelope. Without pings the line is the envelope
 itself, late by the link's minimum latency. Until ``min_span_s`` of history the slope is 1.
 
+**Without pings, the posterior mean** (``no_ping_fit="posterior"``, sensors that have no time ping:
+Movesense, Polar): the envelope's slope is the mode of a likelihood that is nearly flat when, by chance,
+no recent notification came quickly, and the mode then tilts toward where the points are high (an
+extrapolation error of ~0.1 ms per s for 10-20 s). Model the delays near zero as exponential with the
+rate ``λ`` the data show (``λ = m / (n · r_m)``, ``r_m`` the residual ``m = posterior_quantile · n``
+from the envelope); integrating the intercept out leaves ``p(b) ∝ exp(λ n E(b))`` over the slope
+grid, and given ``b`` the intercept is ``envelope(b) − Exp(λ n)``. The fitted line is the mean of
+that posterior: slope ``Σ p(b) b``, intercept ``Σ p(b) envelope(b) − 1 / (λ n)``. Measured on synthetic
+arrivals (13 notifications/s, 0..45 ms uniform delays, 50 ppm; ``tests/test_ble_clock.py`` runs 16): the
+worst error after 10 s exceeds 2 ms on 2 of 150 seeds (the envelope: 15 of 150), median 0.77 ms (1.26).
+The limit is information, not the estimator: when, by chance, no notification of the first 10 s came
+within 2 ms of its sample (0.3 % of seeds at these delays), nothing that sees only arrivals can know.
+
 **Host clock steps** (the host clock jumped, e.g. an NTP step on a clock that is not monotonic): an
 arrival more than ``step_s`` *before* the fitted time of its own sample is impossible, so the host
 clock stepped back; arrivals all more than ``step_s`` late for ``step_confirm_s`` of both device and
@@ -40,6 +53,22 @@ from collections import deque
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+
+def posterior_line(x: np.ndarray, y: np.ndarray, slopes: np.ndarray, quantile: float = 0.1) -> tuple[float, float]:
+    """The posterior-mean line ``(a, b)`` of arrivals alone (module docstring), ``y ≈ a + b·x``."""
+    envelope = np.min(y[None, :] - slopes[:, None] * x[None, :], axis=1)
+    score = envelope + slopes * float(np.mean(x))
+    k = int(np.argmax(score))
+    n = len(x)
+    if n < 4:
+        return float(envelope[k]), float(slopes[k])
+    m = min(n - 1, max(2, round(quantile * n)))
+    r_m = float(np.partition(y - envelope[k] - slopes[k] * x, m)[m])
+    lam_n = m / max(r_m, 1e-6)  # λ n: the delays' density at 0 (per s) times n
+    w = np.exp(lam_n * (score - score[k]))
+    w /= w.sum()
+    return float(np.sum(w * envelope)) - 1.0 / lam_n, float(np.sum(w * slopes))
 
 
 def envelope_fit(x: np.ndarray, y: np.ndarray, slopes: np.ndarray, pings: np.ndarray | None = None,
@@ -73,7 +102,9 @@ class ClockFit:
     distance from 1, ``min_span_s`` history needed before the slope is fitted (until then
     ``b`` = 1), ``refit_s`` most device seconds between refits, ``ping_weight`` weight of the ping
     band's width against the envelope's height when choosing the slope, ``step_s`` and
-    ``step_confirm_s`` the host-clock step detection (module docstring).
+    ``step_confirm_s`` the host-clock step detection (module docstring), ``no_ping_fit`` the line
+while there are no pings (``"envelope"``, or ``"posterior"``: its mean, module docstring) and
+``posterior_quantile`` the residual quantile that estimates the delays' density there.
 
     Feed it with :meth:`add_arrival` / :meth:`add_ping`; read with :meth:`host_time_s`.
     Results: ``offset_s_`` (``a + c`` at device time 0 of the internal origin), ``slope_``,
@@ -82,7 +113,10 @@ class ClockFit:
 
     def __init__(self, *, window_s: float = 120.0, bin_s: float = 0.05, max_drift_ppm: float = 100.0,
                  min_span_s: float = 2.0, refit_s: float = 1.0, max_pings: int = 512,
-                 ping_weight: float = 1.0, step_s: float = 0.5, step_confirm_s: float = 5.0) -> None:
+                 ping_weight: float = 1.0, step_s: float = 0.5, step_confirm_s: float = 5.0,
+                 no_ping_fit: str = "envelope", posterior_quantile: float = 0.1) -> None:
+        if no_ping_fit not in ("envelope", "posterior") or not 0 < posterior_quantile < 1:
+            raise ValueError("no_ping_fit: 'envelope' or 'posterior'; posterior_quantile in (0, 1)")
         if not (window_s > 0 and bin_s > 0 and min_span_s >= 0 and refit_s >= 0 and 0 < max_drift_ppm <= 1e4
                 and step_s > 0 and step_confirm_s >= 0):
             raise ValueError("window_s, bin_s, step_s > 0; min_span_s, refit_s, step_confirm_s >= 0; "
@@ -96,6 +130,8 @@ class ClockFit:
         self.ping_weight = ping_weight
         self.step_s = step_s
         self.step_confirm_s = step_confirm_s
+        self.no_ping_fit = no_ping_fit
+        self.posterior_quantile = posterior_quantile
         self.reset()
 
     def reset(self) -> None:
@@ -188,7 +224,11 @@ class ClockFit:
         else:
             slopes = np.ones(1)
         pings = np.array(self._pings, dtype=np.float64) - [0.0, y0, y0] if self._pings else None
-        a, self.slope_, self.ping_offset_s_ = envelope_fit(x, y, slopes, pings, self.ping_weight)
+        if pings is None and self.no_ping_fit == "posterior":
+            a, self.slope_ = posterior_line(x, y, slopes, self.posterior_quantile)
+            self.ping_offset_s_ = 0.0
+        else:
+            a, self.slope_, self.ping_offset_s_ = envelope_fit(x, y, slopes, pings, self.ping_weight)
         self.offset_s_ = a + self.ping_offset_s_ + y0
         self._fitted_at_x = self._latest_x
         self._dirty = False

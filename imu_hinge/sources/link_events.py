@@ -28,6 +28,8 @@ class SampleBatch:
     ``time_s`` (n,) float64: fitted host-clock sample times, s since the source started;
     ``host_time_s``: arrival of the notification on the same clock; ``flags``: the
     notification's flag bits; ``raw`` (n, 6) int16 LSB; ``acc_m_s2`` / ``gyr_rad_s`` (n, 3).
+    ``si_exact``: the sensor sent the SI values themselves (Movesense's float32), so ``raw`` is only
+    those values in the chip's LSB and a recording keeps the SI values, not ``raw`` (:meth:`record_columns`).
     """
 
     sensor: str
@@ -39,6 +41,7 @@ class SampleBatch:
     raw: np.ndarray
     acc_m_s2: np.ndarray
     gyr_rad_s: np.ndarray
+    si_exact: bool = False
 
     def __len__(self) -> int:
         return int(self.seq.shape[0])
@@ -50,7 +53,15 @@ class SampleBatch:
     def take(self, keep: np.ndarray | slice) -> SampleBatch:
         """The samples selected by a (n,) bool mask or a slice (same arrival and flags)."""
         return SampleBatch(self.sensor, self.seq[keep], self.device_time_us[keep], self.time_s[keep], self.host_time_s,
-                           self.flags, self.raw[keep], self.acc_m_s2[keep], self.gyr_rad_s[keep])
+                           self.flags, self.raw[keep], self.acc_m_s2[keep], self.gyr_rad_s[keep], self.si_exact)
+
+    def record_columns(self) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        """What a recording writes for these samples: ``(raw, si)`` for ``write_samples(raw=raw, **si)``. A sensor
+        that sends integers: its raw LSB, SI left to raw x scale (bit-exact from the metadata); one that sends
+        floats (``si_exact``): no raw, the SI values as sent."""
+        if self.si_exact:
+            return None, {"acc_m_s2": self.acc_m_s2, "gyr_rad_s": self.gyr_rad_s}
+        return self.raw, {}
 
     def imu_samples(self) -> list[ImuSample]:
         """The samples as :class:`ImuSample` for ``HingePipeline.push``."""

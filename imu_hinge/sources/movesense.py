@@ -10,8 +10,8 @@ set up, stream, reconnect, events) over Movesense's GATT SensorData protocol (:m
   float32 the sensor sent (acceleration m/s^2 as is, angular rate deg/s -> rad/s).
 - :class:`MovesenseLink` — a :class:`~.sensor_link.SensorLink` whose info, subscribe and commands
   speak Movesense: HELLO on set-up, ``SUBSCRIBE /Meas/IMU6/{rate}`` for ``start``, ``UNSUBSCRIBE``
-  for ``stop``; no time pings (the clock fit is the arrivals' lower envelope, fitted to each
-  notification's last sample) and no motor.
+  for ``stop``; no time pings (the clock fit is the posterior mean of the arrivals' lower envelope,
+  :mod:`.clock_fit`, fitted to each notification's last sample) and no motor.
 - :func:`scan_movesense` / :func:`find_movesense` — Movesense sensors advertise no role: they are
   found by name (``Movesense <serial>``) and given the role the user assigned to their address.
 
@@ -79,8 +79,8 @@ from imu_hinge.sources.sensor_link import LinkOptions, Retry, SensorLink
 
 BRAND = "movesense"
 RAW_ACC_RANGE_G, RAW_GYR_RANGE_DPS = 16, 2000
-"""The LSM6DS3 ranges the ``raw`` column of a Movesense batch is expressed in (the floats are exact;
-``raw`` is those values in LSB of the chip Movesense carries, for the recording's raw columns)."""
+"""The LSM6DS3 ranges the ``raw`` column of a Movesense batch is expressed in. The floats are what the sensor
+sent (``SampleBatch.si_exact``): a recording keeps them as sent and leaves its raw columns empty."""
 
 
 def movesense_info(role: str, rate_hz: int, firmware: str | None = None) -> SensorInfo:
@@ -98,7 +98,7 @@ class MovesenseDecoder(PacketDecoder):
     fit_at_last_sample = True
 
     def __init__(self, sensor: str, info: SensorInfo, *, t0_s: float = 0.0, clock_fit: ClockFit | None = None) -> None:
-        super().__init__(sensor, info, t0_s=t0_s, clock_fit=clock_fit)
+        super().__init__(sensor, info, t0_s=t0_s, clock_fit=clock_fit or ClockFit(no_ping_fit="posterior"))
         self.reassembler = Reassembler()
         self._ms = DeviceClockUnwrapper(1 << 32)
         self.parts = 0
@@ -200,7 +200,7 @@ class MovesenseDecoder(PacketDecoder):
         raw = quantise_values(acc, gyr, self.info)
         batch, events = self.feed_packet(DataPacket.build(index, max(0, dev_us), raw), arrival_s)
         if batch is not None:
-            batch = replace(batch, acc_m_s2=acc, gyr_rad_s=gyr)
+            batch = replace(batch, acc_m_s2=acc, gyr_rad_s=gyr, si_exact=True)
         return batch, events
 
     def stats(self) -> dict[str, float | int]:
@@ -213,7 +213,7 @@ def _join(batches: list[SampleBatch]) -> SampleBatch | None:
     first, last = batches[0], batches[-1]
     cat = {name: np.concatenate([getattr(b, name) for b in batches])
            for name in ("seq", "device_time_us", "time_s", "raw", "acc_m_s2", "gyr_rad_s")}
-    return SampleBatch(first.sensor, host_time_s=last.host_time_s, flags=last.flags, **cat)
+    return SampleBatch(first.sensor, host_time_s=last.host_time_s, flags=last.flags, si_exact=first.si_exact, **cat)
 
 
 def _device_label(found: FoundSensor | None) -> str:

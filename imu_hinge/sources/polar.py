@@ -14,7 +14,7 @@ es: PMD has no sample counter, so each sample's slot is derived from the frames'
 stream lacks is a missing sample, counted exactly and reported as a ``gap`` like the own sensor's.
 Accelerometer and gyroscope samples of one slot form one row. Device time (the last sample of each
 frame, which the device stamps) goes to the existing :class:`~.clock_fit.ClockFit`; PMD has no
-time ping, so the fitted times are late by the link's minimum latency.
+time ping, so the fit is the posterior mean of the arrivals' lower envelope (``no_ping_fit="posterior"``).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class PolarDecoder:
         self.info = info
         self.t0_s = t0_s
         self.device = device
-        self.clock_fit = clock_fit or ClockFit()
+        self.clock_fit = clock_fit or ClockFit(no_ping_fit="posterior")
         self.factors: dict[int, float] = {pmd.ACC: 1.0, pmd.GYRO: 1.0}
         self._last: dict[int, tuple[int, int]] = {}  # stream -> (slot, ts_ns) of its latest sample this segment
         self._seg0: dict[int, tuple[int, int]] = {}  # stream -> (slot, ts_ns) of its first sample this segment
