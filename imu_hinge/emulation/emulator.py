@@ -201,14 +201,19 @@ class BumbleSensor:
             self.clock.release()
 
     async def close(self) -> None:
-        """Stop every task of this sensor (the link itself needs no closing)."""
+        """Stop advertising and every task of this sensor (the link itself needs no closing). The controller's
+        advertising timer would otherwise fire after the session's event loop has stopped (under a Qt window its
+        timers still run while the window closes: "no running event loop" tracebacks)."""
         self.present = False
         self.firmware.stop()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
+        # HCI tasks finish (a disconnect just before may have spawned one that starts advertising again) ...
         await asyncio.gather(*tasks, *list(self._hci_tasks), return_exceptions=True)
         self._stream_task = None
+        if self.device.is_advertising:  # ... and then nothing is advertised any more
+            await self.device.stop_advertising()
 
 
 MotionSource = str | Path | Recording | Mapping[str, MotionTrack] | None
