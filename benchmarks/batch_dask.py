@@ -43,13 +43,18 @@ from imu_hinge.batch.tables import companion_path, write_summary
 DASK = str(Path(sys.executable).with_name("dask"))
 WORKER_ENV = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
 """As docs/batch.md tells a lab: no statistical profiler in a batch worker."""
+QUIET_ENV = {"DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s", "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "5s",
+             "DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL": "500ms"}
+"""As docs/batch.md tells a lab: slower housekeeping timers in the scheduler, nannies and workers
+(imu_hinge.batch.dask_cluster.QUIET_POLLING_CONFIG)."""
 
 
 def start_cluster(root: Path, workers: int) -> tuple[str, list[subprocess.Popen[bytes]]]:
     sched_file = root / "scheduler.json"
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
     procs = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                               "--scheduler-file", str(sched_file)], **quiet)]  # type: ignore[call-overload]
+                               "--scheduler-file", str(sched_file)],
+                              env={**os.environ, **QUIET_ENV}, **quiet)]  # type: ignore[call-overload]
     address = ""
     while not address:  # the file appears before it is written
         time.sleep(0.05)
@@ -60,7 +65,7 @@ def start_cluster(root: Path, workers: int) -> tuple[str, list[subprocess.Popen[
     for k in range(workers):
         procs.append(subprocess.Popen([DASK, "worker", address, "--nthreads", "1", "--no-dashboard",
                                        "--name", f"w{k}", "--preload", "imu_hinge.batch.dask_cluster"],
-                                      env={**os.environ, **WORKER_ENV}, **quiet))  # type: ignore[call-overload]
+                                      env={**os.environ, **WORKER_ENV, **QUIET_ENV}, **quiet))  # type: ignore[call-overload]
     return address, procs
 
 
