@@ -43,13 +43,18 @@ from imu_hinge.batch.tables import companion_path, write_summary
 DASK = str(Path(sys.executable).with_name("dask"))
 WORKER_ENV = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
 """As docs/batch.md tells a lab: no statistical profiler in a batch worker."""
+QUIET_ENV = {"DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s", "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "5s",
+             "DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL": "500ms"}
+"""As docs/batch.md tells a lab: slower housekeeping timers in the scheduler, nannies and workers
+(imu_hinge.batch.dask_cluster.QUIET_POLLING_CONFIG)."""
 
 
 def start_cluster(root: Path, workers: int) -> tuple[str, list[subprocess.Popen[bytes]]]:
     sched_file = root / "scheduler.json"
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
     procs = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                               "--scheduler-file", str(sched_file)], **quiet)]  # type: ignore[call-overload]
+                               "--scheduler-file", str(sched_file)],
+                              env={**os.environ, **QUIET_ENV}, **quiet)]  # type: ignore[call-overload]
     address = ""
     while not address:  # the file appears before it is written
         time.sleep(0.05)
@@ -60,7 +65,7 @@ def start_cluster(root: Path, workers: int) -> tuple[str, list[subprocess.Popen[
     for k in range(workers):
         procs.append(subprocess.Popen([DASK, "worker", address, "--nthreads", "1", "--no-dashboard",
                                        "--name", f"w{k}", "--preload", "imu_hinge.batch.dask_cluster"],
-                                      env={**os.environ, **WORKER_ENV}, **quiet))  # type: ignore[call-overload]
+                                      env={**os.environ, **WORKER_ENV, **QUIET_ENV}, **quiet))  # type: ignore[call-overload]
     return address, procs
 
 
@@ -78,34 +83,45 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 def cluster_cpu_s(procs: list[subprocess.Popen[bytes]]) -> float:
     """CPU seconds used so far by the scheduler and the workers, with their children (the nannies' workers)."""
+    return sum(cpu_by_role(procs).values())
+
+
+def cpu_by_role(procs: list[subprocess.Popen[bytes]]) -> dict[str, float]:
+    """CPU seconds so far of the scheduler (``procs[0]``), the nannies (the ``dask worker`` processes) and the
+    workers (the nannies' children), each summed over its kind."""
     import psutil  # a dependency of distributed
 
-    total = 0.0
-    for p in procs:
+    total = {"scheduler": 0.0, "nannies": 0.0, "workers": 0.0}
+    for k, p in enumerate(procs):
         try:
             top = psutil.Process(p.pid)
             for proc in [top, *top.children(recursive=True)]:
                 t = proc.cpu_times()
-                total += t.user + t.system
+                role = "scheduler" if k == 0 else "nannies" if proc is top else "workers"
+                total[role] += t.user + t.system
         except psutil.Error:
             pass
     return total
 
 
 def run_cli(folder: Path, out: Path, *extra: str, procs: list[subprocess.Popen[bytes]] | None = None,
-            cpu: list[float] | None = None) -> float:
+            cpu: list[float] | None = None, roles: list[dict[str, float]] | None = None) -> float:
     """Wall time of the command; adds the CPU seconds it took (the command, and the cluster's processes) to ``cpu``."""
     cmd = [sys.executable, "-m", "imu_hinge", "analyze", str(folder), "--summary", str(out), "--quiet",
            "--no-progress", *extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cluster0 = cluster_cpu_s(procs or [])
+    roles0 = cpu_by_role(procs or [])
+    cluster0 = sum(roles0.values())
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    roles1 = cpu_by_role(procs or [])
+    command_s = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if cpu is not None:
-        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-                   + cluster_cpu_s(procs or []) - cluster0)
+        cpu.append(command_s + sum(roles1.values()) - cluster0)
+    if roles is not None:
+        roles.append({"command": command_s, **{k: roles1[k] - roles0[k] for k in roles0}})
     if proc.returncode != 0:
         sys.exit(f"batch run failed ({' '.join(extra)}, exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
     return wall
@@ -173,6 +189,7 @@ def main() -> int:
     walls: dict[str, list[float]] = {k: [] for k in modes}
     outs = {k: tmp / f"{k.replace(' ', '').replace(':', '')}.csv" for k in modes}
     cpus: dict[str, list[float]] = {k: [] for k in modes}
+    roles: list[dict[str, float]] = []  # the running cluster's CPU by process kind, per round
     procs: list[subprocess.Popen[bytes]] = []
     try:
         address, procs = start_cluster(tmp, args.workers)
@@ -181,7 +198,7 @@ def main() -> int:
             walls["jobs 1"].append(run_cli(folder, outs["jobs 1"], "--jobs", "1", cpu=cpus["jobs 1"]))
             walls[modes[1]].append(run_cli(folder, outs[modes[1]], "--cluster", modes[1], cpu=cpus[modes[1]]))
             walls["cluster"].append(run_cli(folder, outs["cluster"], "--cluster", address, procs=procs,
-                                            cpu=cpus["cluster"]))
+                                            cpu=cpus["cluster"], roles=roles))
         inproc = {"jobs 1": in_process(files, None), "cluster": in_process(files, address)}
         load_mid = os.getloadavg()[0]
         kill = killed_run(files, address, procs, tmp / "killed.csv")
@@ -221,6 +238,10 @@ def main() -> int:
         ratio = statistics.median(cpus[k]) / statistics.median(cpus["jobs 1"])
         print(f"{k}: {ratio:.2f}x the CPU of --jobs 1: on {args.workers} idle cores that caps the speed-up at "
               f"{args.workers / ratio:.2f}x")
+    by_role = {k: statistics.median(r[k] for r in roles) for k in roles[0]}
+    print("running cluster, CPU s by process (median round): "
+          + ", ".join(f"{k} {v:.2f}" for k, v in by_role.items())
+          + f"; --jobs 1 in all {statistics.median(cpus['jobs 1']):.2f}")
     print(f"tables byte-identical to --jobs 1: {same}")
     print(f"worker w0 killed (SIGKILL, exit {kill['worker_exit']}) after {kill['killed_after']} results: "
           f"{kill['returned']}/{n} recordings returned, {kill['duplicates']} duplicated, {kill['lost']} lost, "
@@ -233,7 +254,8 @@ def main() -> int:
                       "workers": args.workers, "cpus": os.cpu_count(), "rounds": args.repeat,
                       "walls_s": {k: [round(w, 3) for w in v] for k, v in walls.items()},
                       "speedup_median": {k: round(v, 3) for k, v in speedup.items() if k != "jobs 1"},
-                      "identical": same, "cpu_ms_per_recording": {k: round(v, 1) for k, v in cpu_ms.items()},
+                      "identical": same, "cluster_cpu_s_by_process": {k: round(v, 2) for k, v in by_role.items()},
+                      "cpu_ms_per_recording": {k: round(v, 1) for k, v in cpu_ms.items()},
                       "in_process_wall_s": {k: round(w, 3) for k, (w, _) in inproc.items()},
                       "in_process_analysis_cpu_ms_per_recording": {k: round(v, 1) for k, v in ip_ms.items()},
                       "killed": {**kill, "rows": rows, "identical": killed_identical},

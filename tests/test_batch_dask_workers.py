@@ -42,10 +42,12 @@ def test_local_cluster_workers_unset_it_and_run_no_profiler() -> None:
     pytest.importorskip("distributed")
     from imu_hinge.batch.dask_cluster import connect
 
-    def state() -> tuple[str | None, str | None, bool]:
+    def state() -> tuple[str | None, str | None, bool, str]:
         import dask
         return (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OPENBLAS_NUM_THREADS"),
-                bool(dask.config.get("distributed.worker.profile.enabled")))
+                bool(dask.config.get("distributed.worker.profile.enabled")),
+                str(dask.config.get("distributed.admin.tick.interval")))
 
     with connect("local:1") as client:
-        assert list(client.run(state).values()) == [(None, "1", False)]
+        assert list(client.run(state).values()) == [(None, "1", False, "1s")]  # housekeeping timers slowed
+        assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler._tick_interval) == 1.0
