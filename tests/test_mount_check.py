@@ -8,7 +8,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from imu_hinge.analysis.pipeline import analyze
@@ -72,3 +74,32 @@ def test_analyze_and_replay_tell_it_in_one_line_and_in_the_json(tmp_path: Path) 
         assert lines[0].startswith("imu-hinge: warning: the thoracic sensor") and "strap the sensor" in lines[0]
         doc = json.loads(Path(command[command.index("--json") + 1]).read_text())
         assert sum("moved on the body" in w for w in doc["warnings"]) == 1
+
+
+def _standing_result(levels: list[float]) -> SimpleNamespace:
+    """A made-up analysis result: a rep every 6 s (T up to 60 deg), standing L between reps at ``levels``
+    (one value per rest, the thoracic sensor's angle carrying it), a still pelvis."""
+    t = np.arange(0.0, 6.0 * (len(levels) + 1), 0.02)
+    tr = np.zeros_like(t)
+    reps = []
+    for k, level in enumerate(levels):
+        tr[(t >= 6.0 * k) & (t < 6.0 * (k + 1))] = level  # the rest before rep k + 1 and after rep k
+    for k in range(1, len(levels)):
+        start, end = 6.0 * k - 1.5, 6.0 * k + 1.5
+        inside = (t >= start) & (t <= end)
+        tr[inside] = 60.0 * np.sin(np.pi * (t[inside] - start) / (end - start))
+        reps.append(SimpleNamespace(index=k, start_s=start, end_s=end))
+    p = np.zeros_like(t)
+    return SimpleNamespace(time_s=t, pelvic_tilt_deg=p, trunk_flexion_deg=tr, lumbar_flexion_deg=tr - p, reps=reps,
+                           calibration={"stand_end_s": 0.5})
+
+
+def test_a_step_is_told_only_when_both_sides_hold_still() -> None:
+    steady_then_step = [0.0, 0.2, -0.3, 0.1, 5.0, 5.3, 4.8, 5.1, 4.9]
+    moves = sensor_moves(_standing_result(steady_then_step))
+    assert len(moves) == 1 and moves[0].role == "thoracic" and abs(moves[0].shift_deg - 5.0) < 0.3
+    assert 21.0 < moves[0].after_s < 24.0 < moves[0].before_s < 27.0  # around rep 4 (22.5-25.5 s), where L stepped
+    # the same medians, but the values after the step scatter over 12 deg: not a sensor that moved and stayed
+    assert sensor_moves(_standing_result([0.0, 0.2, -0.3, 0.1, 5.0, -1.0, 11.0, 2.0, 8.0])) == []
+    # nor values before it that scatter
+    assert sensor_moves(_standing_result([0.0, 4.0, -3.0, 2.5, -2.0, 5.0, 5.3, 4.8, 5.1, 4.9])) == []
