@@ -119,16 +119,18 @@ def test_cluster_tables_are_byte_identical_to_jobs_1(folder: Path, cluster: Clus
     assert rec0["time_s"].is_monotonic_increasing and rec0["lumbar_flexion_deg"].max() > 10  # rounding reps
 
 
-def _kill_mid_task(client: Any, cluster: Cluster, killed: threading.Event) -> None:
-    """SIGKILL worker w0 while it is analysing a recording (once)."""
+def _kill_mid_task(client: Any, cluster: Cluster, killed: threading.Event, held: list[int] | None = None) -> None:
+    """SIGKILL worker w0 while it is analysing a recording (once); ``held`` gets how many tasks it held then."""
     if killed.is_set():
         return
     addr = next(a for a, w in client.scheduler_info()["workers"].items() if w["name"] == "w0")
     deadline = time.monotonic() + 30
-    while not client.processing(workers=[addr])[addr]:
+    while not (processing := client.processing(workers=[addr])[addr]):
         assert time.monotonic() < deadline
         time.sleep(0.005)
     os.killpg(cluster.workers[0].pid, signal.SIGKILL)
+    if held is not None:
+        held.append(len(processing))
     killed.set()
 
 
@@ -165,19 +167,22 @@ def test_a_recording_that_kills_its_workers_is_a_failed_row(folder: Path, tmp_pa
     files = expand_inputs([str(folder)]).files
     found: dict[int, Outcome] = {}
     killed = threading.Event()
+    held: list[int] = []
     try:
         with connect(c.address) as client:
 
             def done(i: int, outcome: Outcome) -> None:
                 found[i] = outcome
-                _kill_mid_task(client, c, killed)
+                _kill_mid_task(client, c, killed, held)
 
             lost = run_batch_dask(files, [sweep_settings(AnalysisParams(), [])[0]], client, on_done=done)
     finally:
         c.close()
     assert lost == [] and sorted(found) == list(range(len(files)))
-    died = [o for o in found.values() if "died" in o.error]  # the task w0 ran, and one queued on it
-    assert 1 <= len(died) <= 2 and all(not o.ok and "out of memory" in o.error for o in died)  # measured: 2
+    # the task w0 ran and those queued on it: 2 on an idle machine, up to 4 with both cores busy (the scheduler
+    # hands a slow worker more); one more may be handed to it between the look and the kill
+    died = [o for o in found.values() if "died" in o.error]
+    assert 1 <= len(died) <= held[0] + 1 and all(not o.ok and "out of memory" in o.error for o in died), held
     assert sum(o.ok for o in found.values()) == len(files) - 1 - len(died)  # all but the broken file, the killed
 
 

@@ -213,21 +213,22 @@ def run_batch_dask(files: Sequence[str | Path], settings: Sequence[Setting], cli
         i = index[fut.key]
         if i in done:  # as_completed never repeats a future; guard the tables anyway
             continue
-        if fut.status == "finished":
-            try:
-                outcome = fut.result()
-            except Exception as exc:  # the result could not come back (a worker lost between done and fetch)
-                outcome = _failed(tasks[i], f"the result could not be fetched ({type(exc).__name__}: {exc})")
-        elif fut.status == "error":
-            error = fut.exception()
-            if type(error).__name__ == "KilledWorker":
-                outcome = _failed(tasks[i], "every worker that analysed it died (out of memory? a worker memory "
-                                            "limit, `dask worker --memory-limit`, sets how much one may use)")
-            else:
-                outcome = _failed(tasks[i], f"worker failed ({type(error).__name__}: {error})")
-        else:  # cancelled: the scheduler went away
+        if fut.status == "cancelled":  # the scheduler went away
             lost.append(i)
             continue
+        try:  # "lost" too: its result was on a worker that died since; the scheduler computes it again
+            outcome = fut.result()
+        except Exception as exc:
+            if type(exc).__name__ == "KilledWorker":
+                outcome = _failed(tasks[i], "every worker that analysed it died (out of memory? a worker memory "
+                                            "limit, `dask worker --memory-limit`, sets how much one may use)")
+            elif fut.status == "error":
+                outcome = _failed(tasks[i], f"worker failed ({type(exc).__name__}: {exc})")
+            elif fut.status == "cancelled":
+                lost.append(i)
+                continue
+            else:  # the result could not come back (a worker lost between done and fetch)
+                outcome = _failed(tasks[i], f"the result could not be fetched ({type(exc).__name__}: {exc})")
         fut.release()
         done.add(i)
         on_done(i, outcome)
