@@ -239,6 +239,36 @@ def test_workers_with_another_imu_hinge_version_are_refused(folder: Path, tmp_pa
     assert not (tmp_path / "r.csv").exists()
 
 
+def test_workers_without_imu_hinge_are_refused(folder: Path, tmp_path: Path) -> None:
+    """A worker whose Python has Dask but not imu-hinge (a lab's generic cluster): one line, before any work."""
+    import sysconfig
+
+    site = Path(sysconfig.get_paths()["purelib"])
+    bare = tmp_path / "site-without-imu-hinge"  # this environment's packages, imu-hinge left out
+    bare.mkdir()
+    for entry in site.iterdir():
+        if "imu_hinge" not in entry.name and not entry.name.endswith(".pth"):
+            (bare / entry.name).symlink_to(entry)
+    sched = _start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                   "--scheduler-file", str(tmp_path / "scheduler.json"))
+    procs = [sched]
+    try:
+        address = _scheduler_address(tmp_path / "scheduler.json", sched)
+        procs.append(subprocess.Popen(  # -S: no site-packages, so not the editable install's hook either
+            [sys.executable, "-S", "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny",
+             "--no-dashboard", "--name", "bare"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(bare)},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        proc = run_cli("analyze", folder, "--cluster", address, "--summary", tmp_path / "r.csv", "--no-progress")
+    finally:
+        _stop(procs[1:])
+        _stop(procs[:1])
+    lines = [ln for ln in proc.stderr.strip().splitlines() if "note:" not in ln]
+    assert proc.returncode == 8 and len(lines) == 1, proc.stderr
+    assert "1 of 1 Dask workers" in lines[0] and "has no imu-hinge" in lines[0], lines[0]
+    assert f"pip install 'imu-hinge[dask]=={installed_version()}'" in lines[0]
+    assert not (tmp_path / "r.csv").exists()
+
+
 def test_a_summary_that_cannot_be_written_at_the_end_keeps_the_rows(folder: Path, tmp_path: Path,
                                                                      capsys: pytest.CaptureFixture[str],
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
@@ -257,3 +287,59 @@ def test_a_summary_that_cannot_be_written_at_the_end_keeps_the_rows(folder: Path
     rescued = Path(err[0].split("rows are in ")[1].split(" and ")[0])
     assert not out.exists() and rescued.suffix == ".csv"
     assert len(pd.read_csv(companion_path(rescued))) == 9  # every row, the failed one too
+
+
+def test_chunks_cover_every_pair_once_large_first_and_end_in_single_pairs() -> None:
+    from imu_hinge.batch.dask_cluster import plan_chunks
+
+    sizes = [1.7e6] * 200  # 200 recordings of 2 min (1.7 MB each), 2 workers: the benchmark's batch
+    chunks = plan_chunks(sizes, workers=2)
+    assert [i for c in chunks for i in c] == list(range(200))
+    lengths = [len(c) for c in chunks]
+    assert lengths == sorted(lengths, reverse=True) and max(lengths) == 16 and lengths[-8:] == [1] * 8
+    assert 30 <= len(chunks) <= 40  # 37: a few dozen Dask tasks instead of 200
+    # a long recording is a chunk of its own; a chunk stays under the byte cap; max_tasks=1: one task per pair
+    mixed = [1e6] * 5 + [100e6] + [1e6] * 40
+    assert range(5, 6) in plan_chunks(mixed, 2)
+    assert all(sum(mixed[i] for i in c) <= 8e6 for c in plan_chunks(mixed, 2, max_bytes=8e6) if len(c) > 1)
+    assert [len(c) for c in plan_chunks(sizes, 2, max_tasks=1)] == [1] * 200
+    assert plan_chunks([], 2) == [] and [len(c) for c in plan_chunks([0.0] * 3, 1)] == [3]  # missing files: no work
+
+
+def test_a_chunk_whose_worker_dies_is_sent_again_pair_by_pair(folder: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """With allowed_failures=0 the first worker death of a Dask task is final (KilledWorker). When that task
+    is a chunk of several recordings, the recordings are not failed with it: each is sent again alone, so
+    only a recording that kills its workers itself would be a failed row. Here none does: all come back."""
+    import imu_hinge.batch.dask_cluster as dc
+
+    monkeypatch.setattr(dc, "CHUNKS_PER_WORKER_LEFT", 0.25)  # the whole batch in one chunk
+    c = Cluster(tmp_path, workers=2, scheduler_env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"})
+    files = expand_inputs([str(folder)]).files
+    found: list[tuple[int, Outcome]] = []
+    killed: list[str] = []
+    try:
+        with connect(c.address) as client:
+            names = {a: w["name"] for a, w in client.scheduler_info()["workers"].items()}
+
+            def kill_the_busy_worker() -> None:
+                deadline = time.monotonic() + 60
+                while not killed and time.monotonic() < deadline:
+                    busy = [a for a, keys in client.processing().items() if keys]
+                    if busy:
+                        name = names[busy[0]]
+                        os.killpg(c.workers[int(name[1:])].pid, signal.SIGKILL)
+                        killed.append(name)
+                    time.sleep(0.005)
+
+            killer = threading.Thread(target=kill_the_busy_worker)
+            killer.start()
+            lost = run_batch_dask(files, [sweep_settings(AnalysisParams(), [])[0]], client,
+                                  on_done=lambda i, o: found.append((i, o)))
+            killer.join()
+    finally:
+        c.close()
+    assert killed and lost == [] and sorted(i for i, _ in found) == list(range(len(files)))  # each once
+    outcomes = [o for _, o in found]
+    assert not any("died" in o.error for o in outcomes)
+    assert sum(o.ok for o in outcomes) == len(files) - 1  # all but the broken file

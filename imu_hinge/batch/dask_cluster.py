@@ -3,15 +3,19 @@
     with connect("tcp://scheduler:8786") as client:          # or "local:4": a cluster on this machine
         outcomes = run_batch_dask(files, settings, client, on_done=spool.add)
 
-Every (recording, setting) pair is one Dask task running :func:`imu_hinge.batch.runner._work` on a
-worker, exactly the analysis of ``--jobs``. Results come back in completion order and go to
-``on_done(index, outcome)`` at once (the CLI spools them to disk: :class:`OutcomeSpool`); the
-tables are then written in task order, so they are byte-identical to ``--jobs 1``.
+Every (recording, setting) pair is analysed by :func:`imu_hinge.batch.runner._work` on a worker,
+exactly the analysis of ``--jobs``. Consecutive pairs go to the cluster in chunks, one Dask task
+each (:func:`plan_chunks`: large chunks first, single pairs at the end, so the scheduler handles a
+few dozen tasks instead of thousands and no worker waits long for the last one). Results come back
+in completion order and go to ``on_done(index, outcome)`` at once (the CLI spools them to disk:
+:class:`OutcomeSpool`); the tables are then written in task order, so they are byte-identical to
+``--jobs 1``.
 
-A worker that dies mid-batch loses nothing: the scheduler runs its tasks on the other workers
-(each task result is taken once, by its key, so no row is doubled). A task that kills
-``allowed_failures + 1`` workers in turn (a recording that makes a worker run out of memory) comes
-back as ``KilledWorker``: a failed row with a one-line reason. Before any work, every worker must
+A worker that dies mid-batch loses nothing: the scheduler runs its chunks on the other workers
+(each chunk's result is taken once, by its key, so no row is doubled). A chunk that kills
+``allowed_failures + 1`` workers in turn comes back as ``KilledWorker``; its pairs are then sent
+again one by one, so only a recording that itself kills its workers (one that makes a worker run
+out of memory) becomes a failed row, with a one-line reason. Before any work, every worker must
 run the same imu-hinge version as this process (:func:`check_workers`).
 """
 
@@ -29,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from imu_hinge.batch.runner import Outcome, Setting, _work, make_tasks, one_line
+from imu_hinge.batch.runner import Outcome, Setting, Task, _work, make_tasks, one_line
 from imu_hinge.errors import ClusterError, UsageError
 from imu_hinge.extras import require
 from imu_hinge.jsonable import dumps
@@ -194,45 +198,107 @@ def _failed(task: tuple[Any, ...], reason: str) -> Outcome:
                    lumbar_threshold_deg=setting.params.detector.faults.lumbar_threshold_deg)
 
 
+CHUNK_MAX_TASKS = 16
+"""At most this many (recording, setting) pairs in one Dask task."""
+CHUNK_MAX_BYTES = 32 * 2**20
+"""At most this much recording (file bytes) in one Dask task with more than one pair: a chunk's
+outcomes (and angles, with ``--angles-dir``) come back together."""
+CHUNKS_PER_WORKER_LEFT = 4
+"""Guided self-scheduling: a chunk takes about 1 / (this x workers) of the work still to hand out."""
+
+
+def plan_chunks(sizes: Sequence[float], workers: int, max_tasks: int = CHUNK_MAX_TASKS,
+                max_bytes: float = CHUNK_MAX_BYTES) -> list[range]:
+    """Consecutive runs of task indices covering ``range(len(sizes))``, largest first.
+
+    ``sizes`` estimate each task's work (its file's bytes). Each chunk takes tasks while it stays
+    within ``1 / (CHUNKS_PER_WORKER_LEFT * workers)`` of the work left, ``max_tasks`` tasks and
+    ``max_bytes`` (at least one task): per-task scheduling costs (a few ms each in the scheduler and
+    the client) are paid a few dozen times instead of once per pair, and the last chunks are
+    single pairs, so the workers finish together. ``max_tasks=1`` gives one task per pair.
+    """
+    chunks: list[range] = []
+    left = float(sum(sizes))
+    start = 0
+    while start < len(sizes):
+        target = min(left / (CHUNKS_PER_WORKER_LEFT * max(workers, 1)), max_bytes)
+        stop, taken = start + 1, float(sizes[start])
+        while stop < len(sizes) and stop - start < max_tasks and taken + sizes[stop] <= target:
+            taken += sizes[stop]
+            stop += 1
+        chunks.append(range(start, stop))
+        left -= taken
+        start = stop
+    return chunks
+
+
+def _work_chunk(tasks: Sequence[Task]) -> list[Outcome]:
+    """One Dask task: the analyses of a chunk of pairs, in order (each as ``--jobs`` runs it)."""
+    return [_work(task) for task in tasks]
+
+
+def _file_bytes(path: str) -> float:
+    try:
+        return float(os.path.getsize(path))
+    except OSError:  # it fails fast on the worker, with its reason
+        return 0.0
+
+
 def run_batch_dask(files: Sequence[str | Path], settings: Sequence[Setting], client: Any, *,
                    acc_unit: str = "auto", gyr_unit: str = "auto", with_angles: bool = False,
-                   on_done: Callable[[int, Outcome], None]) -> list[int]:
+                   on_done: Callable[[int, Outcome], None], max_chunk_tasks: int = CHUNK_MAX_TASKS) -> list[int]:
     """Analyse every (file, setting) pair on the cluster; ``on_done(task_index, outcome)`` as each arrives.
 
-    Returns the task indices that never came back because the cluster went away (empty when all did).
+    Pairs go in chunks (:func:`plan_chunks`; ``max_chunk_tasks=1``: one Dask task per pair). Returns
+    the task indices that never came back because the cluster went away (empty when all did).
     """
     distributed = require("distributed", "--cluster")
     tasks = make_tasks(files, settings, acc_unit, gyr_unit, with_angles)
     batch_id = uuid.uuid4().hex[:12]
-    futures = [client.submit(_work, task, key=f"imu-hinge-{batch_id}-{i}", pure=False)
-               for i, task in enumerate(tasks)]
-    index = {f.key: i for i, f in enumerate(futures)}
+    workers = max(len(client.scheduler_info().get("workers", {})), 1)
+    chunks = plan_chunks([_file_bytes(t[0]) for t in tasks], workers, max_chunk_tasks)
+    chunk_of: dict[str, range] = {}
+
+    def submit(part: range) -> Any:
+        fut = client.submit(_work_chunk, [tasks[i] for i in part], pure=False,
+                            key=f"imu-hinge-{batch_id}-{part.start}-{part.stop}")
+        chunk_of[fut.key] = part
+        return fut
+
+    pending = distributed.as_completed([submit(part) for part in chunks])
     done: set[int] = set()
     lost: list[int] = []
-    for fut in distributed.as_completed(futures):
-        i = index[fut.key]
-        if i in done:  # as_completed never repeats a future; guard the tables anyway
-            continue
+    for fut in pending:
+        part = chunk_of[fut.key]
         if fut.status == "cancelled":  # the scheduler went away
-            lost.append(i)
+            lost.extend(part)
             continue
         try:  # "lost" too: its result was on a worker that died since; the scheduler computes it again
-            outcome = fut.result()
+            outcomes = fut.result()
         except Exception as exc:
+            if type(exc).__name__ == "KilledWorker" and len(part) > 1:
+                for i in part:  # which of its pairs killed the workers? each is sent again alone
+                    pending.add(submit(range(i, i + 1)))
+                fut.release()
+                continue
             if type(exc).__name__ == "KilledWorker":
-                outcome = _failed(tasks[i], "every worker that analysed it died (out of memory? a worker memory "
-                                            "limit, `dask worker --memory-limit`, sets how much one may use)")
+                reason = ("every worker that analysed it died (out of memory? a worker memory limit, "
+                          "`dask worker --memory-limit`, sets how much one may use)")
             elif fut.status == "error":
-                outcome = _failed(tasks[i], f"worker failed ({type(exc).__name__}: {exc})")
+                reason = f"worker failed ({type(exc).__name__}: {exc})"
             elif fut.status == "cancelled":
-                lost.append(i)
+                lost.extend(part)
                 continue
             else:  # the result could not come back (a worker lost between done and fetch)
-                outcome = _failed(tasks[i], f"the result could not be fetched ({type(exc).__name__}: {exc})")
+                reason = f"the result could not be fetched ({type(exc).__name__}: {exc})"
+            outcomes = [_failed(tasks[i], reason) for i in part]
         fut.release()
-        done.add(i)
-        on_done(i, outcome)
-    return sorted(lost)
+        for i, outcome in zip(part, outcomes, strict=True):
+            if i in done:  # each chunk's result is taken once; guard the tables anyway
+                continue
+            done.add(i)
+            on_done(i, outcome)
+    return sorted(set(lost) - done)
 
 
 # -- results on disk as they arrive ---------------------------------------------------------------
@@ -282,5 +348,6 @@ class OutcomeSpool(Sequence[Outcome]):
         self.path.unlink(missing_ok=True)
 
 
-__all__ = ["LOCAL_WORKER_CONFIG", "QUIET_POLLING_CONFIG", "ClusterSpec", "OutcomeSpool", "check_workers", "connect",
-           "dask_setup", "installed_version", "parse_cluster", "run_batch_dask"]
+__all__ = ["CHUNK_MAX_BYTES", "CHUNK_MAX_TASKS", "LOCAL_WORKER_CONFIG", "QUIET_POLLING_CONFIG", "ClusterSpec",
+           "OutcomeSpool", "check_workers", "connect", "dask_setup", "installed_version", "parse_cluster",
+           "plan_chunks", "run_batch_dask"]
