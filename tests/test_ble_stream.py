@@ -167,3 +167,14 @@ def test_two_sensors_started_apart_measure_one_motion(fixed_rate: bool) -> None:
         assert origin.time_s is not None
         expected = np.column_stack([np.interp(t2 - origin.time_s, t, gyr[:, j]) for j in range(3)])
         np.testing.assert_allclose(raw2[:, 3:] * lsb, expected, atol=lsb)
+
+
+@pytest.mark.parametrize("fixed_rate", [True, False])
+def test_a_sample_before_the_motion_starts_measures_its_first_row_not_its_last(fixed_rate: bool) -> None:
+    """A sensor whose clock runs a little ahead samples before the motion's origin: the body stands as at
+    the first row (the motion has not started); past the end the played motion loops."""
+    rate = 104.0
+    gyr = np.column_stack([np.arange(100.0), np.zeros(100), np.zeros(100)])
+    track = MotionTrack(np.tile([0.0, 0.0, 9.81], (100, 1)), gyr, rate, fixed_rate=fixed_rate)
+    _, g = track.at_rows(np.array([-0.4, -3.0, 0.0, 2.0, 101.0]))
+    assert list(g[:, 0]) == [0.0, 0.0, 0.0, 2.0, 1.0]  # the wrap gave rows 99.6 (or 100 -> 0) and 97 before

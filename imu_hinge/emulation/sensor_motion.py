@@ -38,10 +38,13 @@ class MotionTrack:
         """(acc, gyr), each (n, 3), at fractional row positions (looping at the end).
 
         A played recording (``fixed_rate``) gives the nearest row as recorded; a simulated track is
-        linear between rows. A position within 1e-6 of a whole row gives that row exactly.
+        linear between rows. A position within 1e-6 of a whole row gives that row exactly. A position
+        before the first row (a sensor whose clock starts a little before the motion) gives the first
+        row: the motion has not started yet, it does not wrap to the recording's end.
         """
         n = len(self)
-        pos = np.mod(np.asarray(row, dtype=np.float64), n)
+        row = np.asarray(row, dtype=np.float64)
+        pos = np.where(row < 0.0, 0.0, np.mod(row, n))
         whole = np.rint(pos)
         pos = np.where(self.fixed_rate | (np.abs(pos - whole) < 1e-6), whole, pos)
         i0 = np.floor(pos).astype(np.int64) % n
