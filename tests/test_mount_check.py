@@ -105,7 +105,10 @@ def test_a_step_is_told_only_when_both_sides_hold_still() -> None:
     assert sensor_moves(_standing_result([0.0, 4.0, -3.0, 2.5, -2.0, 5.0, 5.3, 4.8, 5.1, 4.9])) == []
 
 
-def _moves_by_the_rule(values: list[tuple[float, float, float, float, int]]) -> list[tuple[str, float, float, float, float]]:
+Move = tuple[str, float, float, float, float]
+
+
+def _moves_by_the_rule(values: list[tuple[float, float, float, float, int]]) -> list[Move]:
     """The rule of the module's docstring read literally: every split, every left-out transition, np.median."""
     from imu_hinge.detection.mount_check import MountCheckParams
     prm = MountCheckParams()
