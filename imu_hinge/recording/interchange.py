@@ -21,7 +21,7 @@ import numpy as np
 
 from imu_hinge.errors import RecordingFormatError, RecordingNotFound, UsageError
 from imu_hinge.recording.time_order import increasing_times
-from imu_hinge.samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream
+from imu_hinge.samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream, row_norms
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -260,7 +260,7 @@ def _unit_check(name: str, data: np.ndarray, unit: str, warnings: list[str], pat
                 role: str = "") -> np.ndarray:
     """Detect (or apply) g for the accelerometer and deg/s for the gyroscope (warnings name the sensor)."""
     who = f"{role}: " if role else ""
-    norms = np.linalg.norm(data, axis=1)
+    norms = row_norms(data)
     if name == "acc":
         med = float(np.median(norms))
         if unit == "g" or (unit == "auto" and 0.5 < med < 2.0):
