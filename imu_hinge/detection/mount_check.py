@@ -140,10 +140,11 @@ def _standing_values(result: Any, params: MountCheckParams) -> list[tuple[float,
                  & (np.abs(tr) < params.max_upright_deg) & (np.abs(p) < params.max_upright_deg)
                  & np.isfinite(lum))
     values = []
-    for rep in result.reps:
-        for a, b in ((rep.start_s - params.window_s, rep.start_s - params.guard_s),
-                     (rep.end_s + params.guard_s, rep.end_s + params.window_s)):
-            i, j = np.searchsorted(t, [a, b])
+    bounds = [(rep.start_s - params.window_s, rep.start_s - params.guard_s, rep.end_s + params.guard_s,
+               rep.end_s + params.window_s) for rep in result.reps]
+    at = np.searchsorted(t, np.array(bounds, dtype=float).reshape(-1, 2)).reshape(-1, 2, 2).tolist()  # one call
+    for rep, sides in zip(result.reps, at, strict=True):
+        for i, j in sides:
             m = still[i:j]
             if int(m.sum()) >= params.min_samples:
                 values.append((_median(t[i:j][m]), _median(lum[i:j][m]), _median(tr[i:j][m]),
