@@ -26,59 +26,61 @@ enum { OK = 0, FALLBACK = 1, FULL = 2 };
 static const double POW10[23] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* One number in [p, q): 0 and *out on success, -1 if it is not a plain decimal number. */
-static int parse_number(const char *p, const char *q, double *out) {
+/* The plain decimal number starting at p (before end): its end, and the value in *out; NULL if there
+ * is none or it is malformed ("-", ".5", "5.", "1e", ...). What follows it is the caller's to check. */
+static const char *parse_number(const char *p, const char *end, double *out) {
     const char *s = p;
     int neg = 0;
-    if (s < q && *s == '-') { neg = 1; s++; }
+    if (s < end && *s == '-') { neg = 1; s++; }
     uint64_t mant = 0;
-    int digits = 0, sig = 0, frac = 0;
+    int sig = 0, frac = 0;
     const char *d0 = s;
-    while (s < q && *s >= '0' && *s <= '9') {
+    while (s < end && (unsigned)(*s - '0') < 10) {
         if (sig || *s != '0') { sig++; if (sig <= 19) mant = mant * 10 + (uint64_t)(*s - '0'); }
-        s++; digits++;
+        s++;
     }
-    if (s == d0) return -1;  /* a digit first (".5", "+1": pandas' business) */
-    if (s < q && *s == '.') {
+    if (s == d0) return NULL;  /* a digit first (".5", "+1": pandas' business) */
+    if (s < end && *s == '.') {
         s++;
         const char *f0 = s;
-        while (s < q && *s >= '0' && *s <= '9') {
+        while (s < end && (unsigned)(*s - '0') < 10) {
             if (sig || *s != '0') { sig++; if (sig <= 19) mant = mant * 10 + (uint64_t)(*s - '0'); }
             s++; frac++;
         }
-        if (s == f0) return -1;  /* "5." */
+        if (s == f0) return NULL;  /* "5." */
     }
     long exp10 = 0;
-    if (s < q && (*s == 'e' || *s == 'E')) {
+    if (s < end && (*s == 'e' || *s == 'E')) {
         s++;
         int eneg = 0;
-        if (s < q && (*s == '+' || *s == '-')) { eneg = *s == '-'; s++; }
+        if (s < end && (*s == '+' || *s == '-')) { eneg = *s == '-'; s++; }
         const char *e0 = s;
-        while (s < q && *s >= '0' && *s <= '9') { if (exp10 < 100000) exp10 = exp10 * 10 + (*s - '0'); s++; }
-        if (s == e0) return -1;
+        while (s < end && (unsigned)(*s - '0') < 10) { if (exp10 < 100000) exp10 = exp10 * 10 + (*s - '0'); s++; }
+        if (s == e0) return NULL;
         if (eneg) exp10 = -exp10;
     }
-    if (s != q) return -1;
-    (void)digits;
-    /* the value is mant * 10^(exp10 - frac) when sig <= 19 (digits past the 19th would be dropped) */
+    /* the value is mant * 10^(exp10 - frac) while sig <= 19 */
     long e = exp10 - frac;
-    if (sig <= 15 && mant <= (1ULL << 53) && e >= -22 && e <= 22) {
-        double v = (double)mant;  /* exact */
+    if (sig <= 15 && e >= -22 && e <= 22) {
+        double v = (double)mant;  /* exact: below 10^15 */
         v = e < 0 ? v / POW10[-e] : v * POW10[e];  /* one correctly rounded operation on exact values */
         *out = neg ? -v : v;
-        return 0;
+        return s;
     }
     char tmp[128];
-    if (q - p >= (Py_ssize_t)sizeof tmp) return -1;
-    memcpy(tmp, p, (size_t)(q - p));
-    tmp[q - p] = '\0';
-    char *end = NULL;
-    double v = PyOS_string_to_double(tmp, &end, NULL);  /* correctly rounded, locale-independent */
-    if (v == -1.0 && PyErr_Occurred()) { PyErr_Clear(); return -1; }
-    if (end != tmp + (q - p) || !isfinite(v)) return -1;  /* an overflow: pandas' business */
+    if (s - p >= (Py_ssize_t)sizeof tmp) return NULL;
+    memcpy(tmp, p, (size_t)(s - p));
+    tmp[s - p] = '\0';
+    char *stop = NULL;
+    double v = PyOS_string_to_double(tmp, &stop, NULL);  /* correctly rounded, locale-independent */
+    if (v == -1.0 && PyErr_Occurred()) { PyErr_Clear(); return NULL; }
+    if (stop != tmp + (s - p) || !isfinite(v)) return NULL;  /* an overflow: pandas' business */
     *out = v;
-    return 0;
+    return s;
 }
+
+/* Bytes that end a field the scanner does not parse (or make it give the file to pandas). */
+static unsigned char STOP[256];
 
 /* 0 sacrum, 1 thoracic, -1 anything else. */
 static int sensor_role(const char *p, const char *q) {
@@ -149,16 +151,21 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         double row[7];
         int role = -1, f = 0, incomplete = 0;
         for (;;) {  /* one field per pass: [p, q) */
-            const char *q = p;
-            while (q < end && *q != ',' && *q != '\n' && *q != '\r' && *q != '"' && *q != '#' && *q != '\0') q++;
-            if (q < end && (*q == '"' || *q == '#' || *q == '\0')) { status = FALLBACK; break; }
-            if (q == end && !final) { incomplete = 1; break; }
             int slot = slot_of[f];
-            if (slot == 7) {
-                if ((role = sensor_role(p, q)) < 0) { status = FALLBACK; break; }
-            } else if (slot >= 0) {
-                if (parse_number(p, q, &row[slot]) != 0) { status = FALLBACK; break; }
+            const char *q;
+            if (slot >= 0 && slot < 7) {
+                q = parse_number(p, end, &row[slot]);
+                if (q == NULL) {
+                    if (!final && memchr(p, '\n', (size_t)(end - p)) == NULL) { incomplete = 1; break; }
+                    status = FALLBACK; break;
+                }
+            } else {
+                q = p;
+                while (q < end && !STOP[(unsigned char)*q]) q++;
             }
+            if (q == end && !final) { incomplete = 1; break; }
+            if (q < end && *q != ',' && *q != '\n' && *q != '\r') { status = FALLBACK; break; }
+            if (slot == 7 && (role = sensor_role(p, q)) < 0) { status = FALLBACK; break; }
             f++;
             if (q < end && *q == ',') {
                 if (f == ncols) { status = FALLBACK; break; }  /* more fields than the header */
@@ -197,4 +204,8 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_interchange_scan",
                                     "The interchange CSV's data rows, parsed without pandas.", -1, methods};
 
-PyMODINIT_FUNC PyInit__interchange_scan(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__interchange_scan(void) {
+    STOP[(unsigned char)','] = STOP[(unsigned char)'\n'] = STOP[(unsigned char)'\r'] = 1;
+    STOP[(unsigned char)'"'] = STOP[(unsigned char)'#'] = STOP[0] = 1;
+    return PyModule_Create(&module);
+}
