@@ -177,3 +177,27 @@ def test_analyze_of_an_interchange_csv_does_not_import_pandas(tmp_path: Path) ->
             "print(rc, sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'pyarrow')))")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["0", "[]"], out.stderr
+
+
+odd = st.sampled_from(["", "nan", "1e", "-", ".5", "5.", "+1", " 1", "1 ", '"1"', "#", "1e999", "0x1p3", "1,5",
+                       "inf", "1e+0", "-0", "007", "1.5E-3", "\t2", "\0", "2\r"])
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 39), st.integers(0, 7), odd), max_size=3),
+       st.sampled_from(["\n", "\r\n"]), st.booleans())
+def test_plain_files_with_odd_cells_read_as_pandas_reads_them(edits: list[tuple[int, int, str]], eol: str,
+                                                               final_newline: bool) -> None:
+    # a few cells of a plain file replaced by odd tokens: each file is either taken by the scanner or left to
+    # pandas, and reads the same either way (arrays, warnings, or the one-line error)
+    import tempfile
+
+    rows = [r.split(",") for r in ROWS]
+    for row, col, token in edits:
+        rows[row][col] = token
+    text = eol.join([HEADER, *(",".join(r) for r in rows)]) + (eol if final_newline else "")
+    with tempfile.TemporaryDirectory() as d, pytest.MonkeyPatch.context() as mp:
+        path = Path(d) / "x.csv"
+        path.write_bytes(text.encode())
+        mine, theirs, _ = _both(path, mp)
+    assert mine == theirs
