@@ -201,3 +201,18 @@ def test_plain_files_with_odd_cells_read_as_pandas_reads_them(edits: list[tuple[
         path.write_bytes(text.encode())
         mine, theirs, _ = _both(path, mp)
     assert mine == theirs
+
+
+def test_a_sensor_with_most_of_the_rows_grows_its_arrays_alone(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # the arrays are sized for two sensors alike: a sacrum at 200 Hz beside a thoracic at 20 Hz outgrows them
+    sacrum = [r for r in standing_rows(40.0, rate_hz=200.0) if ",sacrum," in r]  # 8000 rows
+    thoracic = [r for r in standing_rows(40.0, rate_hz=20.0, seed=1) if ",thoracic," in r]  # 800 rows
+    path = tmp_path / "x.csv"
+    path.write_text("\n".join([HEADER, *sorted(sacrum + thoracic, key=lambda r: float(r.split(",")[0]))]) + "\n")
+    grown: list[int] = []
+    real = interchange._grown
+    monkeypatch.setattr(interchange, "_grown", lambda a, n: grown.append(n) or real(a, n))
+    mine, theirs, took = _both(path, monkeypatch)
+    assert took and mine == theirs
+    assert grown and all(n > 800 for n in grown)  # only the sacrum's arrays grew

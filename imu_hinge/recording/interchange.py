@@ -212,7 +212,7 @@ def _scanned(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
                     return None
                 if status == 0:
                     break
-                arrays = [_grown(a, n) for a, n in zip(arrays, counts, strict=True)]
+                arrays = [_grown(a, n) if n == len(a[0]) else a for a, n in zip(arrays, counts, strict=True)]
     if sum(counts) == 0:
         return None
     return {role: (t[:n], acc[:n], gyr[:n])
