@@ -15,7 +15,7 @@ Goal: analyze <= 1.5 x the floor (the in-process one). Both ratios are printed, 
 CPU time (CPU time is what a loaded, shared machine leaves alone). Prints a table and, last, one JSON
 line. The CLI's start-up (Python, numpy and the package's imports: ~0.3 s, no pandas since the
 interchange CSV has its own C reader) is not in the in-process floor: against it the goal is out of
-reach (start-up + reading + vqf alone are ~1.5 x the in-process floor).
+reach (start-up + reading + vqf alone are ~1.4 x the in-process floor).
 """
 
 from __future__ import annotations
