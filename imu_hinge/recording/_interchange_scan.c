@@ -96,6 +96,7 @@ static int sensor_role(const char *p, const char *q) {
 }
 
 static PyObject *scan(PyObject *self, PyObject *args) {
+    (void)self;
     Py_buffer buf, arr[6];
     Py_ssize_t pos, n[2];
     int final, ncols;
@@ -201,8 +202,10 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_interchange_scan",
-                                    "The interchange CSV's data rows, parsed without pandas.", -1, methods};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, .m_name = "_interchange_scan",
+    .m_doc = "The interchange CSV's data rows, parsed without pandas.", .m_size = -1, .m_methods = methods,
+};
 
 PyMODINIT_FUNC PyInit__interchange_scan(void) {
     STOP[(unsigned char)','] = STOP[(unsigned char)'\n'] = STOP[(unsigned char)'\r'] = 1;
