@@ -1,6 +1,7 @@
 """Build of the C parts: the per-sample loops of the core, one extension module per stage
 (imu_hinge/fusion/_fusion_loops.c, imu_hinge/kinematics/_kinematics_loops.c, and the detector,
-imu_hinge/detection/_detect.c, loaded with ctypes). Everything else is declared in pyproject.toml."""
+imu_hinge/detection/_detect.c, loaded with ctypes), and the interchange CSV's scanner
+(imu_hinge/recording/_interchange_scan.c). Everything else is declared in pyproject.toml."""
 
 from setuptools import Extension, setup
 
@@ -11,5 +12,7 @@ setup(ext_modules=[
     Extension("imu_hinge.detection._detect", ["imu_hinge/detection/_detect.c"], extra_compile_args=FLAGS),
     Extension("imu_hinge.fusion._fusion_loops", ["imu_hinge/fusion/_fusion_loops.c"], extra_compile_args=FLAGS),
     Extension("imu_hinge.kinematics._kinematics_loops", ["imu_hinge/kinematics/_kinematics_loops.c"],
+              extra_compile_args=FLAGS),
+    Extension("imu_hinge.recording._interchange_scan", ["imu_hinge/recording/_interchange_scan.c"],
               extra_compile_args=FLAGS),
 ])

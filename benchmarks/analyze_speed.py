@@ -9,9 +9,13 @@ ONE run, each best of --repeat:
   * the floor: pandas ``read_csv`` of the same file plus vqf's C++ ``VQF.updateBatch`` per sensor
     (in process, imports not counted): reading the data and one orientation filter, nothing else;
   * for information, in process: the project's CSV read and the pipeline on the loaded arrays;
-  * for information, the floor as a fresh process (``--floor-only``: Python start-up and
-    ``import numpy, pandas, vqf`` counted, as they are for the CLI).
-Goal: analyze <= 1.5 x the floor (the in-process one). Prints a table and, last, one JSON line.
+  * the floor as a fresh process (``--floor-only``: Python start-up and ``import numpy, pandas,
+    vqf`` counted, as they are for the CLI).
+Goal: analyze <= 1.5 x the floor (the in-process one). Both ratios are printed, in wall time and in
+CPU time (CPU time is what a loaded, shared machine leaves alone). Prints a table and, last, one JSON
+line. The CLI's start-up (Python, numpy and the package's imports: ~0.3 s, no pandas since the
+interchange CSV has its own C reader) is not in the in-process floor: against it the goal is out of
+reach (start-up + reading + vqf alone are ~1.4 x the in-process floor).
 """
 
 from __future__ import annotations
@@ -88,7 +92,7 @@ def main() -> int:
     size_mb = csv.stat().st_size / 1e6
     cli = [sys.executable, "-m", "imu_hinge", "analyze", str(csv), "--quiet"]
     floor_cli = [sys.executable, __file__, "--floor-only", str(csv)]
-    walls, cpus, floors, floor_cpus, fresh_floors = [], [], [], [], []
+    walls, cpus, floors, floor_cpus, fresh_floors, fresh_floor_cpus = [], [], [], [], [], []
     for _ in range(args.repeat):  # interleaved: both see the same load on a shared machine
         t0, c0 = time.perf_counter(), child_cpu_s()
         subprocess.run(cli, check=True, capture_output=True)
@@ -97,9 +101,10 @@ def main() -> int:
         f_wall, f_cpu = floor_once(csv)
         floors.append(f_wall)
         floor_cpus.append(f_cpu)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), child_cpu_s()
         subprocess.run(floor_cli, check=True, capture_output=True)
         fresh_floors.append(time.perf_counter() - t0)
+        fresh_floor_cpus.append(child_cpu_s() - c0)
     t0 = time.perf_counter()
     loaded = read_interchange_csv(csv)
     t_read = time.perf_counter() - t0
@@ -110,6 +115,7 @@ def main() -> int:
     wall, floor = min(walls), min(floors)
     ratio = wall / floor
     cpu_ratio = min(cpus) / min(floor_cpus)  # CPU time: what a shared machine's load leaves alone
+    fresh_ratio, fresh_cpu_ratio = wall / min(fresh_floors), min(cpus) / min(fresh_floor_cpus)
     rows = [
         ("imu-hinge analyze (CLI, fresh process, imports included)", wall),
         ("  in process: CSV read", t_read),
@@ -121,11 +127,12 @@ def main() -> int:
     print(f"{'path':60s} {'wall s':>8s} {'samples/s':>12s}")
     for name, sec in rows:
         print(f"{name:60s} {sec:8.2f} {n_samples / sec:12.0f}")
-    print(f"CPU s (best of {args.repeat}): analyze {min(cpus):.2f}, floor {min(floor_cpus):.2f}; "
-          f"analyze / floor = {cpu_ratio:.2f} in CPU time")
-    print(f"analyze / floor = {ratio:.2f} in wall time (goal <= {GOAL_RATIO}): "
+    print(f"CPU s (best of {args.repeat}): analyze {min(cpus):.2f}, floor {min(floor_cpus):.2f} in process, "
+          f"{min(fresh_floor_cpus):.2f} as a fresh process")
+    print(f"analyze / in-process floor = {ratio:.2f} wall, {cpu_ratio:.2f} CPU (goal <= {GOAL_RATIO}): "
           f"{'PASS' if ratio <= GOAL_RATIO else 'FAIL'}")
-    print(f"info: analyze / fresh-process floor = {wall / min(fresh_floors):.2f} in wall time")
+    print(f"analyze / fresh-process floor = {fresh_ratio:.2f} wall, {fresh_cpu_ratio:.2f} CPU "
+          f"({'within' if fresh_ratio <= GOAL_RATIO else 'beyond'} {GOAL_RATIO} x)")
     print(json.dumps({"benchmark": "analyze_speed", "csv_mb": round(size_mb, 1), "samples": n_samples,
                       "analyze_cli_wall_s": round(wall, 3), "analyze_cli_walls_s": [round(w, 3) for w in walls],
                       "floor_s": round(floor, 3), "floor_walls_s": [round(f, 3) for f in floors],
@@ -133,7 +140,9 @@ def main() -> int:
                       "analyze_cpu_s": round(min(cpus), 3), "floor_cpu_s": round(min(floor_cpus), 3),
                       "analyze_over_floor_cpu": round(cpu_ratio, 3),
                       "floor_fresh_process_s": round(min(fresh_floors), 3),
-                      "analyze_over_floor_fresh_process": round(wall / min(fresh_floors), 3),
+                      "floor_fresh_process_cpu_s": round(min(fresh_floor_cpus), 3),
+                      "analyze_over_floor_fresh_process": round(fresh_ratio, 3),
+                      "analyze_over_floor_fresh_process_cpu": round(fresh_cpu_ratio, 3),
                       "pass": bool(ratio <= GOAL_RATIO), "read_s": round(t_read, 3), "pipeline_s": round(t_core, 3),
                       "reps": len(res.reps), "pandas": pd.__version__}))
     return 0

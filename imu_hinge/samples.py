@@ -19,6 +19,15 @@ SENSOR_ROLES: tuple[str, str] = ("sacrum", "thoracic")
 """The two sensor roles, in the order the core uses: pelvis first, trunk second."""
 
 
+def row_norms(x: np.ndarray) -> np.ndarray:
+    """Length of each row of (N, 3) ``x``: ``np.linalg.norm(x, axis=1)`` to the bit (the same sum,
+    ``(x0^2 + x1^2) + x2^2``), about 6x faster (numpy reduces a length-3 axis slowly)."""
+    out = x[:, 0] * x[:, 0]
+    out += x[:, 1] * x[:, 1]
+    out += x[:, 2] * x[:, 2]
+    return np.sqrt(out, out=out)
+
+
 class ImuSample(NamedTuple):
     """One sample of one sensor, as the live path hands it to the core."""
 

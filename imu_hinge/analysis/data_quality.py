@@ -139,7 +139,8 @@ def flat_tops(values: np.ndarray) -> list[tuple[int, float, int, int]]:
     A smooth peak touches its level once (the largest peak of a recording is one peak); a sensor whose range
     is exceeded cuts every fast move at the same level, in flat runs."""
     out = []
-    level = np.abs(values).max(axis=0)
+    level = np.array([np.abs(values[:, j]).max() for j in range(values.shape[1])])  # column by column: numpy
+    # reduces across a short axis slowly, and a maximum is the same in any order
     for axis in range(values.shape[1]):
         if not level[axis] > 0:
             continue

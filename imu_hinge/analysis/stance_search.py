@@ -29,7 +29,7 @@ import numpy as np
 
 from imu_hinge.analysis.stance import StanceEstimate, StanceResult, sway_corrected_bias
 from imu_hinge.errors import CalibrationError
-from imu_hinge.samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream
+from imu_hinge.samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream, row_norms
 
 GAP_FILL = 1e6
 """Stillness measures across a gap: never quiet (finite, so moving averages stay defined)."""
@@ -102,7 +102,7 @@ def _stillness(s: SensorStream, params: StanceSearchParams) -> tuple[np.ndarray,
     """Per sample: smoothed gyro rate (rad/s, rough bias removed) and smoothed | |acc| - g | (m/s^2)."""
     n = max(1, int(round(params.smooth_s * s.nominal_rate_hz)))
     gyr = s.gyr_rad_s
-    slow = np.linalg.norm(gyr, axis=1) < 0.2
+    slow = row_norms(gyr) < 0.2
     # a column at a time: (N,) temporaries, not (N, 3) ones (the same numbers)
     rough_bias = (np.array([np.median(gyr[slow, j]) for j in range(3)]) if slow.sum() > 10 else np.zeros(3))
     rate = np.zeros(len(gyr))
@@ -110,7 +110,7 @@ def _stillness(s: SensorStream, params: StanceSearchParams) -> tuple[np.ndarray,
         smooth_j = _smooth((gyr[:, j] - rough_bias[j])[:, None], n)[:, 0]
         rate += smooth_j * smooth_j
     np.sqrt(rate, out=rate)
-    accn = _smooth(np.linalg.norm(s.acc_m_s2, axis=1)[:, None], n)[:, 0]
+    accn = _smooth(row_norms(s.acc_m_s2)[:, None], n)[:, 0]
     return rate, np.abs(accn - STANDARD_GRAVITY_M_S2)
 
 
@@ -296,13 +296,13 @@ def forward_directions(recording: Recording, up: dict[str, np.ndarray],
         u0 = _unit(np.asarray(up[role], dtype=float))
         n = max(1, int(round(p.smooth_s * s.nominal_rate_hz)))
         v = _smooth(s.acc_m_s2, n)
-        v /= np.linalg.norm(v, axis=1)[:, None]
+        v /= row_norms(v)[:, None]
         along = v @ u0
         for j in range(3):  # v -= along * u0, a column at a time (no (N, 3) temporaries)
             v[:, j] -= along * u0[j]
         tilts[role] = (s.time_s, v)  # sin(tilt) towards where "up" went, in the plane across u0
     t_trunk, v_trunk = tilts[SENSOR_ROLES[1]]
-    big = np.linalg.norm(v_trunk, axis=1) > math.sin(math.radians(p.min_tilt_deg))
+    big = row_norms(v_trunk) > math.sin(math.radians(p.min_tilt_deg))
     out: dict[str, np.ndarray | None] = {r: None for r in SENSOR_ROLES}
     f_trunk = _principal_forward(v_trunk[big], p)
     if f_trunk is None:

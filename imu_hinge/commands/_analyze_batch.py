@@ -13,13 +13,14 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imu_hinge.analysis.analysis_params import AnalysisParams
-from imu_hinge.batch.progress_bar import Progress, progress_wanted
-from imu_hinge.batch.runner import Outcome, Setting, expand_inputs, resolve_jobs, run_batch, sweep_settings
-from imu_hinge.batch.tables import companion_path, print_recordings, write_summary
 from imu_hinge.errors import ClusterError, InputError, UsageError
+
+if TYPE_CHECKING:  # imported where used: a single-file analyze does not load the batch machinery
+    from imu_hinge.batch.progress_bar import Progress
+    from imu_hinge.batch.runner import Outcome, Setting
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -51,6 +52,10 @@ def wants_batch(args: argparse.Namespace) -> bool:
 
 
 def run(args: argparse.Namespace, params: AnalysisParams) -> int:
+    from imu_hinge.batch.progress_bar import Progress, progress_wanted
+    from imu_hinge.batch.runner import expand_inputs, resolve_jobs, run_batch, sweep_settings
+    from imu_hinge.batch.tables import companion_path
+
     if args.json or args.angles_csv:
         raise UsageError("--json and --angles-csv are for one recording; with several use --summary OUT.csv")
     jobs = resolve_jobs(args.jobs)
@@ -136,6 +141,8 @@ def _run_on_cluster(args: argparse.Namespace, cluster: Any, files: Sequence[Path
 def _write_tables(outcomes: Sequence[Outcome], summary: str) -> None:
     """The summary tables; if they cannot be written now (disk full, folder gone), the rows go to CSV files
     in a fresh temporary folder and the error says where: a finished row is never lost."""
+    from imu_hinge.batch.tables import write_summary
+
     try:
         reps_path, recs_path = write_summary(outcomes, summary)
     except (UsageError, OSError) as exc:
@@ -148,6 +155,8 @@ def _write_tables(outcomes: Sequence[Outcome], summary: str) -> None:
 
 def _report(args: argparse.Namespace, outcomes: Sequence[Outcome], settings: Sequence[Setting], notes: list[str],
             lost_error: ClusterError | None) -> int:
+    from imu_hinge.batch.tables import print_recordings
+
     for note in notes:
         print(f"imu-hinge: note: {note}", file=sys.stderr)
     for o in outcomes:

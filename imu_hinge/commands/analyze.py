@@ -12,9 +12,8 @@ import numpy as np
 
 from imu_hinge.analysis.analysis_params import AnalysisParams, load_params, with_overrides
 from imu_hinge.analysis.pipeline import AnalysisResult, analyze
-from imu_hinge.batch.runner import is_batch_input
+from imu_hinge.batch.inputs import is_batch_input
 from imu_hinge.commands import _analyze_batch
-from imu_hinge.commands.filing import PersonFiling
 from imu_hinge.commands.storeopts import add_db_argument
 from imu_hinge.errors import UsageError
 from imu_hinge.fusion import METHODS
@@ -122,7 +121,10 @@ def run(args: argparse.Namespace) -> int:
     args.recording = args.recording[0]
     _check_out(args.json)
     _check_out(args.angles_csv)
-    filing, filed = (PersonFiling(args) if args.person else None), None
+    filing, filed = None, None
+    if args.person:
+        from imu_hinge.commands.filing import PersonFiling  # the store: only when filing
+        filing = PersonFiling(args)
     try:
         if filing is not None:
             params = filing.apply(params, args)

@@ -24,6 +24,7 @@ more (``T`` for the thoracic sensor, ``P`` for the sacrum).
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,44 @@ class SensorMove:
                 "shift_deg": round(self.shift_deg, 2), "segment_shift_deg": round(self.segment_shift_deg, 2)}
 
 
+def _median_sorted(xs: list[float]) -> float:
+    """``np.median`` of finite values already sorted (the same float: the middle one, or the two middle ones'
+    sum halved)."""
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a small array of finite values, without its per-call overhead (thousands of calls)."""
+    return _median_sorted(np.sort(x).tolist())
+
+
+def _count_within(xs: list[float], m: float, spread: float) -> int:
+    """How many of the sorted ``xs`` have ``abs(x - m) <= spread``: ``x - m`` rounds monotonically in ``x``, so
+    they are one run of the sorted list, found by bisection on that very expression."""
+    return bisect_right(xs, spread, key=lambda x: x - m) - bisect_left(xs, -spread, key=lambda x: x - m)
+
+
+def _suffix_stats(values: list[float], spread: float) -> tuple[list[float], list[float]]:
+    """``[j]``: the median of ``values[j:]`` and the share of them within ``spread`` of it (``[len]``: NaN)."""
+    medians, shares = [math.nan] * (len(values) + 1), [math.nan] * (len(values) + 1)
+    suffix: list[float] = []
+    for j in range(len(values) - 1, -1, -1):
+        insort(suffix, values[j])
+        medians[j] = _median_sorted(suffix)
+        shares[j] = _count_within(suffix, medians[j], spread) / len(suffix)
+    return medians, shares
+
+
+def _distinct_after(reps: list[int]) -> list[int]:
+    """``[k]``: how many different reps the values from ``k`` on come from (``[len]`` = 0)."""
+    out, seen = [0] * (len(reps) + 1), set()
+    for k in range(len(reps) - 1, -1, -1):
+        seen.add(reps[k])
+        out[k] = len(seen)
+    return out
+
+
 def _standing_values(result: Any, params: MountCheckParams) -> list[tuple[float, float, float, float, int]]:
     """(time s, L, T, P, rep index) medians of standing just before each rep's start and after its end."""
     t = np.asarray(result.time_s, dtype=float)
@@ -101,14 +140,15 @@ def _standing_values(result: Any, params: MountCheckParams) -> list[tuple[float,
                  & (np.abs(tr) < params.max_upright_deg) & (np.abs(p) < params.max_upright_deg)
                  & np.isfinite(lum))
     values = []
-    for rep in result.reps:
-        for a, b in ((rep.start_s - params.window_s, rep.start_s - params.guard_s),
-                     (rep.end_s + params.guard_s, rep.end_s + params.window_s)):
-            i, j = np.searchsorted(t, [a, b])
+    bounds = [(rep.start_s - params.window_s, rep.start_s - params.guard_s, rep.end_s + params.guard_s,
+               rep.end_s + params.window_s) for rep in result.reps]
+    at = np.searchsorted(t, np.array(bounds, dtype=float).reshape(-1, 2)).reshape(-1, 2, 2).tolist()  # one call
+    for rep, sides in zip(result.reps, at, strict=True):
+        for i, j in sides:
             m = still[i:j]
             if int(m.sum()) >= params.min_samples:
-                values.append((float(np.median(t[i:j][m])), float(np.median(lum[i:j][m])),
-                               float(np.median(tr[i:j][m])), float(np.median(p[i:j][m])), rep.index))
+                values.append((_median(t[i:j][m]), _median(lum[i:j][m]), _median(tr[i:j][m]),
+                               _median(p[i:j][m]), rep.index))
     values.sort()
     return values
 
@@ -124,17 +164,25 @@ def sensor_moves(result: Any, params: MountCheckParams | None = None) -> list[Se
         values.insert(0, (float(calibration["stand_end_s"]), 0.0, 0.0, 0.0, -1))
     best: SensorMove | None = None
     best_cost = math.inf
+    lums = [v[1] for v in values]
+    reps_after = _distinct_after([v[4] for v in values])
+    after_median, after_share = _suffix_stats(lums, params.spread_deg)
+    before_sorted: list[float] = []
     for k in range(2, len(values)):
+        for x in lums[len(before_sorted):k]:
+            insort(before_sorted, x)
+        mb = _median_sorted(before_sorted)
+        share_b = _count_within(before_sorted, mb, params.spread_deg) / k
         for gap in range(params.max_transition + 1):  # values in between may catch the segment settling
+            j = k + gap
+            if j >= len(values) or reps_after[j] < params.min_reps_after:
+                continue
+            ma = after_median[j]
+            if (abs(ma - mb) < params.min_shift_deg or share_b < params.agree_share
+                    or after_share[j] < params.agree_share):
+                continue
             before, after = values[:k], values[k + gap:]
-            if len({v[4] for v in after}) < params.min_reps_after:
-                continue
-            lb, la = np.array([v[1] for v in before]), np.array([v[1] for v in after])
-            mb, ma = float(np.median(lb)), float(np.median(la))
-            if (abs(ma - mb) < params.min_shift_deg
-                    or np.mean(np.abs(lb - mb) <= params.spread_deg) < params.agree_share
-                    or np.mean(np.abs(la - ma) <= params.spread_deg) < params.agree_share):
-                continue
+            lb, la = np.array(lums[:k]), np.array(lums[k + gap:])
             # the split that fits a step best; a value left out costs as much as one at the spread's edge
             cost = float(np.abs(lb - mb).sum() + np.abs(la - ma).sum()) + gap * params.spread_deg
             if cost < best_cost:

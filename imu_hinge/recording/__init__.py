@@ -5,7 +5,8 @@
 interchange CSV (contracts §2). ``SessionWriter`` writes session recordings crash-safely.
 
 Modules: :mod:`.format` (the session format's layout), :mod:`.session_writer` (crash-safe writer),
-:mod:`.session_reader` and :mod:`.interchange` (readers), :mod:`.checks` and :mod:`.frame_check`
+:mod:`.session_reader` and :mod:`.interchange` (readers; plain interchange CSVs are parsed by the C
+scanner ``_interchange_scan``, anything else by pandas), :mod:`.checks` and :mod:`.frame_check`
 (input that reads fine but is silently wrong), :mod:`.sampling` (bounded looks at long recordings),
 :mod:`.time_order` (each sensor's time must increase; packet stamps spread).
 """

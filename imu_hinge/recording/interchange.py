@@ -3,6 +3,11 @@
 ``time_s,sensor,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z`` with ``#`` comment lines and any extra
 columns. Every problem a user can cause ends as one :class:`~imu_hinge.errors.InputError`
 line, or — where the data can still be used honestly — as a warning on the result.
+
+Plain files (numbers only, known sensor names, no quotes or gaps) are parsed by a small C
+scanner (``_interchange_scan``, without importing pandas: a third of a short analysis was
+pandas' import); anything else is read by pandas, which gives it its meaning and its errors.
+Both give the same arrays to the bit.
 """
 
 from __future__ import annotations
@@ -10,14 +15,16 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from imu_hinge.errors import RecordingFormatError, RecordingNotFound, UsageError
 from imu_hinge.recording.time_order import increasing_times
-from imu_hinge.samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream
+from imu_hinge.samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream, row_norms
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REQUIRED_COLUMNS = ("time_s", "sensor", "acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")
 ACC_COLUMNS = ("acc_x", "acc_y", "acc_z")
@@ -59,6 +66,7 @@ class _SlowPath(Exception):
 
 def _chunks(path: Path, fast: bool) -> Iterator[pd.DataFrame]:
     """Parsed chunks of the file; the fast path parses floats directly, the slow one keeps text."""
+    import pandas as pd
     opts: dict[str, Any] = {"comment": "#", "skip_blank_lines": True, "encoding_errors": "replace",
                             "chunksize": CHUNK_ROWS}
     if fast:
@@ -90,6 +98,8 @@ def _chunks(path: Path, fast: bool) -> Iterator[pd.DataFrame]:
 def _sensor_codes(sensor: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Per row an index into the (few) lower-cased, stripped sensor names, and those names; rows are
     never compared as strings (a categorical touches only its categories)."""
+    import pandas as pd
+
     if isinstance(sensor.dtype, pd.CategoricalDtype):
         names = [str(c).strip().lower() for c in sensor.cat.categories] + ["nan"]
         codes = sensor.cat.codes.to_numpy()
@@ -113,6 +123,7 @@ class _Collector:
         if all(frame[c].dtype == np.float64 for c in cols):
             values = frame[cols].to_numpy(dtype=float)
         else:
+            import pandas as pd
             values = frame[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(values).all(axis=1)
         self.rows += len(frame)
@@ -140,21 +151,100 @@ class _Collector:
             what = ("the last line is truncated" if self.last_row_bad and self.bad == 1
                     else f"{self.bad} row(s) with missing/NaN values")
             warnings.append(f"{what}: dropped")
-        out = {}
-        for role, parts in self.parts.items():
-            n = sum(len(x) for x in parts)
-            t, acc, gyr = np.empty(n), np.empty((n, 3)), np.empty((n, 3))
-            i = 0
-            while parts:  # fill the final arrays and free each chunk as soon as it is copied
-                x = parts.pop(0)
-                t[i:i + len(x)], acc[i:i + len(x)], gyr[i:i + len(x)] = x[:, 0], x[:, 1:4], x[:, 4:7]
-                i += len(x)
-            out[role] = (t, acc, gyr)
-        return out
+        return {role: _joined(parts) for role, parts in self.parts.items()}
+
+
+SCAN_BLOCK_BYTES = 1 << 23
+"""The C scanner reads the file this many bytes at a time (memory: the arrays kept, not the file)."""
+SCAN_MIN_ROW_BYTES = 21
+"""The shortest data row (``0,sacrum,0,0,0,0,0,0`` and its newline)."""
+
+
+def _header_columns(head: bytes) -> tuple[int, tuple[int, ...], int] | None:
+    """(offset after the header line, the required columns' field indices, field count) of a plain header
+    (the first line that is neither blank nor a comment), or None for anything the scanner leaves to pandas."""
+    pos = 0
+    while True:
+        nl = head.find(b"\n", pos)
+        if nl < 0:
+            return None
+        line = head[pos:nl]
+        if line in (b"", b"\r") or line.startswith(b"#"):
+            pos = nl + 1
+            continue
+        break
+    line = line[:-1] if line.endswith(b"\r") else line
+    if not line.isascii() or any(c in line for c in (b'"', b"#", b"\r", b"\0", b" ", b"\t")):
+        return None
+    names = line.decode("ascii").split(",")
+    if len(set(names)) != len(names) or any(c not in names for c in REQUIRED_COLUMNS):
+        return None
+    return nl + 1, tuple(names.index(c) for c in REQUIRED_COLUMNS), len(names)
+
+
+def _scanned(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+    """Per role: time_s (N,), acc (N, 3), gyr (N, 3) of a plain file, by the C scanner; None: read it with pandas.
+
+    The rows go straight into each role's arrays, sized from the first block's bytes per row (grown if short)."""
+    from imu_hinge.recording._interchange_scan import scan
+
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        buf = fh.read(max(SCAN_BLOCK_BYTES, 1 << 16))  # the header is in the first block
+        header = _header_columns(buf)
+        if header is None:
+            return None
+        pos, cols, ncols = header
+        first_line = buf.find(b"\n", pos) - pos + 1
+        cap = int(1.05 * size / max(first_line, SCAN_MIN_ROW_BYTES) / 2) + 1024  # per role, two sensors alike
+        arrays = [(np.empty(cap), np.empty((cap, 3)), np.empty((cap, 3))) for _ in SENSOR_ROLES]
+        counts = [0, 0]
+        final = False
+        while not final:
+            more = fh.read(SCAN_BLOCK_BYTES)
+            final = not more
+            buf = buf[pos:] + more
+            pos = 0
+            while True:
+                status, pos, counts[0], counts[1] = scan(buf, pos, final, cols, ncols, *arrays[0], *arrays[1],
+                                                         *counts)
+                if status == 1:
+                    return None
+                if status == 0:
+                    break
+                arrays = [_grown(a, n) if n == len(a[0]) else a for a, n in zip(arrays, counts, strict=True)]
+    if sum(counts) == 0:
+        return None
+    return {role: (t[:n], acc[:n], gyr[:n])
+            for role, (t, acc, gyr), n in zip(SENSOR_ROLES, arrays, counts, strict=True)}
+
+
+def _grown(arrays: tuple[np.ndarray, np.ndarray, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A role's arrays with room for half as many rows again (the first ``n`` kept)."""
+    cap = len(arrays[0]) * 3 // 2 + 1024
+    out = (np.empty(cap), np.empty((cap, 3)), np.empty((cap, 3)))
+    for new, old in zip(out, arrays, strict=True):
+        new[:n] = old[:n]
+    return out
+
+
+def _joined(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """time_s (N,), acc (N, 3), gyr (N, 3) from (k, 7) row blocks, each freed as soon as it is copied."""
+    n = sum(len(x) for x in parts)
+    t, acc, gyr = np.empty(n), np.empty((n, 3)), np.empty((n, 3))
+    i = 0
+    while parts:
+        x = parts.pop(0)
+        t[i:i + len(x)], acc[i:i + len(x)], gyr[i:i + len(x)] = x[:, 0], x[:, 1:4], x[:, 4:7]
+        i += len(x)
+    return t, acc, gyr
 
 
 def _collect(path: Path, warnings: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per role: time_s (N,), acc (N, 3), gyr (N, 3), bad rows dropped."""
+    scanned = _scanned(path)
+    if scanned is not None:
+        return scanned
     for fast in (True, False):
         collector = _Collector(path)
         try:
@@ -170,7 +260,7 @@ def _unit_check(name: str, data: np.ndarray, unit: str, warnings: list[str], pat
                 role: str = "") -> np.ndarray:
     """Detect (or apply) g for the accelerometer and deg/s for the gyroscope (warnings name the sensor)."""
     who = f"{role}: " if role else ""
-    norms = np.linalg.norm(data, axis=1)
+    norms = row_norms(data)
     if name == "acc":
         med = float(np.median(norms))
         if unit == "g" or (unit == "auto" and 0.5 < med < 2.0):
@@ -231,6 +321,8 @@ def read_interchange_csv(path: str | Path, acc_unit: str = "auto", gyr_unit: str
 
 def recording_to_interchange_csv(rec: Recording, out: str | Path | io.TextIOBase) -> None:
     """Write a recording in the plain interchange layout (time-ordered, interleaved)."""
+    import pandas as pd
+
     parts = []
     for role, s in rec.streams.items():
         df = pd.DataFrame({"time_s": s.time_s, "sensor": role})

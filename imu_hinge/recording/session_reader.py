@@ -16,10 +16,9 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from imu_hinge import __version__
 from imu_hinge.errors import RecordingFormatError
@@ -40,8 +39,14 @@ from imu_hinge.recording.interchange import _check_path as check_path
 from imu_hinge.samples import SENSOR_ROLES, Recording, SensorStream
 
 _SI = INTERCHANGE_COLUMNS[2:]
-# pandas 3 parses floats round-trip by default (and deprecates the option); pandas 2 needs asking
-_ROUND_TRIP: dict[str, Any] = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _round_trip(pd_version: str) -> dict[str, Any]:
+    """pandas 3 parses floats round-trip by default (and deprecates the option); pandas 2 needs asking."""
+    return {"float_precision": "round_trip"} if int(pd_version.split(".")[0]) < 3 else {}
 
 
 def session_version(path: str | Path) -> int | None:
@@ -107,6 +112,8 @@ def _parse_comments(data: bytes, path: Path, warnings: list[str]) -> tuple[dict[
 
 
 def _frame(data: bytes, path: Path, warnings: list[str]) -> pd.DataFrame:
+    import pandas as pd  # here: analyze of an interchange CSV need not import it
+
     header = data[:data.find(b"\n")].decode("utf-8", "replace").strip().split(",")
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
@@ -114,7 +121,7 @@ def _frame(data: bytes, path: Path, warnings: list[str]) -> pd.DataFrame:
     dtype: dict[str, Any] = {c: "float64" for c in header if c not in ("sensor", "")}
     dtype["sensor"] = "category"
     try:
-        frame = pd.read_csv(io.BytesIO(data), comment="#", dtype=dtype, engine="c", **_ROUND_TRIP)
+        frame = pd.read_csv(io.BytesIO(data), comment="#", dtype=dtype, engine="c", **_round_trip(pd.__version__))
     except (ValueError, pd.errors.ParserError):
         frame = pd.read_csv(io.BytesIO(data), comment="#", dtype=str, on_bad_lines="skip", engine="python")
         for c in frame.columns:
