@@ -184,7 +184,8 @@ class QuietBiasEstimator:
     @property
     def sigma_rad_s(self) -> float:
         """Largest standard deviation of the bias estimate, rad/s."""
-        return float(math.sqrt(max(np.diag(self.cov))))
+        c = self.cov
+        return math.sqrt(max(float(c[0, 0]), float(c[1, 1]), float(c[2, 2])))
 
     @property
     def window_open(self) -> bool:
@@ -282,10 +283,12 @@ class QuietBiasEstimator:
         perpendicular to gravity) measures the bias; the covariance first grows by the random walk."""
         p = self.params
         assert self._t_pred is not None
-        self.cov = self.cov + np.eye(3) * math.radians(p.walk_deg_s_rt_s) ** 2 * max(0.0, cur.t - self._t_pred)
+        # cov + eye(3) * grow, without the 3x3 temporaries: + 0.0 everywhere (as eye's zeros add), grow on the diagonal
+        cov = self.cov + 0.0
+        cov.flat[::4] += math.radians(p.walk_deg_s_rt_s) ** 2 * max(0.0, cur.t - self._t_pred)
+        self.cov = cov  # a fresh C-contiguous array
         self._t_pred = cur.t
         noise = math.radians(p.window_noise_deg) ** 2 + (p.gyr_scale_err * sep_rad) ** 2
-        self.cov = np.ascontiguousarray(self.cov)
         _fusion_loops.kalman(prev.vec, cur.vec, noise, self.cov, self.bias_rad_s)
         self.updates += 1
         return self.bias_rad_s.copy()

@@ -242,27 +242,31 @@ class VqfFilter(OrientationFilter):
         plan, stretches = self._planner.run(gyr, acc, dt)
         quats = []  # quat6D (k, 4) of each stretch
         v, quiet = self.vqf, self._quiet
+        update_batch, get_bias, absorb = v.updateBatch, v.getBiasEstimate, quiet.absorb  # looked up once
         for s, e, gap, w, close in stretches:  # a stretch is all in a window or all out
             if not w and quiet.window_open:
                 quiet.end_window(self._quats())  # F after the window's last sample
             if gap:
+                if s > 0:
+                    self._last_gyr = gyr[s - 1].copy()  # the sample before the gap (from an earlier block: kept)
                 self._bridge_gap(gyr[s].copy(), float(dt[s]))
             if w and not quiet.window_open:
                 quiet.open_window(self._quats())
-            b0 = v.getBiasEstimate()[0]  # the bias each sample's integration used is the one before its update
+            b0 = get_bias()[0]  # the bias each sample's integration used is the one before its update
             if e - s == 1:
                 v.update(gyr[s], acc[s])
                 q, b = v.getQuat6D()[None], b0[None]
             else:
-                res = v.updateBatch(gyr[s:e], acc[s:e])
+                res = update_batch(gyr[s:e], acc[s:e])
                 q, b = res["quat6D"], np.empty((e - s, 3))
                 b[0] = b0
                 b[1:] = res["bias"][:-1]
             quats.append(q)
-            self._last_gyr = gyr[e - 1].copy()
-            quiet.absorb(plan[s:e], q, b, w, acc[s:e] if w else None)
+            absorb(plan[s:e], q, b, w, acc[s:e] if w else None)
             if close:
                 self._close_window()
+        if n:
+            self._last_gyr = gyr[n - 1].copy()
         return quats[0] if len(quats) == 1 else np.concatenate(quats) if quats else np.empty((0, 4))
 
 
