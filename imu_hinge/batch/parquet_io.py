@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from imu_hinge.batch.runner import Outcome
-from imu_hinge.batch.tables import RECORDING_COLUMNS, REP_COLUMNS, csv_text, recording_rows, rep_rows
+from imu_hinge.batch.tables import RECORDING_COLUMNS, REP_COLUMNS, check_writable, csv_text, recording_rows, rep_rows
 from imu_hinge.errors import UsageError
 from imu_hinge.extras import require
 
@@ -41,19 +41,6 @@ def _frame(header: Sequence[str], rows: Sequence[Sequence[str]]) -> pd.DataFrame
 def frames(outcomes: Sequence[Outcome]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(reps, recordings): the two ``--summary`` tables as DataFrames (empty cells: NaN, or '' in text columns)."""
     return _frame(REP_COLUMNS, rep_rows(outcomes)), _frame(RECORDING_COLUMNS, recording_rows(outcomes))
-
-
-def check_writable(path: str | Path, what: str = "") -> None:
-    """A one-line usage error now, before any analysis, when ``path`` cannot be written."""
-    p = Path(path)
-    folder = p.resolve().parent
-    label = f"{what} {p}".strip()
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {label}: its folder does not exist")
-    if p.is_dir():
-        raise UsageError(f"cannot write {label}: it is a folder; give a file name")
-    if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise UsageError(f"cannot write {label}: permission denied; choose a folder you can write to")
 
 
 def _write_parquet_atomic(df: pd.DataFrame, path: Path) -> None:

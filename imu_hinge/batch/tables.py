@@ -171,3 +171,16 @@ def print_recordings(outcomes: Sequence[Outcome], out: TextIO) -> None:
     n_flag = sum(1 for o in ok for r in o.reps if r.get("faults"))
     print(f"{len(outcomes)} analyses, {len(ok)} ok, {len(outcomes) - len(ok)} failed; {n_reps} reps, {n_flag} "
           "flagged. peak L = the largest peak lumbar flexion of its reps (deg; not the calibrated Lmax)", file=out)
+
+
+def check_writable(path: str | Path, what: str = "") -> None:
+    """A one-line usage error now, before any analysis, when ``path`` cannot be written."""
+    p = Path(path)
+    folder = p.resolve().parent
+    label = f"{what} {p}".strip()
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {label}: its folder does not exist")
+    if p.is_dir():
+        raise UsageError(f"cannot write {label}: it is a folder; give a file name")
+    if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise UsageError(f"cannot write {label}: permission denied; choose a folder you can write to")

@@ -54,7 +54,7 @@ def wants_batch(args: argparse.Namespace) -> bool:
 def run(args: argparse.Namespace, params: AnalysisParams) -> int:
     from imu_hinge.batch.progress_bar import Progress, progress_wanted
     from imu_hinge.batch.runner import expand_inputs, resolve_jobs, run_batch, sweep_settings
-    from imu_hinge.batch.tables import companion_path
+    from imu_hinge.batch.tables import check_writable, companion_path
 
     if args.json or args.angles_csv:
         raise UsageError("--json and --angles-csv are for one recording; with several use --summary OUT.csv")
@@ -68,7 +68,6 @@ def run(args: argparse.Namespace, params: AnalysisParams) -> int:
     settings = sweep_settings(params, args.sweep)
     inputs = expand_inputs(args.recording)
     if args.summary:
-        from imu_hinge.batch.parquet_io import check_writable
         for out in (Path(args.summary), companion_path(args.summary)):
             check_writable(out)
         if Path(args.summary).suffix.lower() == ".parquet":
