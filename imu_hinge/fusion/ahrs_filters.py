@@ -197,14 +197,13 @@ class EkfFilter(_AhrsFilter):
         dq = quat_from_rate(gyr, gap_s)
         w, x, y, z = dq
         f = np.array([[w, -x, -y, -z], [x, w, z, -y], [y, -z, w, x], [z, y, -x, w]])  # q -> q * dq
+        # gyro noise: var_gyr * W W^T with W = (gap/2) [q * e_x, q * e_y, q * e_z], whose columns
+        # (unit q) are orthonormal and orthogonal to q, so W W^T = (gap/2)^2 (I - q q^T)
         q = self.q
-        wq = 0.5 * gap_s * np.vstack([-q[1:], q[0] * np.identity(3) + _skew(q[1:])])
-        self._ahrs.P = f @ self._ahrs.P @ f.T + self.var_gyr * wq @ wq.T
+        noise = 0.25 * gap_s ** 2 * (np.identity(4) - np.outer(q, q))
+        self._ahrs.P = f @ self._ahrs.P @ f.T + self.var_gyr * noise
         super()._bridge_gap(gyr, gap_s)
 
     def _step(self, gyr: np.ndarray, acc: np.ndarray) -> np.ndarray:
         return np.asarray(self._ahrs.update(self.q, gyr, acc, dt=self.ts_s), dtype=float)
 
-
-def _skew(v: np.ndarray) -> np.ndarray:
-    return np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
