@@ -183,3 +183,18 @@ def test_a_stance_needs_five_samples_of_each_sensor(thoracic_t: tuple[float, ...
     else:
         with pytest.raises(CalibrationError, match="the thoracic sensor has too few samples"):
             _push_all(StanceDetector(), streams)
+
+
+@pytest.mark.parametrize("max_stand_s", [2.0, 5.0])
+def test_a_quiet_stance_is_closed_after_max_stand_s(max_stand_s: float) -> None:
+    """Standing still on and on (swaying as above): the stance is closed ``max_stand_s`` after it began
+    (the default 5 s, or 2 s when asked), with the true gyro bias."""
+    from imu_hinge.analysis.stance import StanceDetector, StanceParams
+
+    t, acc, gyr = _swaying_stretch(0.0, duration_s=8.0)
+    det = StanceDetector(StanceParams(max_stand_s=max_stand_s))
+    res = _push_all(det, {"sacrum": (t, acc, gyr), "thoracic": (t, acc, gyr)})
+    assert res is not None and res.start_s == 0.0
+    assert res.end_s == pytest.approx(max_stand_s, abs=1e-9)  # the sample that reaches it
+    for est in res.sensors.values():
+        assert np.degrees(np.abs(est.gyr_bias_rad_s - _BIAS_RAD_S)).max() < 0.001  # measured 0.0001-0.00066 deg/s

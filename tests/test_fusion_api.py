@@ -24,3 +24,65 @@ def test_even_time_stamps_give_the_nominal_rate_result() -> None:
     plain = estimate_orientation(gyr, acc, 100.0)
     stamped = estimate_orientation(gyr, acc, 100.0, time_s=np.arange(200) / 100.0)
     np.testing.assert_allclose(stamped, plain, atol=1e-9)
+
+
+def _tilted_acc(norm_m_s2: float, tilt_deg: float = 20.0) -> np.ndarray:
+    """An accelerometer reading of size ``norm_m_s2`` along "up" tilted ``tilt_deg`` about the sensor's x axis."""
+    a = np.radians(tilt_deg)
+    return norm_m_s2 * np.array([0.0, np.sin(a), np.cos(a)])
+
+
+def _tilt_deg(q: np.ndarray) -> float:
+    from imu_hinge.fusion import up_in_sensor
+
+    up = up_in_sensor(q)
+    return float(np.degrees(np.arctan2(up[1], up[2])))
+
+
+@pytest.mark.parametrize("method", ["vqf", "madgwick", "mahony", "ekf"])
+def test_the_start_takes_gravity_direction_from_a_weak_reading(method: str) -> None:
+    """Only the direction of gravity sets the start: a reading of 0.8 m/s^2 (a sensor in free fall, or one
+    reporting in g) tilted 20 deg starts the filter at 20 deg, given to reset() or as the first sample."""
+    from imu_hinge.fusion import make_filter
+
+    acc = _tilted_acc(0.8)
+    f = make_filter(method, 100.0)
+    f.reset(acc)
+    # measured 20.000 deg (madgwick 19.991: its first step normalises a zero gradient, also at 9.81 m/s^2)
+    assert _tilt_deg(f.update(np.zeros(3), acc)) == pytest.approx(20.0, abs=0.015)
+    f = make_filter(method, 100.0)
+    assert _tilt_deg(f.update(np.zeros(3), acc)) == pytest.approx(20.0, abs=0.015)
+
+
+@pytest.mark.parametrize("method", ["vqf", "madgwick", "mahony", "ekf"])
+def test_an_empty_first_sample_starts_level_and_gravity_then_takes_over(method: str) -> None:
+    """A first packet of zeros (no direction in it) starts the filter level, heading kept (the identity
+    quaternion); the real gravity that follows (tilted 20 deg) then pulls it over at the filter's own pace
+    (after 5 s measured: madgwick 5.7, mahony 7.8, ekf 19.96, vqf 20.0 deg)."""
+    from imu_hinge.fusion import make_filter
+
+    f = make_filter(method, 100.0)
+    np.testing.assert_allclose(f.update(np.zeros(3), np.zeros(3)), [1.0, 0.0, 0.0, 0.0], atol=1e-12)
+    acc = _tilted_acc(9.81)
+    for _ in range(500):
+        q = f.update(np.zeros(3), acc)
+    assert np.linalg.norm(q) == pytest.approx(1.0, abs=1e-9)
+    assert 5.0 < _tilt_deg(q) < 20.05
+
+
+def test_ekf_initial_uncertainty_sets_how_fast_a_wrong_start_is_left() -> None:
+    """``p0`` is the EKF's initial state covariance (identity times p0): started level on a sensor tilted
+    20 deg, a large one (1, "the start is unknown") reaches the true tilt within 0.1 s, a small one (1e-4,
+    "trust the start") stays at the start over that time."""
+    from imu_hinge.fusion import make_filter
+
+    acc = _tilted_acc(9.81)
+    tilt = {}
+    for p0 in (1.0, 1e-4):
+        f = make_filter("ekf", 100.0, p0=p0)
+        f.reset(np.array([0.0, 0.0, 9.81]))
+        for _ in range(10):
+            q = f.update(np.zeros(3), acc)
+        tilt[p0] = _tilt_deg(q)
+    assert tilt[1.0] > 17.5, tilt  # measured 18.16 deg of 20
+    assert abs(tilt[1e-4]) < 0.05, tilt  # measured 0.022 deg

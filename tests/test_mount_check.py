@@ -103,3 +103,21 @@ def test_a_step_is_told_only_when_both_sides_hold_still() -> None:
     assert sensor_moves(_standing_result([0.0, 0.2, -0.3, 0.1, 5.0, -1.0, 11.0, 2.0, 8.0])) == []
     # nor values before it that scatter
     assert sensor_moves(_standing_result([0.0, 4.0, -3.0, 2.5, -2.0, 5.0, 5.3, 4.8, 5.1, 4.9])) == []
+
+
+@pytest.mark.parametrize("role", ["thoracic", "sacrum"])
+def test_a_slip_in_the_first_rep_is_measured_from_the_stance(role: str) -> None:
+    """The calibration's stance is a standing moment too, where T, P and L are 0 by definition: a sensor that
+    slips 5 deg during the very first rep (one standing value before it, then five at the new level) is told,
+    its step measured from the stance: exactly 5 deg on its segment and on L (the made-up angles are exact)."""
+    res = _standing_result([0.0, 5.0, 5.3, 4.8, 5.1, 4.9])
+    if role == "sacrum":  # the same standing steps carried by the pelvis, tilting back: L = T - P steps the same
+        standing = np.abs(res.trunk_flexion_deg) < 12.0
+        res.pelvic_tilt_deg = np.where(standing, -res.trunk_flexion_deg, 0.0)
+        res.trunk_flexion_deg = np.where(standing, 0.0, res.trunk_flexion_deg)
+        res.lumbar_flexion_deg = res.trunk_flexion_deg - res.pelvic_tilt_deg
+    moves = sensor_moves(res)
+    assert len(moves) == 1 and moves[0].role == role
+    assert 3.5 < moves[0].after_s < 4.5 and 7.5 < moves[0].before_s < 8.5  # around rep 1 (4.5-7.5 s): 3.92, 8.07
+    assert moves[0].shift_deg == pytest.approx(5.0, abs=1e-9)
+    assert abs(moves[0].segment_shift_deg) == pytest.approx(5.0, abs=1e-9)
