@@ -198,3 +198,42 @@ def test_a_quiet_stance_is_closed_after_max_stand_s(max_stand_s: float) -> None:
     assert res.end_s == pytest.approx(max_stand_s, abs=1e-9)  # the sample that reaches it
     for est in res.sensors.values():
         assert np.degrees(np.abs(est.gyr_bias_rad_s - _BIAS_RAD_S)).max() < 0.001  # measured 0.0001-0.00066 deg/s
+
+
+def test_a_recording_shorter_than_the_stance_is_calibrated_over_all_of_it() -> None:
+    """3 s of quiet standing and then the data ends (under ``max_stand_s``): the stance is closed at the end
+    of the data, over all of it, with the true bias; with one sensor silent throughout it is refused."""
+    from imu_hinge.analysis.stance import StanceDetector
+    from imu_hinge.errors import CalibrationError
+
+    t, acc, gyr = _swaying_stretch(0.0, duration_s=3.0)
+    det = StanceDetector()
+    assert _push_all(det, {"sacrum": (t, acc, gyr), "thoracic": (t, acc, gyr)}) is None
+    res = det.finalize_now()
+    assert (res.start_s, res.end_s) == (0.0, float(t[-1]))
+    for est in res.sensors.values():
+        assert np.degrees(np.abs(est.gyr_bias_rad_s - _BIAS_RAD_S)).max() < 0.0013  # measured 0.0009 deg/s
+    det = StanceDetector()
+    _push_all(det, {"sacrum": (t, acc, gyr)})
+    with pytest.raises(CalibrationError, match="a sensor has no samples at all"):
+        det.finalize_now()
+
+
+@pytest.mark.parametrize(("tilt_deg", "found"), [(5.5, True), (4.5, False)])
+def test_the_axis_needs_gravity_tipped_5_deg_forward(tilt_deg: float, found: bool) -> None:
+    """The axis search's second condition on its own: the gyro turns forward (0.5 rad/s about y: forward
+    is +x) throughout, the accelerometer holds a forward tip of ``tilt_deg``: 5.5 deg sets the axis (+x)
+    as soon as the 0.1 s window is full, 4.5 deg never does (below the 5 deg asked)."""
+    import math
+
+    from imu_hinge.kinematics.sagittal import AxisSearch
+
+    search = AxisSearch(np.array([0.0, 0.0, 9.81]), 100.0)
+    a = math.radians(tilt_deg)
+    acc = 9.81 * np.array([-math.sin(a), 0.0, math.cos(a)])
+    out = [search.push(np.array([0.0, 0.5, 0.0]), acc) for _ in range(50)]
+    if found:
+        assert out[8] is None and out[9] is not None  # the 10th sample fills the window
+        np.testing.assert_allclose(out[9], [1.0, 0.0, 0.0], atol=1e-12)
+    else:
+        assert all(f is None for f in out)

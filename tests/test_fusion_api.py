@@ -86,3 +86,12 @@ def test_ekf_initial_uncertainty_sets_how_fast_a_wrong_start_is_left() -> None:
         tilt[p0] = _tilt_deg(q)
     assert tilt[1.0] > 17.5, tilt  # measured 18.16 deg of 20
     assert abs(tilt[1e-4]) < 0.05, tilt  # measured 0.022 deg
+
+
+@pytest.mark.parametrize("bad", [{"var_gyr": 0.0}, {"var_acc": 0.0}, {"p0": 0.0}, {"var_acc": -1.0}])
+def test_ekf_refuses_a_noise_or_uncertainty_that_is_not_positive(bad: dict[str, float]) -> None:
+    """A variance of 0 (or below) would make the EKF trust one input absolutely: refused in one line, naming it."""
+    from imu_hinge.fusion import make_filter
+
+    with pytest.raises(UsageError, match="var_gyr, var_acc, p0 must be positive"):
+        make_filter("ekf", 100.0, **bad)

@@ -131,7 +131,7 @@ def _on_grid(t: np.ndarray, values: np.ndarray, grid: np.ndarray, max_gap_s: flo
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """(start, stop) index pairs of the True runs of ``mask``."""
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
+    return list(zip(np.flatnonzero(d > 0).tolist(), np.flatnonzero(d < 0).tolist(), strict=True))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -135,7 +135,7 @@ class HingeDetector:
         r0, nr = int(st[_ROW0]), int(st[_NROWS])
         if r0 + nr + 2 > len(self._rows):  # the candidate's rows to the front, in a bigger table if needed
             rows = self._rows if 2 * nr + 4 <= len(self._rows) else np.empty((2 * len(self._rows), 4))
-            rows[:nr] = self._rows[r0:r0 + nr]
+            rows[:nr] = self._rows[r0:][:nr]
             self._rows, st[_ROW0] = rows, 0
         if int(st[_N_PEND]) + 2 > len(self._pend):
             self._pend = np.concatenate([self._pend, np.empty_like(self._pend)])
