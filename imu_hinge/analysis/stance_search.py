@@ -79,9 +79,8 @@ class StanceChoice:
 
 def _smooth(x: np.ndarray, n: int) -> np.ndarray:
     """Centred moving average over ``n`` rows of (N, k) ``x`` (shorter at the ends). Memory: the
-    running sum and the result only (ten hours of samples make these arrays large)."""
-    if n <= 1 or len(x) == 0:
-        return x
+    running sum and the result only (ten hours of samples make these arrays large). ``n`` >= 1; always a
+    new array (n = 1 and no rows included: callers may scale it in place)."""
     m, h = len(x), n // 2
     c = np.empty((m + 1, x.shape[1]))
     c[0] = 0.0
@@ -261,12 +260,10 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
 
 def _tilt_spread_deg(s: SensorStream, t0: float, t1: float) -> float:
     """How far gravity wanders (deg, max from its mean) over ``t0..t1``: the zero's uncertainty."""
-    m = _span(s, t0, t1)
-    if m.stop - m.start < 2:
-        return float("nan")
-    u = s.acc_m_s2[m] / np.linalg.norm(s.acc_m_s2[m], axis=1)[:, None]
-    mean = _unit(u.mean(axis=0))
-    return max(2.0, float(np.degrees(np.arccos(np.clip(u @ mean, -1, 1))).max()))  # sway: at least ~2 deg
+    u = s.acc_m_s2[_span(s, t0, t1)]  # at least one sample: the span is the first still moments
+    u = u / np.linalg.norm(u, axis=1)[:, None]
+    wander = np.degrees(np.arccos(np.clip(u @ _unit(u.mean(axis=0)), -1, 1)))
+    return float(wander.max(initial=2.0))  # sway: at least ~2 deg (one sample alone shows no wander)
 
 
 @dataclass(frozen=True)
