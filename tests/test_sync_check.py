@@ -60,3 +60,36 @@ def test_analyze_tells_it_in_one_line_with_the_import_option_that_aligns(roundin
     lines = [line for line in proc.stderr.splitlines() if "one clock" in line]
     assert len(lines) == 1, proc.stderr
     assert "stamped 0.40 s after the sacrum's" in lines[0] and "--thoracic-offset-s -0.40" in lines[0]
+
+
+def _hinges_stamped_apart(shift_s: float):
+    """A made-up analysis result on the check's own 50 Hz grid: three 2 s hinges 8 s apart, the pelvis tilting
+    30 deg and the trunk 60 deg in the same motion, the trunk's samples stamped ``shift_s`` later."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    t = np.arange(0.0, 30.0, 0.02)
+
+    def bumps(tt):
+        return sum(np.where((tt > s) & (tt < s + 2.0), np.sin(np.pi * (tt - s) / 2.0) ** 2, 0.0) for s in (5, 13, 21))
+
+    reps = [SimpleNamespace(start_s=s, end_s=s + 2.0) for s in (5.0, 13.0, 21.0)]
+    return SimpleNamespace(time_s=t, pelvic_tilt_deg=30 * bumps(t), trunk_flexion_deg=60 * bumps(t - shift_s),
+                           reps=reps)
+
+
+@pytest.mark.parametrize("shift_s", [2.0, -2.0, 1.0])
+def test_an_offset_at_the_edge_of_the_search_is_measured_exactly(shift_s: float) -> None:
+    """Lags are searched over +-2 s, both edges included: an offset of exactly 2 s either way (or 1 s) is
+    measured exactly on constructed hinges (the same motion, stamped apart), with a correlation of 1."""
+    lag = clock_lag(_hinges_stamped_apart(shift_s))
+    assert lag is not None
+    assert lag.lag_s == pytest.approx(shift_s, abs=1e-9)
+    assert lag.correlation == pytest.approx(1.0, abs=1e-6)
+
+
+def test_an_offset_beyond_the_search_reads_at_most_its_edge() -> None:
+    """2.1 s apart: beyond the +-2 s searched, the best lag found is 2 s at most (what the check can say)."""
+    lag = clock_lag(_hinges_stamped_apart(2.1))
+    assert lag is None or lag.lag_s <= 2.0 + 1e-9
