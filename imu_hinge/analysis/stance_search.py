@@ -138,10 +138,10 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _mean_dir(s: SensorStream, t0: float, t1: float) -> np.ndarray | None:
-    m = _span(s, t0, t1)
-    if m.stop <= m.start:
+    acc = s.acc_m_s2[_span(s, t0, t1)]
+    if not len(acc):
         return None
-    a = s.acc_m_s2[m].mean(axis=0)
+    a = acc.mean(axis=0)
     return _unit(a) if np.linalg.norm(a) > 0 else None
 
 
