@@ -237,3 +237,11 @@ def test_the_axis_needs_gravity_tipped_5_deg_forward(tilt_deg: float, found: boo
         np.testing.assert_allclose(out[9], [1.0, 0.0, 0.0], atol=1e-12)
     else:
         assert all(f is None for f in out)
+
+
+def test_sway_corrected_bias_of_two_samples_is_their_mean() -> None:
+    """Two samples make no straight-line fit worth the name: the plain mean gyro is the answer."""
+    from imu_hinge.analysis.stance import sway_corrected_bias
+
+    t, acc, gyr = _swaying_stretch(0.0)
+    np.testing.assert_array_equal(sway_corrected_bias(t[:2], acc[:2], gyr[:2]), gyr[:2].mean(axis=0))

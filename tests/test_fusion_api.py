@@ -95,3 +95,30 @@ def test_ekf_refuses_a_noise_or_uncertainty_that_is_not_positive(bad: dict[str, 
 
     with pytest.raises(UsageError, match="var_gyr, var_acc, p0 must be positive"):
         make_filter("ekf", 100.0, **bad)
+
+
+@pytest.mark.parametrize(("method", "bad", "says"), [("madgwick", {"gain": 0.0}, "gain must be positive"),
+                                                     ("mahony", {"k_p": 0.0}, "k_p must be positive"),
+                                                     ("mahony", {"k_i": -0.01}, "k_i non-negative")])
+def test_madgwick_and_mahony_refuse_gains_out_of_range(method: str, bad: dict[str, float], says: str) -> None:
+    from imu_hinge.fusion import make_filter
+
+    with pytest.raises(UsageError, match=says):
+        make_filter(method, 100.0, **bad)
+
+
+def test_default_mahony_leaves_the_bias_to_the_calibration() -> None:
+    """Mahony's default has no integral term (k_i = 0: the stance calibration gives the bias): under a gyro
+    bias of 0.5 deg/s it estimates none; with k_i = 0.03 it learns it (measured 0.525 deg/s after 60 s)."""
+    from imu_hinge.fusion import make_filter
+
+    bias = np.radians([0.5, 0.0, 0.0])
+    acc = _tilted_acc(9.81)
+    learned = {}
+    for params in ({}, {"k_i": 0.03}):
+        f = make_filter("mahony", 100.0, **params)
+        f.reset(acc)
+        for _ in range(6000):
+            f.update(bias, acc)
+        learned[params.get("k_i", 0.0)] = np.degrees(np.linalg.norm(f.gyr_bias_rad_s))
+    assert learned[0.0] == 0.0 and abs(learned[0.03] - 0.5) < 0.04, learned

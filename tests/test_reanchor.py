@@ -109,3 +109,23 @@ def test_settling_ends_only_after_stillness_of_both_gyro_and_accelerometer() -> 
     first_valid = int(np.flatnonzero(~np.isnan(ups[:, 0]))[0])
     assert first_valid == 30  # after 0.3 s of both still (30 samples)
     np.testing.assert_allclose(ups[first_valid], [0.0, 0.0, 1.0], atol=1e-4)  # re-anchored on that gravity
+
+
+def test_an_empty_block_gives_no_rows_and_changes_nothing() -> None:
+    """A block without samples (a live poll that brought none) gives no rows; the next samples continue as if
+    it had not been there (the same "up" as without it)."""
+    from imu_hinge.fusion import make_filter
+    from imu_hinge.fusion.reanchor import Reanchor
+
+    rate = 100.0
+    t = np.arange(200) / rate
+    acc = np.tile([0.0, 1.0, 9.76], (200, 1))
+    gyr = np.tile([0.01, -0.02, 0.0], (200, 1))
+    ups = []
+    for empty_between in (False, True):
+        r = Reanchor(make_filter("vqf", rate), rate)
+        first = r.up_batch(t[:100], acc[:100], gyr[:100])
+        if empty_between:
+            assert r.up_batch(t[:0], acc[:0], gyr[:0]).shape == (0, 3)
+        ups.append(np.vstack([first, r.up_batch(t[100:], acc[100:], gyr[100:])]))
+    np.testing.assert_array_equal(ups[0], ups[1])

@@ -189,3 +189,15 @@ def test_a_smoothing_window_shorter_than_a_sample_is_one_sample() -> None:
     search = AxisSearch(np.array([0.0, 0.0, 9.81]), 100.0, AxisSearchParams(smooth_s=0.004))
     found_at = next(t for t, gyr, acc in _lean_with_a_knock(0.35) if search.push(gyr, acc) is not None)
     assert found_at == pytest.approx(0.7), found_at
+
+
+def test_the_stance_counts_the_samples_it_averages(rounding_session) -> None:
+    """The chosen stance's estimates say how many samples they average: every sample of the sensor within
+    the stance's start and end, both included (the session cut just before its first hinge: the stance is
+    the pause after it, well into the recording)."""
+    rec = crop(rounding_session.recording, rounding_session.reps[0]["start_s"] - 0.15)
+    res = choose_stance(rec).result
+    for role, est in res.sensors.items():
+        t = rec[role].time_s
+        assert t[0] < res.start_s - 1.0
+        assert est.n_samples == int(np.count_nonzero((t >= res.start_s) & (t <= res.end_s))) > 50, role
