@@ -122,3 +122,24 @@ def test_default_mahony_leaves_the_bias_to_the_calibration() -> None:
             f.update(bias, acc)
         learned[params.get("k_i", 0.0)] = np.degrees(np.linalg.norm(f.gyr_bias_rad_s))
     assert learned[0.0] == 0.0 and abs(learned[0.03] - 0.5) < 0.04, learned
+
+
+@pytest.mark.parametrize("left_out", ["reset", "update", "gyr_bias_rad_s"])
+def test_a_new_filter_must_implement_the_whole_interface(left_out: str) -> None:
+    """docs/architecture.md: a new filter implements ``OrientationFilter``: ``reset``, ``update`` and the
+    ``gyr_bias_rad_s`` property (update_batch comes with it). One left out: the class cannot be made."""
+    import inspect
+
+    from imu_hinge.fusion.base import OrientationFilter
+
+    members = {
+        "reset": lambda self, acc_m_s2=None, gyr_bias_rad_s=None: None,
+        "update": lambda self, gyr_rad_s, acc_m_s2, dt_s=None: np.array([1.0, 0.0, 0.0, 0.0]),
+        "gyr_bias_rad_s": property(lambda self: np.zeros(3)),
+    }
+    complete = type("Complete", (OrientationFilter,), dict(members))(100.0)
+    assert complete.update_batch(np.zeros((3, 3)), np.ones((3, 3))).shape == (3, 4)
+    assert isinstance(inspect.getattr_static(OrientationFilter, "gyr_bias_rad_s"), property)
+    partial = type("Partial", (OrientationFilter,), {k: v for k, v in members.items() if k != left_out})
+    with pytest.raises(TypeError, match=left_out):
+        partial(100.0)
