@@ -152,3 +152,15 @@ def test_swings_ending_in_a_long_hold_at_the_bottom() -> None:
         det = run(trunk, batch=batch)
         assert len(det.reps) == 3, batch
         assert det.reps[-1].bottom_hold_s > 11.5, det.reps[-1].bottom_hold_s  # 12 s held
+
+
+def test_a_reps_numbers_are_written_to_four_decimals() -> None:
+    """A rep as written out (JSON, tables): every number to 4 decimals (0.1 ms, 0.0001 deg), nothing lost
+    beyond that; its other fields as they are."""
+    det = run(np.concatenate([np.zeros(150), rep_shape(2.0, 60), np.zeros(150)]))
+    (rep,) = det.reps
+    d = rep.to_dict()
+    floats = {k: v for k, v in vars(rep).items() if isinstance(v, float)}
+    assert len(floats) > 10 and any(v != round(v, 3) for v in floats.values() if np.isfinite(v))
+    for k, v in vars(rep).items():
+        assert d[k] == (round(v, 4) if isinstance(v, float) else v) or (v != v and d[k] != d[k]), k

@@ -143,3 +143,15 @@ def test_a_new_filter_must_implement_the_whole_interface(left_out: str) -> None:
     partial = type("Partial", (OrientationFilter,), {k: v for k, v in members.items() if k != left_out})
     with pytest.raises(TypeError, match=left_out):
         partial(100.0)
+
+
+def test_vqf_defaults_are_vqfs_own() -> None:
+    """VqfParams says it keeps vqf's defaults (nothing measured better): every parameter passed on to vqf
+    equals what vqf itself uses when given none."""
+    import vqf
+
+    from imu_hinge.fusion.vqf_filter import VqfParams
+
+    own = vqf.VQF(0.01).params
+    for key, value in VqfParams().to_vqf().items():
+        assert value == own[key], key

@@ -144,3 +144,21 @@ def test_a_pelvis_rocking_during_the_rests_is_not_standing() -> None:
     res.pelvic_tilt_deg = np.where(rocking, 6.0 - 6.0 * np.cos(2 * np.pi * 2.0 * t), 0.0)
     res.lumbar_flexion_deg = res.trunk_flexion_deg - res.pelvic_tilt_deg
     assert sensor_moves(res) == []
+
+
+@pytest.mark.parametrize("role", ["thoracic", "sacrum"])
+def test_a_slip_is_measured_on_its_segment_when_the_lifter_stands_a_little_flexed(role: str) -> None:
+    """Between the reps the lifter stands with the trunk 3 deg forward (L 3 deg, the pelvis at 0); in rep 4 one
+    sensor slips 5 deg forward on its segment: told on that segment, which steps by exactly the slip (L by +5
+    for the thoracic sensor, by -5 for the sacrum's)."""
+    if role == "thoracic":
+        res = _standing_result([3.0, 3.0, 3.0, 3.0, 8.0, 8.0, 8.0, 8.0, 8.0])
+    else:
+        res = _standing_result([3.0] * 9)
+        slipped = (res.time_s > 24.0) & (np.abs(res.trunk_flexion_deg - 3.0) < 1e-9)  # standing after rep 4
+        res.pelvic_tilt_deg = np.where(slipped, 5.0, 0.0)
+        res.lumbar_flexion_deg = res.trunk_flexion_deg - res.pelvic_tilt_deg
+    moves = sensor_moves(res)
+    assert len(moves) == 1 and moves[0].role == role
+    assert moves[0].shift_deg == pytest.approx(5.0 if role == "thoracic" else -5.0, abs=1e-9)
+    assert moves[0].segment_shift_deg == pytest.approx(5.0, abs=1e-9)
