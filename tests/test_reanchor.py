@@ -129,3 +129,22 @@ def test_an_empty_block_gives_no_rows_and_changes_nothing() -> None:
             assert r.up_batch(t[:0], acc[:0], gyr[:0]).shape == (0, 3)
         ups.append(np.vstack([first, r.up_batch(t[100:], acc[100:], gyr[100:])]))
     np.testing.assert_array_equal(ups[0], ups[1])
+
+
+@pytest.mark.parametrize(("quiet_s", "first_valid"), [(0.001, 1), (0.05, 5)])
+def test_a_short_quiet_time_ends_the_settling_as_soon(quiet_s: float, first_valid: int) -> None:
+    """Back after a 2 s gap and still at once: the angles come back after ``quiet_s`` of stillness (5 samples
+    for 0.05 s at 100 Hz); a quiet time shorter than one sample is one still sample, not never."""
+    from imu_hinge.fusion import make_filter
+    from imu_hinge.fusion.reanchor import Reanchor, ReanchorParams
+
+    rate = 100.0
+    flt = make_filter("vqf", rate)
+    flt.reset(np.array([0.0, 0.0, 9.81]), np.zeros(3))
+    gaps = Reanchor(flt, rate, ReanchorParams(quiet_s=quiet_s, max_settle_s=60.0))
+    up = np.array([0.0, 0.0, 9.81])
+    gaps.up_batch(np.array([0.0]), up[None], np.zeros((1, 3)))
+    ts = 2.0 + np.arange(50) / rate
+    ups = gaps.up_batch(ts, np.tile(up, (50, 1)), np.zeros((50, 3)))
+    assert np.isnan(ups[0]).all()  # the returning sample itself
+    assert int(np.flatnonzero(~np.isnan(ups[:, 0]))[0]) == first_valid + 1
