@@ -142,7 +142,7 @@ def _mean_dir(s: SensorStream, t0: float, t1: float) -> np.ndarray | None:
     if not len(acc):
         return None
     a = acc.mean(axis=0)
-    return _unit(a) if np.linalg.norm(a) > 0 else None
+    return _unit(a) if np.any(a) else None  # no direction in a zero mean
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
