@@ -305,7 +305,7 @@ def forward_directions(recording: Recording, up: dict[str, np.ndarray],
     if f_trunk is None:
         return out
     out[SENSOR_ROLES[1]] = f_trunk
-    forward_tipped = big & (-(v_trunk @ f_trunk) > math.sin(math.radians(p.min_tilt_deg)))
+    forward_tipped = -(v_trunk @ f_trunk) > math.sin(math.radians(p.min_tilt_deg))  # (all of them big ones)
     t_p, v_p = tilts[SENSOR_ROLES[0]]
     i = np.clip(np.searchsorted(t_p, t_trunk[forward_tipped]), 0, len(t_p) - 1)
     out[SENSOR_ROLES[0]] = _principal_forward(v_p[i], p)

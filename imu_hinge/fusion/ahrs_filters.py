@@ -149,7 +149,7 @@ class MahonyFilter(_AhrsFilter):
         self.k_p, self.k_i = float(k_p), float(k_i)
         from ahrs.filters import Mahony  # imported when used
 
-        self._ahrs = Mahony(frequency=self.rate_hz, k_P=self.k_p, k_I=max(self.k_i, 1e-300))
+        self._ahrs = Mahony(frequency=self.rate_hz, k_P=self.k_p)  # ahrs refuses k_I = 0 here: set it after
         self._ahrs.k_I = self.k_i
         self.reset()
 
