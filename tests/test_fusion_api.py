@@ -88,7 +88,8 @@ def test_ekf_initial_uncertainty_sets_how_fast_a_wrong_start_is_left() -> None:
     assert abs(tilt[1e-4]) < 0.05, tilt  # measured 0.022 deg
 
 
-@pytest.mark.parametrize("bad", [{"var_gyr": 0.0}, {"var_acc": 0.0}, {"p0": 0.0}, {"var_acc": -1.0}])
+@pytest.mark.parametrize("bad", [{"var_gyr": 0.0}, {"var_acc": 0.0}, {"p0": 0.0}, {"var_gyr": -1.0},
+                                 {"var_acc": -1.0}, {"p0": -1.0}])
 def test_ekf_refuses_a_noise_or_uncertainty_that_is_not_positive(bad: dict[str, float]) -> None:
     """A variance of 0 (or below) would make the EKF trust one input absolutely: refused in one line, naming it."""
     from imu_hinge.fusion import make_filter

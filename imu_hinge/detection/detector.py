@@ -152,10 +152,7 @@ class HingeDetector:
 
     def _take_events(self, events: list[Event]) -> None:
         """Turn the loop's event table into event objects (and reps), in order; empty the tables."""
-        n_ev = int(self._st[_N_EV])
-        if n_ev == 0:
-            return
-        for kind, t, value, index in self._ev[:n_ev].tolist():
+        for kind, t, value, index in self._ev[:int(self._st[_N_EV])].tolist():
             idx = int(index)
             if kind == EV_STARTED:
                 self._cand_faults = []

@@ -49,9 +49,10 @@ class _AhrsFilter(OrientationFilter):
     def __init__(self, rate_hz: float) -> None:
         super().__init__(rate_hz)
         self._gap_dt_s = GAP_FACTOR * self.ts_s
-        self.q = np.array([1.0, 0.0, 0.0, 0.0])
-        self._bias_rad_s = np.zeros(3)
-        self._started = False
+        # set by reset(), which every filter's __init__ calls
+        self.q: np.ndarray
+        self._bias_rad_s: np.ndarray
+        self._started: bool
 
     def reset(self, acc_m_s2: np.ndarray | None = None, gyr_bias_rad_s: np.ndarray | None = None) -> None:
         """Start over: orientation from gravity ``acc_m_s2`` (3,) m/s^2 (else from the first sample);
