@@ -162,3 +162,17 @@ def test_a_slip_is_measured_on_its_segment_when_the_lifter_stands_a_little_flexe
     assert len(moves) == 1 and moves[0].role == role
     assert moves[0].shift_deg == pytest.approx(5.0 if role == "thoracic" else -5.0, abs=1e-9)
     assert moves[0].segment_shift_deg == pytest.approx(5.0, abs=1e-9)
+
+
+@pytest.mark.parametrize(("max_transition", "after_s"), [(0, 27.92), (1, 26.08), (2, 21.92)])
+def test_at_most_max_transition_settling_values_are_left_out(max_transition: int, after_s: float) -> None:
+    """L reads 0 until rep 4, 2.4 after it (settling: standing after rep 4 and before rep 5), 5 from rep 5 on.
+    The settling values are left out of the step's sides only as far as ``max_transition`` allows, so the step
+    is told from the last standing value kept before it: before rep 5 (none left out), after rep 4 (one),
+    before rep 4 (both: the last 0)."""
+    from imu_hinge.detection.mount_check import MountCheckParams
+
+    levels = [0.0, 0.2, -0.3, 0.1, 2.4, 5.0, 4.8, 5.1, 4.9, 5.0]
+    (move,) = sensor_moves(_standing_result(levels), MountCheckParams(max_transition=max_transition))
+    assert move.after_s == pytest.approx(after_s, abs=0.02)  # standing medians 2.08 s before / after a rep
+    assert move.before_s == pytest.approx(32.07, abs=0.02)  # after rep 5 (28.5-31.5 s)

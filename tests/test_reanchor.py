@@ -148,3 +148,21 @@ def test_a_short_quiet_time_ends_the_settling_as_soon(quiet_s: float, first_vali
     ups = gaps.up_batch(ts, np.tile(up, (50, 1)), np.zeros((50, 3)))
     assert np.isnan(ups[0]).all()  # the returning sample itself
     assert int(np.flatnonzero(~np.isnan(ups[:, 0]))[0]) == first_valid + 1
+
+
+def test_two_long_gaps_in_one_block_are_both_re_anchored() -> None:
+    """A replayed block with two outages (1 s each, still in between): the sensor is re-anchored at each
+    return, and its angles are held back after each until it has been still for quiet_s (0.3 s)."""
+    from imu_hinge.fusion import make_filter
+    from imu_hinge.fusion.reanchor import Reanchor
+
+    rate = 100.0
+    flt = make_filter("vqf", rate)
+    flt.reset(np.array([0.0, 0.0, 9.81]), np.zeros(3))
+    gaps = Reanchor(flt, rate)
+    t = np.concatenate([np.arange(100), np.arange(200, 300), np.arange(400, 500)]) / rate
+    ups = gaps.up_batch(t, np.tile([0.0, 0.0, 9.81], (len(t), 1)), np.zeros((len(t), 3)))
+    assert gaps.returns_s == [2.0, 4.0]
+    held = np.isnan(ups[:, 0])
+    assert held.sum() == 2 * 31  # the returning sample and 30 still ones, twice
+    assert held[100:131].all() and held[200:231].all()

@@ -201,3 +201,26 @@ def test_the_stance_counts_the_samples_it_averages(rounding_session) -> None:
         t = rec[role].time_s
         assert t[0] < res.start_s - 1.0
         assert est.n_samples == int(np.count_nonzero((t >= res.start_s) & (t <= res.end_s))) > 50, role
+
+
+def test_forward_axis_of_a_recording_whose_sacrum_stream_ends_first() -> None:
+    """Two hinges; the sacrum's stream ends 1 s before the thoracic one, which ends mid-hinge (tipped forward):
+    the pelvis' forward direction is taken from its samples nearest the trunk's tipped moments, its last one
+    for those after it ends, and is the hinges' (exact geometry)."""
+    rate = 100.0
+    fwd = np.array([0.0, 1.0, 0.0])  # forward, across up = +x
+    ups = [np.tile([1.0, 0.0, 0.0], (200, 1))]
+    for peak_deg in (70, 65):
+        ups.append(_tilted(-fwd, np.radians(peak_deg) * np.sin(np.linspace(0, np.pi, 300))))
+        ups.append(np.tile([1.0, 0.0, 0.0], (100, 1)))
+    ups.append(_tilted(-fwd, np.radians(60) * np.sin(np.linspace(0, np.pi / 2, 150))))  # ends 60 deg down
+    up = np.vstack(ups)
+    t = np.arange(len(up)) / rate
+    zeros = np.zeros_like(up)
+    cut = len(t) - 100
+    rec = Recording({"sacrum": _stream("sacrum", t[:cut], up[:cut], zeros[:cut]),
+                     "thoracic": _stream("thoracic", t + 0.003, up, zeros)})
+    f = forward_directions(rec, {"sacrum": np.array([1.0, 0, 0]), "thoracic": np.array([1.0, 0, 0])})
+    for role in ("sacrum", "thoracic"):
+        assert f[role] is not None
+        assert math.degrees(math.acos(min(1.0, float(f[role] @ fwd)))) < 1e-6  # exact geometry
