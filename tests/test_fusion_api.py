@@ -156,3 +156,11 @@ def test_vqf_defaults_are_vqfs_own() -> None:
     own = vqf.VQF(0.01).params
     for key, value in VqfParams().to_vqf().items():
         assert value == own[key], key
+
+
+@pytest.mark.parametrize("rate_hz", [0.0, -100.0, float("nan"), float("inf")])
+def test_a_rate_that_is_not_positive_and_finite_is_refused(rate_hz: float) -> None:
+    from imu_hinge.fusion import make_filter
+
+    with pytest.raises(UsageError, match="rate_hz must be positive"):
+        make_filter("madgwick", rate_hz)
