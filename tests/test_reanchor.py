@@ -166,3 +166,21 @@ def test_two_long_gaps_in_one_block_are_both_re_anchored() -> None:
     held = np.isnan(ups[:, 0])
     assert held.sum() == 2 * 31  # the returning sample and 30 still ones, twice
     assert held[100:131].all() and held[200:231].all()
+
+
+@pytest.mark.parametrize(("gap_s", "re_anchored"), [(0.5, False), (0.51, True)])
+def test_a_gap_of_exactly_gap_s_is_bridged_a_longer_one_re_anchors(gap_s: float, re_anchored: bool) -> None:
+    """``gap_s`` (0.5 s) is the longest interval still bridged inside the filter; anything longer re-anchors."""
+    from imu_hinge.fusion import make_filter
+    from imu_hinge.fusion.reanchor import Reanchor
+
+    for block in (False, True):  # in one block, or the returning sample in a block of its own (live)
+        gaps = Reanchor(make_filter("vqf", 100.0), 100.0)
+        t = np.array([0.0, 0.25, 0.25 + gap_s, 0.26 + gap_s])  # 0.25 + 0.5 - 0.25 is 0.5 exactly
+        acc, gyr = np.tile([0.0, 0.0, 9.81], (4, 1)), np.zeros((4, 3))
+        if block:
+            for i in range(4):
+                gaps.up_batch(t[i:i + 1], acc[i:i + 1], gyr[i:i + 1])
+        else:
+            gaps.up_batch(t, acc, gyr)
+        assert gaps.returns_s == ([0.25 + gap_s] if re_anchored else []), block
