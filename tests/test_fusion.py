@@ -238,7 +238,9 @@ def test_ekf_gap_turns_its_covariance_with_the_rotation():
     gyr = np.array([0.8, -1.5, 0.6])  # 0.6 s of it: a 1.08 rad turn
     dq = fusion.base.quat_from_rate(gyr, 0.6)
     f_true = _hamilton(np.identity(4), dq).T  # column k: e_k * dq
+    q_before = ekf.q.copy()
     ekf._bridge_gap(gyr, 0.6)
+    np.testing.assert_allclose(ekf.q, _hamilton(q_before, dq), atol=1e-12)  # the state turned by dq as well
     expected = f_true @ p_before @ f_true.T
     err = np.abs(np.array(ekf._ahrs.P) - expected).max()
     assert err < 1e-14, err  # measured 9e-18 (the 1e-16 gyro noise)
