@@ -148,7 +148,9 @@ def test_a_new_filter_must_implement_the_whole_interface(left_out: str) -> None:
 
 def test_vqf_defaults_are_vqfs_own() -> None:
     """VqfParams says it keeps vqf's defaults (nothing measured better): every parameter passed on to vqf
-    equals what vqf itself uses when given none."""
+    equals what vqf itself uses when given none. They are frozen."""
+    import dataclasses
+
     import vqf
 
     from imu_hinge.fusion.vqf_filter import VqfParams
@@ -156,6 +158,8 @@ def test_vqf_defaults_are_vqfs_own() -> None:
     own = vqf.VQF(0.01).params
     for key, value in VqfParams().to_vqf().items():
         assert value == own[key], key
+    with pytest.raises(dataclasses.FrozenInstanceError):  # parameters, apart from the filter's state
+        VqfParams().tau_acc_s = 1.0  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("rate_hz", [0.0, -100.0, float("nan"), float("inf")])
