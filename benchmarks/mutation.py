@@ -253,6 +253,21 @@ def load_equivalent(path: Path = EQUIVALENT_FILE) -> list[dict[str, str]]:
     return list(entries)
 
 
+def stale_equivalent(entries: list[dict[str, str]], root: Path = REPO) -> list[dict[str, str]]:
+    """The reviewed entries whose line (``code``) is no longer in their file: they match no mutant any more
+    (the line changed: review the mutant again, then update or remove the entry)."""
+    lines: dict[str, set[str]] = {}
+    stale = []
+    for e in entries:
+        if e["file"] not in lines:
+            path = root / e["file"]
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+            lines[e["file"]] = {ln.strip() for ln in text.splitlines()}
+        if e["code"] not in lines[e["file"]]:
+            stale.append(e)
+    return stale
+
+
 def source_and_mutant(root: Path, spec: MutationSpec) -> tuple[str, str]:
     """The mutated line as it is and as the mutant writes it (stripped)."""
     import cosmic_ray.plugins
@@ -290,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the temporary copy is removed on a kill too
     equivalent_entries = load_equivalent()
+    for e in stale_equivalent(equivalent_entries):
+        print(f"warning: {EQUIVALENT_FILE.name}: stale entry, its line is no longer in {e['file']} "
+              f"({e['operator']}: {e['code'][:80]})", file=sys.stderr)
 
     with tempfile.TemporaryDirectory(prefix="imu-hinge-mutation-") as tmp:
         root = Path(tmp)

@@ -96,3 +96,152 @@ def test_live_calibration_angles_follow_the_truth_from_the_first_descent(roundin
         assert np.count_nonzero(descent) > 100  # measured 162 rows
         assert float(np.sqrt(np.mean(err[ok] ** 2))) < rmse_max, col
         assert float(err[descent].max()) < descent_max, col
+
+
+# --- the stance calibration on constructed motion (exact geometry: the right answer is known) --------------
+
+_BIAS_RAD_S = np.array([0.01, -0.02, 0.005])
+
+
+def _swaying_stretch(t0_s: float, rate_hz: float = 100.0, duration_s: float = 2.0):
+    """A sensor standing still but swaying about its x axis (0.5 deg at 0.7 Hz) and drifting 1 deg over the
+    stretch, gyro bias ``_BIAS_RAD_S``, from ``t0_s`` on. Gravity up in the sensor frame is (0, sin phi,
+    cos phi) for the sway angle phi, the rate is phi' about x. Returns (t, acc, gyr)."""
+    tt = np.arange(int(duration_s * rate_hz)) / rate_hz
+    amp, w = np.radians(0.5), 2 * np.pi * 0.7
+    phi = amp * np.sin(w * tt) + np.radians(1.0) * tt / duration_s
+    dphi = amp * w * np.cos(w * tt) + np.radians(1.0) / duration_s
+    gyr = np.column_stack([dphi, 0 * tt, 0 * tt]) + _BIAS_RAD_S
+    acc = 9.81 * np.column_stack([0 * tt, np.sin(phi), np.cos(phi)])
+    return t0_s + tt, acc, gyr
+
+
+@pytest.mark.parametrize("t0_s", [0.0, -3.0, 1000.0])
+def test_sway_corrected_bias_is_the_true_bias_wherever_the_clock_starts(t0_s: float) -> None:
+    """The drifting sway turns gravity by 1 deg: the plain mean gyro is 0.66 deg/s off the bias; the
+    corrected one must find the bias whatever the clock's zero (a stretch before it included)."""
+    from imu_hinge.analysis.stance import sway_corrected_bias
+
+    t, acc, gyr = _swaying_stretch(t0_s)
+    err_dps = np.degrees(np.abs(sway_corrected_bias(t, acc, gyr) - _BIAS_RAD_S)).max()
+    assert err_dps < 0.001, err_dps  # measured 0.00067 deg/s
+
+
+def _push_all(det, streams: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]):
+    """Push every sample of ``streams`` (role -> (t, acc, gyr)) in time order until the stance is found."""
+    order = sorted((float(t), role, k) for role, (ts, _, _) in streams.items() for k, t in enumerate(ts))
+    for t, role, k in order:
+        res = det.push(role, t, streams[role][1][k], streams[role][2][k])
+        if res is not None:
+            return res
+    return None
+
+
+def test_a_stance_started_over_leaves_the_earlier_motion_out() -> None:
+    """Both sensors are turned (0.5 rad/s about y for 0.6 s: a 17 deg tilt) right at the start, then stand
+    still and upright (swaying as above) for 5 s: the stance starts over after the turn, and its gravity and
+    gyro bias are those of the still stretch alone, not averaged with the turn."""
+    from imu_hinge.analysis.stance import StanceDetector
+
+    rate_hz = 100.0
+    n_turn = int(0.6 * rate_hz)
+    tt = np.arange(n_turn) / rate_hz
+    tilt = 0.5 * tt[::-1]  # turning back upright: tilt 0.3 rad -> 0
+    turn_acc = 9.81 * np.column_stack([-np.sin(tilt), 0 * tt, np.cos(tilt)])
+    turn_gyr = np.column_stack([0 * tt, -0.5 + 0 * tt, 0 * tt]) + _BIAS_RAD_S
+    t, acc, gyr = _swaying_stretch(0.6, rate_hz, duration_s=6.0)
+    stream = (np.concatenate([tt, t]), np.vstack([turn_acc, acc]), np.vstack([turn_gyr, gyr]))
+    det = StanceDetector()
+    res = _push_all(det, {"sacrum": stream, "thoracic": stream})
+    assert res is not None and det.restarts == 1
+    assert res.start_s >= 0.6, res.start_s  # measured 0.67
+    for est in res.sensors.values():
+        up = est.acc_mean_m_s2 / np.linalg.norm(est.acc_mean_m_s2)
+        still_up = acc[(t >= res.start_s) & (t <= res.end_s)].mean(axis=0)  # the still stretch's mean
+        still_up /= np.linalg.norm(still_up)
+        assert np.degrees(np.arccos(min(1.0, float(up @ still_up)))) < 0.005  # measured 0.0004 deg (a sample less)
+        assert np.degrees(np.abs(est.gyr_bias_rad_s - _BIAS_RAD_S)).max() < 0.005  # measured 0.001 deg/s
+
+
+@pytest.mark.parametrize("thoracic_t", [(0.25, 1.25, 2.25, 3.25, 5.25), (0.25, 1.25, 3.25, 5.25)])
+def test_a_stance_needs_five_samples_of_each_sensor(thoracic_t: tuple[float, ...]) -> None:
+    """A thoracic sensor whose link lost nearly all of a still 5 s stance (samples 1 s apart, the first and
+    the last on the stance's edges): five samples, both edges counted, calibrate it; four are refused with
+    the one-line error that says which sensor."""
+    from imu_hinge.analysis.stance import StanceDetector
+    from imu_hinge.errors import CalibrationError
+
+    def still(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return ts, np.tile([0.0, 0.0, 9.81], (len(ts), 1)), np.tile(_BIAS_RAD_S, (len(ts), 1))
+
+    streams = {"sacrum": still(np.arange(521) / 100.0), "thoracic": still(np.array(thoracic_t))}
+    if len(thoracic_t) == 5:
+        res = _push_all(StanceDetector(), streams)
+        assert res is not None and (res.start_s, res.end_s) == (0.25, 5.25)
+        assert res.sensors["thoracic"].n_samples == 5
+        np.testing.assert_allclose(res.sensors["thoracic"].gyr_bias_rad_s, _BIAS_RAD_S, atol=1e-12)
+    else:
+        with pytest.raises(CalibrationError, match="the thoracic sensor has too few samples"):
+            _push_all(StanceDetector(), streams)
+
+
+@pytest.mark.parametrize("max_stand_s", [2.0, 5.0])
+def test_a_quiet_stance_is_closed_after_max_stand_s(max_stand_s: float) -> None:
+    """Standing still on and on (swaying as above): the stance is closed ``max_stand_s`` after it began
+    (the default 5 s, or 2 s when asked), with the true gyro bias."""
+    from imu_hinge.analysis.stance import StanceDetector, StanceParams
+
+    t, acc, gyr = _swaying_stretch(0.0, duration_s=8.0)
+    det = StanceDetector(StanceParams(max_stand_s=max_stand_s))
+    res = _push_all(det, {"sacrum": (t, acc, gyr), "thoracic": (t, acc, gyr)})
+    assert res is not None and res.start_s == 0.0
+    assert res.end_s == pytest.approx(max_stand_s, abs=1e-9)  # the sample that reaches it
+    for est in res.sensors.values():
+        assert np.degrees(np.abs(est.gyr_bias_rad_s - _BIAS_RAD_S)).max() < 0.001  # measured 0.0001-0.00066 deg/s
+
+
+def test_a_recording_shorter_than_the_stance_is_calibrated_over_all_of_it() -> None:
+    """3 s of quiet standing and then the data ends (under ``max_stand_s``): the stance is closed at the end
+    of the data, over all of it, with the true bias; with one sensor silent throughout it is refused."""
+    from imu_hinge.analysis.stance import StanceDetector
+    from imu_hinge.errors import CalibrationError
+
+    t, acc, gyr = _swaying_stretch(0.0, duration_s=3.0)
+    det = StanceDetector()
+    assert _push_all(det, {"sacrum": (t, acc, gyr), "thoracic": (t, acc, gyr)}) is None
+    res = det.finalize_now()
+    assert (res.start_s, res.end_s) == (0.0, float(t[-1]))
+    for est in res.sensors.values():
+        assert np.degrees(np.abs(est.gyr_bias_rad_s - _BIAS_RAD_S)).max() < 0.0013  # measured 0.0009 deg/s
+    det = StanceDetector()
+    _push_all(det, {"sacrum": (t, acc, gyr)})
+    with pytest.raises(CalibrationError, match="a sensor has no samples at all"):
+        det.finalize_now()
+
+
+@pytest.mark.parametrize(("tilt_deg", "found"), [(5.5, True), (4.5, False)])
+def test_the_axis_needs_gravity_tipped_5_deg_forward(tilt_deg: float, found: bool) -> None:
+    """The axis search's second condition on its own: the gyro turns forward (0.5 rad/s about y: forward
+    is +x) throughout, the accelerometer holds a forward tip of ``tilt_deg``: 5.5 deg sets the axis (+x)
+    as soon as the 0.1 s window is full, 4.5 deg never does (below the 5 deg asked)."""
+    import math
+
+    from imu_hinge.kinematics.sagittal import AxisSearch
+
+    search = AxisSearch(np.array([0.0, 0.0, 9.81]), 100.0)
+    a = math.radians(tilt_deg)
+    acc = 9.81 * np.array([-math.sin(a), 0.0, math.cos(a)])
+    out = [search.push(np.array([0.0, 0.5, 0.0]), acc) for _ in range(50)]
+    if found:
+        assert out[8] is None and out[9] is not None  # the 10th sample fills the window
+        np.testing.assert_allclose(out[9], [1.0, 0.0, 0.0], atol=1e-12)
+    else:
+        assert all(f is None for f in out)
+
+
+def test_sway_corrected_bias_of_two_samples_is_their_mean() -> None:
+    """Two samples make no straight-line fit worth the name: the plain mean gyro is the answer."""
+    from imu_hinge.analysis.stance import sway_corrected_bias
+
+    t, acc, gyr = _swaying_stretch(0.0)
+    np.testing.assert_array_equal(sway_corrected_bias(t[:2], acc[:2], gyr[:2]), gyr[:2].mean(axis=0))

@@ -137,3 +137,30 @@ def test_lockout_hyperextension_in_the_last_moments_of_the_rep() -> None:
     assert abs(rep.end_s - clean.end_s) < 0.02
     assert rep.faults == ["lockout_hyperextension"]
     assert 9.0 < rep.lockout_extension_deg < 12.0  # L = 0.1 T - 12 sin(...): about 11 at its deepest
+
+
+def test_swings_ending_in_a_long_hold_at_the_bottom() -> None:
+    """Two swings that never return to standing, then a third whose bottom is held 12 s (the lifter parks
+    the bell down low): three reps, the last one holding its bottom over 10 s, in one block or row by row
+    (the long last rep, started at a swing's valley, outgrows the detector's row table)."""
+    one = 15 + 45 * np.sin(np.linspace(0, np.pi, 110)) ** 2  # never below 15 deg between swings
+    down = 15 + 45 * np.sin(np.linspace(0, np.pi / 2, 55)) ** 2
+    hold = 60.0 + np.random.default_rng(1).normal(0, 0.5, 1200)
+    trunk = np.concatenate([np.zeros(200), np.linspace(0, 15, 50), np.tile(one, 2), down, hold, down[::-1],
+                            np.linspace(15, 0, 50), np.zeros(150)])
+    for batch in (False, True):
+        det = run(trunk, batch=batch)
+        assert len(det.reps) == 3, batch
+        assert det.reps[-1].bottom_hold_s > 11.5, det.reps[-1].bottom_hold_s  # 12 s held
+
+
+def test_a_reps_numbers_are_written_to_four_decimals() -> None:
+    """A rep as written out (JSON, tables): every number to 4 decimals (0.1 ms, 0.0001 deg), nothing lost
+    beyond that; its other fields as they are."""
+    det = run(np.concatenate([np.zeros(150), rep_shape(2.0, 60), np.zeros(150)]))
+    (rep,) = det.reps
+    d = rep.to_dict()
+    floats = {k: v for k, v in vars(rep).items() if isinstance(v, float)}
+    assert len(floats) > 10 and any(v != round(v, 3) for v in floats.values() if np.isfinite(v))
+    for k, v in vars(rep).items():
+        assert d[k] == (round(v, 4) if isinstance(v, float) else v) or (v != v and d[k] != d[k]), k

@@ -207,6 +207,65 @@ def test_gaps_bridged(method):
     assert 2 * err_dropped < err_blind, (err_dropped, err_blind)
 
 
+def _ekf_after_rest(var_gyr: float) -> fusion.EkfFilter:
+    """An EKF that has filtered 0.5 s at rest, tilted: its state covariance is no longer isotropic
+    (the accelerometer shrank the tilt directions, not the heading)."""
+    ekf = fusion.EkfFilter(100.0, var_gyr=var_gyr, var_acc=0.01, p0=0.01)
+    up = np.array([0.5, -0.3, 1.0])
+    acc = G_M_S2 * up / np.linalg.norm(up)
+    ekf.reset(acc)
+    for _ in range(50):
+        ekf.update(np.zeros(3), acc)
+    return ekf
+
+
+def _hamilton(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton products a * b of quaternion rows (..., 4), written out for the test."""
+    aw, ax, ay, az = np.moveaxis(a, -1, 0)
+    bw, bx, by, bz = np.moveaxis(b, -1, 0)
+    return np.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], axis=-1)
+
+
+def test_ekf_gap_turns_its_covariance_with_the_rotation():
+    """A gap bridged by a known rotation dq (noise-free gyro) moves the state q -> q * dq, a linear
+    map: the state covariance P must become F P F^T with F that map (built here from the Hamilton
+    product of each basis quaternion with dq), neither grown nor shrunk nor turned the wrong way."""
+    ekf = _ekf_after_rest(var_gyr=1e-16)
+    p_before = np.array(ekf._ahrs.P)
+    eig = np.linalg.eigvalsh(p_before)
+    assert eig[-1] > 3 * eig[0], eig  # anisotropic (measured 5e-5 .. 1e-2), or a wrong turn would not show
+    gyr = np.array([0.8, -1.5, 0.6])  # 0.6 s of it: a 1.08 rad turn
+    dq = fusion.base.quat_from_rate(gyr, 0.6)
+    f_true = _hamilton(np.identity(4), dq).T  # column k: e_k * dq
+    q_before = ekf.q.copy()
+    ekf._bridge_gap(gyr, 0.6)
+    np.testing.assert_allclose(ekf.q, _hamilton(q_before, dq), atol=1e-12)  # the state turned by dq as well
+    expected = f_true @ p_before @ f_true.T
+    err = np.abs(np.array(ekf._ahrs.P) - expected).max()
+    assert err < 1e-14, err  # measured 9e-18 (the 1e-16 gyro noise)
+
+
+def test_ekf_gap_covariance_grows_by_the_gyro_noise_over_the_gap():
+    """At rest through a 0.3 s gap, white gyro noise of variance var_gyr held over the gap spreads the
+    state q * exp(n t / 2): the covariance must grow by that spread (Monte Carlo of the same rotation,
+    20,000 draws), in every direction but along q itself."""
+    var_gyr = 0.09
+    ekf = _ekf_after_rest(var_gyr)
+    p_before, q0 = np.array(ekf._ahrs.P), ekf.q.copy()
+    gap_s = 0.3
+    noise = np.sqrt(var_gyr) * np.random.default_rng(3).standard_normal((20000, 3))
+    angle = np.linalg.norm(noise, axis=1) * gap_s
+    axis = noise / np.linalg.norm(noise, axis=1, keepdims=True)
+    dq = np.column_stack([np.cos(angle / 2), np.sin(angle / 2)[:, None] * axis])
+    spread = np.cov(_hamilton(q0, dq), rowvar=False)
+    ekf._bridge_gap(np.zeros(3), gap_s)
+    grown = np.array(ekf._ahrs.P) - p_before
+    scale = var_gyr * (gap_s / 2) ** 2  # 0.0020 rad^2: the spread's size
+    err = np.abs(grown - spread).max() / scale
+    assert err < 0.04, err  # measured 0.028 (Monte Carlo error and the small-angle approximation)
+
+
 # --- BROAD (real data, optical ground truth) ---------------------------------------------------------
 
 def _broad_files() -> list[Path]:

@@ -24,3 +24,161 @@ def test_even_time_stamps_give_the_nominal_rate_result() -> None:
     plain = estimate_orientation(gyr, acc, 100.0)
     stamped = estimate_orientation(gyr, acc, 100.0, time_s=np.arange(200) / 100.0)
     np.testing.assert_allclose(stamped, plain, atol=1e-9)
+
+
+def _tilted_acc(norm_m_s2: float, tilt_deg: float = 20.0) -> np.ndarray:
+    """An accelerometer reading of size ``norm_m_s2`` along "up" tilted ``tilt_deg`` about the sensor's x axis."""
+    a = np.radians(tilt_deg)
+    return norm_m_s2 * np.array([0.0, np.sin(a), np.cos(a)])
+
+
+def _tilt_deg(q: np.ndarray) -> float:
+    from imu_hinge.fusion import up_in_sensor
+
+    up = up_in_sensor(q)
+    return float(np.degrees(np.arctan2(up[1], up[2])))
+
+
+@pytest.mark.parametrize("method", ["vqf", "madgwick", "mahony", "ekf"])
+def test_the_start_takes_gravity_direction_from_a_weak_reading(method: str) -> None:
+    """Only the direction of gravity sets the start: a reading of 0.8 m/s^2 (a sensor in free fall, or one
+    reporting in g) tilted 20 deg starts the filter at 20 deg, given to reset() or as the first sample."""
+    from imu_hinge.fusion import make_filter
+
+    acc = _tilted_acc(0.8)
+    f = make_filter(method, 100.0)
+    f.reset(acc)
+    # measured 20.000 deg (madgwick 19.991: its first step normalises a zero gradient, also at 9.81 m/s^2)
+    assert _tilt_deg(f.update(np.zeros(3), acc)) == pytest.approx(20.0, abs=0.015)
+    f = make_filter(method, 100.0)
+    assert _tilt_deg(f.update(np.zeros(3), acc)) == pytest.approx(20.0, abs=0.015)
+
+
+@pytest.mark.parametrize("method", ["vqf", "madgwick", "mahony", "ekf"])
+def test_an_empty_first_sample_starts_level_and_gravity_then_takes_over(method: str) -> None:
+    """A first packet of zeros (no direction in it) starts the filter level, heading kept (the identity
+    quaternion); the real gravity that follows (tilted 20 deg) then pulls it over at the filter's own pace
+    (after 5 s measured: madgwick 5.7, mahony 7.8, ekf 19.96, vqf 20.0 deg)."""
+    from imu_hinge.fusion import make_filter
+
+    f = make_filter(method, 100.0)
+    np.testing.assert_allclose(f.update(np.zeros(3), np.zeros(3)), [1.0, 0.0, 0.0, 0.0], atol=1e-12)
+    acc = _tilted_acc(9.81)
+    for _ in range(500):
+        q = f.update(np.zeros(3), acc)
+    assert np.linalg.norm(q) == pytest.approx(1.0, abs=1e-9)
+    assert 5.0 < _tilt_deg(q) < 20.05
+
+
+def test_ekf_initial_uncertainty_sets_how_fast_a_wrong_start_is_left() -> None:
+    """``p0`` is the EKF's initial state covariance (identity times p0): started level on a sensor tilted
+    20 deg, a large one (1, "the start is unknown") reaches the true tilt within 0.1 s, a small one (1e-4,
+    "trust the start") stays at the start over that time."""
+    from imu_hinge.fusion import make_filter
+
+    acc = _tilted_acc(9.81)
+    tilt = {}
+    for p0 in (1.0, 1e-4):
+        f = make_filter("ekf", 100.0, p0=p0)
+        f.reset(np.array([0.0, 0.0, 9.81]))
+        for _ in range(10):
+            q = f.update(np.zeros(3), acc)
+        tilt[p0] = _tilt_deg(q)
+    assert tilt[1.0] > 17.5, tilt  # measured 18.16 deg of 20
+    assert abs(tilt[1e-4]) < 0.05, tilt  # measured 0.022 deg
+
+
+@pytest.mark.parametrize("bad", [{"var_gyr": 0.0}, {"var_acc": 0.0}, {"p0": 0.0}, {"var_gyr": -1.0},
+                                 {"var_acc": -1.0}, {"p0": -1.0}])
+def test_ekf_refuses_a_noise_or_uncertainty_that_is_not_positive(bad: dict[str, float]) -> None:
+    """A variance of 0 (or below) would make the EKF trust one input absolutely: refused in one line, naming it."""
+    from imu_hinge.fusion import make_filter
+
+    with pytest.raises(UsageError, match="var_gyr, var_acc, p0 must be positive"):
+        make_filter("ekf", 100.0, **bad)
+
+
+@pytest.mark.parametrize(("method", "bad", "says"), [("madgwick", {"gain": 0.0}, "gain must be positive"),
+                                                     ("mahony", {"k_p": 0.0}, "k_p must be positive"),
+                                                     ("mahony", {"k_i": -0.01}, "k_i non-negative")])
+def test_madgwick_and_mahony_refuse_gains_out_of_range(method: str, bad: dict[str, float], says: str) -> None:
+    from imu_hinge.fusion import make_filter
+
+    with pytest.raises(UsageError, match=says):
+        make_filter(method, 100.0, **bad)
+
+
+def test_default_mahony_leaves_the_bias_to_the_calibration() -> None:
+    """Mahony's default has no integral term (k_i = 0: the stance calibration gives the bias): under a gyro
+    bias of 0.5 deg/s it estimates none; with k_i = 0.03 it learns it (measured 0.525 deg/s after 60 s)."""
+    from imu_hinge.fusion import make_filter
+
+    bias = np.radians([0.5, 0.0, 0.0])
+    acc = _tilted_acc(9.81)
+    learned = {}
+    for params in ({}, {"k_i": 0.03}):
+        f = make_filter("mahony", 100.0, **params)
+        f.reset(acc)
+        for _ in range(6000):
+            f.update(bias, acc)
+        learned[params.get("k_i", 0.0)] = np.degrees(np.linalg.norm(f.gyr_bias_rad_s))
+    assert learned[0.0] == 0.0 and abs(learned[0.03] - 0.5) < 0.04, learned
+
+
+@pytest.mark.parametrize("left_out", ["reset", "update", "gyr_bias_rad_s"])
+def test_a_new_filter_must_implement_the_whole_interface(left_out: str) -> None:
+    """docs/architecture.md: a new filter implements ``OrientationFilter``: ``reset``, ``update`` and the
+    ``gyr_bias_rad_s`` property (update_batch comes with it). One left out: the class cannot be made."""
+    import inspect
+
+    from imu_hinge.fusion.base import OrientationFilter
+
+    members = {
+        "reset": lambda self, acc_m_s2=None, gyr_bias_rad_s=None: None,
+        "update": lambda self, gyr_rad_s, acc_m_s2, dt_s=None: np.array([1.0, 0.0, 0.0, 0.0]),
+        "gyr_bias_rad_s": property(lambda self: np.zeros(3)),
+    }
+    complete = type("Complete", (OrientationFilter,), dict(members))(100.0)
+    assert complete.update_batch(np.zeros((3, 3)), np.ones((3, 3))).shape == (3, 4)
+    assert isinstance(inspect.getattr_static(OrientationFilter, "gyr_bias_rad_s"), property)
+    partial = type("Partial", (OrientationFilter,), {k: v for k, v in members.items() if k != left_out})
+    with pytest.raises(TypeError, match=left_out):
+        partial(100.0)
+
+
+def test_vqf_defaults_are_vqfs_own() -> None:
+    """VqfParams says it keeps vqf's defaults (nothing measured better): every parameter passed on to vqf
+    equals what vqf itself uses when given none. They are frozen."""
+    import dataclasses
+
+    import vqf
+
+    from imu_hinge.fusion.vqf_filter import VqfParams
+
+    own = vqf.VQF(0.01).params
+    for key, value in VqfParams().to_vqf().items():
+        assert value == own[key], key
+    with pytest.raises(dataclasses.FrozenInstanceError):  # parameters, apart from the filter's state
+        VqfParams().tau_acc_s = 1.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("rate_hz", [0.0, -100.0, float("nan"), float("inf")])
+def test_a_rate_that_is_not_positive_and_finite_is_refused(rate_hz: float) -> None:
+    from imu_hinge.fusion import make_filter
+
+    with pytest.raises(UsageError, match="rate_hz must be positive"):
+        make_filter("madgwick", rate_hz)
+
+
+@pytest.mark.parametrize("method", ["madgwick", "mahony"])
+def test_only_the_first_sample_starts_a_filter_not_given_gravity(method: str) -> None:
+    """Started from its first sample (level), a filter then approaches a 20 deg tilt at its own slow pace (gain
+    0.01 / k_p 0.1: measured 0.11 and 0.20 deg after 0.1 s): later samples never restart it."""
+    from imu_hinge.fusion import make_filter
+
+    f = make_filter(method, 100.0)
+    f.update(np.zeros(3), np.array([0.0, 0.0, 9.81]))
+    acc = _tilted_acc(9.81)
+    for _ in range(10):
+        q = f.update(np.zeros(3), acc)
+    assert 0.05 < _tilt_deg(q) < 0.3

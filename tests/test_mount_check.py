@@ -149,3 +149,76 @@ def test_the_fast_search_finds_what_the_rule_read_literally_finds(seed: int, mon
     want = _moves_by_the_rule(values)
     assert bool(want) == (seed in (1, 3, 4, 5))  # measured: a move in these seeds, none in 0 and 2 (noise 2 deg)
     assert [(m.role, m.after_s, m.before_s, m.shift_deg, m.segment_shift_deg) for m in got] == want
+
+
+@pytest.mark.parametrize("role", ["thoracic", "sacrum"])
+def test_a_slip_in_the_first_rep_is_measured_from_the_stance(role: str) -> None:
+    """The calibration's stance is a standing moment too, where T, P and L are 0 by definition: a sensor that
+    slips 5 deg during the very first rep (one standing value before it, then five at the new level) is told,
+    its step measured from the stance: exactly 5 deg on its segment and on L (the made-up angles are exact)."""
+    res = _standing_result([0.0, 5.0, 5.3, 4.8, 5.1, 4.9])
+    if role == "sacrum":  # the same standing steps carried by the pelvis, tilting back: L = T - P steps the same
+        standing = np.abs(res.trunk_flexion_deg) < 12.0
+        res.pelvic_tilt_deg = np.where(standing, -res.trunk_flexion_deg, 0.0)
+        res.trunk_flexion_deg = np.where(standing, 0.0, res.trunk_flexion_deg)
+        res.lumbar_flexion_deg = res.trunk_flexion_deg - res.pelvic_tilt_deg
+    moves = sensor_moves(res)
+    assert len(moves) == 1 and moves[0].role == role
+    assert 3.5 < moves[0].after_s < 4.5 and 7.5 < moves[0].before_s < 8.5  # around rep 1 (4.5-7.5 s): 3.92, 8.07
+    assert moves[0].shift_deg == pytest.approx(5.0, abs=1e-9)
+    assert abs(moves[0].segment_shift_deg) == pytest.approx(5.0, abs=1e-9)
+
+
+def test_a_slipped_sensor_settling_over_two_rests_is_told_across_them() -> None:
+    """The fusion filter can take a rep or two to settle on a slipped sensor's new inclination: standing L
+    reads 0 (rests 0-3), slips in rep 4 (22.5-25.5 s), then reads 2.4 and 2.9 (settling), then 4.8-5.1.
+    The step is told, about 5 deg, between standing before rep 4 and standing after it."""
+    levels = [0.0, 0.2, -0.3, 0.1, 2.4, 2.9, 4.8, 5.1, 4.9, 5.0]
+    moves = sensor_moves(_standing_result(levels))
+    assert len(moves) == 1 and moves[0].role == "thoracic"
+    assert abs(moves[0].shift_deg - 5.0) < 0.3, moves[0]  # measured 4.85
+    assert 21.0 < moves[0].after_s < 22.5 and 25.5 < moves[0].before_s < 32.5, moves[0]  # measured 21.92, 32.07
+
+
+def test_a_pelvis_rocking_during_the_rests_is_not_standing() -> None:
+    """Steady sensors, but from rep 4 on the lifter rocks the pelvis between the reps (0-12 deg at 2 Hz, up to
+    75 deg/s) while the trunk stays put: those moments are not standing (both T and P must be still), so
+    they give no standing values and no move is told (counted, L would read 6 deg lower: a false step)."""
+    res = _standing_result([0.0] * 8)
+    t = res.time_s
+    rocking = (t > 21.0) & (np.abs(res.trunk_flexion_deg) < 1e-9)  # the rests from the one before rep 4 on
+    res.pelvic_tilt_deg = np.where(rocking, 6.0 - 6.0 * np.cos(2 * np.pi * 2.0 * t), 0.0)
+    res.lumbar_flexion_deg = res.trunk_flexion_deg - res.pelvic_tilt_deg
+    assert sensor_moves(res) == []
+
+
+@pytest.mark.parametrize("role", ["thoracic", "sacrum"])
+def test_a_slip_is_measured_on_its_segment_when_the_lifter_stands_a_little_flexed(role: str) -> None:
+    """Between the reps the lifter stands with the trunk 3 deg forward (L 3 deg, the pelvis at 0); in rep 4 one
+    sensor slips 5 deg forward on its segment: told on that segment, which steps by exactly the slip (L by +5
+    for the thoracic sensor, by -5 for the sacrum's)."""
+    if role == "thoracic":
+        res = _standing_result([3.0, 3.0, 3.0, 3.0, 8.0, 8.0, 8.0, 8.0, 8.0])
+    else:
+        res = _standing_result([3.0] * 9)
+        slipped = (res.time_s > 24.0) & (np.abs(res.trunk_flexion_deg - 3.0) < 1e-9)  # standing after rep 4
+        res.pelvic_tilt_deg = np.where(slipped, 5.0, 0.0)
+        res.lumbar_flexion_deg = res.trunk_flexion_deg - res.pelvic_tilt_deg
+    moves = sensor_moves(res)
+    assert len(moves) == 1 and moves[0].role == role
+    assert moves[0].shift_deg == pytest.approx(5.0 if role == "thoracic" else -5.0, abs=1e-9)
+    assert moves[0].segment_shift_deg == pytest.approx(5.0, abs=1e-9)
+
+
+@pytest.mark.parametrize(("max_transition", "after_s"), [(0, 27.92), (1, 26.08), (2, 21.92)])
+def test_at_most_max_transition_settling_values_are_left_out(max_transition: int, after_s: float) -> None:
+    """L reads 0 until rep 4, 2.4 after it (settling: standing after rep 4 and before rep 5), 5 from rep 5 on.
+    The settling values are left out of the step's sides only as far as ``max_transition`` allows, so the step
+    is told from the last standing value kept before it: before rep 5 (none left out), after rep 4 (one),
+    before rep 4 (both: the last 0)."""
+    from imu_hinge.detection.mount_check import MountCheckParams
+
+    levels = [0.0, 0.2, -0.3, 0.1, 2.4, 5.0, 4.8, 5.1, 4.9, 5.0]
+    (move,) = sensor_moves(_standing_result(levels), MountCheckParams(max_transition=max_transition))
+    assert move.after_s == pytest.approx(after_s, abs=0.02)  # standing medians 2.08 s before / after a rep
+    assert move.before_s == pytest.approx(32.07, abs=0.02)  # after rep 5 (28.5-31.5 s)

@@ -80,3 +80,22 @@ def test_motion_onset_ends_a_window_before_the_swing_accelerates() -> None:
     f.update_batch(gyr[keep], acc[keep], np.diff(t[keep], prepend=t[0] - 1.0 / rate))
     assert f._quiet is not None and f._quiet.updates >= 1
     assert np.rad2deg(np.abs(f.gyr_bias_rad_s - true_bias)).max() < 0.1
+
+
+def test_the_planner_opens_windows_while_still_and_closes_one_at_the_motion() -> None:
+    """Planned ahead (plan) or sample by sample (step), the same: a sensor still for 3 s at the stance's bias
+    and gravity is in quiet windows (after a smoothing start-up), then turns at 1 rad/s from sample 300: no
+    sample in a window once the turn is seen (within the 0.05 s smoothing) and a window closes there."""
+    from imu_hinge.fusion.quiet_bias import QuietBiasParams, QuietWindowPlanner
+
+    n = 400
+    gyr = np.zeros((n, 3))
+    gyr[300:, 0] = 1.0
+    acc = np.tile([0.0, 0.0, 9.81], (n, 1))
+    in_window, closes = QuietWindowPlanner(QuietBiasParams(), 100.0, np.zeros(3), 9.81).plan(gyr, acc)
+    assert in_window[100:300].all() and not in_window[305:].any()
+    assert closes and 300 <= closes[-1] < 305, closes  # measured 303
+    stepper = QuietWindowPlanner(QuietBiasParams(), 100.0, np.zeros(3), 9.81)
+    steps = [stepper.step(gyr[i], acc[i]) for i in range(n)]
+    assert [s[0] for s in steps] == in_window.tolist()
+    assert [i for i, s in enumerate(steps) if s[1]] == closes

@@ -109,3 +109,78 @@ def test_settling_ends_only_after_stillness_of_both_gyro_and_accelerometer() -> 
     first_valid = int(np.flatnonzero(~np.isnan(ups[:, 0]))[0])
     assert first_valid == 30  # after 0.3 s of both still (30 samples)
     np.testing.assert_allclose(ups[first_valid], [0.0, 0.0, 1.0], atol=1e-4)  # re-anchored on that gravity
+
+
+def test_an_empty_block_gives_no_rows_and_changes_nothing() -> None:
+    """A block without samples (a live poll that brought none) gives no rows; the next samples continue as if
+    it had not been there (the same "up" as without it)."""
+    from imu_hinge.fusion import make_filter
+    from imu_hinge.fusion.reanchor import Reanchor
+
+    rate = 100.0
+    t = np.arange(200) / rate
+    acc = np.tile([0.0, 1.0, 9.76], (200, 1))
+    gyr = np.tile([0.01, -0.02, 0.0], (200, 1))
+    ups = []
+    for empty_between in (False, True):
+        r = Reanchor(make_filter("vqf", rate), rate)
+        first = r.up_batch(t[:100], acc[:100], gyr[:100])
+        if empty_between:
+            assert r.up_batch(t[:0], acc[:0], gyr[:0]).shape == (0, 3)
+        ups.append(np.vstack([first, r.up_batch(t[100:], acc[100:], gyr[100:])]))
+    np.testing.assert_array_equal(ups[0], ups[1])
+
+
+@pytest.mark.parametrize(("quiet_s", "first_valid"), [(0.001, 1), (0.05, 5)])
+def test_a_short_quiet_time_ends_the_settling_as_soon(quiet_s: float, first_valid: int) -> None:
+    """Back after a 2 s gap and still at once: the angles come back after ``quiet_s`` of stillness (5 samples
+    for 0.05 s at 100 Hz); a quiet time shorter than one sample is one still sample, not never."""
+    from imu_hinge.fusion import make_filter
+    from imu_hinge.fusion.reanchor import Reanchor, ReanchorParams
+
+    rate = 100.0
+    flt = make_filter("vqf", rate)
+    flt.reset(np.array([0.0, 0.0, 9.81]), np.zeros(3))
+    gaps = Reanchor(flt, rate, ReanchorParams(quiet_s=quiet_s, max_settle_s=60.0))
+    up = np.array([0.0, 0.0, 9.81])
+    gaps.up_batch(np.array([0.0]), up[None], np.zeros((1, 3)))
+    ts = 2.0 + np.arange(50) / rate
+    ups = gaps.up_batch(ts, np.tile(up, (50, 1)), np.zeros((50, 3)))
+    assert np.isnan(ups[0]).all()  # the returning sample itself
+    assert int(np.flatnonzero(~np.isnan(ups[:, 0]))[0]) == first_valid + 1
+
+
+def test_two_long_gaps_in_one_block_are_both_re_anchored() -> None:
+    """A replayed block with two outages (1 s each, still in between): the sensor is re-anchored at each
+    return, and its angles are held back after each until it has been still for quiet_s (0.3 s)."""
+    from imu_hinge.fusion import make_filter
+    from imu_hinge.fusion.reanchor import Reanchor
+
+    rate = 100.0
+    flt = make_filter("vqf", rate)
+    flt.reset(np.array([0.0, 0.0, 9.81]), np.zeros(3))
+    gaps = Reanchor(flt, rate)
+    t = np.concatenate([np.arange(100), np.arange(200, 300), np.arange(400, 500)]) / rate
+    ups = gaps.up_batch(t, np.tile([0.0, 0.0, 9.81], (len(t), 1)), np.zeros((len(t), 3)))
+    assert gaps.returns_s == [2.0, 4.0]
+    held = np.isnan(ups[:, 0])
+    assert held.sum() == 2 * 31  # the returning sample and 30 still ones, twice
+    assert held[100:131].all() and held[200:231].all()
+
+
+@pytest.mark.parametrize(("gap_s", "re_anchored"), [(0.5, False), (0.51, True)])
+def test_a_gap_of_exactly_gap_s_is_bridged_a_longer_one_re_anchors(gap_s: float, re_anchored: bool) -> None:
+    """``gap_s`` (0.5 s) is the longest interval still bridged inside the filter; anything longer re-anchors."""
+    from imu_hinge.fusion import make_filter
+    from imu_hinge.fusion.reanchor import Reanchor
+
+    for block in (False, True):  # in one block, or the returning sample in a block of its own (live)
+        gaps = Reanchor(make_filter("vqf", 100.0), 100.0)
+        t = np.array([0.0, 0.25, 0.25 + gap_s, 0.26 + gap_s])  # 0.25 + 0.5 - 0.25 is 0.5 exactly
+        acc, gyr = np.tile([0.0, 0.0, 9.81], (4, 1)), np.zeros((4, 3))
+        if block:
+            for i in range(4):
+                gaps.up_batch(t[i:i + 1], acc[i:i + 1], gyr[i:i + 1])
+        else:
+            gaps.up_batch(t, acc, gyr)
+        assert gaps.returns_s == ([0.25 + gap_s] if re_anchored else []), block

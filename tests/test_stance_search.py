@@ -94,7 +94,7 @@ def test_still_only_briefly_then_slow_motion_warns_with_the_zero_used() -> None:
     assert choice.how == "start"
     assert choice.result.start_s < 0.3
     (warning,) = choice.warnings
-    assert "no quiet upright stretch" in warning and "uncertain by about" in warning
+    assert "no quiet upright stretch" in warning and "uncertain by about 2 deg" in warning  # still: the sway floor
 
 
 def test_never_still_is_refused() -> None:
@@ -147,3 +147,80 @@ def test_sensors_that_barely_overlap_are_refused_with_the_overlap_they_have(roun
     overlap_s = float(s.time_s[i - 1] - t.time_s[j])
     with pytest.raises(CalibrationError, match=rf"overlap for {overlap_s:.2f} s: too short .*at least 0\.5 s"):
         analyze(Recording({"sacrum": s.slice(0, i), "thoracic": t.slice(j, len(t))}))
+
+
+def _lean_with_a_knock(knock_rad_s: float, knock_at_s: float = 0.7, rate_hz: float = 100.0):
+    """A sensor standing upright (z up) leans forward (about its y axis: forward is +x) slowly at 0.2 rad/s,
+    below the 0.3 rad/s of a movement, for 1 s; one sample at ``knock_at_s`` reads ``knock_rad_s`` about the
+    same axis (a knock, not a movement: the accelerometer does not follow it); then a real hinge at 0.6 rad/s
+    for 0.5 s. Yields (time_s, gyr, acc) with the accelerometer from the true tilt (exact geometry)."""
+    ts = 1.0 / rate_hz
+    tilt = 0.0
+    for k in range(int(1.5 * rate_hz)):
+        t = k * ts
+        rate = 0.2 if t < 1.0 else 0.6
+        tilt += rate * ts
+        gyr = np.array([0.0, knock_rad_s if abs(t - knock_at_s) < ts / 2 else rate, 0.0])
+        yield t, gyr, 9.81 * np.array([-math.sin(tilt), 0.0, math.cos(tilt)])
+
+
+def test_a_knock_during_a_slow_lean_is_not_the_first_hinge() -> None:
+    """The rate is smoothed over 0.1 s (10 samples at 100 Hz): one knocked sample at 0.8 rad/s during a
+    slow lean (mean 0.26 rad/s) sets no axis, although the trunk has tipped 8 deg by then; the hinge after
+    it does, to the true forward direction +x, within 0.03 s of its start."""
+    from imu_hinge.kinematics.sagittal import AxisSearch
+
+    search = AxisSearch(np.array([0.0, 0.0, 9.81]), 100.0)
+    found_at = None
+    for t, gyr, acc in _lean_with_a_knock(0.8):
+        fwd = search.push(gyr, acc)
+        if fwd is not None and found_at is None:
+            found_at = t
+            np.testing.assert_allclose(fwd, [1.0, 0.0, 0.0], atol=1e-9)
+    assert found_at is not None and 1.0 <= found_at <= 1.03, found_at  # measured 1.02 s
+
+
+def test_a_smoothing_window_shorter_than_a_sample_is_one_sample() -> None:
+    """``smooth_s`` 0.004 s at 100 Hz rounds to no sample at all: the window is one sample (no smoothing),
+    so a knock of 0.35 rad/s (above the 0.3 rad/s of a movement on its own, not once averaged with the
+    0.2 rad/s before it) while the trunk has tipped 8 deg sets the axis there."""
+    from imu_hinge.kinematics.sagittal import AxisSearch, AxisSearchParams
+
+    search = AxisSearch(np.array([0.0, 0.0, 9.81]), 100.0, AxisSearchParams(smooth_s=0.004))
+    found_at = next(t for t, gyr, acc in _lean_with_a_knock(0.35) if search.push(gyr, acc) is not None)
+    assert found_at == pytest.approx(0.7), found_at
+
+
+def test_the_stance_counts_the_samples_it_averages(rounding_session) -> None:
+    """The chosen stance's estimates say how many samples they average: every sample of the sensor within
+    the stance's start and end, both included (the session cut just before its first hinge: the stance is
+    the pause after it, well into the recording)."""
+    rec = crop(rounding_session.recording, rounding_session.reps[0]["start_s"] - 0.15)
+    res = choose_stance(rec).result
+    for role, est in res.sensors.items():
+        t = rec[role].time_s
+        assert t[0] < res.start_s - 1.0
+        assert est.n_samples == int(np.count_nonzero((t >= res.start_s) & (t <= res.end_s))) > 50, role
+
+
+def test_forward_axis_of_a_recording_whose_sacrum_stream_ends_first() -> None:
+    """Two hinges; the sacrum's stream ends 1 s before the thoracic one, which ends mid-hinge (tipped forward):
+    the pelvis' forward direction is taken from its samples nearest the trunk's tipped moments, its last one
+    for those after it ends, and is the hinges' (exact geometry)."""
+    rate = 100.0
+    fwd = np.array([0.0, 1.0, 0.0])  # forward, across up = +x
+    ups = [np.tile([1.0, 0.0, 0.0], (200, 1))]
+    for peak_deg in (70, 65):
+        ups.append(_tilted(-fwd, np.radians(peak_deg) * np.sin(np.linspace(0, np.pi, 300))))
+        ups.append(np.tile([1.0, 0.0, 0.0], (100, 1)))
+    ups.append(_tilted(-fwd, np.radians(60) * np.sin(np.linspace(0, np.pi / 2, 150))))  # ends 60 deg down
+    up = np.vstack(ups)
+    t = np.arange(len(up)) / rate
+    zeros = np.zeros_like(up)
+    cut = len(t) - 100
+    rec = Recording({"sacrum": _stream("sacrum", t[:cut], up[:cut], zeros[:cut]),
+                     "thoracic": _stream("thoracic", t + 0.003, up, zeros)})
+    f = forward_directions(rec, {"sacrum": np.array([1.0, 0, 0]), "thoracic": np.array([1.0, 0, 0])})
+    for role in ("sacrum", "thoracic"):
+        assert f[role] is not None
+        assert math.degrees(math.acos(min(1.0, float(f[role] @ fwd)))) < 1e-6  # exact geometry

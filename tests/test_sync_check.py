@@ -60,3 +60,71 @@ def test_analyze_tells_it_in_one_line_with_the_import_option_that_aligns(roundin
     lines = [line for line in proc.stderr.splitlines() if "one clock" in line]
     assert len(lines) == 1, proc.stderr
     assert "stamped 0.40 s after the sacrum's" in lines[0] and "--thoracic-offset-s -0.40" in lines[0]
+
+
+def _hinges_stamped_apart(shift_s: float, starts_s: tuple[float, ...] = (5.0, 13.0, 21.0)):
+    """A made-up analysis result on the check's own 50 Hz grid: 2 s hinges (three, 8 s apart), the pelvis tilting
+    30 deg and the trunk 60 deg in the same motion, the trunk's samples stamped ``shift_s`` later."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    t = np.arange(0.0, 30.0, 0.02)
+
+    def bumps(tt):
+        return sum(np.where((tt > s) & (tt < s + 2.0), np.sin(np.pi * (tt - s) / 2.0) ** 2, 0.0) for s in starts_s)
+
+    reps = [SimpleNamespace(start_s=s, end_s=s + 2.0) for s in starts_s]
+    return SimpleNamespace(time_s=t, pelvic_tilt_deg=30 * bumps(t), trunk_flexion_deg=60 * bumps(t - shift_s),
+                           reps=reps)
+
+
+@pytest.mark.parametrize("shift_s", [2.0, -2.0, 1.0])
+def test_an_offset_at_the_edge_of_the_search_is_measured_exactly(shift_s: float) -> None:
+    """Lags are searched over +-2 s, both edges included: an offset of exactly 2 s either way (or 1 s) is
+    measured exactly on constructed hinges (the same motion, stamped apart), with a correlation of 1."""
+    lag = clock_lag(_hinges_stamped_apart(shift_s))
+    assert lag is not None
+    assert lag.lag_s == pytest.approx(shift_s, abs=1e-9)
+    assert lag.correlation == pytest.approx(1.0, abs=1e-6)
+
+
+def test_an_offset_beyond_the_search_reads_at_most_its_edge() -> None:
+    """2.1 s apart: beyond the +-2 s searched, the best lag found is 2 s at most (what the check can say)."""
+    lag = clock_lag(_hinges_stamped_apart(2.1))
+    assert lag is None or lag.lag_s <= 2.0 + 1e-9
+
+
+def test_fewer_than_three_complete_reps_give_no_verdict() -> None:
+    """Two hinges 1 s apart on the clocks are not enough to tell (min_reps 3); a third rep whose start or end is
+    unknown (NaN: cut by the recording) does not count; three complete ones are told."""
+    import numpy as np
+
+    two = _hinges_stamped_apart(1.0, (5.0, 13.0))
+    assert clock_lag(two) is None
+    for cut in ("start_s", "end_s"):
+        res = _hinges_stamped_apart(1.0)
+        setattr(res.reps[2], cut, float("nan"))
+        assert clock_lag(res) is None, cut
+    lag = clock_lag(_hinges_stamped_apart(1.0))
+    assert lag is not None and lag.lag_s == pytest.approx(1.0, abs=1e-9)
+    # rows missing (NaN: a sensor gap) between the reps are skipped, not compared
+    res = _hinges_stamped_apart(1.0)
+    res.pelvic_tilt_deg[(res.time_s > 9.0) & (res.time_s < 10.0)] = np.nan
+    res.trunk_flexion_deg[(res.time_s > 18.0) & (res.time_s < 19.0)] = np.nan
+    lag = clock_lag(res)
+    assert lag is not None and lag.lag_s == pytest.approx(1.0, abs=1e-9)
+
+
+def test_the_check_takes_its_parameters() -> None:
+    """SyncCheckParams are frozen parameters: an offset of 1 s is told by default, not when at least 1.5 s is
+    asked for; they cannot be changed on the object."""
+    import dataclasses
+
+    from imu_hinge.detection.sync_check import SyncCheckParams
+
+    res = _hinges_stamped_apart(1.0)
+    assert clock_lag(res) is not None
+    assert clock_lag(res, SyncCheckParams(min_lag_s=1.5)) is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SyncCheckParams().min_lag_s = 1.5  # type: ignore[misc]

@@ -41,6 +41,8 @@ from imu_hinge.kinematics.sagittal import AxisSearch, AxisSearchParams, Sagittal
 from imu_hinge.samples import SENSOR_ROLES, ImuSample, Recording, SensorStream
 
 PELVIS, TRUNK = SENSOR_ROLES
+_OTHER = {PELVIS: TRUNK, TRUNK: PELVIS}
+"""The other sensor of each role."""
 BLOCK_SAMPLES = 1 << 18
 """Batch work is done in blocks of this many samples: memory stays bounded on long recordings."""
 
@@ -243,7 +245,7 @@ class HingePipeline:
         """Stream alignment and detector, once the trackers exist."""
         rp, rt = self.trackers[PELVIS].rate_hz, self.trackers[TRUNK].rate_hz
         self.base = PELVIS if rp > 1.05 * rt else TRUNK
-        other = PELVIS if self.base == TRUNK else TRUNK
+        other = _OTHER[self.base]
         other_rate = self.trackers[other].rate_hz
         self._max_age_s = GAP_FACTOR / other_rate + 0.5 / self.trackers[self.base].rate_hz
         self._max_slope_gap_s = GAP_FACTOR / other_rate
@@ -252,7 +254,8 @@ class HingePipeline:
         self.detector = HingeDetector(self.params.detector, max_gap_s=max(GAP_FACTOR / base_rate, 0.06))
 
     def _row(self, t: float, base_angle: float, other_angle: float) -> list[Event]:
-        p, tr = (base_angle, other_angle) if self.base == PELVIS else (other_angle, base_angle)
+        by_role = {self.base: base_angle, _OTHER[self.base]: other_angle}
+        p, tr = by_role[PELVIS], by_role[TRUNK]
         lum = tr - p
         self._rows.append((t, p, tr, lum))
         assert self.detector is not None
@@ -302,7 +305,7 @@ class HingePipeline:
         else:
             self._calibrate_from_start(streams)
             angles = self._start(data)
-        base, other = self.base, (PELVIS if self.base == TRUNK else TRUNK)
+        base, other = self.base, _OTHER[self.base]
         bt = streams[base].time_s
         other_angle = np.concatenate([  # in blocks: the alignment's temporaries stay small
             combine_batch(bt[i:i + BLOCK_SAMPLES], streams[other].time_s, angles[other],
@@ -310,7 +313,8 @@ class HingePipeline:
                           max_age_s=self._max_age_s, max_slope_gap_s=self._max_slope_gap_s)
             for i in range(0, max(len(bt), 1), BLOCK_SAMPLES)])
         ba = angles[base]
-        p, tr = (ba, other_angle) if base == PELVIS else (other_angle, ba)
+        by_role = {base: ba, other: other_angle}
+        p, tr = by_role[PELVIS], by_role[TRUNK]
         lum = tr - p
         assert self.detector is not None
         self.detector.run(bt, p, tr, lum)

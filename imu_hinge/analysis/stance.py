@@ -77,7 +77,7 @@ def sway_corrected_bias(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.n
     u = acc / np.linalg.norm(acc, axis=1)[:, None]
     u0 = u.mean(axis=0)
     u0 /= np.linalg.norm(u0)
-    dt = np.diff(t, prepend=t[0])
+    dt = np.diff(t, prepend=t[:1])  # theta(t[0]) = 0 (any constant: the fit below takes slopes only)
     theta = np.cumsum(gyr * dt[:, None], axis=0)
     y = u - np.cross(u0, theta)
     tc = t - t.mean()

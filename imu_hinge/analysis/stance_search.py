@@ -79,9 +79,8 @@ class StanceChoice:
 
 def _smooth(x: np.ndarray, n: int) -> np.ndarray:
     """Centred moving average over ``n`` rows of (N, k) ``x`` (shorter at the ends). Memory: the
-    running sum and the result only (ten hours of samples make these arrays large)."""
-    if n <= 1 or len(x) == 0:
-        return x
+    running sum and the result only (ten hours of samples make these arrays large). ``n`` >= 1; always a
+    new array (n = 1 and no rows included: callers may scale it in place)."""
     m, h = len(x), n // 2
     c = np.empty((m + 1, x.shape[1]))
     c[0] = 0.0
@@ -131,7 +130,7 @@ def _on_grid(t: np.ndarray, values: np.ndarray, grid: np.ndarray, max_gap_s: flo
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """(start, stop) index pairs of the True runs of ``mask``."""
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
+    return list(zip(np.flatnonzero(d > 0).tolist(), np.flatnonzero(d < 0).tolist(), strict=True))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -139,11 +138,11 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _mean_dir(s: SensorStream, t0: float, t1: float) -> np.ndarray | None:
-    m = _span(s, t0, t1)
-    if m.stop <= m.start:
+    acc = s.acc_m_s2[_span(s, t0, t1)]
+    if not len(acc):
         return None
-    a = s.acc_m_s2[m].mean(axis=0)
-    return _unit(a) if np.linalg.norm(a) > 0 else None
+    a = acc.mean(axis=0)
+    return _unit(a) if np.any(a) else None  # no direction in a zero mean
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
@@ -261,12 +260,10 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
 
 def _tilt_spread_deg(s: SensorStream, t0: float, t1: float) -> float:
     """How far gravity wanders (deg, max from its mean) over ``t0..t1``: the zero's uncertainty."""
-    m = _span(s, t0, t1)
-    if m.stop - m.start < 2:
-        return float("nan")
-    u = s.acc_m_s2[m] / np.linalg.norm(s.acc_m_s2[m], axis=1)[:, None]
-    mean = _unit(u.mean(axis=0))
-    return max(2.0, float(np.degrees(np.arccos(np.clip(u @ mean, -1, 1))).max()))  # sway: at least ~2 deg
+    u = s.acc_m_s2[_span(s, t0, t1)]  # at least one sample: the span is the first still moments
+    u = u / np.linalg.norm(u, axis=1)[:, None]
+    wander = np.degrees(np.arccos(np.clip(u @ _unit(u.mean(axis=0)), -1, 1)))
+    return float(wander.max(initial=2.0))  # sway: at least ~2 deg (one sample alone shows no wander)
 
 
 @dataclass(frozen=True)
@@ -308,7 +305,7 @@ def forward_directions(recording: Recording, up: dict[str, np.ndarray],
     if f_trunk is None:
         return out
     out[SENSOR_ROLES[1]] = f_trunk
-    forward_tipped = big & (-(v_trunk @ f_trunk) > math.sin(math.radians(p.min_tilt_deg)))
+    forward_tipped = -(v_trunk @ f_trunk) > math.sin(math.radians(p.min_tilt_deg))  # (all of them big ones)
     t_p, v_p = tilts[SENSOR_ROLES[0]]
     i = np.clip(np.searchsorted(t_p, t_trunk[forward_tipped]), 0, len(t_p) - 1)
     out[SENSOR_ROLES[0]] = _principal_forward(v_p[i], p)

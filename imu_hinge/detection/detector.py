@@ -135,7 +135,7 @@ class HingeDetector:
         r0, nr = int(st[_ROW0]), int(st[_NROWS])
         if r0 + nr + 2 > len(self._rows):  # the candidate's rows to the front, in a bigger table if needed
             rows = self._rows if 2 * nr + 4 <= len(self._rows) else np.empty((2 * len(self._rows), 4))
-            rows[:nr] = self._rows[r0:r0 + nr]
+            rows[:nr] = self._rows[r0:][:nr]
             self._rows, st[_ROW0] = rows, 0
         if int(st[_N_PEND]) + 2 > len(self._pend):
             self._pend = np.concatenate([self._pend, np.empty_like(self._pend)])
@@ -152,10 +152,7 @@ class HingeDetector:
 
     def _take_events(self, events: list[Event]) -> None:
         """Turn the loop's event table into event objects (and reps), in order; empty the tables."""
-        n_ev = int(self._st[_N_EV])
-        if n_ev == 0:
-            return
-        for kind, t, value, index in self._ev[:n_ev].tolist():
+        for kind, t, value, index in self._ev[:int(self._st[_N_EV])].tolist():
             idx = int(index)
             if kind == EV_STARTED:
                 self._cand_faults = []

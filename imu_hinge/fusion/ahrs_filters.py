@@ -49,9 +49,10 @@ class _AhrsFilter(OrientationFilter):
     def __init__(self, rate_hz: float) -> None:
         super().__init__(rate_hz)
         self._gap_dt_s = GAP_FACTOR * self.ts_s
-        self.q = np.array([1.0, 0.0, 0.0, 0.0])
-        self._bias_rad_s = np.zeros(3)
-        self._started = False
+        # set by reset(), which every filter's __init__ calls
+        self.q: np.ndarray
+        self._bias_rad_s: np.ndarray
+        self._started: bool
 
     def reset(self, acc_m_s2: np.ndarray | None = None, gyr_bias_rad_s: np.ndarray | None = None) -> None:
         """Start over: orientation from gravity ``acc_m_s2`` (3,) m/s^2 (else from the first sample);
@@ -149,7 +150,7 @@ class MahonyFilter(_AhrsFilter):
         self.k_p, self.k_i = float(k_p), float(k_i)
         from ahrs.filters import Mahony  # imported when used
 
-        self._ahrs = Mahony(frequency=self.rate_hz, k_P=self.k_p, k_I=max(self.k_i, 1e-300))
+        self._ahrs = Mahony(frequency=self.rate_hz, k_P=self.k_p)  # ahrs refuses k_I = 0 here: set it after
         self._ahrs.k_I = self.k_i
         self.reset()
 
@@ -197,14 +198,13 @@ class EkfFilter(_AhrsFilter):
         dq = quat_from_rate(gyr, gap_s)
         w, x, y, z = dq
         f = np.array([[w, -x, -y, -z], [x, w, z, -y], [y, -z, w, x], [z, y, -x, w]])  # q -> q * dq
+        # gyro noise: var_gyr * W W^T with W = (gap/2) [q * e_x, q * e_y, q * e_z], whose columns
+        # (unit q) are orthonormal and orthogonal to q, so W W^T = (gap/2)^2 (I - q q^T)
         q = self.q
-        wq = 0.5 * gap_s * np.vstack([-q[1:], q[0] * np.identity(3) + _skew(q[1:])])
-        self._ahrs.P = f @ self._ahrs.P @ f.T + self.var_gyr * wq @ wq.T
+        noise = 0.25 * gap_s ** 2 * (np.identity(4) - np.outer(q, q))
+        self._ahrs.P = f @ self._ahrs.P @ f.T + self.var_gyr * noise
         super()._bridge_gap(gyr, gap_s)
 
     def _step(self, gyr: np.ndarray, acc: np.ndarray) -> np.ndarray:
         return np.asarray(self._ahrs.update(self.q, gyr, acc, dt=self.ts_s), dtype=float)
 
-
-def _skew(v: np.ndarray) -> np.ndarray:
-    return np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])

@@ -129,9 +129,9 @@ class QuietWindowPlanner:
 
 # the estimator's integrals: Phi (3x3), B (3), A (3x3); a window's means: time, gravity (3), acc direction (3),
 # Phi (3x3), B (3). The same indices as the enums of _fusion_loops.c.
-_E_PHI, _E_B, _E_A, _E_LEN = 0, 9, 12, 21
+_E_A, _E_LEN = 12, 21  # (Phi at 0, B at 9: read by the C code only)
 _OUTSIDE_BATCH = 1024  # samples outside windows integrated together (at the latest)
-_W_T, _W_G, _W_ADIR, _W_PHI, _W_B, _W_LEN = 0, 1, 4, 7, 16, 19
+_W_T, _W_ADIR, _W_LEN = 0, 4, 19  # (gravity at 1, Phi at 7, B at 16: read by the C code only)
 
 
 @dataclass(frozen=True)
@@ -160,12 +160,12 @@ class QuietBiasEstimator:
     """
 
     def __init__(self, params: QuietBiasParams, rate_hz: float, bias_rad_s: np.ndarray,
-                 frame_quat_wxyz: np.ndarray | None = None) -> None:
+                 frame_quat_wxyz: np.ndarray) -> None:
         self.params = params
         self._min_n = max(2, int(round(params.min_window_s * rate_hz)))
         # strapdown frame <- filter's earth frame (vqf: quat6D = accQuat * gyrQuat); the
         # inclination corrections move it slowly, so it is re-read in every quiet window
-        q = np.array([1.0, 0.0, 0.0, 0.0]) if frame_quat_wxyz is None else np.asarray(frame_quat_wxyz, float)
+        q = np.asarray(frame_quat_wxyz, float)
         # the integrals (layout _E_*: the same as _fusion_loops.c): Phi = integral of R dt (strapdown frame <-
         # sensor frame), B = integral of R bias_used dt, A = the strapdown frame <- filter's earth frame
         self._e = np.zeros(_E_LEN)

@@ -46,7 +46,7 @@ class Reanchor:
         self.params = params or ReanchorParams()
         self.filter = flt
         self.rate_hz = rate_hz
-        self._n_quiet = max(1, int(round(self.params.quiet_s * rate_hz)))
+        self._n_quiet = int(round(self.params.quiet_s * rate_hz))  # 0 acts as 1: a still run is counted, then compared
         self.last_t = math.nan
         """Time (s) of the last sample seen."""
         self.settle_since_s = math.nan

@@ -205,15 +205,20 @@ class VqfFilter(OrientationFilter):
         out = np.empty((n, 4))
         gaps = [] if dt is None else np.flatnonzero(dt > self._gap_dt_s).tolist()
         start = 0
-        for i in [*gaps, n]:
-            if i > start:
-                out[start:i] = self.vqf.updateBatch(gyr[start:i], acc[start:i])["quat6D"]
-                self._last_gyr = gyr[i - 1].copy()
-            if i < n:
-                assert dt is not None
-                out[i] = self.update(gyr[i], acc[i], float(dt[i]))
+        for i in gaps:  # the stretch before each gap in one batch, the sample ending the gap on its own
+            self._batch(gyr, acc, start, i, out)
+            assert dt is not None
+            out[i] = self.update(gyr[i], acc[i], float(dt[i]))
             start = i + 1
+        self._batch(gyr, acc, start, n, out)
         return out
+
+    def _batch(self, gyr: np.ndarray, acc: np.ndarray, start: int, stop: int, out: np.ndarray) -> None:
+        """vqf's ``updateBatch`` over the samples ``start:stop`` (none: nothing), into ``out``."""
+        g = gyr[start:stop]
+        if len(g):
+            out[start:stop] = self.vqf.updateBatch(g, acc[start:stop])["quat6D"]
+            self._last_gyr = g[-1].copy()
 
     def _quats(self) -> np.ndarray:
         """vqf's quat6D and quat3D (strapdown ``gyrQuat``) now (8,): their ratio is ``accQuat``."""
