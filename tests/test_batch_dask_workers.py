@@ -51,3 +51,14 @@ def test_local_cluster_workers_unset_it_and_run_no_profiler() -> None:
     with connect("local:1") as client:
         assert list(client.run(state).values()) == [(None, "1", False, "1s")]  # housekeeping timers slowed
         assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler._tick_interval) == 1.0
+
+
+def test_the_command_side_loads_no_analysis_and_a_worker_preload_does() -> None:
+    """A ``--cluster`` command only hands out work: it starts without the pipeline (and pandas), which the
+    workers' preload imports before their first task."""
+    pytest.importorskip("distributed")
+    code = ("import sys; import imu_hinge.batch.dask_cluster as dc, imu_hinge.batch.tables; "
+            "mods = ('imu_hinge.analysis.pipeline', 'imu_hinge.recording', 'pandas'); "
+            "print([m in sys.modules for m in mods]); dc.dask_setup(None); print([m in sys.modules for m in mods[:2]])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[:2] == ["[False, False, False]", "[True, True]"], out

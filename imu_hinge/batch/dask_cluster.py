@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import importlib.metadata
 import json
 import logging
@@ -33,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from imu_hinge.batch.runner import Outcome, Setting, Task, _work, make_tasks, one_line
+from imu_hinge.batch.runner import ANALYSIS_MODULES, Outcome, Setting, Task, _work, make_tasks, one_line
 from imu_hinge.errors import ClusterError, UsageError
 from imu_hinge.extras import require
 from imu_hinge.jsonable import dumps
@@ -77,8 +78,11 @@ def dask_setup(worker: Any) -> None:
     :data:`LOCAL_WORKER_CONFIG`); glibc has then fixed its mmap threshold at 128 kB. This sets the
     thresholds to the ceiling glibc's own dynamic rule reaches (32 MiB mmap, 64 MiB trim), so the
     analysis' arrays are reused from the heap as in ``--jobs 1``. Does nothing off glibc or when
-    the variable is not set.
+    the variable is not set. Also imports the analysis (:data:`~imu_hinge.batch.runner.ANALYSIS_MODULES`),
+    so the worker's first task is not slower than the others.
     """
+    for module in ANALYSIS_MODULES:
+        importlib.import_module(module)
     if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
         return
     import ctypes

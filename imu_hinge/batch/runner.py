@@ -24,19 +24,26 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imu_hinge.analysis.analysis_params import AnalysisParams
 from imu_hinge.analysis.param_overrides import apply_overrides, parse_text
-from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.batch.inputs import GLOB_CHARS, Inputs, expand_inputs, is_batch_input
 from imu_hinge.errors import ImuHingeError, UsageError
-from imu_hinge.recording import load_recording
-from imu_hinge.samples import Recording
+
+if TYPE_CHECKING:
+    from imu_hinge.samples import Recording
+
+ANALYSIS_MODULES = ("imu_hinge.analysis.pipeline", "imu_hinge.recording")
+"""What an analysis imports, where it runs: a worker loads them before its first task (the process pool's
+forkserver, a Dask worker's preload); this module does not, so a ``--cluster`` command, which only hands
+out the work, starts without them."""
 
 
 def read_recording(path: str | Path, acc_unit: str = "auto", gyr_unit: str = "auto") -> Recording:
     """A session recording (``*.ihr.csv``) or an interchange CSV, as ``imu-hinge analyze`` reads it."""
+    from imu_hinge.recording import load_recording
+
     return load_recording(path, acc_unit=acc_unit, gyr_unit=gyr_unit)
 
 
@@ -101,6 +108,8 @@ class Outcome:
 def analyze_file(path: str | Path, setting: Setting, acc_unit: str = "auto", gyr_unit: str = "auto",
                  with_angles: bool = False) -> Outcome:
     """Analyse one file; every exception becomes a failed :class:`Outcome` with a one-line reason."""
+    from imu_hinge.analysis.pipeline import analyze
+
     cpu0_s = time.process_time()
     params = setting.params
     out = Outcome(str(path), setting.label, ok=False, fusion_method=params.fusion_method,
@@ -161,7 +170,7 @@ def _pool_context() -> Any:
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["imu_hinge.batch.runner"])
+        ctx.set_forkserver_preload(["imu_hinge.batch.runner", *ANALYSIS_MODULES])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -249,5 +258,5 @@ def _run_shared(tasks: list[Task], jobs: int, finish: Callable[[int, Outcome], N
     return sorted(i for i in retry if i >= 0) + list(range(nxt, len(tasks))) if retry else []
 
 
-__all__ = ["GLOB_CHARS", "Inputs", "Outcome", "Setting", "analyze_file", "expand_inputs", "is_batch_input",
-           "read_recording", "resolve_jobs", "run_batch", "sweep_settings"]
+__all__ = ["ANALYSIS_MODULES", "GLOB_CHARS", "Inputs", "Outcome", "Setting", "analyze_file", "expand_inputs",
+           "is_batch_input", "read_recording", "resolve_jobs", "run_batch", "sweep_settings"]
