@@ -320,6 +320,7 @@ def test_a_chunk_whose_worker_dies_is_sent_again_pair_by_pair(folder: Path, tmp_
     killed: list[str] = []
     try:
         with connect(c.address) as client:
+            client.wait_for_workers(2, timeout=60)  # connect() waits for the first only
             names = {a: w["name"] for a, w in client.scheduler_info()["workers"].items()}
 
             def kill_the_busy_worker() -> None:
