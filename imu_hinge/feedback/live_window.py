@@ -302,10 +302,9 @@ class LiveWindow(QMainWindow):
             self._dirty = False
         for role, lab in self.status_labels.items():
             lab.setText(status_text(self.status[role]))
-        now = time.perf_counter()
-        self._redraw_times.append(now)
+        self._redraw_times.append(t0)  # when the timer fired: the rate of the timer, not of how long paints took
         self.redraw_count += 1
-        self.redraw_cost_s.append(now - t0)
+        self.redraw_cost_s.append(time.perf_counter() - t0)
 
     def _set_lumbar(self, lum_deg: float) -> None:
         if not math.isfinite(lum_deg):
