@@ -165,7 +165,7 @@ def _increasing(role: str, t: np.ndarray, values: np.ndarray, path: Path,
     if len(t) < 10:
         raise RecordingFormatError(f"the {role} sensor has {len(t)} usable row(s); need both sensors with data",
                                    path=str(path))
-    t, keep, note = increasing_times(role, t, path, "sort the export or check the time column")
+    t, keep, note = increasing_times(role, t, path, "sort the export or check the time column", (values,))
     if note is not None:
         notes.append(note)
     return t, values if keep is None else values[keep]

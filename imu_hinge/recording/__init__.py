@@ -8,7 +8,8 @@ Modules: :mod:`.format` (the session format's layout), :mod:`.session_writer` (c
 :mod:`.session_reader` and :mod:`.interchange` (readers; plain interchange CSVs are parsed by the C
 scanner ``_interchange_scan``, anything else by pandas), :mod:`.checks` and :mod:`.frame_check`
 (input that reads fine but is silently wrong), :mod:`.sampling` (bounded looks at long recordings),
-:mod:`.time_order` (each sensor's time must increase; packet stamps spread).
+:mod:`.time_order` (each sensor's time must increase; packet stamps spread), :mod:`.sample_clock`
+(stamps scattered by arrival jitter put back on the sensor's regular clock).
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@
   spread, a few repeated rows dropped, with a warning;
 * **time unit**: ``time_s`` in ms, µs or ns is recognised from the sample interval, converted to
   seconds with a warning; an interval that gives no plausible rate in any unit is an error;
+* **jittered stamps** (:mod:`.sample_clock`): stamps that scatter around the sensor's regular
+  clock (stamped on arrival) are put back on that clock, with a warning;
 * **flat-lined sensor**: an accelerometer or gyroscope whose every sample is the same;
 * **too short**: less than :data:`MIN_DURATION_S` recorded by both sensors together;
 * **the same stream under both roles**: the thoracic data equal the sacrum data (also with a
@@ -28,6 +30,7 @@ import numpy as np
 
 from imu_hinge.errors import DataCheckError
 from imu_hinge.recording.frame_check import check_frames
+from imu_hinge.recording.sample_clock import regular_times
 from imu_hinge.recording.sampling import blocks, bounds, sample, step_s
 from imu_hinge.recording.time_order import increasing_times
 from imu_hinge.samples import SENSOR_ROLES, Recording, SensorStream
@@ -64,9 +67,9 @@ def checked(rec: Recording, *, gyr_unit: str = "auto", analysis: bool = True) ->
             streams[role] = s.rows(finite)
             warnings.append(f"{role}: {n_bad} sample(s) with NaN or infinite values: dropped")
     for role, s in list(streams.items()):  # time must increase; per-packet stamps spread, repeated rows dropped
-        t, keep, note = increasing_times(role, s.time_s, path)
+        t, keep, note = increasing_times(role, s.time_s, path, values=(s.acc_m_s2, s.gyr_rad_s))
         if note is not None:
-            streams[role] = replace(s, time_s=t) if keep is None else s.rows(keep)
+            streams[role] = replace(s if keep is None else s.rows(keep), time_s=t)
             warnings.append(note)
     _time_unit(streams, warnings, path)
     if analysis:
@@ -75,6 +78,8 @@ def checked(rec: Recording, *, gyr_unit: str = "auto", analysis: bool = True) ->
             if n < 10:
                 raise DataCheckError(f"the {role} sensor has {n} sample(s); analysis needs both sensors (sacrum and "
                                      "thoracic)", role=role, problem="missing_sensor", path=path)
+        for role in list(streams):
+            _dejitter(role, streams, warnings)
         for s in streams.values():
             _flat(s, path)
         _duration(streams, path)
@@ -112,6 +117,20 @@ def _time_unit(streams: dict[str, SensorStream], warnings: list[str], path: str 
             streams[role] = replace(s, time_s=s.time_s * f)
         warnings.append(f"time_s looks like {name} (median step {step:.4g}, {1.0 / (step * f):.0f} Hz); "
                         "converted to seconds")
+
+
+# -- jittered stamps ---------------------------------------------------------------------------
+def _dejitter(role: str, streams: dict[str, SensorStream], warnings: list[str]) -> None:
+    s = streams[role]
+    fitted = regular_times(s.time_s)
+    if fitted is None:
+        return
+    t, share = fitted
+    period_s = float(t[-1] - t[0]) / max(1, round(float(t[-1] - t[0]) / step_s(s)))
+    streams[role] = replace(s, time_s=t)
+    warnings.append(f"{role}: timestamps scatter by about {1e3 * share * period_s:.1f} ms ({100 * share:.0f}% of a "
+                    f"sample period; stamped on arrival?): put back on the sensor's regular {1.0 / period_s:.2f} Hz "
+                    "clock")
 
 
 # -- flat line, duration ---------------------------------------------------------------------

@@ -285,7 +285,7 @@ def _unit_check(name: str, data: np.ndarray, unit: str, warnings: list[str], pat
 def _stream(role: str, rows: tuple[np.ndarray, np.ndarray, np.ndarray], path: Path, warnings: list[str],
             acc_unit: str, gyr_unit: str) -> SensorStream:
     t, acc, gyr = rows
-    t, keep, note = increasing_times(role, t, path, "fix the clock or split the file")
+    t, keep, note = increasing_times(role, t, path, "fix the clock or split the file", (acc, gyr))
     if keep is not None:
         acc, gyr = acc[keep], gyr[keep]
     if note is not None:

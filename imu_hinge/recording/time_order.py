@@ -4,34 +4,59 @@ Time going backwards is an error (the clock or the row order is wrong; nothing t
 stamps are of two kinds. Many loggers (phone apps, BLE bridges) stamp every sample of a
 notification with the packet's one time: then most samples share a stamp, they are distinct
 samples, and they are spread evenly from their stamp up to the next one (:func:`spread_packet_times`).
-A few equal stamps are repeated rows: the first of each is kept. Either way a warning says so.
+A few equal stamps are either repeated rows (the same values again: the first of each is kept) or
+distinct samples that arrived together (spread like a packet's). Either way a warning says so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from imu_hinge.errors import RecordingFormatError
+from imu_hinge.recording.sample_clock import regular_times
 
 PACKET_SHARE = 0.3
 """More than this share of a stream's samples repeating the previous stamp: stamps are per packet."""
 
 
 def spread_packet_times(t: np.ndarray) -> np.ndarray:
-    """Samples sharing one (packet) stamp -> evenly spaced from that stamp up to the next one (s)."""
+    """Samples sharing one (packet) stamp -> evenly spaced from that stamp up to the next one (s).
+
+    When every stamp holds a multiple of one packet size (a radio that was held up delivers two
+    packets at once), the packets left the sensor on its regular clock: their stamps are put back on
+    it first (:func:`~.sample_clock.regular_times`: arrival stamps scatter by the radio's latency) and
+    a packet's samples are one sample period apart (a lost packet leaves a hole after the packet before
+    it instead of stretching that packet's samples)."""
+    return _spread(t)[0]
+
+
+def _spread(t: np.ndarray) -> tuple[np.ndarray, bool]:
+    """:func:`spread_packet_times` and whether the packets were put back on the sensor's clock."""
     stamps, first, counts = np.unique(t, return_index=True, return_counts=True)
+    size = int(np.gcd.reduce(counts[:-1])) if counts.size > 2 else 1
+    if size >= 2:
+        packets = np.repeat(stamps, -(-counts // size))  # each packet's stamp (the last one may be short)
+        fitted = regular_times(packets)
+        if fitted is not None:
+            i = np.arange(len(t))
+            return fitted[0][i // size] + (i % size) * (float(np.median(np.diff(fitted[0]))) / size), True
     steps = np.diff(stamps) / counts[:-1]
     steps = np.append(steps, np.median(steps) if steps.size else 0.0)
     within = np.arange(len(t)) - np.repeat(first, counts)
-    return np.repeat(stamps, counts) + within * np.repeat(steps, counts)
+    return np.repeat(stamps, counts) + within * np.repeat(steps, counts), False
 
 
 def increasing_times(role: str, t: np.ndarray, path: str | Path | None,
-                     fix: str = "fix the clock or sort the rows") -> tuple[np.ndarray, np.ndarray | None, str | None]:
+                     fix: str = "fix the clock or sort the rows",
+                     values: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, np.ndarray | None, str | None]:
     """``(time_s, rows to keep or None for all, warning or None)`` for one sensor's times in file order.
 
+    ``values``: the rows' data (arrays of N rows): a row equal to the one before it in time and in
+    every value is a repeated row (dropped); one with other values is a distinct sample stamped at
+    the same time (spread, as per-packet stamps are). Without ``values`` every repeat is a repeated row.
     Raises :class:`RecordingFormatError` when time goes backwards (``fix`` says what to do)."""
     dt = np.diff(t)
     back = np.flatnonzero(dt < 0)
@@ -45,12 +70,22 @@ def increasing_times(role: str, t: np.ndarray, path: str | Path | None,
     if not dup.size:
         return t, None, None
     if dup.size > PACKET_SHARE * len(t):
-        return spread_packet_times(t), None, (
-            f"{role}: timestamps are per packet ({len(t) / (len(t) - dup.size):.1f} samples share each): "
-            "spread evenly between consecutive stamps")
+        spread, on_clock = _spread(t)
+        how = ("the packets' stamps put back on the sensor's regular clock (they scatter by the link's latency), "
+               "their samples one period apart" if on_clock else "spread evenly between consecutive stamps")
+        return spread, None, (f"{role}: timestamps are per packet ({len(t) / (len(t) - dup.size):.1f} samples share "
+                              f"each): {how}")
+    same = np.ones(dup.size, bool)
+    for v in values:
+        same &= np.all((v[dup] == v[dup + 1]).reshape(dup.size, -1), axis=1)
     keep = np.ones(len(t), bool)
-    keep[dup + 1] = False
-    return t[keep], keep, f"{role}: {dup.size} duplicate timestamp(s): kept the first of each"
+    keep[dup[same] + 1] = False
+    notes = [f"{int(same.sum())} duplicate row(s) (same time, same values): kept the first of each"] * bool(same.any())
+    if same.all():
+        return t[keep], keep, f"{role}: {notes[0]}"
+    notes.append(f"{int((~same).sum())} sample(s) stamped at the same time as the one before (stamped on arrival?): "
+                 "spread evenly up to the next stamp")
+    return spread_packet_times(t[keep]), None if same.sum() == 0 else keep, f"{role}: " + "; ".join(notes)
 
 
 __all__ = ["PACKET_SHARE", "increasing_times", "spread_packet_times"]

@@ -1,0 +1,109 @@
+"""Jittered and per-arrival timestamps put back on the sensor's regular clock (recording/sample_clock.py).
+
+Truth comes from construction: stamps made from known sample times (a drifting clock, dropped
+samples) plus known jitter, and simulated sessions stamped on arrival (imu_hinge.simulation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from imu_hinge.analysis.pipeline import analyze
+from imu_hinge.recording import sample_clock, time_order
+from imu_hinge.recording.checks import checked
+from imu_hinge.recording.sample_clock import regular_times
+from imu_hinge.recording.time_order import increasing_times, spread_packet_times
+from imu_hinge.simulation import SCENARIOS, simulate
+
+
+def _clock(rate_hz: float, seconds: float, drop: float, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """True sample times of a sensor whose crystal is 80 ppm fast, with ``drop`` of samples lost."""
+    rng = np.random.default_rng(seed)
+    period = (1.0 + 80e-6) / rate_hz
+    k = np.flatnonzero(rng.random(int(seconds * rate_hz)) > drop)
+    return 3.2 + k * period, k, period
+
+
+@pytest.mark.parametrize("rate_hz", [25.0, 100.0, 400.0])
+def test_jittered_stamps_go_back_on_the_clock_with_every_drop_found(rate_hz: float) -> None:
+    true, k, period = _clock(rate_hz, 300.0, 0.01, 1)
+    rng = np.random.default_rng(2)
+    stamps = np.sort(true + rng.normal(0.0, 0.2 / rate_hz, true.size))  # jitter 20 % of a period
+    out = regular_times(stamps)
+    assert out is not None
+    t, share = out
+    assert 0.17 < share < 0.22  # the jitter told: measured 0.19
+    holes = np.rint(np.diff(t) / period)
+    wrong = int(np.sum(holes != np.diff(k)))
+    assert wrong <= 0.0003 * true.size  # measured 0 / 7,430 (25 Hz), 2 / 29,714 (100 Hz), 26 / 118,780 (400 Hz)
+    err = (t - true) - np.mean(t - true)
+    assert np.sqrt(np.mean(err ** 2)) < 0.02 * (1.0 / rate_hz)  # measured 0.010-0.014 of a period; raw jitter 0.2
+
+
+def test_regular_and_irregular_stamps_are_left_as_they_are() -> None:
+    true, _, period = _clock(100.0, 60.0, 0.01, 3)
+    rng = np.random.default_rng(4)
+    assert regular_times(true + rng.normal(0.0, 0.02 * period, true.size)) is None  # a sensor's own clock
+    assert regular_times(np.cumsum(rng.uniform(0.005, 0.015, 6000))) is None  # no regular clock behind them
+    assert regular_times(np.cumsum(rng.exponential(0.01, 6000))) is None
+
+
+def test_a_sensor_back_after_a_long_gap_on_a_new_phase() -> None:
+    a, _, period = _clock(100.0, 30.0, 0.0, 5)
+    b = a[-1] + 2.0037 + (a - a[0])  # lost for 2 s, back 0.37 of a period off the old phase
+    true = np.concatenate([a, b])
+    stamps = true + np.random.default_rng(6).normal(0.0, 0.15 * period, true.size)
+    out = regular_times(stamps)
+    assert out is not None
+    err = out[0] - true
+    assert np.ptp(err[:a.size]) < 0.025 * period and np.ptp(err[a.size:]) < 0.025 * period  # measured 0.016, 0.015
+
+
+def test_packets_stamped_on_arrival_go_back_on_the_clock() -> None:
+    true, _, period = _clock(100.0, 120.0, 0.0, 7)
+    rng = np.random.default_rng(8)
+    last = true[3::4]
+    arrival = np.round(np.maximum.accumulate(last + rng.exponential(0.010, last.size)), 3)  # held up: bursts
+    stamps = np.repeat(arrival, 4)[:true.size]
+    assert (np.diff(stamps) == 0).mean() > 0.75  # 0.752: two packets can share a stamp
+    t = spread_packet_times(stamps)
+    err = (t - true) - np.median(t - true)
+    assert np.max(np.abs(err)) < 0.045 * period  # measured 0.028; spread between the raw stamps: 8.1 periods
+
+
+def test_samples_sharing_a_stamp_are_kept_and_repeated_rows_dropped() -> None:
+    t = np.arange(100) * 0.01
+    t[[10, 50]] = t[[9, 49]]  # two samples stamped with the one before
+    vals = np.arange(100.0)[:, None]
+    vals[50] = vals[49]  # ... of which one is a repeated row
+    out, keep, note = increasing_times("sacrum", t, None, values=(vals,))
+    assert keep is not None and keep.sum() == 99 and not keep[50]
+    assert np.all(np.diff(out) > 0) and out.size == 99
+    assert note is not None and "1 duplicate row" in note and "1 sample(s) stamped at the same time" in note
+
+
+def test_a_session_stamped_on_arrival_reads_as_well_as_one_stamped_by_the_sensor(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = dataclasses.replace(SCENARIOS["arrival_stamps"], seed=7000)
+    sim = simulate(cfg)
+
+    def lumbar_rmse() -> float:
+        res = analyze(checked(sim.recording))
+        truth = np.interp(res.time_s, sim.truth_time_s, sim.truth_lumbar_flexion_deg)
+        m = np.isfinite(res.lumbar_flexion_deg)
+        return float(np.sqrt(np.mean((res.lumbar_flexion_deg[m] - truth[m]) ** 2)))
+
+    fitted = lumbar_rmse()
+    sensor_clock = simulate(dataclasses.replace(cfg, arrival_latency_s=0.0))
+    res = analyze(checked(sensor_clock.recording))
+    truth = np.interp(res.time_s, sensor_clock.truth_time_s, sensor_clock.truth_lumbar_flexion_deg)
+    own = float(np.sqrt(np.nanmean((res.lumbar_flexion_deg - truth) ** 2)))
+    assert fitted < 1.3 * own  # measured 0.33 vs 0.29 deg
+    for module in (sample_clock, time_order):  # the stage planted out: the spread raw stamps make false gaps
+        monkeypatch.setattr(module, "regular_times", lambda t: None)
+    import imu_hinge.recording.checks as checks
+    monkeypatch.setattr(checks, "regular_times", lambda t: None)
+    assert lumbar_rmse() > 3 * fitted  # measured 1.83 deg
