@@ -5,7 +5,9 @@ measured on this code (seed 7000, the first seed of ``benchmarks/accuracy_sim.py
 below. A change that makes any family more than 10 % worse fails here: look at why before you
 restate a number. A change that makes a family better should restate it (tighter), so the guard
 keeps following the code. Families: every scenario of :data:`imu_hinge.simulation.SCENARIOS` with
-reps (the walking-only one has no hinge to define the sagittal plane).
+reps (the walking-only one has no hinge to define the sagittal plane). Each session goes through the
+input checks first, as a user's recording does (cheap_sensor's and arrival_stamps' scattered stamps are
+put back on the sensors' clocks there: without that, 0.907/0.625 and 1.828/2.001 deg).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 import pytest
 
 from imu_hinge.analysis.pipeline import analyze
+from imu_hinge.recording.checks import checked
 from imu_hinge.simulation import SCENARIOS, simulate
 
 SEED = 7000
@@ -27,14 +30,14 @@ STATED: dict[str, tuple[float, float]] = {
     "lockout_arch": (0.290, 0.267), "kb_swings": (0.316, 0.340), "kb_swings_rounding": (0.344, 0.359),
     "long_holds": (0.238, 0.310), "fatigue_set": (0.264, 0.210), "good_morning": (0.330, 0.225),
     "wall_hinge": (0.240, 0.171), "walk_between": (0.294, 0.924), "mixed_mount": (0.280, 0.267),
-    "high_bias": (0.563, 0.901), "cheap_sensor": (0.907, 0.625), "low_rate_drops": (0.357, 0.287),
+    "high_bias": (0.563, 0.901), "cheap_sensor": (0.756, 0.448), "low_rate_drops": (0.357, 0.287),
     "unequal_rates": (0.285, 0.234), "rate_25hz": (0.359, 0.301), "rate_400hz": (0.339, 0.261),
     "mixed": (0.528, 0.613), "no_quiet_start": (0.308, 0.361), "standing_sway": (0.302, 0.284),
     "seated_bends": (0.532, 0.605), "side_bends_twists": (0.307, 0.278), "walk_stairs": (0.300, 0.712),
     "soft_tissue": (1.156, 1.141), "bias_warmup": (0.619, 0.423), "coloured_noise": (1.065, 0.703),
     "outage_return": (0.372, 0.291), "sensor_slip": (3.900, 3.861), "bad_start_side_bend": (0.304, 0.329),
     "bad_start_twist": (0.285, 0.269), "bad_start_back_bend": (0.297, 0.300), "bad_start_walk": (0.272, 0.802),
-    "bad_start_sit_down": (0.301, 0.448),
+    "bad_start_sit_down": (0.301, 0.448), "arrival_stamps": (0.327, 0.268),
 }
 
 
@@ -53,7 +56,7 @@ def _rmse(sim, res, col: str) -> float:
 @pytest.mark.parametrize("family", sorted(STATED))
 def test_family_no_worse_than_stated(family: str) -> None:
     sim = simulate(dataclasses.replace(SCENARIOS[family], seed=SEED))
-    res = analyze(sim.recording)
+    res = analyze(checked(sim.recording))  # as users get it: the input checks first
     lumbar = _rmse(sim, res, "lumbar_flexion_deg")
     segment = max(_rmse(sim, res, "pelvic_tilt_deg"), _rmse(sim, res, "trunk_flexion_deg"))
     stated_lumbar, stated_segment = STATED[family]

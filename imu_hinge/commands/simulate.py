@@ -17,7 +17,7 @@ from imu_hinge.errors import UsageError
 _SAME = ("exercise", "seed", "rate_hz", "thoracic_rate_hz", "mount_sacrum", "mount_thoracic", "gyro_bias_dps",
          "acc_bias_m_s2", "gyro_noise_rad_s", "acc_noise_m_s2", "scale_error", "duration_s", "fatigue_creep_deg",
          "rest_s", "walk_after_s", "heading_deg", "clock_ppm", "thoracic_offset_s", "jitter_s", "wobble_deg",
-         "stand_start_s", "truth_rate_hz", "name")
+         "stand_start_s", "truth_rate_hz", "name", "arrival_latency_s", "arrival_packet")
 _FIELDS = {**{k: k for k in _SAME}, "reps": "n_reps", "sets": "n_sets", "drops": "drop_fraction",
            "rounding": "rounding_frac", "back_first": "back_first_frac", "lockout_arch": "lockout_arch_frac"}
 _NOISELESS = dict(gyro_bias_dps=0.0, gyro_bias_walk_dps_rt_s=0.0, gyro_noise_rad_s=0.0, acc_noise_m_s2=0.0,
@@ -67,6 +67,10 @@ def register(subparsers: Any) -> None:
     sens.add_argument("--clock-ppm", type=float, help="sensor clock error bound, ppm")
     sens.add_argument("--jitter-s", type=float, help="timestamp jitter (standard deviation), s")
     sens.add_argument("--thoracic-offset-s", type=float, help="sync error of the thoracic stream, s")
+    sens.add_argument("--arrival-latency-s", type=float,
+                      help="stamp samples when they arrive (a phone app or BLE bridge): the radio's latency, mean s")
+    sens.add_argument("--arrival-packet", type=int,
+                      help="samples per notification with --arrival-latency-s (default 1)")
     sens.add_argument("--noiseless", action="store_true", help="ideal sensors: no bias, noise, clock errors")
     body = p.add_argument_group("body")
     body.add_argument("--heading-deg", type=float, help="body heading (default: random)")

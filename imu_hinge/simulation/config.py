@@ -72,6 +72,11 @@ class SimConfig:
     Clocks: each sensor's oscillator is off by up to ``+-clock_ppm`` while the host stamps
     samples at the nominal rate (so the stamps drift), plus ``jitter_s`` (std) of timestamp
     noise; the thoracic stamps are late by ``thoracic_offset_s`` (a synchronisation error).
+    ``arrival_latency_s`` > 0: the host stamps each notification of ``arrival_packet`` samples
+    when it arrives instead (a phone app or BLE bridge): the radio's latency, exponential with
+    that mean, held in order (a late notification holds up the ones behind it), stamps in whole
+    ms; a lost notification loses its samples. The host clock is set so the latency's mean and
+    the packet's depth read as no delay (a constant delay of every angle is not the analysis' error).
     ``drop_fraction`` of the rows are removed, ``drop_burst_share`` of them in bursts.
     ``sample_averaging``: each sample is the mean over its sample period (ODR-matched
     low-pass) rather than an instantaneous value; ``adc_bits`` 0 turns quantisation off.
@@ -137,6 +142,8 @@ class SimConfig:
     sample_averaging: bool = True
     clock_ppm: float = 30.0
     jitter_s: float = 0.0002
+    arrival_latency_s: float = 0.0
+    arrival_packet: int = 1
     thoracic_offset_s: float = 0.0
     drop_fraction: float = 0.0
     drop_burst_share: float = 0.5

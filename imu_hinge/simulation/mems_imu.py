@@ -130,6 +130,17 @@ def coloured(white: np.ndarray, colour: str, ar_coef: float) -> np.ndarray:
     return pink * (sigma / np.maximum(pink.std(axis=0), 1e-300))
 
 
+def _arrival_stamps(stamp: np.ndarray, packet: int, latency_s: float, period_s: float,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Host stamps of samples sent ``packet`` to a notification: each notification's arrival (its last
+    sample's time + exponential latency, in order, whole ms), less the mean latency and the packet's depth."""
+    n = len(stamp)
+    last = stamp[np.minimum(np.arange(0, n, packet) + packet - 1, n - 1)]
+    arrival = np.maximum.accumulate(last + rng.exponential(latency_s, last.size))
+    first = np.round(arrival - latency_s - (packet - 1) * period_s, 3)
+    return np.repeat(first, packet)[:n]
+
+
 def drop_mask(n: int, fraction: float, burst_share: float, rng: np.random.Generator) -> np.ndarray:
     """Keep-mask (n,) removing exactly ``round(fraction * n)`` rows: a ``burst_share`` of them in
     bursts of 3..25 consecutive samples, the rest singly. First and last rows are always kept."""
@@ -216,7 +227,12 @@ def sample_sensor(kin: SensorKinematics, grid_t: np.ndarray, real: SensorRealisa
     gyr, gyr_clip = _quantise(gyr, np.deg2rad(cfg.gyro_range_dps), cfg.adc_bits)
     jitter = np.clip(rng.normal(0.0, cfg.jitter_s, n), -0.3 * nominal_s, 0.3 * nominal_s)
     stamp = first_s + k * nominal_s + real.time_offset_s + jitter
-    keep = drop_mask(n, cfg.drop_fraction, cfg.drop_burst_share, rng) & (stamp >= 0.0)
+    if cfg.arrival_latency_s > 0:
+        stamp = _arrival_stamps(stamp, cfg.arrival_packet, cfg.arrival_latency_s, nominal_s, rng)
+        per_packet = drop_mask(-(-n // cfg.arrival_packet), cfg.drop_fraction, cfg.drop_burst_share, rng)
+        keep = np.repeat(per_packet, cfg.arrival_packet)[:n] & (stamp >= 0.0)
+    else:
+        keep = drop_mask(n, cfg.drop_fraction, cfg.drop_burst_share, rng) & (stamp >= 0.0)
     if cfg.outage_s is not None and real.role == cfg.outage_role:  # the link is lost, the sensor runs on
         keep &= (stamp < cfg.outage_s[0]) | (stamp >= cfg.outage_s[1])
     q = _orientation_at(grid_t, kin.orientation, tau[keep])

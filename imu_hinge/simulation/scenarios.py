@@ -58,6 +58,8 @@ SCENARIOS: dict[str, SimConfig] = {
         _make("walk_stairs", exercise="rdl", n_reps=3, n_sets=3, rest_s=10.0, rounding_frac=0.3,
               between_sets_moves=("walk", "stairs")),
         _make("soft_tissue", exercise="rdl", n_reps=8, tissue_deg=2.5, rounding_frac=0.3),
+        _make("arrival_stamps", exercise="rdl", n_reps=8, rounding_frac=0.3, arrival_latency_s=0.008,
+              arrival_packet=4, drop_fraction=0.01),
         _make("bias_warmup", exercise="rdl", n_reps=6, n_sets=2, rest_s=12.0, gyro_bias_warmup_dps=1.5,
               gyro_bias_warmup_tau_s=60.0, gyro_bias_walk_dps_rt_s=0.0, rounding_frac=0.3),
         _make("coloured_noise", exercise="rdl", n_reps=8, noise_colour="pink", gyro_noise_rad_s=0.006,
