@@ -45,6 +45,8 @@ WINDOWS = (32, 128, 512)
 """Samples per phase window: a first pass with short windows (tolerates a period off by ~1 %), then long ones."""
 MIN_PART = 16
 """Parts with fewer samples keep their stamps."""
+CENTRE_PASSES = 2
+"""Times the clock's phase is re-centred on the stamps' mean offset from their indices."""
 COARSE_SPAN, COARSE_RANGE = 256, (0.9, 1.1)
 """The first guess of the period: how well four stretches of this many stamps line up, for periods
 within this range of the median interval (in steps that move a stretch's end by a quarter period)."""
@@ -111,22 +113,30 @@ def _fit_part(t: np.ndarray, period: float) -> np.ndarray | None:
     if r < math.exp(-2.0 * math.pi ** 2 * MAX_JITTER_SHARE ** 2):  # resultant length of that jitter
         return None
     p = np.interp(t, centres, phase)  # clock phase (periods) at each sample
+    u = (t - t0) / period
     # sample i's index is i + the holes (dropped samples) before it: a count that never falls. Its
     # stamp in periods, less the phase and i, is that count plus the jitter: the closest count that
     # never falls (isotonic regression), rounded, puts a late or early sample back beside its neighbours
     i = np.arange(len(t), dtype=float)
-    holes = np.rint(isotonic_regression((t - t0) / period - p - i).x)
-    k = i + holes
-    return t0 + (k + np.interp(t, centres, phase)) * period
+    edges = np.linspace(0, len(t), len(centres) + 1).astype(int)[:-1]
+    for _ in range(CENTRE_PASSES):
+        k = i + np.rint(isotonic_regression(u - p - i).x)
+        # a skewed latency (a long tail of late stamps) puts the circular mean off the middle of the
+        # stamps' spread, and the rounding above slips by one on long stretches: centre on the mean
+        resid = u - p - k
+        p = p + np.interp(t, centres, np.add.reduceat(resid, edges) / np.diff(np.r_[edges, len(t)]))
+    k = i + np.rint(isotonic_regression(u - p - i).x)
+    return t0 + (k + p) * period
 
 
-def regular_times(t: np.ndarray) -> tuple[np.ndarray, float] | None:
+def regular_times(t: np.ndarray, min_share: float = MIN_JITTER_SHARE) -> tuple[np.ndarray, float] | None:
     """``(times on the sensor's regular clock, jitter share of a period)`` for increasing stamps ``t`` (s),
-    or None when they need nothing (regular already, too few) or fit no regular clock."""
+    or None when they need nothing (regular already: jitter below ``min_share``; too few) or fit no
+    regular clock."""
     if len(t) < MIN_PART:
         return None
     share = jitter_share(t)
-    if share < MIN_JITTER_SHARE:
+    if share < min_share:
         return None
     period = float(np.median(np.diff(t)))
     cuts = np.flatnonzero(np.diff(t) > SPLIT_PERIODS * period) + 1

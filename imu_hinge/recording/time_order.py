@@ -18,6 +18,9 @@ import numpy as np
 from imu_hinge.errors import RecordingFormatError
 from imu_hinge.recording.sample_clock import regular_times
 
+WHOLE_PACKETS = 0.95
+"""Per-packet stamps are fitted per packet when at least this share of the stamps hold whole packets
+(the rest: packets cut short, where the link was lost)."""
 PACKET_SHARE = 0.3
 """More than this share of a stream's samples repeating the previous stamp: stamps are per packet."""
 
@@ -25,24 +28,27 @@ PACKET_SHARE = 0.3
 def spread_packet_times(t: np.ndarray) -> np.ndarray:
     """Samples sharing one (packet) stamp -> evenly spaced from that stamp up to the next one (s).
 
-    When every stamp holds a multiple of one packet size (a radio that was held up delivers two
-    packets at once), the packets left the sensor on its regular clock: their stamps are put back on
-    it first (:func:`~.sample_clock.regular_times`: arrival stamps scatter by the radio's latency) and
-    a packet's samples are one sample period apart (a lost packet leaves a hole after the packet before
-    it instead of stretching that packet's samples)."""
+    When the stamps hold whole packets of one size (a radio that was held up delivers two at once; a
+    few packets may be cut short where the link was lost), the packets left the sensor on its regular
+    clock: their stamps are put back on it first (:func:`~.sample_clock.regular_times`: arrival stamps
+    scatter by the radio's latency) and a packet's samples are one sample period apart (a lost packet
+    leaves a hole after the packet before it instead of stretching that packet's samples)."""
     return _spread(t)[0]
 
 
 def _spread(t: np.ndarray) -> tuple[np.ndarray, bool]:
     """:func:`spread_packet_times` and whether the packets were put back on the sensor's clock."""
     stamps, first, counts = np.unique(t, return_index=True, return_counts=True)
-    size = int(np.gcd.reduce(counts[:-1])) if counts.size > 2 else 1
-    if size >= 2:
-        packets = np.repeat(stamps, -(-counts // size))  # each packet's stamp (the last one may be short)
-        fitted = regular_times(packets)
+    sizes, seen = np.unique(counts, return_counts=True)
+    size = int(sizes[np.argmax(seen)])  # the usual packet; a stamp may hold several (a burst) or one cut short
+    if size >= 2 and counts.size > 2 and np.mean(counts % size == 0) >= WHOLE_PACKETS:
+        n_packets = -(-counts // size)
+        packets = np.repeat(stamps, n_packets)  # each packet's stamp
+        fitted = regular_times(packets, min_share=0.0)  # even a small jitter: a burst shares stamps
         if fitted is not None:
-            i = np.arange(len(t))
-            return fitted[0][i // size] + (i % size) * (float(np.median(np.diff(fitted[0]))) / size), True
+            j = np.arange(len(t)) - np.repeat(first, counts)  # a sample's place in its stamp's group
+            packet = np.repeat(np.cumsum(n_packets) - n_packets, counts) + j // size
+            return fitted[0][packet] + (j % size) * (float(np.median(np.diff(fitted[0]))) / size), True
     steps = np.diff(stamps) / counts[:-1]
     steps = np.append(steps, np.median(steps) if steps.size else 0.0)
     within = np.arange(len(t)) - np.repeat(first, counts)
