@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from imu_hinge.analysis.pipeline import analyze
+from imu_hinge.errors import RecordingFormatError
 from imu_hinge.recording import sample_clock, time_order
 from imu_hinge.recording.checks import checked
 from imu_hinge.recording.sample_clock import regular_times
@@ -107,3 +108,30 @@ def test_a_session_stamped_on_arrival_reads_as_well_as_one_stamped_by_the_sensor
     import imu_hinge.recording.checks as checks
     monkeypatch.setattr(checks, "regular_times", lambda t, **_: None)
     assert lumbar_rmse() > 3 * fitted  # measured 1.83 deg
+
+
+def test_stamps_computed_back_from_arrival_may_step_back_and_are_put_on_the_clock() -> None:
+    true, _, period = _clock(100.0, 200.0, 0.0, 9)
+    rng = np.random.default_rng(10)
+    k = np.arange(true.size)
+    arrival = true[3::4] + 0.005 + rng.exponential(0.006, true[3::4].size)
+    stamps = np.repeat(arrival, 4)[:true.size] - (3 - k % 4) * period  # each packet's samples counted back
+    assert (np.diff(stamps) < 0).sum() > 100  # packets overlap when the latency falls: 479 steps back
+    t, keep, note = increasing_times("sacrum", stamps, None)
+    assert keep is None and note is not None and "steps back" in note and np.all(np.diff(t) > 0)
+    err = (t - true) - np.median(t - true)
+    assert np.max(np.abs(err)) < 0.25 * period  # measured 0.15; the raw stamps step back by up to 3.8
+
+
+@pytest.mark.parametrize("fault", ["clock reset", "files joined", "rows swapped"])
+def test_time_that_really_goes_back_is_still_an_error(fault: str) -> None:
+    true, _, _ = _clock(100.0, 100.0, 0.0, 11)
+    t = true.copy()
+    if fault == "clock reset":
+        t[4000:] -= t[4000] - 0.1
+    elif fault == "files joined":
+        t = np.r_[true[:5000], true[:5000]]
+    else:
+        t[[2000, 2001]] = t[[2001, 2000]]
+    with pytest.raises(RecordingFormatError, match="time goes backwards"):
+        increasing_times("sacrum", t, None)

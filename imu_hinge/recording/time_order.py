@@ -1,6 +1,8 @@
 """Each sensor's time must increase: one rule for every reader (interchange CSV, import).
 
-Time going backwards is an error (the clock or the row order is wrong; nothing to guess). Equal
+Time going backwards is an error (the clock or the row order is wrong; nothing to guess), unless it
+steps back rarely and by a few sample periods at most around a regular clock: stamps computed back
+from arrival times (packets overlap when the latency falls), put back on the sensor's clock. Equal
 stamps are of two kinds. Many loggers (phone apps, BLE bridges) stamp every sample of a
 notification with the packet's one time: then most samples share a stamp, they are distinct
 samples, and they are spread evenly from their stamp up to the next one (:func:`spread_packet_times`).
@@ -18,6 +20,12 @@ import numpy as np
 from imu_hinge.errors import RecordingFormatError
 from imu_hinge.recording.sample_clock import regular_times
 
+MAX_BACK_SHARE, MAX_BACK_PERIODS = 0.1, 20.0
+"""Stamps that step back at most this share of the time, by at most this many sample periods, and fit
+a regular clock are scattered arrival stamps (put back on the clock); anything else is an error."""
+MIN_BACK_STEPS = 3
+"""... and at least this many times: a pair of rows out of order in regular stamps is an error (the file's
+order is in question, not the stamps' scatter)."""
 WHOLE_PACKETS = 0.95
 """Per-packet stamps are fitted per packet when at least this share of the stamps hold whole packets
 (the rest: packets cut short, where the link was lost)."""
@@ -55,6 +63,20 @@ def _spread(t: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.repeat(stamps, counts) + within * np.repeat(steps, counts), False
 
 
+def _scattered_back(t: np.ndarray, dt: np.ndarray, back: np.ndarray) -> np.ndarray | None:
+    """Stamps that step back only a little and rarely, around a regular clock (a logger that stamps a
+    packet's samples back from its arrival: packets overlap when the latency falls) -> the times on
+    that clock, in file order; None for anything else (rows out of order, a clock reset)."""
+    period = float(np.median(dt))
+    if (not period > 0 or back.size > MAX_BACK_SHARE * dt.size or back.size < MIN_BACK_STEPS
+            or -float(dt[back].min()) > MAX_BACK_PERIODS * period):
+        return None
+    fitted = regular_times(t, min_share=0.0)
+    if fitted is None or float(np.max(np.abs(fitted[0] - t))) > MAX_BACK_PERIODS * period:
+        return None
+    return fitted[0]
+
+
 def increasing_times(role: str, t: np.ndarray, path: str | Path | None,
                      fix: str = "fix the clock or sort the rows",
                      values: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, np.ndarray | None, str | None]:
@@ -67,6 +89,12 @@ def increasing_times(role: str, t: np.ndarray, path: str | Path | None,
     dt = np.diff(t)
     back = np.flatnonzero(dt < 0)
     if back.size:
+        scattered = _scattered_back(t, dt, back)
+        if scattered is not None:
+            return scattered, None, (
+                f"{role}: time steps back {back.size} time(s), by up to {-float(dt[back].min()) / np.median(dt):.1f} "
+                "sample periods (stamps computed from arrival times scatter around the sensor's clock): put back "
+                "on the sensor's regular clock")
         i = int(back[0])
         raise RecordingFormatError(
             f"time goes backwards for the {role} sensor ({t[i + 1]:.6f} s after {t[i]:.6f} s, sample {i + 2} of "
