@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -238,3 +239,66 @@ def test_the_stance_smoothing_is_centred(n: int) -> None:
     inside = slice(h, 40 - n + h + 1)
     np.testing.assert_allclose(out[inside, 0], x[inside, 0] - (0.5 if n % 2 == 0 else 0.0), atol=1e-12)
     np.testing.assert_allclose(out[:, 1], 3.0, atol=1e-12)
+
+
+def _postures(segments: list[tuple[float, Any, float, float]], bias: np.ndarray, mount: np.ndarray,
+              rate: float = 100.0) -> Recording:
+    """Both sensors through ``segments`` of (duration_s, tilt_from_deg or tilt(s) -> deg, tilt_to_deg,
+    turn_rad_s): the tilt towards +y eased from one value to the other (or given as a function of the
+    segment's time), with a turn about gravity; standing up = +x in the body, ``mount`` (3, 3) turns it
+    into the sensor frame. Exact geometry (du/dt = u x w) and a constant gyro ``bias`` (3,) rad/s."""
+    angs, turns = [], []
+    for dur, a0, a1, turn in segments:
+        n = int(round(dur * rate))
+        x = np.arange(n) / n
+        angs.append(np.radians(a0(x * dur) if callable(a0) else a0 + (a1 - a0) * (1 - np.cos(np.pi * x)) / 2))
+        turns.append(np.full(n, turn))
+    ang, turn_rad_s = np.concatenate(angs), np.concatenate(turns)
+    t = np.arange(len(ang)) / rate
+    up = np.c_[np.cos(ang), np.sin(ang), np.zeros_like(ang)]
+    gyr = np.c_[np.zeros_like(t), np.zeros_like(t), -np.gradient(ang, t)] + turn_rad_s[:, None] * up
+    return Recording({role: SensorStream(role, t + 0.004 * k, 9.81 * up @ mount.T, gyr @ mount.T + bias)
+                      for k, role in enumerate(("sacrum", "thoracic"))})
+
+
+def _mount(deg: float) -> np.ndarray:
+    """A sensor strapped at an angle (gravity along no axis of it)."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_euler("zyx", [deg, deg / 2, -deg / 3], degrees=True).as_matrix()
+
+
+@pytest.mark.parametrize("mount_deg", [0.0, 25.0, 45.0])
+def test_a_short_stance_takes_its_gyro_bias_from_a_later_long_held_hinge(mount_deg: float) -> None:
+    """0.9 s of quiet standing (shorter than bias_min_s) while turning slowly about gravity (0.05 rad/s: a
+    plain mean takes the turn for bias), then a 40 deg hinge held still for 4 s: the stance is the short
+    stand, its gyro bias the held hinge's, which has no turn in it. At 25 and 45 deg mounts gravity
+    returns to exactly the start's direction, whose cosine rounds above 1 (numpy 2.4)."""
+    bias = np.array([0.01, -0.02, 0.015])
+    mount = _mount(mount_deg)
+    rec = _postures([(1.4, 0, 0, 0.05), (1.0, 0, 40, 0), (4.0, 40, 40, 0), (1.0, 40, 0, 0), (3.0, 0, 0, 0)],
+                    bias, mount)
+    choice = choose_stance(rec)
+    assert choice.how == "quiet" and not choice.warnings
+    assert choice.result.start_s < 0.01 and 0.5 <= choice.result.end_s - choice.result.start_s < 1.0  # 0.90 s
+    for e in choice.result.sensors.values():
+        # measured 1e-16 (the stand's own mean would be 0.05 off, the turn)
+        assert np.abs(e.gyr_bias_rad_s - bias).max() < 1e-6
+
+
+def test_a_recording_never_upright_and_still_pools_the_bias_of_a_later_held_hinge() -> None:
+    """0.3 s still (turning slowly about gravity, 0.05 rad/s), then a wobble that never settles, a 40 deg
+    hinge held 4 s and more wobble: no quiet upright stretch, the zero is the start, and the gyro bias
+    across the held hinge's gravity comes from the hinge (the start's own estimate is 0.05 * sin 40 =
+    0.032 rad/s off there)."""
+    bias = np.array([0.01, -0.02, 0.015])
+    wobble = lambda s: 8 * np.sin(2 * np.pi * s)  # noqa: E731
+    rec = _postures([(0.3, 0, 0, 0.05), (3.0, wobble, 0, 0), (1.0, 0, 40, 0), (4.0, 40, 40, 0),
+                     (1.0, 40, 0, 0), (3.0, wobble, 0, 0)], bias, np.eye(3))
+    choice = choose_stance(rec)
+    assert choice.how == "start"
+    assert choice.result.end_s < 0.3
+    g = np.array([math.cos(math.radians(40)), math.sin(math.radians(40)), 0.0])
+    for e in choice.result.sensors.values():
+        err = e.gyr_bias_rad_s - bias
+        assert np.linalg.norm(err - g * (g @ err)) < 0.001  # measured 0.0003
