@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -302,3 +303,27 @@ def test_a_recording_never_upright_and_still_pools_the_bias_of_a_later_held_hing
     for e in choice.result.sensors.values():
         err = e.gyr_bias_rad_s - bias
         assert np.linalg.norm(err - g * (g @ err)) < 0.001  # measured 0.0003
+
+
+def test_a_stance_after_a_movement_leaves_out_the_settling() -> None:
+    """A wobble that stops dead at upright after 2.5 s, then 3 s of still standing: the stance starts
+    settle_s (0.3 s) after the motion stopped, not before."""
+    wobble = lambda s: 8 * np.sin(2 * np.pi * s)  # noqa: E731
+    rec = _postures([(2.5, wobble, 0, 0), (3.0, 0, 0, 0), (1.0, 0, 40, 0), (2.0, 40, 40, 0)], np.zeros(3), np.eye(3))
+    choice = choose_stance(rec)
+    assert choice.how == "quiet"
+    assert 0.3 <= choice.result.start_s - 2.5 < 0.4  # measured 0.324 (the smoothing: the rate falls 0.02 s late)
+
+
+def test_a_recording_that_starts_mid_movement_says_how_far_its_zero_wanders() -> None:
+    """Recording from the middle of a fast lean (0 -> 20 deg in 0.15 s), then a wobble that never settles:
+    the zero is the first 0.1 s, over which gravity tilts from 0 to 15 deg (geometry), so it wanders
+    between 7.5 and 15 deg from its mean: the warning says so (not the 2 deg floor of quiet sway)."""
+    def lean(s: np.ndarray) -> np.ndarray:
+        return 10 * (1 - np.cos(np.pi * np.minimum(s, 0.15) / 0.15)) + 8 * np.sin(2 * np.pi * np.maximum(s - 0.15, 0))
+
+    choice = choose_stance(_postures([(6.0, lean, 0, 0)], np.zeros(3), np.eye(3)))
+    assert choice.how == "start" and choice.result.end_s - choice.result.start_s == pytest.approx(0.1)
+    (warning,) = choice.warnings
+    m = re.search(r"uncertain by about (\d+) deg", warning)
+    assert m is not None and 7.5 <= int(m.group(1)) <= 15  # measured 9
