@@ -182,3 +182,11 @@ def test_only_the_first_sample_starts_a_filter_not_given_gravity(method: str) ->
     for _ in range(10):
         q = f.update(np.zeros(3), acc)
     assert 0.05 < _tilt_deg(q) < 0.3
+
+
+@pytest.mark.parametrize(("gyr_shape", "acc_shape"), [((100, 3), (99, 3)), ((100, 2), (100, 2)), ((100, 3), (100, 4))])
+def test_gyro_and_accelerometer_arrays_of_other_shapes_are_refused_with_both_shapes(
+        gyr_shape: tuple[int, int], acc_shape: tuple[int, int]) -> None:
+    with pytest.raises(UsageError, match=rf"must both have shape \(N, 3\), got \({gyr_shape[0]}, {gyr_shape[1]}\), "
+                                         rf"\({acc_shape[0]}, {acc_shape[1]}\)$"):
+        estimate_orientation(np.zeros(gyr_shape), np.full(acc_shape, 5.0), 100.0)
