@@ -164,3 +164,25 @@ def test_a_reps_numbers_are_written_to_four_decimals() -> None:
     assert len(floats) > 10 and any(v != round(v, 3) for v in floats.values() if np.isfinite(v))
     for k, v in vars(rep).items():
         assert d[k] == (round(v, 4) if isinstance(v, float) else v) or (v != v and d[k] != d[k]), k
+
+
+def test_three_hundred_reps_whose_lockout_windows_are_all_open_at_once() -> None:
+    """A lockout window of 1000 s keeps every rep's window open: 300 of them at once (the tables grow past
+    256 rows), and an arch after the last rep is a lockout fault of every one of them."""
+    from dataclasses import replace
+
+    from imu_hinge.detection.detector_params import DetectorParams
+
+    n = 300
+    trunk = np.concatenate([np.zeros(100), *[np.r_[rep_shape(1.2, 60), np.zeros(50)] for _ in range(n)], np.zeros(300)])
+    pelvis = 0.9 * trunk
+    arch = 100 + n * 170 + 100  # 1 s after the last rep: lumbar -11 deg
+    pelvis[arch:arch + 100] += 11 * np.sin(np.linspace(0, np.pi, 100))
+    params = DetectorParams()
+    params = replace(params, faults=replace(params.faults, lockout_window_s=(-0.3, 1000.0)))
+    det = HingeDetector(params)
+    t = np.arange(len(trunk)) / 100.0
+    det.run(t, pelvis, trunk, trunk - pelvis)
+    det.finish()
+    assert len(det.reps) == n
+    assert all(r.faults == ["lockout_hyperextension"] for r in det.reps)
