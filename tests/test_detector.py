@@ -186,3 +186,20 @@ def test_three_hundred_reps_whose_lockout_windows_are_all_open_at_once() -> None
     det.finish()
     assert len(det.reps) == n
     assert all(r.faults == ["lockout_hyperextension"] for r in det.reps)
+
+
+def test_notices_and_calibration_events_are_frozen_values() -> None:
+    """The live drivers' other events (rep_events): plain values, equal by content, not to be changed."""
+    import dataclasses
+
+    import pytest
+
+    from imu_hinge.detection.rep_events import CalibrationDone, Notice
+
+    notice = Notice(12.5, "sacrum sensor gap of 0.4 s")
+    assert (notice.time_s, notice.message) == (12.5, "sacrum sensor gap of 0.4 s")
+    assert notice == Notice(12.5, "sacrum sensor gap of 0.4 s") and notice != Notice(12.5, "other")
+    done = CalibrationDone(3.0, 0.5, 2.5)
+    assert (done.time_s, done.stand_start_s, done.stand_end_s) == (3.0, 0.5, 2.5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        notice.time_s = 0.0  # type: ignore[misc]
