@@ -327,3 +327,28 @@ def test_a_recording_that_starts_mid_movement_says_how_far_its_zero_wanders() ->
     (warning,) = choice.warnings
     m = re.search(r"uncertain by about (\d+) deg", warning)
     assert m is not None and 7.5 <= int(m.group(1)) <= 15  # measured 9
+
+
+def test_bouncing_upright_without_turning_is_not_standing_still() -> None:
+    """2 s of bouncing up and down (+-3 m/s^2 at 2 Hz, no rotation: the gyro sees nothing), then 3 s of still
+    standing: the stance is the still standing, not the bouncing."""
+    rec = _postures([(2.0, 0, 0, 0), (3.0, 0, 0, 0), (1.0, 0, 40, 0), (2.0, 40, 40, 0)], np.zeros(3), np.eye(3))
+    streams = {}
+    for role, s in rec.streams.items():
+        acc = s.acc_m_s2.copy()
+        bounce = s.time_s < 2.0
+        acc[bounce, 0] += 3.0 * np.sin(2 * np.pi * 2.0 * s.time_s[bounce])
+        streams[role] = SensorStream(role, s.time_s, acc, s.gyr_rad_s)
+    choice = choose_stance(Recording(streams))
+    assert choice.how == "quiet" and 2.0 <= choice.result.start_s < 2.4  # measured 2.27
+
+
+def test_a_zero_from_a_brief_still_start_ends_where_the_stillness_ends() -> None:
+    """Still for 0.15 s, then a wobble that never settles: the zero is the posture over those 0.15 s (less
+    than start_s = 0.25 s), not over the first moments of the wobble."""
+    def wobble(s: np.ndarray) -> np.ndarray:
+        return 8 * np.sin(2 * np.pi * 1.5 * s)
+
+    choice = choose_stance(_postures([(0.15, 0, 0, 0), (6.0, wobble, 0, 0)], np.zeros(3), np.eye(3)))
+    assert choice.how == "start"
+    assert 0.1 <= choice.result.end_s - choice.result.start_s <= 0.15  # measured 0.14
