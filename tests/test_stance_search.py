@@ -352,3 +352,19 @@ def test_a_zero_from_a_brief_still_start_ends_where_the_stillness_ends() -> None
     choice = choose_stance(_postures([(0.15, 0, 0, 0), (6.0, wobble, 0, 0)], np.zeros(3), np.eye(3)))
     assert choice.how == "start"
     assert 0.1 <= choice.result.end_s - choice.result.start_s <= 0.15  # measured 0.14
+
+
+def test_a_long_stance_keeps_its_own_gyro_bias_after_an_earlier_long_held_hinge() -> None:
+    """A wobble, a 40 deg hinge held 4 s while turning slowly about gravity (0.05 rad/s: its mean gyro is
+    off along its gravity), then 3 s of still standing: the stance (2.7 s, long enough) takes its gyro
+    bias from itself; the held hinge's would be 0.05 * cos 40 = 0.038 rad/s off along the stance's gravity."""
+    def wobble(s: np.ndarray) -> np.ndarray:
+        return 8 * np.sin(2 * np.pi * s)
+
+    bias = np.array([0.01, -0.02, 0.015])
+    rec = _postures([(0.3, 0, 0, 0), (3.0, wobble, 0, 0), (1.0, 0, 40, 0), (4.0, 40, 40, 0.05), (1.0, 40, 0, 0),
+                     (3.0, 0, 0, 0)], bias, np.eye(3))
+    choice = choose_stance(rec)
+    assert choice.how == "quiet" and choice.result.start_s > 9.3  # the stand after the hinge: measured 9.51
+    for e in choice.result.sensors.values():
+        assert np.abs(e.gyr_bias_rad_s - bias).max() < 1e-6  # measured 1e-16 (exact geometry)
