@@ -223,3 +223,23 @@ def test_swapped_roles_are_warned_by_analyze(rounding_session) -> None:
                          "thoracic": replace(rec["sacrum"], sensor="thoracic")})
     assert not any("swapped" in w for w in analyze(rec).warnings)
     assert any("swapped" in w for w in analyze(swapped).warnings)
+
+
+def test_a_live_stance_that_holds_a_slow_lean_hands_it_to_the_axis_search() -> None:
+    """Live calibration: 1.5 s still, then a lean at 0.32 rad/s (slower than the stance's motion test, 0.35,
+    faster than the axis search's 0.3) to 20 deg, held. The stance closes after max_stand_s (5 s) with the
+    lean inside; the samples it buffered go through the axis search, which has seen the trunk tip forward
+    (past 5 deg at 1.77 s, geometry): the pipeline starts at the close, not at the next hinge (6.6 s)."""
+    from imu_hinge.detection.rep_events import CalibrationDone
+
+    from .test_stance_search import _postures
+
+    def lean(s: np.ndarray) -> np.ndarray:
+        return np.degrees(np.minimum(0.32 * s, np.radians(20)))
+
+    rec = _postures([(1.5, 0, 0, 0), (5.0, lean, 0, 0), (1.0, 20, 60, 0), (1.0, 60, 0, 0), (3.0, 0, 0, 0)],
+                    np.array([0.01, -0.02, 0.015]), np.eye(3))
+    pipe, _ = pipeline_for(Recording(rec.streams, {"calibration": LIVE_CALIBRATION}))
+    done = [e.time_s for sample in rec.merged_samples() for e in pipe.push(sample) if isinstance(e, CalibrationDone)]
+    assert pipe.calibration is not None and pipe.calibration.end_s == pytest.approx(5.0, abs=0.01)  # measured 5.004
+    assert done == [pytest.approx(5.0, abs=0.01)]  # measured 5.004
