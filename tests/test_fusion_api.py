@@ -190,3 +190,9 @@ def test_gyro_and_accelerometer_arrays_of_other_shapes_are_refused_with_both_sha
     with pytest.raises(UsageError, match=rf"must both have shape \(N, 3\), got \({gyr_shape[0]}, {gyr_shape[1]}\), "
                                          rf"\({acc_shape[0]}, {acc_shape[1]}\)$"):
         estimate_orientation(np.zeros(gyr_shape), np.full(acc_shape, 5.0), 100.0)
+
+
+@pytest.mark.parametrize("acc0", [[0.0, 0.0, 0.0], [np.inf, 0.0, 0.0], [np.nan, 0.0, 9.81]])
+def test_a_starting_gravity_that_is_zero_or_not_finite_is_refused(acc0: list[float]) -> None:
+    with pytest.raises(UsageError, match="acc_m_s2 for the initial orientation must be finite, non-zero"):
+        estimate_orientation(np.zeros((10, 3)), np.tile([0.0, 0.0, 9.81], (10, 1)), 100.0, acc0_m_s2=np.array(acc0))
