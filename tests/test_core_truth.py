@@ -245,3 +245,20 @@ def test_sway_corrected_bias_of_two_samples_is_their_mean() -> None:
 
     t, acc, gyr = _swaying_stretch(0.0)
     np.testing.assert_array_equal(sway_corrected_bias(t[:2], acc[:2], gyr[:2]), gyr[:2].mean(axis=0))
+
+
+@pytest.mark.parametrize("rate_hz", [25.0, 200.0])
+def test_the_live_stance_smooths_its_motion_test_over_smooth_s_at_any_rate(rate_hz: float) -> None:
+    """Still for 3 s, then turning at a steady 0.6 rad/s: the motion test's mean over smooth_s (0.1 s) passes
+    0.35 rad/s once more than 0.35 / 0.6 of the window turns (2 of 2 samples at 25 Hz, 12 of 20 at 200 Hz),
+    so the stance ends margin_s (0.5 s) before that sample."""
+    from imu_hinge.analysis.stance import StanceDetector
+
+    t = np.arange(int(5 * rate_hz)) / rate_hz
+    acc = np.tile([0.0, 0.0, 9.81], (len(t), 1))
+    gyr = np.zeros((len(t), 3))
+    gyr[t >= 3.0, 1] = 0.6  # the accelerometer left still: only the gyro tells the motion
+    res = _push_all(StanceDetector(), {"sacrum": (t, acc, gyr), "thoracic": (t, acc, gyr)})
+    n_window = round(0.1 * rate_hz)
+    k = int(0.35 / 0.6 * n_window) + 1  # moving samples in the window when the mean passes 0.35
+    assert res is not None and res.end_s == pytest.approx(3.0 + (k - 1) / rate_hz - 0.5, abs=1e-9)

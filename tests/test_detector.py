@@ -203,3 +203,11 @@ def test_notices_and_calibration_events_are_frozen_values() -> None:
     assert (done.time_s, done.stand_start_s, done.stand_end_s) == (3.0, 0.5, 2.5)
     with pytest.raises(dataclasses.FrozenInstanceError):
         notice.time_s = 0.0  # type: ignore[misc]
+
+
+def test_an_alert_is_written_with_its_time_to_the_microsecond_and_its_angle_to_a_thousandth() -> None:
+    """An alert as written out (JSON): time to 6 decimals (1 us), value to 3, its other fields as they are."""
+    from imu_hinge.detection.rep_events import FaultRaised
+
+    alert = FaultRaised(1.23456789, "lumbar_flexion", 21.23456, 3)
+    assert alert.to_dict() == {"time_s": 1.234568, "fault": "lumbar_flexion", "value_deg": 21.235, "rep_index": 3}
