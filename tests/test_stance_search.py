@@ -228,16 +228,17 @@ def test_forward_axis_of_a_recording_whose_sacrum_stream_ends_first() -> None:
         assert math.degrees(math.acos(min(1.0, float(f[role] @ fwd)))) < 1e-6  # exact geometry
 
 
+@pytest.mark.parametrize("rows", [40, 10])
 @pytest.mark.parametrize("n", [2, 4, 5, 8])
-def test_the_stance_smoothing_is_centred(n: int) -> None:
+def test_the_stance_smoothing_is_centred(n: int, rows: int) -> None:
     """The stance search's moving average is centred on each row: a straight line comes back unchanged
     wherever the whole window fits (and a window of n rows averages exactly n of them: a constant stays)."""
     from imu_hinge.analysis.stance_search import _smooth
 
-    x = np.column_stack([np.arange(40.0), np.full(40, 3.0)])
+    x = np.column_stack([np.arange(float(rows)), np.full(rows, 3.0)])
     out = _smooth(x, n)
     h = n // 2
-    inside = slice(h, 40 - n + h + 1)
+    inside = slice(h, rows - n + h + 1)
     np.testing.assert_allclose(out[inside, 0], x[inside, 0] - (0.5 if n % 2 == 0 else 0.0), atol=1e-12)
     np.testing.assert_allclose(out[:, 1], 3.0, atol=1e-12)
 
