@@ -196,3 +196,11 @@ def test_gyro_and_accelerometer_arrays_of_other_shapes_are_refused_with_both_sha
 def test_a_starting_gravity_that_is_zero_or_not_finite_is_refused(acc0: list[float]) -> None:
     with pytest.raises(UsageError, match="acc_m_s2 for the initial orientation must be finite, non-zero"):
         estimate_orientation(np.zeros((10, 3)), np.tile([0.0, 0.0, 9.81], (10, 1)), 100.0, acc0_m_s2=np.array(acc0))
+
+
+@pytest.mark.parametrize("method", ["madgwick", "mahony", "ekf"])
+@pytest.mark.parametrize("bias", [[0.1, 0.2], [0.1, 0.2, 0.3, 0.4], [0.1, np.nan, 0.3]])
+def test_a_known_gyro_bias_that_is_not_three_finite_numbers_is_refused(method: str, bias: list[float]) -> None:
+    with pytest.raises(UsageError, match=f"fusion method '{method}': gyr_bias_rad_s must be 3 finite numbers"):
+        estimate_orientation(np.zeros((10, 3)), np.tile([0.0, 0.0, 9.81], (10, 1)), 100.0, method,
+                             gyr_bias_rad_s=np.array(bias))

@@ -243,3 +243,17 @@ def test_a_live_stance_that_holds_a_slow_lean_hands_it_to_the_axis_search() -> N
     done = [e.time_s for sample in rec.merged_samples() for e in pipe.push(sample) if isinstance(e, CalibrationDone)]
     assert pipe.calibration is not None and pipe.calibration.end_s == pytest.approx(5.0, abs=0.01)  # measured 5.004
     assert done == [pytest.approx(5.0, abs=0.01)]  # measured 5.004
+
+
+@pytest.mark.parametrize(("over_deg", "swapped"), [(0.3, False), (1.0, True)])
+def test_roles_look_swapped_when_the_pelvis_tilts_more_than_half_a_degree_beyond_the_trunk(
+        over_deg: float, swapped: bool) -> None:
+    """The role check's noise guard: a rep counts as 'pelvis beyond trunk' when its peak P exceeds peak T by more
+    than 0.5 deg (MARGIN_DEG); four reps 0.3 deg over are not swapped, four 1 deg over are."""
+    from types import SimpleNamespace
+
+    from imu_hinge.detection.role_check import roles_look_swapped
+
+    reps = [SimpleNamespace(peak_pelvic_tilt_deg=40.0 + k + over_deg, peak_trunk_flexion_deg=40.0 + k)
+            for k in range(4)]
+    assert roles_look_swapped(reps) is swapped
