@@ -385,3 +385,17 @@ def test_a_recording_cut_in_the_first_descent_starts_from_the_first_samples_tilt
     err = res.trunk_flexion_deg[head] - np.interp(res.time_s[head], tt, tr)
     # measured 0.91 deg (started from the stance's gravity instead: 3.87)
     assert float(np.sqrt(np.mean(err ** 2))) < 1.3
+
+
+@pytest.mark.parametrize(("still_s", "how"), [(1.12, "quiet"), (1.11, "start")])
+def test_a_still_start_of_exactly_min_stand_s_is_a_stance(still_s: float, how: str) -> None:
+    """Still, then a fast lean (1.5 rad/s): left of the margin before the motion, the quiet stretch spans
+    min_stand_s (0.5 s: 50 steps of the 0.01 s grid, 0.49 s first to last) when still for 1.12 s, and is the
+    stance; still for 1.11 s it is a step short, and the zero falls back to the start."""
+    def lean(s: np.ndarray) -> np.ndarray:
+        return np.degrees(np.minimum(1.5 * s, np.radians(40)))
+
+    choice = choose_stance(_postures([(still_s, 0, 0, 0), (4.0, lean, 0, 0)], np.zeros(3), np.eye(3)))
+    assert choice.how == how
+    if how == "quiet":
+        assert choice.result.end_s - choice.result.start_s == pytest.approx(0.49, abs=1e-9)
