@@ -257,3 +257,15 @@ def test_roles_look_swapped_when_the_pelvis_tilts_more_than_half_a_degree_beyond
     reps = [SimpleNamespace(peak_pelvic_tilt_deg=40.0 + k + over_deg, peak_trunk_flexion_deg=40.0 + k)
             for k in range(4)]
     assert roles_look_swapped(reps) is swapped
+
+
+@pytest.mark.parametrize(("n_swapped", "swapped"), [(4, True), (3, False), (1, False)])
+def test_roles_look_swapped_on_at_least_80_percent_of_the_reps(n_swapped: int, swapped: bool) -> None:
+    """Five reps, ``n_swapped`` of them with the pelvis 1 deg beyond the trunk: 4 of 5 (80 %) is swapped, 3 not."""
+    from types import SimpleNamespace
+
+    from imu_hinge.detection.role_check import roles_look_swapped
+
+    reps = [SimpleNamespace(peak_pelvic_tilt_deg=40.0 + (1.0 if k < n_swapped else -5.0), peak_trunk_flexion_deg=40.0)
+            for k in range(5)]
+    assert roles_look_swapped(reps) is swapped
