@@ -420,3 +420,26 @@ def test_a_recording_cut_in_the_first_descent_with_a_gap_bridges_it_backwards(ro
     head = res.time_s < res.time_s[0] + 1.0
     err = res.trunk_flexion_deg[head] - np.interp(res.time_s[head], tt, tr)
     assert float(np.sqrt(np.mean(err ** 2))) < 3.0  # measured 2.19 deg (time stamps not reversed: 34)
+
+
+def test_the_pelvis_forward_axis_counts_only_while_the_trunk_tips_forward() -> None:
+    """The pelvis side-bends 40 deg (twice, the trunk upright) and tips 25 deg forward in three hinges (the trunk
+    70): its forward direction is its tilt while the trunk is tipped forward, within 1 deg of the hinges' (its
+    side bends, the larger tilts, do not count)."""
+    rate = 100.0
+    fwd = np.array([0.0, math.cos(0.3), math.sin(0.3)])
+    side = np.array([0.0, -math.sin(0.3), math.cos(0.3)])
+    bump = np.sin(np.linspace(0, np.pi, 300))
+    upright = np.tile([1.0, 0.0, 0.0], (100, 1))
+    trunk, pelvis = [upright], [upright]
+    for pelvis_dir, pelvis_deg, trunk_deg in [(side, 40, 0), (-side, 40, 0), (fwd, 25, 70), (fwd, 25, 70),
+                                              (fwd, 25, 70)]:
+        trunk += [_tilted(-fwd, np.radians(trunk_deg) * bump), upright]
+        pelvis += [_tilted(-pelvis_dir, np.radians(pelvis_deg) * bump), upright]
+    t = np.arange(len(np.vstack(trunk))) / rate
+    zeros = np.zeros((len(t), 3))
+    rec = Recording({"sacrum": _stream("sacrum", t, np.vstack(pelvis), zeros),
+                     "thoracic": _stream("thoracic", t, np.vstack(trunk), zeros)})
+    f = forward_directions(rec, {"sacrum": np.array([1.0, 0, 0]), "thoracic": np.array([1.0, 0, 0])})
+    assert f["sacrum"] is not None
+    assert math.degrees(math.acos(min(1.0, float(f["sacrum"] @ fwd)))) < 1.0  # measured 0.0 (exact geometry)
