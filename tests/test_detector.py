@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from imu_hinge.detection.detector import HingeDetector
 from imu_hinge.detection.rep_events import RepCompleted
@@ -211,3 +212,12 @@ def test_an_alert_is_written_with_its_time_to_the_microsecond_and_its_angle_to_a
 
     alert = FaultRaised(1.23456789, "lumbar_flexion", 21.23456, 3)
     assert alert.to_dict() == {"time_s": 1.234568, "fault": "lumbar_flexion", "value_deg": 21.235, "rep_index": 3}
+
+
+def test_a_rep_from_a_slightly_stooped_stance_starts_where_t_left_it_by_settle_deg() -> None:
+    """Standing at T = 6 deg (above standing_deg, 3), then a steady 20 deg/s hinge: the rep starts at the last
+    moment T was within settle_deg (2 deg) of that standing value: 8 deg, reached 0.10 s into the ramp (2.10 s)."""
+    ramp = np.arange(0, 60, 0.2)  # 20 deg/s at 100 Hz
+    trunk = 6.0 + np.concatenate([np.zeros(200), ramp, np.full(50, 60.0), ramp[::-1], np.zeros(300)])
+    (rep,) = run(trunk).reps
+    assert rep.start_s == pytest.approx(2.10, abs=1e-9)

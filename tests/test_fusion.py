@@ -358,3 +358,18 @@ def test_offline_vqf_reports_the_bias_at_the_end_of_the_batch() -> None:
     assert bias.shape == (3,)
     ratio = bias / final
     assert np.all((ratio > 0.6) & (ratio < 1.0)), ratio
+
+
+@pytest.mark.parametrize("method", ["vqf", "vqf_offline", "madgwick"])
+def test_an_interval_of_exactly_one_and_a_half_periods_is_no_gap(method):
+    """Gaps are intervals *longer* than 1.5 nominal periods: one of exactly 1.5 periods is an ordinary sample (the
+    same orientations as without time stamps), one of 2 periods is bridged (other orientations)."""
+    from imu_hinge.fusion.base import GAP_FACTOR
+
+    t, gyr, acc, _ = simulate(100.0, 4.0, wobble, quat_from_gravity(np.array([0.3, -0.5, 1.0])))
+    plain = make_filter(method, 100.0).update_batch(gyr, acc)
+    for factor, same in ((GAP_FACTOR, True), (2.0, False)):
+        dt = np.full(len(t), 0.01)
+        dt[200] = factor * make_filter(method, 100.0).ts_s
+        stamped = make_filter(method, 100.0).update_batch(gyr, acc, dt)
+        assert np.array_equal(stamped, plain) == same, factor
