@@ -443,3 +443,16 @@ def test_the_pelvis_forward_axis_counts_only_while_the_trunk_tips_forward() -> N
     f = forward_directions(rec, {"sacrum": np.array([1.0, 0, 0]), "thoracic": np.array([1.0, 0, 0])})
     assert f["sacrum"] is not None
     assert math.degrees(math.acos(min(1.0, float(f["sacrum"] @ fwd)))) < 1.0  # measured 0.0 (exact geometry)
+
+
+def test_a_large_gyro_bias_does_not_make_standing_sway_look_like_motion() -> None:
+    """4 s of standing with a 2 deg sway at 1 Hz (0.22 rad/s at most) on a gyro 0.15 rad/s (8.6 deg/s) off,
+    about the same axis: their sum passes the 0.35 rad/s quiet limit, the sway alone does not. The stillness test
+    takes the gyro's rough bias out first, so the standing is the stance (up to margin_s before the hinge)."""
+    def sway(s: np.ndarray) -> np.ndarray:
+        return 2.0 * np.sin(2 * np.pi * 1.0 * s)
+
+    rec = _postures([(4.0, sway, 0, 0), (1.0, 0, 40, 0), (2.0, 40, 40, 0)], np.array([0.0, 0.0, 0.15]), np.eye(3))
+    choice = choose_stance(rec)
+    assert choice.how == "quiet"
+    assert choice.result.start_s < 0.01 and choice.result.end_s == pytest.approx(3.5, abs=0.02)  # measured 3.504
