@@ -116,8 +116,8 @@ def _suffix_stats(values: list[float], spread: float) -> tuple[list[float], list
 
 
 def _distinct_after(reps: list[int]) -> list[int]:
-    """``[k]``: how many different reps the values from ``k`` on come from (``[len]`` = 0)."""
-    out, seen = [0] * (len(reps) + 1), set()
+    """``[k]``: how many different reps the values from ``k`` on come from."""
+    out, seen = [0] * len(reps), set()
     for k in range(len(reps) - 1, -1, -1):
         seen.add(reps[k])
         out[k] = len(seen)
