@@ -456,3 +456,13 @@ def test_a_large_gyro_bias_does_not_make_standing_sway_look_like_motion() -> Non
     choice = choose_stance(rec)
     assert choice.how == "quiet"
     assert choice.result.start_s < 0.01 and choice.result.end_s == pytest.approx(3.5, abs=0.02)  # measured 3.504
+
+
+@pytest.mark.parametrize(("n", "says"), [(4, "the sacrum sensor has 4 samples: too short to analyse"),
+                                         (5, "the two sensors overlap for 0.04 s: too short to calibrate")])
+def test_a_sensor_needs_five_samples_before_its_overlap_is_judged(n: int, says: str) -> None:
+    t = np.arange(n) * 0.01
+    up = np.tile([1.0, 0.0, 0.0], (n, 1))
+    rec = Recording({role: SensorStream(role, t, 9.81 * up, 0 * up) for role in ("sacrum", "thoracic")})
+    with pytest.raises(CalibrationError, match=says):
+        choose_stance(rec)
