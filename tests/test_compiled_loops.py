@@ -32,6 +32,20 @@ def test_sagittal_angle_is_the_tilt_towards_forward_in_one_sample_or_a_block() -
     assert [one.update(u) for u in up] == got.tolist()  # the same loop, bit for bit
 
 
+def test_a_provisional_forward_direction_is_refined_by_default_from_the_hinges_that_follow() -> None:
+    """Given a forward 20 deg off (the gyro's provisional one), the default angle refines it from the tilts of
+    the next refine_s (2 s) beyond provisional_deg: hinges straight forward bring it to the true one."""
+    off = np.radians(20.0)
+    guess = np.array([np.cos(off), np.sin(off), 0.0])
+    th = np.radians(40.0) * np.sin(np.linspace(0.0, np.pi, 300)) ** 2  # three 1 s hinges to 40 deg, straight ahead
+    up = np.column_stack([-np.sin(np.tile(th, 3)), np.zeros(900), np.cos(np.tile(th, 3))])
+    angle = SagittalAngle(np.array([0.0, 0.0, 1.0]), 100.0, forward=guess)
+    assert not angle.frozen
+    angle.update_batch(up)
+    assert angle.frozen and angle.forward is not None
+    assert np.degrees(np.arccos(min(1.0, float(angle.forward @ [1.0, 0.0, 0.0])))) < 1e-6  # exact geometry
+
+
 def test_up_vector_of_a_quaternion_is_earth_z_in_the_sensor_frame() -> None:
     half = np.radians(30.0) / 2  # sensor pitched 30 deg about its y axis
     q = np.array([[np.cos(half), 0.0, np.sin(half), 0.0]])

@@ -245,3 +245,62 @@ def test_sway_corrected_bias_of_two_samples_is_their_mean() -> None:
 
     t, acc, gyr = _swaying_stretch(0.0)
     np.testing.assert_array_equal(sway_corrected_bias(t[:2], acc[:2], gyr[:2]), gyr[:2].mean(axis=0))
+
+
+@pytest.mark.parametrize("rate_hz", [25.0, 200.0])
+def test_the_live_stance_smooths_its_motion_test_over_smooth_s_at_any_rate(rate_hz: float) -> None:
+    """Still for 3 s, then turning at a steady 0.6 rad/s: the motion test's mean over smooth_s (0.1 s) passes
+    0.35 rad/s once more than 0.35 / 0.6 of the window turns (2 of 2 samples at 25 Hz, 12 of 20 at 200 Hz),
+    so the stance ends margin_s (0.5 s) before that sample."""
+    from imu_hinge.analysis.stance import StanceDetector
+
+    t = np.arange(int(5 * rate_hz)) / rate_hz
+    acc = np.tile([0.0, 0.0, 9.81], (len(t), 1))
+    gyr = np.zeros((len(t), 3))
+    gyr[t >= 3.0, 1] = 0.6  # the accelerometer left still: only the gyro tells the motion
+    res = _push_all(StanceDetector(), {"sacrum": (t, acc, gyr), "thoracic": (t, acc, gyr)})
+    n_window = round(0.1 * rate_hz)
+    k = int(0.35 / 0.6 * n_window) + 1  # moving samples in the window when the mean passes 0.35
+    assert res is not None and res.end_s == pytest.approx(3.0 + (k - 1) / rate_hz - 0.5, abs=1e-9)
+
+
+def _turn_then(stretch: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """0.6 s of turning (0.5 rad/s about y, back to upright: the stance starts over), then ``stretch`` (from 0.6 s)."""
+    tt = np.arange(60) / 100.0
+    tilt = 0.5 * tt[::-1]
+    turn_acc = 9.81 * np.column_stack([-np.sin(tilt), 0 * tt, np.cos(tilt)])
+    turn_gyr = np.column_stack([0 * tt, -0.5 + 0 * tt, 0 * tt]) + _BIAS_RAD_S
+    t, acc, gyr = stretch
+    return np.concatenate([tt, t]), np.vstack([turn_acc, acc]), np.vstack([turn_gyr, gyr])
+
+
+def test_a_stance_started_over_and_closed_at_the_end_of_the_data_starts_after_the_motion() -> None:
+    """The turn, then 3 s of still standing and the data ends: the stance closed at the end of the data is the
+    still stretch (from 0.6 s on), not the whole recording."""
+    from imu_hinge.analysis.stance import StanceDetector
+
+    stream = _turn_then(_swaying_stretch(0.6, duration_s=3.0))
+    det = StanceDetector()
+    assert _push_all(det, {"sacrum": stream, "thoracic": stream}) is None and det.restarts == 1
+    res = det.finalize_now()
+    assert 0.6 <= res.start_s < 0.8 and res.end_s == pytest.approx(3.59)  # measured start 0.61
+
+
+@pytest.mark.parametrize(("drop_m_s2", "moved"), [(1.45, False), (1.55, True)])
+def test_after_a_start_over_the_accelerometer_tells_motion_at_motion_acc_m_s2(drop_m_s2: float, moved: bool) -> None:
+    """The turn, then still standing whose accelerometer reads ``drop_m_s2`` less from 3 s to 4 s (a lift setting
+    off): under motion_acc_m_s2 (1.5) the stance runs on to max_stand_s (5 s after it began), over it the stance
+    ends there."""
+    from imu_hinge.analysis.stance import StanceDetector
+
+    t, acc, gyr = _swaying_stretch(0.6, duration_s=7.0)
+    sink = (t >= 3.0) & (t < 4.0)
+    acc[sink] *= (1.0 - drop_m_s2 / 9.81)
+    stream = _turn_then((t, acc, gyr))
+    res = _push_all(StanceDetector(), {"sacrum": stream, "thoracic": stream})
+    assert res is not None
+    if moved:
+        # the mean over smooth_s (10 samples) passes 1.5 once all ten are in the sink (3.09 s); less margin_s
+        assert res.end_s == pytest.approx(3.09 - 0.5, abs=1e-6)
+    else:
+        assert res.end_s == pytest.approx(res.start_s + 5.0, abs=1e-9)

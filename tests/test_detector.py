@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from imu_hinge.detection.detector import HingeDetector
 from imu_hinge.detection.rep_events import RepCompleted
@@ -164,3 +165,59 @@ def test_a_reps_numbers_are_written_to_four_decimals() -> None:
     assert len(floats) > 10 and any(v != round(v, 3) for v in floats.values() if np.isfinite(v))
     for k, v in vars(rep).items():
         assert d[k] == (round(v, 4) if isinstance(v, float) else v) or (v != v and d[k] != d[k]), k
+
+
+def test_three_hundred_reps_whose_lockout_windows_are_all_open_at_once() -> None:
+    """A lockout window of 1000 s keeps every rep's window open: 300 of them at once (the tables grow past
+    256 rows), and an arch after the last rep is a lockout fault of every one of them."""
+    from dataclasses import replace
+
+    from imu_hinge.detection.detector_params import DetectorParams
+
+    n = 300
+    trunk = np.concatenate([np.zeros(100), *[np.r_[rep_shape(1.2, 60), np.zeros(50)] for _ in range(n)], np.zeros(300)])
+    pelvis = 0.9 * trunk
+    arch = 100 + n * 170 + 100  # 1 s after the last rep: lumbar -11 deg
+    pelvis[arch:arch + 100] += 11 * np.sin(np.linspace(0, np.pi, 100))
+    params = DetectorParams()
+    params = replace(params, faults=replace(params.faults, lockout_window_s=(-0.3, 1000.0)))
+    det = HingeDetector(params)
+    t = np.arange(len(trunk)) / 100.0
+    det.run(t, pelvis, trunk, trunk - pelvis)
+    det.finish()
+    assert len(det.reps) == n
+    assert all(r.faults == ["lockout_hyperextension"] for r in det.reps)
+
+
+def test_notices_and_calibration_events_are_frozen_values() -> None:
+    """The live drivers' other events (rep_events): plain values, equal by content, not to be changed."""
+    import dataclasses
+
+    import pytest
+
+    from imu_hinge.detection.rep_events import CalibrationDone, Notice
+
+    notice = Notice(12.5, "sacrum sensor gap of 0.4 s")
+    assert (notice.time_s, notice.message) == (12.5, "sacrum sensor gap of 0.4 s")
+    assert notice == Notice(12.5, "sacrum sensor gap of 0.4 s") and notice != Notice(12.5, "other")
+    done = CalibrationDone(3.0, 0.5, 2.5)
+    assert (done.time_s, done.stand_start_s, done.stand_end_s) == (3.0, 0.5, 2.5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        notice.time_s = 0.0  # type: ignore[misc]
+
+
+def test_an_alert_is_written_with_its_time_to_the_microsecond_and_its_angle_to_a_thousandth() -> None:
+    """An alert as written out (JSON): time to 6 decimals (1 us), value to 3, its other fields as they are."""
+    from imu_hinge.detection.rep_events import FaultRaised
+
+    alert = FaultRaised(1.23456789, "lumbar_flexion", 21.23456, 3)
+    assert alert.to_dict() == {"time_s": 1.234568, "fault": "lumbar_flexion", "value_deg": 21.235, "rep_index": 3}
+
+
+def test_a_rep_from_a_slightly_stooped_stance_starts_where_t_left_it_by_settle_deg() -> None:
+    """Standing at T = 6 deg (above standing_deg, 3), then a steady 20 deg/s hinge: the rep starts at the last
+    moment T was within settle_deg (2 deg) of that standing value: 8 deg, reached 0.10 s into the ramp (2.10 s)."""
+    ramp = np.arange(0, 60, 0.2)  # 20 deg/s at 100 Hz
+    trunk = 6.0 + np.concatenate([np.zeros(200), ramp, np.full(50, 60.0), ramp[::-1], np.zeros(300)])
+    (rep,) = run(trunk).reps
+    assert rep.start_s == pytest.approx(2.10, abs=1e-9)

@@ -121,6 +121,18 @@ def test_batch_identical_to_per_sample(method, gaps):
     assert np.allclose(np.linalg.norm(q_many, axis=1), 1.0, atol=1e-9)
 
 
+@pytest.mark.parametrize("shape", [(1, -1), (-1, 1)])
+def test_vqf_reads_sample_intervals_of_any_shape_with_one_entry_a_sample(shape):
+    """``dt_s`` as a (1, N) row or an (N, 1) column: the same intervals, the same quaternions as (N,)."""
+    t, gyr, acc, _ = simulate(100.0, 6.0, wobble, quat_from_gravity(np.array([0.3, -0.5, 1.0])),
+                              bias_rad_s=(0.01, -0.02, 0.005))
+    keep = with_gaps(len(t))
+    t, gyr, acc = t[keep], gyr[keep], acc[keep]
+    dt = np.diff(t, prepend=t[0] - 0.01)
+    flat, shaped = make_filter("vqf", 100.0), make_filter("vqf", 100.0)
+    assert np.array_equal(flat.update_batch(gyr, acc, dt), shaped.update_batch(gyr, acc, dt.reshape(shape)))
+
+
 def test_batch_in_chunks_continues_state():
     t, gyr, acc, _ = simulate(100.0, 30.0, wobble, np.array([1.0, 0.0, 0.0, 0.0]))
     whole = make_filter("vqf", 100.0).update_batch(gyr, acc)
@@ -346,3 +358,18 @@ def test_offline_vqf_reports_the_bias_at_the_end_of_the_batch() -> None:
     assert bias.shape == (3,)
     ratio = bias / final
     assert np.all((ratio > 0.6) & (ratio < 1.0)), ratio
+
+
+@pytest.mark.parametrize("method", ["vqf", "vqf_offline", "madgwick"])
+def test_an_interval_of_exactly_one_and_a_half_periods_is_no_gap(method):
+    """Gaps are intervals *longer* than 1.5 nominal periods: one of exactly 1.5 periods is an ordinary sample (the
+    same orientations as without time stamps), one of 2 periods is bridged (other orientations)."""
+    from imu_hinge.fusion.base import GAP_FACTOR
+
+    t, gyr, acc, _ = simulate(100.0, 4.0, wobble, quat_from_gravity(np.array([0.3, -0.5, 1.0])))
+    plain = make_filter(method, 100.0).update_batch(gyr, acc)
+    for factor, same in ((GAP_FACTOR, True), (2.0, False)):
+        dt = np.full(len(t), 0.01)
+        dt[200] = factor * make_filter(method, 100.0).ts_s
+        stamped = make_filter(method, 100.0).update_batch(gyr, acc, dt)
+        assert np.array_equal(stamped, plain) == same, factor

@@ -182,3 +182,25 @@ def test_only_the_first_sample_starts_a_filter_not_given_gravity(method: str) ->
     for _ in range(10):
         q = f.update(np.zeros(3), acc)
     assert 0.05 < _tilt_deg(q) < 0.3
+
+
+@pytest.mark.parametrize(("gyr_shape", "acc_shape"), [((100, 3), (99, 3)), ((100, 2), (100, 2)), ((100, 3), (100, 4))])
+def test_gyro_and_accelerometer_arrays_of_other_shapes_are_refused_with_both_shapes(
+        gyr_shape: tuple[int, int], acc_shape: tuple[int, int]) -> None:
+    with pytest.raises(UsageError, match=rf"must both have shape \(N, 3\), got \({gyr_shape[0]}, {gyr_shape[1]}\), "
+                                         rf"\({acc_shape[0]}, {acc_shape[1]}\)$"):
+        estimate_orientation(np.zeros(gyr_shape), np.full(acc_shape, 5.0), 100.0)
+
+
+@pytest.mark.parametrize("acc0", [[0.0, 0.0, 0.0], [np.inf, 0.0, 0.0], [np.nan, 0.0, 9.81]])
+def test_a_starting_gravity_that_is_zero_or_not_finite_is_refused(acc0: list[float]) -> None:
+    with pytest.raises(UsageError, match="acc_m_s2 for the initial orientation must be finite, non-zero"):
+        estimate_orientation(np.zeros((10, 3)), np.tile([0.0, 0.0, 9.81], (10, 1)), 100.0, acc0_m_s2=np.array(acc0))
+
+
+@pytest.mark.parametrize("method", ["madgwick", "mahony", "ekf"])
+@pytest.mark.parametrize("bias", [[0.1, 0.2], [0.1, 0.2, 0.3, 0.4], [0.1, np.nan, 0.3]])
+def test_a_known_gyro_bias_that_is_not_three_finite_numbers_is_refused(method: str, bias: list[float]) -> None:
+    with pytest.raises(UsageError, match=f"fusion method '{method}': gyr_bias_rad_s must be 3 finite numbers"):
+        estimate_orientation(np.zeros((10, 3)), np.tile([0.0, 0.0, 9.81], (10, 1)), 100.0, method,
+                             gyr_bias_rad_s=np.array(bias))

@@ -222,3 +222,13 @@ def test_at_most_max_transition_settling_values_are_left_out(max_transition: int
     (move,) = sensor_moves(_standing_result(levels), MountCheckParams(max_transition=max_transition))
     assert move.after_s == pytest.approx(after_s, abs=0.02)  # standing medians 2.08 s before / after a rep
     assert move.before_s == pytest.approx(32.07, abs=0.02)  # after rep 5 (28.5-31.5 s)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3])
+def test_a_result_of_a_few_samples_has_no_moves(n: int) -> None:
+    """Too few samples for any standing value (min_samples = 10 a side): no move, and no error."""
+    t = np.arange(n) * 0.02
+    rep = SimpleNamespace(index=1, start_s=0.0, end_s=0.04)
+    result = SimpleNamespace(time_s=t, pelvic_tilt_deg=np.zeros(n), trunk_flexion_deg=np.zeros(n),
+                             lumbar_flexion_deg=np.zeros(n), reps=[rep], calibration={"stand_end_s": 0.0})
+    assert sensor_moves(result) == []

@@ -223,3 +223,49 @@ def test_swapped_roles_are_warned_by_analyze(rounding_session) -> None:
                          "thoracic": replace(rec["sacrum"], sensor="thoracic")})
     assert not any("swapped" in w for w in analyze(rec).warnings)
     assert any("swapped" in w for w in analyze(swapped).warnings)
+
+
+def test_a_live_stance_that_holds_a_slow_lean_hands_it_to_the_axis_search() -> None:
+    """Live calibration: 1.5 s still, then a lean at 0.32 rad/s (slower than the stance's motion test, 0.35,
+    faster than the axis search's 0.3) to 20 deg, held. The stance closes after max_stand_s (5 s) with the
+    lean inside; the samples it buffered go through the axis search, which has seen the trunk tip forward
+    (past 5 deg at 1.77 s, geometry): the pipeline starts at the close, not at the next hinge (6.6 s)."""
+    from imu_hinge.detection.rep_events import CalibrationDone
+
+    from .test_stance_search import _postures
+
+    def lean(s: np.ndarray) -> np.ndarray:
+        return np.degrees(np.minimum(0.32 * s, np.radians(20)))
+
+    rec = _postures([(1.5, 0, 0, 0), (5.0, lean, 0, 0), (1.0, 20, 60, 0), (1.0, 60, 0, 0), (3.0, 0, 0, 0)],
+                    np.array([0.01, -0.02, 0.015]), np.eye(3))
+    pipe, _ = pipeline_for(Recording(rec.streams, {"calibration": LIVE_CALIBRATION}))
+    done = [e.time_s for sample in rec.merged_samples() for e in pipe.push(sample) if isinstance(e, CalibrationDone)]
+    assert pipe.calibration is not None and pipe.calibration.end_s == pytest.approx(5.0, abs=0.01)  # measured 5.004
+    assert done == [pytest.approx(5.0, abs=0.01)]  # measured 5.004
+
+
+@pytest.mark.parametrize(("over_deg", "swapped"), [(0.3, False), (1.0, True)])
+def test_roles_look_swapped_when_the_pelvis_tilts_more_than_half_a_degree_beyond_the_trunk(
+        over_deg: float, swapped: bool) -> None:
+    """The role check's noise guard: a rep counts as 'pelvis beyond trunk' when its peak P exceeds peak T by more
+    than 0.5 deg (MARGIN_DEG); four reps 0.3 deg over are not swapped, four 1 deg over are."""
+    from types import SimpleNamespace
+
+    from imu_hinge.detection.role_check import roles_look_swapped
+
+    reps = [SimpleNamespace(peak_pelvic_tilt_deg=40.0 + k + over_deg, peak_trunk_flexion_deg=40.0 + k)
+            for k in range(4)]
+    assert roles_look_swapped(reps) is swapped
+
+
+@pytest.mark.parametrize(("n_swapped", "swapped"), [(4, True), (3, False), (1, False)])
+def test_roles_look_swapped_on_at_least_80_percent_of_the_reps(n_swapped: int, swapped: bool) -> None:
+    """Five reps, ``n_swapped`` of them with the pelvis 1 deg beyond the trunk: 4 of 5 (80 %) is swapped, 3 not."""
+    from types import SimpleNamespace
+
+    from imu_hinge.detection.role_check import roles_look_swapped
+
+    reps = [SimpleNamespace(peak_pelvic_tilt_deg=40.0 + (1.0 if k < n_swapped else -5.0), peak_trunk_flexion_deg=40.0)
+            for k in range(5)]
+    assert roles_look_swapped(reps) is swapped

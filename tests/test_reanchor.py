@@ -184,3 +184,19 @@ def test_a_gap_of_exactly_gap_s_is_bridged_a_longer_one_re_anchors(gap_s: float,
         else:
             gaps.up_batch(t, acc, gyr)
         assert gaps.returns_s == ([0.25 + gap_s] if re_anchored else []), block
+
+
+def test_a_block_whose_last_sample_ends_a_long_gap_gives_a_row_for_every_sample() -> None:
+    """A replayed block of 301 samples whose last one comes back after a 2 s outage: 301 rows, the last held
+    back (the filter restarts on it and settles), the others angles; the return is recorded once."""
+    from imu_hinge.fusion import make_filter
+    from imu_hinge.fusion.reanchor import Reanchor
+
+    rate = 100.0
+    flt = make_filter("vqf", rate)
+    flt.reset(np.array([0.0, 0.0, 9.81]), np.zeros(3))
+    gaps = Reanchor(flt, rate)
+    t = np.r_[np.arange(300) / rate, 5.0]
+    ups = gaps.up_batch(t, np.tile([0.0, 0.0, 9.81], (len(t), 1)), np.zeros((len(t), 3)))
+    assert ups.shape == (301, 3) and gaps.returns_s == [5.0]
+    assert np.isnan(ups[-1]).all() and not np.isnan(ups[:-1]).any()

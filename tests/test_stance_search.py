@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -226,15 +228,241 @@ def test_forward_axis_of_a_recording_whose_sacrum_stream_ends_first() -> None:
         assert math.degrees(math.acos(min(1.0, float(f[role] @ fwd)))) < 1e-6  # exact geometry
 
 
+@pytest.mark.parametrize("rows", [40, 10])
 @pytest.mark.parametrize("n", [2, 4, 5, 8])
-def test_the_stance_smoothing_is_centred(n: int) -> None:
+def test_the_stance_smoothing_is_centred(n: int, rows: int) -> None:
     """The stance search's moving average is centred on each row: a straight line comes back unchanged
     wherever the whole window fits (and a window of n rows averages exactly n of them: a constant stays)."""
     from imu_hinge.analysis.stance_search import _smooth
 
-    x = np.column_stack([np.arange(40.0), np.full(40, 3.0)])
+    x = np.column_stack([np.arange(float(rows)), np.full(rows, 3.0)])
     out = _smooth(x, n)
     h = n // 2
-    inside = slice(h, 40 - n + h + 1)
+    inside = slice(h, rows - n + h + 1)
     np.testing.assert_allclose(out[inside, 0], x[inside, 0] - (0.5 if n % 2 == 0 else 0.0), atol=1e-12)
     np.testing.assert_allclose(out[:, 1], 3.0, atol=1e-12)
+
+
+def _postures(segments: list[tuple[float, Any, float, float]], bias: np.ndarray, mount: np.ndarray,
+              rate: float = 100.0) -> Recording:
+    """Both sensors through ``segments`` of (duration_s, tilt_from_deg or tilt(s) -> deg, tilt_to_deg,
+    turn_rad_s): the tilt towards +y eased from one value to the other (or given as a function of the
+    segment's time), with a turn about gravity; standing up = +x in the body, ``mount`` (3, 3) turns it
+    into the sensor frame. Exact geometry (du/dt = u x w) and a constant gyro ``bias`` (3,) rad/s."""
+    angs, turns = [], []
+    for dur, a0, a1, turn in segments:
+        n = int(round(dur * rate))
+        x = np.arange(n) / n
+        angs.append(np.radians(a0(x * dur) if callable(a0) else a0 + (a1 - a0) * (1 - np.cos(np.pi * x)) / 2))
+        turns.append(np.full(n, turn))
+    ang, turn_rad_s = np.concatenate(angs), np.concatenate(turns)
+    t = np.arange(len(ang)) / rate
+    up = np.c_[np.cos(ang), np.sin(ang), np.zeros_like(ang)]
+    gyr = np.c_[np.zeros_like(t), np.zeros_like(t), -np.gradient(ang, t)] + turn_rad_s[:, None] * up
+    return Recording({role: SensorStream(role, t + 0.004 * k, 9.81 * up @ mount.T, gyr @ mount.T + bias)
+                      for k, role in enumerate(("sacrum", "thoracic"))})
+
+
+def _mount(deg: float) -> np.ndarray:
+    """A sensor strapped at an angle (gravity along no axis of it)."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_euler("zyx", [deg, deg / 2, -deg / 3], degrees=True).as_matrix()
+
+
+@pytest.mark.parametrize("mount_deg", [0.0, 25.0, 45.0])
+def test_a_short_stance_takes_its_gyro_bias_from_a_later_long_held_hinge(mount_deg: float) -> None:
+    """0.9 s of quiet standing (shorter than bias_min_s) while turning slowly about gravity (0.05 rad/s: a
+    plain mean takes the turn for bias), then a 40 deg hinge held still for 4 s: the stance is the short
+    stand, its gyro bias the held hinge's, which has no turn in it. At 25 and 45 deg mounts gravity
+    returns to exactly the start's direction, whose cosine rounds above 1 (numpy 2.4)."""
+    bias = np.array([0.01, -0.02, 0.015])
+    mount = _mount(mount_deg)
+    rec = _postures([(1.4, 0, 0, 0.05), (1.0, 0, 40, 0), (4.0, 40, 40, 0), (1.0, 40, 0, 0), (3.0, 0, 0, 0)],
+                    bias, mount)
+    choice = choose_stance(rec)
+    assert choice.how == "quiet" and not choice.warnings
+    assert choice.result.start_s < 0.01 and 0.5 <= choice.result.end_s - choice.result.start_s < 1.0  # 0.90 s
+    for e in choice.result.sensors.values():
+        # measured 1e-16 (the stand's own mean would be 0.05 off, the turn)
+        assert np.abs(e.gyr_bias_rad_s - bias).max() < 1e-6
+
+
+def test_a_recording_never_upright_and_still_pools_the_bias_of_a_later_held_hinge() -> None:
+    """0.3 s still (turning slowly about gravity, 0.05 rad/s), then a wobble that never settles, a 40 deg
+    hinge held 4 s and more wobble: no quiet upright stretch, the zero is the start, and the gyro bias
+    across the held hinge's gravity comes from the hinge (the start's own estimate is 0.05 * sin 40 =
+    0.032 rad/s off there)."""
+    bias = np.array([0.01, -0.02, 0.015])
+    wobble = lambda s: 8 * np.sin(2 * np.pi * s)  # noqa: E731
+    rec = _postures([(0.3, 0, 0, 0.05), (3.0, wobble, 0, 0), (1.0, 0, 40, 0), (4.0, 40, 40, 0),
+                     (1.0, 40, 0, 0), (3.0, wobble, 0, 0)], bias, np.eye(3))
+    choice = choose_stance(rec)
+    assert choice.how == "start"
+    assert choice.result.end_s < 0.3
+    g = np.array([math.cos(math.radians(40)), math.sin(math.radians(40)), 0.0])
+    for e in choice.result.sensors.values():
+        err = e.gyr_bias_rad_s - bias
+        assert np.linalg.norm(err - g * (g @ err)) < 0.001  # measured 0.0003
+
+
+def test_a_stance_after_a_movement_leaves_out_the_settling() -> None:
+    """A wobble that stops dead at upright after 2.5 s, then 3 s of still standing: the stance starts
+    settle_s (0.3 s) after the motion stopped, not before."""
+    wobble = lambda s: 8 * np.sin(2 * np.pi * s)  # noqa: E731
+    rec = _postures([(2.5, wobble, 0, 0), (3.0, 0, 0, 0), (1.0, 0, 40, 0), (2.0, 40, 40, 0)], np.zeros(3), np.eye(3))
+    choice = choose_stance(rec)
+    assert choice.how == "quiet"
+    assert 0.3 <= choice.result.start_s - 2.5 < 0.4  # measured 0.324 (the smoothing: the rate falls 0.02 s late)
+
+
+def test_a_recording_that_starts_mid_movement_says_how_far_its_zero_wanders() -> None:
+    """Recording from the middle of a fast lean (0 -> 20 deg in 0.15 s), then a wobble that never settles:
+    the zero is the first 0.1 s, over which gravity tilts from 0 to 15 deg (geometry), so it wanders
+    between 7.5 and 15 deg from its mean: the warning says so (not the 2 deg floor of quiet sway)."""
+    def lean(s: np.ndarray) -> np.ndarray:
+        return 10 * (1 - np.cos(np.pi * np.minimum(s, 0.15) / 0.15)) + 8 * np.sin(2 * np.pi * np.maximum(s - 0.15, 0))
+
+    choice = choose_stance(_postures([(6.0, lean, 0, 0)], np.zeros(3), np.eye(3)))
+    assert choice.how == "start" and choice.result.end_s - choice.result.start_s == pytest.approx(0.1)
+    (warning,) = choice.warnings
+    m = re.search(r"uncertain by about (\d+) deg", warning)
+    assert m is not None and 7.5 <= int(m.group(1)) <= 15  # measured 9
+
+
+def test_bouncing_upright_without_turning_is_not_standing_still() -> None:
+    """2 s of bouncing up and down (+-3 m/s^2 at 2 Hz, no rotation: the gyro sees nothing), then 3 s of still
+    standing: the stance is the still standing, not the bouncing."""
+    rec = _postures([(2.0, 0, 0, 0), (3.0, 0, 0, 0), (1.0, 0, 40, 0), (2.0, 40, 40, 0)], np.zeros(3), np.eye(3))
+    streams = {}
+    for role, s in rec.streams.items():
+        acc = s.acc_m_s2.copy()
+        bounce = s.time_s < 2.0
+        acc[bounce, 0] += 3.0 * np.sin(2 * np.pi * 2.0 * s.time_s[bounce])
+        streams[role] = SensorStream(role, s.time_s, acc, s.gyr_rad_s)
+    choice = choose_stance(Recording(streams))
+    assert choice.how == "quiet" and 2.0 <= choice.result.start_s < 2.4  # measured 2.27
+
+
+def test_a_zero_from_a_brief_still_start_ends_where_the_stillness_ends() -> None:
+    """Still for 0.15 s, then a wobble that never settles: the zero is the posture over those 0.15 s (less
+    than start_s = 0.25 s), not over the first moments of the wobble."""
+    def wobble(s: np.ndarray) -> np.ndarray:
+        return 8 * np.sin(2 * np.pi * 1.5 * s)
+
+    choice = choose_stance(_postures([(0.15, 0, 0, 0), (6.0, wobble, 0, 0)], np.zeros(3), np.eye(3)))
+    assert choice.how == "start"
+    assert 0.1 <= choice.result.end_s - choice.result.start_s <= 0.15  # measured 0.14
+
+
+def test_a_long_stance_keeps_its_own_gyro_bias_after_an_earlier_long_held_hinge() -> None:
+    """A wobble, a 40 deg hinge held 4 s while turning slowly about gravity (0.05 rad/s: its mean gyro is
+    off along its gravity), then 3 s of still standing: the stance (2.7 s, long enough) takes its gyro
+    bias from itself; the held hinge's would be 0.05 * cos 40 = 0.038 rad/s off along the stance's gravity."""
+    def wobble(s: np.ndarray) -> np.ndarray:
+        return 8 * np.sin(2 * np.pi * s)
+
+    bias = np.array([0.01, -0.02, 0.015])
+    rec = _postures([(0.3, 0, 0, 0), (3.0, wobble, 0, 0), (1.0, 0, 40, 0), (4.0, 40, 40, 0.05), (1.0, 40, 0, 0),
+                     (3.0, 0, 0, 0)], bias, np.eye(3))
+    choice = choose_stance(rec)
+    assert choice.how == "quiet" and choice.result.start_s > 9.3  # the stand after the hinge: measured 9.51
+    for e in choice.result.sensors.values():
+        assert np.abs(e.gyr_bias_rad_s - bias).max() < 1e-6  # measured 1e-16 (exact geometry)
+
+
+def test_a_recording_cut_in_the_first_descent_starts_from_the_first_samples_tilt(rounding_session) -> None:
+    """Cut where the first descent passes 4 deg of trunk flexion (moving): the stance is the pause after the
+    rep, and the filter starts from the tilt the first sample had (run backwards from the stance), so the
+    first second's trunk angles match the simulator's at once."""
+    sim = rounding_session
+    first = sim.reps[0]
+    tt, tr = sim.truth_time_s, sim.truth_trunk_flexion_deg
+    t0 = float(tt[(tt > first["start_s"]) & (tt < first["bottom_s"]) & (tr > 4.0)][0])
+    res = analyze(crop(sim.recording, t0))
+    assert res.calibration["stand_start_s"] > first["end_s"] and not res.warnings
+    head = res.time_s < res.time_s[0] + 1.0
+    err = res.trunk_flexion_deg[head] - np.interp(res.time_s[head], tt, tr)
+    # measured 0.91 deg (started from the stance's gravity instead: 3.87)
+    assert float(np.sqrt(np.mean(err ** 2))) < 1.3
+
+
+@pytest.mark.parametrize(("still_s", "how"), [(1.12, "quiet"), (1.11, "start")])
+def test_a_still_start_of_exactly_min_stand_s_is_a_stance(still_s: float, how: str) -> None:
+    """Still, then a fast lean (1.5 rad/s): left of the margin before the motion, the quiet stretch spans
+    min_stand_s (0.5 s: 50 steps of the 0.01 s grid, 0.49 s first to last) when still for 1.12 s, and is the
+    stance; still for 1.11 s it is a step short, and the zero falls back to the start."""
+    def lean(s: np.ndarray) -> np.ndarray:
+        return np.degrees(np.minimum(1.5 * s, np.radians(40)))
+
+    choice = choose_stance(_postures([(still_s, 0, 0, 0), (4.0, lean, 0, 0)], np.zeros(3), np.eye(3)))
+    assert choice.how == how
+    if how == "quiet":
+        assert choice.result.end_s - choice.result.start_s == pytest.approx(0.49, abs=1e-9)
+
+
+def test_a_recording_cut_in_the_first_descent_with_a_gap_bridges_it_backwards(rounding_session) -> None:
+    """As above, and both links lost 0.4 s of the descent (0.6-1.0 s into the rep): the backward run from the
+    stance bridges the gap with the gyro (time runs backwards, its steps stay positive), so the first second
+    still matches the simulator (a run that missed the gap would start 30 deg off)."""
+    sim = rounding_session
+    first = sim.reps[0]
+    tt, tr = sim.truth_time_s, sim.truth_trunk_flexion_deg
+    t0 = float(tt[(tt > first["start_s"]) & (tt < first["bottom_s"]) & (tr > 4.0)][0])
+    rec = crop(sim.recording, t0)
+    lost = (first["start_s"] + 0.6, first["start_s"] + 1.0)
+    streams = {}
+    for role, s in rec.streams.items():
+        keep = np.flatnonzero((s.time_s <= lost[0]) | (s.time_s >= lost[1]))
+        streams[role] = SensorStream(role, s.time_s[keep], s.acc_m_s2[keep], s.gyr_rad_s[keep])
+    res = analyze(Recording(streams, dict(rec.metadata)))
+    assert res.calibration["stand_start_s"] > first["end_s"] and not res.warnings
+    head = res.time_s < res.time_s[0] + 1.0
+    err = res.trunk_flexion_deg[head] - np.interp(res.time_s[head], tt, tr)
+    assert float(np.sqrt(np.mean(err ** 2))) < 3.0  # measured 2.19 deg (time stamps not reversed: 34)
+
+
+def test_the_pelvis_forward_axis_counts_only_while_the_trunk_tips_forward() -> None:
+    """The pelvis side-bends 40 deg (twice, the trunk upright) and tips 25 deg forward in three hinges (the trunk
+    70): its forward direction is its tilt while the trunk is tipped forward, within 1 deg of the hinges' (its
+    side bends, the larger tilts, do not count)."""
+    rate = 100.0
+    fwd = np.array([0.0, math.cos(0.3), math.sin(0.3)])
+    side = np.array([0.0, -math.sin(0.3), math.cos(0.3)])
+    bump = np.sin(np.linspace(0, np.pi, 300))
+    upright = np.tile([1.0, 0.0, 0.0], (100, 1))
+    trunk, pelvis = [upright], [upright]
+    for pelvis_dir, pelvis_deg, trunk_deg in [(side, 40, 0), (-side, 40, 0), (fwd, 25, 70), (fwd, 25, 70),
+                                              (fwd, 25, 70)]:
+        trunk += [_tilted(-fwd, np.radians(trunk_deg) * bump), upright]
+        pelvis += [_tilted(-pelvis_dir, np.radians(pelvis_deg) * bump), upright]
+    t = np.arange(len(np.vstack(trunk))) / rate
+    zeros = np.zeros((len(t), 3))
+    rec = Recording({"sacrum": _stream("sacrum", t, np.vstack(pelvis), zeros),
+                     "thoracic": _stream("thoracic", t, np.vstack(trunk), zeros)})
+    f = forward_directions(rec, {"sacrum": np.array([1.0, 0, 0]), "thoracic": np.array([1.0, 0, 0])})
+    assert f["sacrum"] is not None
+    assert math.degrees(math.acos(min(1.0, float(f["sacrum"] @ fwd)))) < 1.0  # measured 0.0 (exact geometry)
+
+
+def test_a_large_gyro_bias_does_not_make_standing_sway_look_like_motion() -> None:
+    """4 s of standing with a 2 deg sway at 1 Hz (0.22 rad/s at most) on a gyro 0.15 rad/s (8.6 deg/s) off,
+    about the same axis: their sum passes the 0.35 rad/s quiet limit, the sway alone does not. The stillness test
+    takes the gyro's rough bias out first, so the standing is the stance (up to margin_s before the hinge)."""
+    def sway(s: np.ndarray) -> np.ndarray:
+        return 2.0 * np.sin(2 * np.pi * 1.0 * s)
+
+    rec = _postures([(4.0, sway, 0, 0), (1.0, 0, 40, 0), (2.0, 40, 40, 0)], np.array([0.0, 0.0, 0.15]), np.eye(3))
+    choice = choose_stance(rec)
+    assert choice.how == "quiet"
+    assert choice.result.start_s < 0.01 and choice.result.end_s == pytest.approx(3.5, abs=0.02)  # measured 3.504
+
+
+@pytest.mark.parametrize(("n", "says"), [(4, "the sacrum sensor has 4 samples: too short to analyse"),
+                                         (5, "the two sensors overlap for 0.04 s: too short to calibrate")])
+def test_a_sensor_needs_five_samples_before_its_overlap_is_judged(n: int, says: str) -> None:
+    t = np.arange(n) * 0.01
+    up = np.tile([1.0, 0.0, 0.0], (n, 1))
+    rec = Recording({role: SensorStream(role, t, 9.81 * up, 0 * up) for role in ("sacrum", "thoracic")})
+    with pytest.raises(CalibrationError, match=says):
+        choose_stance(rec)

@@ -128,3 +128,25 @@ def test_the_check_takes_its_parameters() -> None:
     assert clock_lag(res, SyncCheckParams(min_lag_s=1.5)) is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         SyncCheckParams().min_lag_s = 1.5  # type: ignore[misc]
+
+
+def test_motion_at_the_start_of_the_data_does_not_wrap_onto_the_last_rep() -> None:
+    """40 s of data (1999 grid points, just under 2048): a trunk-only bend in the first 2 s and a last rep at
+    37.9 s whose trunk, stamped 2 s later, runs past the end. The correlation is linear: at the 2 s lag the
+    last rep meets no trunk motion from the data's start (circular, on 2048 points, it would: 0.74)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    t = np.arange(0.0, 40.0, 0.02)
+    starts = (5.0, 13.0, 21.0, 29.0, 37.9)
+
+    def bumps(tt: np.ndarray, at: tuple[float, ...]) -> np.ndarray:
+        return sum(np.where((tt > s) & (tt < s + 2.0), np.sin(np.pi * (tt - s) / 2.0) ** 2, 0.0) for s in at)
+
+    result = SimpleNamespace(time_s=t, pelvic_tilt_deg=30 * bumps(t, starts),
+                             trunk_flexion_deg=60 * bumps(t - 2.0, starts) + 60 * bumps(t, (0.0,)),
+                             reps=[SimpleNamespace(start_s=s, end_s=s + 2.0) for s in starts])
+    lag = clock_lag(result)
+    assert lag is not None and lag.lag_s == pytest.approx(2.0, abs=1e-9)
+    assert lag.correlation > 0.87  # measured 0.895 (the last rep's trunk cut by the end of the data)

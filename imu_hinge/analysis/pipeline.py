@@ -237,7 +237,7 @@ class HingePipeline:
         (samples ``stop-1`` down to 0) on the time-reversed motion: the rotation rate negated, with
         the bias taken off first (reversed, a bias would turn the other way)."""
         back = SegmentTracker(replace(est, acc_first_m_s2=est.acc_mean_m_s2, gyr_bias_rad_s=np.zeros(3)), self.params)
-        t_rev = s.time_s[stop - 1] - s.time_s[stop - 1::-1]
+        t_rev = -s.time_s[stop - 1::-1]  # time run backwards (the filter takes only its steps)
         ups = back.up_batch(t_rev, s.acc_m_s2[stop - 1::-1], est.gyr_bias_rad_s - s.gyr_rad_s[stop - 1::-1])
         return float(np.linalg.norm(est.acc_mean_m_s2)) * ups[-1]
 

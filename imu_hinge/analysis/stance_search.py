@@ -307,7 +307,7 @@ def forward_directions(recording: Recording, up: dict[str, np.ndarray],
     out[SENSOR_ROLES[1]] = f_trunk
     forward_tipped = -(v_trunk @ f_trunk) > math.sin(math.radians(p.min_tilt_deg))  # (all of them big ones)
     t_p, v_p = tilts[SENSOR_ROLES[0]]
-    i = np.clip(np.searchsorted(t_p, t_trunk[forward_tipped]), 0, len(t_p) - 1)
+    i = np.minimum(np.searchsorted(t_p, t_trunk[forward_tipped]), len(t_p) - 1)  # the last sample at most
     out[SENSOR_ROLES[0]] = _principal_forward(v_p[i], p)
     return out
 

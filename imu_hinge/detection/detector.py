@@ -33,6 +33,7 @@ _N_FS = 18
 _ROW0, _NROWS, _N_PEND, _N_EV, _N_REC = 6, 7, 9, 10, 11  # int state ``st``: the candidate's rows in
 _N_ST = 12  # ``rows`` (a table of (t, P, T, L)), and how full the other tables are
 EV_STARTED, EV_LUMBAR_LED, EV_LUMBAR_FLEXION, EV_REP, EV_LOCKOUT, EV_WINDOW_CLOSED = range(6)
+_FAULT_OF_EVENT = {EV_LUMBAR_LED: "lumbar_led", EV_LUMBAR_FLEXION: "lumbar_flexion"}
 """Event table ``ev`` rows are (kind, time_s, value, index). Kinds: a candidate began (index = its
 rep number); an alert (value = L); a candidate became a rep (index = its row in the rep table
 ``rec``); a lockout alert / its window closed (value = min L, index = rep number). Pending lockout
@@ -157,8 +158,8 @@ class HingeDetector:
             if kind == EV_STARTED:
                 self._cand_faults = []
                 events.append(RepStarted(t, idx))
-            elif kind in (EV_LUMBAR_LED, EV_LUMBAR_FLEXION):
-                fault = "lumbar_led" if kind == EV_LUMBAR_LED else "lumbar_flexion"
+            elif kind in _FAULT_OF_EVENT:
+                fault = _FAULT_OF_EVENT[kind]
                 self._cand_faults.append(fault)
                 self._alert(events, FaultRaised(t, fault, value, idx))
             elif kind == EV_REP:

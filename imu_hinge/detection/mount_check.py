@@ -76,8 +76,7 @@ class SensorMove:
     """How much the moved sensor's own segment angle (T or P) changed standing, deg."""
 
     def message(self) -> str:
-        where = "thoracic" if self.role == TRUNK else "sacrum"
-        return (f"the {where} sensor seems to have moved on the body between {self.after_s:.1f} s and "
+        return (f"the {self.role} sensor seems to have moved on the body between {self.after_s:.1f} s and "
                 f"{self.before_s:.1f} s: standing lumbar flexion stepped by {self.shift_deg:+.1f} deg and stayed, "
                 f"so lumbar angles after it are offset by about that much; strap the sensor firmly and "
                 f"calibrate again (record a new set)")
@@ -117,8 +116,8 @@ def _suffix_stats(values: list[float], spread: float) -> tuple[list[float], list
 
 
 def _distinct_after(reps: list[int]) -> list[int]:
-    """``[k]``: how many different reps the values from ``k`` on come from (``[len]`` = 0)."""
-    out, seen = [0] * (len(reps) + 1), set()
+    """``[k]``: how many different reps the values from ``k`` on come from."""
+    out, seen = [0] * len(reps), set()
     for k in range(len(reps) - 1, -1, -1):
         seen.add(reps[k])
         out[k] = len(seen)

@@ -44,7 +44,7 @@ def quat_from_gravity(acc_m_s2: np.ndarray) -> np.ndarray:
 def up_in_sensor(q: np.ndarray) -> np.ndarray:
     """Earth "up" expressed in the sensor frame for sensor-to-earth quaternions (..., 4) -> (..., 3)."""
     q = np.asarray(q, dtype=np.float64)
-    rows = q if q.ndim == 2 and q.flags.c_contiguous else np.ascontiguousarray(q.reshape(-1, 4))
+    rows = np.ascontiguousarray(q.reshape(-1, 4))  # no copy of C-contiguous (N, 4) rows: a view of q
     out = np.empty((rows.shape[0], 3))
     _fusion_loops.up_rows(rows, out)  # THE loop, in C
     return out if q.ndim == 2 else out.reshape(q.shape[:-1] + (3,))

@@ -51,10 +51,13 @@ class Reanchor:
         """Time (s) of the last sample seen."""
         self.settle_since_s = math.nan
         """Time of the sample that ended the last long gap while the filter settles; NaN otherwise."""
-        self._run = 0  # consecutive still samples while settling
-        self._run_acc = np.zeros(3)  # their accelerometer sum
+        self._new_run()
         self.returns_s: list[float] = []
         """Times at which the sensor came back from a long gap."""
+
+    def _new_run(self) -> None:
+        self._run = 0  # consecutive still samples while settling
+        self._run_acc = np.zeros(3)  # their accelerometer sum
 
     @property
     def settling(self) -> bool:
@@ -103,7 +106,7 @@ class Reanchor:
             self.filter.reset(acc[i], self.filter.gyr_bias_rad_s)
             self.settle_since_s = float(t[i])
             self.returns_s.append(float(t[i]))
-            self._run, self._run_acc = 0, np.zeros(3)
+            self._new_run()
             out[i] = np.nan
             i += 1
         return out
@@ -123,9 +126,9 @@ class Reanchor:
                 if self._run >= self._n_quiet:
                     return i + k
             else:
-                self._run, self._run_acc = 0, np.zeros(3)
+                self._new_run()
         if len(timeout):
-            self._run, self._run_acc = 0, np.zeros(3)  # converged on the accelerometer: no restart
+            self._new_run()  # converged on the accelerometer: no restart
             return i + end
         return None
 
