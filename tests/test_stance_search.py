@@ -466,3 +466,22 @@ def test_a_sensor_needs_five_samples_before_its_overlap_is_judged(n: int, says: 
     rec = Recording({role: SensorStream(role, t, 9.81 * up, 0 * up) for role in ("sacrum", "thoracic")})
     with pytest.raises(CalibrationError, match=says):
         choose_stance(rec)
+
+
+@pytest.mark.parametrize("cut", ["bottom", "descent"])
+def test_a_recording_that_starts_mid_rep_takes_the_posture_held_between_reps(rounding_session, cut: str,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lift recorded from the set-up at the bar: the first posture is bent, and a later bottom pause may
+    match it. The zero is the posture held far longest (standing between reps), told by a warning."""
+    sim = rounding_session
+    rep = sim.reps[2]
+    t0 = rep["bottom_s"] if cut == "bottom" else 0.5 * (rep["start_s"] + rep["bottom_s"])
+    rec = Recording({r: s.slice(int(np.searchsorted(s.time_s, t0)), len(s)) for r, s in sim.recording.streams.items()})
+    choice = choose_stance(rec)
+    assert choice.how == "held" and "does not start standing still" in choice.warnings[0]
+    res = analyze(rec)
+    worst = max(rmse_vs_truth(res, sim, c) for c in ("pelvic_tilt_deg", "trunk_flexion_deg", "lumbar_flexion_deg"))
+    assert worst < 0.7  # measured 0.26 (bottom) and 0.45 (descent)
+    monkeypatch.setattr("imu_hinge.analysis.stance_search._held_posture", lambda *a: None)
+    res = analyze(rec)
+    assert rmse_vs_truth(res, sim, "trunk_flexion_deg") > 20.0  # measured 56 and 53 deg: a bent posture as zero

@@ -10,8 +10,11 @@ still moment can be the bottom of a hinge. Here the recording is looked through 
    when the recording starts, and may be moving already a fraction of a second later) is the
    reference; the stance is the first quiet stretch in that posture (both sensors' gravity
    within ``match_deg``). A held hinge bottom is quiet but not that posture and is skipped.
-3. **No such stretch**: the stillest moments near the start serve, with a warning that says
-   which zero was used and how uncertain it is. Never still at all: refused, saying why.
+3. **No such stretch** (the recording starts mid-movement, e.g. a lift set up at the bar): the
+   quiet posture held longest in all serves when it clearly dominates (people stand between reps
+   and sets; a held bottom is shorter and its depth varies), with a warning. Else the stillest
+   moments near the start serve, with a warning that says which zero was used and how uncertain
+   it is. Never still at all: refused, saying why.
 
 The gyro bias comes from the stance, corrected for sway by the accelerometer
 (:func:`~.stance.sway_corrected_bias`); when the stance is short, a longer quiet stretch in any
@@ -65,6 +68,16 @@ class StanceSearchParams:
     """Without an upright quiet stretch, the data must be still somewhere this close to the start."""
     fallback_min_s: float = 0.1
     """... and the zero is the posture over the still start of the recording, at least this long."""
+    held_min_s: float = 2.0
+    """A recording whose start matches no quiet posture takes the posture held longest as its zero, when
+    held this long in all ..."""
+    held_ratio: float = 2.0
+    """... and this many times as long as any other posture ..."""
+    held_min_count: int = 2
+    """... and come back to at least this many times (a stand between reps recurs; one held hinge is one)."""
+    override_ratio: float = 3.0
+    """A start that is not quiet itself, whose posture a later quiet stretch matches, still takes the posture
+    held longest when that one is held this many times as long as the start's in all."""
 
 
 @dataclass(frozen=True)
@@ -222,8 +235,7 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     bias_span = next(((a, b) for a, b in stretches if b - a >= p.bias_min_s), None)
     upright = [(a, b) for a, b in stretches
                if all(_upright(_mean_dir(streams[r], a, b), start_dir[r], p.match_deg) for r in SENSOR_ROLES)]
-    if upright:
-        a, b = upright[0]
+    def stance_from(a: float, b: float) -> StanceResult:
         end = min(b, a + p.max_stand_s)
         bias_from = (a, end) if end - a >= p.bias_min_s or bias_span is None else bias_span
         sensors = {r: _estimate(s, a, end, bias_from, first_acc[r]) for r, s in streams.items()}
@@ -232,7 +244,24 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
             quiet_pool = [(c, min(d, c + p.max_stand_s)) for c, d in stretches if 0 <= c - a <= p.pool_s]
             sensors = {r: replace(e, gyr_bias_rad_s=_pooled_bias(streams[r], quiet_pool, e.gyr_bias_rad_s))
                        for r, e in sensors.items()}
-        return StanceChoice(StanceResult(a, end, end, sensors))
+        return StanceResult(a, end, end, sensors)
+
+    held = _held_posture(streams, stretches, p)
+    if upright:
+        # a start that is not itself quiet may be the bottom of a rep whose posture a later bottom pause
+        # matches: the posture held far longer in all (standing between reps and sets) wins then
+        moving_start = not stretches or stretches[0][0] > t_start
+        matched_s = sum(b - a for a, b in upright)
+        if not (moving_start and held is not None and held[0] not in upright
+                and held[1] >= p.override_ratio * matched_s):
+            return StanceChoice(stance_from(*upright[0]))
+    if held is not None:  # the recording starts mid-movement (a lift set up at the bar): the zero is the
+        # posture the person came back to and held, far longer than any other
+        (a, b), total_s, count = held
+        warning = (f"the recording does not start standing still: angles are relative to the posture held "
+                   f"longest, {total_s:.1f} s over {count} quiet stretch(es) (the zero: {a:.2f}-{b:.2f} s); start "
+                   "recordings standing or sitting still for a second")
+        return StanceChoice(stance_from(a, b), (warning,), "held")
     # no quiet upright stretch: the zero is the posture the recording starts in, over its first
     # still moments (the person is upright when the recording starts and moves a moment later)
     n = max(1, min_n)
@@ -256,6 +285,30 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
                f"{z0:.2f}-{z1:.2f} s (the start of the recording), uncertain by about {spread:.0f} deg; "
                "start recordings standing or sitting still for a second")
     return StanceChoice(StanceResult(z0, z1, z1, sensors), (warning,), "start")
+
+
+def _held_posture(streams: dict[str, SensorStream], stretches: list[tuple[float, float]],
+                  p: StanceSearchParams) -> tuple[tuple[float, float], float, int] | None:
+    """The quiet posture held longest in all (both sensors' gravity within ``match_deg``), when it clearly
+    dominates: ``(its longest stretch, total quiet s, number of stretches)``, or None. Between reps and
+    sets people stand, again and again; a held hinge bottom is rarely as long in all, and its depth varies
+    from rep to rep."""
+    groups: list[tuple[dict[str, np.ndarray], list[tuple[float, float]]]] = []
+    for a, b in stretches:
+        dirs = {r: _mean_dir(streams[r], a, b) for r in SENSOR_ROLES}
+        if any(d is None for d in dirs.values()):
+            continue
+        home = next((g for g in groups if all(_upright(dirs[r], g[0][r], p.match_deg) for r in SENSOR_ROLES)), None)
+        if home is None:
+            groups.append(({r: d for r, d in dirs.items() if d is not None}, [(a, b)]))
+        else:
+            home[1].append((a, b))
+    totals = sorted(((sum(b - a for a, b in g[1]), g[1]) for g in groups), key=lambda x: -x[0])
+    if (not totals or totals[0][0] < p.held_min_s or len(totals[0][1]) < p.held_min_count
+            or (len(totals) > 1 and totals[0][0] < p.held_ratio * totals[1][0])):
+        return None
+    total_s, spans = totals[0]
+    return max(spans, key=lambda ab: ab[1] - ab[0]), total_s, len(spans)  # its longest: a real stand, not a pause
 
 
 def _tilt_spread_deg(s: SensorStream, t0: float, t1: float) -> float:
