@@ -118,12 +118,19 @@ def _span(s: SensorStream, t0: float, t1: float) -> slice:
     return slice(int(np.searchsorted(s.time_s, t0, side="left")), int(np.searchsorted(s.time_s, t1, side="right")))
 
 
-def _on_grid(t: np.ndarray, values: np.ndarray, grid: np.ndarray, max_gap_s: float, fill: float) -> np.ndarray:
-    """The value of the latest sample at or before each grid time (``fill`` across a gap)."""
+def _grid_rows(t: np.ndarray, grid: np.ndarray, max_gap_s: float) -> np.ndarray:
+    """For each grid time, the index of the latest sample at or before it; -1 before the first
+    sample and across a gap (more than ``max_gap_s`` since that sample)."""
     i = np.searchsorted(t, grid, side="right") - 1
-    ok = (i >= 0) & (grid - t[np.clip(i, 0, None)] <= max_gap_s)
-    out = np.full(len(grid), fill)
-    out[ok] = values[i[ok]]
+    i[(i >= 0) & (grid - t[np.clip(i, 0, None)] > max_gap_s)] = -1
+    return i
+
+
+def _on_grid(rows: np.ndarray, values: np.ndarray, fill: float) -> np.ndarray:
+    """``values`` at the grid's sample ``rows`` (:func:`_grid_rows`), ``fill`` where there is none."""
+    ok = rows >= 0
+    out = np.full(len(rows), fill)
+    out[ok] = values[rows[ok]]
     return out
 
 
@@ -205,9 +212,9 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     accdev = np.zeros(len(grid))
     for s in streams.values():
         gyr_still, acc_still = _stillness(s, p)
-        max_gap = 1.5 / s.nominal_rate_hz + step
-        rate = np.maximum(rate, _on_grid(s.time_s, gyr_still, grid, max_gap, GAP_FILL))
-        accdev = np.maximum(accdev, _on_grid(s.time_s, acc_still, grid, max_gap, GAP_FILL))
+        rows = _grid_rows(s.time_s, grid, 1.5 / s.nominal_rate_hz + step)  # one search for both
+        rate = np.maximum(rate, _on_grid(rows, gyr_still, GAP_FILL))
+        accdev = np.maximum(accdev, _on_grid(rows, acc_still, GAP_FILL))
     quiet = (rate < p.quiet_gyr_rad_s) & (accdev < p.quiet_acc_m_s2)
     start_dir = {r: _mean_dir(s, float(s.time_s[0]), float(s.time_s[0]) + p.start_s) for r, s in streams.items()}
     first_acc = {r: s.acc_m_s2[s.time_s <= s.time_s[0] + p.start_s].mean(axis=0) for r, s in streams.items()}
@@ -220,10 +227,11 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
         if j1 - j0 >= min_n:
             stretches.append((float(grid[j0]), float(grid[j1 - 1])))
     bias_span = next(((a, b) for a, b in stretches if b - a >= p.bias_min_s), None)
-    upright = [(a, b) for a, b in stretches
-               if all(_upright(_mean_dir(streams[r], a, b), start_dir[r], p.match_deg) for r in SENSOR_ROLES)]
-    if upright:
-        a, b = upright[0]
+    upright = next(((a, b) for a, b in stretches  # the first one (its directions only: an hour has hundreds)
+                    if all(_upright(_mean_dir(streams[r], a, b), start_dir[r], p.match_deg) for r in SENSOR_ROLES)),
+                   None)
+    if upright is not None:
+        a, b = upright
         end = min(b, a + p.max_stand_s)
         bias_from = (a, end) if end - a >= p.bias_min_s or bias_span is None else bias_span
         sensors = {r: _estimate(s, a, end, bias_from, first_acc[r]) for r, s in streams.items()}

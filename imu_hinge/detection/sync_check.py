@@ -64,8 +64,11 @@ def clock_lag(result: Any, params: SyncCheckParams | None = None) -> ClockLag | 
         return None
     grid = np.arange(t[ok][0], t[ok][-1], 1.0 / GRID_HZ)
     in_reps = np.zeros(grid.size, bool)
-    for r in reps:
-        in_reps |= (grid >= r.start_s - params.margin_s) & (grid <= r.end_s + params.margin_s)
+    # grid >= start - margin and grid <= end + margin, per rep: a slice of the sorted grid (not a pass over it)
+    lo = np.searchsorted(grid, [r.start_s - params.margin_s for r in reps], side="left")
+    hi = np.searchsorted(grid, [r.end_s + params.margin_s for r in reps], side="right")
+    for i0, i1 in zip(lo.tolist(), hi.tolist(), strict=True):
+        in_reps[i0:i1] = True
     dp = np.gradient(np.interp(grid, t[ok], p[ok])) * in_reps  # the pelvis in the reps ...
     dt = np.gradient(np.interp(grid, t[ok], tr[ok]))  # ... against the trunk wherever its clock puts it
     n = grid.size
