@@ -74,15 +74,20 @@ class SensorStream:
                             host_time_s=cut(self.host_time_s), flags=cut(self.flags))
 
     @property
-    def nominal_rate_hz(self) -> float:
-        """Sample rate from the median interval (robust to jitter and gaps). Remembered for this
-        ``time_s`` array (a median over an hour of samples costs 8 ms; the analysis asks eight times)."""
+    def median_interval_s(self) -> float:
+        """The median sample interval, s (NaN under two samples). Remembered for this ``time_s`` array
+        (a median over an hour of samples costs 8 ms; the analysis asks nine times)."""
         memo = self.__dict__.get("_rate_memo")
         if memo is not None and memo[0] is self.time_s and memo[1] == len(self):
             return float(memo[2])
-        rate = float("nan") if len(self) < 2 else float(1.0 / np.median(np.diff(self.time_s)))
-        self.__dict__["_rate_memo"] = (self.time_s, len(self), rate)
-        return rate
+        step = float("nan") if len(self) < 2 else float(np.median(np.diff(self.time_s)))
+        self.__dict__["_rate_memo"] = (self.time_s, len(self), step)
+        return step
+
+    @property
+    def nominal_rate_hz(self) -> float:
+        """Sample rate from the median interval (robust to jitter and gaps)."""
+        return float(1.0 / np.float64(self.median_interval_s))
 
 
 @dataclass

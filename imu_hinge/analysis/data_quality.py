@@ -115,7 +115,7 @@ def stream_quality(s: SensorStream) -> dict[str, Any]:
         span_s = float(s.time_s[-1] - s.time_s[0])
         period = span_s / float(s.seq[-1] - s.seq[0]) if span_s > 0 else float(np.median(dt))
     else:
-        period = float(np.median(dt))
+        period = s.median_interval_s  # np.median(dt), remembered by the stream
         gaps = dt > GAP_FACTOR * period
         missing = int(np.round(dt[gaps] / period).sum() - gaps.sum()) if gaps.any() else 0
         n_gaps = int(gaps.sum())

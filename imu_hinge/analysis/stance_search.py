@@ -131,12 +131,19 @@ def _span(s: SensorStream, t0: float, t1: float) -> slice:
     return slice(int(np.searchsorted(s.time_s, t0, side="left")), int(np.searchsorted(s.time_s, t1, side="right")))
 
 
-def _on_grid(t: np.ndarray, values: np.ndarray, grid: np.ndarray, max_gap_s: float, fill: float) -> np.ndarray:
-    """The value of the latest sample at or before each grid time (``fill`` across a gap)."""
+def _grid_rows(t: np.ndarray, grid: np.ndarray, max_gap_s: float) -> np.ndarray:
+    """For each grid time, the index of the latest sample at or before it; -1 before the first
+    sample and across a gap (more than ``max_gap_s`` since that sample)."""
     i = np.searchsorted(t, grid, side="right") - 1
-    ok = (i >= 0) & (grid - t[np.clip(i, 0, None)] <= max_gap_s)
-    out = np.full(len(grid), fill)
-    out[ok] = values[i[ok]]
+    i[(i >= 0) & (grid - t[np.clip(i, 0, None)] > max_gap_s)] = -1
+    return i
+
+
+def _on_grid(rows: np.ndarray, values: np.ndarray, fill: float) -> np.ndarray:
+    """``values`` at the grid's sample ``rows`` (:func:`_grid_rows`), ``fill`` where there is none."""
+    ok = rows >= 0
+    out = np.full(len(rows), fill)
+    out[ok] = values[rows[ok]]
     return out
 
 
@@ -218,9 +225,9 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     accdev = np.zeros(len(grid))
     for s in streams.values():
         gyr_still, acc_still = _stillness(s, p)
-        max_gap = 1.5 / s.nominal_rate_hz + step
-        rate = np.maximum(rate, _on_grid(s.time_s, gyr_still, grid, max_gap, GAP_FILL))
-        accdev = np.maximum(accdev, _on_grid(s.time_s, acc_still, grid, max_gap, GAP_FILL))
+        rows = _grid_rows(s.time_s, grid, 1.5 / s.nominal_rate_hz + step)  # one search for both
+        rate = np.maximum(rate, _on_grid(rows, gyr_still, GAP_FILL))
+        accdev = np.maximum(accdev, _on_grid(rows, acc_still, GAP_FILL))
     quiet = (rate < p.quiet_gyr_rad_s) & (accdev < p.quiet_acc_m_s2)
     start_dir = {r: _mean_dir(s, float(s.time_s[0]), float(s.time_s[0]) + p.start_s) for r, s in streams.items()}
     first_acc = {r: s.acc_m_s2[s.time_s <= s.time_s[0] + p.start_s].mean(axis=0) for r, s in streams.items()}
@@ -233,8 +240,10 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
         if j1 - j0 >= min_n:
             stretches.append((float(grid[j0]), float(grid[j1 - 1])))
     bias_span = next(((a, b) for a, b in stretches if b - a >= p.bias_min_s), None)
-    upright = [(a, b) for a, b in stretches
-               if all(_upright(_mean_dir(streams[r], a, b), start_dir[r], p.match_deg) for r in SENSOR_ROLES)]
+
+    def matches_start(a: float, b: float) -> bool:
+        return all(_upright(_mean_dir(streams[r], a, b), start_dir[r], p.match_deg) for r in SENSOR_ROLES)
+
     def stance_from(a: float, b: float) -> StanceResult:
         end = min(b, a + p.max_stand_s)
         bias_from = (a, end) if end - a >= p.bias_min_s or bias_span is None else bias_span
@@ -246,15 +255,19 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
                        for r, e in sensors.items()}
         return StanceResult(a, end, end, sensors)
 
+    # the first stretch in the start's posture (its directions only, when the start is quiet: an hour has hundreds)
+    first = next(((a, b) for a, b in stretches if matches_start(a, b)), None)
+    moving_start = not stretches or stretches[0][0] > t_start
+    if first is not None and not moving_start:
+        return StanceChoice(stance_from(*first))
     held = _held_posture(streams, stretches, p)
-    if upright:
+    if first is not None:
         # a start that is not itself quiet may be the bottom of a rep whose posture a later bottom pause
         # matches: the posture held far longer in all (standing between reps and sets) wins then
-        moving_start = not stretches or stretches[0][0] > t_start
+        upright = [(a, b) for a, b in stretches if matches_start(a, b)]
         matched_s = sum(b - a for a, b in upright)
-        if not (moving_start and held is not None and held[0] not in upright
-                and held[1] >= p.override_ratio * matched_s):
-            return StanceChoice(stance_from(*upright[0]))
+        if not (held is not None and held[0] not in upright and held[1] >= p.override_ratio * matched_s):
+            return StanceChoice(stance_from(*first))
     if held is not None:  # the recording starts mid-movement (a lift set up at the bar): the zero is the
         # posture the person came back to and held, far longer than any other
         (a, b), total_s, count = held

@@ -52,6 +52,19 @@ class ClockLag:
                 f"{-self.lag_s:+.2f})")
 
 
+def _fast_len(m: int) -> int:
+    """The smallest length >= ``m`` with no prime factors but 2, 3 and 5."""
+    best = 1 << max(0, (m - 1).bit_length())  # the power of two
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:  # p35 = 3^b 5^c, times the smallest power of two reaching m
+            best = min(best, p35 << max(0, (-(-m // p35) - 1).bit_length()))
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
 def clock_lag(result: Any, params: SyncCheckParams | None = None) -> ClockLag | None:
     """The lag at which the hinges' ``dT/dt`` best matches ``dP/dt``, when it is clear and at least ``min_lag_s``."""
     params = params or SyncCheckParams()
@@ -64,17 +77,22 @@ def clock_lag(result: Any, params: SyncCheckParams | None = None) -> ClockLag | 
         return None
     grid = np.arange(t[ok][0], t[ok][-1], 1.0 / GRID_HZ)
     in_reps = np.zeros(grid.size, bool)
-    for r in reps:
-        in_reps |= (grid >= r.start_s - params.margin_s) & (grid <= r.end_s + params.margin_s)
+    # grid >= start - margin and grid <= end + margin, per rep: a slice of the sorted grid (not a pass over it)
+    lo = np.searchsorted(grid, [r.start_s - params.margin_s for r in reps], side="left")
+    hi = np.searchsorted(grid, [r.end_s + params.margin_s for r in reps], side="right")
+    for i0, i1 in zip(lo.tolist(), hi.tolist(), strict=True):
+        in_reps[i0:i1] = True
     dp = np.gradient(np.interp(grid, t[ok], p[ok])) * in_reps  # the pelvis in the reps ...
     dt = np.gradient(np.interp(grid, t[ok], tr[ok]))  # ... against the trunk wherever its clock puts it
     n = grid.size
-    size = 1 << int(np.ceil(np.log2(2 * n)))
+    k_max = min(int(params.max_lag_s * GRID_HZ), n - 1)
+    # zero-padded to n + k_max: the circular correlation is the linear one at every lag searched (|k| <= k_max);
+    # a length with factors 2, 3, 5 only (pocketfft's fast sizes; a power of two >= 2n was up to 3x longer)
+    size = _fast_len(n + k_max)
 
     def xcorr(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # [k] = sum_i a[i + k] * b[i]
         return np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)
 
-    k_max = min(int(params.max_lag_s * GRID_HZ), n - 1)
     lags = np.arange(-k_max, k_max + 1)
     energy_dt = xcorr(dt * dt, in_reps.astype(float))[lags % size]  # the trunk's energy in each shifted window
     energy_dp = float(np.dot(dp, dp))

@@ -156,26 +156,27 @@ enum { E_PHI = 0, E_B = 9, E_A = 12, E_LEN = 21 };
 
 /* THE integration of samples outside windows: R_k = A R6_k, added in sample order (any split of the
  * samples into blocks gives the same bits). */
-static void integrate_loop(double *e, const double *dt, const double *quat, const double *bias, Py_ssize_t n) {
+static void integrate_loop(double *e, const double *plan, const double *quat, const double *bias, Py_ssize_t n) {
     double r6[9], r[9], rb[3];
     for (Py_ssize_t k = 0; k < n; k++) {
         quat_matrix(quat + 4 * k, r6);
         matmul3(e + E_A, r6, r);
         matvec3(r, bias + 3 * k, rb);
-        for (int i = 0; i < 9; i++) e[E_PHI + i] += r[i] * dt[k];
-        for (int i = 0; i < 3; i++) e[E_B + i] += rb[i] * dt[k];
+        double dt = plan[N_PLAN * k + PLAN_DT_INT];
+        for (int i = 0; i < 9; i++) e[E_PHI + i] += r[i] * dt;
+        for (int i = 0; i < 3; i++) e[E_B + i] += rb[i] * dt;
     }
 }
 
-/* integrate(e, dt (N,), quat (N, 4), bias (N, 3)). */
+/* integrate(e, plan (N, 6), quat (N, 4), bias (N, 3)). */
 static PyObject *integrate(PyObject *self, PyObject *args) {
-    Py_buffer e, dt, quat, bias;
-    if (!PyArg_ParseTuple(args, "w*y*y*y*", &e, &dt, &quat, &bias)) return NULL;
-    Py_ssize_t n = dt.len / (Py_ssize_t)sizeof(double);
+    Py_buffer e, plan, quat, bias;
+    if (!PyArg_ParseTuple(args, "w*y*y*y*", &e, &plan, &quat, &bias)) return NULL;
+    Py_ssize_t n = plan.len / (N_PLAN * (Py_ssize_t)sizeof(double));
     int ok = e.len >= E_LEN * (Py_ssize_t)sizeof(double) && quat.len >= 4 * n * (Py_ssize_t)sizeof(double)
              && bias.len >= 3 * n * (Py_ssize_t)sizeof(double);
-    if (ok) integrate_loop(e.buf, dt.buf, quat.buf, bias.buf, n);
-    PyBuffer_Release(&e); PyBuffer_Release(&dt); PyBuffer_Release(&quat); PyBuffer_Release(&bias);
+    if (ok) integrate_loop(e.buf, plan.buf, quat.buf, bias.buf, n);
+    PyBuffer_Release(&e); PyBuffer_Release(&plan); PyBuffer_Release(&quat); PyBuffer_Release(&bias);
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "integrate: buffer sizes do not match");
         return NULL;
@@ -187,11 +188,11 @@ static PyObject *integrate(PyObject *self, PyObject *args) {
  * accelerometer's direction (3), the integrals Phi (3x3) and B (3) averaged over the window. */
 enum { W_T = 0, W_G = 1, W_ADIR = 4, W_PHI = 7, W_B = 16, W_LEN = 19 };
 
-/* THE window flush: a window's samples (t, dt, quat6D, bias, acc) into the window means and the integrals.
+/* THE window flush: a window's samples (plan rows: t, dt; quat6D, bias, acc) into the window means and the integrals.
  * F (the filter's inclination frame) is read before the first sample (ends 0, 1: quat6D, quat3D) and after
  * the last (ends 2, 3) and taken linear in time between: R_k = (A0 + f_k (A1 - A0)) R6_k, f_k = (k+1)/n.
  * The window's running integrals summed over the window count sample k n - k times. */
-static void flush_loop(double *e, const double *t, const double *dt, const double *quat, const double *bias,
+static void flush_loop(double *e, const double *plan, const double *quat, const double *bias,
                        const double *acc, const double *ends, double *mean, Py_ssize_t n) {
     double m[4][9], a0[9], a1[9], da[9];
     for (int k = 0; k < 4; k++) quat_matrix(ends + 4 * k, m[k]);
@@ -206,7 +207,8 @@ static void flush_loop(double *e, const double *t, const double *dt, const doubl
     double mats[4][9] = {{0}}, vec[6][3] = {{0}}, t_sum = 0, acc_sum[3] = {0, 0, 0}, r6[9], ra[3], rb[3];
     for (Py_ssize_t k = 0; k < n; k++) {
         double f = (double)(k + 1) / (double)n, w = (double)(n - k);
-        double wt[4] = {dt[k], dt[k] * f, dt[k] * w, dt[k] * w * f};
+        double dt = plan[N_PLAN * k + PLAN_DT_INT];
+        double wt[4] = {dt, dt * f, dt * w, dt * w * f};
         quat_matrix(quat + 4 * k, r6);
         matvec3(r6, acc + 3 * k, ra);
         matvec3(r6, bias + 3 * k, rb);
@@ -217,7 +219,7 @@ static void flush_loop(double *e, const double *t, const double *dt, const doubl
             vec[1][i] += f * ra[i];
             for (int c = 0; c < 4; c++) vec[2 + c][i] += wt[c] * rb[i];
         }
-        t_sum += t[k];
+        t_sum += plan[N_PLAN * k + PLAN_T];
         for (int i = 0; i < 3; i++) acc_sum[i] += acc[3 * k + i];
     }
     double g[3], va[3], vd[3], phi_sum[9], phi_inc[9], b_sum[3], b_inc[3], tmp[9];
@@ -250,15 +252,15 @@ static void flush_loop(double *e, const double *t, const double *dt, const doubl
     }
 }
 
-/* flush(e, t (N,), dt (N,), quat (N, 4), bias (N, 3), acc (N, 3), ends (4, 4), mean (W_LEN,)). */
+/* flush(e, plan (N, 6), quat (N, 4), bias (N, 3), acc (N, 3), ends (4, 4), mean (W_LEN,)). */
 static PyObject *flush(PyObject *self, PyObject *args) {
-    Py_buffer e, t, dt, quat, bias, acc, ends, mean;
-    if (!PyArg_ParseTuple(args, "w*y*y*y*y*y*y*w*", &e, &t, &dt, &quat, &bias, &acc, &ends, &mean)) return NULL;
-    Py_ssize_t n = t.len / (Py_ssize_t)sizeof(double), d = (Py_ssize_t)sizeof(double);
-    int ok = n > 0 && e.len >= E_LEN * d && dt.len >= n * d && quat.len >= 4 * n * d && bias.len >= 3 * n * d
+    Py_buffer e, plan, quat, bias, acc, ends, mean;
+    if (!PyArg_ParseTuple(args, "w*y*y*y*y*y*w*", &e, &plan, &quat, &bias, &acc, &ends, &mean)) return NULL;
+    Py_ssize_t d = (Py_ssize_t)sizeof(double), n = plan.len / (N_PLAN * d);
+    int ok = n > 0 && e.len >= E_LEN * d && quat.len >= 4 * n * d && bias.len >= 3 * n * d
              && acc.len >= 3 * n * d && ends.len >= 16 * d && mean.len >= W_LEN * d;
-    if (ok) flush_loop(e.buf, t.buf, dt.buf, quat.buf, bias.buf, acc.buf, ends.buf, mean.buf, n);
-    PyBuffer_Release(&e); PyBuffer_Release(&t); PyBuffer_Release(&dt); PyBuffer_Release(&quat);
+    if (ok) flush_loop(e.buf, plan.buf, quat.buf, bias.buf, acc.buf, ends.buf, mean.buf, n);
+    PyBuffer_Release(&e); PyBuffer_Release(&plan); PyBuffer_Release(&quat);
     PyBuffer_Release(&bias); PyBuffer_Release(&acc); PyBuffer_Release(&ends); PyBuffer_Release(&mean);
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "flush: buffer sizes do not match");

@@ -225,11 +225,9 @@ class QuietBiasEstimator:
         blocks = self._outside
         if not blocks:
             return
-        plan, quat, bias = (c[0] if len(blocks) == 1 else np.concatenate(c) for c in zip(*blocks, strict=True))
+        plan, quat, bias = blocks[0] if len(blocks) == 1 else (np.concatenate(c) for c in zip(*blocks, strict=True))
         self._outside, self._outside_n = [], 0
-        _fusion_loops.integrate(self._e, np.ascontiguousarray(plan[:, PLAN_DT_INT]),
-                                np.ascontiguousarray(quat, dtype=np.float64),
-                                np.ascontiguousarray(bias, dtype=np.float64))
+        _fusion_loops.integrate(self._e, plan, quat, bias)  # the plan's rows read in place (time, span)
 
     def _flush(self) -> None:
         """The open window's samples into the window means and the integrals (C: ``flush`` in
@@ -241,15 +239,12 @@ class QuietBiasEstimator:
         """
         self._integrate_outside()
         blocks = self._pending
-        plan, quat, bias, acc = (c[0] if len(blocks) == 1 else np.concatenate(c) for c in zip(*blocks, strict=True))
+        plan, quat, bias, acc = (blocks[0] if len(blocks) == 1
+                                 else (np.concatenate(c) for c in zip(*blocks, strict=True)))
         self._pending = []
         mean = np.empty(_W_LEN)
-        t = np.ascontiguousarray(plan[:, PLAN_T])
-        _fusion_loops.flush(self._e, t, np.ascontiguousarray(plan[:, PLAN_DT_INT]),
-                            np.ascontiguousarray(quat, dtype=np.float64),
-                            np.ascontiguousarray(bias, dtype=np.float64), np.ascontiguousarray(acc, dtype=np.float64),
-                            self._ends, mean)
-        self._window = len(t), _WindowMean(float(mean[_W_T]), mean[_W_ADIR:_W_ADIR + 3], mean)
+        _fusion_loops.flush(self._e, plan, quat, bias, acc, self._ends, mean)  # plan rows read in place
+        self._window = len(plan), _WindowMean(float(mean[_W_T]), mean[_W_ADIR:_W_ADIR + 3], mean)
 
     def close(self, bias_rad_s: np.ndarray) -> np.ndarray | None:
         """The window ends here; ``bias_rad_s`` (3,) the filter's bias now (vqf may move it).

@@ -86,19 +86,33 @@ def _turns(s: SensorStream) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(obs), np.concatenate(mats)
 
 
-def frame_misfits(s: SensorStream) -> tuple[int, list[tuple[float, np.ndarray, float, float]]]:
+def _misfit_table(du: np.ndarray, mats: np.ndarray, perms: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Misfit (len(factors), len(perms)) of each gyroscope factor (sign x scale) and accelerometer
+    permutation, from :func:`_turns`' ``du`` and ``mats``. Each entry is computed on its own (the
+    permutations' and the cross product's sums have one non-zero term per output, up to sign): a
+    subset of the hypotheses gives the very same numbers as all of them."""
+    base = np.einsum("ijl,pcjl->pci", _EPS, np.einsum("pij,cjl->pcil", perms, mats))  # (P, n, 3)
+    obs = np.einsum("pij,cj->pci", perms, du)
+    pred = factors[:, None, None, None] * base  # (F, P, n, 3)
+    err = ((obs - pred) ** 2).sum(axis=-1) / ((obs ** 2).sum(axis=-1) + (pred ** 2).sum(axis=-1))
+    return np.median(err, axis=-1)
+
+
+_FACTORS = np.array([sign * scale for sign in (1.0, -1.0) for scale in GYRO_SCALES])
+_AS_GIVEN = np.array([p for p in PERMUTATIONS if abs(np.trace(p)) == 3])
+"""The accelerometer as given (I and -I: they fit alike)."""
+
+
+def frame_misfits(s: SensorStream, turns: tuple[np.ndarray, np.ndarray] | None = None,
+                  ) -> tuple[int, list[tuple[float, np.ndarray, float, float]]]:
     """(stretches used, [(misfit, P, gyro sign, gyro scale)] best first) for the hypothesis that the
-    true accelerometer is ``P @ acc`` and the true gyroscope ``sign * scale * gyr``."""
-    du, mats = _turns(s)
+    true accelerometer is ``P @ acc`` and the true gyroscope ``sign * scale * gyr``; ``turns``:
+    :func:`_turns` of ``s`` if already computed."""
+    du, mats = _turns(s) if turns is None else turns
     if not len(du):
         return 0, []
     perms = np.array(PERMUTATIONS)  # (48, 3, 3)
-    base = np.einsum("ijl,pcjl->pci", _EPS, np.einsum("pij,cjl->pcil", perms, mats))  # (48, n, 3)
-    obs = np.einsum("pij,cj->pci", perms, du)
-    factors = np.array([sign * scale for sign in (1.0, -1.0) for scale in GYRO_SCALES])
-    pred = factors[:, None, None, None] * base  # (6, 48, n, 3)
-    err = ((obs - pred) ** 2).sum(axis=-1) / ((obs ** 2).sum(axis=-1) + (pred ** 2).sum(axis=-1))
-    misfit = np.median(err, axis=-1)  # (6, 48)
+    misfit = _misfit_table(du, mats, perms, _FACTORS)  # (6, 48)
     out = [(float(misfit[f, i]), perms[i], sign, scale)
            for f, (sign, scale) in enumerate((sign, scale) for sign in (1.0, -1.0) for scale in GYRO_SCALES)
            for i in range(len(perms))]
@@ -179,9 +193,13 @@ def _likely(fits: list[tuple[float, np.ndarray, float, float]]) -> str:
 def check_frames(s: SensorStream, gyr_unit: str, warnings: list[str], path: str | None) -> SensorStream:
     """``s`` (its gyroscope converted to rad/s, with a warning, when it is plainly deg/s and
     ``gyr_unit`` is "auto"); raises :class:`DataCheckError` when the frames disagree."""
-    used, fits = frame_misfits(s)
-    if used < MIN_CHUNKS:
+    turns = _turns(s)
+    if len(turns[0]) < MIN_CHUNKS:
         return s
+    # the usual case, data that fit as given: only that hypothesis (the same number as in the full table)
+    if float(_misfit_table(*turns, _AS_GIVEN, _FACTORS[:1]).min()) <= FIT_BAD:
+        return s
+    used, fits = frame_misfits(s, turns)
     ident = next(f for f in fits if f[2] > 0 and f[3] == 1.0 and abs(np.trace(f[1])) == 3)
     if ident[0] <= FIT_BAD or fits[0][0] >= FIT_GOOD:
         return s
