@@ -167,14 +167,16 @@ def test_numbers_in_any_plain_notation_parse_to_the_same_double(cells: list[tupl
 
 
 def test_analyze_of_an_interchange_csv_does_not_import_pandas(tmp_path: Path) -> None:
-    # pandas (with pyarrow) was a third of a short analysis' time (0.3 s of imports)
+    # pandas (with pyarrow) was a third of a short analysis' time (0.3 s of imports); scipy.optimize (the
+    # clock fit of jittered stamps only) another 0.3 s
     from imu_hinge.recording import recording_to_interchange_csv
     from imu_hinge.simulation import SimConfig, simulate
 
     path = tmp_path / "x.csv"
     recording_to_interchange_csv(simulate(SimConfig(seed=3, n_reps=3, duration_s=25.0)).recording, path)
     code = ("import sys; from imu_hinge.cli import main; rc = main(['analyze', sys.argv[1], '--quiet']); "
-            "print(rc, sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'pyarrow')))")
+            "print(rc, sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'pyarrow')"
+            " or m == 'scipy.optimize'))")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["0", "[]"], out.stderr
 

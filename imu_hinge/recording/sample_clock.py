@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import isotonic_regression
 
 MIN_JITTER_SHARE = 0.05
 """Stamps with a jitter (std) below this share of a period are left as they are (a sensor's own
@@ -99,6 +98,8 @@ def _coarse_period(t: np.ndarray, guess: float) -> float:
 
 def _fit_part(t: np.ndarray, period: float) -> np.ndarray | None:
     """Times of one part's samples on its fitted regular clock, or None when there is no such clock."""
+    from scipy.optimize import isotonic_regression  # here: scipy.optimize costs 0.3 s to import, and
+    # most recordings never come here
     t0 = float(t[0])
     period = _coarse_period(t, period)
     r = 0.0
