@@ -17,6 +17,15 @@ def _stream(name: str, seed: int, role: str, **over):
     return sim, s.time_s, s.gyr_rad_s, s.acc_m_s2, rate
 
 
+def _across_gravity(t: np.ndarray, acc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mean accelerometer over the first second, its direction ("up") and a unit direction across it
+    (where a gyro bias tilts the angles)."""
+    acc0 = acc[t < 1.0].mean(axis=0)
+    up = acc0 / np.linalg.norm(acc0)
+    horizontal = np.cross(up, [0.3, 0.5, 0.8])
+    return acc0, up, horizontal / np.linalg.norm(horizontal)
+
+
 def _filter(rate: float, acc0: np.ndarray, bias0: np.ndarray) -> VqfFilter:
     f = VqfFilter(rate, quiet_bias_est_enabled=True, rest_bias_est_enabled=False)
     f.reset(acc0, bias0)
@@ -52,10 +61,7 @@ def test_a_wrong_starting_bias_is_learned_from_the_quiet_moments() -> None:
     between reps bring the estimate back to the sensor's true bias."""
     sim, t, gyr, acc, rate = _stream("rdl_good", 5, "sacrum", gyro_bias_walk_dps_rt_s=0.0)
     true_bias = sim.realisations["sacrum"].gyro_bias_rad_s
-    acc0 = acc[t < 1.0].mean(axis=0)
-    up = acc0 / np.linalg.norm(acc0)
-    horizontal = np.cross(up, [0.3, 0.5, 0.8])
-    horizontal /= np.linalg.norm(horizontal)
+    acc0, up, horizontal = _across_gravity(t, acc)
     start = true_bias + np.deg2rad(0.3) * horizontal
     f = _filter(rate, acc0, start)
     f.update_batch(gyr, acc, np.diff(t, prepend=t[0] - 1.0 / rate))
@@ -73,9 +79,7 @@ def test_a_filter_started_without_a_stance_reading_still_learns_the_bias_in_quie
     (the simulated sensor reads 9.82) and still finds the pauses, so a start 0.3 deg/s off is learned back."""
     sim, t, gyr, acc, rate = _stream("rdl_good", 5, "sacrum", gyro_bias_walk_dps_rt_s=0.0)
     true_bias = sim.realisations["sacrum"].gyro_bias_rad_s
-    up = acc[t < 1.0].mean(axis=0) / np.linalg.norm(acc[t < 1.0].mean(axis=0))
-    horizontal = np.cross(up, [0.3, 0.5, 0.8])
-    horizontal /= np.linalg.norm(horizontal)
+    _, up, horizontal = _across_gravity(t, acc)
     f = VqfFilter(rate, quiet_bias_est_enabled=True, rest_bias_est_enabled=False)
     f.reset(None, true_bias + np.deg2rad(0.3) * horizontal)
     f.update_batch(gyr, acc, np.diff(t, prepend=t[0] - 1.0 / rate))
@@ -122,10 +126,7 @@ def test_a_bias_that_steps_halfway_is_followed_in_the_later_pauses() -> None:
     the random walk keeps the estimate open to change, so the second half's pauses bring it to the new bias."""
     sim, t, gyr, acc, rate = _stream("rdl_good", 5, "sacrum", gyro_bias_walk_dps_rt_s=0.0)
     true_bias = sim.realisations["sacrum"].gyro_bias_rad_s
-    acc0 = acc[t < 1.0].mean(axis=0)
-    up = acc0 / np.linalg.norm(acc0)
-    horizontal = np.cross(up, [0.3, 0.5, 0.8])
-    horizontal /= np.linalg.norm(horizontal)
+    acc0, up, horizontal = _across_gravity(t, acc)
     half = int(np.searchsorted(t, 0.5 * (t[0] + t[-1])))
     step = np.deg2rad(0.3) * horizontal
     gyr = gyr.copy()
