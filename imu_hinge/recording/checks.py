@@ -126,7 +126,7 @@ def _dejitter(role: str, streams: dict[str, SensorStream], warnings: list[str]) 
     if fitted is None:
         return
     t, share = fitted
-    period_s = float(t[-1] - t[0]) / max(1, round(float(t[-1] - t[0]) / step_s(s)))
+    period_s = float(np.median(np.diff(t)))  # the fitted clock's period
     streams[role] = replace(s, time_s=t)
     warnings.append(f"{role}: timestamps scatter by about {1e3 * share * period_s:.1f} ms ({100 * share:.0f}% of a "
                     f"sample period; stamped on arrival?): put back on the sensor's regular {1.0 / period_s:.2f} Hz "

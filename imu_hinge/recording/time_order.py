@@ -1,8 +1,8 @@
 """Each sensor's time must increase: one rule for every reader (interchange CSV, import).
 
 Time going backwards is an error (the clock or the row order is wrong; nothing to guess), unless it
-steps back rarely and by a few sample periods at most around a regular clock: stamps computed back
-from arrival times (packets overlap when the latency falls), put back on the sensor's clock. Equal
+steps back rarely and by at most ``MAX_BACK_PERIODS`` sample periods around a regular clock: stamps
+computed back from arrival times (packets overlap when the latency falls), put back on the sensor's clock. Equal
 stamps are of two kinds. Many loggers (phone apps, BLE bridges) stamp every sample of a
 notification with the packet's one time: then most samples share a stamp, they are distinct
 samples, and they are spread evenly from their stamp up to the next one (:func:`spread_packet_times`).
