@@ -4,8 +4,9 @@ usage: python benchmarks/dev_stamps.py [--dir ../shared/eval/dev]
 
 Each case's samples keep their values; only their stamps change: (a) normal jitter of 2 ms per
 sample, (b) each sample stamped when it arrives (exponential latency, mean 4 ms, held in order),
-(c) packets of 4 samples stamped on arrival (mean 10 ms), (d) as (c) with a mean of 20 ms. The host
-clock is set so the mean latency and a packet's depth read as no delay (a constant delay of all
+(c) packets of 4 samples stamped on arrival (mean 10 ms), (d) as (c) with a mean of 20 ms: the
+simulator's host stamps (:func:`imu_hinge.simulation.mems_imu.arrival_stamps`), whose clock is set
+so the mean latency and a packet's depth read as no delay (a constant delay of all
 angles is not the analysis' error). Each is analysed as a user's file is (input checks first), with
 the clock fit of :mod:`imu_hinge.recording.sample_clock` and with it planted out; the angles are
 compared with the truth. Prints a table, then one JSON line.
@@ -28,6 +29,7 @@ from imu_hinge.errors import ImuHingeError
 from imu_hinge.recording import read_interchange_csv
 from imu_hinge.recording.checks import checked
 from imu_hinge.samples import Recording, SensorStream
+from imu_hinge.simulation.mems_imu import arrival_stamps
 
 COLUMNS = ("pelvic_tilt_deg", "trunk_flexion_deg", "lumbar_flexion_deg")
 MODES = {"jitter 2 ms": (0.002, 0.0, 1), "arrival 4 ms": (0.0, 0.004, 1), "packets of 4, 10 ms": (0.0, 0.010, 4),
@@ -40,12 +42,8 @@ def restamp(s: SensorStream, jitter_s: float, latency_s: float, packet: int, rng
         return replace(s, time_s=np.sort(t + rng.normal(0.0, jitter_s, t.size)))
     period = 1.0 / s.nominal_rate_hz
     k = np.rint((t - t[0]) / period).astype(int)  # each sample's index on the sensor's clock (drops skipped)
-    pid = k // packet  # a packet holds consecutive indices; a lost sample's packet just holds fewer
-    ids, first = np.unique(pid, return_index=True)
-    last_t = t[0] + (ids * packet + packet - 1) * period
-    arrival = np.maximum.accumulate(last_t + rng.exponential(latency_s, ids.size))
-    stamp = np.round(arrival - latency_s - (packet - 1) * period, 3)
-    return replace(s, time_s=np.repeat(stamp, np.diff(np.r_[first, t.size])))
+    grid = arrival_stamps(t[0] + np.arange(k[-1] + 1) * period, packet, latency_s, period, rng)  # the simulator's
+    return replace(s, time_s=grid[k])  # host: a packet holds consecutive indices, a dropped sample's packet fewer
 
 
 def rmse(res, truth) -> list[float]:

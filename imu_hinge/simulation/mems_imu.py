@@ -130,7 +130,7 @@ def coloured(white: np.ndarray, colour: str, ar_coef: float) -> np.ndarray:
     return pink * (sigma / np.maximum(pink.std(axis=0), 1e-300))
 
 
-def _arrival_stamps(stamp: np.ndarray, packet: int, latency_s: float, period_s: float,
+def arrival_stamps(stamp: np.ndarray, packet: int, latency_s: float, period_s: float,
                     rng: np.random.Generator) -> np.ndarray:
     """Host stamps of samples sent ``packet`` to a notification: each notification's arrival (its last
     sample's time + exponential latency, in order, whole ms), less the mean latency and the packet's depth."""
@@ -228,7 +228,7 @@ def sample_sensor(kin: SensorKinematics, grid_t: np.ndarray, real: SensorRealisa
     jitter = np.clip(rng.normal(0.0, cfg.jitter_s, n), -0.3 * nominal_s, 0.3 * nominal_s)
     stamp = first_s + k * nominal_s + real.time_offset_s + jitter
     if cfg.arrival_latency_s > 0:
-        stamp = _arrival_stamps(stamp, cfg.arrival_packet, cfg.arrival_latency_s, nominal_s, rng)
+        stamp = arrival_stamps(stamp, cfg.arrival_packet, cfg.arrival_latency_s, nominal_s, rng)
         per_packet = drop_mask(-(-n // cfg.arrival_packet), cfg.drop_fraction, cfg.drop_burst_share, rng)
         keep = np.repeat(per_packet, cfg.arrival_packet)[:n] & (stamp >= 0.0)
     else:
