@@ -6,19 +6,19 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from imu_hinge.analysis.analysis_params import AnalysisParams, load_params, with_overrides
-from imu_hinge.analysis.pipeline import AnalysisResult, analyze
 from imu_hinge.batch.inputs import is_batch_input
 from imu_hinge.commands import _analyze_batch
 from imu_hinge.commands.storeopts import add_db_argument
 from imu_hinge.errors import UsageError
 from imu_hinge.fusion import METHODS
 from imu_hinge.jsonable import dumps, format_number
-from imu_hinge.recording import load_recording
+
+if TYPE_CHECKING:  # the pipeline and the readers are imported where one recording is analysed: a batch
+    # (--jobs, --cluster) analyses in its workers, and its command starts without them
+    from imu_hinge.analysis.pipeline import AnalysisResult
 
 
 def register(sub: Any) -> None:
@@ -101,6 +101,8 @@ def print_table(res: AnalysisResult, out: Any = None) -> None:
 
 
 def write_angles_csv(res: AnalysisResult, path: str | Path) -> None:
+    import numpy as np
+
     data = np.column_stack([res.time_s, res.pelvic_tilt_deg, res.trunk_flexion_deg, res.lumbar_flexion_deg])
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write("time_s,pelvic_tilt_deg,trunk_flexion_deg,lumbar_flexion_deg\n")
@@ -118,6 +120,9 @@ def run(args: argparse.Namespace) -> int:
         if args.person:
             raise UsageError("--person files one recording at a time; give a single recording")
         return _analyze_batch.run(args, params)
+    from imu_hinge.analysis.pipeline import analyze
+    from imu_hinge.recording import load_recording
+
     args.recording = args.recording[0]
     _check_out(args.json)
     _check_out(args.angles_csv)
