@@ -14,6 +14,7 @@ empty cells for "not defined", so the same outcomes always give the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -21,7 +22,7 @@ import math
 import os
 import statistics
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -51,15 +52,19 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def rep_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
+def reps_of(o: Outcome) -> list[list[str]]:
+    """The rep table's rows of one outcome."""
     rows = []
-    for o in outcomes:
-        for r in o.reps:
-            faults = list(r.get("faults") or [])
-            rows.append([o.recording, o.setting, cell(r["index"]), *(cell(r.get(m)) for m in REP_METRICS),
-                         cell(bool(r.get("complete", True))), ";".join(faults),
-                         *(cell(f in faults) for f in FAULTS), "; ".join(r.get("notes") or [])])
+    for r in o.reps:
+        faults = list(r.get("faults") or [])
+        rows.append([o.recording, o.setting, cell(r["index"]), *(cell(r.get(m)) for m in REP_METRICS),
+                     cell(bool(r.get("complete", True))), ";".join(faults),
+                     *(cell(f in faults) for f in FAULTS), "; ".join(r.get("notes") or [])])
     return rows
+
+
+def rep_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
+    return [row for o in outcomes for row in reps_of(o)]
 
 
 def recording_summary(o: Outcome) -> dict[str, Any]:
@@ -90,8 +95,24 @@ def recording_summary(o: Outcome) -> dict[str, Any]:
     return row
 
 
+def recording_row(o: Outcome) -> list[str]:
+    """The recording table's row of one outcome."""
+    summary = recording_summary(o)
+    return [cell(summary.get(c)) for c in RECORDING_COLUMNS]
+
+
 def recording_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
-    return [[cell(summary.get(c)) for c in RECORDING_COLUMNS] for summary in map(recording_summary, outcomes)]
+    return [recording_row(o) for o in outcomes]
+
+
+TableRows = tuple[list[list[str]], list[str]]
+"""One outcome's rows in the two ``--summary`` tables: its reps' rows and its recording row."""
+
+
+def table_rows(o: Outcome) -> TableRows:
+    """Both tables' rows of one outcome (a cluster's :class:`~imu_hinge.batch.dask_cluster.OutcomeSpool`
+    makes them as each outcome arrives)."""
+    return reps_of(o), recording_row(o)
 
 
 def companion_path(summary: str | Path) -> Path:
@@ -133,19 +154,48 @@ def current_umask() -> int:
     return mask
 
 
-def write_summary(outcomes: Sequence[Outcome], path: str | Path) -> tuple[Path, Path]:
+def write_summary(outcomes: Sequence[Outcome], path: str | Path, *,
+                  rows: Iterable[TableRows] | None = None) -> tuple[Path, Path]:
     """Write the rep table to ``path`` and the recording table beside it; returns both paths.
 
     ``.parquet`` writes Parquet files (the ``parquet`` extra) with the same rows and values.
+    ``rows``: the outcomes' :func:`table_rows`, in the same order, when they were made already (the
+    CSV tables are then written from them without formatting anything again).
     """
     reps_path, recs_path = Path(path), companion_path(path)
     if reps_path.suffix.lower() == ".parquet":
         from imu_hinge.batch.parquet_io import write_parquet_tables
         write_parquet_tables(outcomes, reps_path, recs_path)
         return reps_path, recs_path
-    write_atomic(reps_path, csv_text(REP_COLUMNS, rep_rows(outcomes)))
-    write_atomic(recs_path, csv_text(RECORDING_COLUMNS, recording_rows(outcomes)))
+    _write_csv_tables(map(table_rows, outcomes) if rows is None else rows, reps_path, recs_path)
     return reps_path, recs_path
+
+
+def _write_csv_tables(rows: Iterable[TableRows], reps_path: Path, recs_path: Path) -> None:
+    """Both CSV tables in one pass over ``rows``, streamed to temporary files renamed at the end (never a
+    half-written table, and never the whole table in memory)."""
+    temps: list[str] = []
+    try:
+        with contextlib.ExitStack() as stack:
+            writers = []
+            for p, header in ((reps_path, REP_COLUMNS), (recs_path, RECORDING_COLUMNS)):
+                if not p.resolve().parent.is_dir():
+                    raise UsageError(f"cannot write {p}: its folder does not exist")
+                fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.resolve().parent)
+                temps.append(tmp)
+                fh = stack.enter_context(os.fdopen(fd, "w", encoding="utf-8", newline=""))
+                writers.append(csv.writer(fh, lineterminator="\n"))
+                writers[-1].writerow(header)
+            for reps, recording in rows:
+                writers[0].writerows(reps)
+                writers[1].writerow(recording)
+        for tmp, p in zip(temps, (reps_path, recs_path), strict=True):
+            os.chmod(tmp, 0o666 & ~current_umask())
+            os.replace(tmp, p)
+    except BaseException:
+        for tmp in temps:
+            Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def print_recordings(outcomes: Sequence[Outcome], out: TextIO) -> None:

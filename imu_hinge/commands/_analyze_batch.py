@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from imu_hinge.errors import ClusterError, InputError, UsageError
 if TYPE_CHECKING:  # imported where used: a single-file analyze does not load the batch machinery
     from imu_hinge.batch.progress_bar import Progress
     from imu_hinge.batch.runner import Outcome, Setting
+    from imu_hinge.batch.tables import TableRows
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -100,7 +101,8 @@ def run(args: argparse.Namespace, params: AnalysisParams) -> int:
             with bar:
                 outcomes = run_batch(inputs.files, settings, jobs, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit,
                                      on_done=arrived, notes=notes, with_angles=angles is not None)
-        return _report(args, outcomes, settings, notes, lost_error)
+        return _report(args, outcomes, settings, notes, lost_error,
+                       spool.table_rows if spool is not None else None)
     finally:
         if spool is not None:
             spool.close()
@@ -137,23 +139,25 @@ def _run_on_cluster(args: argparse.Namespace, cluster: Any, files: Sequence[Path
     return spool, None
 
 
-def _write_tables(outcomes: Sequence[Outcome], summary: str) -> None:
+def _write_tables(outcomes: Sequence[Outcome], summary: str,
+                  rows: Callable[[], Iterable[TableRows]] | None = None) -> None:
     """The summary tables; if they cannot be written now (disk full, folder gone), the rows go to CSV files
-    in a fresh temporary folder and the error says where: a finished row is never lost."""
+    in a fresh temporary folder and the error says where: a finished row is never lost. ``rows``: the
+    outcomes' table rows made already (a cluster's spool)."""
     from imu_hinge.batch.tables import write_summary
 
     try:
-        reps_path, recs_path = write_summary(outcomes, summary)
+        reps_path, recs_path = write_summary(outcomes, summary, rows=rows() if rows is not None else None)
     except (UsageError, OSError) as exc:
         reason = exc.message if isinstance(exc, UsageError) else f"cannot write {summary}: {exc.strerror or exc}"
         rescue = Path(tempfile.mkdtemp(prefix="imu-hinge-batch-")) / Path(summary).with_suffix(".csv").name
-        reps_path, recs_path = write_summary(outcomes, rescue)
+        reps_path, recs_path = write_summary(outcomes, rescue, rows=rows() if rows is not None else None)
         raise InputError(f"{reason}; the {len(outcomes)} finished rows are in {reps_path} and {recs_path}") from None
     print(f"imu-hinge: wrote {reps_path} (one row per rep) and {recs_path} (one row per recording)", file=sys.stderr)
 
 
 def _report(args: argparse.Namespace, outcomes: Sequence[Outcome], settings: Sequence[Setting], notes: list[str],
-            lost_error: ClusterError | None) -> int:
+            lost_error: ClusterError | None, rows: Callable[[], Iterable[TableRows]] | None = None) -> int:
     from imu_hinge.batch.tables import print_recordings
 
     for note in notes:
@@ -164,7 +168,7 @@ def _report(args: argparse.Namespace, outcomes: Sequence[Outcome], settings: Seq
     if not args.quiet:
         print_recordings(outcomes, sys.stdout)
     if args.summary:
-        _write_tables(outcomes, args.summary)
+        _write_tables(outcomes, args.summary, rows)
     failed = [o for o in outcomes if not o.ok]
     for o in failed:
         label = o.recording + (f" [{o.setting}]" if len(settings) > 1 else "")
