@@ -28,6 +28,7 @@ import importlib.metadata
 import logging
 import os
 import pickle
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -54,6 +55,12 @@ LOCAL_WORKER_CONFIG: dict[str, Any] = {
     # The statistical profiler samples every worker thread's stack every 10 ms for the dashboard's
     # profile page: CPU taken from the analyses on a busy machine, and nobody reads it in a batch.
     "distributed.worker.profile.enabled": False,
+    # The nannies of a local cluster run in this process, which has imported distributed already: a worker
+    # forked from it starts in ~0.1 s, where a spawned one starts a fresh interpreter and imports
+    # distributed again (measured: two workers up in 0.24 s against 1.26 s; the whole `--cluster local:2`
+    # command 1.55 s against 2.9 s for four trivial tasks). On Linux only (fork is unsafe on macOS); a
+    # worker the nanny restarts after a crash is spawned as usual.
+    **({"distributed.worker.multiprocessing-method": "fork"} if sys.platform == "linux" else {}),
 }
 """Dask configuration of the workers ``--cluster local:N`` starts (a cluster of one's own: docs/batch.md)."""
 
