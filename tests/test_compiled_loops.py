@@ -46,6 +46,21 @@ def test_a_provisional_forward_direction_is_refined_by_default_from_the_hinges_t
     assert np.degrees(np.arccos(min(1.0, float(angle.forward @ [1.0, 0.0, 0.0])))) < 1e-6  # exact geometry
 
 
+def test_the_forward_axis_is_the_mean_tilt_direction_of_the_first_refine_s_beyond_provisional_deg() -> None:
+    """Tilts of 30 deg towards A for 1.5 s, then towards B (40 deg beside A) for 2 s, at 100 Hz: the first
+    2 s (refine_s) beyond 15 deg are 150 samples towards A and 50 towards B, so forward is their mean
+    direction, 9.7 deg from A towards B (geometry), then frozen: B's later tilts do not move it."""
+    a, b = np.array([1.0, 0.0, 0.0]), np.array([np.cos(np.radians(40.0)), np.sin(np.radians(40.0)), 0.0])
+    th = np.radians(30.0)
+    up = np.vstack([np.tile(np.cos(th) * np.array([0.0, 0.0, 1.0]) - np.sin(th) * d, (k, 1))
+                    for d, k in ((a, 150), (b, 200))])
+    angle = SagittalAngle(np.array([0.0, 0.0, 1.0]), 100.0)
+    angle.update_batch(up)
+    expected = (150 * a + 50 * b) / np.linalg.norm(150 * a + 50 * b)
+    assert angle.frozen and angle.forward is not None
+    assert np.allclose(angle.forward, expected, atol=1e-12)  # 9.7 deg from A: refine_s 1 s would give A itself
+
+
 def test_up_vector_of_a_quaternion_is_earth_z_in_the_sensor_frame() -> None:
     half = np.radians(30.0) / 2  # sensor pitched 30 deg about its y axis
     q = np.array([[np.cos(half), 0.0, np.sin(half), 0.0]])

@@ -82,6 +82,29 @@ def test_forward_axis_from_hinges_is_not_turned_by_side_bends_first() -> None:
         assert math.degrees(math.acos(float(f[role] @ fwd))) < 1.0  # measured 0.0 (exact geometry)
 
 
+def test_forward_axis_survives_sideways_chatter_of_the_trunk_sensor() -> None:
+    """Three 70 deg hinges while the trunk sensor rattles sideways (a loose strap, a bar's chatter: +-9 m/s^2
+    square wave at 25 Hz, across the hinge plane): the accelerometer is low-passed (smooth_s, 0.3 s) before
+    its tilt is taken, so the chatter averages out and both forward axes come out exact; taken raw, the
+    chatter swamps the tilt and no forward direction is found."""
+    rate = 100.0
+    fwd = np.array([0.0, math.cos(0.3), math.sin(0.3)])
+    side = np.array([0.0, -math.sin(0.3), math.cos(0.3)])
+    ups, shake = [np.tile([1.0, 0.0, 0.0], (200, 1))], [np.zeros(200)]
+    for _ in range(3):
+        ups += [_tilted(-fwd, np.radians(70) * np.sin(np.linspace(0, np.pi, 300))), np.tile([1.0, 0.0, 0.0], (100, 1))]
+        shake += [np.where(np.arange(300) % 4 < 2, 1.0, -1.0), np.zeros(100)]
+    up, chatter = np.vstack(ups), 9.0 * np.concatenate(shake)[:, None] * side[None, :]
+    t = np.arange(len(up)) / rate
+    zeros = np.zeros_like(up)
+    rec = Recording({"sacrum": _stream("sacrum", t, up, zeros),
+                     "thoracic": SensorStream("thoracic", t + 0.003, 9.81 * up + chatter, zeros)})
+    f = forward_directions(rec, {"sacrum": np.array([1.0, 0, 0]), "thoracic": np.array([1.0, 0, 0])})
+    for role in ("sacrum", "thoracic"):
+        assert f[role] is not None
+        assert math.degrees(math.acos(min(1.0, float(f[role] @ fwd)))) < 1.0  # measured 0.0 (exact geometry)
+
+
 def test_still_only_briefly_then_slow_motion_warns_with_the_zero_used() -> None:
     """0.3 s still, then a slow, never-settling wobble (0.5 rad/s): no quiet upright stretch; the
     stillest moment near the start is used and the warning says which and how uncertain."""
