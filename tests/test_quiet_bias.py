@@ -121,6 +121,22 @@ def test_the_planner_opens_windows_while_still_and_closes_one_at_the_motion() ->
     assert [i for i, s in enumerate(steps) if s[1]] == closes
 
 
+def test_a_single_sample_tap_does_not_end_a_quiet_window() -> None:
+    """Still for 4 s with one sample's spike of 2 rad/s at 2 s (a tap on the sensor, a bad sample): motion onset
+    is judged on the mean over onset_s (0.1 s: 0.2 rad/s, under the 0.35 limit), so the window goes on through
+    it, and the turn that follows (1 rad/s from 3 s) still ends it at once."""
+    from imu_hinge.fusion.quiet_bias import QuietBiasParams, QuietWindowPlanner
+
+    gyr = np.zeros((400, 3))
+    gyr[200, 1] = 2.0
+    gyr[300:, 0] = 1.0
+    acc = np.tile([0.0, 0.0, 9.81], (400, 1))
+    in_window, closes = QuietWindowPlanner(QuietBiasParams(), 100.0, np.zeros(3), 9.81).plan(gyr, acc)
+    assert in_window[100:300].all()  # a 1-sample onset window would end it at sample 200
+    assert not [c for c in closes if 195 <= c < 215], closes  # measured [248, 303]: 248 is the 2 s maximum
+    assert closes and 300 <= closes[-1] < 305, closes  # measured 303
+
+
 def test_a_bias_that_steps_halfway_is_followed_in_the_later_pauses() -> None:
     """The bias learnt over the first half, then it steps by 0.3 deg/s across gravity (a sensor warming up):
     the random walk keeps the estimate open to change, so the second half's pauses bring it to the new bias."""
