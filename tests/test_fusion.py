@@ -17,7 +17,7 @@ from imu_hinge.fusion import (
     quat_from_gravity,
     up_in_sensor,
 )
-from imu_hinge.fusion.base import integrate_gyr
+from imu_hinge.fusion.base import gap_rate, integrate_gyr
 
 G_M_S2 = 9.81
 CAUSAL = tuple(m for m in METHODS if m != "vqf_offline")
@@ -237,6 +237,18 @@ def _hamilton(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     bw, bx, by, bz = np.moveaxis(b, -1, 0)
     return np.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
                      aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], axis=-1)
+
+
+def test_a_gap_is_bridged_at_the_mean_of_a_rate_ramping_linearly_across_it():
+    """A 0.5 s gap at 100 Hz whose rate ramps linearly from 0 (the sample before) to (1, -2, 0.5) rad/s (the
+    sample ending it): its missing part (the first 0.49 s; the last sample covers its own 0.01 s) turns at the
+    ramp's mean over that part, found here by integrating the ramp numerically."""
+    end_rate = np.array([1.0, -2.0, 0.5])
+    t = np.linspace(0.0, 0.49, 49_001)
+    ramp = t[:, None] / 0.5 * end_rate[None, :]
+    mean_rate = np.trapezoid(ramp, t, axis=0) / 0.49
+    assert np.allclose(gap_rate(np.zeros(3), end_rate, 0.5, 0.01), mean_rate, atol=1e-9)  # measured 0.49 x end
+    assert np.array_equal(gap_rate(None, end_rate, 0.5, 0.01), end_rate)  # nothing before: the rate is held
 
 
 def test_ekf_gap_turns_its_covariance_with_the_rotation():
