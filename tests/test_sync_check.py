@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import imu_hinge as ih
-from imu_hinge.detection.sync_check import clock_lag
+from imu_hinge.detection.sync_check import SyncCheckParams, clock_lag
 from imu_hinge.recording import recording_to_interchange_csv
 from imu_hinge.samples import Recording
 from imu_hinge.simulation import SCENARIOS, SimResult, simulate
@@ -36,6 +36,14 @@ def test_a_clock_offset_between_the_sensors_is_measured(rounding: SimResult, off
     assert lag is not None
     assert abs(lag.lag_s - offset_s) <= 0.03  # measured within 0.02 s on 31 of 33 families (one 50 Hz grid step)
     assert lag.correlation > 0.8  # measured 0.83-0.97
+
+
+def test_the_lag_search_reaches_max_lag_s_itself(rounding: SimResult) -> None:
+    """The search covers -max_lag_s .. +max_lag_s inclusive: an offset of exactly max_lag_s (0.5 s here: 25 steps
+    of the 50 Hz grid, an odd count) is found at its value, not at the last lag short of it (0.48 s)."""
+    lag = clock_lag(ih.run(shifted(rounding, 0.5)).result, SyncCheckParams(max_lag_s=0.5))
+    assert lag is not None
+    assert abs(lag.lag_s - 0.5) < 0.01  # measured 0.50 (the same as with the default 2 s search)
 
 
 def test_an_offset_under_a_quarter_second_is_not_told(rounding: SimResult) -> None:
