@@ -1,5 +1,3 @@
-import sys
+from imu_hinge.cli import entry
 
-from imu_hinge.cli import main
-
-sys.exit(main())
+entry()
