@@ -245,11 +245,11 @@ def test_a_live_stance_that_holds_a_slow_lean_hands_it_to_the_axis_search() -> N
     assert done == [pytest.approx(5.0, abs=0.01)]  # measured 5.004
 
 
-@pytest.mark.parametrize(("over_deg", "swapped"), [(0.3, False), (1.0, True)])
+@pytest.mark.parametrize(("over_deg", "swapped"), [(0.3, False), (0.5, False), (1.0, True)])
 def test_roles_look_swapped_when_the_pelvis_tilts_more_than_half_a_degree_beyond_the_trunk(
         over_deg: float, swapped: bool) -> None:
     """The role check's noise guard: a rep counts as 'pelvis beyond trunk' when its peak P exceeds peak T by more
-    than 0.5 deg (MARGIN_DEG); four reps 0.3 deg over are not swapped, four 1 deg over are."""
+    than 0.5 deg (MARGIN_DEG); four reps 0.3 deg or exactly 0.5 deg over are not swapped, four 1 deg over are."""
     from types import SimpleNamespace
 
     from imu_hinge.detection.role_check import roles_look_swapped
