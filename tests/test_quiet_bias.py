@@ -137,6 +137,25 @@ def test_a_single_sample_tap_does_not_end_a_quiet_window() -> None:
     assert closes and 300 <= closes[-1] < 305, closes  # measured 303
 
 
+def test_the_bias_uncertainty_grows_by_the_random_walk_over_the_time_between_windows() -> None:
+    """Still 3 s, 40 s turning about gravity (no quiet window), still 3 s: the bias along gravity is never
+    measured (a turn about gravity does not tilt it), so its variance after the second stand's window is the
+    start's (0.1 deg/s)^2 plus the random walk (0.015 deg/s per sqrt s)^2 times the time between the two
+    windows: at least the 40 s of turning, at most the 46 s recorded."""
+    from imu_hinge.fusion.quiet_bias import QuietBiasParams
+
+    p = QuietBiasParams()
+    gyr = np.zeros((4600, 3))
+    gyr[300:4300, 2] = 0.5
+    acc = np.tile([0.0, 0.0, 9.81], (4600, 1))
+    f = _filter(100.0, acc[0], np.zeros(3))
+    f.update_batch(gyr, acc)
+    assert f._quiet is not None and f._quiet.updates >= 1
+    walk = np.radians(p.walk_deg_s_rt_s) ** 2  # (rad/s)^2 per s
+    grown_s = (f._quiet.cov[2, 2] - np.radians(p.initial_sigma_deg_s) ** 2) / walk
+    assert 40.0 <= grown_s <= 46.0  # measured 42.9 s (between the two windows' mean times)
+
+
 def test_a_bias_that_steps_halfway_is_followed_in_the_later_pauses() -> None:
     """The bias learnt over the first half, then it steps by 0.3 deg/s across gravity (a sensor warming up):
     the random walk keeps the estimate open to change, so the second half's pauses bring it to the new bias."""
