@@ -329,6 +329,27 @@ def test_a_recording_never_upright_and_still_pools_the_bias_of_a_later_held_hing
         assert np.linalg.norm(err - g * (g @ err)) < 0.001  # measured 0.0003
 
 
+@pytest.mark.parametrize(("wobble_s", "pooled"), [(57.6, True), (59.6, False)])
+def test_only_quiet_stretches_within_pool_s_of_the_zero_join_its_bias(wobble_s: float, pooled: bool) -> None:
+    """As above, with the held hinge starting 59-59.5 s after the zero (a wobble of 57.6 s before it): within
+    pool_s (60 s) it gives the bias across its gravity; 2 s later it is out of reach and the start's own
+    estimate stands, 0.05 * sin 40 = 0.032 rad/s off there (the slow turn about gravity taken for bias)."""
+    bias = np.array([0.01, -0.02, 0.015])
+    wobble = lambda s: 8 * np.sin(2 * np.pi * s)  # noqa: E731
+    rec = _postures([(0.3, 0, 0, 0.05), (wobble_s, wobble, 0, 0), (1.0, 0, 40, 0), (4.0, 40, 40, 0),
+                     (1.0, 40, 0, 0), (3.0, wobble, 0, 0)], bias, np.eye(3))
+    choice = choose_stance(rec)
+    assert choice.how == "start"
+    g = np.array([math.cos(math.radians(40)), math.sin(math.radians(40)), 0.0])
+    for e in choice.result.sensors.values():
+        err = e.gyr_bias_rad_s - bias
+        across = np.linalg.norm(err - g * (g @ err))
+        if pooled:
+            assert across < 0.001  # measured 0.0003
+        else:
+            assert across == pytest.approx(0.05 * math.sin(math.radians(40)), rel=0.01)  # measured 0.0321
+
+
 def test_a_stance_after_a_movement_leaves_out_the_settling() -> None:
     """A wobble that stops dead at upright after 2.5 s, then 3 s of still standing: the stance starts
     settle_s (0.3 s) after the motion stopped, not before."""
