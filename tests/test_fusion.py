@@ -251,6 +251,15 @@ def test_a_gap_is_bridged_at_the_mean_of_a_rate_ramping_linearly_across_it():
     assert np.array_equal(gap_rate(None, end_rate, 0.5, 0.01), end_rate)  # nothing before: the rate is held
 
 
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("extra", [-1, 1])
+def test_batch_refuses_intervals_of_another_length(method, extra):
+    """dt_s must have one entry per sample: one fewer or one more is refused, naming both counts."""
+    filt = make_filter(method, 100.0)
+    with pytest.raises((ValueError, UsageError), match=r"dt_s must have 50 entries, got " + str(50 + extra)):
+        filt.update_batch(np.zeros((50, 3)), np.tile([0.0, 0.0, 9.81], (50, 1)), np.full(50 + extra, 0.01))
+
+
 def test_ekf_gap_turns_its_covariance_with_the_rotation():
     """A gap bridged by a known rotation dq (noise-free gyro) moves the state q -> q * dq, a linear
     map: the state covariance P must become F P F^T with F that map (built here from the Hamilton

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import imu_hinge as ih
-from imu_hinge.detection.sync_check import SyncCheckParams, clock_lag
+from imu_hinge.detection.sync_check import SyncCheckParams, _fast_len, clock_lag
 from imu_hinge.recording import recording_to_interchange_csv
 from imu_hinge.samples import Recording
 from imu_hinge.simulation import SCENARIOS, SimResult, simulate
@@ -158,3 +158,17 @@ def test_motion_at_the_start_of_the_data_does_not_wrap_onto_the_last_rep() -> No
     lag = clock_lag(result)
     assert lag is not None and lag.lag_s == pytest.approx(2.0, abs=1e-9)
     assert lag.correlation > 0.87  # measured 0.895 (the last rep's trunk cut by the end of the data)
+
+
+def test_the_fft_length_is_the_smallest_with_factors_2_3_5_reaching_the_data() -> None:
+    """Every length 1..3000 against a brute-force search: never shorter than the data (a shorter FFT would wrap
+    the correlation around), never longer than the smallest 5-smooth length."""
+    def smooth(k: int) -> bool:
+        for f in (2, 3, 5):
+            while k % f == 0:
+                k //= f
+        return k == 1
+
+    for m in range(1, 3001):
+        want = next(k for k in range(m, 2 * m + 2) if smooth(k))
+        assert _fast_len(m) == want, m

@@ -111,6 +111,19 @@ def gap_rate(last_gyr_rad_s: np.ndarray | None, gyr_rad_s: np.ndarray, dt_s: flo
     return 0.5 * (last + end)
 
 
+def batch_intervals(dt_s: np.ndarray | None, n: int, n_acc: int) -> np.ndarray | None:
+    """A batch's checked lengths (``n`` gyro and ``n_acc`` accelerometer samples) and its ``dt_s`` as a flat float
+    array (None stays None): one entry per sample, or a ValueError naming the counts."""
+    if n_acc != n:
+        raise ValueError(f"gyr_rad_s and acc_m_s2 differ in length: {n} vs {n_acc}")
+    if dt_s is None:
+        return None
+    dt = np.asarray(dt_s, dtype=np.float64).reshape(-1)
+    if dt.shape[0] != n:
+        raise ValueError(f"dt_s must have {n} entries, got {dt.shape[0]}")
+    return dt
+
+
 class OrientationFilter(ABC):
     """Causal 6-axis orientation filter. Parameters in ``__init__``, state in the object."""
 
@@ -135,9 +148,10 @@ class OrientationFilter(ABC):
         """Process N samples in order; return (N, 4). Same result as N calls of :meth:`update`."""
         gyr = np.ascontiguousarray(gyr_rad_s, dtype=float)
         acc = np.ascontiguousarray(acc_m_s2, dtype=float)
+        dt = batch_intervals(dt_s, gyr.shape[0], acc.shape[0])
         out = np.empty((gyr.shape[0], 4))
         for i in range(gyr.shape[0]):
-            out[i] = self.update(gyr[i], acc[i], None if dt_s is None else float(dt_s[i]))
+            out[i] = self.update(gyr[i], acc[i], None if dt is None else float(dt[i]))
         return out
 
     @property

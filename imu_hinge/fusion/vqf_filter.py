@@ -22,7 +22,14 @@ import numpy as np
 import vqf
 
 from imu_hinge.errors import UsageError
-from imu_hinge.fusion.base import GAP_FACTOR, OrientationFilter, gap_rate, quat_from_gravity, quat_from_rate
+from imu_hinge.fusion.base import (
+    GAP_FACTOR,
+    OrientationFilter,
+    batch_intervals,
+    gap_rate,
+    quat_from_gravity,
+    quat_from_rate,
+)
 from imu_hinge.fusion.quiet_bias import (
     QuietBiasEstimator,
     QuietBiasParams,
@@ -191,15 +198,7 @@ class VqfFilter(OrientationFilter):
         gyr = _as_samples(gyr_rad_s, "gyr_rad_s")
         acc = _as_samples(acc_m_s2, "acc_m_s2")
         n = gyr.shape[0]
-        if acc.shape[0] != n:
-            raise ValueError(f"gyr_rad_s and acc_m_s2 differ in length: {n} vs {acc.shape[0]}")
-        dt = None
-        if dt_s is not None:
-            dt = np.asarray(dt_s, dtype=np.float64)
-            if dt.ndim != 1:
-                dt = dt.reshape(-1)
-            if dt.shape[0] != n:
-                raise ValueError(f"dt_s must have {n} entries, got {dt.shape[0]}")
+        dt = batch_intervals(dt_s, n, acc.shape[0])
         if self._quiet is not None:
             return self._run_quiet(gyr, acc, dt)
         out = np.empty((n, 4))
@@ -315,13 +314,9 @@ class OfflineVqf(OrientationFilter):
         gyr = _as_samples(gyr_rad_s, "gyr_rad_s") - self._bias
         acc = _as_samples(acc_m_s2, "acc_m_s2")
         n = gyr.shape[0]
-        if acc.shape[0] != n:
-            raise ValueError(f"gyr_rad_s and acc_m_s2 differ in length: {n} vs {acc.shape[0]}")
+        dt = batch_intervals(dt_s, n, acc.shape[0])
         gaps: list[int] = []
-        if dt_s is not None:
-            dt = np.asarray(dt_s, dtype=float).reshape(-1)
-            if dt.shape[0] != n:
-                raise ValueError(f"dt_s must have {n} entries, got {dt.shape[0]}")
+        if dt is not None:
             gaps = [i for i in np.flatnonzero(dt > GAP_FACTOR * self.ts_s).tolist() if i > 0]
         out = np.empty((n, 4))
         start = 0
