@@ -82,6 +82,17 @@ def test_forward_axis_from_hinges_is_not_turned_by_side_bends_first() -> None:
         assert math.degrees(math.acos(float(f[role] @ fwd))) < 1.0  # measured 0.0 (exact geometry)
 
 
+def test_no_forward_axis_without_a_tilt_beyond_min_tilt_deg() -> None:
+    """Standing with a 12 deg sway, never tipping 20 deg (min_tilt_deg): no tilt has a direction to learn, so
+    neither segment gets a forward axis (not an arbitrary one from an empty set of tilts)."""
+    t = np.arange(0, 20, 0.01)
+    up = _tilted(np.array([0.0, 1.0, 0.0]), np.radians(12.0) * np.sin(2 * np.pi * 0.3 * t))
+    zeros = np.zeros_like(up)
+    rec = Recording({"sacrum": _stream("sacrum", t, up, zeros), "thoracic": _stream("thoracic", t + 0.003, up, zeros)})
+    f = forward_directions(rec, {"sacrum": np.array([1.0, 0, 0]), "thoracic": np.array([1.0, 0, 0])})
+    assert f == {"sacrum": None, "thoracic": None}
+
+
 def test_forward_axis_survives_sideways_chatter_of_the_trunk_sensor() -> None:
     """Three 70 deg hinges while the trunk sensor rattles sideways (a loose strap, a bar's chatter: +-9 m/s^2
     square wave at 25 Hz, across the hinge plane): the accelerometer is low-passed (smooth_s, 0.3 s) before
@@ -348,6 +359,31 @@ def test_only_quiet_stretches_within_pool_s_of_the_zero_join_its_bias(wobble_s: 
             assert across < 0.001  # measured 0.0003
         else:
             assert across == pytest.approx(0.05 * math.sin(math.radians(40)), rel=0.01)  # measured 0.0321
+
+
+def test_a_recording_that_starts_standing_still_keeps_that_zero_however_long_later_holds_are() -> None:
+    """2 s of quiet standing, then three 40 deg hinges held 10 s each (isometric holds), 1 s stands between: the
+    holds are quiet far longer in all (28 s against ~4 s) but the recording started standing still, so that
+    is the zero (the longest-held rule is only for recordings that start moving)."""
+    segs = [(2.0, 0, 0, 0)]
+    for _ in range(3):
+        segs += [(1.0, 0, 40, 0), (10.0, 40, 40, 0), (1.0, 40, 0, 0), (1.0, 0, 0, 0)]
+    choice = choose_stance(_postures([*segs, (1.0, 0, 0, 0)], np.array([0.01, -0.02, 0.015]), np.eye(3)))
+    assert choice.how == "quiet" and not choice.warnings
+    assert choice.result.start_s < 0.01 and choice.result.end_s < 2.0  # measured 0.004-1.504
+
+
+def test_a_fidget_at_the_start_then_stands_between_held_hinges_takes_the_first_stand() -> None:
+    """1.5 s of fidgeting, then stands of 4 s between two 40 deg hinges held 3 s: the start is not quiet, the
+    upright posture is held longest (12 s in three stretches against 6 s bent, at least held_ratio = 2x),
+    so the first stand after the fidget is the zero."""
+    wobble = lambda s: 8 * np.sin(2 * np.pi * s)  # noqa: E731
+    segs = [(1.5, wobble, 0, 0), (4.0, 0, 0, 0)]
+    for _ in range(2):
+        segs += [(1.0, 0, 40, 0), (3.0, 40, 40, 0), (1.0, 40, 0, 0), (4.0, 0, 0, 0)]
+    choice = choose_stance(_postures(segs, np.array([0.01, -0.02, 0.015]), np.eye(3)))
+    assert choice.how == "quiet"
+    assert 1.5 < choice.result.start_s < 2.0 and choice.result.end_s < 5.5  # measured 1.824-5.004
 
 
 def test_a_stance_after_a_movement_leaves_out_the_settling() -> None:
