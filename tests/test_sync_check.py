@@ -172,3 +172,14 @@ def test_the_fft_length_is_the_smallest_with_factors_2_3_5_reaching_the_data() -
     for m in range(1, 3001):
         want = next(k for k in range(m, 2 * m + 2) if smooth(k))
         assert _fast_len(m) == want, m
+
+
+@pytest.mark.parametrize(("family", "seed"), [("rdl_rounding", 7001), ("good_morning", 7002)])
+def test_streams_of_two_different_sessions_are_not_told_as_a_clock_offset(rounding: SimResult, family: str,
+                                                                          seed: int) -> None:
+    """The sacrum of one simulated session beside the thorax of another (a mix-up of files): their hinges do not
+    line up at any lag (best correlation 0.19-0.31, under min_correlation 0.7), so no offset is told, although
+    the best lag (-1.78 s, -0.54 s) is beyond min_lag_s."""
+    other = simulate(dataclasses.replace(SCENARIOS[family], seed=seed))
+    mixed = Recording({"sacrum": rounding.recording["sacrum"], "thoracic": other.recording["thoracic"]})
+    assert clock_lag(ih.run(mixed).result) is None
