@@ -221,3 +221,16 @@ def test_a_rep_from_a_slightly_stooped_stance_starts_where_t_left_it_by_settle_d
     trunk = 6.0 + np.concatenate([np.zeros(200), ramp, np.full(50, 60.0), ramp[::-1], np.zeros(300)])
     (rep,) = run(trunk).reps
     assert rep.start_s == pytest.approx(2.10, abs=1e-9)
+
+
+@pytest.mark.parametrize(("trunk_deg", "alerted"), [(10.5, True), (9.5, False)])
+def test_lumbar_flexion_is_watched_from_the_moment_t_passes_start_deg(trunk_deg: float, alerted: bool) -> None:
+    """A shallow stoop held 3 s with the lower back rounded 25 deg (over the 20 deg threshold): with the trunk at
+    10.5 deg, past start_deg (10), the person has left standing and the rounding is alerted (no rep: the peak
+    stays under 30 deg); at 9.5 deg they still stand and nothing is raised."""
+    trunk = np.concatenate([np.zeros(200), np.linspace(0, trunk_deg, 50), np.full(300, trunk_deg),
+                            np.linspace(trunk_deg, 0, 50), np.zeros(200)])
+    pelvis = trunk - np.concatenate([np.zeros(250), np.full(300, 25.0), np.zeros(250)])
+    det = run(trunk, pelvis)
+    assert not det.reps
+    assert [a.fault for a in det.alerts] == (["lumbar_flexion"] if alerted else [])
