@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
 from imu_hinge.fusion.vqf_filter import VqfFilter
 from imu_hinge.simulation import SCENARIOS, simulate
@@ -154,6 +155,26 @@ def test_the_bias_uncertainty_grows_by_the_random_walk_over_the_time_between_win
     walk = np.radians(p.walk_deg_s_rt_s) ** 2  # (rad/s)^2 per s
     grown_s = (f._quiet.cov[2, 2] - np.radians(p.initial_sigma_deg_s) ** 2) / walk
     assert 40.0 <= grown_s <= 46.0  # measured 42.9 s (between the two windows' mean times)
+
+
+@pytest.mark.parametrize(("tilt_deg", "updates"), [(9.5, 2), (10.5, 1)])
+def test_only_windows_within_max_separation_deg_of_each_other_are_compared(tilt_deg: float, updates: int) -> None:
+    """Still 3 s (two windows: one update), a tilt of 9.5 or 10.5 deg, still 1.8 s (one more window), a turn:
+    the last window is compared with the earlier ones only when the sensor is within max_separation_deg (10)
+    of the same orientation: 2 updates after the 9.5 deg tilt, 1 after the 10.5 deg one."""
+    from scipy.spatial.transform import Rotation
+
+    n_a, n_t, n_b, n_m = 300, 50, 180, 200
+    gyr = np.zeros((n_a + n_t + n_b + n_m, 3))
+    gyr[n_a:n_a + n_t, 0] = np.radians(tilt_deg) / 0.5  # the tilt over 0.5 s
+    q, acc = Rotation.identity(), np.empty_like(gyr)
+    for i in range(len(gyr)):  # exact geometry: gravity seen in the turning sensor frame
+        acc[i] = q.inv().apply([0.0, 0.0, 9.81])
+        q = q * Rotation.from_rotvec(gyr[i] / 100.0)
+    gyr[n_a + n_t + n_b:] = 0.5 * acc[n_a + n_t + 10] / 9.81  # then a turn about gravity ends the window
+    f = _filter(100.0, acc[0], np.zeros(3))
+    f.update_batch(gyr, acc)
+    assert f._quiet is not None and f._quiet.updates == updates
 
 
 def test_a_bias_that_steps_halfway_is_followed_in_the_later_pauses() -> None:
