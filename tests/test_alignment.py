@@ -95,3 +95,11 @@ def test_a_block_of_base_samples_starts_from_the_two_other_samples_before_it(oth
     on_grid = whole[40]  # t = 0.4 s, an other sample at the same time
     expected = other_a[20] if other_first_on_tie else other_a[19] + (other_a[19] - other_a[18])
     assert on_grid == pytest.approx(expected, abs=1e-9)
+
+
+def test_combine_batch_takes_its_flag_and_limits_by_name_only() -> None:
+    """A bare positional ``False, 0.05, 0.05`` is easy to get in the wrong order (two limits in seconds): refused."""
+    t = np.array([0.0, 0.01, 0.02])
+    with pytest.raises(TypeError):
+        combine_batch(t, t, t, False, 0.05, 0.05)  # type: ignore[misc]
+    assert combine_batch(t, t, t, other_first_on_tie=True, max_age_s=0.05, max_slope_gap_s=0.05).tolist() == t.tolist()
