@@ -565,3 +565,13 @@ def test_a_recording_that_starts_mid_rep_takes_the_posture_held_between_reps(rou
     monkeypatch.setattr("imu_hinge.analysis.stance_search._held_posture", lambda *a: None)
     res = analyze(rec)
     assert rmse_vs_truth(res, sim, "trunk_flexion_deg") > 20.0  # measured 56 and 53 deg: a bent posture as zero
+
+
+def test_an_overlap_of_exactly_min_stand_s_is_enough() -> None:
+    """Both sensors still for exactly 0.5 s (min_stand_s, 51 samples at 100 Hz): the minimum is inclusive, the
+    stance is that half second."""
+    t = np.arange(51) / 100.0
+    up = np.tile([1.0, 0.0, 0.0], (51, 1))
+    rec = Recording({role: SensorStream(role, t, 9.81 * up, 0 * up) for role in ("sacrum", "thoracic")})
+    choice = choose_stance(rec)
+    assert choice.how == "quiet" and choice.result.start_s == 0.0 and choice.result.end_s > 0.45  # measured 0.49
