@@ -67,6 +67,17 @@ def test_up_vector_of_a_quaternion_is_earth_z_in_the_sensor_frame() -> None:
     assert np.allclose(up_in_sensor(q), [[-0.5, 0.0, np.sqrt(3) / 2]], atol=1e-12)
 
 
+def test_up_vector_keeps_the_shape_of_any_stack_of_quaternions() -> None:
+    """(..., 4) -> (..., 3): one quaternion gives (3,), a (2, 3, 4) stack a (2, 3, 3) one, each entry the up
+    vector of its own quaternion (rotations about y by 0..50 deg: up = (-sin, 0, cos))."""
+    ang = np.radians(np.arange(6) * 10.0).reshape(2, 3)
+    q = np.stack([np.cos(ang / 2), np.zeros_like(ang), np.sin(ang / 2), np.zeros_like(ang)], axis=-1)
+    up = up_in_sensor(q)
+    assert up.shape == (2, 3, 3)
+    assert np.allclose(up, np.stack([-np.sin(ang), np.zeros_like(ang), np.cos(ang)], axis=-1), atol=1e-12)
+    assert up_in_sensor(q[1, 2]).shape == (3,)
+
+
 def test_combiner_extrapolates_the_other_stream_linearly_and_leaves_gaps_nan() -> None:
     other_t = np.array([0.0, 0.01, 0.02])
     other = 2.0 * other_t  # deg, a constant rate

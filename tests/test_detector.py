@@ -204,6 +204,8 @@ def test_notices_and_calibration_events_are_frozen_values() -> None:
     assert (done.time_s, done.stand_start_s, done.stand_end_s) == (3.0, 0.5, 2.5)
     with pytest.raises(dataclasses.FrozenInstanceError):
         notice.time_s = 0.0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        done.stand_end_s = 0.0  # type: ignore[misc]
 
 
 def test_an_alert_is_written_with_its_time_to_the_microsecond_and_its_angle_to_a_thousandth() -> None:

@@ -144,6 +144,19 @@ def test_never_still_is_refused() -> None:
         choose_stance(rec)
 
 
+def test_a_brief_stillness_long_after_the_start_does_not_make_a_zero() -> None:
+    """Moving from the start, still for only 0.4 s at 6 s (too short for a stance), moving again: only the
+    stillness near the start (within fallback_within_s) may serve as the zero; there is none, so it is refused."""
+    rate = 100.0
+    t = np.arange(0, 12, 1 / rate)
+    ang = np.radians(30) * np.sin(2 * np.pi * 1.0 * t) * ~((t >= 6.0) & (t < 6.4))
+    up = _tilted(np.array([0.0, 1.0, 0.0]), ang)
+    gyr = np.c_[np.zeros_like(t), np.zeros_like(t), -np.gradient(ang, t)]
+    rec = Recording({"sacrum": _stream("sacrum", t, up, gyr), "thoracic": _stream("thoracic", t + 0.004, up, gyr)})
+    with pytest.raises(CalibrationError, match="never still near the start"):
+        choose_stance(rec)
+
+
 def test_too_short_is_refused() -> None:
     t = np.arange(0, 0.3, 0.01)
     up = np.tile([1.0, 0.0, 0.0], (len(t), 1))
