@@ -269,3 +269,17 @@ def test_roles_look_swapped_on_at_least_80_percent_of_the_reps(n_swapped: int, s
     reps = [SimpleNamespace(peak_pelvic_tilt_deg=40.0 + (1.0 if k < n_swapped else -5.0), peak_trunk_flexion_deg=40.0)
             for k in range(5)]
     assert roles_look_swapped(reps) is swapped
+
+
+def test_a_live_calibrated_recording_that_never_stands_still_is_refused_once_all_is_read() -> None:
+    """Replayed as it was calibrated live (calibration: live), a recording still for 0.3 s and then moving to its
+    end never completes a stance: once every sample has been offered, the analysis stops with the live
+    calibration's one-line reason (it does not wait for more data)."""
+    from imu_hinge.errors import CalibrationError
+
+    from .test_stance_search import _postures
+
+    wobble = lambda s: 8 * np.sin(2 * np.pi * s)  # noqa: E731
+    rec = _postures([(0.3, 0, 0, 0), (3.0, wobble, 0, 0)], np.zeros(3), np.eye(3))
+    with pytest.raises(CalibrationError, match="no quiet standing at the start"):
+        analyze(Recording(rec.streams, {"calibration": LIVE_CALIBRATION}))
