@@ -11,7 +11,7 @@ import pytest
 from imu_hinge.fusion import _fusion_loops, up_in_sensor
 from imu_hinge.kinematics import _kinematics_loops
 from imu_hinge.kinematics.alignment import combine_batch
-from imu_hinge.kinematics.sagittal import SagittalAngle
+from imu_hinge.kinematics.sagittal import AxisParams, SagittalAngle
 
 
 def test_the_core_runs_without_a_jit() -> None:
@@ -59,6 +59,9 @@ def test_the_forward_axis_is_the_mean_tilt_direction_of_the_first_refine_s_beyon
     expected = (150 * a + 50 * b) / np.linalg.norm(150 * a + 50 * b)
     assert angle.frozen and angle.forward is not None
     assert np.allclose(angle.forward, expected, atol=1e-12)  # 9.7 deg from A: refine_s 1 s would give A itself
+    shorter = SagittalAngle(np.array([0.0, 0.0, 1.0]), 100.0, AxisParams(refine_s=1.0))  # a parameter set apart
+    shorter.update_batch(up)
+    assert shorter.forward is not None and np.allclose(shorter.forward, a, atol=1e-12)  # the first 1 s: all A
 
 
 def test_up_vector_of_a_quaternion_is_earth_z_in_the_sensor_frame() -> None:
