@@ -198,3 +198,15 @@ def test_a_bias_that_steps_halfway_is_followed_in_the_later_pauses() -> None:
     assert off_deg_s(f.gyr_bias_rad_s) > 0.27  # measured 0.278: the old bias, learnt
     f.update_batch(gyr[half:], acc[half:], dt[half:])
     assert off_deg_s(f.gyr_bias_rad_s) < 0.05  # measured 0.026 (mutated walk model ** 3: 0.13)
+
+
+def test_sigma_is_the_largest_standard_deviation_of_the_three_axes() -> None:
+    """sigma_rad_s (what vqf is told of the estimate's quality) is the largest of the three axes' standard
+    deviations, whichever axis it is on; the covariances between axes do not count."""
+    f = _filter(100.0, np.array([0.0, 0.0, 9.81]), np.zeros(3))
+    assert f._quiet is not None
+    for big in range(3):
+        var = np.full(3, 1e-6)
+        var[big] = 4e-6
+        f._quiet.cov = np.diag(var) + 3e-6 * (1 - np.eye(3))  # off-diagonal terms larger than the small variances
+        assert f._quiet.sigma_rad_s == pytest.approx(2e-3, rel=1e-12)
