@@ -236,3 +236,18 @@ def test_lumbar_flexion_is_watched_from_the_moment_t_passes_start_deg(trunk_deg:
     det = run(trunk, pelvis)
     assert not det.reps
     assert [a.fault for a in det.alerts] == (["lumbar_flexion"] if alerted else [])
+
+
+@pytest.mark.parametrize(("before_end_s", "fault"), [(0.8, False), (0.2, True)])
+def test_lumbar_extension_counts_as_lockout_only_from_0_3_s_before_the_rep_end(before_end_s: float,
+                                                                                fault: bool) -> None:
+    """L dips to -10 deg (beyond the 8 deg limit) for 0.2 s during the ascent, ending 0.8 s or 0.2 s before the rep
+    ends (T back under 10 deg): only inside the lockout window (0.3 s before the end to 1.2 s after) is it the
+    lockout's hyperextension; earlier it is part of the ascent."""
+    trunk = np.concatenate([np.zeros(200), rep_shape(3.0, 60.0), np.zeros(300)])
+    t = np.arange(len(trunk)) / 100.0
+    end_s = t[np.flatnonzero(trunk >= 10.0)[-1] + 1]
+    lum = np.where((t >= end_s - before_end_s - 0.2) & (t < end_s - before_end_s), -10.0, 0.0)
+    (rep,) = run(trunk, trunk - lum).reps
+    assert rep.end_s == pytest.approx(end_s)  # measured 4.59
+    assert ("lockout_hyperextension" in rep.faults) is fault

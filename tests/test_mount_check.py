@@ -232,3 +232,12 @@ def test_a_result_of_a_few_samples_has_no_moves(n: int) -> None:
     result = SimpleNamespace(time_s=t, pelvic_tilt_deg=np.zeros(n), trunk_flexion_deg=np.zeros(n),
                              lumbar_flexion_deg=np.zeros(n), reps=[rep], calibration={"stand_end_s": 0.0})
     assert sensor_moves(result) == []
+
+
+def test_distinct_reps_are_counted_from_each_value_on_to_the_end() -> None:
+    """The helper behind min_reps_after: from value k on, how many different reps the values come from."""
+    from imu_hinge.detection.mount_check import _distinct_after
+
+    assert _distinct_after([1, 1, 2, 3, 3]) == [3, 3, 2, 1, 1]
+    assert _distinct_after([4]) == [1]
+    assert _distinct_after([]) == []
