@@ -588,3 +588,12 @@ def test_an_overlap_of_exactly_min_stand_s_is_enough() -> None:
     rec = Recording({role: SensorStream(role, t, 9.81 * up, 0 * up) for role in ("sacrum", "thoracic")})
     choice = choose_stance(rec)
     assert choice.how == "quiet" and choice.result.start_s == 0.0 and choice.result.end_s > 0.45  # measured 0.49
+
+
+def test_grid_rows_mark_the_time_after_a_gap_following_the_first_sample() -> None:
+    """For each grid time the latest sample at or before it, -1 before the first sample and in a gap: a gap right
+    after the very first sample (0 s, then nothing until 1 s) leaves 0.5 s without a sample, like any other."""
+    from imu_hinge.analysis.stance_search import _grid_rows
+
+    rows = _grid_rows(np.array([0.0, 1.0, 1.01]), np.array([-0.1, 0.0, 0.05, 0.5, 1.0, 1.05]), max_gap_s=0.1)
+    assert rows.tolist() == [-1, 0, 0, -1, 1, 2]
