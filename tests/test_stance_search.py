@@ -399,6 +399,22 @@ def test_a_fidget_at_the_start_then_stands_between_held_hinges_takes_the_first_s
     assert 1.5 < choice.result.start_s < 2.0 and choice.result.end_s < 5.5  # measured 1.824-5.004
 
 
+def test_the_posture_held_longest_is_judged_by_its_quiet_seconds_not_by_when_they_come() -> None:
+    """Starting mid-rep (a wobble around 40 deg), three stands of 4 s early on, 30 s of fidgeting, then two 60 deg
+    holds of 2.5 s late in the recording: standing is held longest (9.8 s against ~3.5 s), so the zero is the first
+    long stand, whatever the holds' times."""
+    wobble = lambda s: 8 * np.sin(2 * np.pi * s)  # noqa: E731
+    segs = [(1.5, lambda s: 40 + wobble(s), 0, 0), (1.0, 40, 0, 0), (4.0, 0, 0, 0)]
+    for _ in range(2):
+        segs += [(1.0, 0, 40, 0), (1.0, 40, 0, 0), (4.0, 0, 0, 0)]
+    segs += [(30.0, wobble, 0, 0)]
+    for _ in range(2):
+        segs += [(1.0, 0, 60, 0), (2.5, 60, 60, 0), (1.0, 60, 0, 0), (1.0, wobble, 0, 0)]
+    choice = choose_stance(_postures(segs, np.array([0.01, -0.02, 0.015]), np.eye(3)))
+    assert choice.how == "held"
+    assert 2.5 < choice.result.start_s < 3.0 and choice.result.end_s < 6.5  # measured 2.714-6.004
+
+
 def test_a_stance_after_a_movement_leaves_out_the_settling() -> None:
     """A wobble that stops dead at upright after 2.5 s, then 3 s of still standing: the stance starts
     settle_s (0.3 s) after the motion stopped, not before."""
