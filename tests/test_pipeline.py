@@ -259,6 +259,17 @@ def test_roles_look_swapped_when_the_pelvis_tilts_more_than_half_a_degree_beyond
     assert roles_look_swapped(reps) is swapped
 
 
+def test_roles_look_swapped_from_two_reps_on() -> None:
+    """MIN_REPS = 2: two reps with the pelvis beyond the trunk are enough to tell; one is not."""
+    from types import SimpleNamespace
+
+    from imu_hinge.detection.role_check import roles_look_swapped
+
+    rep = SimpleNamespace(peak_pelvic_tilt_deg=45.0, peak_trunk_flexion_deg=40.0)
+    assert roles_look_swapped([rep, rep]) is True
+    assert roles_look_swapped([rep]) is False
+
+
 @pytest.mark.parametrize(("n_swapped", "swapped"), [(4, True), (3, False), (1, False)])
 def test_roles_look_swapped_on_at_least_80_percent_of_the_reps(n_swapped: int, swapped: bool) -> None:
     """Five reps, ``n_swapped`` of them with the pelvis 1 deg beyond the trunk: 4 of 5 (80 %) is swapped, 3 not."""
