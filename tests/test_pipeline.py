@@ -288,9 +288,8 @@ def test_a_live_calibrated_recording_that_never_stands_still_is_refused_once_all
     calibration's one-line reason (it does not wait for more data)."""
     from imu_hinge.errors import CalibrationError
 
-    from .test_stance_search import _postures
+    from .test_stance_search import _postures, _wobble
 
-    wobble = lambda s: 8 * np.sin(2 * np.pi * s)  # noqa: E731
-    rec = _postures([(0.3, 0, 0, 0), (3.0, wobble, 0, 0)], np.zeros(3), np.eye(3))
+    rec = _postures([(0.3, 0, 0, 0), (3.0, _wobble, 0, 0)], np.zeros(3), np.eye(3))
     with pytest.raises(CalibrationError, match="no quiet standing at the start"):
         analyze(Recording(rec.streams, {"calibration": LIVE_CALIBRATION}))

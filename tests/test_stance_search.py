@@ -290,6 +290,11 @@ def test_the_stance_smoothing_is_centred(n: int, rows: int) -> None:
     np.testing.assert_allclose(out[:, 1], 3.0, atol=1e-12)
 
 
+def _wobble(s: np.ndarray) -> np.ndarray:
+    """A fidget that never settles: a tilt swinging 8 deg either way at 1 Hz (deg; a segment of :func:`_postures`)."""
+    return 8 * np.sin(2 * np.pi * s)
+
+
 def _postures(segments: list[tuple[float, Any, float, float]], bias: np.ndarray, mount: np.ndarray,
               rate: float = 100.0) -> Recording:
     """Both sensors through ``segments`` of (duration_s, tilt_from_deg or tilt(s) -> deg, tilt_to_deg,
@@ -341,9 +346,8 @@ def test_a_recording_never_upright_and_still_pools_the_bias_of_a_later_held_hing
     across the held hinge's gravity comes from the hinge (the start's own estimate is 0.05 * sin 40 =
     0.032 rad/s off there)."""
     bias = np.array([0.01, -0.02, 0.015])
-    wobble = lambda s: 8 * np.sin(2 * np.pi * s)  # noqa: E731
-    rec = _postures([(0.3, 0, 0, 0.05), (3.0, wobble, 0, 0), (1.0, 0, 40, 0), (4.0, 40, 40, 0),
-                     (1.0, 40, 0, 0), (3.0, wobble, 0, 0)], bias, np.eye(3))
+    rec = _postures([(0.3, 0, 0, 0.05), (3.0, _wobble, 0, 0), (1.0, 0, 40, 0), (4.0, 40, 40, 0),
+                     (1.0, 40, 0, 0), (3.0, _wobble, 0, 0)], bias, np.eye(3))
     choice = choose_stance(rec)
     assert choice.how == "start"
     assert choice.result.end_s < 0.3
@@ -359,9 +363,8 @@ def test_only_quiet_stretches_within_pool_s_of_the_zero_join_its_bias(wobble_s: 
     pool_s (60 s) it gives the bias across its gravity; 2 s later it is out of reach and the start's own
     estimate stands, 0.05 * sin 40 = 0.032 rad/s off there (the slow turn about gravity taken for bias)."""
     bias = np.array([0.01, -0.02, 0.015])
-    wobble = lambda s: 8 * np.sin(2 * np.pi * s)  # noqa: E731
-    rec = _postures([(0.3, 0, 0, 0.05), (wobble_s, wobble, 0, 0), (1.0, 0, 40, 0), (4.0, 40, 40, 0),
-                     (1.0, 40, 0, 0), (3.0, wobble, 0, 0)], bias, np.eye(3))
+    rec = _postures([(0.3, 0, 0, 0.05), (wobble_s, _wobble, 0, 0), (1.0, 0, 40, 0), (4.0, 40, 40, 0),
+                     (1.0, 40, 0, 0), (3.0, _wobble, 0, 0)], bias, np.eye(3))
     choice = choose_stance(rec)
     assert choice.how == "start"
     g = np.array([math.cos(math.radians(40)), math.sin(math.radians(40)), 0.0])
@@ -390,8 +393,7 @@ def test_a_fidget_at_the_start_then_stands_between_held_hinges_takes_the_first_s
     """1.5 s of fidgeting, then stands of 4 s between two 40 deg hinges held 3 s: the start is not quiet, the
     upright posture is held longest (12 s in three stretches against 6 s bent, at least held_ratio = 2x),
     so the first stand after the fidget is the zero."""
-    wobble = lambda s: 8 * np.sin(2 * np.pi * s)  # noqa: E731
-    segs = [(1.5, wobble, 0, 0), (4.0, 0, 0, 0)]
+    segs = [(1.5, _wobble, 0, 0), (4.0, 0, 0, 0)]
     for _ in range(2):
         segs += [(1.0, 0, 40, 0), (3.0, 40, 40, 0), (1.0, 40, 0, 0), (4.0, 0, 0, 0)]
     choice = choose_stance(_postures(segs, np.array([0.01, -0.02, 0.015]), np.eye(3)))
@@ -403,13 +405,12 @@ def test_the_posture_held_longest_is_judged_by_its_quiet_seconds_not_by_when_the
     """Starting mid-rep (a wobble around 40 deg), three stands of 4 s early on, 30 s of fidgeting, then two 60 deg
     holds of 2.5 s late in the recording: standing is held longest (9.8 s against ~3.5 s), so the zero is the first
     long stand, whatever the holds' times."""
-    wobble = lambda s: 8 * np.sin(2 * np.pi * s)  # noqa: E731
-    segs = [(1.5, lambda s: 40 + wobble(s), 0, 0), (1.0, 40, 0, 0), (4.0, 0, 0, 0)]
+    segs = [(1.5, lambda s: 40 + _wobble(s), 0, 0), (1.0, 40, 0, 0), (4.0, 0, 0, 0)]
     for _ in range(2):
         segs += [(1.0, 0, 40, 0), (1.0, 40, 0, 0), (4.0, 0, 0, 0)]
-    segs += [(30.0, wobble, 0, 0)]
+    segs += [(30.0, _wobble, 0, 0)]
     for _ in range(2):
-        segs += [(1.0, 0, 60, 0), (2.5, 60, 60, 0), (1.0, 60, 0, 0), (1.0, wobble, 0, 0)]
+        segs += [(1.0, 0, 60, 0), (2.5, 60, 60, 0), (1.0, 60, 0, 0), (1.0, _wobble, 0, 0)]
     choice = choose_stance(_postures(segs, np.array([0.01, -0.02, 0.015]), np.eye(3)))
     assert choice.how == "held"
     assert 2.5 < choice.result.start_s < 3.0 and choice.result.end_s < 6.5  # measured 2.714-6.004
@@ -418,8 +419,7 @@ def test_the_posture_held_longest_is_judged_by_its_quiet_seconds_not_by_when_the
 def test_a_stance_after_a_movement_leaves_out_the_settling() -> None:
     """A wobble that stops dead at upright after 2.5 s, then 3 s of still standing: the stance starts
     settle_s (0.3 s) after the motion stopped, not before."""
-    wobble = lambda s: 8 * np.sin(2 * np.pi * s)  # noqa: E731
-    rec = _postures([(2.5, wobble, 0, 0), (3.0, 0, 0, 0), (1.0, 0, 40, 0), (2.0, 40, 40, 0)], np.zeros(3), np.eye(3))
+    rec = _postures([(2.5, _wobble, 0, 0), (3.0, 0, 0, 0), (1.0, 0, 40, 0), (2.0, 40, 40, 0)], np.zeros(3), np.eye(3))
     choice = choose_stance(rec)
     assert choice.how == "quiet"
     assert 0.3 <= choice.result.start_s - 2.5 < 0.4  # measured 0.324 (the smoothing: the rate falls 0.02 s late)
@@ -468,11 +468,8 @@ def test_a_long_stance_keeps_its_own_gyro_bias_after_an_earlier_long_held_hinge(
     """A wobble, a 40 deg hinge held 4 s while turning slowly about gravity (0.05 rad/s: its mean gyro is
     off along its gravity), then 3 s of still standing: the stance (2.7 s, long enough) takes its gyro
     bias from itself; the held hinge's would be 0.05 * cos 40 = 0.038 rad/s off along the stance's gravity."""
-    def wobble(s: np.ndarray) -> np.ndarray:
-        return 8 * np.sin(2 * np.pi * s)
-
     bias = np.array([0.01, -0.02, 0.015])
-    rec = _postures([(0.3, 0, 0, 0), (3.0, wobble, 0, 0), (1.0, 0, 40, 0), (4.0, 40, 40, 0.05), (1.0, 40, 0, 0),
+    rec = _postures([(0.3, 0, 0, 0), (3.0, _wobble, 0, 0), (1.0, 0, 40, 0), (4.0, 40, 40, 0.05), (1.0, 40, 0, 0),
                      (3.0, 0, 0, 0)], bias, np.eye(3))
     choice = choose_stance(rec)
     assert choice.how == "quiet" and choice.result.start_s > 9.3  # the stand after the hinge: measured 9.51
