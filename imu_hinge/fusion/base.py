@@ -118,7 +118,9 @@ def batch_intervals(dt_s: np.ndarray | None, n: int, n_acc: int) -> np.ndarray |
         raise ValueError(f"gyr_rad_s and acc_m_s2 differ in length: {n} vs {n_acc}")
     if dt_s is None:
         return None
-    dt = np.asarray(dt_s, dtype=np.float64).reshape(-1)
+    dt = np.asarray(dt_s, dtype=np.float64)
+    if dt.ndim != 1:  # the live driver's blocks of one sample are 1-d already: no reshape per sample
+        dt = dt.reshape(-1)
     if dt.shape[0] != n:
         raise ValueError(f"dt_s must have {n} entries, got {dt.shape[0]}")
     return dt
