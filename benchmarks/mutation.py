@@ -55,9 +55,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "imu_hinge/detection/": _DETECTOR_TESTS,
     "imu_hinge/kinematics/alignment.py": ("tests/test_alignment.py", "tests/test_pipeline.py"),
     "imu_hinge/kinematics/sagittal.py": (*_CORE_TESTS, "tests/test_compiled_loops.py"),
+    "imu_hinge/kinematics/axis_params.py": (*_CORE_TESTS, "tests/test_compiled_loops.py"),
+    "imu_hinge/analysis/stance_params.py": _CORE_TESTS,
     "imu_hinge/analysis/stance.py": _CORE_TESTS,
     "imu_hinge/analysis/stance_search.py": _CORE_TESTS,
     "imu_hinge/fusion/reanchor.py": ("tests/test_reanchor.py", "tests/test_pipeline.py"),
+    "imu_hinge/fusion/reanchor_params.py": ("tests/test_reanchor.py", "tests/test_pipeline.py"),
     "imu_hinge/analysis/pipeline.py": _CORE_TESTS,
     "imu_hinge/fusion/quiet_bias.py": (*_FUSION_TESTS, "tests/test_accuracy.py"),
     "imu_hinge/fusion/": _FUSION_TESTS,
@@ -65,7 +68,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 """Source path prefix -> the tests run for its mutants (first matching prefix wins)."""
 
 MODULES = ("imu_hinge/fusion", "imu_hinge/kinematics", "imu_hinge/detection", "imu_hinge/analysis/stance.py",
-           "imu_hinge/analysis/stance_search.py", "imu_hinge/analysis/pipeline.py")
+           "imu_hinge/analysis/stance_params.py", "imu_hinge/analysis/stance_search.py", "imu_hinge/analysis/pipeline.py")
 
 
 def tests_for(module_path: str) -> tuple[str, ...]:

@@ -206,3 +206,9 @@ def test_a_known_gyro_bias_that_is_not_three_finite_numbers_is_refused(method: s
     with pytest.raises(UsageError, match=f"fusion method '{method}': gyr_bias_rad_s must be 3 finite numbers"):
         estimate_orientation(np.zeros((10, 3)), np.tile([0.0, 0.0, 9.81], (10, 1)), 100.0, method,
                              gyr_bias_rad_s=np.array(bias))
+
+
+def test_the_method_names_are_the_filter_classes_names() -> None:
+    from imu_hinge.fusion import METHODS, filter_classes
+
+    assert METHODS == tuple(filter_classes()) and {cls.name for cls in filter_classes().values()} == set(METHODS)

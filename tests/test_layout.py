@@ -96,3 +96,18 @@ def test_the_runtime_core_does_not_import_emulation_or_test_doubles() -> None:
     core = ["imu_hinge.analysis", "imu_hinge.fusion", "imu_hinge.kinematics", "imu_hinge.detection",
             "imu_hinge.recording", "imu_hinge.sources", "imu_hinge.protocol"]
     assert not [p for p in core if "imu_hinge.emulation" in graph.get(p, set())]
+
+
+def test_the_analysis_parameters_load_without_the_numerical_core() -> None:
+    """A batch sent to a cluster builds and pickles its parameters in a process that analyses nothing."""
+    import subprocess
+    import sys
+
+    code = ("import pickle, sys\nfrom imu_hinge.analysis.analysis_params import AnalysisParams\n"
+            "from imu_hinge.fusion import METHODS\n"
+            "assert pickle.loads(pickle.dumps(AnalysisParams())) == AnalysisParams()\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'vqf', 'scipy', 'ahrs')\n"
+            "             or m.startswith(('imu_hinge.fusion.', 'imu_hinge.kinematics.', 'imu_hinge.analysis.'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["['imu_hinge.analysis.analysis_params',", "'imu_hinge.analysis.stance_params',",
+                           "'imu_hinge.fusion.reanchor_params',", "'imu_hinge.kinematics.axis_params']"]

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imu_hinge.analysis.stance import StanceParams
-from imu_hinge.analysis.stance_search import StanceSearchParams
+from imu_hinge.analysis.stance_params import StanceParams, StanceSearchParams
 from imu_hinge.detection.detector_params import DetectorParams, FaultParams, RepParams
 from imu_hinge.errors import ConfigError
-from imu_hinge.fusion.reanchor import ReanchorParams
-from imu_hinge.kinematics.sagittal import AxisParams
+from imu_hinge.fusion.reanchor_params import ReanchorParams
+from imu_hinge.kinematics.axis_params import AxisParams
 
 BODY_WORN_FUSION_OPTIONS: dict[str, dict[str, Any]] = {
     "vqf": {"rest_bias_est_enabled": False, "quiet_bias_est_enabled": True},

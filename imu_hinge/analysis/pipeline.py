@@ -37,7 +37,8 @@ from imu_hinge.fusion import make_filter
 from imu_hinge.fusion.base import GAP_FACTOR
 from imu_hinge.fusion.reanchor import Reanchor
 from imu_hinge.kinematics.alignment import RowCombiner, combine_batch
-from imu_hinge.kinematics.sagittal import AxisSearch, AxisSearchParams, SagittalAngle
+from imu_hinge.kinematics.axis_params import AxisSearchParams
+from imu_hinge.kinematics.sagittal import AxisSearch, SagittalAngle
 from imu_hinge.samples import SENSOR_ROLES, ImuSample, Recording, SensorStream
 
 PELVIS, TRUNK = SENSOR_ROLES

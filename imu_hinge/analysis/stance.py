@@ -16,27 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imu_hinge.analysis.stance_params import StanceParams
 from imu_hinge.errors import CalibrationError
 from imu_hinge.samples import SENSOR_ROLES
-
-
-@dataclass(frozen=True)
-class StanceParams:
-    min_stand_s: float = 1.0
-    """Shortest usable quiet stance. A motion sooner starts the stance over (the lifter is asked again)."""
-    max_stand_s: float = 5.0
-    """The stance is closed after this much quiet standing even without motion."""
-    ref_s: float = 0.5
-    """The first ``ref_s`` seconds set the reference the motion test compares with."""
-    smooth_s: float = 0.1
-    motion_gyr_rad_s: float = 0.35
-    """Smoothed gyro deviation from the reference above this is motion (sway stays < ~0.15)."""
-    motion_acc_m_s2: float = 1.5
-    """Smoothed |acc| deviation from the reference above this is motion."""
-    margin_s: float = 0.5
-    """Samples this close before the detected motion are left out of the stance averages."""
-    edge_s: float = 0.3
-    """Averaging window at the start of the data for the filter's first gravity (``acc_first_m_s2``)."""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from imu_hinge.analysis.stance import StanceEstimate, StanceResult, sway_corrected_bias
+from imu_hinge.analysis.stance_params import ForwardParams, StanceSearchParams
 from imu_hinge.errors import CalibrationError
 from imu_hinge.samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream, row_norms
 
@@ -38,46 +39,6 @@ GAP_FILL = 1e6
 """Stillness measures across a gap: never quiet (finite, so moving averages stay defined)."""
 
 
-@dataclass(frozen=True)
-class StanceSearchParams:
-    min_stand_s: float = 0.5
-    """Shortest quiet stretch that serves as the stance."""
-    max_stand_s: float = 5.0
-    """Only the first ``max_stand_s`` of a long quiet stretch are averaged."""
-    smooth_s: float = 0.1
-    quiet_gyr_rad_s: float = 0.35
-    """Smoothed gyro rate (rough bias removed) below this is quiet: sway of 5 deg stays < ~0.2."""
-    quiet_acc_m_s2: float = 1.5
-    """Smoothed |acc| within this of gravity is quiet."""
-    settle_s: float = 0.3
-    """Left out at the start of a quiet stretch after a movement (the body settles)."""
-    margin_s: float = 0.6
-    """Left out before the movement that ends a quiet stretch: a slow start of a movement stays under
-    the quiet threshold for a few tenths of a second."""
-    start_s: float = 0.25
-    """The posture at the start: mean gravity direction over the first ``start_s`` of each sensor."""
-    match_deg: float = 12.0
-    """A quiet stretch within this of the start posture (both sensors) is upright."""
-    bias_min_s: float = 1.0
-    """A stance shorter than this takes its gyro bias from the first quiet stretch this long."""
-    still_gyr_rad_s: float = 1.0
-    """The stillest moments must at least be this still (smoothed gyro), else the data is refused."""
-    pool_s: float = 60.0
-    """A stance after the start takes its gyro bias with the quiet stretches up to this much later."""
-    fallback_within_s: float = 3.0
-    """Without an upright quiet stretch, the data must be still somewhere this close to the start."""
-    fallback_min_s: float = 0.1
-    """... and the zero is the posture over the still start of the recording, at least this long."""
-    held_min_s: float = 2.0
-    """A recording whose start matches no quiet posture takes the posture held longest as its zero, when
-    held this long in all ..."""
-    held_ratio: float = 2.0
-    """... and this many times as long as any other posture ..."""
-    held_min_count: int = 2
-    """... and come back to at least this many times (a stand between reps recurs; one held hinge is one)."""
-    override_ratio: float = 3.0
-    """A start that is not quiet itself, whose posture a later quiet stretch matches, still takes the posture
-    held longest when that one is held this many times as long as the start's in all."""
 
 
 @dataclass(frozen=True)
@@ -332,14 +293,6 @@ def _tilt_spread_deg(s: SensorStream, t0: float, t1: float) -> float:
     return float(wander.max(initial=2.0))  # sway: at least ~2 deg (one sample alone shows no wander)
 
 
-@dataclass(frozen=True)
-class ForwardParams:
-    smooth_s: float = 0.3
-    """Accelerometer low-pass before its tilt is taken (hides the linear acceleration of a hinge)."""
-    min_tilt_deg: float = 20.0
-    """Trunk tilts beyond this count (hinges reach 30-90 deg; sway, walking and most side bends less)."""
-    min_mean_deg: float = 3.0
-    """A summed tilt weaker than this per counted sample has no usable direction (a still pelvis)."""
 
 
 def forward_directions(recording: Recording, up: dict[str, np.ndarray],

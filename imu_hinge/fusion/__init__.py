@@ -10,29 +10,59 @@ motion), ``"vqf_offline"`` (non-causal research mode), ``"madgwick"``, ``"mahony
 
 Modules: :mod:`.base` (the interface, gravity helpers), :mod:`.vqf_filter` (VQF, the default),
 :mod:`.ahrs_filters` (Madgwick, Mahony, EKF), :mod:`.quiet_bias` (gyro bias from gravity in quiet
-moments, beside VQF), :mod:`.reanchor` (re-anchoring on gravity after a long gap). Their per-sample
-loops are C: ``_fusion_loops`` (built from ``_fusion_loops.c`` at install; private).
+moments, beside VQF), :mod:`.reanchor` (re-anchoring on gravity after a long gap; its parameters in
+:mod:`.reanchor_params`). Their per-sample loops are C: ``_fusion_loops`` (built from
+``_fusion_loops.c`` at install; private). The filters load on first use (:data:`_LAZY`).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from imu_hinge.errors import UsageError
-from imu_hinge.fusion.ahrs_filters import EkfFilter, MadgwickFilter, MahonyFilter
-from imu_hinge.fusion.base import GAP_FACTOR, OrientationFilter, quat_from_gravity, up_in_sensor
-from imu_hinge.fusion.vqf_filter import OfflineVqf, VqfFilter, VqfParams
 
-_FILTERS: dict[str, type[OrientationFilter]] = {
-    cls.name: cls for cls in (VqfFilter, OfflineVqf, MadgwickFilter, MahonyFilter, EkfFilter)
-}
+if TYPE_CHECKING:
+    import numpy as np
 
-METHODS: tuple[str, ...] = tuple(_FILTERS)
-"""Names accepted by :func:`make_filter` and :func:`estimate_orientation`."""
+    from imu_hinge.fusion.ahrs_filters import EkfFilter, MadgwickFilter, MahonyFilter
+    from imu_hinge.fusion.base import GAP_FACTOR, OrientationFilter, quat_from_gravity, up_in_sensor
+    from imu_hinge.fusion.vqf_filter import OfflineVqf, VqfFilter, VqfParams
+
+METHODS: tuple[str, ...] = ("vqf", "vqf_offline", "madgwick", "mahony", "ekf")
+"""Names accepted by :func:`make_filter` and :func:`estimate_orientation` (the filter classes' ``name``)."""
 
 DEFAULT_METHOD = "vqf"
+
+_LAZY: dict[str, str] = {
+    "EkfFilter": "ahrs_filters", "MadgwickFilter": "ahrs_filters", "MahonyFilter": "ahrs_filters",
+    "GAP_FACTOR": "base", "OrientationFilter": "base", "quat_from_gravity": "base", "up_in_sensor": "base",
+    "OfflineVqf": "vqf_filter", "VqfFilter": "vqf_filter", "VqfParams": "vqf_filter",
+}
+"""Names this package exports from its modules, imported on first use: importing a parameter module
+(:mod:`.reanchor_params`) or :data:`METHODS` loads no filter, numpy or vqf (a batch sent to a cluster
+builds its parameters without the numerical core)."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+def filter_classes() -> dict[str, type[OrientationFilter]]:
+    """Every filter class by its :data:`METHODS` name (imports the filters)."""
+    from imu_hinge.fusion.ahrs_filters import EkfFilter, MadgwickFilter, MahonyFilter
+    from imu_hinge.fusion.vqf_filter import OfflineVqf, VqfFilter
+
+    return {cls.name: cls for cls in (VqfFilter, OfflineVqf, MadgwickFilter, MahonyFilter, EkfFilter)}
 
 
 def make_filter(method: str, rate_hz: float, **params: Any) -> OrientationFilter:
@@ -40,7 +70,7 @@ def make_filter(method: str, rate_hz: float, **params: Any) -> OrientationFilter
 
     Raises :class:`~imu_hinge.errors.UsageError` for an unknown method or parameter.
     """
-    cls = _FILTERS.get(method)
+    cls = filter_classes().get(method)
     if cls is None:
         raise UsageError(f"unknown fusion method {method!r}; choose one of: {', '.join(METHODS)}")
     try:
@@ -63,6 +93,8 @@ def estimate_orientation(gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, rate_hz: f
     ``gyr_bias_rad_s`` (3,) a known gyro bias from a static calibration. Other keywords are
     the method's parameters (see the filter classes).
     """
+    import numpy as np
+
     gyr = np.asarray(gyr_rad_s, dtype=float)
     acc = np.asarray(acc_m_s2, dtype=float)
     if gyr.ndim != 2 or gyr.shape[1] != 3 or acc.shape != gyr.shape:
@@ -93,6 +125,7 @@ __all__ = [
     "VqfFilter",
     "VqfParams",
     "estimate_orientation",
+    "filter_classes",
     "make_filter",
     "quat_from_gravity",
     "up_in_sensor",

@@ -16,18 +16,11 @@ frozen. A provisional ``f`` may be given (from the gyro at the onset of the firs
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from imu_hinge.kinematics import _kinematics_loops
-
-
-@dataclass(frozen=True)
-class AxisParams:
-    provisional_deg: float = 15.0
-    refine_s: float = 2.0
-
+from imu_hinge.kinematics.axis_params import AxisParams, AxisSearchParams
 
 # SagittalAngle's state vector: running sum of tilt directions (3), forward (3), samples in the
 # sum, forward known (0/1), samples to freeze at, cos(provisional_deg). THE loop is C
@@ -81,15 +74,6 @@ class SagittalAngle:
         return out
 
 
-@dataclass(frozen=True)
-class AxisSearchParams:
-    min_rate_rad_s: float = 0.3
-    """Smoothed angular rate across gravity above this is a deliberate movement, not sway (< ~0.15)."""
-    min_tilt_deg: float = 5.0
-    """... and gravity must have tipped at least this far, in the forward direction the gyro implies."""
-    smooth_s: float = 0.1
-    timeout_s: float = 8.0
-    """Give up waiting for the trunk's first movement after this long past the stance."""
 
 
 class AxisSearch:

@@ -1,0 +1,80 @@
+"""Parameters of the stance (no state): the live stance detector, the search through a recording, the forward axis.
+
+Used by :mod:`.stance` and :mod:`.stance_search`; apart from them so that :class:`~.analysis_params.AnalysisParams`
+is built and sent (a batch on a cluster) without loading the numerical core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StanceParams:
+    min_stand_s: float = 1.0
+    """Shortest usable quiet stance. A motion sooner starts the stance over (the lifter is asked again)."""
+    max_stand_s: float = 5.0
+    """The stance is closed after this much quiet standing even without motion."""
+    ref_s: float = 0.5
+    """The first ``ref_s`` seconds set the reference the motion test compares with."""
+    smooth_s: float = 0.1
+    motion_gyr_rad_s: float = 0.35
+    """Smoothed gyro deviation from the reference above this is motion (sway stays < ~0.15)."""
+    motion_acc_m_s2: float = 1.5
+    """Smoothed |acc| deviation from the reference above this is motion."""
+    margin_s: float = 0.5
+    """Samples this close before the detected motion are left out of the stance averages."""
+    edge_s: float = 0.3
+    """Averaging window at the start of the data for the filter's first gravity (``acc_first_m_s2``)."""
+
+
+@dataclass(frozen=True)
+class StanceSearchParams:
+    min_stand_s: float = 0.5
+    """Shortest quiet stretch that serves as the stance."""
+    max_stand_s: float = 5.0
+    """Only the first ``max_stand_s`` of a long quiet stretch are averaged."""
+    smooth_s: float = 0.1
+    quiet_gyr_rad_s: float = 0.35
+    """Smoothed gyro rate (rough bias removed) below this is quiet: sway of 5 deg stays < ~0.2."""
+    quiet_acc_m_s2: float = 1.5
+    """Smoothed |acc| within this of gravity is quiet."""
+    settle_s: float = 0.3
+    """Left out at the start of a quiet stretch after a movement (the body settles)."""
+    margin_s: float = 0.6
+    """Left out before the movement that ends a quiet stretch: a slow start of a movement stays under
+    the quiet threshold for a few tenths of a second."""
+    start_s: float = 0.25
+    """The posture at the start: mean gravity direction over the first ``start_s`` of each sensor."""
+    match_deg: float = 12.0
+    """A quiet stretch within this of the start posture (both sensors) is upright."""
+    bias_min_s: float = 1.0
+    """A stance shorter than this takes its gyro bias from the first quiet stretch this long."""
+    still_gyr_rad_s: float = 1.0
+    """The stillest moments must at least be this still (smoothed gyro), else the data is refused."""
+    pool_s: float = 60.0
+    """A stance after the start takes its gyro bias with the quiet stretches up to this much later."""
+    fallback_within_s: float = 3.0
+    """Without an upright quiet stretch, the data must be still somewhere this close to the start."""
+    fallback_min_s: float = 0.1
+    """... and the zero is the posture over the still start of the recording, at least this long."""
+    held_min_s: float = 2.0
+    """A recording whose start matches no quiet posture takes the posture held longest as its zero, when
+    held this long in all ..."""
+    held_ratio: float = 2.0
+    """... and this many times as long as any other posture ..."""
+    held_min_count: int = 2
+    """... and come back to at least this many times (a stand between reps recurs; one held hinge is one)."""
+    override_ratio: float = 3.0
+    """A start that is not quiet itself, whose posture a later quiet stretch matches, still takes the posture
+    held longest when that one is held this many times as long as the start's in all."""
+
+
+@dataclass(frozen=True)
+class ForwardParams:
+    smooth_s: float = 0.3
+    """Accelerometer low-pass before its tilt is taken (hides the linear acceleration of a hinge)."""
+    min_tilt_deg: float = 20.0
+    """Trunk tilts beyond this count (hinges reach 30-90 deg; sway, walking and most side bends less)."""
+    min_mean_deg: float = 3.0
+    """A summed tilt weaker than this per counted sample has no usable direction (a still pelvis)."""
