@@ -350,3 +350,44 @@ def test_a_chunk_whose_worker_dies_is_sent_again_pair_by_pair(folder: Path, tmp_
     outcomes = [o for _, o in found]
     assert not any("died" in o.error for o in outcomes)
     assert sum(o.ok for o in outcomes) == len(files) - 1  # all but the broken file
+
+
+def test_the_spool_gives_back_rows_and_outcomes_in_task_order_whatever_the_arrival(folder: Path,
+                                                                                    tmp_path: Path) -> None:
+    import io
+    import random
+
+    from imu_hinge.batch.runner import run_batch
+    from imu_hinge.batch.tables import print_recordings, table_rows
+
+    files = expand_inputs([str(folder)]).files
+    outcomes = run_batch(files, sweep_settings(AnalysisParams(), ["threshold_deg=18,20"]))  # 18, one setting a line
+    order = list(range(len(outcomes)))
+    random.Random(3).shuffle(order)
+    spool = OutcomeSpool(len(outcomes) + 2, tmp_path)  # two tasks never come back (a cluster lost mid-batch)
+    try:
+        for i in order:
+            spool.add(i, outcomes[i])
+        assert list(spool.table_rows()) == [table_rows(o) for o in outcomes]
+        assert list(spool) == outcomes and spool.indices() == list(range(len(outcomes)))
+        printed = [io.StringIO(), io.StringIO()]
+        print_recordings(spool, printed[0])
+        print_recordings(outcomes, printed[1])
+        assert printed[0].getvalue() == printed[1].getvalue()
+        assert "18 analyses, 16 ok, 2 failed" in printed[0].getvalue()  # the broken file, with each setting
+    finally:
+        spool.close()
+
+
+def _dask_config_after(code: str) -> dict[str, Any]:
+    show = "import dask, json, yaml; print(json.dumps([dask.config.config, yaml.safe_load.__module__], default=str))"
+    out = subprocess.run([sys.executable, "-c", f"{code}\n{show}"], capture_output=True, text=True, check=True)
+    config, loader_module = json.loads(out.stdout)
+    assert loader_module == "yaml"  # PyYAML's own safe_load again after the import
+    return config  # type: ignore[no-any-return]
+
+
+def test_distributed_imported_with_libyaml_has_the_same_configuration() -> None:
+    fast = _dask_config_after("from imu_hinge.batch.dask_cluster import import_distributed; import_distributed()")
+    plain = _dask_config_after("import distributed")
+    assert fast == plain and fast["distributed"]["scheduler"]["allowed-failures"] == 3

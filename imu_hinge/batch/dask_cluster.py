@@ -33,6 +33,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from imu_hinge.batch.runner import ANALYSIS_MODULES, Outcome, Setting, Task, _work, make_tasks, one_line
@@ -107,6 +108,42 @@ def dask_setup(worker: Any) -> None:
         mallopt(m_trim_threshold, 64 * 2**20)
 
 
+@contextlib.contextmanager
+def _libyaml_defaults() -> Iterator[None]:
+    """While dask and distributed are first imported: their YAML configuration read by libyaml.
+
+    On import they read their default configuration (dask.yaml, distributed.yaml: ~1,300 lines) and any
+    user configuration files with PyYAML's pure-Python ``safe_load``: 26 ms of a command's start-up, while
+    a cluster's workers wait. PyYAML's wheels include libyaml, whose safe loader reads the same files into
+    the same values in 2.7 ms (tests/test_batch_dask.py compares the whole configuration). Outside this
+    block ``yaml.safe_load`` is PyYAML's own.
+    """
+    yaml: Any = None
+    if "distributed" not in sys.modules:
+        with contextlib.suppress(ImportError):
+            yaml = importlib.import_module("yaml")  # dask's own dependency
+    if yaml is None or not getattr(yaml, "__with_libyaml__", False):
+        yield
+        return
+    original = yaml.safe_load
+
+    def safe_load(stream: Any) -> Any:
+        return yaml.load(stream, Loader=yaml.CSafeLoader)
+
+    yaml.safe_load = safe_load
+    try:
+        yield
+    finally:
+        yaml.safe_load = original
+
+
+def import_distributed() -> ModuleType:
+    """``distributed`` (the dask extra: :class:`~imu_hinge.extras.MissingExtra` without it), its configuration
+    read by libyaml on the first import (:func:`_libyaml_defaults`)."""
+    with _libyaml_defaults():
+        return require("distributed", "--cluster")
+
+
 @dataclasses.dataclass(frozen=True)
 class ClusterSpec:
     """``--cluster``: a scheduler address, or ``local:N`` (N worker processes started here)."""
@@ -170,7 +207,7 @@ def connect(cluster: str | ClusterSpec, timeout_s: float = CONNECT_TIMEOUT_S, *,
     printed; what happened is told in imu-hinge's one line instead.
     """
     spec = parse_cluster(cluster) if isinstance(cluster, str) else cluster
-    distributed = require("distributed", "--cluster")
+    distributed = import_distributed()
     if quiet:
         for name in ["distributed", *logging.root.manager.loggerDict]:
             if name == "distributed" or name.startswith("distributed."):
@@ -263,7 +300,7 @@ def run_batch_dask(files: Sequence[str | Path], settings: Sequence[Setting], cli
     Pairs go in chunks (:func:`plan_chunks`; ``max_chunk_tasks=1``: one Dask task per pair). Returns
     the task indices that never came back because the cluster went away (empty when all did).
     """
-    distributed = require("distributed", "--cluster")
+    distributed = import_distributed()
     tasks = make_tasks(files, settings, acc_unit, gyr_unit, with_angles)
     batch_id = uuid.uuid4().hex[:12]
     workers = max(len(client.scheduler_info().get("workers", {})), 1)
@@ -330,6 +367,7 @@ class OutcomeSpool(Sequence[Outcome]):
         self.path = Path(name)
         self._fh = os.fdopen(fd, "w+b")
         self._offsets: list[int | None] = [None] * total
+        self._rows_offsets: list[int | None] = [None] * total  # where each outcome's table rows start
 
     def add(self, i: int, outcome: Outcome) -> None:
         kept = dataclasses.replace(outcome, angles=None) if outcome.angles is not None else outcome
@@ -337,14 +375,14 @@ class OutcomeSpool(Sequence[Outcome]):
         self._fh.seek(0, os.SEEK_END)
         self._offsets[i] = self._fh.tell()
         pickle.dump(kept, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self._rows_offsets[i] = self._fh.tell()
         pickle.dump(rows, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
         self._fh.flush()
 
     def table_rows(self) -> Iterator[TableRows]:
         """The finished outcomes' table rows, in task order (for :func:`~imu_hinge.batch.tables.write_summary`)."""
-        for off in [o for o in self._offsets if o is not None]:
+        for off in [o for o in self._rows_offsets if o is not None]:
             self._fh.seek(off)
-            pickle.load(self._fh)
             rows: TableRows = pickle.load(self._fh)
             yield rows
 
@@ -377,5 +415,5 @@ class OutcomeSpool(Sequence[Outcome]):
 
 
 __all__ = ["CHUNK_MAX_BYTES", "CHUNK_MAX_TASKS", "LOCAL_WORKER_CONFIG", "QUIET_POLLING_CONFIG", "ClusterSpec",
-           "OutcomeSpool", "check_workers", "connect", "dask_setup", "installed_version", "parse_cluster",
-           "plan_chunks", "run_batch_dask"]
+           "OutcomeSpool", "check_workers", "connect", "dask_setup", "import_distributed", "installed_version",
+           "parse_cluster", "plan_chunks", "run_batch_dask"]

@@ -199,10 +199,21 @@ def _write_csv_tables(rows: Iterable[TableRows], reps_path: Path, recs_path: Pat
 
 
 def print_recordings(outcomes: Sequence[Outcome], out: TextIO) -> None:
-    """One line per (recording, setting) on the terminal, then the totals."""
-    show_setting = len({o.setting for o in outcomes}) > 1
-    name_w = min(max((len(o.recording) for o in outcomes), default=9), 60)
-    set_w = max(max((len(o.setting) for o in outcomes), default=7), 7)  # settings are shown whole, never cut
+    """One line per (recording, setting) on the terminal, then the totals (two passes over ``outcomes``:
+    a cluster's are read back from disk)."""
+    settings: set[str] = set()
+    name_w, set_w, n, n_ok, n_reps, n_flag = 9, 7, 0, 0, 0, 0
+    for o in outcomes:
+        settings.add(o.setting)
+        name_w = max(name_w, len(o.recording)) if n else len(o.recording)
+        set_w = max(set_w, len(o.setting))  # settings are shown whole, never cut
+        n += 1
+        if o.ok:
+            n_ok += 1
+            n_reps += len(o.reps)
+            n_flag += sum(1 for r in o.reps if r.get("faults"))
+    show_setting = len(settings) > 1
+    name_w = min(name_w, 60)
     head = f"{'recording':<{name_w}} " + (f"{'setting':<{set_w}} " if show_setting else "")
     print(head + f"{'reps':>4} {'flag':>4} {'peak L':>6}  faults / error", file=out)
     for o in outcomes:
@@ -216,10 +227,7 @@ def print_recordings(outcomes: Sequence[Outcome], out: TextIO) -> None:
         counts = ", ".join(f"{f} {s[f]}" for f in FAULTS if s[f]) or "ok"
         print(line + f"{s['reps']:>4} {s['flagged_reps']:>4} {('-' if peak is None else f'{peak:.1f}'):>6}  {counts}",
               file=out)
-    ok = [o for o in outcomes if o.ok]
-    n_reps = sum(len(o.reps) for o in ok)
-    n_flag = sum(1 for o in ok for r in o.reps if r.get("faults"))
-    print(f"{len(outcomes)} analyses, {len(ok)} ok, {len(outcomes) - len(ok)} failed; {n_reps} reps, {n_flag} "
+    print(f"{n} analyses, {n_ok} ok, {n - n_ok} failed; {n_reps} reps, {n_flag} "
           "flagged. peak L = the largest peak lumbar flexion of its reps (deg; not the calibrated Lmax)", file=out)
 
 

@@ -162,17 +162,19 @@ def _report(args: argparse.Namespace, outcomes: Sequence[Outcome], settings: Seq
 
     for note in notes:
         print(f"imu-hinge: note: {note}", file=sys.stderr)
+    failed: list[str] = []  # one pass: a cluster's outcomes are read back from disk
     for o in outcomes:
         for w in o.warnings:
             print(f"imu-hinge: warning: {o.recording}: {w}", file=sys.stderr)
+        if not o.ok:
+            label = o.recording + (f" [{o.setting}]" if len(settings) > 1 else "")
+            failed.append(f"imu-hinge: failed: {label}: {o.error}")
     if not args.quiet:
         print_recordings(outcomes, sys.stdout)
     if args.summary:
         _write_tables(outcomes, args.summary, rows)
-    failed = [o for o in outcomes if not o.ok]
-    for o in failed:
-        label = o.recording + (f" [{o.setting}]" if len(settings) > 1 else "")
-        print(f"imu-hinge: failed: {label}: {o.error}", file=sys.stderr)
+    for line in failed:
+        print(line, file=sys.stderr)
     if lost_error is not None:
         raise lost_error
     if failed:
