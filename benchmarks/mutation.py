@@ -68,7 +68,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
 """Source path prefix -> the tests run for its mutants (first matching prefix wins)."""
 
 MODULES = ("imu_hinge/fusion", "imu_hinge/kinematics", "imu_hinge/detection", "imu_hinge/analysis/stance.py",
-           "imu_hinge/analysis/stance_params.py", "imu_hinge/analysis/stance_search.py", "imu_hinge/analysis/pipeline.py")
+           "imu_hinge/analysis/stance_params.py", "imu_hinge/analysis/stance_search.py",
+           "imu_hinge/analysis/pipeline.py")
 
 
 def tests_for(module_path: str) -> tuple[str, ...]:

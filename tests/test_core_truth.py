@@ -304,3 +304,19 @@ def test_after_a_start_over_the_accelerometer_tells_motion_at_motion_acc_m_s2(dr
         assert res.end_s == pytest.approx(3.09 - 0.5, abs=1e-6)
     else:
         assert res.end_s == pytest.approx(res.start_s + 5.0, abs=1e-9)
+
+
+def test_data_ending_on_the_motion_that_started_the_stance_over_is_refused_in_one_line() -> None:
+    """0.7 s still, then the last sample of both sensors turns fast: the stance starts over after it, and the end
+    of the data comes before any new stance sample. Closing it then is the one-line refusal, not a crash."""
+    from imu_hinge.analysis.stance import StanceDetector
+    from imu_hinge.errors import CalibrationError
+
+    t = np.arange(71) / 100.0
+    acc, gyr = np.tile([0.0, 0.0, 9.81], (71, 1)), np.tile(_BIAS_RAD_S, (71, 1))
+    gyr[-1] = [0.0, 40.0, 0.0]
+    det = StanceDetector()
+    assert _push_all(det, {"sacrum": (t, acc, gyr), "thoracic": (t + 0.001, acc, gyr)}) is None
+    assert det.restarts >= 1
+    with pytest.raises(CalibrationError, match=r"no quiet standing at the start \(still for 0.0 s"):
+        det.finalize_now()

@@ -251,3 +251,15 @@ def test_lumbar_extension_counts_as_lockout_only_from_0_3_s_before_the_rep_end(b
     (rep,) = run(trunk, trunk - lum).reps
     assert rep.end_s == pytest.approx(end_s)  # measured 4.59
     assert ("lockout_hyperextension" in rep.faults) is fault
+
+
+def test_finishing_twice_reports_the_cut_rep_once() -> None:
+    """A rep whose lockout window the data cuts short is reported by finish(); a second finish() (a driver
+    closing twice) reports nothing more and leaves the reps as they were."""
+    trunk = np.concatenate([np.zeros(200), rep_shape(2.0, 60), np.zeros(200), rep_shape(2.0, 60), np.zeros(50)])
+    det = HingeDetector()
+    for i, tr in enumerate(trunk):
+        det.step(i / 100.0, 0.9 * tr, tr, 0.1 * tr)
+    first = det.finish()
+    assert [e.rep.index for e in first if isinstance(e, RepCompleted)] == [2]
+    assert det.finish() == [] and [r.index for r in det.reps] == [1, 2]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from imu_hinge.errors import UsageError
-from imu_hinge.fusion import estimate_orientation
+from imu_hinge.fusion import METHODS, estimate_orientation, make_filter
 
 
 def test_time_stamps_of_another_length_are_refused_with_both_counts() -> None:
@@ -212,3 +212,19 @@ def test_the_method_names_are_the_filter_classes_names() -> None:
     from imu_hinge.fusion import METHODS, filter_classes
 
     assert METHODS == tuple(filter_classes()) and {cls.name for cls in filter_classes().values()} == set(METHODS)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_block_of_one_sample_takes_its_interval_as_a_scalar_and_any_positive_rate_is_accepted(method: str) -> None:
+    """The live driver's block of one sample may pass its interval as a 0-d value: the same as a (1,) array.
+    Any positive rate is a rate (a slow logger at 0.5 Hz); zero is not."""
+    g, a = np.array([[0.3, -0.1, 0.2]]), np.array([[0.5, 0.2, 9.7]])
+    outs = []
+    for dt in (np.float64(0.013), np.array([0.013])):
+        f = make_filter(method, 100.0)
+        f.reset(np.array([0.0, 0.0, 9.81]), None)
+        outs.append(f.update_batch(g, a, dt))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert make_filter(method, 0.5).rate_hz == 0.5
+    with pytest.raises(UsageError, match="rate_hz must be positive"):
+        make_filter(method, 0.0)

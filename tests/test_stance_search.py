@@ -610,3 +610,65 @@ def test_grid_rows_mark_the_time_after_a_gap_following_the_first_sample() -> Non
 
     rows = _grid_rows(np.array([0.0, 1.0, 1.01]), np.array([-0.1, 0.0, 0.05, 0.5, 1.0, 1.05]), max_gap_s=0.1)
     assert rows.tolist() == [-1, 0, 0, -1, 1, 2]
+
+
+@pytest.mark.parametrize(("stand_s", "how", "start_s"), [(3.5, "quiet", 1.82), (5.0, "held", 5.71)])
+def test_a_moving_start_matched_later_yields_only_to_a_posture_held_override_ratio_times_as_long(
+        stand_s: float, how: str, start_s: float) -> None:
+    """Starting mid-rep (a wobble around 40 deg), a 40 deg hold (2.2 s quiet: it matches the start), then two
+    stands. The start's posture is the zero unless standing is held override_ratio (3x) as long in all:
+    stands of 3.5 s give 5.25 s (2.4x: the hold stays the zero), stands of 5 s give 8.25 s (3.8x: the first
+    long stand is the zero). Both above held_ratio (2x): only the override rule tells them apart."""
+    segs = [(1.5, lambda s: 40 + _wobble(s), 0, 0), (3.0, 40, 40, 0), (1.0, 40, 0, 0), (stand_s, 0, 0, 0),
+            (1.5, _wobble, 0, 0), (stand_s, 0, 0, 0), (1.5, _wobble, 0, 0)]
+    choice = choose_stance(_postures(segs, np.array([0.01, -0.02, 0.015]), np.eye(3)))
+    assert choice.how == how and choice.result.start_s == pytest.approx(start_s, abs=0.02)  # measured 1.824, 5.714
+
+
+def test_the_moving_average_is_the_mean_of_each_centred_window_for_every_length() -> None:
+    """Against the definition, row by row: the mean of rows i - n//2 .. i - n//2 + n - 1 that exist, for every
+    data length 1..12 and window 1..8 (n = 1, a window as long as the data, and one longer included)."""
+    from imu_hinge.analysis.stance_search import _smooth
+
+    rng = np.random.default_rng(5)
+    for m in range(1, 13):
+        x = rng.normal(size=(m, 2))
+        for n in range(1, 9):
+            h = n // 2
+            want = np.array([x[max(0, i - h):min(m, i - h + n)].mean(axis=0) for i in range(m)])
+            np.testing.assert_allclose(_smooth(x, n), want, rtol=0, atol=1e-12, err_msg=f"m={m} n={n}")
+
+
+def test_pooled_bias_weighs_each_stretch_by_its_duration_squared_and_skips_stretches_under_five_samples() -> None:
+    """A still sensor (gravity along x) whose gyro reads a different constant in each of three stretches, across
+    gravity: the accelerometer saw no turn, so each stretch measures its own reading as bias. Its sway error
+    falls as 1/duration, so the least-squares weights are duration^2 (1 and 4 for stretches of 1 and 2 s, 0.1
+    for the stance's own estimate); a 3-sample stretch (too short to fit) has none. Along gravity: ``own``."""
+    from imu_hinge.analysis.stance_search import _pooled_bias
+
+    t = np.arange(0, 6.0, 0.01)
+    gyr = np.zeros((len(t), 3))
+    b1, b2, b3 = np.array([0, 0.02, -0.01]), np.array([0, -0.01, 0.03]), np.array([0, 0.5, 0.5])
+    gyr[(t >= 0) & (t <= 1.0)] = b1
+    gyr[(t >= 2.0 - 1e-9) & (t <= 4.0 + 1e-9)] = b2
+    short = (t >= 5.0 - 1e-9) & (t <= 5.02 + 1e-9)
+    assert short.sum() == 3
+    gyr[short] = b3
+    s = SensorStream("sacrum", t, np.tile([9.81, 0, 0], (len(t), 1)), gyr)
+    own = np.array([0.004, 0.001, 0.002])
+    got = _pooled_bias(s, [(0.0, 1.0), (2.0, 4.0), (5.0, 5.02)], own)
+    want_across = (0.1 * own[1:] + 1.0 * b1[1:] + 4.0 * b2[1:]) / (0.1 + 1.0 + 4.0)
+    np.testing.assert_allclose(got, [own[0], *want_across], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("way", [1.0, -1.0])
+def test_the_forward_axis_is_opposite_the_tilts_however_few_and_small(way: float) -> None:
+    """A forward tip moves "up" towards -forward: three tilt vectors of 0.2 along +x (or -x) give forward -x
+    (or +x), whichever sign the eigen-solver gives the axis (v and -v share it)."""
+    from imu_hinge.analysis.stance_params import ForwardParams
+    from imu_hinge.analysis.stance_search import _principal_forward
+
+    v = way * np.array([[0.2, 0.01, 0.0], [0.2, -0.01, 0.0], [0.2, 0.0, 0.01]])
+    f = _principal_forward(v, ForwardParams())
+    assert f is not None
+    np.testing.assert_allclose(f, [-way, 0.0, 0.0], atol=0.03)  # measured 0.017 off (the spread of the three)

@@ -183,3 +183,22 @@ def test_streams_of_two_different_sessions_are_not_told_as_a_clock_offset(roundi
     other = simulate(dataclasses.replace(SCENARIOS[family], seed=seed))
     mixed = Recording({"sacrum": rounding.recording["sacrum"], "thoracic": other.recording["thoracic"]})
     assert clock_lag(ih.run(mixed).result) is None
+
+
+def test_a_lag_of_exactly_min_lag_s_is_told_and_a_search_wider_than_the_data_is_cut_to_it() -> None:
+    """min_lag_s is inclusive: with min_lag_s = 0.2 s (10 steps of the 50 Hz grid) an offset of exactly 0.2 s is
+    told. A search of +-60 s over 30 s of data looks at every lag the data has and still measures 1 s."""
+    lag = clock_lag(_hinges_stamped_apart(0.2), SyncCheckParams(min_lag_s=0.2))
+    assert lag is not None and lag.lag_s == pytest.approx(0.2, abs=1e-9)
+    lag = clock_lag(_hinges_stamped_apart(1.0), SyncCheckParams(max_lag_s=60.0))
+    assert lag is not None and lag.lag_s == pytest.approx(1.0, abs=1e-9)
+
+
+def test_reps_without_two_rows_of_angles_give_no_verdict() -> None:
+    """Three reps but the angles missing (a sensor lost the whole time, or all but one row): nothing to compare."""
+    import numpy as np
+
+    for kept in (0, 1):
+        res = _hinges_stamped_apart(1.0)
+        res.trunk_flexion_deg[kept:] = np.nan
+        assert clock_lag(res) is None, kept

@@ -105,8 +105,8 @@ def _count_within(xs: list[float], m: float, spread: float) -> int:
 
 
 def _suffix_stats(values: list[float], spread: float) -> tuple[list[float], list[float]]:
-    """``[j]``: the median of ``values[j:]`` and the share of them within ``spread`` of it (``[len]``: NaN)."""
-    medians, shares = [math.nan] * (len(values) + 1), [math.nan] * (len(values) + 1)
+    """``[j]``: the median of ``values[j:]`` and the share of them within ``spread`` of it."""
+    medians, shares = [math.nan] * len(values), [math.nan] * len(values)
     suffix: list[float] = []
     for j in range(len(values) - 1, -1, -1):
         insort(suffix, values[j])

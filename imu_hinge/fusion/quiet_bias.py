@@ -75,7 +75,7 @@ class QuietBiasParams:
 # as the enums of _fusion_loops.c.
 (_P_REF, _P_GRAVITY, _P_N, _P_N_ONSET, _P_MAX_N, _P_QUIET, _P_ONSET_GYR, _P_ONSET_ACC, _P_GAP_DT,
  _P_TS) = 0, 3, 4, 5, 6, 7, 8, 9, 10, 11
-_S_SUM, _S_COUNT, _S_OPEN, _S_POS, _S_CLOCK, _S_RING = 12, 17, 18, 19, 20, 21
+_S_RING = 21  # the sums (12..16), count (17), open (18), position (19) and clock (20) are the C loop's alone
 # columns of the plan (N, 6): time on the filter's clock, span its integration covers, in a window, the
 # window closes after it, it ends a gap; and the stretch ends (indices + 1, first rows of the last column)
 PLAN_T, PLAN_DT_INT, PLAN_IN, PLAN_CLOSE, PLAN_GAP, PLAN_ENDS = 0, 1, 2, 3, 4, 5
