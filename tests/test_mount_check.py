@@ -241,3 +241,24 @@ def test_distinct_reps_are_counted_from_each_value_on_to_the_end() -> None:
     assert _distinct_after([1, 1, 2, 3, 3]) == [3, 3, 2, 1, 1]
     assert _distinct_after([4]) == [1]
     assert _distinct_after([]) == []
+
+
+@pytest.mark.parametrize("case", ["share_at_edge", "segments_tie"])
+def test_the_rule_at_its_edges_an_after_side_of_exactly_agree_share_and_a_tie_between_segments(
+        case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exactly 7 of the 10 values after a 5 deg step within spread_deg (agree_share 0.7 is enough: told), and a
+    step where the trunk and the pelvis turned by the same 2.5 deg in opposite ways (L steps 5 deg): a tie is
+    the trunk's. Standing values are (time, L, T, P, rep), the calibration stance first."""
+    from imu_hinge.detection import mount_check
+
+    before = [(float(i), 0.2 * (i % 3), 0.1 * (i % 3), -0.1 * (i % 3), i) for i in range(1, 10)]  # L = T - P
+    if case == "share_at_edge":
+        after = [(10.0 + i, 5.0 if i < 7 else 8.0, 5.0 if i < 7 else 8.0, 0.0, 10 + i) for i in range(10)]
+    else:
+        after = [(10.0 + i, 5.0, 2.5, -2.5, 10 + i) for i in range(10)]  # medians: T 0.1 -> 2.5, P -0.1 -> -2.5
+    values = [(0.0, 0.0, 0.0, 0.0, -1), *before, *after]
+    monkeypatch.setattr(mount_check, "_standing_values", lambda *_: list(values[1:]))
+    got = sensor_moves(SimpleNamespace(calibration={"stand_end_s": 0.0}))
+    assert [(m.role, m.after_s, m.before_s, m.shift_deg, m.segment_shift_deg) for m in got] == \
+        _moves_by_the_rule(values)
+    assert len(got) == 1 and got[0].role == "thoracic" and (got[0].after_s, got[0].before_s) == (9.0, 10.0)

@@ -14,7 +14,7 @@ import pytest
 
 from imu_hinge.analysis.pipeline import LIVE_CALIBRATION, analyze, pipeline_for
 from imu_hinge.detection.rep_events import FaultRaised, RepCompleted
-from imu_hinge.samples import Recording
+from imu_hinge.samples import Recording, SensorStream
 from imu_hinge.simulation import SimConfig, simulate
 
 
@@ -294,3 +294,47 @@ def test_a_live_calibrated_recording_that_never_stands_still_is_refused_once_all
     rec = _postures([(0.3, 0, 0, 0), (3.0, _wobble, 0, 0)], np.zeros(3), np.eye(3))
     with pytest.raises(CalibrationError, match="no quiet standing at the start"):
         analyze(Recording(rec.streams, {"calibration": LIVE_CALIBRATION}))
+
+
+def test_a_live_calibration_found_after_the_first_half_minute_is_the_same_in_analyze(rounding_session) -> None:
+    """A live-calibrated recording whose person turns to and fro about gravity (never still) for 32 s before the
+    session's quiet stance: analyze replays the early samples in arrival order half a minute at a time, and the
+    stance it finds is the one after the turning, as the live driver finds it, with the session's six reps."""
+    lead_s = 32.0
+    streams = {}
+    for role, s in rounding_session.recording.streams.items():
+        tt = np.arange(0.0, lead_s, 1.0 / s.nominal_rate_hz)
+        a0 = s.acc_m_s2[:20].mean(axis=0)
+        w = np.sin(np.pi * tt)[:, None] * (a0 / np.linalg.norm(a0))  # 1 rad/s peak about gravity
+        streams[role] = SensorStream(role, np.r_[tt, s.time_s - s.time_s[0] + lead_s],
+                                     np.vstack([np.tile(a0, (len(tt), 1)), s.acc_m_s2]),
+                                     np.vstack([w + s.gyr_rad_s[:20].mean(axis=0), s.gyr_rad_s]))
+    rec = Recording(streams, {"calibration": LIVE_CALIBRATION})
+    batch = analyze(rec)
+    assert lead_s < batch.calibration["stand_start_s"] < lead_s + 0.5  # measured 32.01
+    assert len(batch.reps) == len(rounding_session.reps) == 6
+    pipe, _ = pipeline_for(rec)
+    for sample in rec.merged_samples():
+        pipe.push(sample)
+    pipe.finish()
+    live = pipe.result()
+    assert [r.to_dict() for r in live.reps] == [r.to_dict() for r in batch.reps]
+
+
+def test_live_angles_start_timeout_s_after_the_stance_when_the_trunk_never_tips() -> None:
+    """Standing still for 16 s before the first hinge (live calibration): the stance closes after max_stand_s
+    (5 s), the search for the trunk's forward axis waits timeout_s (8 s) for a movement, then gives up and the
+    angles flow: the first rows come out at 13.0 s, not at the hinge."""
+    from .test_stance_search import _postures
+
+    rec = _postures([(16.0, 0, 0, 0), (1.0, 0, 40, 0), (1.0, 40, 0, 0), (3.0, 0, 0, 0)],
+                    np.array([0.01, -0.02, 0.015]), np.eye(3))
+    pipe, _ = pipeline_for(Recording(rec.streams, {"calibration": LIVE_CALIBRATION}))
+    first_rows_at = None
+    for sample in rec.merged_samples():
+        pipe.push(sample)
+        if first_rows_at is None and len(pipe.result().time_s):
+            first_rows_at = sample.time_s
+            break
+    assert pipe.calibration is not None and pipe.calibration.end_s == pytest.approx(5.0, abs=0.01)  # measured 5.004
+    assert first_rows_at == pytest.approx(5.0 + 8.0, abs=0.02)  # measured 13.01

@@ -672,3 +672,21 @@ def test_the_forward_axis_is_opposite_the_tilts_however_few_and_small(way: float
     f = _principal_forward(v, ForwardParams())
     assert f is not None
     np.testing.assert_allclose(f, [-way, 0.0, 0.0], atol=0.03)  # measured 0.017 off (the spread of the three)
+
+
+def test_a_long_quiet_stretch_joins_the_bias_pool_with_its_first_max_stand_s_only() -> None:
+    """A recording that starts moving (its zero: the start's posture), then a 40 deg hinge held 10 s whose gyro
+    bias drifts by 0.03 rad/s (across gravity) after 5.8 s of it, a sensor warming up: the hold joins the zero's
+    bias with its first max_stand_s (5 s) only, so the drift is left out (across-gravity error 0.00004 rad/s;
+    the whole hold would put 0.0105 rad/s in)."""
+    bias = np.array([0.01, -0.02, 0.015])
+    rec = _postures([(1.5, _wobble, 0, 0), (1.2, 0, 0, 0.05), (1.0, 0, 40, 0), (10.0, 40, 40, 0), (1.0, 40, 0, 0),
+                     (2.0, _wobble, 0, 0)], bias, np.eye(3))
+    for s in rec.streams.values():
+        s.gyr_rad_s[(s.time_s > 9.5) & (s.time_s < 13.7)] += [0.0, 0.0, 0.03]
+    choice = choose_stance(rec)
+    assert choice.how == "start"
+    g = np.array([math.cos(math.radians(40)), math.sin(math.radians(40)), 0.0])
+    for e in choice.result.sensors.values():
+        err = e.gyr_bias_rad_s - bias
+        assert np.linalg.norm(err - g * (g @ err)) < 0.001  # measured 0.00004

@@ -130,6 +130,13 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, float(a @ b)))))
 
 
+def _bias_pool(stretches: list[tuple[float, float]], zero_s: float,
+               p: StanceSearchParams) -> list[tuple[float, float]]:
+    """The quiet stretches that join the gyro bias of a zero at ``zero_s``: those starting up to ``pool_s``
+    after it, each cut to its first ``max_stand_s`` (as the stance itself is)."""
+    return [(c, min(d, c + p.max_stand_s)) for c, d in stretches if 0 <= c - zero_s <= p.pool_s]
+
+
 def _pooled_bias(s: SensorStream, spans: list[tuple[float, float]], own: np.ndarray) -> np.ndarray:
     """Gyro bias from several quiet stretches in any posture, by least squares.
 
@@ -211,7 +218,7 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
         sensors = {r: _estimate(s, a, end, bias_from, first_acc[r]) for r, s in streams.items()}
         if a > t_start:  # a later stance is often short, and its sway error in the gyro bias falls
             # only as 1/duration: the quiet stretches within pool_s after it (any posture) join in
-            quiet_pool = [(c, min(d, c + p.max_stand_s)) for c, d in stretches if 0 <= c - a <= p.pool_s]
+            quiet_pool = _bias_pool(stretches, a, p)
             sensors = {r: replace(e, gyr_bias_rad_s=_pooled_bias(streams[r], quiet_pool, e.gyr_bias_rad_s))
                        for r, e in sensors.items()}
         return StanceResult(a, end, end, sensors)
@@ -250,7 +257,7 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     z0 = t_start
     z1 = min(t_end, t_start + min(p.start_s, max(p.fallback_min_s, still_run * step)))
     spread = max(_tilt_spread_deg(s, z0, z1) for s in streams.values())
-    quiet_pool = [(c, min(d, c + p.max_stand_s)) for c, d in stretches if c - z0 <= p.pool_s]
+    quiet_pool = _bias_pool(stretches, z0, p)
     sensors = {r: _estimate(s, z0, z1, (z0, z1), s.acc_m_s2[_span(s, z0, z1)].mean(axis=0))
                for r, s in streams.items()}
     sensors = {r: replace(e, gyr_bias_rad_s=_pooled_bias(streams[r], quiet_pool, e.gyr_bias_rad_s))
