@@ -263,3 +263,19 @@ def test_finishing_twice_reports_the_cut_rep_once() -> None:
     first = det.finish()
     assert [e.rep.index for e in first if isinstance(e, RepCompleted)] == [2]
     assert det.finish() == [] and [r.index for r in det.reps] == [1, 2]
+
+
+def test_a_gap_in_the_descent_marks_the_rep_incomplete_but_not_its_bottom_missing() -> None:
+    """The timing sensor is lost for 0.4 s on the way down (T 24-53 deg), the bottom (70 deg) is seen: the rep is
+    incomplete, and its depth is measured (no "bottom fell in the gap" note)."""
+    trunk = np.concatenate([np.zeros(200), rep_shape(3.0, 70), np.zeros(200)])
+    t = np.arange(len(trunk)) / 100.0
+    keep = (t < 2.6) | (t > 3.0)
+    assert 20 < trunk[(t >= 2.6) & (t <= 3.0)].min() and trunk[(t >= 2.6) & (t <= 3.0)].max() < 55
+    det = HingeDetector()
+    for ti, tr in zip(t[keep], trunk[keep], strict=True):
+        det.step(float(ti), 0.9 * float(tr), float(tr), 0.1 * float(tr))
+    det.finish()
+    (rep,) = det.reps
+    assert not rep.complete and rep.peak_trunk_flexion_deg == pytest.approx(70.0, abs=0.1)
+    assert not any("bottom fell in the gap" in n for n in rep.notes)

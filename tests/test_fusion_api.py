@@ -228,3 +228,14 @@ def test_a_block_of_one_sample_takes_its_interval_as_a_scalar_and_any_positive_r
     assert make_filter(method, 0.5).rate_hz == 0.5
     with pytest.raises(UsageError, match="rate_hz must be positive"):
         make_filter(method, 0.0)
+
+
+def test_ekf_gyro_noise_default_is_ahrs_own() -> None:
+    """EkfFilter keeps ahrs' gyroscope noise variance (0.3^2, its documented default) and passes it on; only
+    the accelerometer's was tuned (on the BROAD trials: the class docstring)."""
+    from ahrs.filters import EKF
+
+    from imu_hinge.fusion.ahrs_filters import EkfFilter
+
+    ekf = EkfFilter(100.0)
+    assert ekf.var_gyr == float(EKF().g_noise) and float(ekf._ahrs.g_noise) == ekf.var_gyr

@@ -202,3 +202,14 @@ def test_reps_without_two_rows_of_angles_give_no_verdict() -> None:
         res = _hinges_stamped_apart(1.0)
         res.trunk_flexion_deg[kept:] = np.nan
         assert clock_lag(res) is None, kept
+
+
+def test_the_correlation_does_not_depend_on_the_size_of_the_motion() -> None:
+    """Normalised cross-correlation: hinges a hundred times smaller (pelvis 0.3 deg, trunk 0.6 deg) stamped 1 s
+    apart give the same lag and a correlation of 1, as the full-size ones do."""
+    res = _hinges_stamped_apart(1.0)
+    res.pelvic_tilt_deg *= 0.01
+    res.trunk_flexion_deg *= 0.01
+    lag = clock_lag(res)
+    assert lag is not None and lag.lag_s == pytest.approx(1.0, abs=1e-9)
+    assert lag.correlation == pytest.approx(1.0, abs=1e-6)

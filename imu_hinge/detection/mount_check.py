@@ -81,10 +81,6 @@ class SensorMove:
                 f"so lumbar angles after it are offset by about that much; strap the sensor firmly and "
                 f"calibrate again (record a new set)")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"sensor": self.role, "after_s": round(self.after_s, 3), "before_s": round(self.before_s, 3),
-                "shift_deg": round(self.shift_deg, 2), "segment_shift_deg": round(self.segment_shift_deg, 2)}
-
 
 def _median_sorted(xs: list[float]) -> float:
     """``np.median`` of finite values already sorted (the same float: the middle one, or the two middle ones'
