@@ -247,11 +247,12 @@ def test_sway_corrected_bias_of_two_samples_is_their_mean() -> None:
     np.testing.assert_array_equal(sway_corrected_bias(t[:2], acc[:2], gyr[:2]), gyr[:2].mean(axis=0))
 
 
-@pytest.mark.parametrize("rate_hz", [25.0, 200.0])
+@pytest.mark.parametrize("rate_hz", [10.0, 25.0, 200.0])
 def test_the_live_stance_smooths_its_motion_test_over_smooth_s_at_any_rate(rate_hz: float) -> None:
     """Still for 3 s, then turning at a steady 0.6 rad/s: the motion test's mean over smooth_s (0.1 s) passes
-    0.35 rad/s once more than 0.35 / 0.6 of the window turns (2 of 2 samples at 25 Hz, 12 of 20 at 200 Hz),
-    so the stance ends margin_s (0.5 s) before that sample."""
+    0.35 rad/s once more than 0.35 / 0.6 of the window turns (the first sample at 10 Hz, where the window is one
+    sample; 2 of 2 samples at 25 Hz, 12 of 20 at 200 Hz), so the stance ends margin_s (0.5 s) before that
+    sample."""
     from imu_hinge.analysis.stance import StanceDetector
 
     t = np.arange(int(5 * rate_hz)) / rate_hz
@@ -320,3 +321,17 @@ def test_data_ending_on_the_motion_that_started_the_stance_over_is_refused_in_on
     assert det.restarts >= 1
     with pytest.raises(CalibrationError, match=r"no quiet standing at the start \(still for 0.0 s"):
         det.finalize_now()
+
+
+def test_sway_corrected_bias_fits_from_three_samples() -> None:
+    """Three samples (0.02 s) of a sensor turning at 0.2 rad/s about x while its gyro also reads a 0.01 rad/s bias
+    about y (exact geometry: gravity turned by the body rate): the straight-line fit takes the turn out, the
+    bias is left (the plain mean would be off by the 0.2 rad/s turn)."""
+    from scipy.spatial.transform import Rotation
+
+    from imu_hinge.analysis.stance import sway_corrected_bias
+
+    w, b = np.array([0.2, 0.0, 0.0]), np.array([0.0, 0.01, 0.0])
+    t = np.array([0.0, 0.01, 0.02])
+    acc = np.array([Rotation.from_rotvec(w * tk).inv().apply([0.0, 0.0, 9.81]) for tk in t])
+    np.testing.assert_allclose(sway_corrected_bias(t, acc, np.tile(w + b, (3, 1))), b, rtol=0, atol=1e-6)  # 1.3e-7

@@ -210,3 +210,18 @@ def test_sigma_is_the_largest_standard_deviation_of_the_three_axes() -> None:
         var[big] = 4e-6
         f._quiet.cov = np.diag(var) + 3e-6 * (1 - np.eye(3))  # off-diagonal terms larger than the small variances
         assert f._quiet.sigma_rad_s == pytest.approx(2e-3, rel=1e-12)
+
+
+def test_the_planner_judges_stillness_against_the_stance_gyro_bias_on_every_axis() -> None:
+    """A still sensor whose gyro reads a large bias (0.3, -0.2, 0.25 rad/s: 0.44 rad/s in all, past the motion
+    limits) is quiet against the stance's bias, given to the planner: windows open as with no bias, and the same
+    sensor against a zero bias is never quiet."""
+    from imu_hinge.fusion.quiet_bias import QuietBiasParams, QuietWindowPlanner
+
+    bias = np.array([0.3, -0.2, 0.25])
+    gyr = np.tile(bias, (300, 1))
+    acc = np.tile([0.0, 0.0, 9.81], (300, 1))
+    in_window, _ = QuietWindowPlanner(QuietBiasParams(), 100.0, bias, 9.81).plan(gyr, acc)
+    assert in_window[100:].all()
+    in_window, _ = QuietWindowPlanner(QuietBiasParams(), 100.0, np.zeros(3), 9.81).plan(gyr, acc)
+    assert not in_window.any()
