@@ -279,3 +279,19 @@ def test_a_gap_in_the_descent_marks_the_rep_incomplete_but_not_its_bottom_missin
     (rep,) = det.reps
     assert not rep.complete and rep.peak_trunk_flexion_deg == pytest.approx(70.0, abs=0.1)
     assert not any("bottom fell in the gap" in n for n in rep.notes)
+
+
+@pytest.mark.parametrize("spec", [None, "no origin"])
+def test_a_detector_loop_that_was_not_built_is_a_clear_import_error(spec: str | None,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """An install without the compiled loop (no C compiler at pip time): one ImportError that says what to do,
+    whether the module is missing or found without a file."""
+    import importlib.machinery
+    import importlib.util
+
+    from imu_hinge.detection import detector
+
+    found = None if spec is None else importlib.machinery.ModuleSpec("imu_hinge.detection._detect", None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: found)
+    with pytest.raises(ImportError, match=r"compiled loop .* is not built: reinstall imu-hinge"):
+        detector._load_loop()

@@ -239,3 +239,10 @@ def test_ekf_gyro_noise_default_is_ahrs_own() -> None:
 
     ekf = EkfFilter(100.0)
     assert ekf.var_gyr == float(EKF().g_noise) and float(ekf._ahrs.g_noise) == ekf.var_gyr
+
+
+def test_samples_with_more_than_three_axes_are_refused() -> None:
+    """(N, 4) arrays (a quaternion or a time column passed by mistake) are not gyro and accelerometer samples."""
+    g = np.zeros((10, 4))
+    with pytest.raises(UsageError, match=r"must both have shape \(N, 3\), got \(10, 4\), \(10, 4\)"):
+        estimate_orientation(g, g + [0.0, 0.0, 9.81, 0.0], 100.0)

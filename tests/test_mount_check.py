@@ -262,3 +262,22 @@ def test_the_rule_at_its_edges_an_after_side_of_exactly_agree_share_and_a_tie_be
     assert [(m.role, m.after_s, m.before_s, m.shift_deg, m.segment_shift_deg) for m in got] == \
         _moves_by_the_rule(values)
     assert len(got) == 1 and got[0].role == "thoracic" and (got[0].after_s, got[0].before_s) == (9.0, 10.0)
+
+
+@pytest.mark.parametrize("segment", ["pelvis", "trunk"])
+def test_a_rest_with_either_segment_tipped_past_max_upright_deg_is_not_standing(segment: str) -> None:
+    """Rests upright for five reps, then (lifter leaning on the bar, say) rests with one segment tipped 15 deg and
+    the other at 3 deg: L steps by 12 deg, but those rests are not standing (both |T| and |P| must stay under
+    max_upright_deg, 12 deg), so nothing is told; the same rests with that segment at 10 deg are standing."""
+    def result(tip_deg: float) -> SimpleNamespace:
+        res = _standing_result([0.0] * 5 + [1.0] * 5)
+        late = res.time_s >= 30.0
+        rest = late & (np.abs(res.trunk_flexion_deg - 1.0) < 1e-9)  # the late rests (reps keep their own T)
+        tipped, other = (res.pelvic_tilt_deg, res.trunk_flexion_deg) if segment == "pelvis" else \
+            (res.trunk_flexion_deg, res.pelvic_tilt_deg)
+        tipped[rest], other[rest] = tip_deg, 3.0
+        res.lumbar_flexion_deg = res.trunk_flexion_deg - res.pelvic_tilt_deg
+        return res
+
+    assert sensor_moves(result(15.0)) == []
+    assert len(sensor_moves(result(10.0))) == 1  # L steps by 7 deg on standing rests: told

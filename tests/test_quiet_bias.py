@@ -225,3 +225,14 @@ def test_the_planner_judges_stillness_against_the_stance_gyro_bias_on_every_axis
     assert in_window[100:].all()
     in_window, _ = QuietWindowPlanner(QuietBiasParams(), 100.0, np.zeros(3), 9.81).plan(gyr, acc)
     assert not in_window.any()
+
+
+def test_a_long_stillness_is_cut_into_windows_of_max_window_s() -> None:
+    """Still for 10 s at 100 Hz: quiet windows close every max_window_s (2 s: 200 samples), so a long pause
+    gives several bias measurements, each over a window short enough for the filter's drift to stay linear."""
+    from imu_hinge.fusion.quiet_bias import QuietBiasParams, QuietWindowPlanner
+
+    gyr = np.zeros((1000, 3))
+    acc = np.tile([0.0, 0.0, 9.81], (1000, 1))
+    _, closes = QuietWindowPlanner(QuietBiasParams(), 100.0, np.zeros(3), 9.81).plan(gyr, acc)
+    assert len(closes) >= 3 and set(np.diff(closes).tolist()) == {200}, closes

@@ -690,3 +690,21 @@ def test_a_long_quiet_stretch_joins_the_bias_pool_with_its_first_max_stand_s_onl
     for e in choice.result.sensors.values():
         err = e.gyr_bias_rad_s - bias
         assert np.linalg.norm(err - g * (g @ err)) < 0.001  # measured 0.00004
+
+
+@pytest.mark.parametrize(("turn_s", "accepted"), [(2.5, True), (2.8, False)])
+def test_without_an_upright_stance_the_data_must_be_still_within_fallback_within_s(turn_s: float,
+                                                                                   accepted: bool) -> None:
+    """Turning in place at 1.5 rad/s (never still) for turn_s, then a 40 deg hinge held 3 s (still, but not the
+    start's posture), then turning again: no upright quiet stretch and no posture held twice, so the zero is the
+    start's posture when the data is still within fallback_within_s (3 s) of the start, else it is refused in
+    one line. The hold becomes still 0.2-0.5 s after its tilt begins (measured: turns of 1.8-2.5 s accepted,
+    2.8-3.5 s refused), so the two cases sit on either side of 3 s."""
+    rec = _postures([(turn_s, 0, 0, 1.5), (0.5, 0, 40, 0), (3.0, 40, 40, 0), (0.5, 40, 0, 0), (1.5, 0, 0, 1.5)],
+                    np.array([0.01, -0.02, 0.015]), np.eye(3))
+    if accepted:
+        choice = choose_stance(rec)
+        assert choice.how == "start" and choice.result.start_s < 0.01  # measured 0.004-0.104
+    else:
+        with pytest.raises(CalibrationError, match="never still near the start"):
+            choose_stance(rec)
