@@ -246,3 +246,18 @@ def test_samples_with_more_than_three_axes_are_refused() -> None:
     g = np.zeros((10, 4))
     with pytest.raises(UsageError, match=r"must both have shape \(N, 3\), got \(10, 4\), \(10, 4\)"):
         estimate_orientation(g, g + [0.0, 0.0, 9.81, 0.0], 100.0)
+
+
+def test_the_offline_filter_takes_a_static_calibration_bias_off_the_gyro() -> None:
+    """vqf_offline given a known gyro bias (a static calibration) gives what it gives for the gyro with the bias
+    already taken off, and reports that bias plus its own estimate (none to find in bias-free data)."""
+    rng = np.random.default_rng(2)
+    n = 2000
+    gyr = 0.3 * np.sin(np.linspace(0, 12, n))[:, None] * np.array([1.0, 0.5, -0.3]) + rng.normal(0, 0.01, (n, 3))
+    acc = np.tile([0.0, 0.0, 9.81], (n, 1)) + rng.normal(0, 0.05, (n, 3))
+    bias = np.array([0.02, -0.01, 0.015])
+    given, plain = make_filter("vqf_offline", 100.0), make_filter("vqf_offline", 100.0)
+    given.reset(None, bias)
+    plain.reset(None, None)
+    np.testing.assert_allclose(given.update_batch(gyr + bias, acc), plain.update_batch(gyr, acc), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(given.gyr_bias_rad_s - bias, plain.gyr_bias_rad_s, rtol=0, atol=1e-12)
