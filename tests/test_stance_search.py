@@ -708,3 +708,37 @@ def test_without_an_upright_stance_the_data_must_be_still_within_fallback_within
     else:
         with pytest.raises(CalibrationError, match="never still near the start"):
             choose_stance(rec)
+
+
+@pytest.mark.parametrize(("tip_rad_s", "found"), [(0.2, False), (0.5, True)])
+def test_the_axis_search_counts_only_the_rate_across_gravity(tip_rad_s: float, found: bool) -> None:
+    """A forward tip about y while twisting at 0.5 rad/s about gravity (exact: the twist leaves gravity where it
+    is): a tip at 0.2 rad/s is under min_rate_rad_s (0.3) however fast the twist, so no axis is set in 3 s
+    (34 deg of tip); at 0.5 rad/s the axis is set, forward = +x (y x up), once gravity has tipped 5 deg."""
+    from imu_hinge.kinematics.sagittal import AxisSearch
+
+    search = AxisSearch(np.array([0.0, 0.0, 9.81]), 100.0)
+    forward = None
+    for k in range(300):
+        theta = tip_rad_s * k / 100.0
+        forward = search.push(np.array([0.0, tip_rad_s, 0.5]), 9.81 * np.array([-np.sin(theta), 0.0, np.cos(theta)]))
+    if found:
+        assert forward is not None
+        np.testing.assert_allclose(forward, [1.0, 0.0, 0.0], atol=1e-12)
+    else:
+        assert forward is None
+
+
+def test_a_later_stance_shorter_than_bias_min_s_takes_its_bias_from_a_longer_quiet_stretch() -> None:
+    """After a fidget, a stand of 0.78 s quiet (shorter than bias_min_s, 1 s) while turning slowly about gravity
+    (0.05 rad/s, which a plain mean takes for bias), then a 40 deg hinge held 4 s and a stand: the stance is the
+    short stand, its bias from the first quiet stretch at least 1 s long (the hold), so the turn stays out
+    (measured 1e-16 rad/s off; the short stand's own estimate, pooled, 0.0019 rad/s)."""
+    bias = np.array([0.01, -0.02, 0.015])
+    rec = _postures([(1.5, _wobble, 0, 0), (1.6, 0, 0, 0.05), (1.0, 0, 40, 0), (4.0, 40, 40, 0), (1.0, 40, 0, 0),
+                     (3.0, 0, 0, 0)], bias, np.eye(3))
+    choice = choose_stance(rec)
+    assert choice.how == "quiet" and 1.5 < choice.result.start_s < choice.result.end_s < 2.7  # measured 1.82-2.60
+    assert choice.result.end_s - choice.result.start_s < 1.0
+    for e in choice.result.sensors.values():
+        np.testing.assert_allclose(e.gyr_bias_rad_s, bias, rtol=0, atol=1e-6)
