@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cross-compile the C reference codec for a Cortex-M4 (the nRF52840 of the reference sensor) with
-# warnings as errors, and print its size. Needs Debian's gcc-arm-none-eabi (.ci/run installs it).
+# warnings as errors, and print its size. Needs Debian's gcc-arm-none-eabi and libnewlib-arm-none-eabi (.ci/run installs both).
 # Usage: bash firmware_protocol/c/build_arm.sh [OUT_DIR]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
