@@ -58,8 +58,9 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
         path = Path(item)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".csv")
-            keep = [p for p in found if _looks_like_recording(p)]
-            skipped.extend(p for p in found if p not in keep)
+            kept = {p: _looks_like_recording(p) for p in found}  # one pass: a `not in keep` list was O(n^2)
+            keep = [p for p, ok in kept.items() if ok]
+            skipped.extend(p for p, ok in kept.items() if not ok)
             if not keep:
                 raise UsageError(f"{item}: no recordings (*.csv with a time_s,sensor,... header) in this folder")
             files.extend(keep)
