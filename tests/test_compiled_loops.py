@@ -62,6 +62,9 @@ def test_the_forward_axis_is_the_mean_tilt_direction_of_the_first_refine_s_beyon
     shorter = SagittalAngle(np.array([0.0, 0.0, 1.0]), 100.0, AxisParams(refine_s=1.0))  # a parameter set apart
     shorter.update_batch(up)
     assert shorter.forward is not None and np.allclose(shorter.forward, a, atol=1e-12)  # the first 1 s: all A
+    first = SagittalAngle(np.array([0.0, 0.0, 1.0]), 100.0, AxisParams(refine_s=0.0))  # at least one sample
+    first.update_batch(up[[0, -1]])  # a tilt towards A, then one towards B
+    assert first.frozen and first.forward is not None and np.allclose(first.forward, a, atol=1e-12)
 
 
 def test_up_vector_of_a_quaternion_is_earth_z_in_the_sensor_frame() -> None:

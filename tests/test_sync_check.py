@@ -36,6 +36,9 @@ def test_a_clock_offset_between_the_sensors_is_measured(rounding: SimResult, off
     assert lag is not None
     assert abs(lag.lag_s - offset_s) <= 0.03  # measured within 0.02 s on 31 of 33 families (one 50 Hz grid step)
     assert lag.correlation > 0.8  # measured 0.83-0.97
+    way = "after" if offset_s > 0 else "before"  # the message says which way, and the option that undoes it
+    assert f"stamped {abs(lag.lag_s):.2f} s {way} the sacrum's" in lag.message()
+    assert f"--thoracic-offset-s {-lag.lag_s:+.2f}" in lag.message()
 
 
 def test_the_lag_search_reaches_max_lag_s_itself(rounding: SimResult) -> None:
@@ -136,6 +139,10 @@ def test_the_check_takes_its_parameters() -> None:
     assert clock_lag(res, SyncCheckParams(min_lag_s=1.5)) is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         SyncCheckParams().min_lag_s = 1.5  # type: ignore[misc]
+    lag = clock_lag(res)
+    assert lag is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):  # a verdict, not a value to edit
+        lag.lag_s = 0.0  # type: ignore[misc]
 
 
 def test_motion_at_the_start_of_the_data_does_not_wrap_onto_the_last_rep() -> None:

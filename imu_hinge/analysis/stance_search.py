@@ -66,7 +66,7 @@ def _smooth(x: np.ndarray, n: int) -> np.ndarray:
     out[mid] /= float(n)
     ends = np.r_[0:min(h, m), min(m, h + k):m]  # the shorter windows at both ends
     lo = np.clip(ends - h, 0, m)
-    hi = np.clip(ends - h + n, 0, m)
+    hi = np.minimum(ends - h + n, m)  # ends - h + n >= n - h >= 1: only the top can overrun
     out[ends] = (c[hi] - c[lo]) / (hi - lo)[:, None]
     return out
 

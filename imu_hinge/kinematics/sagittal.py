@@ -22,10 +22,10 @@ import numpy as np
 from imu_hinge.kinematics import _kinematics_loops
 from imu_hinge.kinematics.axis_params import AxisParams, AxisSearchParams
 
-# SagittalAngle's state vector: running sum of tilt directions (3), forward (3), samples in the
-# sum, forward known (0/1), samples to freeze at, cos(provisional_deg). THE loop is C
-# (``sagittal_run`` in _kinematics_loops.c, the same indices).
-_SUM, _FWD, _N, _HAS_FWD, _REFINE_N, _COS_PROV, _STATE_LEN = 0, 3, 6, 7, 8, 9, 10
+# SagittalAngle's state vector: running sum of tilt directions (3, from index 0: only the C loop
+# reads it), forward (3), samples in the sum, forward known (0/1), samples to freeze at,
+# cos(provisional_deg). THE loop is C (``sagittal_run`` in _kinematics_loops.c, the same indices).
+_FWD, _N, _HAS_FWD, _REFINE_N, _COS_PROV, _STATE_LEN = 3, 6, 7, 8, 9, 10
 
 
 
