@@ -122,6 +122,26 @@ def test_the_planner_opens_windows_while_still_and_closes_one_at_the_motion() ->
     assert [i for i, s in enumerate(steps) if s[1]] == closes
 
 
+def test_the_plan_keeps_the_clock_and_gives_each_sample_its_span_a_gap_its_own() -> None:
+    """The plan's time, span and gap columns (definitions): 100 Hz samples with one 0.5 s gap (gap_dt_s 0.1 s)
+    and one 15 ms interval: the clock adds every interval; a sample's span is the nominal 10 ms except the gap's
+    own 0.5 s (bridged apart); only that sample is a gap, and a stretch ends before and after it."""
+    from imu_hinge.fusion.quiet_bias import PLAN_DT_INT, PLAN_GAP, PLAN_T, QuietBiasParams, QuietWindowPlanner
+
+    n = 50
+    dt = np.full(n, 0.01)
+    dt[20], dt[30] = 0.5, 0.015
+    planner = QuietWindowPlanner(QuietBiasParams(), 100.0, np.zeros(3), 9.81, gap_dt_s=0.1)
+    plan, stretches = planner.run(np.zeros((n, 3)), np.tile([0.0, 0.0, 9.81], (n, 1)), dt)
+    np.testing.assert_allclose(plan[:, PLAN_T], np.cumsum(dt), rtol=0, atol=1e-12)
+    expected_span = np.full(n, 0.01)
+    expected_span[20] = 0.5
+    np.testing.assert_allclose(plan[:, PLAN_DT_INT], expected_span, rtol=0, atol=1e-15)
+    assert np.flatnonzero(plan[:, PLAN_GAP]).tolist() == [20]
+    assert [(s, e) for s, e, gap, _w, _c in stretches if gap] == [(20, 21)]  # the gap sample alone
+    assert [s for s, *_ in stretches] == [0, *[e for _s, e, *_ in stretches][:-1]] and stretches[-1][1] == n
+
+
 def test_a_single_sample_tap_does_not_end_a_quiet_window() -> None:
     """Still for 4 s with one sample's spike of 2 rad/s at 2 s (a tap on the sensor, a bad sample): motion onset
     is judged on the mean over onset_s (0.1 s: 0.2 rad/s, under the 0.35 limit), so the window goes on through

@@ -259,12 +259,12 @@ class QuietBiasEstimator:
         if window is None or window[0] < self._min_n:
             return None
         cur = window[1]
-        prev, sep = None, 0.0
-        for h in reversed(self._history):
-            sep = math.acos(min(1.0, float(h.a_dir @ cur.a_dir)))
+        for prev in reversed(self._history):  # the latest earlier window close enough in gravity direction
+            sep = math.acos(min(1.0, float(prev.a_dir @ cur.a_dir)))
             if sep <= math.radians(p.max_separation_deg):
-                prev = h
                 break
+        else:
+            prev = None
         self._history = [*self._history, cur][-p.history:]
         if self._t_pred is None:
             self._t_pred = cur.t
