@@ -297,6 +297,20 @@ def test_a_live_calibrated_recording_that_never_stands_still_is_refused_once_all
         analyze(Recording(rec.streams, {"calibration": LIVE_CALIBRATION}))
 
 
+@pytest.mark.parametrize("still_s", [0.8, 1.2])
+def test_a_refused_live_stance_tells_how_long_the_lifter_stood(still_s: float) -> None:
+    """Still for 0.8 s or 1.2 s, then moving to the end: too short for a live stance (1.0 s plus the 0.5 s
+    margin before a movement). The refusal tells the stance the lifter gave (the simulated postures' still
+    time), not the empty attempt after the movement started it over (it read 0.2 s for the 1.2 s)."""
+    from imu_hinge.errors import CalibrationError
+
+    from .test_stance_search import _postures, _wobble
+
+    rec = _postures([(still_s, 0, 0, 0), (3.0, _wobble, 0, 0)], np.zeros(3), np.eye(3))
+    with pytest.raises(CalibrationError, match=rf"still for {still_s:.1f} s at the longest; a stance needs 1.0 s"):
+        analyze(Recording(rec.streams, {"calibration": LIVE_CALIBRATION}))
+
+
 def test_a_live_calibration_found_after_the_first_half_minute_is_the_same_in_analyze(rounding_session) -> None:
     """A live-calibrated recording whose person turns to and fro about gravity (never still) for 32 s before the
     session's quiet stance: analyze replays the early samples in arrival order half a minute at a time, and the

@@ -91,6 +91,8 @@ class StanceDetector:
         self.result: StanceResult | None = None
         self.restarts = 0
         """How often a motion came before ``min_stand_s`` of quiet and the stance started over."""
+        self.longest_still_s = 0.0
+        """The longest quiet stretch that a motion cut short (started over), s: what a refusal reports."""
 
     def push(self, sensor: str, time_s: float, acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray) -> StanceResult | None:
         """Add one sample; return the result once the stance is over (then stop calling)."""
@@ -121,6 +123,7 @@ class StanceDetector:
         start = max(bb.t[bb.start] for bb in self._buf.values() if len(bb.t) > bb.start)
         if moving:
             if time_s - p.margin_s - start < p.min_stand_s or not all(bb.t for bb in self._buf.values()):
+                self.longest_still_s = max(self.longest_still_s, time_s - start)
                 self._start_over()  # moved too early: a new stance attempt from the next sample
                 return None
             return self._finalize(start, time_s - p.margin_s, time_s)
@@ -148,9 +151,11 @@ class StanceDetector:
     def _finalize(self, start_s: float, end_s: float, now_s: float) -> StanceResult:
         p = self.params
         if end_s - start_s < p.min_stand_s or any(not b.t for b in self._buf.values()):
+            still_s = max(0.0, end_s - start_s, self.longest_still_s)  # not only the attempt the data ended in
             raise CalibrationError(
-                f"no quiet standing at the start (still for {max(0.0, end_s - start_s):.1f} s, need "
-                f"{p.min_stand_s:.1f} s): begin each recording standing still for 2-5 s")
+                f"no quiet standing at the start (still for {still_s:.1f} s at the longest; a stance needs "
+                f"{p.min_stand_s:.1f} s still, and {p.margin_s:.1f} s more before a movement): begin each recording "
+                "standing still for 2-5 s")
         sensors = {}
         for role, b in self._buf.items():
             t = np.asarray(b.t)
