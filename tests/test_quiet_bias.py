@@ -126,8 +126,14 @@ def test_the_plan_keeps_the_clock_and_gives_each_sample_its_span_a_gap_its_own()
     """The plan's time, span and gap columns (definitions): 100 Hz samples with one 0.5 s gap (gap_dt_s 0.1 s)
     and one 15 ms interval: the clock adds every interval; a sample's span is the nominal 10 ms except the gap's
     own 0.5 s (bridged apart); only that sample is a gap, and a stretch ends before and after it."""
-    from imu_hinge.fusion.quiet_bias import (PLAN_DT_INT, PLAN_ENDS, PLAN_GAP, PLAN_T, QuietBiasParams,
-                                             QuietWindowPlanner)
+    from imu_hinge.fusion.quiet_bias import (
+        PLAN_DT_INT,
+        PLAN_ENDS,
+        PLAN_GAP,
+        PLAN_T,
+        QuietBiasParams,
+        QuietWindowPlanner,
+    )
 
     n = 50
     dt = np.full(n, 0.01)

@@ -401,6 +401,20 @@ def test_a_fidget_at_the_start_then_stands_between_held_hinges_takes_the_first_s
     assert 1.5 < choice.result.start_s < 2.0 and choice.result.end_s < 5.5  # measured 1.824-5.004
 
 
+@pytest.mark.parametrize(("hold_s", "how"), [(3.0, "held"), (5.0, "start")])
+def test_a_moving_start_takes_the_posture_held_longest_only_when_it_dominates_held_ratio_times(
+        hold_s: float, how: str) -> None:
+    """A start fidgeting at 20 deg (matched by no later posture), then 4 s stands between two 40 deg hinges held
+    ``hold_s``: upright is quiet 10.5 s in three stretches. Against the bent holds' ~5 s (3 s each) that is over
+    held_ratio (2x): the stand is the zero ("held"); against ~9 s (5 s each) it is not clearly the home posture,
+    and the zero falls back to the start, with its warning."""
+    segs = [(1.5, lambda tt: 20 + _wobble(tt), 0, 0), (1.0, 20, 0, 0), (4.0, 0, 0, 0)]
+    for _ in range(2):
+        segs += [(1.0, 0, 40, 0), (hold_s, 40, 40, 0), (1.0, 40, 0, 0), (4.0, 0, 0, 0)]
+    choice = choose_stance(_postures(segs, np.array([0.01, -0.02, 0.015]), np.eye(3)))
+    assert choice.how == how
+
+
 def test_the_posture_held_longest_is_judged_by_its_quiet_seconds_not_by_when_they_come() -> None:
     """Starting mid-rep (a wobble around 40 deg), three stands of 4 s early on, 30 s of fidgeting, then two 60 deg
     holds of 2.5 s late in the recording: standing is held longest (9.8 s against ~3.5 s), so the zero is the first
