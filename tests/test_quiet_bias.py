@@ -51,9 +51,12 @@ def test_same_bits_per_sample_in_blocks_and_in_one_batch() -> None:
         j = min(len(t), i + int(rng.integers(1, 300)))
         parts.append(blocks.update_batch(gyr[i:j], acc[i:j], dt[i:j]))
         i = j
+    pairs = _filter(rate, acc0, bias0)  # blocks of two: many hold a window edge (two stretches in one block)
+    q_pairs = [pairs.update_batch(gyr[i:i + 2], acc[i:i + 2], dt[i:i + 2]) for i in range(0, len(t), 2)]
     assert whole._quiet is not None and whole._quiet.updates >= 5
     assert np.array_equal(q_whole, q_single)
     assert np.array_equal(q_whole, np.concatenate(parts))
+    assert np.array_equal(q_whole, np.concatenate(q_pairs))
     assert np.array_equal(whole.gyr_bias_rad_s, single.gyr_bias_rad_s)
 
 
@@ -264,3 +267,10 @@ def test_a_long_stillness_is_cut_into_windows_of_max_window_s() -> None:
     acc = np.tile([0.0, 0.0, 9.81], (1000, 1))
     _, closes = QuietWindowPlanner(QuietBiasParams(), 100.0, np.zeros(3), 9.81).plan(gyr, acc)
     assert len(closes) >= 3 and set(np.diff(closes).tolist()) == {200}, closes
+
+
+def test_samples_of_the_wrong_shape_are_refused_with_their_shape() -> None:
+    f = VqfFilter(100.0, quiet_bias_est_enabled=True)
+    for shape in [(5, 4), (5, 2), (15,)]:
+        with pytest.raises(ValueError, match=r"gyr_rad_s must have shape \(N, 3\), got"):
+            f.update_batch(np.zeros(shape), np.zeros((5, 3)))
