@@ -41,16 +41,18 @@ from cosmic_ray.work_item import MutationSpec
 
 REPO = Path(__file__).resolve().parents[1]
 
-_DETECTOR_TESTS = ("tests/test_detector.py", "tests/test_detector_truth.py", "tests/test_detector_contract.py")
+_PARAMS_TESTS = ("tests/test_parameters_frozen.py",)
+_DETECTOR_TESTS = ("tests/test_detector.py", "tests/test_detector_truth.py", "tests/test_detector_contract.py",
+                   *_PARAMS_TESTS)
 _CORE_TESTS = ("tests/test_pipeline.py", "tests/test_accuracy.py", "tests/test_core_truth.py",
-               "tests/test_ideal_sensors.py", "tests/test_stance_search.py", "tests/test_reanchor.py")
+               "tests/test_ideal_sensors.py", "tests/test_stance_search.py", "tests/test_reanchor.py", *_PARAMS_TESTS)
 _FUSION_TESTS = ("tests/test_fusion.py", "tests/test_fusion_api.py", "tests/test_quiet_bias.py",
-                 "tests/test_quiet_bias_axes.py", "tests/test_compiled_loops.py")
+                 "tests/test_quiet_bias_axes.py", "tests/test_compiled_loops.py", *_PARAMS_TESTS)
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "imu_hinge/detection/role_check.py": ("tests/test_pipeline.py",),  # used by analyze, not the detector
-    "imu_hinge/detection/mount_check.py": ("tests/test_mount_check.py",),  # session checks: on analysis results
-    "imu_hinge/detection/sync_check.py": ("tests/test_sync_check.py",),
+    "imu_hinge/detection/mount_check.py": ("tests/test_mount_check.py", *_PARAMS_TESTS),  # on analysis results
+    "imu_hinge/detection/sync_check.py": ("tests/test_sync_check.py", *_PARAMS_TESTS),
     "imu_hinge/detection/session_checks.py": ("tests/test_mount_check.py", "tests/test_sync_check.py"),
     "imu_hinge/detection/": _DETECTOR_TESTS,
     "imu_hinge/kinematics/alignment.py": ("tests/test_alignment.py", "tests/test_pipeline.py"),
@@ -60,7 +62,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "imu_hinge/analysis/stance.py": _CORE_TESTS,
     "imu_hinge/analysis/stance_search.py": _CORE_TESTS,
     "imu_hinge/fusion/reanchor.py": ("tests/test_reanchor.py", "tests/test_pipeline.py"),
-    "imu_hinge/fusion/reanchor_params.py": ("tests/test_reanchor.py", "tests/test_pipeline.py"),
+    "imu_hinge/fusion/reanchor_params.py": ("tests/test_reanchor.py", "tests/test_pipeline.py", *_PARAMS_TESTS),
     "imu_hinge/analysis/pipeline.py": _CORE_TESTS,
     "imu_hinge/fusion/quiet_bias.py": (*_FUSION_TESTS, "tests/test_accuracy.py"),
     "imu_hinge/fusion/": _FUSION_TESTS,

@@ -176,6 +176,18 @@ def test_vqf_starts_aligned_with_known_bias():
     assert np.degrees(np.arccos(min(1.0, float(up_in_sensor(q) @ u)))) < 0.01
 
 
+@pytest.mark.parametrize("method", ["vqf", "madgwick", "mahony", "ekf"])
+def test_a_known_bias_is_taken_off_every_sample(method: str) -> None:
+    """Still and tilted for 1 s, the gyro reading only its bias (given to reset): "up" stays put (measured
+    max 0.006 deg for madgwick, 1e-6 for the others; the bias added instead of taken off turns it ~2 deg)."""
+    u = np.array([0.2, 0.9, -0.4]) / np.linalg.norm([0.2, 0.9, -0.4])
+    bias = np.array([0.02, -0.01, 0.03])
+    filt = make_filter(method, 100.0)
+    filt.reset(G_M_S2 * u, bias)
+    q = filt.update_batch(np.tile(bias, (100, 1)), np.tile(G_M_S2 * u, (100, 1)))
+    assert np.degrees(np.arccos(np.clip(up_in_sensor(q) @ u, -1, 1))).max() < 0.05
+
+
 @pytest.mark.parametrize("method", ["madgwick", "mahony"])
 def test_ahrs_corrects_with_exactly_zero_gyro(method):
     """ahrs updateIMU skips the acc correction on a zero gyro sample; the wrapper must not."""
