@@ -144,18 +144,24 @@ def test_a_worker_killed_mid_batch_loses_no_row_and_doubles_none(folder: Path, c
     spool = OutcomeSpool(total, tmp_path)
     arrivals: list[int] = []
     killed = threading.Event()
-    with connect(cluster.address) as client:
+    try:
+        with connect(cluster.address) as client:
+            # watched from the start, not from the first result's callback: under load that callback came after
+            # w0 had finished all it held, and waited in vain for it to take another
+            watcher = threading.Thread(target=_kill_mid_task, args=(client, cluster, killed), daemon=True)
+            watcher.start()
 
-        def done(i: int, outcome: Outcome) -> None:
-            arrivals.append(i)
-            spool.add(i, outcome)
-            _kill_mid_task(client, cluster, killed)
+            def done(i: int, outcome: Outcome) -> None:
+                arrivals.append(i)
+                spool.add(i, outcome)
 
-        lost = run_batch_dask(files, settings, client, on_done=done)
-    assert killed.is_set() and cluster.workers[0].wait(timeout=10) == -signal.SIGKILL
-    assert lost == [] and sorted(arrivals) == list(range(total))  # every row exactly once
-    write_summary(spool, tmp_path / "dask.csv")
-    spool.close()
+            lost = run_batch_dask(files, settings, client, on_done=done)
+            watcher.join(timeout=60)
+        assert killed.is_set() and cluster.workers[0].wait(timeout=10) == -signal.SIGKILL
+        assert lost == [] and sorted(arrivals) == list(range(total))  # every row exactly once
+        write_summary(spool, tmp_path / "dask.csv")
+    finally:
+        spool.close()  # a failure here must not leave the spool's file for a later test to trip over
     assert main(["analyze", str(folder), "--sweep", "threshold_deg=18,20", "--summary", str(tmp_path / "one.csv"),
                  "--no-progress", "--quiet"]) == 3  # --jobs 1
     assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "dask.csv").read_bytes()
