@@ -119,20 +119,18 @@ def test_cluster_tables_are_byte_identical_to_jobs_1(folder: Path, cluster: Clus
     assert rec0["time_s"].is_monotonic_increasing and rec0["lumbar_flexion_deg"].max() > 10  # rounding reps
 
 
-def _kill_mid_task(client: Any, cluster: Cluster, killed: threading.Event, held: list[int] | None = None) -> None:
-    """SIGKILL worker w0 while it is analysing a recording (once); ``held`` gets how many tasks it held then."""
+def _kill_mid_task(client: Any, cluster: Cluster, killed: threading.Event) -> None:
+    """SIGKILL worker w0 while it is analysing a recording (once)."""
     if killed.is_set():
         return
     deadline = time.monotonic() + 30
     while not (addr := next((a for a, w in client.scheduler_info()["workers"].items() if w["name"] == "w0"), None)):
         assert time.monotonic() < deadline  # (a watcher may start before w0 has registered)
         time.sleep(0.005)
-    while not (processing := client.processing(workers=[addr])[addr]):
+    while not client.processing(workers=[addr])[addr]:
         assert time.monotonic() < deadline
         time.sleep(0.005)
     os.killpg(cluster.workers[0].pid, signal.SIGKILL)
-    if held is not None:
-        held.append(len(processing))
     killed.set()
 
 
@@ -175,12 +173,11 @@ def test_a_recording_that_kills_its_workers_is_a_failed_row(folder: Path, tmp_pa
     files = expand_inputs([str(folder)]).files
     found: dict[int, Outcome] = {}
     killed = threading.Event()
-    held: list[int] = []
     try:
         with connect(c.address) as client:
             # watched from the start, not from a result's callback: under load a starved callback looked only
             # after w0 had finished all it held, and there was nothing left to kill it in
-            watcher = threading.Thread(target=_kill_mid_task, args=(client, c, killed, held), daemon=True)
+            watcher = threading.Thread(target=_kill_mid_task, args=(client, c, killed), daemon=True)
             watcher.start()
             lost = run_batch_dask(files, [sweep_settings(AnalysisParams(), [])[0]], client,
                                   on_done=found.__setitem__)
@@ -198,7 +195,7 @@ def test_a_recording_that_kills_its_workers_is_a_failed_row(folder: Path, tmp_pa
         start, stop = str(key).rsplit("-", 2)[1:]
         on_w0 |= set(range(int(start), int(stop)))
     died = {i for i, o in found.items() if "died" in o.error}
-    assert died and died <= on_w0, (died, on_w0, held)  # (a chunk of several would be sent again pair by pair)
+    assert died and died <= on_w0, (died, on_w0)  # (a chunk of several would be sent again pair by pair)
     assert all(not found[i].ok and "out of memory" in found[i].error for i in died)
     broken = next(i for i, f in enumerate(files) if Path(f).name == "zz_broken.csv")
     assert not found[broken].ok  # its own read error, or (under load, held by the killed worker) that death
