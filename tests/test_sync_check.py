@@ -127,6 +127,23 @@ def test_fewer_than_three_complete_reps_give_no_verdict() -> None:
     assert lag is not None and lag.lag_s == pytest.approx(1.0, abs=1e-9)
 
 
+def test_walking_after_the_reps_does_not_count() -> None:
+    """Only the reps (0.5 s either side) are compared: 4 s of walking after the last rep, the pelvis and the trunk
+    rocking together (8 deg at 0.7 Hz, on one clock, more than 2 s past the last rep's margin) leaves the
+    hinges' 1 s offset measured exactly; counted (the reps' window stretched over it), lag 0 would pull it away."""
+    import numpy as np
+
+    res = _hinges_stamped_apart(1.0)
+    t = res.time_s
+    rock = 8.0 * np.sin(2 * np.pi * 0.7 * t) * ((t > 26.0) & (t < 29.9))
+    res.pelvic_tilt_deg = res.pelvic_tilt_deg + rock
+    res.trunk_flexion_deg = res.trunk_flexion_deg + rock
+    lag = clock_lag(res)
+    assert lag is not None
+    assert lag.lag_s == pytest.approx(1.0, abs=1e-9)
+    assert lag.correlation == pytest.approx(1.0, abs=1e-6)
+
+
 def test_the_check_takes_its_parameters() -> None:
     """SyncCheckParams are frozen parameters: an offset of 1 s is told by default, not when at least 1.5 s is
     asked for; they cannot be changed on the object."""
