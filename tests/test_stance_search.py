@@ -756,3 +756,25 @@ def test_a_later_stance_shorter_than_bias_min_s_takes_its_bias_from_a_longer_qui
     assert choice.result.end_s - choice.result.start_s < 1.0
     for e in choice.result.sensors.values():
         np.testing.assert_allclose(e.gyr_bias_rad_s, bias, rtol=0, atol=1e-6)
+
+
+def test_a_long_side_lean_below_min_tilt_does_not_turn_the_forward_axis() -> None:
+    """60 s leaning 15 deg to one side (carrying a bag, below min_tilt_deg 20), then three 40 deg hinges of 2 s:
+    only the samples tilted beyond 20 deg count, so both forward axes are the hinges' (geometry: "up" tips towards
+    -z). Counting every sample, the lean's 6,000 samples outweigh the hinges' and the trunk's axis turns sideways."""
+    rate = 100.0
+    t = np.arange(int(80 * rate)) / rate
+    side = np.where((t > 5) & (t < 65), np.radians(15.0), 0.0)
+    hinge = np.zeros_like(t)
+    for s in (67.0, 71.0, 75.0):
+        m = (t > s) & (t < s + 2.0)
+        hinge[m] = np.radians(40.0) * np.sin(np.pi * (t[m] - s) / 2.0)
+    streams = {}
+    for role, share in (("sacrum", 0.5), ("thoracic", 1.0)):  # the pelvis tips half as far
+        th, ph = share * hinge, share * side
+        up = np.stack([np.cos(th) * np.cos(ph), np.sin(ph), -np.sin(th) * np.cos(ph)], axis=1)
+        streams[role] = SensorStream(role, t, 9.81 * up, np.zeros((len(t), 3)))
+    f = forward_directions(Recording(streams), {"sacrum": np.array([1.0, 0, 0]), "thoracic": np.array([1.0, 0, 0])})
+    for role in ("sacrum", "thoracic"):
+        assert f[role] is not None, role
+        np.testing.assert_allclose(f[role], [0.0, 0.0, 1.0], atol=1e-3)  # measured exact to 1e-3
