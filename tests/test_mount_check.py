@@ -293,3 +293,4 @@ def test_a_rest_with_either_segment_tipped_past_max_upright_deg_is_not_standing(
     assert sensor_moves(result(12.5)) == []
     assert sensor_moves(result(12.0)) == []  # at the limit is not below it
     assert len(sensor_moves(result(10.0))) == 1  # L steps by 7 deg on standing rests: told
+    assert len(sensor_moves(result(11.5))) == 1  # just under the 12 deg limit: standing, told
