@@ -142,6 +142,22 @@ def test_long_sacrum_gap_gives_nan_and_incomplete_rep() -> None:
     assert [r.complete for r in res.reps] == [True, False, True]
 
 
+def test_a_short_gap_of_the_base_sensor_mid_rep_marks_that_rep_incomplete() -> None:
+    """The thoracic sensor (the rows' time base) misses 0.3 s at a rep's bottom: bridged by the filter (shorter
+    than a long gap), but no rows exist there, so the rows jump by 0.3 s (more than the detector's 0.06 s
+    max_gap at 100 Hz) and that rep is incomplete; the others are complete."""
+    sim = simulate(SimConfig(seed=3, exercise="rdl", n_reps=3))
+    rec = sim.recording
+    s = rec["thoracic"]
+    rep = sim.reps[1]
+    keep = ~((s.time_s > rep["bottom_s"] - 0.15) & (s.time_s < rep["bottom_s"] + 0.15))
+    rec.streams["thoracic"] = SensorStream("thoracic", s.time_s[keep], s.acc_m_s2[keep], s.gyr_rad_s[keep])
+    res = analyze(rec)
+    assert not ((res.time_s > rep["bottom_s"] - 0.14) & (res.time_s < rep["bottom_s"] + 0.14)).any()
+    assert np.isfinite(res.lumbar_flexion_deg[res.time_s > rep["bottom_s"]][:5]).all()  # bridged: angles at once
+    assert [r.complete for r in res.reps] == [True, False, True]
+
+
 def test_threshold_from_lmax_percentage() -> None:
     from imu_hinge.analysis.analysis_params import AnalysisParams, with_overrides
 
