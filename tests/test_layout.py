@@ -111,4 +111,3 @@ def test_the_analysis_parameters_load_without_the_numerical_core() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["['imu_hinge.analysis.analysis_params',", "'imu_hinge.analysis.stance_params',",
                            "'imu_hinge.fusion.reanchor_params',", "'imu_hinge.kinematics.axis_params']"]
-
