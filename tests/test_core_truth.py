@@ -287,19 +287,21 @@ def test_a_stance_started_over_and_closed_at_the_end_of_the_data_starts_after_th
     assert 0.6 <= res.start_s < 0.8 and res.end_s == pytest.approx(3.59)  # measured start 0.61
 
 
+@pytest.mark.parametrize("after_turn", [True, False])
 @pytest.mark.parametrize(("drop_m_s2", "moved"), [(1.45, False), (1.55, True)])
-def test_after_a_start_over_the_accelerometer_tells_motion_at_motion_acc_m_s2(drop_m_s2: float, moved: bool) -> None:
-    """The turn, then still standing whose accelerometer reads ``drop_m_s2`` less from 3 s to 4 s (a lift setting
-    off): under motion_acc_m_s2 (1.5) the stance runs on to max_stand_s (5 s after it began), over it the stance
-    ends there."""
+def test_the_accelerometer_tells_motion_at_motion_acc_m_s2(drop_m_s2: float, moved: bool, after_turn: bool) -> None:
+    """Still standing whose accelerometer reads ``drop_m_s2`` less from 3 s to 4 s (a lift setting off), on the
+    first attempt or after the turn started the stance over: under motion_acc_m_s2 (1.5) the stance runs on to
+    max_stand_s (5 s after it began), over it the stance ends there (margin_s before)."""
     from imu_hinge.analysis.stance import StanceDetector
 
-    t, acc, gyr = _swaying_stretch(0.6, duration_s=7.0)
+    t, acc, gyr = _swaying_stretch(0.6 if after_turn else 0.0, duration_s=7.0)
     sink = (t >= 3.0) & (t < 4.0)
     acc[sink] *= (1.0 - drop_m_s2 / 9.81)
-    stream = _turn_then((t, acc, gyr))
-    res = _push_all(StanceDetector(), {"sacrum": stream, "thoracic": stream})
-    assert res is not None
+    stream = _turn_then((t, acc, gyr)) if after_turn else (t, acc, gyr)
+    det = StanceDetector()
+    res = _push_all(det, {"sacrum": stream, "thoracic": stream})
+    assert res is not None and det.restarts == int(after_turn)
     if moved:
         # the mean over smooth_s (10 samples) passes 1.5 once all ten are in the sink (3.09 s); less margin_s
         assert res.end_s == pytest.approx(3.09 - 0.5, abs=1e-6)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -189,11 +191,14 @@ def test_only_the_first_sample_starts_a_filter_not_given_gravity(method: str) ->
     assert 0.05 < _tilt_deg(q) < 0.3
 
 
-@pytest.mark.parametrize(("gyr_shape", "acc_shape"), [((100, 3), (99, 3)), ((100, 2), (100, 2)), ((100, 3), (100, 4))])
+@pytest.mark.parametrize(("gyr_shape", "acc_shape"), [((100, 3), (99, 3)), ((100, 2), (100, 2)), ((100, 3), (100, 4)),
+                                                     ((3,), (3,)), ((4, 3, 3), (4, 3, 3))])
 def test_gyro_and_accelerometer_arrays_of_other_shapes_are_refused_with_both_shapes(
-        gyr_shape: tuple[int, int], acc_shape: tuple[int, int]) -> None:
-    with pytest.raises(UsageError, match=rf"must both have shape \(N, 3\), got \({gyr_shape[0]}, {gyr_shape[1]}\), "
-                                         rf"\({acc_shape[0]}, {acc_shape[1]}\)$"):
+        gyr_shape: tuple[int, ...], acc_shape: tuple[int, ...]) -> None:
+    """Arrays that are not (N, 3) samples, also one sample given flat (3,) or a stack of (4, 3, 3), are refused
+    with both shapes (not a numpy error from deep in the filter)."""
+    with pytest.raises(UsageError, match=rf"must both have shape \(N, 3\), got {re.escape(str(gyr_shape))}, "
+                                         rf"{re.escape(str(acc_shape))}$"):
         estimate_orientation(np.zeros(gyr_shape), np.full(acc_shape, 5.0), 100.0)
 
 

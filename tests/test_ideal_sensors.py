@@ -81,3 +81,32 @@ def test_swings_that_never_return_to_standing_are_split_at_the_valleys() -> None
         if k:  # split at the valley between two swings
             assert abs(rep.start_s - (t0 + k * period)) <= 0.01  # measured 0.000 s
             assert rep.start_s == pytest.approx(res.reps[k - 1].end_s)
+
+
+def test_the_calibration_summary_tells_an_ideal_sensors_bias_and_mount_to_its_six_decimals() -> None:
+    """Noise-free sensors mounted tilted on their segments (a sensor's standing 'up' is off its z axis) with a
+    constant gyro bias of more digits than written, 5 s of standing then two hinges: the stance sees exactly
+    that bias and that gravity, and the analysis's calibration summary (rounded to 6 decimals) tells both to
+    within 1e-6 (half its last digit; the exact truth is in the data)."""
+    t = np.arange(0.0, 16.0, 1.0 / RATE_HZ)
+    trunk, _ = tilt_path(t, [6.0, 11.0], 50.0)
+    mounts = {"sacrum": Rotation.from_euler("xy", [7.3, -4.1], degrees=True),
+              "thoracic": Rotation.from_euler("xy", [-5.2, 9.7], degrees=True)}
+    biases = {"sacrum": np.array([0.01234567, -0.00987654, 0.00432198]),
+              "thoracic": np.array([-0.00765432, 0.01357913, -0.00246802])}
+    streams = {}
+    for role, tilt in (("sacrum", 0.8 * trunk), ("thoracic", trunk)):
+        segment = Rotation.from_rotvec(np.stack([np.zeros_like(t), np.radians(tilt), np.zeros_like(t)], axis=1))
+        rot = segment * mounts[role]  # sensor -> earth
+        acc = rot.inv().apply([0.0, 0.0, G_M_S2])
+        gyr = np.zeros_like(acc)
+        gyr[1:] = (rot[:-1].inv() * rot[1:]).as_rotvec() * RATE_HZ
+        streams[role] = SensorStream(role, t.copy(), acc, gyr + biases[role])
+    res = analyze(Recording(streams))
+    assert len(res.reps) == 2
+    for role in ("sacrum", "thoracic"):
+        summary = res.calibration["sensors"][role]
+        # measured <= 4.6e-7 rad/s and <= 3.8e-7 (the rounding alone: 5 decimals would be up to 5e-6)
+        np.testing.assert_allclose(summary["gyr_bias_rad_s"], biases[role], rtol=0, atol=1e-6)
+        up = mounts[role].inv().apply([0.0, 0.0, 1.0])
+        np.testing.assert_allclose(summary["up_standing"], up, rtol=0, atol=1e-6)
