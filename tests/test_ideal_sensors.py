@@ -40,25 +40,33 @@ def sensor(role: str, t: np.ndarray, tilt_deg: np.ndarray, azimuth_deg: np.ndarr
     return SensorStream(role, t.copy(), acc + rng.normal(0, 0.02, acc.shape), gyr + rng.normal(0, 0.002, gyr.shape))
 
 
-def test_a_hinge_that_starts_off_axis_reads_its_true_depth() -> None:
+@pytest.mark.parametrize("calibration", ["recording", "live"])
+def test_a_hinge_that_starts_off_axis_reads_its_true_depth(calibration: str) -> None:
     """The forward axis is learnt from the first hinge's tilt directions: the first tilt goes 30 deg sideways
     of the sagittal plane, then the bend continues straight forward. The depth is still read right, because
-    the direction is averaged over the next 2 s, not frozen at the first tilted sample."""
+    the direction is averaged over the next 2 s, not frozen at the first tilted sample: from the whole
+    recording, and in a live-calibrated replay (stance from the start, the axis provisional at the first hinge,
+    then refined)."""
     t = np.arange(0.0, 16.0, 1.0 / RATE_HZ)
     reps = [4.0, 9.0]
     trunk, az = tilt_path(t, reps, 60.0)
     pelvis = 0.8 * trunk  # lumbar flexion 0.2 x trunk: 12 deg at the bottom
-    rec = Recording({"sacrum": sensor("sacrum", t, pelvis, az, 1), "thoracic": sensor("thoracic", t, trunk, az, 2)})
+    rec = Recording({"sacrum": sensor("sacrum", t, pelvis, az, 1), "thoracic": sensor("thoracic", t, trunk, az, 2)},
+                    metadata={"calibration": "live"} if calibration == "live" else {})
     res = analyze(rec)
     assert len(res.reps) == 2
-    # measured 0.17 / 0.10, 0.05 / 0.04, 0.12 / 0.06 deg off; frozen at the first tilt: 3.8, 4.1, 0.3
+    # (trunk, pelvis, lumbar, forward) bounds: whole recording measured 0.078, 0.030, 0.074 deg off the depths and
+    # the forward axis 0.23 / 0.30 deg off x; live 0.164, 0.047, 0.116 and 1.9 / 2.8 deg (first tilt: 30 deg;
+    # the live axis kept as first found, not refined: trunk and lumbar 3.7 deg off, the thoracic axis 30 deg)
+    trunk_max, pelvis_max, lumbar_max, forward_max = (0.12, 0.045, 0.11, 0.45) if calibration == "recording" else (
+        0.25, 0.07, 0.18, 4.3)
     for rep in res.reps:
-        assert abs(rep.peak_trunk_flexion_deg - 60.0) <= 0.25
-        assert abs(rep.peak_pelvic_tilt_deg - 48.0) <= 0.08
-        assert abs(rep.peak_lumbar_flexion_deg - 12.0) <= 0.18
-    for role in ("sacrum", "thoracic"):  # the learnt forward axis: measured 1.9 and 2.9 deg off x (first tilt: 30)
+        assert abs(rep.peak_trunk_flexion_deg - 60.0) <= trunk_max
+        assert abs(rep.peak_pelvic_tilt_deg - 48.0) <= pelvis_max
+        assert abs(rep.peak_lumbar_flexion_deg - 12.0) <= lumbar_max
+    for role in ("sacrum", "thoracic"):
         fwd = np.array(res.calibration["sensors"][role]["forward"])
-        assert np.degrees(np.arccos(fwd[0] / np.linalg.norm(fwd))) <= 4.4
+        assert np.degrees(np.arccos(fwd[0] / np.linalg.norm(fwd))) <= forward_max
 
 
 def test_swings_that_never_return_to_standing_are_split_at_the_valleys() -> None:
