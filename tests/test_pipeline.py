@@ -37,11 +37,16 @@ def test_live_and_batch_drivers_agree(rounding_session, calibration) -> None:
     pipe, _ = pipeline_for(rec)
     assert bool(pipe.trackers) == (calibration == "recording")
     events = []
+    rows: list[tuple[float, float, float, float]] = []
     for sample in rec.merged_samples():
         events.extend(pipe.push(sample))
+        rows.extend(pipe.rows_since(len(rows)))  # a live display reads the new rows as they come
+        assert pipe.n_rows == len(rows)
     events.extend(pipe.finish())
     live = pipe.result()
     assert len(batch.reps) == len(live.reps) >= 5
+    np.testing.assert_array_equal(np.array(rows), np.column_stack([live.time_s, live.pelvic_tilt_deg,
+                                                                   live.trunk_flexion_deg, live.lumbar_flexion_deg]))
     assert [(a.time_s, a.fault, a.rep_index) for a in batch.alerts] == \
         [(a.time_s, a.fault, a.rep_index) for a in live.alerts]
     for a, b in zip(batch.alerts, live.alerts, strict=True):
