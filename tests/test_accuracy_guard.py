@@ -63,3 +63,28 @@ def test_family_no_worse_than_stated(family: str) -> None:
     for what, got, stated in (("lumbar", lumbar, stated_lumbar), ("segment", segment, stated_segment)):
         assert got <= WORSE * stated, \
             f"{family}: {what} RMSE {got:.3f} deg, stated {stated:.3f} (more than 10 % worse)"
+
+
+# The live calibration (stance from the start, started over when the lifter moves; what `train` and a replay of
+# its recordings do) on the families whose live stance starts over: (lumbar, worst segment) RMSE, deg, measured
+# on this code. no_quiet_start's live stance takes in the end of a rep's ascent (gyro RMS 0.2-0.25 rad/s, not
+# still): a known weakness of the live stance (the whole-recording search finds 0.31 / 0.36 on this session);
+# running the filter back from such a stance made it 11.3 / 11.3.
+LIVE_STATED: dict[str, tuple[float, float]] = {"no_quiet_start": (5.016, 2.968), "seated_bends": (1.128, 0.667)}
+
+
+@pytest.mark.parametrize("family", sorted(LIVE_STATED))
+def test_live_calibrated_family_no_worse_than_stated(family: str) -> None:
+    from imu_hinge.analysis.pipeline import LIVE_CALIBRATION
+    from imu_hinge.samples import Recording
+
+    sim = simulate(dataclasses.replace(SCENARIOS[family], seed=SEED))
+    rec = checked(sim.recording)
+    res = analyze(Recording(rec.streams, {**rec.metadata, "calibration": LIVE_CALIBRATION}, rec.warnings))
+    assert res.calibration["stand_start_s"] > min(s.time_s[0] for s in rec.streams.values()) + 0.25  # started over
+    lumbar = _rmse(sim, res, "lumbar_flexion_deg")
+    segment = max(_rmse(sim, res, "pelvic_tilt_deg"), _rmse(sim, res, "trunk_flexion_deg"))
+    stated_lumbar, stated_segment = LIVE_STATED[family]
+    for what, got, stated in (("lumbar", lumbar, stated_lumbar), ("segment", segment, stated_segment)):
+        assert got <= WORSE * stated, \
+            f"{family} (live): {what} RMSE {got:.3f} deg, stated {stated:.3f} (more than 10 % worse)"

@@ -181,11 +181,14 @@ class HingePipeline:
         result = self.calibration
         assert result is not None
         angles: dict[str, np.ndarray] = {}
+        sensors: dict[str, StanceEstimate] = {}
         for role in SENSOR_ROLES:
             t, acc, gyr = data[role]
-            tracker = SegmentTracker(result.sensors[role], self.params)
+            stop = int(np.searchsorted(t, result.end_s, side="right"))
+            est = sensors[role] = self._live_filter_start(result, result.sensors[role], t, acc, gyr, stop)
+            tracker = SegmentTracker(est, self.params)
             # in blocks: only the angles are kept, so memory does not grow with (N, 4) quaternions
-            first = max(int(np.searchsorted(t, result.end_s, side="right")), min(len(t), BLOCK_SAMPLES))
+            first = max(stop, min(len(t), BLOCK_SAMPLES))
             ups = tracker.up_batch(t[:first], acc[:first], gyr[:first])
             search = self._searches.get(role)
             tracker.set_reference(ups[(t[:first] >= result.start_s) & (t[:first] <= result.end_s)],
@@ -194,8 +197,29 @@ class HingePipeline:
             angles[role] = np.concatenate([tracker.angle.update_batch(ups),
                                            tracker.angles_batch(t[first:], acc[first:], gyr[first:])])
             self.trackers[role] = tracker
+        self.calibration = replace(result, sensors=sensors)
         self._set_up_rows()
         return angles
+
+    def _live_filter_start(self, result: StanceResult, est: StanceEstimate, t: np.ndarray, acc: np.ndarray,
+                           gyr: np.ndarray, stop: int) -> StanceEstimate:
+        """Where a live-calibrated segment's filter starts (``stop``: the index after the stance). As found: from
+        the mean gravity of the first ``edge_s`` of the data. But when the stance started over after a motion and
+        those first samples turned (> ``edge_turn_deg``), their mean gravity is off by about half the turn and
+        the filter, converging over seconds, would carry that into the stance's "up" (the standing reference):
+        then, if the stance is still (gyro RMS < ``still_rms_rad_s``: its gravity exact), the filter starts from
+        the orientation the first sample had, run back from the stance (as for a later stance of a recording)."""
+        p = self.params.stance
+        if result.start_s <= t[0] + self.params.stance_search.start_s:
+            return est
+        edge = t <= t[0] + p.edge_s
+        turned_deg = float(np.degrees(np.linalg.norm((gyr[edge] - est.gyr_bias_rad_s).mean(axis=0)))
+                           * (t[edge][-1] - t[0]))
+        in_stance = (t >= result.start_s) & (t <= result.end_s)
+        rms_rad_s = float(np.sqrt(np.mean(np.sum((gyr[in_stance] - est.gyr_bias_rad_s) ** 2, axis=1))))
+        if turned_deg <= p.edge_turn_deg or rms_rad_s >= p.still_rms_rad_s:
+            return est
+        return replace(est, acc_first_m_s2=self._up_at_first_sample(est, t, acc, gyr, stop))
 
     def prepare(self, recording: Recording) -> list[str]:
         """Calibrate from the whole recording before its first sample is pushed (analyze, replay).
@@ -223,7 +247,8 @@ class HingePipeline:
                 ups = est.acc_mean_m_s2[None, :]
                 # ... and the filter starts from the orientation the first sample had, found by
                 # running the filter backwards in time from the stance (the first samples may move)
-                est = replace(est, acc_first_m_s2=self._up_at_first_sample(est, s, first))
+                est = replace(est, acc_first_m_s2=self._up_at_first_sample(est, s.time_s, s.acc_m_s2, s.gyr_rad_s,
+                                                                           first))
             sensors[role] = est
             tracker = SegmentTracker(est, self.params)
             tracker.set_reference(ups, forwards[role], refine=forwards[role] is None)
@@ -233,13 +258,14 @@ class HingePipeline:
         self._announce = True
         return list(choice.warnings)
 
-    def _up_at_first_sample(self, est: StanceEstimate, s: SensorStream, stop: int) -> np.ndarray:
+    def _up_at_first_sample(self, est: StanceEstimate, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray,
+                            stop: int) -> np.ndarray:
         """Gravity (m/s^2, sensor frame) at the first sample: the filter run from the stance
         (samples ``stop-1`` down to 0) on the time-reversed motion: the rotation rate negated, with
         the bias taken off first (reversed, a bias would turn the other way)."""
         back = SegmentTracker(replace(est, acc_first_m_s2=est.acc_mean_m_s2, gyr_bias_rad_s=np.zeros(3)), self.params)
-        t_rev = -s.time_s[stop - 1::-1]  # time run backwards (the filter takes only its steps)
-        ups = back.up_batch(t_rev, s.acc_m_s2[stop - 1::-1], est.gyr_bias_rad_s - s.gyr_rad_s[stop - 1::-1])
+        t_rev = -t[stop - 1::-1]  # time run backwards (the filter takes only its steps)
+        ups = back.up_batch(t_rev, acc[stop - 1::-1], est.gyr_bias_rad_s - gyr[stop - 1::-1])
         return float(np.linalg.norm(est.acc_mean_m_s2)) * ups[-1]
 
     def _set_up_rows(self) -> None:

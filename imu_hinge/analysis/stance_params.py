@@ -26,6 +26,13 @@ class StanceParams:
     """Samples this close before the detected motion are left out of the stance averages."""
     edge_s: float = 0.3
     """Averaging window at the start of the data for the filter's first gravity (``acc_first_m_s2``)."""
+    edge_turn_deg: float = 1.0
+    """The first ``edge_s`` of the data count as still when the gyro (bias removed) turned less than this
+    over them; otherwise their mean gravity is off by about half the turn and a stance found after a start-over
+    starts the filter from the first sample's orientation run back from the stance (when it is still)."""
+    still_rms_rad_s: float = 0.05
+    """A stance whose gyro (bias removed) has an RMS below this is still: its mean gravity is exact (quiet
+    standing sways at ~0.005-0.02; a stance that took in the end of a motion measured 0.2-0.25)."""
 
 
 @dataclass(frozen=True)
