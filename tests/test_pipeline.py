@@ -410,3 +410,23 @@ def test_sensors_stamped_at_the_same_instants_give_the_same_rows_live_and_in_ana
     assert len(batch.reps) == 3
     for col in ("time_s", "pelvic_tilt_deg", "trunk_flexion_deg", "lumbar_flexion_deg"):
         np.testing.assert_array_equal(getattr(batch, col), getattr(live, col), err_msg=col)
+
+
+def test_finish_reports_the_rep_whose_lockout_window_the_data_cut_short(rounding_session) -> None:
+    """The data end 0.3 s after the last rep's true end (its lockout window still open): pushed sample by
+    sample, that rep is reported by finish() (a RepCompleted, then in the result), as analyze reports it; a
+    caller's warnings reach the result."""
+    sim = rounding_session
+    cut_s = sim.reps[-1]["end_s"] + 0.3
+    rec = Recording({r: s.slice(0, int(np.searchsorted(s.time_s, cut_s))) for r, s in sim.recording.streams.items()},
+                    dict(sim.recording.metadata))
+    batch = analyze(rec)
+    pipe, _ = pipeline_for(rec)
+    pushed = [e for sample in rec.merged_samples() for e in pipe.push(sample)]
+    tail = pipe.finish()
+    live = pipe.result(["from the caller"])
+    assert len(batch.reps) == len(live.reps) == len(sim.reps)
+    assert sum(isinstance(e, RepCompleted) for e in pushed) == len(sim.reps) - 1
+    assert [e.rep.index for e in tail if isinstance(e, RepCompleted)] == [live.reps[-1].index]
+    assert (live.reps[-1].start_s, live.reps[-1].end_s) == (batch.reps[-1].start_s, batch.reps[-1].end_s)
+    assert live.warnings == ["from the caller"]

@@ -108,6 +108,10 @@ class StanceDetector:
             if time_s - t0 >= p.ref_s:
                 b.ref_gyr = np.mean(b.gyr[b.start:], axis=0)
                 b.ref_acc_norm = float(np.mean(np.linalg.norm(b.acc[b.start:], axis=1)))
+                dev = np.asarray(b.gyr[b.start:]) - b.ref_gyr
+                if (np.linalg.norm(b.ref_gyr) > p.max_ref_gyr_rad_s
+                        or float(np.sqrt(np.mean(np.sum(dev * dev, axis=1)))) > p.max_ref_rms_rad_s):
+                    self._start_over()  # the reference was taken in a motion: compared with it, its end would pass
             return None
         accn = float(np.linalg.norm(acc))
         b.win.append((gyr, accn))

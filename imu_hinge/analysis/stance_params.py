@@ -22,6 +22,12 @@ class StanceParams:
     """Smoothed gyro deviation from the reference above this is motion (sway stays < ~0.15)."""
     motion_acc_m_s2: float = 1.5
     """Smoothed |acc| deviation from the reference above this is motion."""
+    max_ref_gyr_rad_s: float = 0.2
+    """A reference whose mean gyro turns faster than this (11.5 deg/s: beyond a MEMS gyro's bias) was taken
+    in a motion (a steady turn, then its stop, passed the motion test as stillness): the attempt starts over."""
+    max_ref_rms_rad_s: float = 0.1
+    """Likewise a reference whose gyro varies about its mean by more than this RMS (the end of a motion; sway
+    and sensor noise stay under ~0.02)."""
     margin_s: float = 0.5
     """Samples this close before the detected motion are left out of the stance averages."""
     edge_s: float = 0.3
