@@ -186,17 +186,18 @@ def test_a_stance_needs_five_samples_of_each_sensor(thoracic_t: tuple[float, ...
             _push_all(StanceDetector(), streams)
 
 
-@pytest.mark.parametrize("max_stand_s", [2.0, 5.0])
-def test_a_quiet_stance_is_closed_after_max_stand_s(max_stand_s: float) -> None:
-    """Standing still on and on (swaying as above): the stance is closed ``max_stand_s`` after it began
-    (the default 5 s, or 2 s when asked), with the true gyro bias."""
+@pytest.mark.parametrize(("max_stand_s", "rate_hz"), [(2.0, 100.0), (5.0, 100.0), (5.0, 103.7)])
+def test_a_quiet_stance_is_closed_after_max_stand_s(max_stand_s: float, rate_hz: float) -> None:
+    """Standing still on and on (swaying as above): the stance is closed at the first sample ``max_stand_s``
+    or more after it began (the default 5 s, or 2 s when asked; at 104 Hz no sample falls on 5 s exactly),
+    with the true gyro bias."""
     from imu_hinge.analysis.stance import StanceDetector, StanceParams
 
-    t, acc, gyr = _swaying_stretch(0.0, duration_s=8.0)
+    t, acc, gyr = _swaying_stretch(0.0, rate_hz=rate_hz, duration_s=8.0)
     det = StanceDetector(StanceParams(max_stand_s=max_stand_s))
     res = _push_all(det, {"sacrum": (t, acc, gyr), "thoracic": (t, acc, gyr)})
     assert res is not None and res.start_s == 0.0
-    assert res.end_s == pytest.approx(max_stand_s, abs=1e-9)  # the sample that reaches it
+    assert res.end_s == pytest.approx(float(t[t >= max_stand_s - 1e-9][0]), abs=1e-9)  # the sample that reaches it
     for est in res.sensors.values():
         assert np.degrees(np.abs(est.gyr_bias_rad_s - _BIAS_RAD_S)).max() < 0.001  # measured 0.0001-0.00066 deg/s
 
@@ -246,6 +247,28 @@ def test_sway_corrected_bias_of_two_samples_is_their_mean() -> None:
 
     t, acc, gyr = _swaying_stretch(0.0)
     np.testing.assert_array_equal(sway_corrected_bias(t[:2], acc[:2], gyr[:2]), gyr[:2].mean(axis=0))
+
+
+def test_sway_corrected_bias_holds_when_the_first_two_samples_share_a_stamp() -> None:
+    """A stretch whose first two samples arrived in one burst (one time stamp) still spans its time: the
+    straight-line fit applies (the plain mean would be 0.66 deg/s off), not the shortcut for no time span."""
+    from imu_hinge.analysis.stance import sway_corrected_bias
+
+    t, acc, gyr = _swaying_stretch(0.0)
+    t = t.copy()
+    t[1] = t[0]
+    err_dps = np.degrees(np.abs(sway_corrected_bias(t, acc, gyr) - _BIAS_RAD_S)).max()
+    assert err_dps < 0.002, err_dps  # measured 0.0011 deg/s
+
+
+def test_sway_corrected_bias_of_samples_stamped_at_one_instant_is_their_mean() -> None:
+    """Five samples with one time stamp (a burst stamped on arrival) span no time: no slope to fit (it would
+    divide by zero), the plain mean gyro is the answer."""
+    from imu_hinge.analysis.stance import sway_corrected_bias
+
+    _, acc, gyr = _swaying_stretch(0.0)
+    bias = sway_corrected_bias(np.full(5, 3.2), acc[:5], gyr[:5])
+    np.testing.assert_array_equal(bias, gyr[:5].mean(axis=0))
 
 
 @pytest.mark.parametrize("rate_hz", [10.0, 25.0, 200.0])
@@ -340,3 +363,45 @@ def test_sway_corrected_bias_fits_from_three_samples() -> None:
     t = np.array([0.0, 0.01, 0.02])
     acc = np.array([Rotation.from_rotvec(w * tk).inv().apply([0.0, 0.0, 9.81]) for tk in t])
     np.testing.assert_allclose(sway_corrected_bias(t, acc, np.tile(w + b, (3, 1))), b, rtol=0, atol=1e-6)  # 1.3e-7
+
+
+@pytest.mark.parametrize("bias_rad_s", [0.08, 0.18])
+def test_a_still_stance_on_a_noisy_gyro_with_a_large_bias_is_taken_at_once(bias_rad_s: float) -> None:
+    """A cheap gyro: white noise of 0.02 rad/s per axis and a bias of 0.08 or 0.18 rad/s (4.6, 10.3 deg/s:
+    under the 0.2 rad/s a reference may turn) on a still stance: the first reference is the bias, not a motion,
+    so the stance runs from the first sample to max_stand_s without a start-over, with the bias found."""
+    from imu_hinge.analysis.stance import StanceDetector
+
+    t, acc, gyr = _swaying_stretch(0.0, duration_s=6.0)
+    rng = np.random.default_rng(3)
+    gyr = gyr - _BIAS_RAD_S + bias_rad_s * np.array([0.6, -0.8, 0.0]) + rng.normal(0.0, 0.02, gyr.shape)
+    det = StanceDetector()
+    res = _push_all(det, {"sacrum": (t, acc, gyr), "thoracic": (t, acc, gyr)})
+    assert res is not None and det.restarts == 0 and (res.start_s, res.end_s) == (0.0, 5.0)
+    for est in res.sensors.values():  # the noise through the sway fit over 5 s: measured 0.104 deg/s off
+        assert np.degrees(np.linalg.norm(est.gyr_bias_rad_s - bias_rad_s * np.array([0.6, -0.8, 0.0]))) < 0.15
+
+
+def test_the_live_stance_reads_the_same_on_a_clock_that_starts_at_1000_s() -> None:
+    """The turn, 1.2 s of standing cut short by a brief turn (too early: the stance starts over), a still stance
+    and a motion at 7 s, stamped from 0 s and from 1000 s (a phone's or a sensor's clock): the same start-overs,
+    the same longest still stretch told, and the stance's bounds the same but for the offset."""
+    from imu_hinge.analysis.stance import StanceDetector
+
+    t, acc, gyr = _swaying_stretch(0.6, duration_s=9.0)
+    gyr = gyr.copy()
+    gyr[(t >= 2.2) & (t < 2.4), 1] += 0.6
+    gyr[t >= 7.0, 1] += 0.6
+    t, acc, gyr = _turn_then((t, acc, gyr))
+    results = []
+    for t0 in (0.0, 1000.0):
+        det = StanceDetector()
+        res = _push_all(det, {"sacrum": (t + t0, acc, gyr), "thoracic": (t + t0, acc, gyr)})
+        assert res is not None
+        results.append((det.restarts, det.longest_still_s, res.start_s - t0, res.end_s - t0))
+    # the turn, a reference holding its end, the early turn, a reference holding its end
+    assert results[0][0] == results[1][0] == 4
+    assert results[1][1:] == pytest.approx(results[0][1:], abs=1e-9)
+    still_s, start_s, end_s = results[0][1:]
+    assert still_s == pytest.approx(2.2 - 1.01 + 0.05, abs=0.03)  # measured 1.24: 1.01 s until the turn was seen
+    assert 2.4 <= start_s < 3.0 and end_s == pytest.approx(7.0 - 0.5 + 0.05, abs=0.02)  # measured 2.76 .. 6.55
