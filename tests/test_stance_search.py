@@ -778,3 +778,13 @@ def test_a_long_side_lean_below_min_tilt_does_not_turn_the_forward_axis() -> Non
     for role in ("sacrum", "thoracic"):
         assert f[role] is not None, role
         np.testing.assert_allclose(f[role], [0.0, 0.0, 1.0], atol=1e-3)  # measured exact to 1e-3
+
+
+def test_a_long_quiet_stand_gives_a_stance_of_its_first_max_stand_s() -> None:
+    """12 s of standing still, then a hinge: the stance is the stand's first max_stand_s (5 s) only (a sensor
+    warming up drifts; the first seconds are enough), from the first sample."""
+    rec = _postures([(12.0, 0, 0, 0), (1.0, 0, 40, 0), (1.0, 40, 0, 0), (2.0, 0, 0, 0)],
+                    np.array([0.01, -0.02, 0.015]), _mount(25.0))
+    res = choose_stance(rec).result
+    assert res.start_s == pytest.approx(0.004, abs=1e-9)  # the later sensor's first sample (stamped 4 ms after)
+    assert res.end_s - res.start_s == pytest.approx(5.0, abs=0.011)  # measured 5.0 (to a sample)
