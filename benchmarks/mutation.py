@@ -296,37 +296,29 @@ class _Coverage:
             self.fixtures[item.nodeid] = [_fixture_key(defs[name][-1]) for name in item.fixturenames
                                           if defs.get(name)]
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Any:
-        self._push("f:" + _fixture_key(fixturedef))
+    def _within(self, ctx: str) -> Any:
+        """A hook wrapper's body: the lines the hook runs are filed under ``ctx``."""
+        self._push(ctx)
         try:
             return (yield)
         finally:
             self._pop()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Any:
+        return (yield from self._within("f:" + _fixture_key(fixturedef)))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: Any) -> Any:
-        self._push("t:" + item.nodeid)
-        try:
-            return (yield)
-        finally:
-            self._pop()
+        return (yield from self._within("t:" + item.nodeid))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: Any) -> Any:
-        self._push("t:" + item.nodeid)
-        try:
-            return (yield)
-        finally:
-            self._pop()
+        return (yield from self._within("t:" + item.nodeid))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: Any, nextitem: Any) -> Any:
-        self._push("t:" + item.nodeid)
-        try:
-            return (yield)
-        finally:
-            self._pop()
+        return (yield from self._within("t:" + item.nodeid))
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + report.duration
