@@ -53,6 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 _PARAMS_TESTS = ("tests/test_parameters_frozen.py",)
 _DETECTOR_TESTS = ("tests/test_detector.py", "tests/test_detector_truth.py", "tests/test_detector_contract.py",
+                   "tests/test_detector_tables.py",
                    *_PARAMS_TESTS)
 _CORE_TESTS = ("tests/test_pipeline.py", "tests/test_accuracy.py", "tests/test_core_truth.py",
                "tests/test_ideal_sensors.py", "tests/test_stance_search.py", "tests/test_reanchor.py", *_PARAMS_TESTS)

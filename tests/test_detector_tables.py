@@ -1,0 +1,165 @@
+"""The detector's tables: the Python side's view of the compiled loop's arrays, and sessions long enough
+to make the loop ask for room (a candidate of thousands of rows, more lockout windows open than the
+table first holds).
+
+The detector keeps its state in arrays that ``_detect.c`` reads and writes by index; the indices are
+declared twice (the C enums, the Python constants), so a test compares the two. The long sessions check
+every rep's numbers against the angle signal the test builds (its rows are the truth)."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imu_hinge.detection import detector as det_module
+from imu_hinge.detection.detector import HingeDetector
+from imu_hinge.detection.detector_params import DetectorParams, FaultParams
+from imu_hinge.detection.rep_events import FaultRaised, RepCompleted
+
+DT_S = 0.01
+C_SOURCE = Path(det_module.__file__).with_name("_detect.c")
+
+
+def c_enums() -> list[dict[str, int]]:
+    """The C file's enums in order, each as name -> value (C's rules: from 0, or from ``= N``, plus one)."""
+    enums = []
+    for body in re.findall(r"enum\s*\{([^}]*)\}", C_SOURCE.read_text()):
+        values, nxt = {}, 0
+        for item in (x.strip() for x in body.split(",")):
+            name, _, value = (s.strip() for s in item.partition("="))
+            nxt = int(value) if value else nxt
+            values[name] = nxt
+            nxt += 1
+        enums.append(values)
+    return enums
+
+
+def test_the_python_layouts_are_the_compiled_loops() -> None:
+    fs, st, par, kinds, cols = c_enums()
+    m = det_module
+    assert (m._LAST_T, m._IDLE_VALLEY_T) == (fs["LAST_T"], fs["IDLE_VALLEY_T"])
+    assert m._N_FS == max(fs.values()) + 1  # 18: the loop writes fs[C_ABOVE_SINCE = 17]
+    assert (m._ROW0, m._NROWS, m._N_PEND, m._N_EV, m._N_REC) == (st["ROW0"], st["NROWS"], st["N_PEND"],
+                                                               st["N_EV"], st["N_REC"])
+    assert m._N_ST == max(st.values()) + 1
+    assert len(HingeDetector()._par) == max(par.values()) + 1
+    assert [m.EV_STARTED, m.EV_LUMBAR_LED, m.EV_LUMBAR_FLEXION, m.EV_REP, m.EV_LOCKOUT,
+            m.EV_WINDOW_CLOSED] == [kinds[k] for k in ("EV_STARTED", "EV_LUMBAR_LED", "EV_LUMBAR_FLEXION",
+                                                        "EV_REP", "EV_LOCKOUT", "EV_WINDOW_CLOSED")]
+    py_cols = {name.removeprefix("_"): value for name, value in vars(m).items() if name.startswith("_R_")}
+    assert py_cols == {name: value for name, value in cols.items() if name.startswith("R_")}
+    assert m._N_REC_COLS == cols["N_REC_COLS"]
+
+
+def test_last_time_s_is_the_last_row_seen() -> None:
+    det = HingeDetector()
+    assert math.isnan(det.last_time_s)
+    det.step(1000.25, 0.0, 2.0, 0.0)
+    assert det.last_time_s == 1000.25
+    det.run(np.array([1000.5, 1000.75]), np.zeros(2), np.zeros(2), np.zeros(2))
+    assert det.last_time_s == 1000.75
+
+
+def swings(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` kettlebell-like swings of 1.1 s between 15 and 60 deg of trunk flexion, never back to standing
+    (one candidate of ``110 n`` rows, split at each valley), then standing; L = 0.4 T, P = T - L."""
+    t = np.arange(int((4.0 + 1.1 * n) / DT_S)) * DT_S
+    x = (t - 2.0) / 1.1
+    trunk = np.where((x >= 0) & (x <= n), 15 + 45 * np.sin(np.pi * x) ** 2, 0.0)
+    trunk = np.where((t >= 1.5) & (t < 2.0), 30 * (t - 1.5), trunk)
+    end = 2.0 + 1.1 * n
+    trunk = np.where((t > end) & (t < end + 0.5), 15 - 30 * (t - end), trunk)
+    trunk = np.maximum(trunk, 0.0)
+    lum = 0.4 * trunk
+    return t, trunk - lum, trunk, lum
+
+
+def feed(rows: tuple[np.ndarray, ...], params: DetectorParams | None = None, block: bool = False) -> HingeDetector:
+    det = HingeDetector(params)
+    if block:
+        det.run(*rows)
+    else:
+        for row in zip(*rows, strict=True):
+            det.step(*map(float, row))
+    det.finish()
+    return det
+
+
+@pytest.mark.parametrize("block", [False, True], ids=["rows", "block"])
+def test_thirty_swings_in_one_candidate_keep_every_reps_numbers(block: bool) -> None:
+    """3,300 rows in one candidate: the row table (1,024 rows at first) is compacted and grown on the way;
+    every swing's numbers are those of its rows."""
+    t, p, tr, lum = rows = swings(30)
+    det = feed(rows, block=block)
+    assert len(det.reps) == 30
+    threshold = det.params.faults.lumbar_threshold_deg
+    for k, rep in enumerate(det.reps):
+        assert rep.complete and rep.notes == []
+        # the first from the last row at standing (T <= 3 deg), the others from the valley between swings
+        start = t[np.flatnonzero((tr <= 3.0) & (t < 2.0))[-1]] if k == 0 else 2.0 + 1.1 * k
+        assert rep.start_s == pytest.approx(start, abs=0.5 * DT_S)
+        # its rows: from the valley; the first from where T passed 10 deg (it starts at the detector's look back)
+        first_row = rep.start_s if k else t[np.flatnonzero(tr > 10.0)[0]]
+        inside = (t >= first_row - 1e-9) & (t <= rep.end_s + 1e-9)
+        assert rep.peak_trunk_flexion_deg == float(tr[inside].max())
+        assert rep.peak_pelvic_tilt_deg == float(p[inside].max())
+        assert rep.peak_lumbar_flexion_deg == float(lum[inside].max())
+        assert rep.min_lumbar_flexion_deg == float(lum[inside].min())
+        above = DT_S * np.count_nonzero(lum[inside][1:] > threshold)
+        assert rep.time_above_threshold_s == pytest.approx(above, abs=1e-9)
+        assert rep.lockout_extension_deg == 0.0  # L >= 6 deg all through: no extension at lockout
+
+
+@pytest.mark.parametrize("block", [False, True], ids=["rows", "block"])
+def test_more_lockout_windows_open_than_the_tables_hold(block: bool) -> None:
+    """A lockout window of 1000 s (a setting, not a default) over 520 swings: 520 windows open at once (the
+    window table holds 16 at first, the event table 256 rows, and each row may close every open window:
+    both grow, more than once); one arched lockout at the end (L = -12 deg for 1 s) is inside every window,
+    so every rep gets its lockout alert, in rep order, on that row, and an extension of 12 deg."""
+    t, p, tr, lum = swings(520)
+    lum = np.where(t > t[-1] - 1.0, -12.0, lum)
+    p = tr - lum
+    det = feed((t, p, tr, lum), DetectorParams(faults=FaultParams(lockout_window_s=(-0.3, 1000.0))), block=block)
+    alerts = [a for a in det.alerts if a.fault == "lockout_hyperextension"]
+    assert [a.rep_index for a in alerts] == list(range(1, 521))
+    assert {a.time_s for a in alerts} == {float(t[t > t[-1] - 1.0][0])}
+    assert [r.index for r in det.reps] == list(range(1, 521))
+    for rep in det.reps:
+        assert "lockout_hyperextension" in rep.faults
+        assert rep.lockout_extension_deg == 12.0
+        assert rep.notes[-1] == "recording ended inside the lockout window"
+
+
+@pytest.mark.parametrize("lengths", [(100, 99, 100, 100), (100, 100, 100, 101), (99, 100, 100, 100)])
+def test_a_block_of_unequal_columns_is_refused(lengths: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match="one length"):
+        HingeDetector().run(*(np.zeros(n) for n in lengths))
+
+
+def test_finish_reports_open_windows_at_the_last_rows_time() -> None:
+    t, p, tr, lum = (x[:500] for x in swings(2))  # ends at 4.99 s, 0.6 s after the second swing
+    det = HingeDetector()
+    det.run(t, p, tr, lum)
+    events = det.finish()
+    assert [type(e) for e in events] == [RepCompleted]
+    assert events[0].time_s == float(t[-1])  # the last row seen, a float
+    assert isinstance(events[0].time_s, float)
+    assert not [e for e in events if isinstance(e, FaultRaised)]
+
+
+def test_an_incomplete_rep_measured_to_its_depth_bound_is_not_called_unmeasured() -> None:
+    """A rep whose descent has a 0.3 s sensor gap and whose peak is exactly the 30 deg minimum: incomplete
+    (the gap), but its depth was measured: no note that the bottom fell in the gap."""
+    t = np.arange(600) * DT_S
+    trunk = 30.0 * np.sin(np.pi * np.clip((t - 1.0) / 3.0, 0.0, 1.0)) ** 2
+    trunk[np.argmax(trunk)] = 30.0
+    keep = ~((t > 1.5) & (t < 1.8))
+    det = feed((t[keep], 0.8 * trunk[keep], trunk[keep], 0.2 * trunk[keep]))
+    (rep,) = det.reps
+    assert rep.peak_trunk_flexion_deg == 30.0
+    assert not rep.complete
+    assert rep.notes == ["a sensor gap overlaps this rep: its numbers are incomplete"]
