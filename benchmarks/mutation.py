@@ -525,6 +525,39 @@ def reviewed_equivalent(root: Path, spec: MutationSpec, entries: list[dict[str, 
     return None
 
 
+def load_named(path: Path) -> set[tuple[str, str, str, str]]:
+    """(file, operator, line, mutated line) of the mutants ``path`` names: a JSON list of objects, or JSON
+    lines (a --resume file: its survivors, which carry their lines)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x]
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"error: --only {path}: not a JSON list or JSON lines ({exc})") from None
+    named = {(e["file"], e["operator"].removeprefix("core/"), e["code"], e["mutated"]) for e in data
+             if {"file", "operator", "code", "mutated"} <= set(e)}
+    if not named:
+        raise SystemExit(f"error: --only {path}: it names no mutant (entries need file, operator, code and mutated)")
+    return named
+
+
+def named_mutants(items: list[Any], root: Path, named: set[tuple[str, str, str, str]]) -> list[Any]:
+    """The work items whose mutant is one of ``named`` (by its line before and after: see reviewed_equivalent)."""
+    lines = {(f, op, code) for f, op, code, _ in named}
+    sources = {f: [ln.strip() for ln in (root / f).read_text(encoding="utf-8").splitlines()]
+               for f, _, _ in lines if (root / f).exists()}
+    found = []
+    for w in items:
+        spec = w.mutations[0]
+        f, op = str(spec.module_path), spec.operator_name.removeprefix("core/")
+        src = sources.get(f)
+        if src is None or (f, op, src[spec.start_pos[0] - 1]) not in lines:
+            continue  # cheap: the line itself is not named; mutate only the candidates
+        code, mutated = source_and_mutant(root, spec)
+        if (f, op, code, mutated) in named:
+            found.append(w)
+    return found
+
+
 def clean_runs(workers: Workers, groups: list[tuple[str, ...]], mods: list[Path], tmp: Path
                ) -> tuple[dict[tuple[str, ...], GroupCoverage], dict[tuple[str, ...], float]]:
     """The unmutated run of every test group needed, on the workers in parallel: it must pass; it records which
@@ -583,8 +616,12 @@ class Tally:
             self.runs += 1
             self.tests_run += n_tests
         if self.out is not None and not resumed and outcome != "equivalent":
-            self.out.write(json.dumps({"tree": self.tree, "key": mutant_key(spec), "outcome": outcome,
-                                       "seconds": round(seconds, 2), "killer": killer, "tests": n_tests}) + "\n")
+            record = {"tree": self.tree, "key": mutant_key(spec), "outcome": outcome, "seconds": round(seconds, 2),
+                      "killer": killer, "tests": n_tests}
+            if outcome in {"survived", "not_covered"}:  # named by its lines too: --only finds it after edits
+                code, mutated = source_and_mutant(self.root, spec)
+                record |= {"file": str(spec.module_path), "operator": op, "code": code, "mutated": mutated}
+            self.out.write(json.dumps(record) + "\n")
             self.out.flush()
         n = sum(self.counts.values())
         print(f"[{n:4d}/{self.n_chosen}] {outcome:11s} {seconds:5.1f} s  {where}  {op}"
@@ -678,6 +715,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tree", type=Path, default=REPO, metavar="DIR",
                     help="the checkout to mutate (default: this one), e.g. a worktree of a fixed commit for a "
                          "full run spread over several sittings (the reviewed equivalents are this checkout's)")
+    ap.add_argument("--only", type=Path, metavar="FILE",
+                    help="test only the mutants FILE names by file, operator and line before and after (the "
+                         "survivors of an earlier run: its --resume file, or a JSON list like "
+                         "mutation_equivalent.json's entries), found again after edits elsewhere in their files")
     ap.add_argument("--resume", type=Path, metavar="FILE",
                     help="append each outcome to FILE (JSON lines) and skip the mutants FILE already holds for "
                          "exactly this tree (package, tests, pyproject): a long run continues where it stopped")
@@ -718,8 +759,10 @@ def main(argv: list[str] | None = None) -> int:
         n_listed = len(items)
         items = [w for w in items if not in_annotation(w.mutations[0], spans)]
         n_all = len(items)
+        if args.only is not None:
+            items = named_mutants(items, root, load_named(args.only))
         rng = random.Random(args.seed)
-        chosen = items if args.sample <= 0 or args.sample >= n_all else rng.sample(items, args.sample)
+        chosen = items if args.sample <= 0 or args.sample >= len(items) else rng.sample(items, args.sample)
         n_resumed = sum(mutant_key(w.mutations[0]) in done for w in chosen)
         print(f"{n_all} mutants in {len(mods)} modules ({n_listed - n_all} in type annotations left out: "
               f"equivalent); testing {len(chosen)} (seed {args.seed}) on {args.workers} worker(s); tree {tree[:12]}"
@@ -753,7 +796,8 @@ def main(argv: list[str] | None = None) -> int:
                "timeouts": counts["timeout"], "survived": counts["survived"] + counts["not_covered"],
                "not_covered": counts["not_covered"], "incompetent": counts["incompetent"],
                "mutants_in_core": n_all, "sample": len(chosen), "seed": args.seed,
-               "modules": args.module or "core", "workers": args.workers,
+               "modules": args.module or "core", "only": str(args.only) if args.only else None,
+               "workers": args.workers,
                "tests_per_mutant_run": round(tally.tests_run / tally.runs, 1) if tally.runs else None,
                "resumed": tally.resumed, "tree": tree[:12], "seconds": round(time.perf_counter() - started, 1)}
     print(json.dumps(summary))

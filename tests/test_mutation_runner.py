@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,6 +73,7 @@ def test_nothing():
 _DRIVER = """\
 import json, sys
 from pathlib import Path
+from typing import Any
 sys.path.insert(0, sys.argv[1])
 import mutation
 root, out = Path(sys.argv[2]), Path(sys.argv[3])
@@ -121,3 +123,36 @@ def test_a_mutant_runs_exactly_the_tests_that_execute_its_line(tmp_path: Path) -
     # the module's earlier killer first, then the others a test file at a time
     assert q["killers_first"] == ["test_other_uses_fixture", "test_add", "test_uses_fixture", "test_lazy_import",
                                   "test_nothing"]
+
+
+def test_only_finds_the_named_mutants_again_after_edits_elsewhere(tmp_path: Path, monkeypatch: Any) -> None:
+    """``--only``: a survivor named by its file, operator and line before and after is found again when lines
+    above it moved (its occurrence number and line number changed), and not when its own line changed."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import mutation
+    from cosmic_ray.commands.init import init
+    from cosmic_ray.work_db import use_db
+
+    def items_of(core: str) -> tuple[Path, list[Any]]:
+        root = tmp_path / f"tree{len(list(tmp_path.iterdir()))}"
+        (root / "imu_hinge").mkdir(parents=True)
+        (root / "imu_hinge" / "core.py").write_text(core)
+        monkeypatch.chdir(root)
+        with use_db(str(root / "s.sqlite")) as db:
+            init([Path("imu_hinge/core.py")], db, {})
+            return root, list(db.work_items)
+
+    named = {("imu_hinge/core.py", "ReplaceBinaryOperator_Mul_Add", "return x * 2", "return x + 2")}
+    root, items = items_of(_CORE)
+    (found,) = mutation.named_mutants(items, root, named)
+    assert found.mutations[0].start_pos[0] == 9
+    moved = _CORE.replace("LIMIT = 3\n", "LIMIT = 3\nSCALE = 2 * 2\n\n\ndef shift(x):\n    return x * 3 - 1\n")
+    root, items = items_of(moved)
+    (found,) = mutation.named_mutants(items, root, named)
+    assert found.mutations[0].start_pos[0] == 14  # five lines down, and a Mul -> Add mutant more before it
+    assert mutation.source_and_mutant(root, found.mutations[0]) == ("return x * 2", "return x + 2")
+    root, items = items_of(_CORE.replace("return x * 2", "return x * 4"))
+    assert mutation.named_mutants(items, root, named) == []
+    listed = tmp_path / "named.json"
+    listed.write_text(json.dumps([{"file": f, "operator": op, "code": c, "mutated": m} for f, op, c, m in named]))
+    assert mutation.load_named(listed) == named
