@@ -93,6 +93,57 @@ def test_no_forward_axis_without_a_tilt_beyond_min_tilt_deg() -> None:
     assert f == {"sacrum": None, "thoracic": None}
 
 
+@pytest.mark.parametrize(("peak_deg", "found"), [(19.5, False), (20.5, True)])
+def test_a_trunk_tilt_counts_beyond_min_tilt_deg(peak_deg: float, found: bool) -> None:
+    """Three hinges held 1 s at ``peak_deg`` (both segments): tilts up to min_tilt_deg (20 deg: sway, walking,
+    most side bends) teach no direction; just beyond it they give the hinges' forward axis."""
+    rate = 100.0
+    fwd = np.array([0.0, math.cos(0.3), math.sin(0.3)])
+    deg = [np.zeros(200)]
+    for _ in range(3):
+        ramp = peak_deg * np.sin(np.linspace(0, np.pi / 2, 100)) ** 2
+        deg += [ramp, np.full(100, peak_deg), ramp[::-1], np.zeros(100)]
+    up = _tilted(-fwd, np.radians(np.concatenate(deg)))
+    t = np.arange(len(up)) / rate
+    zeros = np.zeros_like(up)
+    rec = Recording({"sacrum": _stream("sacrum", t, up, zeros), "thoracic": _stream("thoracic", t + 0.003, up, zeros)})
+    f = forward_directions(rec, {"sacrum": np.array([1.0, 0, 0]), "thoracic": np.array([1.0, 0, 0])})
+    for role in ("sacrum", "thoracic"):
+        assert (f[role] is not None) == found
+        if found:
+            assert f[role] is not None and float(f[role] @ fwd) > math.cos(math.radians(0.1))  # exact geometry
+
+
+@pytest.mark.parametrize(("pelvis_deg", "found"), [(0.0, False), (2.5, False), (3.5, True)])
+def test_the_pelvis_gets_a_forward_axis_only_when_it_tips_min_mean_deg(pelvis_deg: float, found: bool) -> None:
+    """Three 70 deg hinges of the trunk; the pelvis tips ``pelvis_deg`` forward while the trunk is beyond
+    20 deg (and 0.4 s either side), with a 1 deg sideways sway all along. Its tilt along its principal axis
+    averages about ``pelvis_deg`` over the trunk's forward-tipped samples: below min_mean_deg (3 deg) it has
+    no usable direction (None, not the sway's axis), above it the hinges' own; the trunk's is found each time."""
+    rate = 100.0
+    fwd = np.array([0.0, math.cos(0.3), math.sin(0.3)])
+    side = np.array([0.0, -math.sin(0.3), math.cos(0.3)])
+    trunk_deg, pelvis_tip = [np.zeros(200)], [np.zeros(200)]
+    for _ in range(3):
+        bump = 70.0 * np.sin(np.linspace(0, np.pi, 400)) ** 2
+        tipped = np.convolve(bump > 20.0, np.ones(81), mode="same") > 0  # 0.4 s either side
+        trunk_deg += [bump, np.zeros(150)]
+        pelvis_tip += [np.where(tipped, pelvis_deg, 0.0), np.zeros(150)]
+    trunk_up = _tilted(-fwd, np.radians(np.concatenate(trunk_deg)))
+    t = np.arange(len(trunk_up)) / rate
+    tip, sway = np.radians(np.concatenate(pelvis_tip)), np.radians(1.0) * np.sin(2 * np.pi * 0.4 * t)
+    pelvis_up = np.c_[np.ones_like(t), np.outer(tip, -fwd[1:]) + np.outer(sway, side[1:])]
+    pelvis_up /= np.linalg.norm(pelvis_up, axis=1)[:, None]
+    zeros = np.zeros_like(trunk_up)
+    rec = Recording({"sacrum": _stream("sacrum", t, pelvis_up, zeros),
+                     "thoracic": _stream("thoracic", t + 0.003, trunk_up, zeros)})
+    f = forward_directions(rec, {"sacrum": np.array([1.0, 0, 0]), "thoracic": np.array([1.0, 0, 0])})
+    assert f["thoracic"] is not None and float(f["thoracic"] @ fwd) > math.cos(math.radians(1.0))
+    assert (f["sacrum"] is not None) == found
+    if found:
+        assert f["sacrum"] is not None and float(f["sacrum"] @ fwd) > math.cos(math.radians(1.0))
+
+
 def test_forward_axis_survives_sideways_chatter_of_the_trunk_sensor() -> None:
     """Three 70 deg hinges while the trunk sensor rattles sideways (a loose strap, a bar's chatter: +-9 m/s^2
     square wave at 25 Hz, across the hinge plane): the accelerometer is low-passed (smooth_s, 0.3 s) before
