@@ -452,18 +452,36 @@ def test_a_fidget_at_the_start_then_stands_between_held_hinges_takes_the_first_s
     assert 1.5 < choice.result.start_s < 2.0 and choice.result.end_s < 5.5  # measured 1.824-5.004
 
 
-@pytest.mark.parametrize(("hold_s", "how"), [(3.0, "held"), (5.0, "start")])
+@pytest.mark.parametrize(("hold_s", "how"), [(3.0, "held"), (4.0, "start"), (5.0, "start")])
 def test_a_moving_start_takes_the_posture_held_longest_only_when_it_dominates_held_ratio_times(
         hold_s: float, how: str) -> None:
     """A start fidgeting at 20 deg (matched by no later posture), then 4 s stands between two 40 deg hinges held
     ``hold_s``: upright is quiet 10.5 s in three stretches. Against the bent holds' ~5 s (3 s each) that is over
-    held_ratio (2x): the stand is the zero ("held"); against ~9 s (5 s each) it is not clearly the home posture,
-    and the zero falls back to the start, with its warning."""
+    held_ratio (2x): the stand is the zero ("held"); against ~7 s (4 s each: 1.5x, more than 2 s longer but not
+    twice as long) or ~9 s (5 s each) it is not clearly the home posture, and the zero falls back to the start,
+    with its warning."""
     segs = [(1.5, lambda tt: 20 + _wobble(tt), 0, 0), (1.0, 20, 0, 0), (4.0, 0, 0, 0)]
     for _ in range(2):
         segs += [(1.0, 0, 40, 0), (hold_s, 40, 40, 0), (1.0, 40, 0, 0), (4.0, 0, 0, 0)]
     choice = choose_stance(_postures(segs, np.array([0.01, -0.02, 0.015]), np.eye(3)))
     assert choice.how == how
+
+
+@pytest.mark.parametrize(("stands", "how"), [((2.1, 2.1), "held"), ((1.55, 1.55), "start"), ((4.0,), "start")])
+def test_the_posture_held_longest_must_be_held_held_min_s_in_at_least_held_min_count_stretches(
+        stands: tuple[float, ...], how: str) -> None:
+    """A start fidgeting at 20 deg (matched by no later posture), then stands of ``stands`` s with fidgets between
+    and after: the only quiet posture (each stand quiet for 0.8 s less: settling, the margin before a movement).
+    Two stands of 2.1 s are quiet 2.6 s in all, beyond held_min_s (2 s): the zero ("held"); two of 1.55 s (1.5 s)
+    are not, and one stand, however long, is no posture come back to
+    (held_min_count = 2): the zero falls back to the start."""
+    segs: list[tuple[float, Any, float, float]] = [(1.5, lambda tt: 20 + _wobble(tt), 0, 0), (1.0, 20, 0, 0)]
+    for stand_s in stands:
+        segs += [(stand_s, 0, 0, 0), (2.0, _wobble, 0, 0)]
+    choice = choose_stance(_postures(segs, np.array([0.01, -0.02, 0.015]), np.eye(3)))
+    assert choice.how == how
+    if how == "held":
+        assert "posture held longest, 2.6 s over 2 quiet stretch(es)" in choice.warnings[0]
 
 
 def test_the_posture_held_longest_is_judged_by_its_quiet_seconds_not_by_when_they_come() -> None:
