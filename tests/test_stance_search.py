@@ -93,6 +93,24 @@ def test_no_forward_axis_without_a_tilt_beyond_min_tilt_deg() -> None:
     assert f == {"sacrum": None, "thoracic": None}
 
 
+def test_fast_swings_give_the_forward_axis() -> None:
+    """Eight kettlebell-like swings of 0.7 s to 40 deg, 0.3 s apart: the accelerometer's low-pass (smooth_s,
+    0.3 s) keeps their tilt well beyond min_tilt_deg (20 deg), so both forward axes are found, exact; a
+    low-pass as long as a swing and its pause would flatten them below it."""
+    rate = 100.0
+    fwd = np.array([0.0, math.cos(0.3), math.sin(0.3)])
+    deg = [np.zeros(200)]
+    for _ in range(8):
+        deg += [40.0 * np.sin(np.linspace(0, np.pi, 70)) ** 2, np.zeros(30)]
+    up = _tilted(-fwd, np.radians(np.concatenate([*deg, np.zeros(200)])))
+    t = np.arange(len(up)) / rate
+    zeros = np.zeros_like(up)
+    rec = Recording({"sacrum": _stream("sacrum", t, up, zeros), "thoracic": _stream("thoracic", t + 0.003, up, zeros)})
+    f = forward_directions(rec, {"sacrum": np.array([1.0, 0, 0]), "thoracic": np.array([1.0, 0, 0])})
+    for role in ("sacrum", "thoracic"):
+        assert f[role] is not None and float(f[role] @ fwd) > math.cos(math.radians(0.1))  # exact geometry
+
+
 @pytest.mark.parametrize(("peak_deg", "found"), [(19.5, False), (20.5, True)])
 def test_a_trunk_tilt_counts_beyond_min_tilt_deg(peak_deg: float, found: bool) -> None:
     """Three hinges held 1 s at ``peak_deg`` (both segments): tilts up to min_tilt_deg (20 deg: sway, walking,
@@ -520,6 +538,39 @@ def test_a_recording_that_starts_mid_movement_says_how_far_its_zero_wanders() ->
     (warning,) = choice.warnings
     m = re.search(r"uncertain by about (\d+) deg", warning)
     assert m is not None and 7.5 <= int(m.group(1)) <= 15  # measured 9
+
+
+@pytest.mark.parametrize(("bounce_m_s2", "still_from_start"), [(1.0, True), (2.0, False)])
+def test_a_slow_bounce_is_quiet_within_quiet_acc_m_s2(bounce_m_s2: float, still_from_start: bool) -> None:
+    """3 s of a slow vertical bounce (0.5 Hz, no rotation), then 3 s of still standing: |acc| within
+    quiet_acc_m_s2 (1.5 m/s^2) of gravity is quiet, so a 1.0 m/s^2 bounce is part of the stance from the start,
+    while a 2.0 m/s^2 one is not and the stance begins after it."""
+    rec = _postures([(3.0, 0, 0, 0), (3.0, 0, 0, 0), (1.0, 0, 40, 0), (2.0, 40, 40, 0)], np.zeros(3), np.eye(3))
+    streams = {}
+    for role, s in rec.streams.items():
+        acc = s.acc_m_s2.copy()
+        bounce = s.time_s < 3.0
+        acc[bounce, 0] += bounce_m_s2 * np.sin(2 * np.pi * 0.5 * s.time_s[bounce])
+        streams[role] = SensorStream(role, s.time_s, acc, s.gyr_rad_s)
+    choice = choose_stance(Recording(streams))
+    assert choice.how == "quiet"
+    if still_from_start:
+        assert choice.result.start_s < 0.01
+    else:
+        assert 3.0 <= choice.result.start_s < 3.5
+
+
+@pytest.mark.parametrize(("stand_deg", "how"), [(11.5, "quiet"), (12.5, "held")])
+def test_a_later_stand_within_match_deg_of_the_start_posture_is_the_start_posture(stand_deg: float, how: str) -> None:
+    """A start that turns about gravity (1 rad/s, upright: its gravity direction is exact, but it is not quiet),
+    then two 3 s stands ``stand_deg`` from it with fidgets between: within match_deg (12 deg) a stand is the
+    start's posture, the first one the zero ("quiet"); beyond it the stands are only the posture held longest."""
+    segs: list[tuple[float, Any, float, float]] = [(1.5, 0, 0, 1.0), (0.5, 0, stand_deg, 0)]
+    for _ in range(2):
+        segs += [(3.0, stand_deg, stand_deg, 0), (2.0, lambda tt: stand_deg + _wobble(tt), 0, 0)]
+    choice = choose_stance(_postures(segs, np.array([0.01, -0.02, 0.015]), np.eye(3)))
+    assert choice.how == how
+    assert 2.0 < choice.result.start_s < 2.5  # the first stand either way
 
 
 def test_bouncing_upright_without_turning_is_not_standing_still() -> None:
