@@ -57,6 +57,10 @@ class VqfParams:
     """Std. dev. of the initial bias estimate when no bias is given to :meth:`VqfFilter.reset`, deg/s."""
     bias_sigma_known_deg_s: float = 0.1
     """Std. dev. given to a bias passed to :meth:`VqfFilter.reset` (a static calibration), deg/s."""
+    bias_clip_deg_s: float = 2.0
+    """vqf's bound on its bias estimate, each axis, deg/s. A bias given to :meth:`VqfFilter.reset` moves the
+    bound to that bias plus this much (vqf would cut a known 3 deg/s bias to 2 and drift at the rest: MEMS
+    gyros are specified at up to 3-10 deg/s zero-rate offset)."""
     bias_forgetting_time_s: float = 100.0
     """Time in which the bias uncertainty grows back to ``bias_sigma_motion``, s."""
     rest_min_s: float = 1.5
@@ -87,6 +91,7 @@ class VqfParams:
             "restBiasEstEnabled": bool(self.rest_bias_est_enabled) and not self.quiet_bias_est_enabled,
             "biasSigmaInit": float(self.bias_sigma_init_deg_s),
             "biasForgettingTime": float(self.bias_forgetting_time_s),
+            "biasClip": float(self.bias_clip_deg_s),
             "restMinT": float(self.rest_min_s),
             "restThGyr": float(self.rest_th_gyr_deg_s),
             "restThAcc": float(self.rest_th_acc_m_s2),
@@ -132,6 +137,13 @@ class VqfFilter(OrientationFilter):
         so there is no convergence transient. ``gyr_bias_rad_s`` (3,): a known gyro bias
         (static calibration), given the uncertainty ``bias_sigma_known_deg_s``.
         """
+        bias = np.zeros(3)
+        if gyr_bias_rad_s is not None:
+            bias = np.ascontiguousarray(gyr_bias_rad_s, dtype=np.float64).reshape(3)
+        clip_deg_s = self.params.bias_clip_deg_s + float(np.degrees(np.abs(bias).max()))
+        if gyr_bias_rad_s is not None and clip_deg_s != self.vqf.params["biasClip"]:
+            # vqf fixes the bound when built: a new one around the known bias (same parameters otherwise)
+            self.vqf = vqf.VQF(self.ts_s, **{**self.params.to_vqf(), "biasClip": clip_deg_s})
         v = self.vqf
         v.resetState()
         self._last_gyr: np.ndarray | None = None
@@ -149,9 +161,7 @@ class VqfFilter(OrientationFilter):
             state["accLpState"] = lp
             state["lastAccLp"] = [float(c) for c in acc0]
             v.state = state
-        bias = np.zeros(3)
         if gyr_bias_rad_s is not None:
-            bias = np.ascontiguousarray(gyr_bias_rad_s, dtype=np.float64).reshape(3)
             v.setBiasEstimate(bias, np.deg2rad(self.params.bias_sigma_known_deg_s))
         self._quiet: QuietBiasEstimator | None = None
         if self.params.quiet_bias_est_enabled:

@@ -36,6 +36,7 @@ SCENARIOS: dict[str, SimConfig] = {
               rounding_frac=0.3, lockout_arch_frac=0.2),
         _make("high_bias", exercise="rdl", n_reps=8, gyro_bias_dps=3.0, acc_bias_m_s2=0.3, scale_error=0.02,
               rounding_frac=0.3),
+        _make("large_gyro_bias", exercise="rdl", n_reps=8, gyro_bias_dps=6.0, rounding_frac=0.3),
         _make("cheap_sensor", exercise="rdl", n_reps=8, gyro_noise_rad_s=0.015, acc_noise_m_s2=0.12,
               gyro_bias_dps=1.5, gyro_bias_walk_dps_rt_s=0.03, misalignment_deg=1.5, scale_error=0.02,
               adc_bits=12, jitter_s=0.002, rounding_frac=0.3),
