@@ -106,10 +106,13 @@ class StanceDetector:
         t0 = b.t[b.start]
         if b.ref_gyr is None:
             if time_s - t0 >= p.ref_s:
-                b.ref_gyr = np.mean(b.gyr[b.start:], axis=0)
-                b.ref_acc_norm = float(np.mean(np.linalg.norm(b.acc[b.start:], axis=1)))
-                dev = np.asarray(b.gyr[b.start:]) - b.ref_gyr
-                if (np.linalg.norm(b.ref_gyr) > p.max_ref_gyr_rad_s
+                t_ref, acc_ref, gyr_ref = (np.asarray(x[b.start:], dtype=float) for x in (b.t, b.acc, b.gyr))
+                b.ref_gyr = gyr_ref.mean(axis=0)
+                b.ref_acc_norm = float(np.mean(np.linalg.norm(acc_ref, axis=1)))
+                dev = gyr_ref - b.ref_gyr
+                # the turn the accelerometer saw: the mean gyro less the bias it allows (a bias turns nothing)
+                turn = b.ref_gyr - sway_corrected_bias(t_ref, acc_ref, gyr_ref)
+                if (np.linalg.norm(turn) > p.max_ref_gyr_rad_s or np.linalg.norm(b.ref_gyr) > p.max_gyro_bias_rad_s
                         or float(np.sqrt(np.mean(np.sum(dev * dev, axis=1)))) > p.max_ref_rms_rad_s):
                     self._start_over()  # the reference was taken in a motion: compared with it, its end would pass
             return None

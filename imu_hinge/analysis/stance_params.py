@@ -23,8 +23,12 @@ class StanceParams:
     motion_acc_m_s2: float = 1.5
     """Smoothed |acc| deviation from the reference above this is motion."""
     max_ref_gyr_rad_s: float = 0.2
-    """A reference whose mean gyro turns faster than this (11.5 deg/s: beyond a MEMS gyro's bias) was taken
+    """A reference over which gravity turned faster than this (11.5 deg/s; the mean gyro less the bias the
+    accelerometer allows, :func:`~.stance.sway_corrected_bias`, so a large gyro bias is no turn) was taken
     in a motion (a steady turn, then its stop, passed the motion test as stillness): the attempt starts over."""
+    max_gyro_bias_rad_s: float = 0.6
+    """A reference whose mean gyro is beyond this is a turn whatever the accelerometer saw (a turn about gravity
+    shows it nothing): 20 deg/s on each axis, an uncalibrated MEMS gyro's specified zero-rate offset."""
     max_ref_rms_rad_s: float = 0.1
     """Likewise a reference whose gyro varies about its mean by more than this RMS (the end of a motion; sway
     and sensor noise stay under ~0.02)."""
@@ -52,6 +56,9 @@ class StanceSearchParams:
     """Smoothed gyro rate (rough bias removed) below this is quiet: sway of 5 deg stays < ~0.2."""
     quiet_acc_m_s2: float = 1.5
     """Smoothed |acc| within this of gravity is quiet."""
+    max_gyro_bias_rad_s: float = 0.6
+    """The largest gyro bias (norm) the rough bias removed before the quiet test may be: 20 deg/s on each axis,
+    an uncalibrated MEMS gyro's specified zero-rate offset. A steady rate beyond it is a turn, not a bias."""
     settle_s: float = 0.3
     """Left out at the start of a quiet stretch after a movement (the body settles)."""
     margin_s: float = 0.6

@@ -75,7 +75,13 @@ def _stillness(s: SensorStream, params: StanceSearchParams) -> tuple[np.ndarray,
     """Per sample: smoothed gyro rate (rad/s, rough bias removed) and smoothed | |acc| - g | (m/s^2)."""
     n = max(1, int(round(params.smooth_s * s.nominal_rate_hz)))
     gyr = s.gyr_rad_s
+    # the slow samples around zero, or around the median rate when more are slow there and it can be a bias: a
+    # gyro whose bias is beyond 0.2 rad/s (11.5 deg/s) is never slow around zero, its bias taken for motion
     slow = row_norms(gyr) < 0.2
+    center = np.array([np.median(gyr[:, j]) for j in range(3)]) if len(gyr) else np.zeros(3)
+    slow_c = row_norms(gyr - center) < 0.2
+    if slow_c.sum() > slow.sum() and np.linalg.norm(center) <= params.max_gyro_bias_rad_s:
+        slow = slow_c
     # a column at a time: (N,) temporaries, not (N, 3) ones (the same numbers)
     rough_bias = (np.array([np.median(gyr[slow, j]) for j in range(3)]) if slow.sum() > 10 else np.zeros(3))
     rate = np.zeros(len(gyr))

@@ -58,9 +58,12 @@ class VqfParams:
     bias_sigma_known_deg_s: float = 0.1
     """Std. dev. given to a bias passed to :meth:`VqfFilter.reset` (a static calibration), deg/s."""
     bias_clip_deg_s: float = 2.0
-    """vqf's bound on its bias estimate, each axis, deg/s. A bias given to :meth:`VqfFilter.reset` moves the
-    bound to that bias plus this much (vqf would cut a known 3 deg/s bias to 2 and drift at the rest: MEMS
-    gyros are specified at up to 3-10 deg/s zero-rate offset)."""
+    """vqf's bound on its bias estimate, each axis, deg/s (vqf's default: an uncalibrated gyro's bias)."""
+    known_bias_drift_deg_s: float = 1.0
+    """How far a bias given to :meth:`VqfFilter.reset` may drift over a session (warm-up, temperature), deg/s:
+    vqf's bound becomes the larger of ``bias_clip_deg_s`` and that bias's largest axis plus this. Without it
+    vqf cut a known 3 deg/s bias to 2 and drifted at the rest (MEMS gyros are specified at up to 3-20 deg/s
+    zero-rate offset)."""
     bias_forgetting_time_s: float = 100.0
     """Time in which the bias uncertainty grows back to ``bias_sigma_motion``, s."""
     rest_min_s: float = 1.5
@@ -140,7 +143,8 @@ class VqfFilter(OrientationFilter):
         bias = np.zeros(3)
         if gyr_bias_rad_s is not None:
             bias = np.ascontiguousarray(gyr_bias_rad_s, dtype=np.float64).reshape(3)
-        clip_deg_s = self.params.bias_clip_deg_s + float(np.degrees(np.abs(bias).max()))
+        clip_deg_s = max(self.params.bias_clip_deg_s,
+                         float(np.degrees(np.abs(bias).max())) + self.params.known_bias_drift_deg_s)
         if gyr_bias_rad_s is not None and clip_deg_s != self.vqf.params["biasClip"]:
             # vqf fixes the bound when built: a new one around the known bias (same parameters otherwise)
             self.vqf = vqf.VQF(self.ts_s, **{**self.params.to_vqf(), "biasClip": clip_deg_s})
