@@ -53,12 +53,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 _PARAMS_TESTS = ("tests/test_parameters_frozen.py",)
 _DETECTOR_TESTS = ("tests/test_detector.py", "tests/test_detector_truth.py", "tests/test_detector_contract.py",
-                   "tests/test_detector_tables.py",
+                   "tests/test_detector_tables.py", "tests/test_compiled_layouts.py",
                    *_PARAMS_TESTS)
+_GUARD_TESTS = ("tests/test_accuracy_guard.py",)  # one session per scenario family: a stage's effect on accuracy
 _CORE_TESTS = ("tests/test_pipeline.py", "tests/test_accuracy.py", "tests/test_core_truth.py",
-               "tests/test_ideal_sensors.py", "tests/test_stance_search.py", "tests/test_reanchor.py", *_PARAMS_TESTS)
+               "tests/test_ideal_sensors.py", "tests/test_stance_search.py", "tests/test_reanchor.py", *_GUARD_TESTS,
+               *_PARAMS_TESTS)
 _FUSION_TESTS = ("tests/test_fusion.py", "tests/test_fusion_api.py", "tests/test_quiet_bias.py",
-                 "tests/test_quiet_bias_axes.py", "tests/test_compiled_loops.py", *_PARAMS_TESTS)
+                 "tests/test_quiet_bias_axes.py", "tests/test_compiled_loops.py", "tests/test_compiled_layouts.py",
+                 *_GUARD_TESTS, *_PARAMS_TESTS)
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "imu_hinge/detection/role_check.py": ("tests/test_pipeline.py",),  # used by analyze, not the detector
@@ -67,7 +70,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "imu_hinge/detection/session_checks.py": ("tests/test_mount_check.py", "tests/test_sync_check.py"),
     "imu_hinge/detection/": _DETECTOR_TESTS,
     "imu_hinge/kinematics/alignment.py": ("tests/test_alignment.py", "tests/test_pipeline.py"),
-    "imu_hinge/kinematics/sagittal.py": (*_CORE_TESTS, "tests/test_compiled_loops.py"),
+    "imu_hinge/kinematics/sagittal.py": (*_CORE_TESTS, "tests/test_compiled_loops.py",
+                                         "tests/test_compiled_layouts.py"),
     "imu_hinge/kinematics/axis_params.py": (*_CORE_TESTS, "tests/test_compiled_loops.py"),
     "imu_hinge/analysis/stance_params.py": _CORE_TESTS,
     "imu_hinge/analysis/stance.py": _CORE_TESTS,
