@@ -425,3 +425,23 @@ def test_a_gap_over_a_still_sensor_is_bridged_without_its_known_bias(method: str
     q = filt.update_batch(gyr, acc, dt)
     err = incl_err_deg(q, np.tile(quat_from_gravity(up), (300, 1)))
     assert err.max() < 0.05, (err[195:205], err.max())  # exact inputs
+
+
+@pytest.mark.parametrize(("rest", "quiet", "vqf_rest"),
+                         [(True, False, True), (True, True, False), (False, False, False)])
+def test_the_quiet_window_estimator_replaces_vqfs_rest_detection(rest: bool, quiet: bool, vqf_rest: bool) -> None:
+    """VqfParams.quiet_bias_est_enabled: ours learns the bias at quiet moments *instead of* vqf's rest detection
+    (two estimators would pull one bias each its own way); without it vqf's own follows rest_bias_est_enabled."""
+    filt = make_filter("vqf", 100.0, rest_bias_est_enabled=rest, quiet_bias_est_enabled=quiet)
+    assert filt.vqf.params["restBiasEstEnabled"] is vqf_rest
+    assert filt.vqf.params["motionBiasEstEnabled"] is True
+
+
+@pytest.mark.parametrize("method", ["vqf", "vqf_offline"])
+@pytest.mark.parametrize("shape", [(3,), (2, 1, 3), (4, 2)])
+def test_update_batch_refuses_samples_not_shaped_n_by_3(method: str, shape: tuple[int, ...]) -> None:
+    """A single sample as a flat (3,) array, a stack of blocks or two columns are not N samples of 3 axes."""
+    filt = make_filter(method, 100.0)
+    bad = np.zeros(shape)
+    with pytest.raises(ValueError, match=r"gyr_rad_s must have shape \(N, 3\)"):
+        filt.update_batch(bad, np.tile([0.0, 0.0, 9.81], (4, 1)))
