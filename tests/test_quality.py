@@ -94,7 +94,9 @@ def test_clipped_samples_are_counted_and_warned() -> None:
     s.clipped[[100, 101, 102, 900]] = True
     quality, warnings = recording_quality(Recording({"thoracic": s}))
     assert quality["thoracic"]["clipped_samples"] == 4
-    assert any("thoracic" in w and "4 clipped" in w for w in warnings)
+    (warning,) = [w for w in warnings if "clipped" in w]
+    assert warning.startswith("thoracic: 4 clipped (saturated) samples: the sensor's range was exceeded")
+    assert "record with a wider range" in warning  # what to do
 
 
 @pytest.mark.parametrize("seconds", [0.0, 1 / RATE_HZ, 2 / RATE_HZ, 0.5, 1.5])

@@ -166,7 +166,9 @@ def recording_quality(rec: Recording) -> tuple[dict[str, Any], list[str]]:
         if (q.get("longest_gap_s") or 0.0) > GAP_WARN_S:
             warnings.append(f"{role}: longest gap {q['longest_gap_s']:.2f} s (angles are NaN there)")
         if q.get("clipped_samples", 0):
-            warnings.append(f"{role}: {q['clipped_samples']} clipped (saturated) samples")
+            warnings.append(f"{role}: {q['clipped_samples']} clipped (saturated) samples: the sensor's range was "
+                            "exceeded, so angles in the fastest moves and after them are off; record with a wider "
+                            "range (e.g. ±2000 deg/s, ±8 g)")
         elif rec.streams[role].clipped is None:  # no clip flags (an export): look for flat tops
             for name, unit, values in (("accelerometer", "m/s^2", rec.streams[role].acc_m_s2),
                                        ("gyroscope", "rad/s", rec.streams[role].gyr_rad_s)):
