@@ -445,3 +445,18 @@ def test_update_batch_refuses_samples_not_shaped_n_by_3(method: str, shape: tupl
     bad = np.zeros(shape)
     with pytest.raises(ValueError, match=r"gyr_rad_s must have shape \(N, 3\)"):
         filt.update_batch(bad, np.tile([0.0, 0.0, 9.81], (4, 1)))
+
+
+def test_vqfs_bias_bound_follows_the_bias_given_at_each_reset() -> None:
+    """vqf's per-axis bound on its bias estimate: its own 2 deg/s for small or no known bias, the known bias's
+    largest axis + 1 deg/s for a large one (vqf would cut it), and back to 2 when a later reset gives none."""
+    filt = make_filter("vqf", 100.0)
+    acc = np.array([0.0, 0.0, G_M_S2])
+    assert filt.vqf.params["biasClip"] == 2.0
+    filt.reset(acc, np.radians([0.5, -0.8, 0.2]))
+    assert filt.vqf.params["biasClip"] == 2.0
+    filt.reset(acc, np.radians([3.0, -6.0, 1.0]))
+    assert filt.vqf.params["biasClip"] == pytest.approx(7.0)
+    assert np.allclose(filt.gyr_bias_rad_s, np.radians([3.0, -6.0, 1.0]))  # given whole, not cut
+    filt.reset(acc)
+    assert filt.vqf.params["biasClip"] == 2.0

@@ -145,8 +145,8 @@ class VqfFilter(OrientationFilter):
             bias = np.ascontiguousarray(gyr_bias_rad_s, dtype=np.float64).reshape(3)
         clip_deg_s = max(self.params.bias_clip_deg_s,
                          float(np.degrees(np.abs(bias).max())) + self.params.known_bias_drift_deg_s)
-        if gyr_bias_rad_s is not None and clip_deg_s != self.vqf.params["biasClip"]:
-            # vqf fixes the bound when built: a new one around the known bias (same parameters otherwise)
+        if clip_deg_s != self.vqf.params["biasClip"]:
+            # vqf fixes the bound when built: a new one around the known bias, or back to bias_clip_deg_s without one
             self.vqf = vqf.VQF(self.ts_s, **{**self.params.to_vqf(), "biasClip": clip_deg_s})
         v = self.vqf
         v.resetState()
