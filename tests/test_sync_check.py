@@ -237,3 +237,38 @@ def test_the_correlation_does_not_depend_on_the_size_of_the_motion() -> None:
     lag = clock_lag(res)
     assert lag is not None and lag.lag_s == pytest.approx(1.0, abs=1e-9)
     assert lag.correlation == pytest.approx(1.0, abs=1e-6)
+
+
+def test_walking_before_the_first_rep_does_not_count() -> None:
+    """The reps' windows start 0.5 s before each rep: 4 s of walking before the first rep's margin (0.5-4.4 s,
+    pelvis and trunk rocking together on one clock) leaves the hinges' 1 s offset measured exactly with a
+    correlation of 1; counted (the windows reaching back to the data's start), the rocking would add pelvis
+    motion that meets no trunk motion 1 s later and pull the correlation under 1."""
+    import numpy as np
+
+    res = _hinges_stamped_apart(1.0)
+    t = res.time_s
+    rock = 8.0 * np.sin(2 * np.pi * 0.7 * t) * ((t > 0.5) & (t < 4.4))
+    res.pelvic_tilt_deg = res.pelvic_tilt_deg + rock
+    res.trunk_flexion_deg = res.trunk_flexion_deg + rock
+    lag = clock_lag(res)
+    assert lag is not None
+    assert lag.lag_s == pytest.approx(1.0, abs=1e-9)
+    assert lag.correlation == pytest.approx(1.0, abs=1e-6)
+
+
+def test_a_peak_exactly_as_clear_as_min_correlation_is_told() -> None:
+    """min_correlation is inclusive ("at least this clear"): hinges stamped 1 s apart with a trunk-only wobble
+    (3 Hz) in the first correlate below 1; asking for exactly that correlation still tells the offset, asking for
+    a little more does not."""
+    import numpy as np
+
+    res = _hinges_stamped_apart(1.0)
+    t = res.time_s
+    res.trunk_flexion_deg = res.trunk_flexion_deg + 5 * np.sin(2 * np.pi * 3.0 * t) * ((t > 6.0) & (t < 8.0))
+    lag = clock_lag(res, SyncCheckParams(min_correlation=0.0))
+    assert lag is not None and lag.lag_s == pytest.approx(1.0, abs=1e-9)
+    assert 0.5 < lag.correlation < 0.999  # the wobble counts in the trunk's energy only
+    at = clock_lag(res, SyncCheckParams(min_correlation=lag.correlation))
+    assert at is not None and at.correlation == lag.correlation
+    assert clock_lag(res, SyncCheckParams(min_correlation=float(np.nextafter(lag.correlation, 2.0)))) is None
