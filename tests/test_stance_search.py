@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -908,3 +909,22 @@ def test_a_long_quiet_stand_gives_a_stance_of_its_first_max_stand_s() -> None:
     res = choose_stance(rec).result
     assert res.start_s == pytest.approx(0.004, abs=1e-9)  # the later sensor's first sample (stamped 4 ms after)
     assert res.end_s - res.start_s == pytest.approx(5.0, abs=0.011)  # measured 5.0 (to a sample)
+
+
+@pytest.mark.parametrize(("stand_s", "own"), [(1.9, True), (1.3, False)])
+def test_a_stance_of_bias_min_s_takes_its_own_gyro_bias(stand_s: float, own: bool) -> None:
+    """The gyro's bias steps by 0.02 rad/s (1.1 deg/s: a sensor warming up) between a quiet stand at the start and
+    a 40 deg hinge held for 4 s. A stance of bias_min_s (1 s) or more takes the bias it had itself (the 1.9 s stand
+    leaves a 1.3 s stance: settle and margin off); a shorter one (the 1.3 s stand leaves 0.8 s) takes the first
+    quiet stretch that long, the held hinge, and so its later bias."""
+    bias, step = np.array([0.01, -0.02, 0.015]), np.array([0.0, 0.02, 0.0])
+    rec = _postures([(stand_s, 0, 0, 0), (1.0, 0, 40, 0), (4.0, 40, 40, 0), (1.0, 40, 0, 0), (3.0, 0, 0, 0)],
+                    bias, _mount(25.0))
+    rec = Recording({r: replace(s, gyr_rad_s=s.gyr_rad_s + step * (s.time_s >= stand_s + 0.5)[:, None])
+                     for r, s in rec.streams.items()})
+    choice = choose_stance(rec)
+    assert choice.how == "quiet" and choice.result.start_s < 0.01
+    assert (choice.result.end_s - choice.result.start_s >= 1.0) == own
+    for e in choice.result.sensors.values():
+        # measured 1e-16 off the bias of the stretch used (noise-free)
+        assert np.abs(e.gyr_bias_rad_s - (bias if own else bias + step)).max() < 1e-6
