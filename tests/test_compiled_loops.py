@@ -67,6 +67,21 @@ def test_the_forward_axis_is_the_mean_tilt_direction_of_the_first_refine_s_beyon
     assert first.frozen and first.forward is not None and np.allclose(first.forward, a, atol=1e-12)
 
 
+@pytest.mark.parametrize(("peak_deg", "found"), [(14.8, False), (15.2, True)])
+def test_without_a_provisional_axis_the_first_tilt_beyond_provisional_deg_sets_it(peak_deg: float, found: bool) -> None:
+    """No forward direction given: a lean to 14.8 deg (under provisional_deg, 15) leaves it unknown and the
+    angle is the unsigned tilt; a lean to 15.2 deg sets it towards that lean (exact geometry)."""
+    th = np.radians(peak_deg) * np.sin(np.linspace(0.0, np.pi, 200)) ** 2
+    d = np.array([np.cos(0.3), np.sin(0.3), 0.0])
+    up = np.cos(th)[:, None] * np.array([0.0, 0.0, 1.0]) - np.sin(th)[:, None] * d
+    angle = SagittalAngle(np.array([0.0, 0.0, 1.0]), 100.0)
+    got = angle.update_batch(up)
+    assert (angle.forward is not None) == found
+    if found:
+        assert angle.forward is not None and np.allclose(angle.forward, d, atol=1e-12)
+    np.testing.assert_allclose(got, np.degrees(th), atol=1e-9)  # forward tilt (or unsigned tilt) either way
+
+
 def test_up_vector_of_a_quaternion_is_earth_z_in_the_sensor_frame() -> None:
     half = np.radians(30.0) / 2  # sensor pitched 30 deg about its y axis
     q = np.array([[np.cos(half), 0.0, np.sin(half), 0.0]])
