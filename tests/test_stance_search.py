@@ -928,3 +928,37 @@ def test_a_stance_of_bias_min_s_takes_its_own_gyro_bias(stand_s: float, own: boo
     for e in choice.result.sensors.values():
         # measured 1e-16 off the bias of the stretch used (noise-free)
         assert np.abs(e.gyr_bias_rad_s - (bias if own else bias + step)).max() < 1e-6
+
+
+@pytest.mark.parametrize(("start", "run_back"), [("still", False), ("0.8", False), ("1.2", True), ("lean", True)])
+def test_a_live_stance_after_a_start_over_starts_the_filter_from_the_first_samples_gravity(start: str,
+                                                                                         run_back: bool) -> None:
+    """Live calibration that starts over (a lean before the stance): the filter starts from the mean gravity of the
+    first edge_s (0.3 s) when those samples turned less than edge_turn_deg (1 deg): still for 0.6 s first, or
+    tipping 0.8 deg over them. When they turned more (1.2 deg, or the lean starting at once at 20 deg/s), that
+    mean is off by about half the turn, and the start is the first sample's gravity run back from the stance
+    instead (exact geometry: measured 0.015 deg off; the mean 1.27 deg off after the lean)."""
+    from imu_hinge.analysis.pipeline import HingePipeline
+
+    first_s = {"still": [(0.6, 0, 0, 0)], "0.8": [(0.3, 0, 0.8, 0), (0.9, 0.8, 25, 0)],
+               "1.2": [(0.3, 0, 1.2, 0), (0.9, 1.2, 25, 0)], "lean": [(1.2, 0, 25, 0)]}[start]
+    rest = [(1.2, 25, 0, 0), (3.0, 0, 0, 0), (1.5, 0, 45, 0), (1.5, 45, 0, 0), (2.0, 0, 0, 0)]
+    if start == "still":
+        rest = [(1.2, 0, 25, 0), *rest]
+    rec = _postures(first_s + rest, np.array([0.01, -0.02, 0.015]), _mount(25.0))
+    pipe = HingePipeline()
+    for sample in rec.merged_samples():
+        pipe.push(sample)
+    assert pipe.calibration is not None and pipe.calibration.start_s > 2.0  # after the lean
+    for role, s in rec.streams.items():
+        first = s.acc_m_s2[s.time_s <= s.time_s[0] + 0.3].mean(axis=0)
+        began = pipe.calibration.sensors[role].acc_first_m_s2
+        if not run_back:
+            np.testing.assert_array_equal(began, first)
+        else:
+            assert math.degrees(math.acos(min(1.0, _unit(began) @ _unit(s.acc_m_s2[0])))) < 0.05, role
+            assert math.degrees(math.acos(min(1.0, _unit(first) @ _unit(s.acc_m_s2[0])))) > 0.3, role  # the mean
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
