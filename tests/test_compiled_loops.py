@@ -82,6 +82,29 @@ def test_without_a_provisional_axis_the_first_tilt_beyond_provisional_deg_sets_i
     np.testing.assert_allclose(got, np.degrees(th), atol=1e-9)  # forward tilt (or unsigned tilt) either way
 
 
+@pytest.mark.parametrize(("second_deg", "joins"), [(90.0, False), (50.0, False), (40.0, True)])
+def test_only_tilts_within_refine_gate_deg_of_the_axis_so_far_refine_it(second_deg: float, joins: bool) -> None:
+    """A first hinge of 1 s beyond provisional_deg (100 samples at 30 deg towards A), then 1.5 s of tilts towards B
+    (30 deg again): a side bend (B 90 deg from A) or a tilt 50 deg off (beyond refine_gate_deg, 45) leaves the axis
+    at A and still refining (100 of the 200 samples of refine_s); a tilt 40 deg off joins (the first 100 of it):
+    forward is the mean of the two directions, 20 deg from A, and frozen (exact geometry)."""
+    a = np.array([1.0, 0.0, 0.0])
+    b = np.array([np.cos(np.radians(second_deg)), np.sin(np.radians(second_deg)), 0.0])
+    th = np.radians(30.0)
+    up = np.vstack([np.tile(np.cos(th) * np.array([0.0, 0.0, 1.0]) - np.sin(th) * d, (k, 1))
+                    for d, k in ((a, 100), (b, 150))])
+    angle = SagittalAngle(np.array([0.0, 0.0, 1.0]), 100.0)
+    got = angle.update_batch(up)
+    assert angle.forward is not None
+    if joins:
+        assert angle.frozen and np.allclose(angle.forward, (a + b) / np.linalg.norm(a + b), atol=1e-12)
+    else:
+        assert not angle.frozen and np.allclose(angle.forward, a, atol=1e-12)
+        # the second tilt reads as its projection on A: 30 deg tipped 90 (50) deg aside
+        want = np.degrees(np.arctan2(np.sin(th) * np.cos(np.radians(second_deg)), np.cos(th)))
+        np.testing.assert_allclose(got[100:], want, atol=1e-9)
+
+
 def test_up_vector_of_a_quaternion_is_earth_z_in_the_sensor_frame() -> None:
     half = np.radians(30.0) / 2  # sensor pitched 30 deg about its y axis
     q = np.array([[np.cos(half), 0.0, np.sin(half), 0.0]])

@@ -12,7 +12,7 @@
 #define F64 ((Py_ssize_t)sizeof(double))
 
 /* SagittalAngle's state vector (layout declared in sagittal.py). */
-enum { SUM = 0, FWD = 3, NSUM = 6, HAS_FWD, REFINE_N, COS_PROV, STATE_LEN };
+enum { SUM = 0, FWD = 3, NSUM = 6, HAS_FWD, REFINE_N, COS_PROV, COS_GATE, STATE_LEN };
 
 /* THE sagittal angle loop: up (N, 3) -> out (N,) deg, state st carried. */
 static void sagittal_loop(const double *up, const double *u0, double *st, double *out, Py_ssize_t n) {
@@ -21,7 +21,10 @@ static void sagittal_loop(const double *up, const double *u0, double *st, double
         double c = x * u0[0] + y * u0[1] + z * u0[2];
         double vx = x - c * u0[0], vy = y - c * u0[1], vz = z - c * u0[2];
         double vn = sqrt(vx * vx + vy * vy + vz * vz);
-        if (st[NSUM] < st[REFINE_N] && c < st[COS_PROV] * sqrt(x * x + y * y + z * z)) {
+        /* refining: a tilt beyond provisional_deg, within refine_gate_deg of the direction so far (the first
+           one sets it), adds its direction */
+        if (st[NSUM] < st[REFINE_N] && c < st[COS_PROV] * sqrt(x * x + y * y + z * z)
+            && (st[NSUM] == 0.0 || -(vx * st[FWD] + vy * st[FWD + 1] + vz * st[FWD + 2]) > st[COS_GATE] * vn)) {
             st[SUM] -= vx / vn;
             st[SUM + 1] -= vy / vn;
             st[SUM + 2] -= vz / vn;
