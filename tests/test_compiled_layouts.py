@@ -55,4 +55,4 @@ def test_the_quiet_window_estimators_layout_is_its_loops() -> None:
 
 
 def test_the_sagittal_axis_state_layout_is_its_loop() -> None:
-    check(sagittal, "kinematics/_kinematics_loops.c", 7, renames={"_N": "NSUM"})
+    check(sagittal, "kinematics/_kinematics_loops.c", 9, renames={"_N": "NSUM"})

@@ -105,6 +105,34 @@ def test_only_tilts_within_refine_gate_deg_of_the_axis_so_far_refine_it(second_d
         np.testing.assert_allclose(got[100:], want, atol=1e-9)
 
 
+@pytest.mark.parametrize(("first_deg", "restarts"), [(25.0, True), (50.0, False)])
+def test_a_deeper_tilt_in_another_direction_starts_the_axis_over(first_deg: float, restarts: bool) -> None:
+    """A back bend first (2.5 s at first_deg towards B, the axis refined and frozen on it), then a hinge to 60 deg
+    towards A (opposite): beyond first_deg + restart_deg (15) the axis starts over from the hinge, is refined on it
+    and reads the hinge as forward from there; a first bend of 50 deg is not exceeded by 15 and stays the axis.
+    A direction given from the whole recording (refine=False) never starts over."""
+    a, b = np.array([1.0, 0.0, 0.0]), np.array([-1.0, 0.0, 0.0])
+    z = np.array([0.0, 0.0, 1.0])
+
+    def tilts(d: np.ndarray, deg: np.ndarray) -> np.ndarray:
+        th = np.radians(deg)[:, None]
+        return np.cos(th) * z - np.sin(th) * d
+
+    hinge = 60.0 * np.sin(np.linspace(0.0, np.pi, 500)) ** 2  # 5 s: 2.6 s beyond 15 deg after 40 deg is passed
+    up = np.vstack([tilts(b, np.full(250, first_deg)), tilts(a, hinge)])
+    angle = SagittalAngle(z, 100.0)
+    got = angle.update_batch(up)
+    assert angle.forward is not None and angle.frozen
+    np.testing.assert_allclose(angle.forward, a if restarts else b, atol=1e-12)
+    if restarts:  # read as a forward tilt from the sample that starts it over
+        first = 250 + int(np.flatnonzero(hinge > first_deg + 15.0)[0])
+        np.testing.assert_allclose(got[first:], hinge[first - 250:], atol=1e-9)
+        assert got[first - 1] < 0  # before it: the hinge read backwards on the back bend's axis
+    fixed = SagittalAngle(z, 100.0, forward=b, refine=False)
+    fixed.update_batch(up)
+    np.testing.assert_allclose(fixed.forward, b, atol=1e-12)
+
+
 def test_up_vector_of_a_quaternion_is_earth_z_in_the_sensor_frame() -> None:
     half = np.radians(30.0) / 2  # sensor pitched 30 deg about its y axis
     q = np.array([[np.cos(half), 0.0, np.sin(half), 0.0]])

@@ -12,7 +12,7 @@
 #define F64 ((Py_ssize_t)sizeof(double))
 
 /* SagittalAngle's state vector (layout declared in sagittal.py). */
-enum { SUM = 0, FWD = 3, NSUM = 6, HAS_FWD, REFINE_N, COS_PROV, COS_GATE, STATE_LEN };
+enum { SUM = 0, FWD = 3, NSUM = 6, HAS_FWD, REFINE_N, COS_PROV, COS_GATE, PEAK_DEG, RESTART_DEG, STATE_LEN };
 
 /* THE sagittal angle loop: up (N, 3) -> out (N,) deg, state st carried. */
 static void sagittal_loop(const double *up, const double *u0, double *st, double *out, Py_ssize_t n) {
@@ -21,10 +21,19 @@ static void sagittal_loop(const double *up, const double *u0, double *st, double
         double c = x * u0[0] + y * u0[1] + z * u0[2];
         double vx = x - c * u0[0], vy = y - c * u0[1], vz = z - c * u0[2];
         double vn = sqrt(vx * vx + vy * vy + vz * vz);
+        int beyond = c < st[COS_PROV] * sqrt(x * x + y * y + z * z);
+        int inside = st[NSUM] == 0.0 || -(vx * st[FWD] + vy * st[FWD + 1] + vz * st[FWD + 2]) > st[COS_GATE] * vn;
+        /* a tilt outside the gate deeper by restart_deg than any that made the direction: that was not a hinge
+           (a side or back bend first); the direction starts over from this one (refined, frozen again) */
+        if (beyond && !inside && atan2(vn, c) * DEG_PER_RAD > st[PEAK_DEG] + st[RESTART_DEG]) {
+            st[SUM] = st[SUM + 1] = st[SUM + 2] = 0.0;
+            st[NSUM] = 0.0;
+            st[PEAK_DEG] = 0.0;
+            inside = 1;
+        }
         /* refining: a tilt beyond provisional_deg, within refine_gate_deg of the direction so far (the first
            one sets it), adds its direction */
-        if (st[NSUM] < st[REFINE_N] && c < st[COS_PROV] * sqrt(x * x + y * y + z * z)
-            && (st[NSUM] == 0.0 || -(vx * st[FWD] + vy * st[FWD + 1] + vz * st[FWD + 2]) > st[COS_GATE] * vn)) {
+        if (st[NSUM] < st[REFINE_N] && beyond && inside) {
             st[SUM] -= vx / vn;
             st[SUM + 1] -= vy / vn;
             st[SUM + 2] -= vz / vn;
@@ -32,6 +41,8 @@ static void sagittal_loop(const double *up, const double *u0, double *st, double
             double sn = sqrt(st[SUM] * st[SUM] + st[SUM + 1] * st[SUM + 1] + st[SUM + 2] * st[SUM + 2]);
             for (int k = 0; k < 3; k++) st[FWD + k] = st[SUM + k] / sn;
             st[HAS_FWD] = 1.0;
+            double tilt = atan2(vn, c) * DEG_PER_RAD;
+            if (tilt > st[PEAK_DEG]) st[PEAK_DEG] = tilt;
         }
         if (st[HAS_FWD] == 0.0)
             out[i] = atan2(vn, c) * DEG_PER_RAD;

@@ -17,6 +17,11 @@ class AxisParams:
     bend's are 90 off. Without it, the 1.7 s of a first hinge beyond 15 deg and then a side bend made up the 2 s, and
     the trunk's axis read 10 deg off (shared dev case side_bends_twists, live calibration: lumbar RMSE 2.05 deg,
     0.79 with the gate)."""
+    restart_deg: float = 15.0
+    """A tilt outside ``refine_gate_deg`` of the direction and deeper by this than any tilt that made it starts the
+    direction over from that tilt (live: a lifter who bends back or sideways before the first hinge, 20-35 deg;
+    hinges reach 45-90 deg at the trunk, 25-70 at the pelvis). A direction from the whole recording never starts
+    over."""
 
 
 @dataclass(frozen=True)

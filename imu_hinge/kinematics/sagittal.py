@@ -10,7 +10,9 @@ posture. In the sensor frame, standing "up" is ``u0``; a forward tip moves "up" 
 tilt beyond ``provisional_deg`` sets it (a hinge tips the segment forward first), then the
 tilt directions of the next ``refine_s`` seconds beyond that level and within ``refine_gate_deg``
 of the direction so far are averaged and ``f`` is frozen: a side bend after a short first hinge
-does not join in. A provisional ``f`` may be given (from the gyro at the onset of the first hinge, see
+does not join in. A later tilt outside that gate and deeper by ``restart_deg`` than any that made
+``f`` starts it over: the first movement was not a hinge (a back or side bend before the set;
+hinges go deeper). A provisional ``f`` may be given (from the gyro at the onset of the first hinge, see
 :class:`AxisSearch`); without one the angle is the unsigned tilt until the first tilt.
 """
 
@@ -25,9 +27,9 @@ from imu_hinge.kinematics.axis_params import AxisParams, AxisSearchParams
 
 # SagittalAngle's state vector: running sum of tilt directions (3, from index 0: only the C loop
 # reads it), forward (3), samples in the sum, forward known (0/1), samples to freeze at,
-# cos(provisional_deg), cos(refine_gate_deg). THE loop is C (``sagittal_run`` in _kinematics_loops.c,
-# the same indices).
-_FWD, _N, _HAS_FWD, _REFINE_N, _COS_PROV, _COS_GATE, _STATE_LEN = 3, 6, 7, 8, 9, 10, 11
+# cos(provisional_deg), cos(refine_gate_deg), the deepest tilt in the sum (deg; infinite: never starts
+# over), restart_deg. THE loop is C (``sagittal_run`` in _kinematics_loops.c, the same indices).
+_FWD, _N, _HAS_FWD, _REFINE_N, _COS_PROV, _COS_GATE, _PEAK_DEG, _RESTART_DEG, _STATE_LEN = 3, 6, 7, 8, 9, 10, 11, 12, 13
 
 
 
@@ -47,6 +49,7 @@ class SagittalAngle:
         self._st[_REFINE_N] = self.refine_n
         self._st[_COS_PROV] = math.cos(math.radians(self.params.provisional_deg))
         self._st[_COS_GATE] = math.cos(math.radians(self.params.refine_gate_deg))
+        self._st[_RESTART_DEG] = self.params.restart_deg
         if forward is not None:  # a provisional direction (from the gyro), orthogonal to u0
             fw = np.asarray(forward, dtype=float)
             fw = fw - float(fw @ self.u0) * self.u0
@@ -54,6 +57,7 @@ class SagittalAngle:
             self._st[_HAS_FWD] = 1.0
             if not refine:  # a direction from the whole recording: kept as it is
                 self._st[_N] = self.refine_n
+                self._st[_PEAK_DEG] = math.inf
 
     @property
     def forward(self) -> np.ndarray | None:
