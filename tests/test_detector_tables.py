@@ -124,3 +124,20 @@ def test_an_incomplete_rep_measured_to_its_depth_bound_is_not_called_unmeasured(
     assert rep.peak_trunk_flexion_deg == 30.0
     assert not rep.complete
     assert rep.notes == ["a sensor gap overlaps this rep: its numbers are incomplete"]
+
+
+def test_a_rep_whose_lockout_window_saw_no_lumbar_angle_reports_no_extension() -> None:
+    """The sacrum lost from 0.35 s before the rep ends to the end of the data (P and so L missing, T still
+    there): the rep is found and marked incomplete, and its lockout window saw no lumbar angle, so no extension
+    is reported (0, as for a rep that does not extend), whatever the lumbar did before the gap."""
+    t = np.arange(0.0, 4.0, DT_S)
+    trunk = np.where((t > 1) & (t < 3), 50 * np.sin(np.pi * (t - 1) / 2) ** 2, 0.0)
+    lum = np.where(t < 2.0, 0.3 * trunk, -0.2 * (50 - trunk))  # extending on the way up (-10 deg at the end)
+    pelvis = np.where(t > 2.35, np.nan, trunk - lum)
+    det = feed((t, pelvis, trunk, trunk - pelvis), block=True)
+    assert len(det.reps) == 1
+    rep = det.reps[0]
+    assert not rep.complete and rep.end_s == pytest.approx(2.71, abs=0.01)
+    assert rep.lockout_extension_deg == 0.0
+    seen = feed((t, trunk - lum, trunk, lum), block=True)  # with the sacrum: the extension it saw
+    assert seen.reps[0].lockout_extension_deg == pytest.approx(10.0, abs=1e-9)

@@ -284,3 +284,23 @@ def test_the_offline_filter_takes_a_static_calibration_bias_off_the_gyro() -> No
     plain.reset(None, None)
     np.testing.assert_allclose(given.update_batch(gyr + bias, acc), plain.update_batch(gyr, acc), rtol=0, atol=1e-9)
     np.testing.assert_allclose(given.gyr_bias_rad_s - bias, plain.gyr_bias_rad_s, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("method", "options"), [("vqf", {}), ("vqf", {"quiet_bias_est_enabled": True}),
+                                                  ("madgwick", {}), ("mahony", {}), ("ekf", {})])
+def test_a_block_of_no_samples_gives_no_orientations_and_changes_nothing(method: str, options: dict) -> None:
+    """A live poll that brought no samples: an empty (0, 4) block, with or without intervals, and a causal
+    filter goes on as if it had not been called (the same orientations as in one block without the empty ones;
+    the offline filter takes each batch on its own)."""
+    rng = np.random.default_rng(9)
+    gyr = 0.3 * rng.standard_normal((100, 3))
+    acc = np.tile([0.0, 0.0, 9.81], (100, 1)) + 0.2 * rng.standard_normal((100, 3))
+    plain, gapped = make_filter(method, 100.0, **options), make_filter(method, 100.0, **options)
+    for f in (plain, gapped):
+        f.reset(np.array([0.0, 0.0, 9.81]), np.zeros(3))
+    want = plain.update_batch(gyr, acc)
+    none = np.zeros((0, 3))
+    assert gapped.update_batch(none, none).shape == (0, 4)
+    first = gapped.update_batch(gyr[:50], acc[:50])
+    assert gapped.update_batch(none, none, np.zeros(0)).shape == (0, 4)
+    np.testing.assert_array_equal(np.vstack([first, gapped.update_batch(gyr[50:], acc[50:])]), want)

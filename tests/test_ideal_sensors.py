@@ -94,9 +94,11 @@ def test_swings_that_never_return_to_standing_are_split_at_the_valleys() -> None
 def test_the_calibration_summary_tells_an_ideal_sensors_bias_and_mount_to_its_six_decimals() -> None:
     """Noise-free sensors mounted tilted on their segments (a sensor's standing 'up' is off its z axis) with a
     constant gyro bias of more digits than written, 5 s of standing then two hinges: the stance sees exactly
-    that bias and that gravity, and the analysis's calibration summary (rounded to 6 decimals) tells both to
-    within 1e-6 (half its last digit; the exact truth is in the data)."""
-    t = np.arange(0.0, 16.0, 1.0 / RATE_HZ)
+    that bias and that gravity, and the analysis's calibration summary (rounded to 6 decimals) tells both, and
+    the forward direction, to within 1e-6 (half its last digit; the exact truth is in the data), and the rate to
+    its 4 decimals."""
+    rate_hz = 102.34567  # a rate of more digits than written
+    t = np.arange(0.0, 16.0, 1.0 / rate_hz)
     trunk, _ = tilt_path(t, [6.0, 11.0], 50.0)
     mounts = {"sacrum": Rotation.from_euler("xy", [7.3, -4.1], degrees=True),
               "thoracic": Rotation.from_euler("xy", [-5.2, 9.7], degrees=True)}
@@ -108,7 +110,7 @@ def test_the_calibration_summary_tells_an_ideal_sensors_bias_and_mount_to_its_si
         rot = segment * mounts[role]  # sensor -> earth
         acc = rot.inv().apply([0.0, 0.0, G_M_S2])
         gyr = np.zeros_like(acc)
-        gyr[1:] = (rot[:-1].inv() * rot[1:]).as_rotvec() * RATE_HZ
+        gyr[1:] = (rot[:-1].inv() * rot[1:]).as_rotvec() * rate_hz
         streams[role] = SensorStream(role, t.copy(), acc, gyr + biases[role])
     res = analyze(Recording(streams))
     assert len(res.reps) == 2
@@ -118,6 +120,9 @@ def test_the_calibration_summary_tells_an_ideal_sensors_bias_and_mount_to_its_si
         np.testing.assert_allclose(summary["gyr_bias_rad_s"], biases[role], rtol=0, atol=1e-6)
         up = mounts[role].inv().apply([0.0, 0.0, 1.0])
         np.testing.assert_allclose(summary["up_standing"], up, rtol=0, atol=1e-6)
+        forward = mounts[role].inv().apply([1.0, 0.0, 0.0])  # the tilt about y tips "up" towards -x
+        np.testing.assert_allclose(summary["forward"], forward, rtol=0, atol=1e-6)  # measured <= 4.7e-7
+        assert summary["rate_hz"] == 102.3457  # 102.34567 Hz, to its 4 decimals
 
 
 def test_a_live_stance_that_started_over_reads_true_depths() -> None:

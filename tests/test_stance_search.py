@@ -962,3 +962,22 @@ def test_a_live_stance_after_a_start_over_starts_the_filter_from_the_first_sampl
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
+
+
+@pytest.mark.parametrize("n_in", [4, 5])
+def test_a_stance_with_fewer_than_five_samples_of_a_sensor_is_refused_with_the_span(n_in: int) -> None:
+    """A stance span holding only four samples of a sensor (a slow sensor, or a gap in it; here samples from
+    index 500 on, as later in a recording) cannot give its posture and bias: one line that names the sensor and
+    the span; five samples are enough."""
+    from imu_hinge.analysis.stance_search import _estimate
+
+    t = np.concatenate([np.arange(500) / 100.0, 5.0 + np.arange(n_in) / 100.0, 8.0 + np.arange(300) / 100.0])
+    s = SensorStream("sacrum", t, np.tile([9.81, 0.0, 0.0], (len(t), 1)), np.zeros((len(t), 3)))
+    span = (4.995, 5.0 + (n_in - 1) / 100.0 + 0.001)
+    if n_in < 5:
+        with pytest.raises(CalibrationError, match=r"^the sacrum sensor has too few samples in the stance "
+                                                   r"\(5\.00-5\.03 s\): check the recording for a gap there$"):
+            _estimate(s, *span, span, np.array([9.81, 0.0, 0.0]))
+    else:
+        est = _estimate(s, *span, span, np.array([9.81, 0.0, 0.0]))
+        assert est.n_samples == 5
