@@ -21,6 +21,15 @@ def test_the_core_runs_without_a_jit() -> None:
     assert out.strip() == "[]"  # ahrs too: imported only when one of its filters is built
 
 
+def test_the_fusion_package_loads_its_filters_on_first_use() -> None:
+    """``import imu_hinge.fusion`` (for its method names, as the command line and a Dask client do) loads neither
+    numpy nor a filter module: they load when a filter is made."""
+    code = ("import sys, imu_hinge.fusion as f; print(sorted(m for m in sys.modules if m.startswith('imu_hinge.')"
+            " or m == 'numpy')); f.make_filter('vqf', 100.0); print('imu_hinge.fusion.vqf_filter' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "['imu_hinge.errors', 'imu_hinge.fusion']" and out[1] == "True"
+
+
 def test_sagittal_angle_is_the_tilt_towards_forward_in_one_sample_or_a_block() -> None:
     tilt_deg = np.array([-20.0, 0.0, 10.0, 45.0, 89.0])
     th = np.radians(tilt_deg)

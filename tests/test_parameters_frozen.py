@@ -21,3 +21,22 @@ def test_every_parameter_set_is_a_frozen_value() -> None:
     assert len(found) >= 16  # measured 16 in 11 modules
     for module_name, name, cls in found:
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, f"{module_name}.{name}"
+
+
+def test_a_stance_is_a_frozen_value() -> None:
+    """The stance a pipeline found (its span and each sensor's estimate) is shared by the trackers and the summary:
+    a frozen value, changed only by making a new one (``dataclasses.replace``, as the pipeline does)."""
+    import dataclasses
+
+    import numpy as np
+    import pytest
+
+    from imu_hinge.analysis.stance import StanceEstimate, StanceResult
+
+    est = StanceEstimate("sacrum", np.array([0.0, 0.0, 9.81]), np.zeros(3), np.array([0.0, 0.0, 9.81]), 100, 100.0)
+    result = StanceResult(0.0, 1.0, 1.0, {"sacrum": est})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        est.gyr_bias_rad_s = np.ones(3)  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.end_s = 2.0  # type: ignore[misc]
+    assert dataclasses.replace(est, n_samples=5).n_samples == 5 and est.n_samples == 100
