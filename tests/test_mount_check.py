@@ -294,3 +294,22 @@ def test_a_rest_with_either_segment_tipped_past_max_upright_deg_is_not_standing(
     assert sensor_moves(result(12.0)) == []  # at the limit is not below it
     assert len(sensor_moves(result(10.0))) == 1  # L steps by 7 deg on standing rests: told
     assert len(sensor_moves(result(11.5))) == 1  # just under the 12 deg limit: standing, told
+
+
+@pytest.mark.parametrize(("upright", "counted"), [(12, True), (11, False)])
+def test_a_standing_value_needs_min_samples_still_upright_samples(upright: int, counted: bool) -> None:
+    """After rep 2 the lifter stays bent (T 20 deg, not upright) but for a moment: 12 upright rows (50 Hz), of
+    which the two at the edges change fast (a 20 deg step), leave 10 still ones, min_samples: that rest gives a
+    standing value; 11 rows (9 still) do not."""
+    from imu_hinge.detection.mount_check import MountCheckParams, _standing_values
+
+    res = _standing_result([0.0] * 5)
+    t = res.time_s
+    rows = np.flatnonzero((t >= 13.6) & (t <= 14.55))  # rep 2 ends at 13.5: its after-window is 13.65-14.5 s
+    trunk = res.trunk_flexion_deg.copy()
+    trunk[rows] = 20.0
+    trunk[rows[5:5 + upright]] = 0.0
+    res.trunk_flexion_deg, res.lumbar_flexion_deg = trunk, trunk - res.pelvic_tilt_deg
+    times = [v[0] for v in _standing_values(res, MountCheckParams())]
+    assert any(13.65 < x < 14.5 for x in times) == counted, times
+    assert len(times) == (8 if counted else 7)  # the other seven windows as before
