@@ -142,6 +142,19 @@ def test_a_deeper_tilt_in_another_direction_starts_the_axis_over(first_deg: floa
     np.testing.assert_allclose(fixed.forward, b, atol=1e-12)
 
 
+def test_a_provisional_forward_is_taken_as_its_direction_across_up() -> None:
+    """A provisional forward given at any length and not quite across standing up ((3, 0, 0.5): 3.04 long, 9.5 deg
+    off the horizontal) is used as its unit direction across up: the same angles as (1, 0, 0) (exact geometry)."""
+    tilt_deg = np.array([-10.0, 0.0, 10.0, 14.0])  # under provisional_deg: the given direction is the one used
+    th = np.radians(tilt_deg)
+    up = np.column_stack([-np.sin(th), np.zeros_like(th), np.cos(th)])
+    z = np.array([0.0, 0.0, 1.0])
+    given = SagittalAngle(z, 100.0, forward=np.array([3.0, 0.0, 0.5])).update_batch(up)
+    unit = SagittalAngle(z, 100.0, forward=np.array([1.0, 0.0, 0.0])).update_batch(up)
+    np.testing.assert_allclose(given, unit, atol=1e-12)
+    np.testing.assert_allclose(given, tilt_deg, atol=1e-9)
+
+
 def test_up_vector_of_a_quaternion_is_earth_z_in_the_sensor_frame() -> None:
     half = np.radians(30.0) / 2  # sensor pitched 30 deg about its y axis
     q = np.array([[np.cos(half), 0.0, np.sin(half), 0.0]])

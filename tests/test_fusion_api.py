@@ -318,3 +318,23 @@ def test_mahony_bridges_a_gap_with_the_bias_it_learnt() -> None:
     np.testing.assert_allclose(f.gyr_bias_rad_s, bias, atol=1e-4)
     after = f.update(bias, level, 2.0)
     assert abs(_tilt_deg(after)) < 0.05 and abs(float(np.dot(before, after))) > np.cos(np.radians(0.05) / 2)
+
+
+@pytest.mark.parametrize("options", [{}, {"quiet_bias_est_enabled": True}])
+def test_a_gap_at_the_start_of_a_block_is_bridged_from_the_last_block_s_last_gyro(options: dict) -> None:
+    """A turning sensor (rates changing sample to sample) with a 0.3 s gap: split into blocks right at the gap (the
+    sample ending it first in its block, as live polls may bring it), the orientations are those of one block:
+    the gap is bridged from the last gyro reading before it, kept from the earlier block."""
+    rng = np.random.default_rng(12)
+    n = 200
+    gyr = np.cumsum(0.05 * rng.standard_normal((n, 3)), axis=0)
+    acc = np.tile([0.0, 0.0, 9.81], (n, 1)) + 0.2 * rng.standard_normal((n, 3))
+    dt = np.full(n, 0.01)
+    dt[120] = 0.3
+    one, split = make_filter("vqf", 100.0, **options), make_filter("vqf", 100.0, **options)
+    for f in (one, split):
+        f.reset(np.array([0.0, 0.0, 9.81]), np.zeros(3))
+    want = one.update_batch(gyr, acc, dt)
+    got = np.vstack([split.update_batch(gyr[:120], acc[:120], dt[:120]),
+                     split.update_batch(gyr[120:], acc[120:], dt[120:])])
+    np.testing.assert_array_equal(got, want)

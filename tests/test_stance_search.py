@@ -981,3 +981,48 @@ def test_a_stance_with_fewer_than_five_samples_of_a_sensor_is_refused_with_the_s
     else:
         est = _estimate(s, *span, span, np.array([9.81, 0.0, 0.0]))
         assert est.n_samples == 5
+
+
+def test_a_stillness_window_that_rounds_to_no_sample_is_one_sample() -> None:
+    """``smooth_s`` 0.004 s at 100 Hz rounds to no sample: the stillness is then taken sample by sample (as with
+    a window of exactly one sample, 0.01 s), not over an empty window."""
+    from imu_hinge.analysis.stance_params import StanceSearchParams
+    from imu_hinge.analysis.stance_search import _stillness
+
+    rng = np.random.default_rng(4)
+    t = np.arange(300) / 100.0
+    s = SensorStream("sacrum", t, np.array([0.0, 0.0, 9.81]) + 0.3 * rng.standard_normal((300, 3)),
+                     0.1 * rng.standard_normal((300, 3)))
+    rate, acc = _stillness(s, StanceSearchParams(smooth_s=0.004))
+    one_rate, one_acc = _stillness(s, StanceSearchParams(smooth_s=0.01))
+    assert np.isfinite(rate).all() and np.isfinite(acc).all()
+    np.testing.assert_array_equal(rate, one_rate)
+    np.testing.assert_array_equal(acc, one_acc)
+
+
+def test_the_stance_s_own_stretch_joins_its_bias_pool() -> None:
+    """The quiet stretches pooled for a zero at 5 s: the stance's own stretch (starting at the zero, cut to its
+    first max_stand_s) and those starting within pool_s after it; not one before it, nor one beyond pool_s."""
+    from imu_hinge.analysis.stance_params import StanceSearchParams
+    from imu_hinge.analysis.stance_search import _bias_pool
+
+    p = StanceSearchParams()
+    stretches = [(1.0, 3.0), (5.0, 12.0), (20.0, 22.0), (5.0 + p.pool_s, 70.0), (66.0, 68.0)]
+    assert _bias_pool(stretches, 5.0, p) == [(5.0, 10.0), (20.0, 22.0), (65.0, 70.0)]
+
+
+def test_the_rough_bias_comes_from_the_larger_slow_set() -> None:
+    """A stream still 45 % of the time (gyro 0.01 rad/s: its bias) and moving one way the rest (0.3-2 rad/s about
+    x): the median rate, 0.33, lies in the motion, but fewer samples are slow around it than around zero; the
+    rough bias is the still samples' (their smoothed rate stays under 0.02 rad/s), not the motion's."""
+    from imu_hinge.analysis.stance_params import StanceSearchParams
+    from imu_hinge.analysis.stance_search import _stillness
+
+    n_still, n_moving = 450, 550
+    gyr = np.zeros((n_still + n_moving, 3))
+    gyr[:n_still, 0] = 0.01
+    gyr[n_still:, 0] = np.linspace(0.3, 2.0, n_moving)
+    t = np.arange(len(gyr)) / 100.0
+    s = SensorStream("sacrum", t, np.tile([0.0, 0.0, 9.81], (len(t), 1)), gyr)
+    rate, _ = _stillness(s, StanceSearchParams())
+    assert rate[20:n_still - 20].max() < 0.02  # measured 0.0 (the rough bias is the still samples' 0.01)

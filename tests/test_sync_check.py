@@ -272,3 +272,10 @@ def test_a_peak_exactly_as_clear_as_min_correlation_is_told() -> None:
     at = clock_lag(res, SyncCheckParams(min_correlation=lag.correlation))
     assert at is not None and at.correlation == lag.correlation
     assert clock_lag(res, SyncCheckParams(min_correlation=float(np.nextafter(lag.correlation, 2.0)))) is None
+
+
+def test_a_search_wider_than_half_the_data_reaches_lags_up_to_its_length() -> None:
+    """30 s of data, hinges at 2, 6 and 10 s whose trunk is stamped 16 s later (more than half the data apart):
+    asked to search +-20 s, the check looks at every lag the data holds (up to 29.98 s) and measures 16 s."""
+    lag = clock_lag(_hinges_stamped_apart(16.0, (2.0, 6.0, 10.0)), SyncCheckParams(max_lag_s=20.0))
+    assert lag is not None and lag.lag_s == pytest.approx(16.0, abs=1e-9)
