@@ -161,6 +161,9 @@ def sensor_moves(result: Any, params: MountCheckParams | None = None) -> list[Se
     best_cost = math.inf
     lums = [v[1] for v in values]
     reps_after = _distinct_after([v[4] for v in values])
+    # the values after a split come from min_reps_after reps or more for the splits before this one (reps_after
+    # only falls as the split moves on)
+    splits_end = sum(1 for n in reps_after if n >= params.min_reps_after)
     after_median, after_share = _suffix_stats(lums, params.spread_deg)
     before_sorted: list[float] = []
     for k in range(2, len(values)):
@@ -168,10 +171,8 @@ def sensor_moves(result: Any, params: MountCheckParams | None = None) -> list[Se
             insort(before_sorted, x)
         mb = _median_sorted(before_sorted)
         share_b = _count_within(before_sorted, mb, params.spread_deg) / k
-        for gap in range(params.max_transition + 1):  # values in between may catch the segment settling
-            j = k + gap
-            if j >= len(values) or reps_after[j] < params.min_reps_after:
-                continue
+        for j in range(k, min(k + params.max_transition + 1, splits_end)):  # values in between (j - k of them)
+            gap = j - k  # may catch the segment settling
             ma = after_median[j]
             if (abs(ma - mb) < params.min_shift_deg or share_b < params.agree_share
                     or after_share[j] < params.agree_share):
