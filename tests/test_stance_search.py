@@ -1026,3 +1026,35 @@ def test_the_rough_bias_comes_from_the_larger_slow_set() -> None:
     s = SensorStream("sacrum", t, np.tile([0.0, 0.0, 9.81], (len(t), 1)), gyr)
     rate, _ = _stillness(s, StanceSearchParams())
     assert rate[20:n_still - 20].max() < 0.02  # measured 0.0 (the rough bias is the still samples' 0.01)
+
+
+def test_the_held_zero_is_the_longest_stand_of_the_posture_held_longest() -> None:
+    """A start fidgeting at 20 deg, then stands of 2, 2 and 5 s between 40 deg hinges: upright is the posture held
+    longest, and its zero is its longest stand (the last: 12.7-17.5 s, settle and margin off), not its first
+    one (2.6-4.0 s)."""
+    segs = [(1.5, lambda tt: 20 + _wobble(tt), 0, 0), (1.0, 20, 0, 0), (2.0, 0, 0, 0)]
+    for stand_s in (2.0, 5.0):
+        segs += [(1.0, 0, 40, 0), (1.0, 40, 40, 0), (1.0, 40, 0, 0), (stand_s, 0, 0, 0)]
+    choice = choose_stance(_postures(segs, np.array([0.01, -0.02, 0.015]), np.eye(3)))
+    assert choice.how == "held"
+    assert 12.5 < choice.result.start_s < 13.0 and choice.result.end_s > 16.0, choice.result
+
+
+def test_a_quiet_stretch_of_five_samples_joins_the_pooled_bias() -> None:
+    """As the pooling test above, with the short stretch five samples long (the fewest a fit takes): it joins,
+    weighed by its duration squared (0.04 s: 0.0016)."""
+    from imu_hinge.analysis.stance_search import _pooled_bias
+
+    t = np.arange(0, 6.0, 0.01)
+    gyr = np.zeros((len(t), 3))
+    b1, b3 = np.array([0, 0.02, -0.01]), np.array([0, 0.5, 0.5])
+    gyr[(t >= 0) & (t <= 1.0)] = b1
+    short = (t >= 5.0 - 1e-9) & (t <= 5.04 + 1e-9)
+    assert short.sum() == 5
+    gyr[short] = b3
+    s = SensorStream("sacrum", t, np.tile([9.81, 0, 0], (len(t), 1)), gyr)
+    own = np.array([0.004, 0.001, 0.002])
+    got = _pooled_bias(s, [(0.0, 1.0), (5.0, 5.04)], own)
+    w = 0.04 ** 2
+    want_across = (0.1 * own[1:] + 1.0 * b1[1:] + w * b3[1:]) / (0.1 + 1.0 + w)
+    np.testing.assert_allclose(got, [own[0], *want_across], rtol=0, atol=1e-9)
