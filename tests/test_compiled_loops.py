@@ -91,12 +91,12 @@ def test_without_a_provisional_axis_the_first_tilt_beyond_provisional_deg_sets_i
     np.testing.assert_allclose(got, np.degrees(th), atol=1e-9)  # forward tilt (or unsigned tilt) either way
 
 
-@pytest.mark.parametrize(("second_deg", "joins"), [(90.0, False), (50.0, False), (40.0, True)])
+@pytest.mark.parametrize(("second_deg", "joins"), [(90.0, False), (45.5, False), (44.5, True)])
 def test_only_tilts_within_refine_gate_deg_of_the_axis_so_far_refine_it(second_deg: float, joins: bool) -> None:
     """A first hinge of 1 s beyond provisional_deg (100 samples at 30 deg towards A), then 1.5 s of tilts towards B
-    (30 deg again): a side bend (B 90 deg from A) or a tilt 50 deg off (beyond refine_gate_deg, 45) leaves the axis
-    at A and still refining (100 of the 200 samples of refine_s); a tilt 40 deg off joins (the first 100 of it):
-    forward is the mean of the two directions, 20 deg from A, and frozen (exact geometry)."""
+    (30 deg again): a side bend (B 90 deg from A) or a tilt 45.5 deg off (beyond refine_gate_deg, 45) leaves the
+    axis at A and still refining (100 of the 200 samples of refine_s); a tilt 44.5 deg off joins (the first 100 of
+    it): forward is the mean of the two directions, 22.25 deg from A, and frozen (exact geometry)."""
     a = np.array([1.0, 0.0, 0.0])
     b = np.array([np.cos(np.radians(second_deg)), np.sin(np.radians(second_deg)), 0.0])
     th = np.radians(30.0)

@@ -453,3 +453,21 @@ def test_live_and_batch_drivers_agree_when_stamps_tie_and_the_sacrum_is_the_fast
     np.testing.assert_array_equal(batch.time_s, live.time_s)
     for col in ("pelvic_tilt_deg", "trunk_flexion_deg", "lumbar_flexion_deg"):
         np.testing.assert_allclose(getattr(batch, col), getattr(live, col), atol=1e-9, equal_nan=True)
+
+
+def test_the_live_driver_takes_sensor_names_made_at_run_time(rounding_session) -> None:
+    """Sensor names arrive as strings made at run time (parsed from a BLE source's config or a file), equal to the
+    role names but not the same objects: pushed sample by sample, the same rows as with the package's constants."""
+    rec = rounding_session.recording
+    rows = []
+    for fresh in (False, True):
+        pipe, _ = pipeline_for(rec)
+        for sample in rec.merged_samples():
+            if fresh:
+                sample = sample._replace(sensor="".join(list(sample.sensor)))
+                assert sample.sensor is not rec.streams[sample.sensor].sensor
+            pipe.push(sample)
+        pipe.finish()
+        rows.append(np.array(pipe.rows_since(0)))
+    assert len(rows[1]) == len(rows[0]) > 1000
+    np.testing.assert_array_equal(rows[1], rows[0])

@@ -275,3 +275,18 @@ def test_samples_of_the_wrong_shape_are_refused_with_their_shape() -> None:
     for shape in [(5, 4), (5, 2), (15,)]:
         with pytest.raises(ValueError, match=r"gyr_rad_s must have shape \(N, 3\), got"):
             f.update_batch(np.zeros(shape), np.zeros((5, 3)))
+
+
+def test_an_onset_window_that_rounds_to_no_sample_is_one_sample() -> None:
+    """``onset_s`` 0.004 s at 100 Hz rounds to no sample: the onset test then looks at one sample, as with
+    exactly one sample's 0.01 s, and plans the same windows on a stream of stands and motions."""
+    from imu_hinge.fusion.quiet_bias import QuietBiasParams, QuietWindowPlanner
+
+    rng = np.random.default_rng(6)
+    moving = np.repeat(rng.random(40) < 0.4, 50)  # 0.5 s pieces, 40 % of them moving
+    gyr = 0.01 * rng.standard_normal((2000, 3)) + moving[:, None] * rng.normal(0.0, 0.8, (2000, 3))
+    acc = np.tile([0.0, 0.0, 9.81], (2000, 1)) + 0.05 * rng.standard_normal((2000, 3))
+    plans = [QuietWindowPlanner(QuietBiasParams(onset_s=onset_s), 100.0, np.zeros(3), 9.81).plan(gyr, acc)
+             for onset_s in (0.004, 0.01)]
+    np.testing.assert_array_equal(plans[0][0], plans[1][0])
+    assert plans[0][1] == plans[1][1] and plans[0][0].any() and not plans[0][0].all()
