@@ -123,6 +123,8 @@ def test_the_calibration_summary_tells_an_ideal_sensors_bias_and_mount_to_its_si
         forward = mounts[role].inv().apply([1.0, 0.0, 0.0])  # the tilt about y tips "up" towards -x
         np.testing.assert_allclose(summary["forward"], forward, rtol=0, atol=1e-6)  # measured <= 4.7e-7
         assert summary["rate_hz"] == 102.3457  # 102.34567 Hz, to its 4 decimals
+        for key in ("gyr_bias_rad_s", "up_standing", "forward"):  # written to 6 decimals, no more
+            assert all(v == round(v, 6) for v in summary[key]) and any(v != round(v, 5) for v in summary[key]), key
 
 
 def test_a_live_stance_that_started_over_reads_true_depths() -> None:

@@ -332,6 +332,19 @@ def test_a_refused_live_stance_tells_how_long_the_lifter_stood(still_s: float) -
         analyze(Recording(rec.streams, {"calibration": LIVE_CALIBRATION}))
 
 
+def test_a_refused_live_stance_tells_the_stillness_the_data_ended_in() -> None:
+    """A fidget for 0.3 s, then still for 0.9 s to the end of the data: too short for a live stance, and the longest
+    stillness is the attempt the data ended in, from when the fidget's smoothed motion died down (0.5 s in) to the
+    end (1.2 s): the refusal tells 0.7 s."""
+    from imu_hinge.errors import CalibrationError
+
+    from .test_stance_search import _postures, _wobble
+
+    rec = _postures([(0.3, _wobble, 0, 0), (0.9, 0, 0, 0)], np.zeros(3), np.eye(3))
+    with pytest.raises(CalibrationError, match=r"still for 0.7 s at the longest; a stance needs 1.0 s"):
+        analyze(Recording(rec.streams, {"calibration": LIVE_CALIBRATION}))
+
+
 def test_a_live_calibration_found_after_the_first_half_minute_is_the_same_in_analyze(rounding_session) -> None:
     """A live-calibrated recording whose person turns to and fro about gravity (never still) for 32 s before the
     session's quiet stance: analyze replays the early samples in arrival order half a minute at a time, and the

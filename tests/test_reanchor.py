@@ -269,3 +269,18 @@ def test_hundreds_of_long_gaps_in_one_block_read_as_sample_by_sample() -> None:
     np.testing.assert_array_equal(np.isnan(one), np.isnan(each))
     assert np.isnan(one[:, 0]).sum() == 300 * 31  # each return and the 30 still samples after it
     np.testing.assert_allclose(one, each, atol=1e-12, equal_nan=True)
+
+
+def test_a_block_of_two_samples_whose_second_ends_a_long_gap_re_anchors() -> None:
+    """A live poll that brought two samples, 2 s apart: the second ends a long gap; the sensor is re-anchored
+    there (its row held back while it settles), as when the samples come one at a time."""
+    from imu_hinge.fusion import make_filter
+    from imu_hinge.fusion.reanchor import Reanchor
+
+    for split in (False, True):
+        gaps = Reanchor(make_filter("vqf", 100.0), 100.0)
+        t, acc, gyr = np.array([0.0, 2.0]), np.tile([0.0, 0.0, 9.81], (2, 1)), np.zeros((2, 3))
+        ups = np.vstack([gaps.up_batch(t[i:i + 1], acc[i:i + 1], gyr[i:i + 1]) for i in range(2)]) if split \
+            else gaps.up_batch(t, acc, gyr)
+        assert gaps.returns_s == [2.0], split
+        assert not np.isnan(ups[0]).any() and np.isnan(ups[1]).all(), split
