@@ -362,11 +362,7 @@ def test_a_live_calibration_found_after_the_first_half_minute_is_the_same_in_ana
     batch = analyze(rec)
     assert lead_s < batch.calibration["stand_start_s"] < lead_s + 0.5  # measured 32.01
     assert len(batch.reps) == len(rounding_session.reps) == 6
-    pipe, _ = pipeline_for(rec)
-    for sample in rec.merged_samples():
-        pipe.push(sample)
-    pipe.finish()
-    live = pipe.result()
+    pipe, live = _pushed(rec)
     assert [r.to_dict() for r in live.reps] == [r.to_dict() for r in batch.reps]
 
 
@@ -402,6 +398,15 @@ def test_the_angles_come_on_the_faster_sensors_clock_unless_within_five_percent(
     assert row_hz == pytest.approx(sacrum_hz if base == "sacrum" else 100.0, rel=0.01)  # measured 120.1, 100.0
 
 
+def _pushed(rec: Recording) -> tuple[Any, Any]:
+    """``rec`` through the live driver, sample by sample in arrival order, to the end: (pipeline, its result)."""
+    pipe, _ = pipeline_for(rec)
+    for sample in rec.merged_samples():
+        pipe.push(sample)
+    pipe.finish()
+    return pipe, pipe.result()
+
+
 def test_sensors_stamped_at_the_same_instants_give_the_same_rows_live_and_in_analyze() -> None:
     """Both sensors sampled on one clock (every sacrum and thoracic sample at the same instant, as a logger that
     reads both at once stamps them): the live driver takes the sacrum's sample first on a tie, and analyze must
@@ -415,11 +420,7 @@ def test_sensors_stamped_at_the_same_instants_give_the_same_rows_live_and_in_ana
     t = made.streams["sacrum"].time_s
     rec = Recording({role: SensorStream(role, t, s.acc_m_s2, s.gyr_rad_s) for role, s in made.streams.items()})
     batch = analyze(rec)
-    pipe, _ = pipeline_for(rec)
-    for sample in rec.merged_samples():
-        pipe.push(sample)
-    pipe.finish()
-    live = pipe.result()
+    pipe, live = _pushed(rec)
     assert len(batch.reps) == 3
     for col in ("time_s", "pelvic_tilt_deg", "trunk_flexion_deg", "lumbar_flexion_deg"):
         np.testing.assert_array_equal(getattr(batch, col), getattr(live, col), err_msg=col)
@@ -457,11 +458,7 @@ def test_live_and_batch_drivers_agree_when_stamps_tie_and_the_sacrum_is_the_fast
     rec = Recording({"sacrum": dataclasses.replace(sac, time_s=np.arange(len(sac)) / 200.0),
                      "thoracic": dataclasses.replace(tho, time_s=np.arange(len(tho)) / 100.0)})
     batch = analyze(rec)
-    pipe, _ = pipeline_for(rec)
-    for sample in rec.merged_samples():
-        pipe.push(sample)
-    pipe.finish()
-    live = pipe.result()
+    pipe, live = _pushed(rec)
     assert pipe.base == "sacrum" and len(batch.reps) == len(live.reps) == 5
     np.testing.assert_array_equal(batch.time_s, live.time_s)
     for col in ("pelvic_tilt_deg", "trunk_flexion_deg", "lumbar_flexion_deg"):
