@@ -774,11 +774,14 @@ def test_the_moving_average_is_the_mean_of_each_centred_window_for_every_length(
             np.testing.assert_allclose(_smooth(x, n), want, rtol=0, atol=1e-12, err_msg=f"m={m} n={n}")
 
 
-def test_pooled_bias_weighs_each_stretch_by_its_duration_squared_and_skips_stretches_under_five_samples() -> None:
+@pytest.mark.parametrize("n_short", [3, 4, 5])
+def test_pooled_bias_weighs_each_stretch_by_its_duration_squared_and_skips_stretches_under_five_samples(
+        n_short: int) -> None:
     """A still sensor (gravity along x) whose gyro reads a different constant in each of three stretches, across
     gravity: the accelerometer saw no turn, so each stretch measures its own reading as bias. Its sway error
     falls as 1/duration, so the least-squares weights are duration^2 (1 and 4 for stretches of 1 and 2 s, 0.1
-    for the stance's own estimate); a 3-sample stretch (too short to fit) has none. Along gravity: ``own``."""
+    for the stance's own estimate); a 3- or 4-sample stretch (too short to fit) has none, a 5-sample one (the fewest a
+    fit takes, 0.04 s) joins with 0.0016. Along gravity: ``own``."""
     from imu_hinge.analysis.stance_search import _pooled_bias
 
     t = np.arange(0, 6.0, 0.01)
@@ -786,13 +789,15 @@ def test_pooled_bias_weighs_each_stretch_by_its_duration_squared_and_skips_stret
     b1, b2, b3 = np.array([0, 0.02, -0.01]), np.array([0, -0.01, 0.03]), np.array([0, 0.5, 0.5])
     gyr[(t >= 0) & (t <= 1.0)] = b1
     gyr[(t >= 2.0 - 1e-9) & (t <= 4.0 + 1e-9)] = b2
-    short = (t >= 5.0 - 1e-9) & (t <= 5.02 + 1e-9)
-    assert short.sum() == 3
+    end_s = 5.0 + (n_short - 1) / 100.0
+    short = (t >= 5.0 - 1e-9) & (t <= end_s + 1e-9)
+    assert short.sum() == n_short
     gyr[short] = b3
     s = SensorStream("sacrum", t, np.tile([9.81, 0, 0], (len(t), 1)), gyr)
     own = np.array([0.004, 0.001, 0.002])
-    got = _pooled_bias(s, [(0.0, 1.0), (2.0, 4.0), (5.0, 5.02)], own)
-    want_across = (0.1 * own[1:] + 1.0 * b1[1:] + 4.0 * b2[1:]) / (0.1 + 1.0 + 4.0)
+    got = _pooled_bias(s, [(0.0, 1.0), (2.0, 4.0), (5.0, end_s)], own)
+    w3 = 0.0 if n_short < 5 else (end_s - 5.0) ** 2
+    want_across = (0.1 * own[1:] + 1.0 * b1[1:] + 4.0 * b2[1:] + w3 * b3[1:]) / (0.1 + 1.0 + 4.0 + w3)
     np.testing.assert_allclose(got, [own[0], *want_across], rtol=0, atol=1e-9)
 
 
@@ -1038,23 +1043,3 @@ def test_the_held_zero_is_the_longest_stand_of_the_posture_held_longest() -> Non
     choice = choose_stance(_postures(segs, np.array([0.01, -0.02, 0.015]), np.eye(3)))
     assert choice.how == "held"
     assert 12.5 < choice.result.start_s < 13.0 and choice.result.end_s > 16.0, choice.result
-
-
-def test_a_quiet_stretch_of_five_samples_joins_the_pooled_bias() -> None:
-    """As the pooling test above, with the short stretch five samples long (the fewest a fit takes): it joins,
-    weighed by its duration squared (0.04 s: 0.0016)."""
-    from imu_hinge.analysis.stance_search import _pooled_bias
-
-    t = np.arange(0, 6.0, 0.01)
-    gyr = np.zeros((len(t), 3))
-    b1, b3 = np.array([0, 0.02, -0.01]), np.array([0, 0.5, 0.5])
-    gyr[(t >= 0) & (t <= 1.0)] = b1
-    short = (t >= 5.0 - 1e-9) & (t <= 5.04 + 1e-9)
-    assert short.sum() == 5
-    gyr[short] = b3
-    s = SensorStream("sacrum", t, np.tile([9.81, 0, 0], (len(t), 1)), gyr)
-    own = np.array([0.004, 0.001, 0.002])
-    got = _pooled_bias(s, [(0.0, 1.0), (5.0, 5.04)], own)
-    w = 0.04 ** 2
-    want_across = (0.1 * own[1:] + 1.0 * b1[1:] + w * b3[1:]) / (0.1 + 1.0 + w)
-    np.testing.assert_allclose(got, [own[0], *want_across], rtol=0, atol=1e-9)
