@@ -134,8 +134,12 @@ def test_emulate_recording_plays_once_and_the_set_ends(tmp_path: Path, capsys: p
     summary = json.loads(doc.read_text())
     assert len(summary["reps"]) == 2  # the recording's two reps, once (looping gave 128 reps from 52 s)
     played_s = min(float(s.time_s[-1]) for s in read_interchange_csv(rec).streams.values())
-    assert played_s - 1.0 <= summary["duration_s"] <= played_s + 0.2
-    assert max(float(s.time_s[-1]) for s in read_session(out).streams.values() if len(s.time_s)) <= played_s + 0.5
+    # The set's duration is first sample to last (measured 16.81-16.83 s for 16.80 s played, also with both cores
+    # busy), without the scan and connect before it: they run in real time even at --emulate-speed max, and
+    # counting them read 17.23 s once on a loaded host.
+    assert abs(summary["duration_s"] - played_s) <= 0.1
+    stamps = [s.time_s for s in read_session(out).streams.values() if len(s.time_s)]
+    assert max(float(t[-1]) for t in stamps) - min(float(t[0]) for t in stamps) <= played_s + 0.1  # played once
 
 
 def test_terminal_lines_label_the_three_lumbar_numbers_in_words() -> None:

@@ -187,7 +187,7 @@ def _report(args: argparse.Namespace, session: TrainSession, outcome: TrainOutco
     if args.json:
         doc: dict[str, Any] = {
             "recording": str(out), "exercise": args.exercise, "person": args.person, "filed_session": filed,
-            "duration_s": args.duration or (round(session.live.latest_s, 3) if session.live else None),
+            "duration_s": args.duration or (round(session.live.span_s, 3) if session.live else None),
             **res.to_json_dict(), "feedback": feedback,
             "roles_look_swapped": roles_look_swapped(res), "sensor_outages": outcome.outages,
             "guidance": [{"time_s": round(t, 3), "text": text} for t, text in session.guide.lines],

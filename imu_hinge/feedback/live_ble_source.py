@@ -79,7 +79,16 @@ class LiveBleSource:
         self.last_batch: SampleBatch | None = None
         """The notification the core is processing (or processed last)."""
         self.latest_s = 0.0
+        """Session time of the newest sample (0 before any; the session's 0 is before the scan and connect)."""
+        self.first_s: float | None = None
+        """Session time of the first sample (None before any)."""
         self._events: list[tuple[str, float, dict[str, Any]]] = []
+
+    @property
+    def span_s(self) -> float:
+        """Seconds from the first sample to the newest: the set's length, without the scan and connect
+        before it (which take longer on a busy host: they run in real time even with emulated sensors)."""
+        return 0.0 if self.first_s is None else self.latest_s - self.first_s
 
     # -- what other sinks hand in for the recording -------------------------------------------
     def note_event(self, kind: str, time_s: float, **fields: Any) -> None:
@@ -116,6 +125,8 @@ class LiveBleSource:
                     acc, gyr = self.calibrator(item.sensor, item.acc_m_s2, item.gyr_rad_s)
                     self.last_batch = item
                     self.latest_s = max(self.latest_s, float(item.time_s[-1]))
+                    if self.first_s is None or item.time_s[0] < self.first_s:
+                        self.first_s = float(item.time_s[0])
                     yield [ImuSample(t, item.sensor, (a[0], a[1], a[2]), (g[0], g[1], g[2]))
                            for t, a, g in zip(item.time_s.tolist(), acc.tolist(), gyr.tolist(), strict=True)]
                     await asyncio.sleep(0)  # the haptic write this batch caused goes out before any file I/O
