@@ -36,7 +36,7 @@ from imu_hinge.detection.session_checks import session_warnings
 from imu_hinge.fusion import make_filter
 from imu_hinge.fusion.base import GAP_FACTOR
 from imu_hinge.fusion.reanchor import Reanchor
-from imu_hinge.kinematics.alignment import RowCombiner, combine_batch
+from imu_hinge.kinematics.alignment import MAX_SLOPE_GAP_S, RowCombiner, combine_batch
 from imu_hinge.kinematics.axis_params import AxisSearchParams
 from imu_hinge.kinematics.sagittal import AxisSearch, SagittalAngle
 from imu_hinge.samples import SENSOR_ROLES, ImuSample, Recording, SensorStream
@@ -275,7 +275,7 @@ class HingePipeline:
         other = _OTHER[self.base]
         other_rate = self.trackers[other].rate_hz
         self._max_age_s = GAP_FACTOR / other_rate + 0.5 / self.trackers[self.base].rate_hz
-        self._max_slope_gap_s = GAP_FACTOR / other_rate
+        self._max_slope_gap_s = MAX_SLOPE_GAP_S
         self._combiner = RowCombiner(self.base, self._max_age_s, self._max_slope_gap_s)
         base_rate = self.trackers[self.base].rate_hz
         self.detector = HingeDetector(self.params.detector, max_gap_s=max(GAP_FACTOR / base_rate, 0.06))
