@@ -460,3 +460,14 @@ def test_vqfs_bias_bound_follows_the_bias_given_at_each_reset() -> None:
     assert np.allclose(filt.gyr_bias_rad_s, np.radians([3.0, -6.0, 1.0]))  # given whole, not cut
     filt.reset(acc)
     assert filt.vqf.params["biasClip"] == 2.0
+
+
+def test_a_step_of_no_time_turns_nothing() -> None:
+    """Tied stamps (a burst stamped on arrival) give steps of 0 s: whatever the rate, no rotation (and no
+    division by the step), and a tiny step turns by rate x step exactly."""
+    w = np.array([0.8, -1.5, 0.6])
+    np.testing.assert_array_equal(fusion.base.quat_from_rate(w, 0.0), [1.0, 0.0, 0.0, 0.0])
+    q = np.array([0.6, 0.0, 0.8, 0.0])
+    np.testing.assert_allclose(fusion.base.integrate_gyr(q, w, 0.0), q, atol=1e-15)
+    dq = fusion.base.quat_from_rate(w, 1e-6)
+    np.testing.assert_allclose(dq[1:], 0.5e-6 * w, rtol=1e-9)
