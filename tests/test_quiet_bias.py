@@ -290,3 +290,16 @@ def test_an_onset_window_that_rounds_to_no_sample_is_one_sample() -> None:
              for onset_s in (0.004, 0.01)]
     np.testing.assert_array_equal(plans[0][0], plans[1][0])
     assert plans[0][1] == plans[1][1] and plans[0][0].any() and not plans[0][0].all()
+
+
+def test_a_max_window_that_rounds_to_no_sample_is_one_sample() -> None:
+    """``max_window_s`` 0.004 s at 100 Hz rounds to no sample: windows are then cut at every sample, as with
+    exactly one sample's 0.01 s (never left open for the whole stillness)."""
+    from imu_hinge.fusion.quiet_bias import QuietBiasParams, QuietWindowPlanner
+
+    gyr = np.zeros((300, 3))
+    acc = np.tile([0.0, 0.0, 9.81], (300, 1))
+    plans = [QuietWindowPlanner(QuietBiasParams(max_window_s=max_s), 100.0, np.zeros(3), 9.81).plan(gyr, acc)
+             for max_s in (0.004, 0.01)]
+    np.testing.assert_array_equal(plans[0][0], plans[1][0])
+    assert plans[0][1] == plans[1][1] and len(plans[0][1]) > 200, plans[0][1][:5]

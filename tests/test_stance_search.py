@@ -201,6 +201,11 @@ def test_still_only_briefly_then_slow_motion_warns_with_the_zero_used() -> None:
     assert choice.result.start_s < 0.3
     (warning,) = choice.warnings
     assert "no quiet upright stretch" in warning and "uncertain by about 2 deg" in warning  # still: the sway floor
+    from imu_hinge.analysis.stance_params import StanceSearchParams
+
+    # a min_stand_s that rounds to no sample scores single samples there: the zero is still in the still 0.3 s
+    short = choose_stance(rec, StanceSearchParams(min_stand_s=0.001))
+    assert short.how == "start" and short.result.start_s < 0.3, (short.how, short.result.start_s)
 
 
 def test_never_still_is_refused() -> None:
