@@ -338,3 +338,31 @@ def test_a_gap_at_the_start_of_a_block_is_bridged_from_the_last_block_s_last_gyr
     got = np.vstack([split.update_batch(gyr[:120], acc[:120], dt[:120]),
                      split.update_batch(gyr[120:], acc[120:], dt[120:])])
     np.testing.assert_array_equal(got, want)
+
+
+def test_time_that_runs_backwards_is_refused_with_the_sample() -> None:
+    """Stamps out of order would run the quiet-window estimator's clock backwards (its bias uncertainty would
+    shrink by a negative random walk) and skip gap bridging: refused, naming the sample, in the API's own
+    words; equal stamps (a burst stamped on arrival) are time standing still and pass."""
+    n = 50
+    gyr, acc = np.zeros((n, 3)), np.tile([0.0, 0.0, 9.81], (n, 1))
+    t = np.arange(n) / 100.0
+    t[30] = t[28]  # sample 30 stamped before sample 29
+    with pytest.raises(UsageError, match=r"time_s must not decrease: sample 30 at 0\.28 s comes after 0\.29 s"):
+        estimate_orientation(gyr, acc, 100.0, time_s=t)
+    t[30] = t[29]
+    assert estimate_orientation(gyr, acc, 100.0, time_s=t).shape == (n, 4)
+
+
+@pytest.mark.parametrize(("method", "options"), [("vqf", {"quiet_bias_est_enabled": True}), ("vqf", {}),
+                                                 ("madgwick", {}), ("ekf", {})])
+def test_a_negative_step_is_refused_by_every_causal_filter(method: str, options: dict) -> None:
+    filt = make_filter(method, 100.0, **options)
+    dt = np.full(6, 0.01)
+    dt[4] = -0.01
+    with pytest.raises(ValueError, match=r"dt_s must not be negative \(time runs forward\): entry 4 is -0\.01 s"):
+        filt.update_batch(np.zeros((6, 3)), np.tile([0.0, 0.0, 9.81], (6, 1)), dt)
+    with pytest.raises(ValueError, match=r"entry 0 is -0\.01 s"):  # a block of one sample (the live driver's)
+        filt.update_batch(np.zeros((1, 3)), np.array([[0.0, 0.0, 9.81]]), np.array([-0.01]))
+    with pytest.raises(ValueError, match=r"entry 0 is -0\.01 s"):  # one sample
+        filt.update(np.zeros(3), np.array([0.0, 0.0, 9.81]), -0.01)

@@ -87,7 +87,7 @@ def estimate_orientation(gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, rate_hz: f
     """Orientation of every sample of one sensor: (N, 4) unit quaternions w, x, y, z, sensor-to-earth.
 
     ``gyr_rad_s`` (N, 3) rad/s and ``acc_m_s2`` (N, 3) m/s^2 in the sensor frame; ``rate_hz``
-    the nominal sample rate (Hz). ``time_s`` (N,) sample times in s: intervals longer than
+    the nominal sample rate (Hz). ``time_s`` (N,) sample times in s, never decreasing: intervals longer than
     1.5 nominal periods are gaps, bridged by gyro integration. ``acc0_m_s2`` (3,) mean
     accelerometer at rest to start aligned with gravity (no convergence transient);
     ``gyr_bias_rad_s`` (3,) a known gyro bias from a static calibration. Other keywords are
@@ -106,6 +106,10 @@ def estimate_orientation(gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, rate_hz: f
         if t.shape[0] != gyr.shape[0]:
             raise UsageError(f"time_s must have {gyr.shape[0]} entries, got {t.shape[0]}")
         dt_s = np.diff(t, prepend=t[0] - filt.ts_s) if t.size else t
+        if t.size > 1 and float(dt_s[1:].min()) < 0.0:
+            k = 1 + int(np.argmax(dt_s[1:] < 0.0))
+            raise UsageError(f"time_s must not decrease: sample {k} at {t[k]:g} s comes after {t[k - 1]:g} s; "
+                             "sort the samples by time")
     try:
         filt.reset(acc0_m_s2, gyr_bias_rad_s)
         return filt.update_batch(gyr, acc, dt_s)

@@ -113,7 +113,7 @@ def gap_rate(last_gyr_rad_s: np.ndarray | None, gyr_rad_s: np.ndarray, dt_s: flo
 
 def batch_intervals(dt_s: np.ndarray | None, n: int, n_acc: int) -> np.ndarray | None:
     """A batch's checked lengths (``n`` gyro and ``n_acc`` accelerometer samples) and its ``dt_s`` as a flat float
-    array (None stays None): one entry per sample, or a ValueError naming the counts."""
+    array (None stays None): one entry per sample, none negative, or a ValueError naming the counts or the entry."""
     if n_acc != n:
         raise ValueError(f"gyr_rad_s and acc_m_s2 differ in length: {n} vs {n_acc}")
     if dt_s is None:
@@ -123,7 +123,16 @@ def batch_intervals(dt_s: np.ndarray | None, n: int, n_acc: int) -> np.ndarray |
         dt = dt.reshape(-1)
     if dt.shape[0] != n:
         raise ValueError(f"dt_s must have {n} entries, got {dt.shape[0]}")
+    if (float(dt[0]) < 0.0) if n == 1 else (n > 1 and float(dt.min()) < 0.0):  # one sample: no numpy reduction
+        i = int(np.argmax(dt < 0.0))
+        raise negative_interval(i, float(dt[i]))
     return dt
+
+
+def negative_interval(index: int, dt_s: float) -> ValueError:
+    """The error for a step back in time (entry ``index`` of a block's ``dt_s``)."""
+    return ValueError(f"dt_s must not be negative (time runs forward): entry {index} is {dt_s:g} s; "
+                      "give the samples in time order")
 
 
 class OrientationFilter(ABC):

@@ -280,7 +280,7 @@ class QuietBiasEstimator:
         assert self._t_pred is not None
         # cov + eye(3) * grow, without the 3x3 temporaries: + 0.0 everywhere (as eye's zeros add), grow on the diagonal
         cov = self.cov + 0.0
-        cov.flat[::4] += math.radians(p.walk_deg_s_rt_s) ** 2 * max(0.0, cur.t - self._t_pred)
+        cov.flat[::4] += math.radians(p.walk_deg_s_rt_s) ** 2 * (cur.t - self._t_pred)  # later: dt_s >= 0
         self.cov = cov  # a fresh C-contiguous array
         self._t_pred = cur.t
         noise = math.radians(p.window_noise_deg) ** 2 + (p.gyr_scale_err * sep_rad) ** 2
