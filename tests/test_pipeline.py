@@ -113,6 +113,15 @@ def test_unequal_rates_and_drops_keep_gaps_as_gaps() -> None:
     assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 0.64  # measured 0.43
 
 
+@pytest.mark.parametrize("rate_hz", [12.0, 15.0])
+def test_sensors_slower_than_25_hz_without_gaps_give_complete_reps(rate_hz: float) -> None:
+    """Below 25 Hz a sample period is longer than the detector's 0.06 s floor for a gap: a gap is 1.5 periods
+    of the row stream there, so a stream without gaps leaves every rep complete."""
+    sim = simulate(SimConfig(seed=3, exercise="rdl", n_reps=4, rate_hz=rate_hz))
+    res = analyze(sim.recording)
+    assert len(res.reps) == 4 and all(r.complete for r in res.reps)
+
+
 @pytest.mark.parametrize("seed", [9, 10])
 def test_rows_after_a_dropped_sample_read_as_well_as_the_rest(seed: int) -> None:
     """A 52 Hz sacrum beside a 208 Hz thoracic sensor (the rows) drops single samples (5 %): on the rows
