@@ -471,3 +471,18 @@ def test_a_step_of_no_time_turns_nothing() -> None:
     np.testing.assert_allclose(fusion.base.integrate_gyr(q, w, 0.0), q, atol=1e-15)
     dq = fusion.base.quat_from_rate(w, 1e-6)
     np.testing.assert_allclose(dq[1:], 0.5e-6 * w, rtol=1e-9)
+
+
+@pytest.mark.parametrize("gap_after", [1, 2])
+def test_the_offline_filter_starts_a_new_run_after_a_gap_right_at_the_start(gap_after: int) -> None:
+    """Level for the first sample(s), then a 1 s gap in which the sensor was tipped 30 deg and held: the
+    non-causal filter must not smooth across the gap (the gyro saw nothing of the turn): the samples before
+    it read level, every one after it 30 deg at once (smoothed across, the first read 29.8 deg)."""
+    n, th = 300, np.radians(30.0)
+    acc = np.tile([0.0, 9.81 * np.sin(th), 9.81 * np.cos(th)], (n, 1))
+    acc[:gap_after] = [0.0, 0.0, 9.81]
+    dt = np.full(n, 0.01)
+    dt[gap_after] = 1.0
+    up = up_in_sensor(make_filter("vqf_offline", 100.0).update_batch(np.zeros((n, 3)), acc, dt))
+    tilt_deg = np.degrees(np.arccos(np.clip(up[:, 2], -1.0, 1.0)))
+    assert np.all(tilt_deg[:gap_after] < 0.01) and np.all(np.abs(tilt_deg[gap_after:] - 30.0) < 0.01), tilt_deg[:4]

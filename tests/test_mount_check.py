@@ -169,12 +169,17 @@ def test_a_slip_in_the_first_rep_is_measured_from_the_stance(role: str) -> None:
     assert abs(moves[0].segment_shift_deg) == pytest.approx(5.0, abs=1e-9)
 
 
-def test_a_slipped_sensor_settling_over_two_rests_is_told_across_them() -> None:
+@pytest.mark.parametrize("with_stance", [True, False])
+def test_a_slipped_sensor_settling_over_two_rests_is_told_across_them(with_stance: bool) -> None:
     """The fusion filter can take a rep or two to settle on a slipped sensor's new inclination: standing L
     reads 0 (rests 0-3), slips in rep 4 (22.5-25.5 s), then reads 2.4 and 2.9 (settling), then 4.8-5.1.
-    The step is told, about 5 deg, between standing before rep 4 and standing after it."""
+    The step is told, about 5 deg, between standing before rep 4 and standing after it; also without the
+    calibration stance as a first value (a result that has none: an odd number of values before the step)."""
     levels = [0.0, 0.2, -0.3, 0.1, 2.4, 2.9, 4.8, 5.1, 4.9, 5.0]
-    moves = sensor_moves(_standing_result(levels))
+    res = _standing_result(levels)
+    if not with_stance:
+        res.calibration = {}
+    moves = sensor_moves(res)
     assert len(moves) == 1 and moves[0].role == "thoracic"
     assert abs(moves[0].shift_deg - 5.0) < 0.3, moves[0]  # measured 4.85
     assert 21.0 < moves[0].after_s < 22.5 and 25.5 < moves[0].before_s < 32.5, moves[0]  # measured 21.92, 32.07
