@@ -296,6 +296,10 @@ def test_a_live_stance_that_holds_a_slow_lean_hands_it_to_the_axis_search() -> N
     done = [e.time_s for sample in rec.merged_samples() for e in pipe.push(sample) if isinstance(e, CalibrationDone)]
     assert pipe.calibration is not None and pipe.calibration.end_s == pytest.approx(5.0, abs=0.01)  # measured 5.004
     assert done == [pytest.approx(5.0, abs=0.01)]  # measured 5.004
+    for role, search in pipe._searches.items():  # forward is -y (up tips to +y, away from it), from the bias-
+        # corrected gyro: in the lean's plane (z 0), across the stance's up (tipped 11.8 deg by the lean inside it)
+        assert search.forward is not None and abs(search.forward[2]) < 0.01 and search.forward[1] < -0.97, \
+            (role, search.forward)  # measured (0.205, -0.979, 1e-16)
 
 
 @pytest.mark.parametrize(("over_deg", "swapped"), [(0.3, False), (0.5, False), (1.0, True)])
