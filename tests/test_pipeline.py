@@ -175,6 +175,14 @@ def test_long_sacrum_gap_gives_nan_and_incomplete_rep() -> None:
     assert np.isnan(res.lumbar_flexion_deg[in_gap]).all()
     assert np.isfinite(res.trunk_flexion_deg[in_gap]).all()
     assert [r.complete for r in res.reps] == [True, False, True]
+    # where the angles stop: a row gets the pelvis extrapolated while the last sacrum sample is at most 1.5
+    # sacrum periods plus half a row period old (the streams' offset), NaN after that
+    st = rec["sacrum"].time_s
+    edge = (res.time_s > st[np.argmax(cut) - 1] - 0.1) & (res.time_s < st[np.argmax(cut)])  # up to the gap's end
+    age_s = res.time_s[edge] - st[np.searchsorted(st, res.time_s[edge], side="right") - 1]
+    assert ((age_s > 0.02) & (age_s < 0.03)).any()  # a row just past the limit (measured 0.021 s: the streams'
+    # stamps are 1 ms apart), which a limit of 1.5 row periods more would give an angle
+    np.testing.assert_array_equal(np.isfinite(res.pelvic_tilt_deg[edge]), age_s <= 1.5 / 100.0 + 0.5 / 100.0)
 
 
 def test_a_short_gap_of_the_base_sensor_mid_rep_marks_that_rep_incomplete() -> None:
