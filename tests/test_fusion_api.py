@@ -107,6 +107,7 @@ def test_ekf_refuses_a_noise_or_uncertainty_that_is_not_positive(bad: dict[str, 
 
 @pytest.mark.parametrize(("method", "bad", "says"), [("madgwick", {"gain": 0.0}, "gain must be positive"),
                                                      ("mahony", {"k_p": 0.0}, "k_p must be positive"),
+                                                     ("mahony", {"k_p": -0.5}, "k_p must be positive"),
                                                      ("mahony", {"k_i": -0.01}, "k_i non-negative")])
 def test_madgwick_and_mahony_refuse_gains_out_of_range(method: str, bad: dict[str, float], says: str) -> None:
     from imu_hinge.fusion import make_filter

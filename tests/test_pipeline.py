@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from imu_hinge.analysis.pipeline import LIVE_CALIBRATION, analyze, pipeline_for
-from imu_hinge.detection.rep_events import FaultRaised, RepCompleted
+from imu_hinge.detection.rep_events import CalibrationDone, FaultRaised, RepCompleted
 from imu_hinge.samples import Recording, SensorStream
 from imu_hinge.simulation import SimConfig, simulate
 
@@ -60,6 +60,10 @@ def test_live_and_batch_drivers_agree(rounding_session, calibration) -> None:
     # the live driver emitted the same alerts as events, at the samples that raised them
     assert [e.time_s for e in events if isinstance(e, FaultRaised)] == [a.time_s for a in live.alerts]
     assert sum(isinstance(e, RepCompleted) for e in events) == len(live.reps)
+    # and said once that calibration is done: at the first sample (calibrated before it) or at the stance's close
+    (done,) = [e for e in events if isinstance(e, CalibrationDone)]
+    first_s = min(float(s.time_s[0]) for s in rec.streams.values())
+    assert (done.time_s == first_s) == (calibration == "recording"), (done.time_s, first_s)
 
 
 def test_angles_and_reps_match_ground_truth(rounding_session) -> None:

@@ -303,3 +303,18 @@ def test_a_max_window_that_rounds_to_no_sample_is_one_sample() -> None:
              for max_s in (0.004, 0.01)]
     np.testing.assert_array_equal(plans[0][0], plans[1][0])
     assert plans[0][1] == plans[1][1] and len(plans[0][1]) > 200, plans[0][1][:5]
+
+
+@pytest.mark.parametrize("mount_deg", [10.0, 25.0, 60.0])
+def test_windows_with_exactly_the_same_gravity_are_compared(mount_deg: float) -> None:
+    """A sensor held perfectly still (noise-free samples, mounted at an angle): every quiet window sees exactly
+    the same gravity, and the cosine between two such directions rounds above 1 at these mounts: the windows
+    are compared (3 updates in 10 s of 2-s windows), not a math domain error."""
+    from scipy.spatial.transform import Rotation
+
+    g = Rotation.from_euler("zyx", [mount_deg, mount_deg / 2, -mount_deg / 3], degrees=True).as_matrix() @ [0, 0, 9.81]
+    f = VqfFilter(100.0, quiet_bias_est_enabled=True, rest_bias_est_enabled=False)
+    f.reset(g)
+    f.update_batch(np.zeros((1000, 3)), np.tile(g, (1000, 1)))
+    assert f._quiet is not None and f._quiet.updates == 3
+    np.testing.assert_allclose(f.gyr_bias_rad_s, 0.0, atol=1e-12)  # nothing turned: no bias

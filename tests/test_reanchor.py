@@ -156,6 +156,24 @@ def test_a_short_quiet_time_ends_the_settling_as_soon(quiet_s: float, first_vali
     np.testing.assert_allclose(ups[valid], [0.0, 0.0, 1.0], atol=1e-4)
 
 
+def test_stillness_after_a_gap_is_judged_on_the_bias_corrected_gyro() -> None:
+    """A gyro with a 22 deg/s bias (known to the filter) held still after a 2 s gap reads the bias itself: still
+    (0 once corrected), so the angles come back after quiet_s (30 samples), as without a bias (judged on the raw
+    or a wrongly corrected reading, 22 or 45 deg/s, over the 20 deg/s quiet limit, it would never settle)."""
+    from imu_hinge.fusion import make_filter
+    from imu_hinge.fusion.reanchor import Reanchor, ReanchorParams
+
+    rate, bias = 100.0, np.array([0.3, -0.2, 0.15])  # |bias| 0.39 rad/s
+    flt = make_filter("vqf", rate)
+    up = np.array([0.0, 0.0, 9.81])
+    flt.reset(up, bias)
+    gaps = Reanchor(flt, rate, ReanchorParams(quiet_s=0.3, max_settle_s=60.0))
+    gaps.up_batch(np.array([0.0]), up[None], bias[None])
+    ups = gaps.up_batch(2.0 + np.arange(50) / rate, np.tile(up, (50, 1)), np.tile(bias, (50, 1)))
+    assert not gaps.settling
+    assert int(np.flatnonzero(~np.isnan(ups[:, 0]))[0]) == 31  # the returning sample, then 30 still ones
+
+
 def test_two_long_gaps_in_one_block_are_both_re_anchored() -> None:
     """A replayed block with two outages (1 s each, still in between): the sensor is re-anchored at each
     return, and its angles are held back after each until it has been still for quiet_s (0.3 s)."""
