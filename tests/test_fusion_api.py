@@ -363,6 +363,8 @@ def test_a_negative_step_is_refused_by_every_causal_filter(method: str, options:
     dt[4] = -0.01
     with pytest.raises(ValueError, match=r"dt_s must not be negative \(time runs forward\): entry 4 is -0\.01 s"):
         filt.update_batch(np.zeros((6, 3)), np.tile([0.0, 0.0, 9.81], (6, 1)), dt)
+    with pytest.raises(ValueError, match=r"entry 1 is -0\.01 s"):  # a block of two
+        filt.update_batch(np.zeros((2, 3)), np.tile([0.0, 0.0, 9.81], (2, 1)), np.array([0.01, -0.01]))
     with pytest.raises(ValueError, match=r"entry 0 is -0\.01 s"):  # a block of one sample (the live driver's)
         filt.update_batch(np.zeros((1, 3)), np.array([[0.0, 0.0, 9.81]]), np.array([-0.01]))
     with pytest.raises(ValueError, match=r"entry 0 is -0\.01 s"):  # one sample

@@ -130,7 +130,8 @@ def test_sensors_slower_than_25_hz_without_gaps_give_complete_reps(rate_hz: floa
 def test_rows_after_a_dropped_sample_read_as_well_as_the_rest(seed: int) -> None:
     """A 52 Hz sacrum beside a 208 Hz thoracic sensor (the rows) drops single samples (5 %): on the rows
     after a drop, the pelvis's angle comes from the secant over the gap, as accurate as on every other row.
-    Holding the last angle instead (the slope limit was 1.5 periods) read 2.3x and 2.2x the other rows' RMSE."""
+    Holding the last angle instead (the slope limit was 1.5 periods) read 2.3x and 2.2x the other rows' RMSE.
+    Holes of one or two samples (up to 58 ms) are no gaps: every rep is complete."""
     sim = simulate(SimConfig(seed=seed, exercise="rdl", n_reps=4, rate_hz=52.0, thoracic_rate_hz=208.0,
                              drop_fraction=0.05, drop_burst_share=0.0))
     res = analyze(sim.recording)
@@ -145,6 +146,8 @@ def test_rows_after_a_dropped_sample_read_as_well_as_the_rest(seed: int) -> None
     after = float(np.sqrt(np.mean(err[after_drop & ok] ** 2)))
     rest = float(np.sqrt(np.mean(err[~after_drop & ok] ** 2)))
     assert after < 1.15 * rest, (after, rest)  # measured 0.212 vs 0.209, 0.192 vs 0.194 deg (held: 0.487, 0.422)
+    # and a dropped sample is no gap in a rep (the detector's gap is at least 0.06 s; 1.5 row periods are 7 ms)
+    assert len(res.reps) == 4 and all(r.complete for r in res.reps)
 
 
 @pytest.mark.parametrize(("sacrum_hz", "thoracic_hz", "base"),
@@ -179,14 +182,14 @@ def test_long_sacrum_gap_gives_nan_and_incomplete_rep() -> None:
     assert np.isnan(res.lumbar_flexion_deg[in_gap]).all()
     assert np.isfinite(res.trunk_flexion_deg[in_gap]).all()
     assert [r.complete for r in res.reps] == [True, False, True]
-    # where the angles stop: a row gets the pelvis extrapolated while the last sacrum sample is at most 1.5
-    # sacrum periods plus half a row period old (the streams' offset), NaN after that
+    # where the angles stop: a row gets the pelvis extrapolated while the last sacrum sample is at most 60 ms
+    # (a short hole; 1.5 sacrum periods for a slower sensor) plus half a row period old (the streams' offset)
     st = rec["sacrum"].time_s
     edge = (res.time_s > st[np.argmax(cut) - 1] - 0.1) & (res.time_s < st[np.argmax(cut)])  # up to the gap's end
     age_s = res.time_s[edge] - st[np.searchsorted(st, res.time_s[edge], side="right") - 1]
-    assert ((age_s > 0.02) & (age_s < 0.03)).any()  # a row just past the limit (measured 0.021 s: the streams'
+    assert ((age_s > 0.065) & (age_s < 0.075)).any()  # a row just past the limit (measured 0.071 s: the streams'
     # stamps are 1 ms apart), which a limit of 1.5 row periods more would give an angle
-    np.testing.assert_array_equal(np.isfinite(res.pelvic_tilt_deg[edge]), age_s <= 1.5 / 100.0 + 0.5 / 100.0)
+    np.testing.assert_array_equal(np.isfinite(res.pelvic_tilt_deg[edge]), age_s <= 0.06 + 0.5 / 100.0)
 
 
 def test_a_short_gap_of_the_base_sensor_mid_rep_marks_that_rep_incomplete() -> None:

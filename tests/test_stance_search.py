@@ -199,6 +199,8 @@ def test_still_only_briefly_then_slow_motion_warns_with_the_zero_used() -> None:
     choice = choose_stance(rec)
     assert choice.how == "start"
     assert choice.result.start_s < 0.3
+    # the zero is the still start, its first start_s (0.25 s) of the 0.3 s still: 0.004-0.254 s
+    assert choice.result.end_s - choice.result.start_s == pytest.approx(0.25, abs=1e-9)
     (warning,) = choice.warnings
     assert "no quiet upright stretch" in warning and "uncertain by about 2 deg" in warning  # still: the sway floor
     from imu_hinge.analysis.stance_params import StanceSearchParams
