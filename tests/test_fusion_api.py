@@ -307,6 +307,15 @@ def test_a_block_of_no_samples_gives_no_orientations_and_changes_nothing(method:
     np.testing.assert_array_equal(np.vstack([first, gapped.update_batch(gyr[50:], acc[50:])]), want)
 
 
+def test_the_offline_filter_takes_a_block_of_no_samples() -> None:
+    """A batch of no samples, with or without intervals: no orientations, no error, the bias estimate kept."""
+    f = make_filter("vqf_offline", 100.0)
+    none = np.zeros((0, 3))
+    assert f.update_batch(none, none).shape == (0, 4)
+    assert f.update_batch(none, none, np.zeros(0)).shape == (0, 4)
+    np.testing.assert_array_equal(f.gyr_bias_rad_s, np.zeros(3))
+
+
 def test_mahony_bridges_a_gap_with_the_bias_it_learnt() -> None:
     """Mahony with its integral term (k_i) on a still, level sensor whose gyro reads an uncalibrated bias across
     gravity (0.04, -0.03 rad/s): after 2 min it has learnt that bias, and a 2 s gap is bridged with it taken off,

@@ -239,6 +239,17 @@ def test_at_most_max_transition_settling_values_are_left_out(max_transition: int
     assert move.before_s == pytest.approx(32.07, abs=0.02)  # after rep 5 (28.5-31.5 s)
 
 
+def test_a_step_in_the_last_standing_value_is_told_when_one_rep_after_is_enough() -> None:
+    """``min_reps_after`` 1: the standing value after the last rep alone (5.0, the rests before at 0) is a step;
+    with the default 2 it is not (a single value may be the lifter still settling)."""
+    from imu_hinge.detection.mount_check import MountCheckParams
+
+    res = _standing_result([0.0, 0.2, -0.3, 0.1, 0.0, 0.1, 5.0])
+    (move,) = sensor_moves(res, MountCheckParams(min_reps_after=1))
+    assert move.shift_deg == pytest.approx(4.95, abs=1e-9) and move.before_s > 37.5  # after rep 6 (34.5-37.5 s)
+    assert sensor_moves(res) == []
+
+
 @pytest.mark.parametrize("n", [0, 1, 2, 3])
 def test_a_result_of_a_few_samples_has_no_moves(n: int) -> None:
     """Too few samples for any standing value (min_samples = 10 a side): no move, and no error."""
