@@ -337,9 +337,7 @@ class OfflineVqf(OrientationFilter):
             gaps = [i for i in np.flatnonzero(dt > GAP_FACTOR * self.ts_s).tolist() if i > 0]
         out = np.empty((n, 4))
         start = 0
-        for stop in [*gaps, n]:
-            if stop <= start:
-                continue
+        for stop in [*gaps, n] if n else []:  # gaps rise from 1: each run holds samples
             res = vqf.offlineVQF(np.ascontiguousarray(gyr[start:stop]), np.ascontiguousarray(acc[start:stop]),
                                  None, self.ts_s, self.params.to_vqf())
             out[start:stop] = res["quat6D"]
