@@ -281,8 +281,7 @@ class HingePipeline:
         other = _OTHER[self.base]
         other_rate = self.trackers[other].rate_hz
         self._max_age_s = max(GAP_FACTOR / other_rate, SHORT_HOLE_S) + 0.5 / self.trackers[self.base].rate_hz
-        self._max_slope_gap_s = MAX_SLOPE_GAP_S
-        self._combiner = RowCombiner(self.base, self._max_age_s, self._max_slope_gap_s)
+        self._combiner = RowCombiner(self.base, self._max_age_s, MAX_SLOPE_GAP_S)
         base_rate = self.trackers[self.base].rate_hz
         self.detector = HingeDetector(self.params.detector, max_gap_s=max(GAP_FACTOR / base_rate, SHORT_HOLE_S))
 
@@ -343,7 +342,7 @@ class HingePipeline:
         other_angle = np.concatenate([  # in blocks: the alignment's temporaries stay small
             combine_batch(bt[i:i + BLOCK_SAMPLES], streams[other].time_s, angles[other],
                           other_first_on_tie=SENSOR_ROLES.index(other) < SENSOR_ROLES.index(base),
-                          max_age_s=self._max_age_s, max_slope_gap_s=self._max_slope_gap_s)
+                          max_age_s=self._max_age_s, max_slope_gap_s=MAX_SLOPE_GAP_S)
             for i in range(0, max(len(bt), 1), BLOCK_SAMPLES)])
         ba = angles[base]
         by_role = {base: ba, other: other_angle}

@@ -26,9 +26,9 @@ from imu_hinge.fusion.base import (
     OrientationFilter,
     gap_rate,
     integrate_gyr,
-    negative_interval,
     quat_from_gravity,
     quat_from_rate,
+    step_interval,
 )
 
 _TINY_RATE = np.array([1e-150, 0.0, 0.0])
@@ -87,8 +87,7 @@ class _AhrsFilter(OrientationFilter):
 
     def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None) -> np.ndarray:
         """One sample: gyro (3,) rad/s, acc (3,) m/s^2, ``dt_s`` since the previous one (s) -> quat (4,)."""
-        if dt_s is not None and dt_s < 0.0:
-            raise negative_interval(0, float(dt_s))
+        dt_s = step_interval(dt_s)
         gyr = np.asarray(gyr_rad_s, dtype=float).reshape(3) - self._bias_rad_s
         acc = np.asarray(acc_m_s2, dtype=float).reshape(3)
         if not self._started:  # no gravity given to reset(): start from the first sample

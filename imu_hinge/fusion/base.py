@@ -135,6 +135,13 @@ def negative_interval(index: int, dt_s: float) -> ValueError:
                       "give the samples in time order")
 
 
+def step_interval(dt_s: float | None) -> float | None:
+    """One sample's ``dt_s`` (None stays None), checked as :func:`batch_intervals` checks a block's."""
+    if dt_s is not None and dt_s < 0.0:
+        raise negative_interval(0, float(dt_s))
+    return dt_s
+
+
 class OrientationFilter(ABC):
     """Causal 6-axis orientation filter. Parameters in ``__init__``, state in the object."""
 

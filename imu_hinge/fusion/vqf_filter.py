@@ -27,9 +27,9 @@ from imu_hinge.fusion.base import (
     OrientationFilter,
     batch_intervals,
     gap_rate,
-    negative_interval,
     quat_from_gravity,
     quat_from_rate,
+    step_interval,
 )
 from imu_hinge.fusion.quiet_bias import (
     QuietBiasEstimator,
@@ -191,8 +191,7 @@ class VqfFilter(OrientationFilter):
 
     def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None) -> np.ndarray:
         """One sample: gyro (3,) rad/s, acc (3,) m/s^2, ``dt_s`` since the previous one (s) -> quat (4,)."""
-        if dt_s is not None and dt_s < 0.0:
-            raise negative_interval(0, float(dt_s))
+        dt_s = step_interval(dt_s)
         if self._quiet is not None:
             dt = None if dt_s is None else np.array([dt_s], dtype=np.float64)
             return self._run_quiet(np.array(gyr_rad_s, dtype=np.float64).reshape(1, 3),
