@@ -18,17 +18,6 @@ from imu_hinge.kinematics import _kinematics_loops
 # angle extrapolated to its time (NaN when the other's last sample is older than max_age_s; held when its
 # last two are more than max_slope_gap_s apart).
 
-MAX_SLOPE_GAP_S = 0.25
-"""The other stream's last two samples give the slope to its angle at a base time while they are at
-most this far apart (s); further apart, the last angle is held. A dropped sample or a short burst
-leaves a secant over the gap: its error on the next row is about a x (gap / 2) x dt (a: angular
-acceleration, dt: time since the last sample), holding's is v x dt, so the secant wins while
-gap < 2 v / a, about 0.2-0.4 s for hinges (v 60-120 deg/s, a 300-600 deg/s^2). Beyond that both are
-small (at most the rate times one period) and rows without a fresh sample are NaN anyway (max_age_s).
-Measured (simulated 52 Hz sacrum beside 208 Hz thoracic, 5 % single drops, seeds 9 and 10): pelvic
-tilt RMSE on the rows after a drop 0.49 and 0.42 deg when held (the limit was 1.5 periods), 0.21 and
-0.19 with the secant, as on all other rows (0.21, 0.19)."""
-
 
 class RowCombiner:
     """Per-sample combiner. ``push`` returns ``(time_s, base_angle, other_angle)`` on base samples."""
