@@ -207,6 +207,21 @@ def test_a_segment_rocking_during_the_rests_is_not_standing(segment: str) -> Non
         assert len(sensor_moves(res)) == 1
 
 
+@pytest.mark.parametrize(("rate_deg_s", "told"), [(8.6, False), (7.4, True)])
+def test_a_rest_drifting_faster_than_max_rate_deg_s_is_not_standing(rate_deg_s: float, told: bool) -> None:
+    """From rep 4 on, the pelvis rests 4 deg tipped (an L step of 4 deg, over min_shift_deg) but drifts there
+    at a steady rate, a sawtooth of 0.2 s (+-0.9 deg, within spread_deg): at 8.6 deg/s, over max_rate_deg_s
+    (8), no rest sample is still, so those rests give no standing values and no move is told; at 7.4 deg/s the
+    ramps' samples are still, the rests are standing and the step is told."""
+    res = _standing_result([0.0] * 8)
+    t = res.time_s
+    rests = (t > 21.0) & (np.abs(res.trunk_flexion_deg) < 1e-9)  # the rests from the one before rep 4 on
+    saw = rate_deg_s * 0.2 * ((t / 0.2) % 1.0 - 0.5)
+    res.pelvic_tilt_deg = np.where(rests, 4.0 + saw, 0.0)
+    res.lumbar_flexion_deg = res.trunk_flexion_deg - res.pelvic_tilt_deg
+    assert (len(sensor_moves(res)) == 1) == told
+
+
 @pytest.mark.parametrize("role", ["thoracic", "sacrum"])
 def test_a_slip_is_measured_on_its_segment_when_the_lifter_stands_a_little_flexed(role: str) -> None:
     """Between the reps the lifter stands with the trunk 3 deg forward (L 3 deg, the pelvis at 0); in rep 4 one

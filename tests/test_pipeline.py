@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from imu_hinge.analysis.pipeline import LIVE_CALIBRATION, analyze, pipeline_for
+from imu_hinge.analysis.pipeline import LIVE_CALIBRATION, HingePipeline, analyze, pipeline_for
 from imu_hinge.detection.rep_events import CalibrationDone, FaultRaised, RepCompleted
 from imu_hinge.samples import Recording, SensorStream
 from imu_hinge.simulation import SimConfig, simulate
@@ -426,25 +426,31 @@ def test_a_refused_live_stance_tells_the_stillness_the_data_ended_in() -> None:
         analyze(Recording(rec.streams, {"calibration": LIVE_CALIBRATION}))
 
 
-def test_a_live_calibration_found_after_the_first_half_minute_is_the_same_in_analyze(rounding_session) -> None:
+@pytest.mark.parametrize("origin_s", [0.0, 1000.0])
+def test_a_live_calibration_found_after_the_first_half_minute_is_the_same_in_analyze(rounding_session,
+                                                                                      origin_s: float) -> None:
     """A live-calibrated recording whose person turns to and fro about gravity (never still) for 32 s before the
     session's quiet stance: analyze replays the early samples in arrival order half a minute at a time, and the
-    stance it finds is the one after the turning, as the live driver finds it, with the session's six reps."""
+    stance it finds is the one after the turning, as the live driver finds it, with the session's six reps;
+    on a clock that starts at 0 or at 1000 s (the half minutes count from the first sample)."""
     lead_s = 32.0
     streams = {}
     for role, s in rounding_session.recording.streams.items():
         tt = np.arange(0.0, lead_s, 1.0 / s.nominal_rate_hz)
         a0 = s.acc_m_s2[:20].mean(axis=0)
         w = np.sin(np.pi * tt)[:, None] * (a0 / np.linalg.norm(a0))  # 1 rad/s peak about gravity
-        streams[role] = SensorStream(role, np.r_[tt, s.time_s - s.time_s[0] + lead_s],
+        streams[role] = SensorStream(role, origin_s + np.r_[tt, s.time_s - s.time_s[0] + lead_s],
                                      np.vstack([np.tile(a0, (len(tt), 1)), s.acc_m_s2]),
                                      np.vstack([w + s.gyr_rad_s[:20].mean(axis=0), s.gyr_rad_s]))
     rec = Recording(streams, {"calibration": LIVE_CALIBRATION})
-    batch = analyze(rec)
-    assert lead_s < batch.calibration["stand_start_s"] < lead_s + 0.5  # measured 32.01
+    batch_pipe = HingePipeline()
+    batch = batch_pipe.analyze(rec)
+    assert lead_s < batch.calibration["stand_start_s"] - origin_s < lead_s + 0.5  # measured 32.01
     assert len(batch.reps) == len(rounding_session.reps) == 6
     pipe, live = _pushed(rec)
     assert [r.to_dict() for r in live.reps] == [r.to_dict() for r in batch.reps]
+    # every early sample went to the stance once, as live: the same start-overs (none counted twice)
+    assert batch_pipe.calibration_restarts == pipe.calibration_restarts > 0
 
 
 def test_live_angles_start_timeout_s_after_the_stance_when_the_trunk_never_tips() -> None:
