@@ -333,15 +333,16 @@ def test_the_accelerometer_tells_motion_at_motion_acc_m_s2(drop_m_s2: float, mov
         assert res.end_s == pytest.approx(res.start_s + 5.0, abs=1e-9)
 
 
-def test_data_ending_on_the_motion_that_started_the_stance_over_is_refused_in_one_line() -> None:
+@pytest.mark.parametrize("n", [71, 72])
+def test_data_ending_on_the_motion_that_started_the_stance_over_is_refused_in_one_line(n: int) -> None:
     """0.7 s still, then the last sample of both sensors turns fast: the stance starts over after it, and the end
     of the data comes before any new stance sample. Closing it then is the one-line refusal, not a crash, and it
-    tells the 0.7 s the lifter stood (not the empty attempt the data ended in)."""
+    tells the 0.7 s the lifter stood (not the empty attempt the data ended in); whatever the sample count."""
     from imu_hinge.analysis.stance import StanceDetector
     from imu_hinge.errors import CalibrationError
 
-    t = np.arange(71) / 100.0
-    acc, gyr = np.tile([0.0, 0.0, 9.81], (71, 1)), np.tile(_BIAS_RAD_S, (71, 1))
+    t = np.arange(n) / 100.0
+    acc, gyr = np.tile([0.0, 0.0, 9.81], (n, 1)), np.tile(_BIAS_RAD_S, (n, 1))
     gyr[-1] = [0.0, 40.0, 0.0]
     det = StanceDetector()
     assert _push_all(det, {"sacrum": (t, acc, gyr), "thoracic": (t + 0.001, acc, gyr)}) is None

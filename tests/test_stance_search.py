@@ -942,17 +942,20 @@ def test_a_stance_of_bias_min_s_takes_its_own_gyro_bias(stand_s: float, own: boo
         assert np.abs(e.gyr_bias_rad_s - (bias if own else bias + step)).max() < 1e-6
 
 
-@pytest.mark.parametrize(("start", "run_back"), [("still", False), ("0.8", False), ("1.2", True), ("lean", True)])
+@pytest.mark.parametrize(("start", "run_back"), [("still", False), ("0.8", False), ("0.97", False), ("1.03", True),
+                                                ("1.2", True), ("lean", True)])
 def test_a_live_stance_after_a_start_over_starts_the_filter_from_the_first_samples_gravity(start: str,
                                                                                          run_back: bool) -> None:
     """Live calibration that starts over (a lean before the stance): the filter starts from the mean gravity of the
     first edge_s (0.3 s) when those samples turned less than edge_turn_deg (1 deg): still for 0.6 s first, or
-    tipping 0.8 deg over them. When they turned more (1.2 deg, or the lean starting at once at 20 deg/s), that
+    tipping 0.8 or 0.97 deg over them. When they turned more (1.03 or 1.2 deg, or the lean starting at once at
+    20 deg/s: the turn is the mean rate over the first to the last of those samples), that
     mean is off by about half the turn, and the start is the first sample's gravity run back from the stance
     instead (exact geometry: measured 0.015 deg off; the mean 1.27 deg off after the lean)."""
     from imu_hinge.analysis.pipeline import HingePipeline
 
     first_s = {"still": [(0.6, 0, 0, 0)], "0.8": [(0.3, 0, 0.8, 0), (0.9, 0.8, 25, 0)],
+               "0.97": [(0.3, 0, 0.97, 0), (0.9, 0.97, 25, 0)], "1.03": [(0.3, 0, 1.03, 0), (0.9, 1.03, 25, 0)],
                "1.2": [(0.3, 0, 1.2, 0), (0.9, 1.2, 25, 0)], "lean": [(1.2, 0, 25, 0)]}[start]
     rest = [(1.2, 25, 0, 0), (3.0, 0, 0, 0), (1.5, 0, 45, 0), (1.5, 45, 0, 0), (2.0, 0, 0, 0)]
     if start == "still":

@@ -76,6 +76,8 @@ def clock_lag(result: Any, params: SyncCheckParams | None = None) -> ClockLag | 
     if len(reps) < params.min_reps or int(ok.sum()) < 2:
         return None
     grid = np.arange(t[ok][0], t[ok][-1], 1.0 / GRID_HZ)
+    if grid.size < 2:  # finite rows within one grid step: no rate to compare (np.gradient needs two points)
+        return None
     in_reps = np.zeros(grid.size, bool)
     # grid >= start - margin and grid <= end + margin, per rep: a slice of the sorted grid (not a pass over it)
     lo = np.searchsorted(grid, [r.start_s - params.margin_s for r in reps], side="left")
