@@ -470,6 +470,11 @@ def test_live_angles_start_timeout_s_after_the_stance_when_the_trunk_never_tips(
             break
     assert pipe.calibration is not None and pipe.calibration.end_s == pytest.approx(5.0, abs=0.01)  # measured 5.004
     assert first_rows_at == pytest.approx(5.0 + 8.0, abs=0.02)  # measured 13.01
+    # exactly: the first sample more than timeout_s after the stance's end (one lands exactly 8 s after it,
+    # 13.004 on the thoracic clock: that one still waits)
+    after = [s.time_s for s in rec.merged_samples() if s.time_s - pipe.calibration.end_s > 8.0]
+    assert first_rows_at == after[0]
+    assert any(s.time_s - pipe.calibration.end_s == 8.0 for s in rec.merged_samples())
 
 
 @pytest.mark.parametrize(("sacrum_hz", "base"), [(120.0, "sacrum"), (104.0, "thoracic")])
