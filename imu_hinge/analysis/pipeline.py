@@ -210,14 +210,14 @@ class HingePipeline:
     def _live_filter_start(self, result: StanceResult, est: StanceEstimate, t: np.ndarray, acc: np.ndarray,
                            gyr: np.ndarray, stop: int) -> StanceEstimate:
         """Where a live-calibrated segment's filter starts (``stop``: the index after the stance). As found: from
-        the mean gravity of the first ``edge_s`` of the data. But when the stance started over after a motion and
-        those first samples turned (> ``edge_turn_deg``), their mean gravity is off by about half the turn and
-        the filter, converging over seconds, would carry that into the stance's "up" (the standing reference):
-        then, if the stance is still (gyro RMS < ``still_rms_rad_s``: its gravity exact), the filter starts from
-        the orientation the first sample had, run back from the stance (as for a later stance of a recording)."""
+        the mean gravity of the first ``edge_s`` of the data. But when those first samples turned (> ``edge_turn_deg``:
+        the stance started over after a motion, or began settling), their mean gravity is off by about half the
+        turn and the filter, converging over seconds, would carry that into the stance's "up" (the standing
+        reference): then, if the stance is still (gyro RMS < ``still_rms_rad_s``: its gravity exact), the filter
+        starts from the orientation the first sample had, run back from the stance (as for a later stance of a
+        recording). One rule wherever the stance is: a stance at the start whose first samples are still keeps
+        their mean (the shared dev cases replayed live: every angle unchanged without the separate test for it)."""
         p = self.params.stance
-        if result.start_s <= t[0] + self.params.stance_search.start_s:
-            return est
         edge = t <= t[0] + p.edge_s
         turned_deg = float(np.degrees(np.linalg.norm((gyr[edge] - est.gyr_bias_rad_s).mean(axis=0)))
                            * (t[edge][-1] - t[0]))
