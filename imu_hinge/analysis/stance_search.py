@@ -237,10 +237,10 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     held = _held_posture(streams, stretches, p)
     if first is not None:
         # a start that is not itself quiet may be the bottom of a rep whose posture a later bottom pause
-        # matches: the posture held far longer in all (standing between reps and sets) wins then
-        upright = [(a, b) for a, b in stretches if matches_start(a, b)]
-        matched_s = sum(b - a for a, b in upright)
-        if not (held is not None and held[0] not in upright and held[1] >= p.override_ratio * matched_s):
+        # matches: the posture held far longer in all (standing between reps and sets) wins then (held
+        # override_ratio times as long as every stretch matching the start together: another posture)
+        matched_s = sum(b - a for a, b in stretches if matches_start(a, b))
+        if not (held is not None and held[1] >= p.override_ratio * matched_s):
             return StanceChoice(stance_from(*first))
     if held is not None:  # the recording starts mid-movement (a lift set up at the bar): the zero is the
         # posture the person came back to and held, far longer than any other
@@ -304,8 +304,6 @@ def _tilt_spread_deg(s: SensorStream, t0: float, t1: float) -> float:
     u = u / np.linalg.norm(u, axis=1)[:, None]
     wander = np.degrees(np.arccos(np.clip(u @ _unit(u.mean(axis=0)), -1, 1)))
     return float(wander.max(initial=2.0))  # sway: at least ~2 deg (one sample alone shows no wander)
-
-
 
 
 def forward_directions(recording: Recording, up: dict[str, np.ndarray],
