@@ -979,6 +979,34 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
+def test_a_run_back_to_a_first_sample_in_full_motion_ends_half_a_step_before_it() -> None:
+    """Live calibration after a lean that moves at full speed from the very first sample (33 deg/s: 0.33 deg per
+    100 Hz sample). The filter's steps turn by each sample's rate over the interval before it, so the run back
+    from the stance, taking the rates in reverse, ends half a step beyond the first sample (the rates there are
+    not the trapezoid's): that is where the forward filter must start, since its first update turns it by the
+    first sample's rate for one period. Geometry: 0.5 step (0.165 deg) before sample 0, 1.5 steps from sample 1;
+    measured 0.18 and 0.51 deg. Started from the run back's second-last state it would sit between the two."""
+    from imu_hinge.analysis.pipeline import HingePipeline
+
+    lean = [(1.2, lambda s: 25.0 * np.sin(np.pi * s / 2.4), 0, 0), (1.2, 25, 0, 0), (3.0, 0, 0, 0),
+            (1.5, 0, 45, 0), (1.5, 45, 0, 0), (2.0, 0, 0, 0)]
+    rec = _postures(lean, np.array([0.01, -0.02, 0.015]), _mount(25.0))
+    pipe = HingePipeline()
+    for sample in rec.merged_samples():
+        pipe.push(sample)
+    assert pipe.calibration is not None and pipe.calibration.start_s > 2.0  # after the lean
+
+    def deg(a: np.ndarray, b: np.ndarray) -> float:
+        return math.degrees(math.acos(min(1.0, _unit(a) @ _unit(b))))
+
+    for role, s in rec.streams.items():
+        began, g0, g1 = pipe.calibration.sensors[role].acc_first_m_s2, s.acc_m_s2[0], s.acc_m_s2[1]
+        step = deg(g0, g1)
+        assert step == pytest.approx(0.327, abs=0.005)
+        assert 0.35 * step < deg(began, g0) < 0.7 * step, role  # measured 0.55 steps
+        assert deg(began, g1) > 1.35 * step, role  # measured 1.55 steps: beyond sample 0, not between
+
+
 def test_a_live_stance_at_the_start_whose_first_samples_settle_starts_the_filter_from_the_first_sample() -> None:
     """No start-over: the live stance begins with the data, but its first 0.3 s still settle (a 1.2 deg tip, then
     still). Their mean gravity is off by about half the tip; the stance is still overall (gyro RMS under
