@@ -351,7 +351,7 @@ class HingePipeline:
             combine_batch(bt[i:i + BLOCK_SAMPLES], streams[other].time_s, angles[other],
                           other_first_on_tie=SENSOR_ROLES.index(other) < SENSOR_ROLES.index(base),
                           max_age_s=self._max_age_s, max_slope_gap_s=self.params.reanchor.gap_s)
-            for i in range(0, max(len(bt), 1), BLOCK_SAMPLES)])
+            for i in range(0, len(bt), BLOCK_SAMPLES)])  # calibrated: the base stream has samples
         ba = angles[base]
         by_role = {base: ba, other: other_angle}
         p, tr = by_role[PELVIS], by_role[TRUNK]
