@@ -943,7 +943,7 @@ def test_a_stance_of_bias_min_s_takes_its_own_gyro_bias(stand_s: float, own: boo
 
 
 @pytest.mark.parametrize(("start", "run_back"), [("still", False), ("0.8", False), ("0.97", False), ("1.03", True),
-                                                ("1.2", True), ("lean", True)])
+                                                ("1.2", True), ("lean", True), ("0.97 at 1000 s", False)])
 def test_a_live_stance_after_a_start_over_starts_the_filter_from_the_first_samples_gravity(start: str,
                                                                                          run_back: bool) -> None:
     """Live calibration that starts over (a lean before the stance): the filter starts from the mean gravity of the
@@ -956,15 +956,18 @@ def test_a_live_stance_after_a_start_over_starts_the_filter_from_the_first_sampl
 
     first_s = {"still": [(0.6, 0, 0, 0)], "0.8": [(0.3, 0, 0.8, 0), (0.9, 0.8, 25, 0)],
                "0.97": [(0.3, 0, 0.97, 0), (0.9, 0.97, 25, 0)], "1.03": [(0.3, 0, 1.03, 0), (0.9, 1.03, 25, 0)],
+               "0.97 at 1000 s": [(0.3, 0, 0.97, 0), (0.9, 0.97, 25, 0)],
                "1.2": [(0.3, 0, 1.2, 0), (0.9, 1.2, 25, 0)], "lean": [(1.2, 0, 25, 0)]}[start]
     rest = [(1.2, 25, 0, 0), (3.0, 0, 0, 0), (1.5, 0, 45, 0), (1.5, 45, 0, 0), (2.0, 0, 0, 0)]
     if start == "still":
         rest = [(1.2, 0, 25, 0), *rest]
     rec = _postures(first_s + rest, np.array([0.01, -0.02, 0.015]), _mount(25.0))
+    if start.endswith("at 1000 s"):  # a clock that does not start at 0 (the turn spans the samples' times)
+        rec = Recording({r: replace(s, time_s=s.time_s + 1000.0) for r, s in rec.streams.items()})
     pipe = HingePipeline()
     for sample in rec.merged_samples():
         pipe.push(sample)
-    assert pipe.calibration is not None and pipe.calibration.start_s > 2.0  # after the lean
+    assert pipe.calibration is not None and pipe.calibration.start_s - rec["sacrum"].time_s[0] > 2.0  # after the lean
     for role, s in rec.streams.items():
         first = s.acc_m_s2[s.time_s <= s.time_s[0] + 0.3].mean(axis=0)
         began = pipe.calibration.sensors[role].acc_first_m_s2
