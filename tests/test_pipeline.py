@@ -575,3 +575,23 @@ def test_the_live_driver_takes_sensor_names_made_at_run_time(rounding_session) -
         rows.append(np.array(pipe.rows_since(0)))
     assert len(rows[1]) == len(rows[0]) > 1000
     np.testing.assert_array_equal(rows[1], rows[0])
+
+
+@pytest.mark.parametrize("family", ["rdl_good", "bad_start_walk"])
+def test_the_angles_do_not_depend_on_where_the_clock_starts(family: str) -> None:
+    """The same session stamped from 0 s and from 1000 s (a logger's clock): the same angles, reps and stance,
+    only shifted. Whether the stance is at the start is judged from the first sample, not from time 0 (a
+    stance at the start takes the filter's own "up", a later one the accelerometer's: the angles would differ)."""
+    import dataclasses
+
+    from imu_hinge.simulation import SCENARIOS
+
+    sim = simulate(dataclasses.replace(SCENARIOS[family], seed=7000))
+    rec = sim.recording
+    late = Recording({r: dataclasses.replace(s, time_s=s.time_s + 1000.0) for r, s in rec.streams.items()})
+    a, b = analyze(rec), analyze(late)
+    np.testing.assert_allclose(b.time_s - 1000.0, a.time_s, rtol=0, atol=1e-9)
+    for name in ("pelvic_tilt_deg", "trunk_flexion_deg", "lumbar_flexion_deg"):
+        np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=0, atol=1e-6, err_msg=name)
+    assert b.calibration["stand_start_s"] - 1000.0 == pytest.approx(a.calibration["stand_start_s"], abs=1e-9)
+    assert [r.bottom_s - 1000.0 for r in b.reps] == pytest.approx([r.bottom_s for r in a.reps], abs=1e-9)
