@@ -477,6 +477,12 @@ def test_live_angles_start_timeout_s_after_the_stance_when_the_trunk_never_tips(
     after = [s.time_s for s in rec.merged_samples() if s.time_s - pipe.calibration.end_s > 8.0]
     assert first_rows_at == after[0]
     assert any(s.time_s - pipe.calibration.end_s == 8.0 for s in rec.merged_samples())
+    # analyze replays the live calibration alike, to the same rows and angles
+    live_rec = Recording(rec.streams, {"calibration": LIVE_CALIBRATION})
+    _, live = _pushed(live_rec)
+    batch = analyze(live_rec)
+    np.testing.assert_array_equal(batch.time_s, live.time_s)
+    np.testing.assert_allclose(batch.trunk_flexion_deg, live.trunk_flexion_deg, rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize(("sacrum_hz", "base"), [(120.0, "sacrum"), (104.0, "thoracic")])
