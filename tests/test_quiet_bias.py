@@ -209,6 +209,31 @@ def test_only_windows_within_max_separation_deg_of_each_other_are_compared(tilt_
     assert f._quiet is not None and f._quiet.updates == updates
 
 
+@pytest.mark.parametrize(("others", "updates"), [(7, 1), (8, 0)])
+def test_a_window_finds_its_partner_among_the_last_history_windows(others: int, updates: int) -> None:
+    """Still upright (one window of 1.5 s), then still at ``others`` postures tilted 15 deg towards azimuths 40 deg
+    apart (each 10.3 deg or more from every other and 15 from upright: no partners), then upright again: its
+    window is compared with the first one only while that is among the last ``history`` (8) windows: 1 update
+    after 7 other postures, none after 8."""
+    from scipy.spatial.transform import Rotation
+
+    targets = [Rotation.identity()]
+    targets += [Rotation.from_rotvec(np.radians(15.0) * np.array([np.cos(a), np.sin(a), 0.0]))
+                for a in np.radians(40.0 * np.arange(others))]
+    targets += [Rotation.identity()]
+    q, gyr, acc = Rotation.identity(), [], []
+    for k, target in enumerate(targets):
+        move = (q.inv() * target).as_rotvec() / 50  # to the posture over 0.5 s (100 Hz), then still 1.5 s
+        for w in [move] * (50 if k else 0) + [np.zeros(3)] * 150:
+            acc.append(q.inv().apply([0.0, 0.0, 9.81]))
+            gyr.append(w * 100.0)
+            q = q * Rotation.from_rotvec(w)
+    gyr_a, acc_a = np.array(gyr + [[0.0, 0.0, 3.0]] * 30), np.array(acc + [acc[-1]] * 30)  # a turn ends the last
+    f = _filter(100.0, acc_a[0], np.zeros(3))
+    f.update_batch(gyr_a, acc_a)
+    assert f._quiet is not None and f._quiet.updates == updates
+
+
 def test_a_bias_that_steps_halfway_is_followed_in_the_later_pauses() -> None:
     """The bias learnt over the first half, then it steps by 0.3 deg/s across gravity (a sensor warming up):
     the random walk keeps the estimate open to change, so the second half's pauses bring it to the new bias."""
