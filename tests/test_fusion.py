@@ -486,3 +486,19 @@ def test_the_offline_filter_starts_a_new_run_after_a_gap_right_at_the_start(gap_
     up = up_in_sensor(make_filter("vqf_offline", 100.0).update_batch(np.zeros((n, 3)), acc, dt))
     tilt_deg = np.degrees(np.arccos(np.clip(up[:, 2], -1.0, 1.0)))
     assert np.all(tilt_deg[:gap_after] < 0.01) and np.all(np.abs(tilt_deg[gap_after:] - 30.0) < 0.01), tilt_deg[:4]
+
+
+@pytest.mark.parametrize("rate_hz", [52.0, 104.0, 400.0])
+def test_a_reset_puts_vqfs_accelerometer_low_pass_in_its_steady_state(rate_hz: float) -> None:
+    """Reset on a still sensor's gravity, vqf's 2nd-order accelerometer low-pass starts in the steady state of
+    that constant input (its state, not zeros, not the input itself): fed the same gravity with no rotation, the
+    filter state does not move at all (to 1e-12 of g; a state off by one coefficient, ~1e-4 of g here, moves)."""
+    from imu_hinge.fusion.vqf_filter import VqfFilter
+
+    g = np.array([1.2, -3.4, 9.1])
+    f = VqfFilter(rate_hz)
+    f.reset(g, np.zeros(3))
+    before = np.array(f.vqf.state["accLpState"], dtype=float)
+    f.update_batch(np.zeros((50, 3)), np.tile(g, (50, 1)))
+    after = np.array(f.vqf.state["accLpState"], dtype=float)
+    np.testing.assert_allclose(after, before, rtol=0, atol=1e-12 * np.linalg.norm(g))
