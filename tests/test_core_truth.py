@@ -406,3 +406,17 @@ def test_the_live_stance_reads_the_same_on_a_clock_that_starts_at_1000_s() -> No
     still_s, start_s, end_s = results[0][1:]
     assert still_s == pytest.approx(2.2 - 1.01 + 0.05, abs=0.03)  # measured 1.24: 1.01 s until the turn was seen
     assert 2.4 <= start_s < 3.0 and end_s == pytest.approx(7.0 - 0.5 + 0.05, abs=0.02)  # measured 2.76 .. 6.55
+
+
+def test_a_stance_whose_samples_share_their_stamps_in_threes_takes_the_fallback_rate() -> None:
+    """A sensor whose samples come stamped per packet of three (the same time on each, 150 Hz in 50 Hz packets):
+    two thirds of the intervals are 0, so the median interval is 0 and gives no rate; the stance is still found,
+    at the 100 Hz fallback, instead of dividing by zero."""
+    from imu_hinge.analysis.stance import StanceDetector
+
+    t, acc, gyr = _swaying_stretch(0.0, rate_hz=150.0, duration_s=6.0)
+    stamped = np.floor(t * 50.0 + 1e-9) / 50.0  # the packet's time on each of its three samples
+    assert np.median(np.diff(stamped)) == 0.0
+    res = _push_all(StanceDetector(), {"sacrum": (stamped, acc, gyr), "thoracic": (stamped + 0.001, acc, gyr)})
+    assert res is not None
+    assert {role: est.rate_hz for role, est in res.sensors.items()} == {"sacrum": 100.0, "thoracic": 100.0}

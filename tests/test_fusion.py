@@ -502,3 +502,26 @@ def test_a_reset_puts_vqfs_accelerometer_low_pass_in_its_steady_state(rate_hz: f
     f.update_batch(np.zeros((50, 3)), np.tile(g, (50, 1)))
     after = np.array(f.vqf.state["accLpState"], dtype=float)
     np.testing.assert_allclose(after, before, rtol=0, atol=1e-12 * np.linalg.norm(g))
+
+
+@pytest.mark.parametrize("acc", [(0.0, 0.0, -9.81), (0.0, 0.0, -1.0), (1e-9, -2e-9, -9.81), (0.3, -0.5, 1.0)])
+def test_the_orientation_from_gravity_puts_that_gravity_up_even_upside_down(acc: tuple[float, float, float]) -> None:
+    """The start orientation from one gravity reading: a unit quaternion whose "up" in the sensor frame is that
+    reading's direction, also for a sensor exactly (or within 1e-9) upside down, where the shortest rotation's
+    axis vanishes (a half turn about x then)."""
+    from imu_hinge.fusion.base import up_in_sensor
+
+    q = quat_from_gravity(np.array(acc))
+    assert np.all(np.isfinite(q)) and abs(np.linalg.norm(q) - 1.0) < 1e-12
+    a = np.array(acc)
+    np.testing.assert_allclose(up_in_sensor(q[None])[0], a / np.linalg.norm(a), rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("method", fusion.METHODS)
+@pytest.mark.parametrize("n_acc", [4, 6])
+def test_a_block_whose_accelerometer_rows_differ_from_the_gyros_is_refused(method: str, n_acc: int) -> None:
+    """Five gyro rows with four or six accelerometer rows: a ValueError naming both counts, for every filter."""
+    f = fusion.make_filter(method, 100.0)
+    f.reset(np.array([0.0, 0.0, 9.81]))
+    with pytest.raises(ValueError, match=rf"gyr_rad_s and acc_m_s2 differ in length: 5 vs {n_acc}"):
+        f.update_batch(np.zeros((5, 3)), np.tile([0.0, 0.0, 9.81], (n_acc, 1)))
