@@ -125,6 +125,29 @@ def test_the_planner_opens_windows_while_still_and_closes_one_at_the_motion() ->
     assert [i for i, s in enumerate(steps) if s[1]] == closes
 
 
+def test_shaking_that_turns_back_and_forth_opens_no_usable_quiet_window() -> None:
+    """Still 3 s, then 2 s of shaking (the gyro 0.6 rad/s at 2 Hz about x: a turn back and forth every 0.5 s),
+    then still: the smoothed mean rate cancels over the shaking (it sees only the net turn), but the mean of its
+    magnitude over onset_s (0.38 rad/s) is over onset_gyr_rad_s (0.35) except around the turning points: the
+    shaking's quiet runs last at most 0.1 s, none the min_window_s (0.6 s) a window needs to be used; windows
+    are planned again once it stops."""
+    from imu_hinge.fusion.quiet_bias import QuietBiasParams, QuietWindowPlanner
+
+    n = 700
+    t = np.arange(n) / 100.0
+    gyr = np.zeros((n, 3))
+    shaking = (t >= 3.0) & (t < 5.0)
+    gyr[shaking, 0] = 0.6 * np.sin(2 * np.pi * 2.0 * (t[shaking] - 3.0))
+    acc = np.tile([0.0, 0.0, 9.81], (n, 1))
+    in_window, _ = QuietWindowPlanner(QuietBiasParams(), 100.0, np.zeros(3), 9.81).plan(gyr, acc)
+    assert in_window[100:300].all() and in_window[600:].all()
+    runs, run = [], 0
+    for quiet in in_window[310:500]:
+        run = run + 1 if quiet else 0
+        runs.append(run)
+    assert 0 < max(runs) <= 10, max(runs)  # measured 10 samples (0.1 s) at each turning point
+
+
 def test_the_plan_keeps_the_clock_and_gives_each_sample_its_span_a_gap_its_own() -> None:
     """The plan's time, span and gap columns (definitions): 100 Hz samples with one 0.5 s gap (gap_dt_s 0.1 s)
     and one 15 ms interval: the clock adds every interval; a sample's span is the nominal 10 ms except the gap's
