@@ -53,6 +53,23 @@ async def collect(source: BleSource, until_s: float, out: Collected | None = Non
     return out
 
 
+async def collect_until_back(source: BleSource, role: str, after_s: float, until_s: float, out: Collected,
+                             guard_s: float = 60.0) -> Collected:
+    """Read ``source`` until ``until_s`` (host-clock s), and on, half a second at a time, until ``role`` has a sample
+    stamped after ``after_s`` (its sensor came back and streams again) or ``guard_s`` more passed (a hang guard).
+    Waits for the event, not for a time: the scan and connect of a return run partly in real time, so on a
+    loaded host they take more of the emulated clock."""
+    await collect(source, until_s, out)
+    end_s = until_s
+    while end_s < until_s + guard_s:
+        t = out.cat(role, "time_s")
+        if len(t) and t[-1] > after_s:
+            break
+        end_s += 0.5
+        await collect(source, end_s, out)
+    return out
+
+
 async def drain(source: BleSource, emu: Emulator, out: Collected, timeout_s: float = 20.0) -> Collected:
     """Stop the emulated streams, then read until every sample they sent has come out (or time out, real s)."""
     for sensor in emu.sensors.values():
