@@ -179,8 +179,10 @@ def test_a_recording_that_kills_its_workers_is_a_failed_row(folder: Path, tmp_pa
             # after w0 had finished all it held, and there was nothing left to kill it in
             watcher = threading.Thread(target=_kill_mid_task, args=(client, c, killed), daemon=True)
             watcher.start()
+            # one Dask task per recording: the task w0 dies in is that recording's alone (a chunk of several is
+            # sent again pair by pair and comes back whole, as test_a_worker_killed_mid_batch checks)
             lost = run_batch_dask(files, [sweep_settings(AnalysisParams(), [])[0]], client,
-                                  on_done=found.__setitem__)
+                                  on_done=found.__setitem__, max_chunk_tasks=1)
             watcher.join(timeout=60)
             # what w0 held when it died, as the scheduler logged it on removing the worker (not what the watcher
             # saw before the kill: under load the scheduler can hand w0 more in between)
