@@ -207,19 +207,33 @@ def test_a_segment_rocking_during_the_rests_is_not_standing(segment: str) -> Non
         assert len(sensor_moves(res)) == 1
 
 
+@pytest.mark.parametrize("segment", ["pelvis", "trunk"])
+@pytest.mark.parametrize("direction", [1.0, -1.0])
 @pytest.mark.parametrize(("rate_deg_s", "told"), [(8.6, False), (7.4, True)])
-def test_a_rest_drifting_faster_than_max_rate_deg_s_is_not_standing(rate_deg_s: float, told: bool) -> None:
-    """From rep 4 on, the pelvis rests 4 deg tipped (an L step of 4 deg, over min_shift_deg) but drifts there
-    at a steady rate, a sawtooth of 0.2 s (+-0.9 deg, within spread_deg): at 8.6 deg/s, over max_rate_deg_s
-    (8), no rest sample is still, so those rests give no standing values and no move is told; at 7.4 deg/s the
-    ramps' samples are still, the rests are standing and the step is told."""
+def test_a_rest_drifting_faster_than_max_rate_deg_s_is_not_standing(rate_deg_s: float, told: bool,
+                                                                     direction: float, segment: str) -> None:
+    """From rep 4 on, one segment rests 4 deg tipped (an L step of 4 deg, over min_shift_deg) but drifts there
+    at a steady rate, a sawtooth of 0.2 s (+-0.9 deg, within spread_deg), rising or falling: at 8.6 deg/s, over
+    max_rate_deg_s (8), no rest sample is still, so those rests give no standing values and no move is told; at
+    7.4 deg/s the ramps' samples are still, the rests are standing and the step is told, whichever way the
+    segment drifts (the rate's size is compared, not its rounding: -7.4 deg/s is as still as +7.4)."""
     res = _standing_result([0.0] * 8)
     t = res.time_s
     rests = (t > 21.0) & (np.abs(res.trunk_flexion_deg) < 1e-9)  # the rests from the one before rep 4 on
-    saw = rate_deg_s * 0.2 * ((t / 0.2) % 1.0 - 0.5)
-    res.pelvic_tilt_deg = np.where(rests, 4.0 + saw, 0.0)
+    saw = direction * rate_deg_s * 0.2 * ((t / 0.2) % 1.0 - 0.5)
+    if segment == "pelvis":
+        res.pelvic_tilt_deg = np.where(rests, 4.0 + saw, 0.0)
+    else:
+        res.trunk_flexion_deg = np.where(rests, 4.0 + saw, res.trunk_flexion_deg)
     res.lumbar_flexion_deg = res.trunk_flexion_deg - res.pelvic_tilt_deg
     assert (len(sensor_moves(res)) == 1) == told
+
+
+def test_a_told_move_is_a_frozen_record() -> None:
+    """What sensor_moves returns is a value: users' scripts keep it and compare it, so it cannot be changed."""
+    (move,) = sensor_moves(_standing_result([0.0, 0.2, -0.3, 0.1, 5.0, 4.8, 5.1, 4.9]))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        move.shift_deg = 0.0  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("role", ["thoracic", "sacrum"])
@@ -252,6 +266,15 @@ def test_at_most_max_transition_settling_values_are_left_out(max_transition: int
     (move,) = sensor_moves(_standing_result(levels), MountCheckParams(max_transition=max_transition))
     assert move.after_s == pytest.approx(after_s, abs=0.02)  # standing medians 2.08 s before / after a rep
     assert move.before_s == pytest.approx(32.07, abs=0.02)  # after rep 5 (28.5-31.5 s)
+
+
+def test_two_settling_values_right_after_the_stance_and_the_first_rest_are_left_out() -> None:
+    """The slip in rep 1: before it the stance and the standing before rep 1 (L 0), then two settling values
+    (after rep 1 and before rep 2: 2.4), then 5 from rep 2 on. The step's sides leave both settling values out
+    (max_transition 2): it is told from before rep 1 to after rep 2, not to before rep 2."""
+    (move,) = sensor_moves(_standing_result([0.0, 2.4, 5.0, 4.8, 5.1, 4.9, 5.0]))
+    assert move.after_s == pytest.approx(3.92, abs=0.02)  # standing before rep 1 (4.5-6 s), median of 3.5-4.35 s
+    assert move.before_s == pytest.approx(14.07, abs=0.02)  # after rep 2 (10.5-13.5 s), median of 13.65-14.5 s
 
 
 def test_a_step_in_the_last_standing_value_is_told_when_one_rep_after_is_enough() -> None:
