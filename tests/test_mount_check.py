@@ -277,6 +277,15 @@ def test_two_settling_values_right_after_the_stance_and_the_first_rest_are_left_
     assert move.before_s == pytest.approx(14.07, abs=0.02)  # after rep 2 (10.5-13.5 s), median of 13.65-14.5 s
 
 
+def test_the_stance_alone_is_not_a_side_of_a_step() -> None:
+    """Every rest stands 5 deg from the calibration stance, from the first on: the before side would be the
+    stance alone, one value whose agreement cannot be judged (it may just be how this lifter stands between
+    reps), so no move is told; one rest at the stance's 0 first makes a side of two and the step is told."""
+    assert sensor_moves(_standing_result([5.0, 5.1, 4.9, 5.0, 4.8, 5.0])) == []
+    (move,) = sensor_moves(_standing_result([0.0, 5.1, 4.9, 5.0, 4.8, 5.0]))
+    assert move.after_s == pytest.approx(3.92, abs=0.02)  # standing before rep 1 (4.5-6 s), median of 3.5-4.35 s
+
+
 def test_a_step_in_the_last_standing_value_is_told_when_one_rep_after_is_enough() -> None:
     """``min_reps_after`` 1: the standing value after the last rep alone (5.0, the rests before at 0) is a step;
     with the default 2 it is not (a single value may be the lifter still settling)."""
