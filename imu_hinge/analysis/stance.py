@@ -149,9 +149,8 @@ class StanceDetector:
 
     @staticmethod
     def _rate(b: _SensorBuffer) -> float:
-        """Nominal rate from the median interval: dropped samples must not bias it."""
-        if len(b.t) < 2:
-            return 100.0
+        """Nominal rate from the median interval: dropped samples must not bias it. Called with two
+        samples or more (after the reference, which ends the call that took it; in the finish, with 5)."""
         dt = float(np.median(np.diff(b.t[-256:])))
         return 1.0 / dt if dt > 0 else 100.0
 
