@@ -51,7 +51,7 @@ def test_the_detectors_layout_is_its_loops() -> None:
 
 
 def test_the_quiet_window_estimators_layout_is_its_loops() -> None:
-    check(quiet_bias, "fusion/_fusion_loops.c", 22)
+    check(quiet_bias, "fusion/_fusion_loops.c", 29)
 
 
 def test_the_sagittal_axis_state_layout_is_its_loop() -> None:

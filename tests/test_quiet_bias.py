@@ -232,13 +232,15 @@ def test_only_windows_within_max_separation_deg_of_each_other_are_compared(tilt_
     assert f._quiet is not None and f._quiet.updates == updates
 
 
-@pytest.mark.parametrize(("others", "updates"), [(7, 1), (8, 0)])
-def test_a_window_finds_its_partner_among_the_last_history_windows(others: int, updates: int) -> None:
+@pytest.mark.parametrize(("others", "history", "updates"), [(7, 8, 1), (8, 8, 0), (0, 1, 1), (1, 1, 0)])
+def test_a_window_finds_its_partner_among_the_last_history_windows(others: int, history: int, updates: int) -> None:
     """Still upright (one window of 1.5 s), then still at ``others`` postures tilted 15 deg towards azimuths 40 deg
     apart (each 10.3 deg or more from every other and 15 from upright: no partners), then upright again: its
-    window is compared with the first one only while that is among the last ``history`` (8) windows: 1 update
-    after 7 other postures, none after 8."""
+    window is compared with the first one only while that is among the last ``history`` windows: with the
+    default 8, 1 update after 7 other postures, none after 8; with 1, an update only with no posture between."""
     from scipy.spatial.transform import Rotation
+
+    from imu_hinge.fusion.quiet_bias import QuietBiasEstimator, QuietBiasParams
 
     targets = [Rotation.identity()]
     targets += [Rotation.from_rotvec(np.radians(15.0) * np.array([np.cos(a), np.sin(a), 0.0]))
@@ -253,8 +255,21 @@ def test_a_window_finds_its_partner_among_the_last_history_windows(others: int, 
             q = q * Rotation.from_rotvec(w)
     gyr_a, acc_a = np.array(gyr + [[0.0, 0.0, 3.0]] * 30), np.array(acc + [acc[-1]] * 30)  # a turn ends the last
     f = _filter(100.0, acc_a[0], np.zeros(3))
+    assert f._quiet is not None and f._quiet.params.history == 8  # the default
+    if history != 8:
+        f._quiet = QuietBiasEstimator(QuietBiasParams(history=history), 100.0, np.zeros(3),
+                                      np.asarray(f.vqf.state["accQuat"], dtype=float))
     f.update_batch(gyr_a, acc_a)
-    assert f._quiet is not None and f._quiet.updates == updates
+    assert f._quiet.updates == updates
+
+
+def test_a_history_of_no_windows_is_refused() -> None:
+    """The estimator needs at least the latest earlier window as a partner: ``history=0`` is a clear error."""
+    from imu_hinge.fusion.quiet_bias import QuietBiasEstimator, QuietBiasParams
+
+    with pytest.raises(ValueError, match="history must be 1 or more"):
+        QuietBiasEstimator(QuietBiasParams(history=0), 100.0, np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0]))
+    assert QuietBiasEstimator(QuietBiasParams(history=1), 100.0, np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0]))
 
 
 def test_a_bias_that_steps_halfway_is_followed_in_the_later_pauses() -> None:

@@ -7,6 +7,7 @@
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 /* up_rows(q (N, 4), out (N, 3)): earth "up" in the sensor frame of sensor-to-earth quaternions. */
 static PyObject *up_rows(PyObject *self, PyObject *args) {
@@ -330,20 +331,65 @@ static void kalman_step(const double *prev, const double *cur, double noise, dou
         for (int j = 0; j < 3; j++) cov[3 * i + j] = 0.5 * (next[3 * i + j] + next[3 * j + i]);
 }
 
-/* kalman(prev_mean, cur_mean, noise, cov (9,), bias (3,)): one bias update in place. */
-static PyObject *kalman(PyObject *self, PyObject *args) {
-    Py_buffer prev, cur, cov, bias;
-    double noise;
-    if (!PyArg_ParseTuple(args, "y*y*dw*w*", &prev, &cur, &noise, &cov, &bias)) return NULL;
+/* The window pairing's state vector (layout declared in quiet_bias.py): its parameters (min_window_s in
+ * samples, max_separation_deg in rad, the random walk's variance rate (rad/s)^2/s, the window noise's variance
+ * rad^2, gyr_scale_err, history), then the time the covariance was last grown (NaN: no window yet), the
+ * windows kept, and those windows' means (history x W_LEN, oldest first). */
+enum { K_MIN_N = 0, K_MAX_SEP, K_WALK_VAR, K_NOISE_VAR, K_SCALE_ERR, K_HISTORY, K_T_PRED, K_COUNT, K_HIST };
+
+/* THE close of a quiet window (see QuietBiasEstimator.close): cur, the means of the window flushed over n
+ * samples (n 0: none). A window of min_n samples or more is paired with the latest kept window whose
+ * accelerometer direction is within max_sep of its own, then kept itself (the oldest dropped beyond history);
+ * with a partner, the covariance grows by the random walk since the last update and the bias is updated
+ * (cov, bias in place). Returns 1 when it was, else 0. */
+static int close_step(const double *cur, int64_t n, double *k, double *cov, double *bias) {
+    if (n < (int64_t)k[K_MIN_N]) return 0;
+    int64_t count = (int64_t)k[K_COUNT], kept = (int64_t)k[K_HISTORY];
+    double *hist = k + K_HIST, prev[W_LEN], sep = 0.0;
+    int found = 0;
+    for (int64_t j = count - 1; j >= 0 && !found; j--) { /* the latest first */
+        const double *p = hist + W_LEN * j;
+        double d = p[W_ADIR] * cur[W_ADIR] + p[W_ADIR + 1] * cur[W_ADIR + 1] + p[W_ADIR + 2] * cur[W_ADIR + 2];
+        sep = acos(d < 1.0 ? d : 1.0);
+        if (sep <= k[K_MAX_SEP]) {
+            memcpy(prev, p, sizeof prev);
+            found = 1;
+        }
+    }
+    if (count == kept) { /* full: the oldest goes */
+        memmove(hist, hist + W_LEN, sizeof(double) * (size_t)(W_LEN * (kept - 1)));
+        count--;
+    }
+    memcpy(hist + W_LEN * count, cur, sizeof(double) * W_LEN);
+    k[K_COUNT] = (double)(count + 1);
+    if (isnan(k[K_T_PRED])) k[K_T_PRED] = cur[W_T];
+    if (!found) return 0;
+    double grow = k[K_WALK_VAR] * (cur[W_T] - k[K_T_PRED]);
+    for (int i = 0; i < 9; i++) cov[i] += i % 4 == 0 ? grow : 0.0; /* + 0.0 off the diagonal, as eye(3) * grow */
+    k[K_T_PRED] = cur[W_T];
+    double scale = k[K_SCALE_ERR] * sep;
+    kalman_step(prev, cur, k[K_NOISE_VAR] + scale * scale, cov, bias);
+    return 1;
+}
+
+/* close_window(mean (W_LEN,), n, k (K_HIST + history x W_LEN,), cov (9,), bias (3,)) -> bool: updated. */
+static PyObject *close_window(PyObject *self, PyObject *args) {
+    Py_buffer mean, k, cov, bias;
+    long long n;
+    if (!PyArg_ParseTuple(args, "y*Lw*w*w*", &mean, &n, &k, &cov, &bias)) return NULL;
     Py_ssize_t d = (Py_ssize_t)sizeof(double);
-    int ok = prev.len >= W_LEN * d && cur.len >= W_LEN * d && cov.len >= 9 * d && bias.len >= 3 * d;
-    if (ok) kalman_step(prev.buf, cur.buf, noise, cov.buf, bias.buf);
-    PyBuffer_Release(&prev); PyBuffer_Release(&cur); PyBuffer_Release(&cov); PyBuffer_Release(&bias);
+    int ok = mean.len >= W_LEN * d && k.len >= K_HIST * d && cov.len >= 9 * d && bias.len >= 3 * d;
+    if (ok) {
+        double kept = ((double *)k.buf)[K_HISTORY];
+        ok = kept >= 1 && k.len >= (K_HIST + (Py_ssize_t)kept * W_LEN) * d;
+    }
+    int updated = ok ? close_step(mean.buf, (int64_t)n, k.buf, cov.buf, bias.buf) : 0;
+    PyBuffer_Release(&mean); PyBuffer_Release(&k); PyBuffer_Release(&cov); PyBuffer_Release(&bias);
     if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "kalman: buffer sizes do not match");
+        PyErr_SetString(PyExc_ValueError, "close_window: buffer sizes do not match");
         return NULL;
     }
-    Py_RETURN_NONE;
+    return PyBool_FromLong(updated);
 }
 
 static PyMethodDef methods[] = {
@@ -351,7 +397,7 @@ static PyMethodDef methods[] = {
     {"plan_run", plan_run, METH_VARARGS, "plan_run(gyr, acc, dt, st, out) -> [(s, e, gap, in, close)]: the quiet-window planner."},
     {"integrate", integrate, METH_VARARGS, "integrate(e, dt, quat, bias): samples outside windows into the integrals."},
     {"flush", flush, METH_VARARGS, "flush(e, t, dt, quat, bias, acc, ends, mean): a quiet window's means."},
-    {"kalman", kalman, METH_VARARGS, "kalman(prev, cur, noise, cov, bias): one bias update from two windows."},
+    {"close_window", close_window, METH_VARARGS, "close_window(mean, n, k, cov, bias) -> updated: a quiet window closes."},
     {NULL, NULL, 0, NULL}};
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fusion_loops", "The fusion stage's compiled loops.",
                                     -1, methods, NULL, NULL, NULL, NULL};

@@ -131,18 +131,12 @@ class QuietWindowPlanner:
 # Phi (3x3), B (3). The same indices as the enums of _fusion_loops.c.
 _E_A, _E_LEN = 12, 21  # (Phi at 0, B at 9: read by the C code only)
 _OUTSIDE_BATCH = 1024  # samples outside windows integrated together (at the latest)
-_W_T, _W_ADIR, _W_LEN = 0, 4, 19  # (gravity at 1, Phi at 7, B at 16: read by the C code only)
-
-
-@dataclass(frozen=True)
-class _WindowMean:
-    """A quiet window's means: time, the accelerometer's direction (sensor frame), and in ``vec``
-    also gravity in the strapdown frame and the integrals Phi and B."""
-
-    t: float
-    a_dir: np.ndarray
-    vec: np.ndarray
-    """All of them (layout ``_W_*``)."""
+_W_LEN = 19  # (time at 0, gravity at 1, acc direction at 4, Phi at 7, B at 16: read by the C code only)
+# the window pairing's state (close_window in _fusion_loops.c): its parameters (min_window_s in samples,
+# max_separation_deg in rad, the random walk's variance rate, the window noise's variance, gyr_scale_err,
+# history), the time the covariance last grew (NaN: no window yet), the windows kept, then their means
+(_K_MIN_N, _K_MAX_SEP, _K_WALK_VAR, _K_NOISE_VAR, _K_SCALE_ERR, _K_HISTORY, _K_T_PRED, _K_COUNT,
+ _K_HIST) = range(9)
 
 
 class QuietBiasEstimator:
@@ -162,7 +156,15 @@ class QuietBiasEstimator:
     def __init__(self, params: QuietBiasParams, rate_hz: float, bias_rad_s: np.ndarray,
                  frame_quat_wxyz: np.ndarray) -> None:
         self.params = params
-        self._min_n = max(2, int(round(params.min_window_s * rate_hz)))
+        if params.history < 1:
+            raise ValueError(f"QuietBiasParams.history must be 1 or more (windows kept as partners), "
+                             f"got {params.history}")
+        # the window pairing (C: close_window): parameters, then state (layout _K_*)
+        self._k = np.zeros(_K_HIST + params.history * _W_LEN)
+        self._k[:_K_COUNT] = (max(2, int(round(params.min_window_s * rate_hz))),
+                              math.radians(params.max_separation_deg), math.radians(params.walk_deg_s_rt_s) ** 2,
+                              math.radians(params.window_noise_deg) ** 2, params.gyr_scale_err, params.history,
+                              math.nan)
         # strapdown frame <- filter's earth frame (vqf: quat6D = accQuat * gyrQuat); the
         # inclination corrections move it slowly, so it is re-read in every quiet window
         q = np.asarray(frame_quat_wxyz, float)
@@ -172,13 +174,12 @@ class QuietBiasEstimator:
         self._e[_E_A:_E_A + 9] = quat_to_matrix(q.reshape(1, 4))[0].T.reshape(9)
         self.bias_rad_s = np.asarray(bias_rad_s, dtype=float).reshape(3).copy()
         self.cov = np.eye(3) * math.radians(params.initial_sigma_deg_s) ** 2
-        self._t_pred: float | None = None
         self._pending: list[tuple[np.ndarray, ...]] = []  # the open window's (plan rows, quat6D, bias, acc) blocks
         self._outside: list[tuple[np.ndarray, ...]] = []  # (plan rows, quat6D, bias) blocks not integrated yet
         self._outside_n = 0
         self._ends = np.zeros((2, 8))  # (quat6D, quat3D) before the open window's first sample, after its latest one
-        self._window: tuple[int, _WindowMean] | None = None  # the window flushed, not yet closed: (samples, means)
-        self._history: list[_WindowMean] = []
+        self._mean = np.empty(_W_LEN)  # the means of the window flushed, not yet closed (layout at _W_LEN) ...
+        self._mean_n = 0  # ... over this many samples (0: none)
         self.updates = 0
 
     @property
@@ -242,48 +243,25 @@ class QuietBiasEstimator:
         plan, quat, bias, acc = (blocks[0] if len(blocks) == 1
                                  else (np.concatenate(c) for c in zip(*blocks, strict=True)))
         self._pending = []
-        mean = np.empty(_W_LEN)
-        _fusion_loops.flush(self._e, plan, quat, bias, acc, self._ends, mean)  # plan rows read in place
-        self._window = len(plan), _WindowMean(float(mean[_W_T]), mean[_W_ADIR:_W_ADIR + 3], mean)
+        _fusion_loops.flush(self._e, plan, quat, bias, acc, self._ends, self._mean)  # plan rows read in place
+        self._mean_n = len(plan)
 
     def close(self, bias_rad_s: np.ndarray) -> np.ndarray | None:
         """The window ends here; ``bias_rad_s`` (3,) the filter's bias now (vqf may move it).
 
-        Returns the updated bias (rad/s), or None when nothing was learned.
+        Returns the updated bias (rad/s), or None when nothing was learned. A window of ``min_window_s``
+        or more is paired with the latest of the last ``history`` windows with the accelerometer within
+        ``max_separation_deg`` of the same direction, then kept itself. With a partner, the Kalman update
+        (C: ``close_window`` in _fusion_loops.c): gravity moved by ``e x g`` between the two windows; the
+        perpendicular part of ``e = dPhi b_true - dB`` (two components, in a basis perpendicular to gravity)
+        measures the bias; the covariance first grows by the random walk since the last update, and the
+        measurement noise is ``window_noise_deg`` plus ``gyr_scale_err`` times the windows' separation.
         """
         if self._pending:
             self._flush()
-        self.bias_rad_s = np.asarray(bias_rad_s, dtype=float).reshape(3).copy()
-        window, self._window = self._window, None
-        p = self.params
-        if window is None or window[0] < self._min_n:
+        self.bias_rad_s = np.array(bias_rad_s, dtype=np.float64).reshape(3)  # a copy: updated in place
+        n, self._mean_n = self._mean_n, 0
+        if not _fusion_loops.close_window(self._mean, n, self._k, self.cov, self.bias_rad_s):
             return None
-        cur = window[1]
-        for prev in reversed(self._history):  # the latest earlier window close enough in gravity direction
-            sep = math.acos(min(1.0, float(prev.a_dir @ cur.a_dir)))
-            if sep <= math.radians(p.max_separation_deg):
-                break
-        else:
-            prev = None
-        self._history = [*self._history, cur][-p.history:]
-        if self._t_pred is None:
-            self._t_pred = cur.t
-        if prev is None:
-            return None
-        return self._update(prev, cur, sep)
-
-    def _update(self, prev: _WindowMean, cur: _WindowMean, sep_rad: float) -> np.ndarray:
-        """The Kalman update (C: ``kalman`` in _fusion_loops.c): gravity moved by ``e x g`` between the
-        two windows; the perpendicular part of ``e = dPhi b_true - dB`` (two components, in a basis
-        perpendicular to gravity) measures the bias; the covariance first grows by the random walk."""
-        p = self.params
-        assert self._t_pred is not None
-        # cov + eye(3) * grow, without the 3x3 temporaries: + 0.0 everywhere (as eye's zeros add), grow on the diagonal
-        cov = self.cov + 0.0
-        cov.flat[::4] += math.radians(p.walk_deg_s_rt_s) ** 2 * (cur.t - self._t_pred)  # later: dt_s >= 0
-        self.cov = cov  # a fresh C-contiguous array
-        self._t_pred = cur.t
-        noise = math.radians(p.window_noise_deg) ** 2 + (p.gyr_scale_err * sep_rad) ** 2
-        _fusion_loops.kalman(prev.vec, cur.vec, noise, self.cov, self.bias_rad_s)
         self.updates += 1
         return self.bias_rad_s.copy()
