@@ -188,3 +188,19 @@ def test_loops_refuse_buffers_of_the_wrong_size() -> None:
         _kinematics_loops.combine(np.zeros(5), np.zeros(3), np.zeros(2), False, 0.1, 0.1, np.zeros(5))
     with pytest.raises(ValueError, match="not C-contiguous"):
         _fusion_loops.up_rows(np.zeros((4, 8))[:, ::2], np.zeros((4, 3)))  # not contiguous
+
+
+def test_the_window_close_refuses_a_state_too_small_for_its_history() -> None:
+    """close_window reads ``history`` windows' means from its state vector: a state shorter than that, or a history
+    of none, is refused, never read past its end. The state as the estimator makes it is taken."""
+    from imu_hinge.fusion.quiet_bias import _K_HIST, _K_HISTORY, _W_LEN
+
+    mean, cov, bias = np.zeros(_W_LEN), np.eye(3), np.zeros(3)
+    k = np.zeros(_K_HIST + 2 * _W_LEN)
+    k[_K_HISTORY] = 2
+    assert _fusion_loops.close_window(mean, 0, k, cov, bias) is False  # no window: nothing learnt
+    for history, size in ((3, 2), (0, 2)):
+        k = np.zeros(_K_HIST + size * _W_LEN)
+        k[_K_HISTORY] = history
+        with pytest.raises(ValueError, match="do not match"):
+            _fusion_loops.close_window(mean, 100, k, cov, bias)
