@@ -191,16 +191,17 @@ def test_loops_refuse_buffers_of_the_wrong_size() -> None:
 
 
 def test_the_window_close_refuses_a_state_too_small_for_its_history() -> None:
-    """close_window reads ``history`` windows' means from its state vector: a state shorter than that, or a history
-    of none, is refused, never read past its end. The state as the estimator makes it is taken."""
-    from imu_hinge.fusion.quiet_bias import _K_HIST, _K_HISTORY, _W_LEN
+    """close_window reads ``history`` windows' means from its state vector: a state shorter than that, a history
+    of none, or a count of kept windows outside 0..history is refused, never read or written past its end. The
+    state as the estimator makes it is taken."""
+    from imu_hinge.fusion.quiet_bias import _K_COUNT, _K_HIST, _K_HISTORY, _W_LEN
 
     mean, cov, bias = np.zeros(_W_LEN), np.eye(3), np.zeros(3)
     k = np.zeros(_K_HIST + 2 * _W_LEN)
     k[_K_HISTORY] = 2
     assert _fusion_loops.close_window(mean, 0, k, cov, bias) is False  # no window: nothing learnt
-    for history, size in ((3, 2), (0, 2)):
+    for history, size, count in ((3, 2, 0), (0, 2, 0), (2, 2, 3), (2, 2, -1)):
         k = np.zeros(_K_HIST + size * _W_LEN)
-        k[_K_HISTORY] = history
+        k[_K_HISTORY], k[_K_COUNT] = history, count
         with pytest.raises(ValueError, match="do not match"):
             _fusion_loops.close_window(mean, 100, k, cov, bias)

@@ -380,8 +380,8 @@ static PyObject *close_window(PyObject *self, PyObject *args) {
     Py_ssize_t d = (Py_ssize_t)sizeof(double);
     int ok = mean.len >= W_LEN * d && k.len >= K_HIST * d && cov.len >= 9 * d && bias.len >= 3 * d;
     if (ok) {
-        double kept = ((double *)k.buf)[K_HISTORY];
-        ok = kept >= 1 && k.len >= (K_HIST + (Py_ssize_t)kept * W_LEN) * d;
+        double kept = ((double *)k.buf)[K_HISTORY], count = ((double *)k.buf)[K_COUNT];
+        ok = kept >= 1 && k.len >= (K_HIST + (Py_ssize_t)kept * W_LEN) * d && count >= 0 && count <= kept;
     }
     int updated = ok ? close_step(mean.buf, (int64_t)n, k.buf, cov.buf, bias.buf) : 0;
     PyBuffer_Release(&mean); PyBuffer_Release(&k); PyBuffer_Release(&cov); PyBuffer_Release(&bias);
