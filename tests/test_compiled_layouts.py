@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
+
 from imu_hinge.detection import detector
 from imu_hinge.fusion import quiet_bias
 from imu_hinge.kinematics import sagittal
@@ -52,6 +54,11 @@ def test_the_detectors_layout_is_its_loops() -> None:
 
 def test_the_quiet_window_estimators_layout_is_its_loops() -> None:
     check(quiet_bias, "fusion/_fusion_loops.c", 29)
+    c = c_enum_values(PACKAGE / "fusion" / "_fusion_loops.c")
+    for history in (1, 8):  # the pairing state: parameters and counters, then the kept windows' means, nothing more
+        est = quiet_bias.QuietBiasEstimator(quiet_bias.QuietBiasParams(history=history), 100.0, np.zeros(3),
+                                            np.array([1.0, 0.0, 0.0, 0.0]))
+        assert est._k.shape == (c["K_HIST"] + history * c["W_LEN"],)
 
 
 def test_the_sagittal_axis_state_layout_is_its_loop() -> None:
