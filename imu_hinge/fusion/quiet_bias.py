@@ -255,7 +255,8 @@ class QuietBiasEstimator:
         (C: ``close_window`` in _fusion_loops.c): gravity moved by ``e x g`` between the two windows; the
         perpendicular part of ``e = dPhi b_true - dB`` (two components, in a basis perpendicular to gravity)
         measures the bias; the covariance first grows by the random walk since the last update, and the
-        measurement noise is ``window_noise_deg`` plus ``gyr_scale_err`` times the windows' separation.
+        measurement's variance is ``window_noise_deg`` squared plus (``gyr_scale_err`` x the windows'
+        separation) squared. ``cov`` and :attr:`bias_rad_s` are updated in place.
         """
         if self._pending:
             self._flush()
