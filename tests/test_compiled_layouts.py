@@ -53,12 +53,30 @@ def test_the_detectors_layout_is_its_loops() -> None:
 
 
 def test_the_quiet_window_estimators_layout_is_its_loops() -> None:
-    check(quiet_bias, "fusion/_fusion_loops.c", 29)
+    check(quiet_bias, "fusion/_fusion_loops.c", 41)
     c = c_enum_values(PACKAGE / "fusion" / "_fusion_loops.c")
     for history in (1, 8):  # the pairing state: parameters and counters, then the kept windows' means, nothing more
         est = quiet_bias.QuietBiasEstimator(quiet_bias.QuietBiasParams(history=history), 100.0, np.zeros(3),
                                             np.array([1.0, 0.0, 0.0, 0.0]))
         assert est._k.shape == (c["K_HIST"] + history * c["W_LEN"],)
+    assert quiet_bias._Q_LEN == c["Q_SIGMA"] + 1  # the state's last entry
+    assert c["Q_COV"] == c["Q_E"] + c["E_LEN"] and c["Q_MEAN_N"] == c["Q_MEAN"] + c["W_LEN"]  # blocks of their size
+    assert c["Q_ENDS"] == c["Q_BIAS"] + 3 and c["Q_MEAN"] == c["Q_ENDS"] + 16 and c["Q_BIAS"] == c["Q_COV"] + 9
+
+
+def test_vqfs_parameters_go_to_its_constructor_in_the_shims_order() -> None:
+    """VqfFilter hands vqf's parameters to the C++ constructor as one array, in the order of the shim's enum."""
+    from imu_hinge.fusion import vqf_filter
+
+    c = c_enum_values(PACKAGE / "fusion" / "_vqf_shim.h")
+    order = sorted((v, k) for k, v in c.items() if k != "VQFC_N_PARAMS")
+    named = [re.sub(r"(?<!^)(?=[A-Z])", "_", key).upper() for key in vqf_filter._VQF_PARAM_KEYS]
+    assert [k for _, k in order] == ["VQFC_" + n for n in (
+        "TAU_ACC", "MOTION_BIAS", "REST_BIAS", "BIAS_SIGMA_INIT", "BIAS_FORGETTING", "BIAS_CLIP", "REST_MIN_T",
+        "REST_TH_GYR", "REST_TH_ACC")]
+    assert named == ["TAU_ACC", "MOTION_BIAS_EST_ENABLED", "REST_BIAS_EST_ENABLED", "BIAS_SIGMA_INIT",
+                     "BIAS_FORGETTING_TIME", "BIAS_CLIP", "REST_MIN_T", "REST_TH_GYR", "REST_TH_ACC"]
+    assert c["VQFC_N_PARAMS"] == len(vqf_filter._VQF_PARAM_KEYS)
 
 
 def test_the_sagittal_axis_state_layout_is_its_loop() -> None:

@@ -190,18 +190,44 @@ def test_loops_refuse_buffers_of_the_wrong_size() -> None:
         _fusion_loops.up_rows(np.zeros((4, 8))[:, ::2], np.zeros((4, 3)))  # not contiguous
 
 
-def test_the_window_close_refuses_a_state_too_small_for_its_history() -> None:
-    """close_window reads ``history`` windows' means from its state vector: a state shorter than that, a history
-    of none, or a count of kept windows outside 0..history is refused, never read or written past its end. The
-    state as the estimator makes it is taken."""
-    from imu_hinge.fusion.quiet_bias import _K_COUNT, _K_HIST, _K_HISTORY, _W_LEN
+def test_the_quiet_loop_refuses_a_state_it_would_read_or_write_past() -> None:
+    """quiet_run reads ``history`` windows' means from the pairing state and keeps an open window's samples in a
+    buffer of fixed room: a pairing state shorter than its history, a history of none, a count of kept windows
+    outside 0..history, a sample buffer smaller than its room or a count of kept samples beyond it, stretches that
+    run backwards or past the block, and a capsule that is not VQF are refused, never read or written past. The
+    state as the filter makes it is taken, and runs."""
+    from imu_hinge.fusion.quiet_bias import _K_COUNT, _K_HIST, _K_HISTORY, _Q_PEND_CAP, _Q_PEND_N, _W_LEN
+    from imu_hinge.fusion.vqf_filter import VqfFilter
 
-    mean, cov, bias = np.zeros(_W_LEN), np.eye(3), np.zeros(3)
-    k = np.zeros(_K_HIST + 2 * _W_LEN)
-    k[_K_HISTORY] = 2
-    assert _fusion_loops.close_window(mean, 0, k, cov, bias) is False  # no window: nothing learnt
-    for history, size, count in ((3, 2, 0), (0, 2, 0), (2, 2, 3), (2, 2, -1)):
-        k = np.zeros(_K_HIST + size * _W_LEN)
-        k[_K_HISTORY], k[_K_COUNT] = history, count
+    f = VqfFilter(100.0, quiet_bias_est_enabled=True)
+    f.reset(np.array([0.0, 0.0, 9.81]), np.zeros(3))
+    assert f._quiet is not None
+    gyr, acc = np.zeros((10, 3)), np.tile([0.0, 0.0, 9.81], (10, 1))
+    plan, n_ends = f._planner.run(gyr, acc, np.full(10, 0.01))
+    st, k, pend = f._quiet.run_args()
+
+    def run(st: np.ndarray, k: np.ndarray, pend: np.ndarray, plan: np.ndarray = plan, vqf: object = f._vqf) -> int:
+        return _fusion_loops.quiet_run(vqf, gyr, acc, plan, np.empty((10, 4)), n_ends, 0, False, st, k, pend)
+
+    for history, size, count in ((9, 8, 0), (0, 8, 0), (8, 8, 9), (8, 8, -1)):
+        bad = np.zeros(_K_HIST + size * _W_LEN)
+        bad[:_K_HIST] = k[:_K_HIST]
+        bad[_K_HISTORY], bad[_K_COUNT] = history, count
         with pytest.raises(ValueError, match="do not match"):
-            _fusion_loops.close_window(mean, 100, k, cov, bias)
+            run(st, bad, pend)
+    room = int(st[_Q_PEND_CAP])
+    with pytest.raises(ValueError, match="do not match"):
+        run(st, k, pend[:-1])
+    over = st.copy()
+    over[_Q_PEND_N] = room + 1
+    with pytest.raises(ValueError, match="do not match"):
+        run(over, k, pend)
+    for ends in ([5.0, 3.0], [11.0]):  # backwards; past the block
+        bad_plan = plan.copy()
+        bad_plan[:len(ends), 5] = ends
+        with pytest.raises(ValueError, match="do not fit"):
+            _fusion_loops.quiet_run(f._vqf, gyr, acc, bad_plan, np.empty((10, 4)), len(ends), 0, False, st, k, pend)
+    with pytest.raises(ValueError):
+        run(st, k, pend, vqf=_fusion_loops.vqf_new.__self__)  # not a capsule
+    assert run(st, k, pend) == -1  # the filter's own state: the block runs (no gap)
+

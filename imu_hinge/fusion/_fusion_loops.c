@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_vqf_shim.h"
+
 /* up_rows(q (N, 4), out (N, 3)): earth "up" in the sensor frame of sensor-to-earth quaternions. */
 static PyObject *up_rows(PyObject *self, PyObject *args) {
     Py_buffer q, out;
@@ -99,8 +101,9 @@ static int64_t plan_loop(const double *gyr, const double *acc, const double *dt,
     return n_ends;
 }
 
-/* plan_run(gyr (N, 3), acc (N, 3), dt (N,), st, out (N, 6)) -> the stretches, a list of tuples
- * (first sample, end (last + 1), it starts with a gap, in a window, the window closes after it). */
+/* plan_run(gyr (N, 3), acc (N, 3), dt (N,), st, out (N, 6)) -> the number of stretches k: the first k rows of
+ * the plan's column PLAN_ENDS hold their ends (last sample + 1); a stretch starts with a gap, is in a window (its
+ * first row's columns) and its window closes after it (its last row's) as the plan says. */
 static PyObject *plan_run(PyObject *self, PyObject *args) {
     Py_buffer gyr, acc, dt, st, out;
     if (!PyArg_ParseTuple(args, "y*y*y*w*w*", &gyr, &acc, &dt, &st, &out)) return NULL;
@@ -112,19 +115,7 @@ static PyObject *plan_run(PyObject *self, PyObject *args) {
         || st.len < need_st + 5 * (Py_ssize_t)((double *)st.buf)[P_N] * (Py_ssize_t)sizeof(double)) {
         PyErr_SetString(PyExc_ValueError, "plan_run: buffer sizes do not match");
     } else {
-        const double *plan = out.buf;
-        int64_t k = plan_loop(gyr.buf, acc.buf, dt.buf, st.buf, out.buf, m);
-        res = PyList_New((Py_ssize_t)k);
-        Py_ssize_t s = 0;
-        for (int64_t j = 0; res != NULL && j < k; j++) {
-            Py_ssize_t e = (Py_ssize_t)plan[N_PLAN * j + PLAN_ENDS];
-            PyObject *item = Py_BuildValue("(nnOOO)", s, e, plan[N_PLAN * s + PLAN_GAP] != 0 ? Py_True : Py_False,
-                                           plan[N_PLAN * s + PLAN_IN] != 0 ? Py_True : Py_False,
-                                           plan[N_PLAN * (e - 1) + PLAN_CLOSE] != 0 ? Py_True : Py_False);
-            if (item == NULL) { Py_CLEAR(res); break; }
-            PyList_SET_ITEM(res, (Py_ssize_t)j, item);
-            s = e;
-        }
+        res = PyLong_FromLongLong((long long)plan_loop(gyr.buf, acc.buf, dt.buf, st.buf, out.buf, m));
     }
     PyBuffer_Release(&gyr); PyBuffer_Release(&acc); PyBuffer_Release(&dt);
     PyBuffer_Release(&st); PyBuffer_Release(&out);
@@ -167,22 +158,6 @@ static void integrate_loop(double *e, const double *plan, const double *quat, co
         for (int i = 0; i < 9; i++) e[E_PHI + i] += r[i] * dt;
         for (int i = 0; i < 3; i++) e[E_B + i] += rb[i] * dt;
     }
-}
-
-/* integrate(e, plan (N, 6), quat (N, 4), bias (N, 3)). */
-static PyObject *integrate(PyObject *self, PyObject *args) {
-    Py_buffer e, plan, quat, bias;
-    if (!PyArg_ParseTuple(args, "w*y*y*y*", &e, &plan, &quat, &bias)) return NULL;
-    Py_ssize_t n = plan.len / (N_PLAN * (Py_ssize_t)sizeof(double));
-    int ok = e.len >= E_LEN * (Py_ssize_t)sizeof(double) && quat.len >= 4 * n * (Py_ssize_t)sizeof(double)
-             && bias.len >= 3 * n * (Py_ssize_t)sizeof(double);
-    if (ok) integrate_loop(e.buf, plan.buf, quat.buf, bias.buf, n);
-    PyBuffer_Release(&e); PyBuffer_Release(&plan); PyBuffer_Release(&quat); PyBuffer_Release(&bias);
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "integrate: buffer sizes do not match");
-        return NULL;
-    }
-    Py_RETURN_NONE;
 }
 
 /* Window means (layout declared in quiet_bias.py): time, gravity in the strapdown frame (3), the
@@ -251,23 +226,6 @@ static void flush_loop(double *e, const double *plan, const double *quat, const 
         e[E_PHI + i] += phi_inc[i];
         e[E_A + i] = a1[i];
     }
-}
-
-/* flush(e, plan (N, 6), quat (N, 4), bias (N, 3), acc (N, 3), ends (4, 4), mean (W_LEN,)). */
-static PyObject *flush(PyObject *self, PyObject *args) {
-    Py_buffer e, plan, quat, bias, acc, ends, mean;
-    if (!PyArg_ParseTuple(args, "w*y*y*y*y*y*w*", &e, &plan, &quat, &bias, &acc, &ends, &mean)) return NULL;
-    Py_ssize_t d = (Py_ssize_t)sizeof(double), n = plan.len / (N_PLAN * d);
-    int ok = n > 0 && e.len >= E_LEN * d && quat.len >= 4 * n * d && bias.len >= 3 * n * d
-             && acc.len >= 3 * n * d && ends.len >= 16 * d && mean.len >= W_LEN * d;
-    if (ok) flush_loop(e.buf, plan.buf, quat.buf, bias.buf, acc.buf, ends.buf, mean.buf, n);
-    PyBuffer_Release(&e); PyBuffer_Release(&plan); PyBuffer_Release(&quat);
-    PyBuffer_Release(&bias); PyBuffer_Release(&acc); PyBuffer_Release(&ends); PyBuffer_Release(&mean);
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "flush: buffer sizes do not match");
-        return NULL;
-    }
-    Py_RETURN_NONE;
 }
 
 static void cross3(const double *a, const double *b, double *out) {
@@ -372,32 +330,263 @@ static int close_step(const double *cur, int64_t n, double *k, double *cov, doub
     return 1;
 }
 
-/* close_window(mean (W_LEN,), n, k (K_HIST + history x W_LEN,), cov (9,), bias (3,)) -> bool: updated. */
-static PyObject *close_window(PyObject *self, PyObject *args) {
-    Py_buffer mean, k, cov, bias;
-    long long n;
-    if (!PyArg_ParseTuple(args, "y*Lw*w*w*", &mean, &n, &k, &cov, &bias)) return NULL;
-    Py_ssize_t d = (Py_ssize_t)sizeof(double);
-    int ok = mean.len >= W_LEN * d && k.len >= K_HIST * d && cov.len >= 9 * d && bias.len >= 3 * d;
-    if (ok) {
-        double kept = ((double *)k.buf)[K_HISTORY], count = ((double *)k.buf)[K_COUNT];
-        ok = kept >= 1 && k.len >= (K_HIST + (Py_ssize_t)kept * W_LEN) * d && count >= 0 && count <= kept;
-    }
-    int updated = ok ? close_step(mean.buf, (int64_t)n, k.buf, cov.buf, bias.buf) : 0;
-    PyBuffer_Release(&mean); PyBuffer_Release(&k); PyBuffer_Release(&cov); PyBuffer_Release(&bias);
+/* ---- VQF (C++, vendored in _vqf/, behind _vqf_shim.h) as a capsule, and the quiet-window estimator's loop ---- */
+
+static const char *VQF_CAPSULE = "imu_hinge.fusion.vqf";
+
+static void vqf_capsule_free(PyObject *cap) {
+    void *v = PyCapsule_GetPointer(cap, VQF_CAPSULE);
+    if (v != NULL) vqfc_free(v);
+}
+
+static void *vqf_of(PyObject *cap) { return PyCapsule_GetPointer(cap, VQF_CAPSULE); } /* NULL: error set */
+
+/* vqf_new(ts_s, params (VQFC_N_PARAMS,)) -> a VQF object (capsule): the parameters of _vqf_shim.h, the rest vqf's
+ * defaults. */
+static PyObject *vqf_new(PyObject *self, PyObject *args) {
+    double ts;
+    Py_buffer p;
+    if (!PyArg_ParseTuple(args, "dy*", &ts, &p)) return NULL;
+    void *v = NULL;
+    int ok = p.len >= VQFC_N_PARAMS * (Py_ssize_t)sizeof(double) && ts > 0;
+    if (ok) v = vqfc_new(ts, p.buf);
+    PyBuffer_Release(&p);
     if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "close_window: buffer sizes do not match");
+        PyErr_SetString(PyExc_ValueError, "vqf_new: needs a sample time > 0 and all the parameters");
         return NULL;
     }
-    return PyBool_FromLong(updated);
+    if (v == NULL) return PyErr_NoMemory();
+    PyObject *cap = PyCapsule_New(v, VQF_CAPSULE, vqf_capsule_free);
+    if (cap == NULL) vqfc_free(v);
+    return cap;
+}
+
+/* vqf_reset(vqf): vqf's resetState. */
+static PyObject *vqf_reset(PyObject *self, PyObject *args) {
+    PyObject *cap;
+    if (!PyArg_ParseTuple(args, "O", &cap)) return NULL;
+    void *v = vqf_of(cap);
+    if (v == NULL) return NULL;
+    vqfc_reset(v);
+    Py_RETURN_NONE;
+}
+
+/* The fixed-size exchanges with a VQF object: (name, doubles, direction: 0 read into the buffer, 1 write from it). */
+enum { X_QUATS, X_BIAS, X_STATE, X_SET_STATE, X_ACC_LP_COEFFS };
+
+static PyObject *vqf_exchange(PyObject *args, int what) {
+    PyObject *cap;
+    Py_buffer b;
+    if (!PyArg_ParseTuple(args, what == X_SET_STATE ? "Oy*" : "Ow*", &cap, &b)) return NULL;
+    static const Py_ssize_t sizes[] = {8, 3, 17, 17, 5};
+    double sigma = 0.0;
+    void *v = vqf_of(cap);
+    int ok = v != NULL && b.len >= sizes[what] * (Py_ssize_t)sizeof(double);
+    if (ok) {
+        switch (what) {
+        case X_QUATS: vqfc_quats(v, b.buf); break;
+        case X_BIAS: sigma = vqfc_bias(v, b.buf); break;
+        case X_STATE: vqfc_get_state(v, b.buf); break;
+        case X_SET_STATE: vqfc_set_state(v, b.buf); break;
+        default: vqfc_acc_lp_coeffs(v, b.buf); break;
+        }
+    }
+    PyBuffer_Release(&b);
+    if (!ok) {
+        if (v != NULL) PyErr_SetString(PyExc_ValueError, "vqf: the buffer is too small");
+        return NULL;
+    }
+    if (what == X_BIAS) return PyFloat_FromDouble(sigma);
+    Py_RETURN_NONE;
+}
+
+static PyObject *vqf_quats(PyObject *self, PyObject *args) { return vqf_exchange(args, X_QUATS); }
+static PyObject *vqf_bias(PyObject *self, PyObject *args) { return vqf_exchange(args, X_BIAS); }
+static PyObject *vqf_state(PyObject *self, PyObject *args) { return vqf_exchange(args, X_STATE); }
+static PyObject *vqf_set_state(PyObject *self, PyObject *args) { return vqf_exchange(args, X_SET_STATE); }
+static PyObject *vqf_acc_lp_coeffs(PyObject *self, PyObject *args) { return vqf_exchange(args, X_ACC_LP_COEFFS); }
+
+/* vqf_set_bias(vqf, bias (3,), sigma): vqf's setBiasEstimate (sigma <= 0 keeps its uncertainty). */
+static PyObject *vqf_set_bias(PyObject *self, PyObject *args) {
+    PyObject *cap;
+    Py_buffer b;
+    double sigma;
+    if (!PyArg_ParseTuple(args, "Oy*d", &cap, &b, &sigma)) return NULL;
+    void *v = vqf_of(cap);
+    int ok = v != NULL && b.len >= 3 * (Py_ssize_t)sizeof(double);
+    if (ok) vqfc_set_bias(v, b.buf, sigma);
+    PyBuffer_Release(&b);
+    if (!ok) {
+        if (v != NULL) PyErr_SetString(PyExc_ValueError, "vqf_set_bias: the bias needs 3 values");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* vqf_run(vqf, gyr (N, 3), acc (N, 3), out (N, 4)): N updates (vqf's update), quat6D after each into out (the GIL
+ * released). */
+static PyObject *vqf_run(PyObject *self, PyObject *args) {
+    PyObject *cap;
+    Py_buffer gyr, acc, out;
+    if (!PyArg_ParseTuple(args, "Oy*y*w*", &cap, &gyr, &acc, &out)) return NULL;
+    void *v = vqf_of(cap);
+    Py_ssize_t d = (Py_ssize_t)sizeof(double), n = gyr.len / (3 * d);
+    int ok = v != NULL && gyr.len == 3 * n * d && acc.len == 3 * n * d && out.len >= 4 * n * d;
+    if (ok) {
+        const double *g = gyr.buf, *a = acc.buf;
+        double *o = out.buf, q[8];
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < n; i++) {
+            vqfc_update(v, g + 3 * i, a + 3 * i);
+            vqfc_quats(v, q);
+            memcpy(o + 4 * i, q, 4 * sizeof(double));
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&gyr); PyBuffer_Release(&acc); PyBuffer_Release(&out);
+    if (!ok) {
+        if (v != NULL) PyErr_SetString(PyExc_ValueError, "vqf_run: buffer sizes do not match");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* The quiet-window estimator's state vector (layout declared in quiet_bias.py): the integrals (E_LEN, layout E_*),
+ * the bias covariance (3x3), the bias after the last close, F's two readings around the open window (quat6D, quat3D
+ * before its first sample, then after its latest), the means of the window flushed and not yet closed, over how many
+ * samples (0: none), the open window's samples kept, the updates made, the room for samples kept, the bias's
+ * uncertainty given to vqf at the last update (rad/s: the largest of the three axes' standard deviations). */
+enum { Q_E = 0, Q_COV = 21, Q_BIAS = 30, Q_ENDS = 33, Q_MEAN = 49, Q_MEAN_N = 68, Q_PEND_N, Q_UPDATES, Q_PEND_CAP,
+       Q_SIGMA, Q_LEN };
+/* The open window's samples (pend): cap rows of the plan (6), then cap quat6D (4), cap biases (3), cap acc (3). */
+enum { PEND_ROW = 16 };
+
+/* The open window's samples into the window means (see flush_loop). */
+static void flush_pending(double *st, double *pend) {
+    Py_ssize_t cap = (Py_ssize_t)st[Q_PEND_CAP], n = (Py_ssize_t)st[Q_PEND_N];
+    flush_loop(st + Q_E, pend, pend + 6 * cap, pend + 10 * cap, pend + 13 * cap, st + Q_ENDS, st + Q_MEAN, n);
+    st[Q_MEAN_N] = (double)n;
+    st[Q_PEND_N] = 0;
+}
+
+/* THE filter loop with the quiet-window estimator (VqfFilter with quiet_bias_est_enabled), over the stretches j0 ..
+ * n_ends - 1 of a planned block (QuietWindowPlanner): vqf sample by sample, each sample's quat6D into out and, with
+ * the bias vqf used for it, into the open window's samples (in a window) or the integrals (outside); F read where a
+ * window opens and ends; a window's close updates the bias (close_step) and gives it to vqf. Stops before a stretch
+ * that starts with a gap (after ending an open window) and returns its index: the caller bridges the gap and calls
+ * again from there with bridged = 1. Returns -1 when the block is done, -2 on an inconsistent plan or state. */
+static Py_ssize_t quiet_loop(void *v, const double *gyr, const double *acc, const double *plan, double *out,
+                             Py_ssize_t m, Py_ssize_t n_ends, Py_ssize_t j0, int bridged, double *st, double *k,
+                             double *pend) {
+    Py_ssize_t cap = (Py_ssize_t)st[Q_PEND_CAP];
+    double *pp = pend, *pq = pend + 6 * cap, *pb = pend + 10 * cap, *pa = pend + 13 * cap;
+    for (Py_ssize_t j = j0; j < n_ends; j++) {
+        Py_ssize_t s = j == 0 ? 0 : (Py_ssize_t)plan[N_PLAN * (j - 1) + PLAN_ENDS];
+        Py_ssize_t e = (Py_ssize_t)plan[N_PLAN * j + PLAN_ENDS];
+        if (s < 0 || e <= s || e > m) return -2;
+        int in = plan[N_PLAN * s + PLAN_IN] != 0, gap = plan[N_PLAN * s + PLAN_GAP] != 0;
+        int close = plan[N_PLAN * (e - 1) + PLAN_CLOSE] != 0;
+        Py_ssize_t n_pend = (Py_ssize_t)st[Q_PEND_N];
+        if (!(j == j0 && bridged)) {
+            if (!in && n_pend > 0) vqfc_quats(v, st + Q_ENDS + 8); /* F after the window's last sample */
+            if (gap) return j;
+        }
+        if (in && n_pend == 0) vqfc_quats(v, st + Q_ENDS); /* F before the window's first sample */
+        if (!in && n_pend > 0) {
+            flush_pending(st, pend);
+            n_pend = 0;
+        }
+        if (in && n_pend + (e - s) > cap) return -2;
+        for (Py_ssize_t i = s; i < e; i++) {
+            double b[3], q[8];
+            vqfc_bias(v, b); /* the bias a sample's integration used is the one before its update */
+            vqfc_update(v, gyr + 3 * i, acc + 3 * i);
+            vqfc_quats(v, q);
+            memcpy(out + 4 * i, q, 4 * sizeof(double));
+            if (in) {
+                memcpy(pp + N_PLAN * n_pend, plan + N_PLAN * i, N_PLAN * sizeof(double));
+                memcpy(pq + 4 * n_pend, q, 4 * sizeof(double));
+                memcpy(pb + 3 * n_pend, b, 3 * sizeof(double));
+                memcpy(pa + 3 * n_pend, acc + 3 * i, 3 * sizeof(double));
+                n_pend++;
+            } else {
+                integrate_loop(st + Q_E, plan + N_PLAN * i, q, b, 1);
+            }
+        }
+        st[Q_PEND_N] = (double)n_pend;
+        if (close) {
+            if (n_pend > 0) { /* split at its longest: F after its last sample is now */
+                vqfc_quats(v, st + Q_ENDS + 8);
+                flush_pending(st, pend);
+            }
+            double *bias = st + Q_BIAS, *cov = st + Q_COV;
+            vqfc_bias(v, bias);
+            int64_t n = (int64_t)st[Q_MEAN_N];
+            st[Q_MEAN_N] = 0;
+            if (close_step(st + Q_MEAN, n, k, cov, bias)) {
+                st[Q_UPDATES] += 1;
+                double var = cov[0]; /* the largest standard deviation (the first of equal ones) */
+                if (cov[4] > var) var = cov[4];
+                if (cov[8] > var) var = cov[8];
+                double sigma = sqrt(var);
+                st[Q_SIGMA] = sigma;
+                vqfc_set_bias(v, bias, 1e-6 > sigma ? 1e-6 : sigma);
+            }
+        }
+    }
+    return -1;
+}
+
+/* quiet_run(vqf, gyr (N, 3), acc (N, 3), plan (N, 6), out (N, 4), n_ends, j0, bridged, st (Q_LEN,),
+ * k (K_HIST + history x W_LEN,), pend (cap x PEND_ROW,)) -> -1 done, or the stretch to bridge a gap before. */
+static PyObject *quiet_run(PyObject *self, PyObject *args) {
+    PyObject *cap;
+    Py_buffer gyr, acc, plan, out, st, k, pend;
+    Py_ssize_t n_ends, j0;
+    int bridged;
+    if (!PyArg_ParseTuple(args, "Oy*y*y*w*nnpw*w*w*", &cap, &gyr, &acc, &plan, &out, &n_ends, &j0, &bridged, &st,
+                          &k, &pend))
+        return NULL;
+    void *v = vqf_of(cap);
+    Py_ssize_t d = (Py_ssize_t)sizeof(double), m = plan.len / (N_PLAN * d), res = -2;
+    int ok = v != NULL && plan.len == N_PLAN * m * d && gyr.len >= 3 * m * d && acc.len >= 3 * m * d
+             && out.len >= 4 * m * d && 0 <= j0 && j0 <= n_ends && n_ends <= m && st.len >= Q_LEN * d
+             && k.len >= K_HIST * d;
+    if (ok) {
+        const double *s = st.buf, *kk = k.buf;
+        double kept = kk[K_HISTORY], count = kk[K_COUNT], room = s[Q_PEND_CAP];
+        ok = kept >= 1 && k.len >= (K_HIST + (Py_ssize_t)kept * W_LEN) * d && count >= 0 && count <= kept
+             && room >= 1 && pend.len >= (Py_ssize_t)room * PEND_ROW * d && s[Q_PEND_N] >= 0 && s[Q_PEND_N] <= room;
+    }
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        res = quiet_loop(v, gyr.buf, acc.buf, plan.buf, out.buf, m, n_ends, j0, bridged, st.buf, k.buf, pend.buf);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&gyr); PyBuffer_Release(&acc); PyBuffer_Release(&plan); PyBuffer_Release(&out);
+    PyBuffer_Release(&st); PyBuffer_Release(&k); PyBuffer_Release(&pend);
+    if (v == NULL) return NULL;
+    if (!ok || res == -2) {
+        PyErr_SetString(PyExc_ValueError, ok ? "quiet_run: the plan's stretches or a window's length do not fit"
+                                             : "quiet_run: buffer sizes do not match");
+        return NULL;
+    }
+    return PyLong_FromSsize_t(res);
 }
 
 static PyMethodDef methods[] = {
     {"up_rows", up_rows, METH_VARARGS, "up_rows(q (N, 4), out (N, 3)): earth up in the sensor frame."},
-    {"plan_run", plan_run, METH_VARARGS, "plan_run(gyr, acc, dt, st, out) -> [(s, e, gap, in, close)]: the quiet-window planner."},
-    {"integrate", integrate, METH_VARARGS, "integrate(e, dt, quat, bias): samples outside windows into the integrals."},
-    {"flush", flush, METH_VARARGS, "flush(e, t, dt, quat, bias, acc, ends, mean): a quiet window's means."},
-    {"close_window", close_window, METH_VARARGS, "close_window(mean, n, k, cov, bias) -> updated: a quiet window closes."},
+    {"plan_run", plan_run, METH_VARARGS, "plan_run(gyr, acc, dt, st, out) -> stretches: the quiet-window planner."},
+    {"vqf_new", vqf_new, METH_VARARGS, "vqf_new(ts_s, params) -> a VQF object (capsule)."},
+    {"vqf_reset", vqf_reset, METH_VARARGS, "vqf_reset(vqf): vqf's resetState."},
+    {"vqf_quats", vqf_quats, METH_VARARGS, "vqf_quats(vqf, out (8,)): quat6D, quat3D."},
+    {"vqf_bias", vqf_bias, METH_VARARGS, "vqf_bias(vqf, out (3,)) -> sigma: the bias estimate and its uncertainty, rad/s."},
+    {"vqf_set_bias", vqf_set_bias, METH_VARARGS, "vqf_set_bias(vqf, bias (3,), sigma): setBiasEstimate."},
+    {"vqf_state", vqf_state, METH_VARARGS, "vqf_state(vqf, out (17,)): gyrQuat, accQuat, accLpState, lastAccLp."},
+    {"vqf_set_state", vqf_set_state, METH_VARARGS, "vqf_set_state(vqf, state (17,)): those fields set."},
+    {"vqf_acc_lp_coeffs", vqf_acc_lp_coeffs, METH_VARARGS, "vqf_acc_lp_coeffs(vqf, out (5,)): accLpB, accLpA."},
+    {"vqf_run", vqf_run, METH_VARARGS, "vqf_run(vqf, gyr, acc, out): N updates, quat6D each."},
+    {"quiet_run", quiet_run, METH_VARARGS, "quiet_run(vqf, gyr, acc, plan, out, n_ends, j0, bridged, st, k, pend) -> j."},
     {NULL, NULL, 0, NULL}};
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fusion_loops", "The fusion stage's compiled loops.",
                                     -1, methods, NULL, NULL, NULL, NULL};

@@ -106,13 +106,21 @@ class QuietWindowPlanner:
         st[_P_GAP_DT] = gap_dt_s
         st[_P_TS] = 1.0 / rate_hz
 
-    def run(self, gyr: np.ndarray, acc: np.ndarray,
-            dt_s: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, bool, bool, bool]]]:
+    def run(self, gyr: np.ndarray, acc: np.ndarray, dt_s: np.ndarray) -> tuple[np.ndarray, int]:
         """N samples (N, 3), (N, 3) contiguous, intervals (N,) s -> (the plan (N, 6): columns ``PLAN_*``,
-        the filter's stretches: (first sample, end, it starts with a gap, in a window, the window closes
-        after its last sample))."""
+        the number k of the filter's stretches: their ends (last sample + 1) are the first k rows of column
+        ``PLAN_ENDS``; a stretch is all in a window or all out, starts with a gap or not (its first row) and its
+        window closes after it or not (its last row))."""
         out = np.empty((gyr.shape[0], 6))
         return out, _fusion_loops.plan_run(gyr, acc, dt_s, self._st, out)
+
+    @staticmethod
+    def stretches(plan: np.ndarray, k: int) -> list[tuple[int, int, bool, bool, bool]]:
+        """The k stretches of a plan from :meth:`run` as (first sample, end, it starts with a gap, in a window,
+        the window closes after its last sample): how the C loop reads them."""
+        ends = plan[:k, PLAN_ENDS].astype(int).tolist()
+        return [(s, e, bool(plan[s, PLAN_GAP]), bool(plan[s, PLAN_IN]), bool(plan[e - 1, PLAN_CLOSE]))
+                for s, e in zip([0, *ends[:-1]], ends, strict=True)]
 
     def plan(self, gyr: np.ndarray, acc: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """(in_window (N,) bool, closes): a window closes after each sample index in ``closes``."""
@@ -130,27 +138,41 @@ class QuietWindowPlanner:
 # the estimator's integrals: Phi (3x3), B (3), A (3x3); a window's means: time, gravity (3), acc direction (3),
 # Phi (3x3), B (3). The same indices as the enums of _fusion_loops.c.
 _E_A, _E_LEN = 12, 21  # (Phi at 0, B at 9: read by the C code only)
-_OUTSIDE_BATCH = 1024  # samples outside windows integrated together (at the latest)
 _W_LEN = 19  # (time at 0, gravity at 1, acc direction at 4, Phi at 7, B at 16: read by the C code only)
-# the window pairing's state (close_window in _fusion_loops.c): its parameters (min_window_s in samples,
+# the window pairing's state (close_step in _fusion_loops.c): its parameters (min_window_s in samples,
 # max_separation_deg in rad, the random walk's variance rate, the window noise's variance, gyr_scale_err,
 # history), the time the covariance last grew (NaN: no window yet), the windows kept, then their means
 (_K_MIN_N, _K_MAX_SEP, _K_WALK_VAR, _K_NOISE_VAR, _K_SCALE_ERR, _K_HISTORY, _K_T_PRED, _K_COUNT,
  _K_HIST) = range(9)
+# the estimator's state (quiet_run in _fusion_loops.c): the integrals (layout _E_*), the bias covariance (3x3), the
+# bias after the last close, F around the open window (quat6D, quat3D before its first sample, then after its
+# latest), the means of the window flushed and not yet closed, over how many samples, the open window's samples
+# kept, the updates made, the room for samples kept, the uncertainty given to vqf at the last update
+_Q_E, _Q_COV, _Q_BIAS, _Q_ENDS, _Q_MEAN, _Q_MEAN_N, _Q_PEND_N, _Q_UPDATES, _Q_PEND_CAP, _Q_SIGMA, _Q_LEN = (
+    0, 21, 30, 33, 49, 68, 69, 70, 71, 72, 73)
+_PEND_ROW = 16  # an open window's sample: its plan row (6), quat6D (4), bias (3), acc (3), in four blocks
 
 
 class QuietBiasEstimator:
-    """The bias Kalman filter fed by quiet windows; see the module docstring.
+    """The bias Kalman filter fed by quiet windows (see the module docstring): its parameters and state.
 
-    ``bias_rad_s`` (3,) the starting estimate (stance calibration). Feed every sample's
-    orientation through :meth:`absorb` (in order, any block sizes) and call :meth:`close`
-    where :class:`QuietWindowPlanner` said a window closes; it returns the new bias or None.
+    ``bias_rad_s`` (3,) the starting estimate (stance calibration), ``frame_quat_wxyz`` (4,) the filter's
+    inclination-correction frame ``F`` at the start (vqf: ``accQuat``). The loop that runs it beside vqf is C
+    (``quiet_run`` in _fusion_loops.c, driven by :class:`~imu_hinge.fusion.vqf_filter.VqfFilter`): every sample's
+    orientation and the bias vqf used for it go into the integrals or, in a quiet window, into the window's
+    samples; where :class:`QuietWindowPlanner` says a window closes, the window's means are paired with an earlier
+    window's and the bias is updated.
 
-    The strapdown orientation in a window is ``conj(F) * quat6D`` with ``F`` the filter's
-    inclination-correction frame (vqf: ``accQuat``), which turns slowly (about 1/``tau_acc``
-    of the inclination error per s). ``F`` is read before a window's first sample and after its
-    latest one, and interpolated over the window when it ends; so the filter runs in blocks
-    (vqf's ``updateBatch``) and the result depends only on the samples, never on the blocks.
+    The strapdown orientation in a window is ``conj(F) * quat6D``; ``F`` turns slowly (about 1/``tau_acc`` of the
+    inclination error per s), so it is read before a window's first sample and after its latest one and
+    interpolated over the window when it ends; the result depends only on the samples, never on the blocks.
+
+    A window of ``min_window_s`` or more is paired with the latest of the last ``history`` windows with the
+    accelerometer within ``max_separation_deg`` of the same direction, then kept itself. With a partner, the
+    Kalman update (``close_step``): gravity moved by ``e x g`` between the two windows; the perpendicular part of
+    ``e = dPhi b_true - dB`` (two components, in a basis perpendicular to gravity) measures the bias; the covariance
+    first grows by the random walk since the last update, and the measurement's variance is ``window_noise_deg``
+    squared plus (``gyr_scale_err`` x the windows' separation) squared.
     """
 
     def __init__(self, params: QuietBiasParams, rate_hz: float, bias_rad_s: np.ndarray,
@@ -159,110 +181,52 @@ class QuietBiasEstimator:
         if params.history < 1:
             raise ValueError(f"QuietBiasParams.history must be 1 or more (windows kept as partners), "
                              f"got {params.history}")
-        # the window pairing (C: close_window): parameters, then state (layout _K_*)
+        # the window pairing: parameters, then state (layout _K_*)
         self._k = np.zeros(_K_HIST + params.history * _W_LEN)
         self._k[:_K_COUNT] = (max(2, int(round(params.min_window_s * rate_hz))),
                               math.radians(params.max_separation_deg), math.radians(params.walk_deg_s_rt_s) ** 2,
                               math.radians(params.window_noise_deg) ** 2, params.gyr_scale_err, params.history,
                               math.nan)
-        # strapdown frame <- filter's earth frame (vqf: quat6D = accQuat * gyrQuat); the
-        # inclination corrections move it slowly, so it is re-read in every quiet window
+        self._s = st = np.zeros(_Q_LEN)
+        # the integrals: Phi = integral of R dt (strapdown frame <- sensor frame), B = integral of R bias_used dt,
+        # A = the strapdown frame <- filter's earth frame (vqf: quat6D = accQuat * gyrQuat)
         q = np.asarray(frame_quat_wxyz, float)
-        # the integrals (layout _E_*: the same as _fusion_loops.c): Phi = integral of R dt (strapdown frame <-
-        # sensor frame), B = integral of R bias_used dt, A = the strapdown frame <- filter's earth frame
-        self._e = np.zeros(_E_LEN)
-        self._e[_E_A:_E_A + 9] = quat_to_matrix(q.reshape(1, 4))[0].T.reshape(9)
-        self.bias_rad_s = np.asarray(bias_rad_s, dtype=float).reshape(3).copy()
-        self.cov = np.eye(3) * math.radians(params.initial_sigma_deg_s) ** 2
-        self._pending: list[tuple[np.ndarray, ...]] = []  # the open window's (plan rows, quat6D, bias, acc) blocks
-        self._outside: list[tuple[np.ndarray, ...]] = []  # (plan rows, quat6D, bias) blocks not integrated yet
-        self._outside_n = 0
-        self._ends = np.zeros((2, 8))  # (quat6D, quat3D) before the open window's first sample, after its latest one
-        self._mean = np.empty(_W_LEN)  # the means of the window flushed, not yet closed (layout at _W_LEN) ...
-        self._mean_n = 0  # ... over this many samples (0: none)
-        self.updates = 0
+        st[_Q_E + _E_A:_Q_E + _E_A + 9] = quat_to_matrix(q.reshape(1, 4))[0].T.reshape(9)
+        st[_Q_COV:_Q_COV + 9] = (np.eye(3) * math.radians(params.initial_sigma_deg_s) ** 2).reshape(9)
+        st[_Q_SIGMA] = math.radians(params.initial_sigma_deg_s)
+        st[_Q_BIAS:_Q_BIAS + 3] = np.asarray(bias_rad_s, dtype=float).reshape(3)
+        # a window is split at max_window_s (QuietWindowPlanner): never more samples than that open
+        cap = max(1, int(round(params.max_window_s * rate_hz)))
+        st[_Q_PEND_CAP] = cap
+        self._pend = np.zeros(cap * _PEND_ROW)
+
+    @property
+    def cov(self) -> np.ndarray:
+        """Covariance (3, 3) of the bias estimate, (rad/s)^2."""
+        return self._s[_Q_COV:_Q_COV + 9].reshape(3, 3).copy()
+
+    @property
+    def bias_rad_s(self) -> np.ndarray:
+        """The bias (3,) rad/s after the last window's close (updated or not), or the starting estimate."""
+        return self._s[_Q_BIAS:_Q_BIAS + 3].copy()
+
+    @property
+    def updates(self) -> int:
+        """Windows that updated the bias."""
+        return int(self._s[_Q_UPDATES])
 
     @property
     def sigma_rad_s(self) -> float:
-        """Largest standard deviation of the bias estimate, rad/s."""
-        c = self.cov
-        return math.sqrt(max(float(c[0, 0]), float(c[1, 1]), float(c[2, 2])))
+        """The uncertainty given to vqf with the last updated bias (the largest of the three axes' standard
+        deviations), or the starting one, rad/s."""
+        return float(self._s[_Q_SIGMA])
 
     @property
     def window_open(self) -> bool:
         """A window has samples not yet flushed (the next window sample continues it)."""
-        return bool(self._pending)
+        return bool(self._s[_Q_PEND_N] > 0)
 
-    def open_window(self, quats_wxyz: np.ndarray) -> None:
-        """A window starts with the next sample; ``quats_wxyz`` (8,): the filter's quat6D and quat3D now."""
-        self._ends[0] = quats_wxyz
-
-    def end_window(self, quats_wxyz: np.ndarray) -> None:
-        """The open window's latest sample was the last one: ``quats_wxyz`` (8,), the filter's quat6D and
-        quat3D after it (read before the next sample, or before :meth:`close`)."""
-        self._ends[1] = quats_wxyz
-
-    def absorb(self, plan_rows: np.ndarray, quat_wxyz: np.ndarray, bias_rad_s: np.ndarray, in_window: bool,
-               acc_m_s2: np.ndarray | None) -> None:
-        """N samples (all in a window or none): their rows of the planner's plan (N, 6) (the time
-        on the filter's clock and the span each sample's integration covers), orientation ``quat_wxyz``
-        (N, 4) and the gyro bias the filter subtracted (N, 3) rad/s; in a window also ``acc_m_s2``
-        (N, 3). An open window is ended with :meth:`end_window` before samples outside it."""
-        if in_window:
-            assert acc_m_s2 is not None
-            self._pending.append((plan_rows, quat_wxyz, bias_rad_s, acc_m_s2))
-            return
-        if self._pending:
-            self._flush()
-        self._outside.append((plan_rows, quat_wxyz, bias_rad_s))
-        self._outside_n += len(plan_rows)
-        if self._outside_n >= _OUTSIDE_BATCH:
-            self._integrate_outside()
-
-    def _integrate_outside(self) -> None:
-        """Carry the integrals over the samples outside windows so far (C: ``integrate`` in
-        _fusion_loops.c, added in sample order, so any grouping of them gives the same bits); done
-        in batches, as the samples come one by one live."""
-        blocks = self._outside
-        if not blocks:
-            return
-        plan, quat, bias = blocks[0] if len(blocks) == 1 else (np.concatenate(c) for c in zip(*blocks, strict=True))
-        self._outside, self._outside_n = [], 0
-        _fusion_loops.integrate(self._e, plan, quat, bias)  # the plan's rows read in place (time, span)
-
-    def _flush(self) -> None:
-        """The open window's samples into the window means and the integrals (C: ``flush`` in
-        _fusion_loops.c), with ``F`` between its two readings.
-
-        ``F`` turns by at most a fraction of a degree in a window, so its matrix is taken linear in
-        time: ``R_k = (A0 + f_k (A1 - A0)) R6_k`` (``A = F^T``, error of order angle^2). A window
-        is always flushed whole (one array).
-        """
-        self._integrate_outside()
-        blocks = self._pending
-        plan, quat, bias, acc = (blocks[0] if len(blocks) == 1
-                                 else (np.concatenate(c) for c in zip(*blocks, strict=True)))
-        self._pending = []
-        _fusion_loops.flush(self._e, plan, quat, bias, acc, self._ends, self._mean)  # plan rows read in place
-        self._mean_n = len(plan)
-
-    def close(self, bias_rad_s: np.ndarray) -> np.ndarray | None:
-        """The window ends here; ``bias_rad_s`` (3,) the filter's bias now (vqf may move it).
-
-        Returns the updated bias (rad/s), or None when nothing was learned. A window of ``min_window_s``
-        or more is paired with the latest of the last ``history`` windows with the accelerometer within
-        ``max_separation_deg`` of the same direction, then kept itself. With a partner, the Kalman update
-        (C: ``close_window`` in _fusion_loops.c): gravity moved by ``e x g`` between the two windows; the
-        perpendicular part of ``e = dPhi b_true - dB`` (two components, in a basis perpendicular to gravity)
-        measures the bias; the covariance first grows by the random walk since the last update, and the
-        measurement's variance is ``window_noise_deg`` squared plus (``gyr_scale_err`` x the windows'
-        separation) squared. ``cov`` and :attr:`bias_rad_s` are updated in place.
-        """
-        if self._pending:
-            self._flush()
-        self.bias_rad_s = np.array(bias_rad_s, dtype=np.float64).reshape(3)  # a copy: updated in place
-        n, self._mean_n = self._mean_n, 0
-        if not _fusion_loops.close_window(self._mean, n, self._k, self.cov, self.bias_rad_s):
-            return None
-        self.updates += 1
-        return self.bias_rad_s.copy()
+    def run_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The state arrays ``quiet_run`` (_fusion_loops.c) carries: (the state, the pairing, the open window's
+        samples)."""
+        return self._s, self._k, self._pend

@@ -1,9 +1,9 @@
 """VQF (Laidig & Seel, Information Fusion 91, 2023) behind :class:`OrientationFilter`.
 
-:class:`VqfFilter` wraps ``vqf.VQF`` (C++): the per-sample :meth:`VqfFilter.update` for
-live use and :meth:`VqfFilter.update_batch`, which feeds runs of regularly spaced samples
-to the C++ ``updateBatch`` (about 0.3 us/sample) and gives results identical to the
-per-sample calls. :class:`OfflineVqf` wraps the non-causal ``vqf.offlineVQF`` for a research
+:class:`VqfFilter` runs VQF's C++ (the ``vqf`` package's own sources, compiled into
+``_fusion_loops`` with the core's loops): the per-sample :meth:`VqfFilter.update` for live use and
+:meth:`VqfFilter.update_batch`, which runs a block in one C call (about 0.3 us/sample) and gives results
+identical to the per-sample calls. :class:`OfflineVqf` wraps the non-causal ``vqf.offlineVQF`` for a research
 mode (batch only).
 
 vqf's sample time is fixed at construction. A gap (``dt_s`` > 1.5 nominal periods) is
@@ -15,6 +15,7 @@ then the sample ending the gap gets the normal update. No accelerometer sample i
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ import numpy as np
 import vqf
 
 from imu_hinge.errors import UsageError
+from imu_hinge.fusion import _fusion_loops
 from imu_hinge.fusion.base import (
     GAP_FACTOR,
     OrientationFilter,
@@ -32,6 +34,7 @@ from imu_hinge.fusion.base import (
     step_interval,
 )
 from imu_hinge.fusion.quiet_bias import (
+    PLAN_ENDS,
     QuietBiasEstimator,
     QuietBiasParams,
     QuietWindowPlanner,
@@ -117,11 +120,19 @@ def _as_samples(x: np.ndarray, name: str) -> np.ndarray:
     return arr
 
 
+# vqf's parameters given to its C++ constructor, in the order of the VQFC_* enum of _vqf_shim.h
+_VQF_PARAM_KEYS = ("tauAcc", "motionBiasEstEnabled", "restBiasEstEnabled", "biasSigmaInit", "biasForgettingTime",
+                   "biasClip", "restMinT", "restThGyr", "restThAcc")
+# vqf_state's fields (_fusion_loops.c): gyrQuat (4), accQuat (4), accLpState (6), lastAccLp (3)
+_STATE_GYR_QUAT, _STATE_ACC_QUAT, _STATE_ACC_LP, _STATE_LAST_ACC_LP, _STATE_LEN = 0, 4, 8, 14, 17
+
+
 class VqfFilter(OrientationFilter):
     """Causal VQF, 6D (gyro + accelerometer); bias estimated at rest and in motion.
 
     Parameters: ``rate_hz`` (nominal sample rate, Hz) and the fields of :class:`VqfParams`
-    as keywords. State lives in the wrapped ``vqf.VQF`` object (:attr:`vqf`).
+    as keywords. State lives in VQF's C++ object (compiled into ``_fusion_loops`` from the same sources as the
+    ``vqf`` package; :attr:`vqf_params` its parameters, :meth:`vqf_state` part of its state).
     """
 
     name = "vqf"
@@ -129,9 +140,21 @@ class VqfFilter(OrientationFilter):
     def __init__(self, rate_hz: float, **params: Any) -> None:
         super().__init__(rate_hz)
         self.params = _params(params)
-        self.vqf = vqf.VQF(self.ts_s, **self.params.to_vqf())
         self._gap_dt_s = GAP_FACTOR * self.ts_s
+        self._clip_deg_s = math.nan
         self.reset()
+
+    @property
+    def vqf_params(self) -> dict[str, Any]:
+        """The parameters VQF was built with, under vqf's names (the rest are vqf's defaults)."""
+        return {**self.params.to_vqf(), "biasClip": self._clip_deg_s}
+
+    def vqf_state(self) -> dict[str, np.ndarray]:
+        """Part of VQF's state, under vqf's names: ``gyrQuat``, ``accQuat``, ``accLpState``, ``lastAccLp``."""
+        st = np.empty(_STATE_LEN)
+        _fusion_loops.vqf_state(self._vqf, st)
+        return {"gyrQuat": st[:_STATE_ACC_QUAT], "accQuat": st[_STATE_ACC_QUAT:_STATE_ACC_LP],
+                "accLpState": st[_STATE_ACC_LP:_STATE_LAST_ACC_LP], "lastAccLp": st[_STATE_LAST_ACC_LP:]}
 
     def reset(self, acc_m_s2: np.ndarray | None = None, gyr_bias_rad_s: np.ndarray | None = None) -> None:
         """Start over.
@@ -146,69 +169,76 @@ class VqfFilter(OrientationFilter):
             bias = np.ascontiguousarray(gyr_bias_rad_s, dtype=np.float64).reshape(3)
         clip_deg_s = max(self.params.bias_clip_deg_s,
                          float(np.degrees(np.abs(bias).max())) + self.params.known_bias_drift_deg_s)
-        if clip_deg_s != self.vqf.params["biasClip"]:
+        if clip_deg_s != self._clip_deg_s:
             # vqf fixes the bound when built: a new one around the known bias, or back to bias_clip_deg_s without one
-            self.vqf = vqf.VQF(self.ts_s, **{**self.params.to_vqf(), "biasClip": clip_deg_s})
-        v = self.vqf
-        v.resetState()
+            self._clip_deg_s = clip_deg_s
+            kw = self.vqf_params
+            self._vqf = _fusion_loops.vqf_new(self.ts_s, np.array([float(kw[k]) for k in _VQF_PARAM_KEYS]))
+        v = self._vqf
+        _fusion_loops.vqf_reset(v)
         self._last_gyr: np.ndarray | None = None
         if acc_m_s2 is not None:
             acc0 = np.asarray(acc_m_s2, dtype=float).reshape(3)
             if not (np.all(np.isfinite(acc0)) and np.linalg.norm(acc0) > 0):
                 raise ValueError(f"acc_m_s2 for the initial orientation must be finite, non-zero, got {acc0}")
-            state = v.state
-            b, a = v.coeffs["accLpB"], v.coeffs["accLpA"]
+            coeffs = np.empty(5)
+            _fusion_loops.vqf_acc_lp_coeffs(v, coeffs)
+            b, a = coeffs[:3], coeffs[3:]
             lp = []
             for x0 in acc0:  # steady state of vqf's 2nd-order low-pass for a constant input x0
                 lp += [x0 * (1 - b[0]), x0 * (b[2] - a[1])]
-            state["gyrQuat"] = [1.0, 0.0, 0.0, 0.0]
-            state["accQuat"] = [float(c) for c in quat_from_gravity(acc0)]
-            state["accLpState"] = lp
-            state["lastAccLp"] = [float(c) for c in acc0]
-            v.state = state
+            _fusion_loops.vqf_set_state(v, np.array([1.0, 0.0, 0.0, 0.0, *quat_from_gravity(acc0), *lp, *acc0]))
         if gyr_bias_rad_s is not None:
-            v.setBiasEstimate(bias, np.deg2rad(self.params.bias_sigma_known_deg_s))
+            _fusion_loops.vqf_set_bias(v, bias, float(np.deg2rad(self.params.bias_sigma_known_deg_s)))
         self._quiet: QuietBiasEstimator | None = None
         if self.params.quiet_bias_est_enabled:
             gravity = float(np.linalg.norm(acc_m_s2)) if acc_m_s2 is not None else 9.81
             qp = self.params.quiet_params()
             self._planner = QuietWindowPlanner(qp, self.rate_hz, bias, gravity, self._gap_dt_s)
-            self._quiet = QuietBiasEstimator(qp, self.rate_hz, bias, np.asarray(v.state["accQuat"], dtype=float))
+            self._quiet = QuietBiasEstimator(qp, self.rate_hz, bias, self.vqf_state()["accQuat"])
 
     @property
     def gyr_bias_rad_s(self) -> np.ndarray:
         """Current gyro bias estimate (3,), rad/s."""
-        return np.asarray(self.vqf.getBiasEstimate()[0], dtype=float)
+        out = np.empty(3)
+        _fusion_loops.vqf_bias(self._vqf, out)
+        return out
+
+    @property
+    def gyr_bias_sigma_rad_s(self) -> float:
+        """vqf's uncertainty of :attr:`gyr_bias_rad_s` (the largest axis's standard deviation, bounded by
+        ``bias_sigma_init_deg_s``), rad/s."""
+        return _fusion_loops.vqf_bias(self._vqf, np.empty(3))
 
     def _bridge_gap(self, gyr: np.ndarray, dt_s: float) -> None:
         """Rotate ``gyrQuat`` by the bias-corrected rate over the missing time ``dt_s - Ts``."""
         w = gap_rate(self._last_gyr, gyr, dt_s, self.ts_s) - self.gyr_bias_rad_s
         step = quat_from_rate(w, dt_s - self.ts_s)
-        state = self.vqf.state
-        q = vqf.VQF.quatMultiply(np.asarray(state["gyrQuat"], dtype=float), step)
-        state["gyrQuat"] = [float(c) for c in q / np.linalg.norm(q)]
-        self.vqf.state = state
+        st = np.empty(_STATE_LEN)
+        _fusion_loops.vqf_state(self._vqf, st)
+        q = vqf.VQF.quatMultiply(st[:_STATE_ACC_QUAT].copy(), step)
+        st[:_STATE_ACC_QUAT] = q / np.linalg.norm(q)
+        _fusion_loops.vqf_set_state(self._vqf, st)
 
     def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None) -> np.ndarray:
         """One sample: gyro (3,) rad/s, acc (3,) m/s^2, ``dt_s`` since the previous one (s) -> quat (4,)."""
         dt_s = step_interval(dt_s)
+        gyr = np.array(gyr_rad_s, dtype=np.float64).reshape(1, 3)  # a copy: kept as the last sample for gaps
+        acc = np.ascontiguousarray(acc_m_s2, dtype=np.float64).reshape(1, 3)
         if self._quiet is not None:
-            dt = None if dt_s is None else np.array([dt_s], dtype=np.float64)
-            return self._run_quiet(np.array(gyr_rad_s, dtype=np.float64).reshape(1, 3),
-                                   np.ascontiguousarray(acc_m_s2, dtype=np.float64).reshape(1, 3), dt)[0]
-        gyr = np.array(gyr_rad_s, dtype=np.float64)  # a copy: kept as the last sample for gaps
-        acc = np.ascontiguousarray(acc_m_s2, dtype=np.float64)
+            return self._run_quiet(gyr, acc, None if dt_s is None else np.array([dt_s], dtype=np.float64))[0]
         if dt_s is not None and dt_s > self._gap_dt_s:
-            self._bridge_gap(gyr, float(dt_s))
-        self.vqf.update(gyr, acc)
-        self._last_gyr = gyr
-        return self.vqf.getQuat6D()
+            self._bridge_gap(gyr[0], float(dt_s))
+        out = np.empty((1, 4))
+        _fusion_loops.vqf_run(self._vqf, gyr, acc, out)
+        self._last_gyr = gyr[0]
+        return out[0]
 
     def update_batch(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray,
                      dt_s: np.ndarray | None = None) -> np.ndarray:
         """N samples (N, 3) rad/s and m/s^2, optional ``dt_s`` (N,) s -> quats (N, 4).
 
-        Runs without gaps go to vqf's C++ ``updateBatch``; each gap sample is bridged as in
+        Runs without gaps go to VQF's C++ update in one call (the GIL released); each gap sample is bridged as in
         :meth:`update`. Identical to N calls of :meth:`update`.
         """
         gyr = _as_samples(gyr_rad_s, "gyr_rad_s")
@@ -229,65 +259,34 @@ class VqfFilter(OrientationFilter):
         return out
 
     def _batch(self, gyr: np.ndarray, acc: np.ndarray, start: int, stop: int, out: np.ndarray) -> None:
-        """vqf's ``updateBatch`` over the samples ``start:stop`` (none: nothing), into ``out``."""
-        g = gyr[start:stop]
-        if len(g):
-            out[start:stop] = self.vqf.updateBatch(g, acc[start:stop])["quat6D"]
-            self._last_gyr = g[-1].copy()
-
-    def _quats(self) -> np.ndarray:
-        """vqf's quat6D and quat3D (strapdown ``gyrQuat``) now (8,): their ratio is ``accQuat``."""
-        return np.concatenate([self.vqf.getQuat6D(), self.vqf.getQuat3D()])
-
-    def _close_window(self) -> None:
-        """A quiet window closes: the estimator's new bias (if it learned one) goes to vqf."""
-        assert self._quiet is not None
-        if self._quiet.window_open:  # split at its longest: F after its last sample is now
-            self._quiet.end_window(self._quats())
-        new = self._quiet.close(self.vqf.getBiasEstimate()[0])
-        if new is not None:
-            self.vqf.setBiasEstimate(new, max(self._quiet.sigma_rad_s, 1e-6))
+        """VQF over the samples ``start:stop`` (none: nothing), into ``out``."""
+        if stop > start:
+            _fusion_loops.vqf_run(self._vqf, gyr[start:stop], acc[start:stop], out[start:stop])
+            self._last_gyr = gyr[stop - 1].copy()
 
     def _run_quiet(self, gyr: np.ndarray, acc: np.ndarray, dt_s: np.ndarray | None) -> np.ndarray:
         """:meth:`update_batch` with the quiet-window bias estimator, over a block of any length
         (live: one sample): the one implementation of both paths.
 
-        vqf runs in stretches (C++ ``update`` for one sample, ``updateBatch`` for more) cut where a
-        quiet window starts, ends or closes and at gaps (:meth:`QuietWindowPlanner.run`); where a
-        window closes the estimator's new bias goes to vqf before the next sample.
+        The planner cuts the block into stretches where a quiet window starts, ends or closes and at gaps
+        (:meth:`QuietWindowPlanner.run`); one C loop (``quiet_run`` in _fusion_loops.c) runs vqf and the estimator
+        over them and stops before each gap, which is bridged here.
         """
         assert self._quiet is not None
         n = gyr.shape[0]
         dt = np.full(n, self.ts_s) if dt_s is None else np.ascontiguousarray(dt_s, dtype=np.float64)
-        plan, stretches = self._planner.run(gyr, acc, dt)
-        quats = []  # quat6D (k, 4) of each stretch
-        v, quiet = self.vqf, self._quiet
-        update_batch, get_bias, absorb = v.updateBatch, v.getBiasEstimate, quiet.absorb  # looked up once
-        for s, e, gap, w, close in stretches:  # a stretch is all in a window or all out
-            if not w and quiet.window_open:
-                quiet.end_window(self._quats())  # F after the window's last sample
-            if gap:
-                if s > 0:
-                    self._last_gyr = gyr[s - 1].copy()  # the sample before the gap (from an earlier block: kept)
-                self._bridge_gap(gyr[s].copy(), float(dt[s]))
-            if w and not quiet.window_open:
-                quiet.open_window(self._quats())
-            b0 = get_bias()[0]  # the bias each sample's integration used is the one before its update
-            if e - s == 1:
-                v.update(gyr[s], acc[s])
-                q, b = v.getQuat6D()[None], b0[None]
-            else:
-                res = update_batch(gyr[s:e], acc[s:e])
-                q, b = res["quat6D"], np.empty((e - s, 3))
-                b[0] = b0
-                b[1:] = res["bias"][:-1]
-            quats.append(q)
-            absorb(plan[s:e], q, b, w, acc[s:e] if w else None)
-            if close:
-                self._close_window()
+        plan, n_ends = self._planner.run(gyr, acc, dt)
+        out = np.empty((n, 4))
+        j, bridged, state = 0, False, self._quiet.run_args()
+        while (j := _fusion_loops.quiet_run(self._vqf, gyr, acc, plan, out, n_ends, j, bridged, *state)) >= 0:
+            s = int(plan[j - 1, PLAN_ENDS]) if j else 0  # the gap's sample
+            if s > 0:
+                self._last_gyr = gyr[s - 1].copy()  # the sample before the gap (from an earlier block: kept)
+            self._bridge_gap(gyr[s].copy(), float(dt[s]))
+            bridged = True
         if n:
             self._last_gyr = gyr[n - 1].copy()
-        return quats[0] if len(quats) == 1 else np.concatenate(quats) if quats else np.empty((0, 4))
+        return out
 
 
 class OfflineVqf(OrientationFilter):
