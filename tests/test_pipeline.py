@@ -313,6 +313,76 @@ def test_block_processing_is_exact(monkeypatch, rounding_session, tmp_path) -> N
     assert ref.alerts == res.alerts
 
 
+def _thread_names_during(work: Any) -> tuple[Any, set[str]]:
+    """``work()`` and the names of the threads that ran Python code meanwhile (threading.settrace reaches every
+    thread started while it is set)."""
+    import threading
+
+    seen: set[str] = set()
+
+    def trace(frame: Any, event: str, arg: Any) -> None:
+        seen.add(threading.current_thread().name)
+
+    threading.settrace(trace)
+    try:
+        return work(), seen
+    finally:
+        threading.settrace(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("calibration", ["recording", "live"])
+def test_two_threads_give_one_threads_result_bit_for_bit(rounding_session, calibration) -> None:
+    """analyze runs the two sensors' filters and angles side by side (the second sensor's on a thread of its own;
+    their C loops release the GIL): its angles, reps and alerts are those of one thread, bit for bit, whether the
+    trackers are built before the first sample or from a live stance."""
+    rec = rounding_session.recording
+    if calibration == "live":
+        rec = Recording(rec.streams, {**rec.metadata, "calibration": LIVE_CALIBRATION})
+    two, names = _thread_names_during(lambda: analyze(rec, threads=2))
+    assert any(n.startswith("imu-hinge-replay") for n in names), names
+    one, names = _thread_names_during(lambda: analyze(rec, threads=1))
+    assert not any(n.startswith("imu-hinge-replay") for n in names), names
+    for col in ("time_s", "pelvic_tilt_deg", "trunk_flexion_deg", "lumbar_flexion_deg"):
+        np.testing.assert_array_equal(getattr(two, col), getattr(one, col))
+    assert [r.to_dict() for r in two.reps] == [r.to_dict() for r in one.reps] and two.alerts == one.alerts
+    assert two.calibration == one.calibration
+
+
+def test_a_failure_on_one_sensors_thread_is_raised_after_both_are_done() -> None:
+    """per_role: the second sensor's work on its own thread; an exception in either comes out of the call, and
+    only once both have finished (no thread left changing state behind the caller)."""
+    import threading
+
+    from imu_hinge.analysis.pipeline import per_role
+
+    done: list[str] = []
+    release = threading.Event()
+
+    def work(role: str) -> str:
+        if role == "sacrum":
+            release.wait(timeout=30)
+            raise ValueError("sacrum failed")
+        done.append(threading.current_thread().name)
+        release.set()
+        return role
+
+    with pytest.raises(ValueError, match="sacrum failed"):
+        per_role(work, threads=2)
+    assert len(done) == 1 and done[0].startswith("imu-hinge-replay")  # the thoracic's ran, on its thread, and ended
+    assert per_role(str.upper, threads=1) == {"sacrum": "SACRUM", "thoracic": "THORACIC"}
+
+
+def test_a_batch_job_analyses_on_one_thread(rounding_csv) -> None:
+    """A batch's parallelism is across recordings (--jobs, Dask workers): each job's analysis stays on its
+    process's one thread, so --jobs 1 is one core."""
+    from imu_hinge.analysis.analysis_params import AnalysisParams
+    from imu_hinge.batch.runner import Setting, analyze_file
+
+    out, names = _thread_names_during(lambda: analyze_file(rounding_csv, Setting("base", AnalysisParams())))
+    assert out.ok and out.reps
+    assert not any(n.startswith("imu-hinge-replay") for n in names), names
+
+
 def test_swapped_roles_are_warned_by_analyze(rounding_session) -> None:
     from dataclasses import replace
 

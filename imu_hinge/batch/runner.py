@@ -116,7 +116,7 @@ def analyze_file(path: str | Path, setting: Setting, acc_unit: str = "auto", gyr
                   lumbar_threshold_deg=params.detector.faults.lumbar_threshold_deg)
     try:
         rec = read_recording(path, acc_unit=acc_unit, gyr_unit=gyr_unit)
-        res = analyze(rec, params)
+        res = analyze(rec, params, threads=1)  # a batch's parallelism is across recordings: one core per job
     except ImuHingeError as exc:
         out.error = one_line(exc.message)
         return out

@@ -115,7 +115,10 @@ static PyObject *plan_run(PyObject *self, PyObject *args) {
         || st.len < need_st + 5 * (Py_ssize_t)((double *)st.buf)[P_N] * (Py_ssize_t)sizeof(double)) {
         PyErr_SetString(PyExc_ValueError, "plan_run: buffer sizes do not match");
     } else {
-        res = PyLong_FromLongLong((long long)plan_loop(gyr.buf, acc.buf, dt.buf, st.buf, out.buf, m));
+        PyThreadState *ts = m > 256 ? PyEval_SaveThread() : NULL; /* a block: the other sensor's may run beside */
+        int64_t k = plan_loop(gyr.buf, acc.buf, dt.buf, st.buf, out.buf, m);
+        if (ts != NULL) PyEval_RestoreThread(ts);
+        res = PyLong_FromLongLong((long long)k);
     }
     PyBuffer_Release(&gyr); PyBuffer_Release(&acc); PyBuffer_Release(&dt);
     PyBuffer_Release(&st); PyBuffer_Release(&out);
@@ -424,7 +427,7 @@ static PyObject *vqf_set_bias(PyObject *self, PyObject *args) {
 }
 
 /* vqf_run(vqf, gyr (N, 3), acc (N, 3), out (N, 4)): N updates (vqf's update), quat6D after each into out (the GIL
- * released). */
+ * released for a block). */
 static PyObject *vqf_run(PyObject *self, PyObject *args) {
     PyObject *cap;
     Py_buffer gyr, acc, out;
@@ -435,13 +438,13 @@ static PyObject *vqf_run(PyObject *self, PyObject *args) {
     if (ok) {
         const double *g = gyr.buf, *a = acc.buf;
         double *o = out.buf, q[8];
-        Py_BEGIN_ALLOW_THREADS
+        PyThreadState *ts = n > 256 ? PyEval_SaveThread() : NULL; /* a block (not live's one sample): the GIL */
         for (Py_ssize_t i = 0; i < n; i++) {
             vqfc_update(v, g + 3 * i, a + 3 * i);
             vqfc_quats(v, q);
             memcpy(o + 4 * i, q, 4 * sizeof(double));
         }
-        Py_END_ALLOW_THREADS
+        if (ts != NULL) PyEval_RestoreThread(ts);
     }
     PyBuffer_Release(&gyr); PyBuffer_Release(&acc); PyBuffer_Release(&out);
     if (!ok) {
@@ -559,9 +562,9 @@ static PyObject *quiet_run(PyObject *self, PyObject *args) {
              && room >= 1 && pend.len >= (Py_ssize_t)room * PEND_ROW * d && s[Q_PEND_N] >= 0 && s[Q_PEND_N] <= room;
     }
     if (ok) {
-        Py_BEGIN_ALLOW_THREADS
+        PyThreadState *ts = m > 256 ? PyEval_SaveThread() : NULL; /* a block (not live's one sample): the GIL */
         res = quiet_loop(v, gyr.buf, acc.buf, plan.buf, out.buf, m, n_ends, j0, bridged, st.buf, k.buf, pend.buf);
-        Py_END_ALLOW_THREADS
+        if (ts != NULL) PyEval_RestoreThread(ts);
     }
     PyBuffer_Release(&gyr); PyBuffer_Release(&acc); PyBuffer_Release(&plan); PyBuffer_Release(&out);
     PyBuffer_Release(&st); PyBuffer_Release(&k); PyBuffer_Release(&pend);

@@ -57,7 +57,11 @@ static PyObject *sagittal_run(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*y*w*w*", &up, &u0, &st, &out)) return NULL;
     Py_ssize_t n = up.len / (3 * F64);
     int ok = u0.len >= 3 * F64 && st.len >= STATE_LEN * F64 && out.len >= n * F64;
-    if (ok) sagittal_loop(up.buf, u0.buf, st.buf, out.buf, n);
+    if (ok) {
+        PyThreadState *ts = n > 256 ? PyEval_SaveThread() : NULL; /* a block: the other sensor's may run beside */
+        sagittal_loop(up.buf, u0.buf, st.buf, out.buf, n);
+        if (ts != NULL) PyEval_RestoreThread(ts);
+    }
     PyBuffer_Release(&up); PyBuffer_Release(&u0); PyBuffer_Release(&st); PyBuffer_Release(&out);
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "sagittal_run: buffer sizes do not match");
