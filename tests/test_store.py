@@ -50,6 +50,19 @@ def test_default_path_env_var_and_platformdirs(tmp_path: Path, monkeypatch: pyte
         assert s.path.exists()
 
 
+def test_the_db_options_help_names_the_variable_the_store_reads() -> None:
+    """The commands' ``--db`` help names the environment variable without loading the store package (start-up):
+    it must be the one the store reads."""
+    import argparse
+
+    from imu_hinge.commands.storeopts import ENV_DB_HELP, add_db_argument
+
+    assert ENV_DB_HELP == ENV_DB
+    parser = argparse.ArgumentParser()
+    add_db_argument(parser)
+    assert f"${ENV_DB}" in parser.format_help()
+
+
 def test_people(store: Store) -> None:
     assert store.person("alex").name == "Alex"
     assert store.person("  ALEX ").id == store.person("Alex").id

@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import vqf
 
 from imu_hinge.errors import UsageError
 from imu_hinge.fusion import _fusion_loops
@@ -216,7 +215,9 @@ class VqfFilter(OrientationFilter):
         step = quat_from_rate(w, dt_s - self.ts_s)
         st = np.empty(_STATE_LEN)
         _fusion_loops.vqf_state(self._vqf, st)
-        q = vqf.VQF.quatMultiply(st[:_STATE_ACC_QUAT].copy(), step)
+        from vqf import VQF  # the vqf package: loaded at the first gap (start-up), for its quaternion product
+
+        q = VQF.quatMultiply(st[:_STATE_ACC_QUAT].copy(), step)
         st[:_STATE_ACC_QUAT] = q / np.linalg.norm(q)
         _fusion_loops.vqf_set_state(self._vqf, st)
 
@@ -326,6 +327,8 @@ class OfflineVqf(OrientationFilter):
     def update_batch(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray,
                      dt_s: np.ndarray | None = None) -> np.ndarray:
         """N samples (N, 3) rad/s and m/s^2, optional ``dt_s`` (N,) s -> quats (N, 4)."""
+        from vqf import offlineVQF  # the vqf package's offline filter (loaded on first use: start-up)
+
         gyr = _as_samples(gyr_rad_s, "gyr_rad_s") - self._bias
         acc = _as_samples(acc_m_s2, "acc_m_s2")
         n = gyr.shape[0]
@@ -336,7 +339,7 @@ class OfflineVqf(OrientationFilter):
         out = np.empty((n, 4))
         start = 0
         for stop in [*gaps, n] if n else []:  # gaps rise from 1: each run holds samples
-            res = vqf.offlineVQF(np.ascontiguousarray(gyr[start:stop]), np.ascontiguousarray(acc[start:stop]),
+            res = offlineVQF(np.ascontiguousarray(gyr[start:stop]), np.ascontiguousarray(acc[start:stop]),
                                  None, self.ts_s, self.params.to_vqf())
             out[start:stop] = res["quat6D"]
             self._bias_est = self._bias + res["bias"][-1]
