@@ -353,7 +353,7 @@ def test_a_failure_on_one_sensors_thread_is_raised_after_both_are_done() -> None
     only once both have finished (no thread left changing state behind the caller)."""
     import threading
 
-    from imu_hinge.analysis.pipeline import per_role
+    from imu_hinge.analysis.sensor_threads import per_role
 
     done: list[str] = []
     release = threading.Event()

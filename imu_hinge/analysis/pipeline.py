@@ -20,16 +20,14 @@ anywhere, the forward axes from every tilt), then runs causally from the first s
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
 from imu_hinge.analysis.analysis_params import AnalysisParams
 from imu_hinge.analysis.data_quality import recording_quality
+from imu_hinge.analysis.sensor_threads import default_threads, per_role
 from imu_hinge.analysis.stance import StanceDetector, StanceEstimate, StanceResult
 from imu_hinge.analysis.stance_search import choose_stance, forward_directions
 from imu_hinge.detection.detector import HingeDetector
@@ -55,32 +53,6 @@ over the rows, and a row still gets the other segment's angle, along the slope o
 is longer than this or than 1.5 sample periods. Without it, at 50 Hz a hole of two samples (60 ms) left rows
 without the other angle and marked the rep incomplete: 2 of 8 reps of a simulated session with 1 % drops
 (arrival_stamps), 0 now, its RMSE and every other guarded family and the dev scorer unchanged."""
-
-
-_T = TypeVar("_T")
-
-
-def default_threads() -> int:
-    """Threads for one recording's replay: one per sensor when the process may use that many CPUs."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(len(SENSOR_ROLES), cpus))
-
-
-def per_role(work: Callable[[str], _T], threads: int) -> dict[str, _T]:
-    """``work(role)`` for each sensor: with ``threads`` > 1 the second sensor's on a thread of its own beside the
-    first's (their filters' C loops release the GIL), else in turn. Each role's work touches only its own state, so
-    the results are the same either way; an exception is raised once both are done."""
-    first, *rest = SENSOR_ROLES
-    if threads < 2:
-        return {r: work(r) for r in SENSOR_ROLES}
-    with ThreadPoolExecutor(max_workers=len(rest), thread_name_prefix="imu-hinge-replay") as pool:
-        futures = {r: pool.submit(work, r) for r in rest}
-        out = {first: work(first)}
-        out.update({r: f.result() for r, f in futures.items()})
-    return {r: out[r] for r in SENSOR_ROLES}
 
 
 class SegmentTracker:
@@ -260,18 +232,20 @@ class HingePipeline:
             return est
         return replace(est, acc_first_m_s2=self._up_at_first_sample(est, t, acc, gyr, stop))
 
-    def prepare(self, recording: Recording) -> list[str]:
+    def prepare(self, recording: Recording, threads: int = 1) -> list[str]:
         """Calibrate from the whole recording before its first sample is pushed (analyze, replay).
 
         The stance is searched for anywhere (:func:`~.calibration.stance_search.choose_stance`),
         the forward directions come from the whole recording; then every sample, from the first,
         goes causally through the filters, angles and detector. Returns warnings (a fallback zero).
+        ``threads``: the two sensors' parts side by side (:func:`~.sensor_threads.per_role`) or in turn.
         """
-        choice = choose_stance(recording, self.params.stance_search)
+        choice = choose_stance(recording, self.params.stance_search, threads)
         result = choice.result
-        forwards = forward_directions(recording, {r: e.acc_mean_m_s2 for r, e in result.sensors.items()})
-        sensors: dict[str, StanceEstimate] = {}
-        for role in SENSOR_ROLES:
+        forwards = forward_directions(recording, {r: e.acc_mean_m_s2 for r, e in result.sensors.items()},
+                                      threads=threads)
+
+        def start(role: str) -> tuple[StanceEstimate, SegmentTracker]:
             s = recording[role]
             est = result.sensors[role]
             first = int(np.searchsorted(s.time_s, result.end_s, side="right"))
@@ -288,10 +262,13 @@ class HingePipeline:
                 # running the filter backwards in time from the stance (the first samples may move)
                 est = replace(est, acc_first_m_s2=self._up_at_first_sample(est, s.time_s, s.acc_m_s2, s.gyr_rad_s,
                                                                            first))
-            sensors[role] = est
             tracker = SegmentTracker(est, self.params)
             tracker.set_reference(ups, forwards[role], refine=forwards[role] is None)
-            self.trackers[role] = tracker
+            return est, tracker
+
+        started = per_role(start, threads)
+        self.trackers.update({role: tracker for role, (_, tracker) in started.items()})
+        sensors = {role: est for role, (est, _) in started.items()}
         self.calibration = replace(result, sensors=sensors)
         self._set_up_rows()
         self._announce = True
@@ -377,7 +354,7 @@ class HingePipeline:
         threads = default_threads() if threads is None else threads
         streams = {r: recording[r] for r in SENSOR_ROLES}
         data = {r: (s.time_s, s.acc_m_s2, s.gyr_rad_s) for r, s in streams.items()}
-        cal_warnings = [] if calibrated_live(recording) else self.prepare(recording)
+        cal_warnings = [] if calibrated_live(recording) else self.prepare(recording, threads)
         if self.trackers:
             angles = per_role(lambda r: self.trackers[r].angles_batch(*data[r]), threads)
         else:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from imu_hinge.analysis.sensor_threads import per_role
 from imu_hinge.analysis.stance import StanceEstimate, StanceResult, sway_corrected_bias
 from imu_hinge.analysis.stance_params import ForwardParams, StanceSearchParams
 from imu_hinge.errors import CalibrationError
@@ -181,8 +182,9 @@ def _estimate(s: SensorStream, t0: float, t1: float, bias_from: tuple[float, flo
     return StanceEstimate(s.sensor, s.acc_m_s2[m].mean(axis=0), bias, first_acc, m.stop - m.start, s.nominal_rate_hz)
 
 
-def choose_stance(recording: Recording, params: StanceSearchParams | None = None) -> StanceChoice:
-    """The stance of ``recording`` (both sensors), found anywhere in it; see the module docstring."""
+def choose_stance(recording: Recording, params: StanceSearchParams | None = None, threads: int = 1) -> StanceChoice:
+    """The stance of ``recording`` (both sensors), found anywhere in it; see the module docstring. ``threads``: each
+    sensor's stillness on a thread of its own (:func:`~.sensor_threads.per_role`) or in turn (the same result)."""
     p = params or StanceSearchParams()
     streams = {r: recording[r] for r in SENSOR_ROLES}
     for role, s in streams.items():
@@ -195,13 +197,18 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
                                f"calibrate (need at least {p.min_stand_s:.1f} s of both)")
     step = 0.01
     grid = np.arange(t_start, t_end, step)
-    rate = np.zeros(len(grid))
-    accdev = np.zeros(len(grid))
-    for s in streams.values():
+
+    def still_on_grid(role: str) -> tuple[np.ndarray, np.ndarray]:
+        s = streams[role]
         gyr_still, acc_still = _stillness(s, p)
         rows = _grid_rows(s.time_s, grid, 1.5 / s.nominal_rate_hz + step)  # one search for both
-        rate = np.maximum(rate, _on_grid(rows, gyr_still, GAP_FILL))
-        accdev = np.maximum(accdev, _on_grid(rows, acc_still, GAP_FILL))
+        return _on_grid(rows, gyr_still, GAP_FILL), _on_grid(rows, acc_still, GAP_FILL)
+
+    rate = np.zeros(len(grid))
+    accdev = np.zeros(len(grid))
+    for gyr_on_grid, acc_on_grid in per_role(still_on_grid, threads).values():  # in role order
+        rate = np.maximum(rate, gyr_on_grid)
+        accdev = np.maximum(accdev, acc_on_grid)
     quiet = (rate < p.quiet_gyr_rad_s) & (accdev < p.quiet_acc_m_s2)
     start_dir = {r: _mean_dir(s, float(s.time_s[0]), float(s.time_s[0]) + p.start_s) for r, s in streams.items()}
     first_acc = {r: s.acc_m_s2[s.time_s <= s.time_s[0] + p.start_s].mean(axis=0) for r, s in streams.items()}
@@ -306,19 +313,20 @@ def _tilt_spread_deg(s: SensorStream, t0: float, t1: float) -> float:
     return float(wander.max(initial=2.0))  # sway: at least ~2 deg (one sample alone shows no wander)
 
 
-def forward_directions(recording: Recording, up: dict[str, np.ndarray],
-                       params: ForwardParams | None = None) -> dict[str, np.ndarray | None]:
+def forward_directions(recording: Recording, up: dict[str, np.ndarray], params: ForwardParams | None = None,
+                       threads: int = 1) -> dict[str, np.ndarray | None]:
     """Each segment's forward direction (sensor frame, unit, orthogonal to ``up[role]``) or None.
 
     A forward tip moves "up" towards -forward. Over the trunk's samples tilted beyond
     ``min_tilt_deg``, the principal axis of the tilt vectors is the sagittal one: hinges tip far
     along it, side bends only across it, twists and walking hardly tilt; its sign is the side the
     tilts mostly go to. The pelvis' tilt vectors count over the moments the trunk is tipped
-    forward, so its own side tilts do not count.
+    forward, so its own side tilts do not count. ``threads``: each sensor's tilts on a thread of its own or in turn
+    (the same result).
     """
     p = params or ForwardParams()
-    tilts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for role in SENSOR_ROLES:
+
+    def tilt(role: str) -> tuple[np.ndarray, np.ndarray]:
         s = recording[role]
         u0 = _unit(np.asarray(up[role], dtype=float))
         n = max(1, int(round(p.smooth_s * s.nominal_rate_hz)))
@@ -327,7 +335,9 @@ def forward_directions(recording: Recording, up: dict[str, np.ndarray],
         along = v @ u0
         for j in range(3):  # v -= along * u0, a column at a time (no (N, 3) temporaries)
             v[:, j] -= along * u0[j]
-        tilts[role] = (s.time_s, v)  # sin(tilt) towards where "up" went, in the plane across u0
+        return s.time_s, v  # sin(tilt) towards where "up" went, in the plane across u0
+
+    tilts = per_role(tilt, threads)
     t_trunk, v_trunk = tilts[SENSOR_ROLES[1]]
     big = row_norms(v_trunk) > math.sin(math.radians(p.min_tilt_deg))
     out: dict[str, np.ndarray | None] = {r: None for r in SENSOR_ROLES}
