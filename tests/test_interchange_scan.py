@@ -26,9 +26,9 @@ HEADER = "time_s,sensor,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z"
 ROWS = standing_rows(1.0, rate_hz=20.0)  # 40 rows, 20 per sensor
 
 
-def _outcome(path: Path) -> tuple[str, object]:
+def _outcome(path: Path, threads: int | None = None) -> tuple[str, object]:
     try:
-        rec = read_interchange_csv(path)
+        rec = read_interchange_csv(path, threads=threads)
     except ImuHingeError as exc:
         return "error", str(exc)
     arrays = {r: [a.tobytes() for a in (s.time_s, s.acc_m_s2, s.gyr_rad_s)] + [s.acc_m_s2.shape]
@@ -37,11 +37,14 @@ def _outcome(path: Path) -> tuple[str, object]:
 
 
 def _both(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[tuple[str, object], tuple[str, object], bool]:
-    """(the reader's outcome, pandas' outcome, whether the scanner took the file)."""
+    """(the reader's outcome, pandas' outcome, whether the scanner took the file). The scanner reads it both ways
+    (each role's lines on a thread of its own, or both on one): the same outcome, the same decision to take it."""
     took = interchange._scanned(path) is not None
-    mine = _outcome(path)
+    assert (interchange._scanned(path, threads=2) is not None) == took
+    mine = _outcome(path, threads=2)
+    assert _outcome(path, threads=1) == mine
     with monkeypatch.context() as m:
-        m.setattr(interchange, "_scanned", lambda _path: None)
+        m.setattr(interchange, "_scanned", lambda _path, _threads=1: None)
         theirs = _outcome(path)
     return mine, theirs, took
 
@@ -123,8 +126,12 @@ def test_files_the_scanner_leaves_to_pandas_keep_their_meaning_and_errors(
 
 @pytest.mark.parametrize("block", [7, 64, 333])
 def test_rows_split_across_read_blocks(block: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # every way a line can be cut: inside a number, at a comma, between CR and LF, inside a comment
-    text = "\r\n".join(["# c", HEADER, *ROWS[:9], "# a comment line longer than a block " * 3, *ROWS[9:]]) + "\r\n"
+    # every way a line can be cut: inside a number, at a comma, after a sensor name, between CR and LF, inside a
+    # comment; the first read takes 64 KiB (the header), so the file is longer than that and the cuts come after
+    rows = standing_rows(12.0, rate_hz=100.0)  # 2400 rows, ~110 KB
+    comment = "# a comment line longer than a block " * 3
+    text = "\r\n".join(["# c", HEADER, *rows[:9], comment, *rows[9:1500], comment, *rows[1500:]]) + "\r\n"
+    assert len(text) > 1 << 16
     path = tmp_path / "x.csv"
     path.write_bytes(text.encode())
     whole = _outcome(path)
@@ -217,4 +224,4 @@ def test_a_sensor_with_most_of_the_rows_grows_its_arrays_alone(tmp_path: Path,
     monkeypatch.setattr(interchange, "_grown", lambda a, n: grown.append(n) or real(a, n))
     mine, theirs, took = _both(path, monkeypatch)
     assert took and mine == theirs
-    assert grown and all(n > 800 for n in grown)  # only the sacrum's arrays grew
+    assert grown and all(n > 800 for n in grown)  # only the sacrum's arrays grew (one role per thread or both)

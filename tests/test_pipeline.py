@@ -353,7 +353,7 @@ def test_a_failure_on_one_sensors_thread_is_raised_after_both_are_done() -> None
     only once both have finished (no thread left changing state behind the caller)."""
     import threading
 
-    from imu_hinge.analysis.sensor_threads import per_role
+    from imu_hinge.sensor_threads import per_role
 
     done: list[str] = []
     release = threading.Event()
@@ -373,14 +373,17 @@ def test_a_failure_on_one_sensors_thread_is_raised_after_both_are_done() -> None
 
 
 def test_a_batch_job_analyses_on_one_thread(rounding_csv) -> None:
-    """A batch's parallelism is across recordings (--jobs, Dask workers): each job's analysis stays on its
-    process's one thread, so --jobs 1 is one core."""
+    """A batch's parallelism is across recordings (--jobs, Dask workers): each job's reading and analysis stay on
+    its process's one thread, so --jobs 1 is one core; one recording read and analysed alone takes two."""
     from imu_hinge.analysis.analysis_params import AnalysisParams
     from imu_hinge.batch.runner import Setting, analyze_file
+    from imu_hinge.recording import load_recording
 
     out, names = _thread_names_during(lambda: analyze_file(rounding_csv, Setting("base", AnalysisParams())))
     assert out.ok and out.reps
-    assert not any(n.startswith("imu-hinge-replay") for n in names), names
+    assert not any(n.startswith("imu-hinge-") for n in names), names  # neither reading nor replay threads
+    _, names = _thread_names_during(lambda: analyze(load_recording(rounding_csv)))  # one recording: both
+    assert {"imu-hinge-read", "imu-hinge-replay"} <= {n.rpartition("_")[0] for n in names}, names
 
 
 def test_swapped_roles_are_warned_by_analyze(rounding_session) -> None:

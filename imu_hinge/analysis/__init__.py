@@ -11,8 +11,6 @@ Data flow: samples -> :mod:`imu_hinge.fusion` (orientation per sensor) -> :mod:`
 - :mod:`.analysis_params` — every analysis parameter in one frozen tree; :mod:`.param_overrides`
   changes a few by name (``threshold_deg=18``).
 - :mod:`.data_quality` — a recording's rate, drops, gaps, clipping and clock drift per sensor.
-- :mod:`.sensor_threads` — a replay's per-sensor stages side by side on two threads (the same results).
 """
 
-__all__ = ["analysis_params", "data_quality", "param_overrides", "pipeline", "sensor_threads", "stance",
-           "stance_params", "stance_search"]
+__all__ = ["analysis_params", "data_quality", "param_overrides", "pipeline", "stance", "stance_params", "stance_search"]

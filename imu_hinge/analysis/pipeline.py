@@ -27,7 +27,6 @@ import numpy as np
 
 from imu_hinge.analysis.analysis_params import AnalysisParams
 from imu_hinge.analysis.data_quality import recording_quality
-from imu_hinge.analysis.sensor_threads import default_threads, per_role
 from imu_hinge.analysis.stance import StanceDetector, StanceEstimate, StanceResult
 from imu_hinge.analysis.stance_search import choose_stance, forward_directions
 from imu_hinge.detection.detector import HingeDetector
@@ -41,6 +40,7 @@ from imu_hinge.kinematics.alignment import RowCombiner, combine_batch
 from imu_hinge.kinematics.axis_params import AxisSearchParams
 from imu_hinge.kinematics.sagittal import AxisSearch, SagittalAngle
 from imu_hinge.samples import SENSOR_ROLES, ImuSample, Recording, SensorStream
+from imu_hinge.sensor_threads import default_threads, per_role
 
 PELVIS, TRUNK = SENSOR_ROLES
 _OTHER = {PELVIS: TRUNK, TRUNK: PELVIS}
@@ -238,7 +238,7 @@ class HingePipeline:
         The stance is searched for anywhere (:func:`~.calibration.stance_search.choose_stance`),
         the forward directions come from the whole recording; then every sample, from the first,
         goes causally through the filters, angles and detector. Returns warnings (a fallback zero).
-        ``threads``: the two sensors' parts side by side (:func:`~.sensor_threads.per_role`) or in turn.
+        ``threads``: the two sensors' parts side by side (:func:`~imu_hinge.sensor_threads.per_role`) or in turn.
         """
         choice = choose_stance(recording, self.params.stance_search, threads)
         result = choice.result

@@ -30,11 +30,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from imu_hinge.analysis.sensor_threads import per_role
 from imu_hinge.analysis.stance import StanceEstimate, StanceResult, sway_corrected_bias
 from imu_hinge.analysis.stance_params import ForwardParams, StanceSearchParams
 from imu_hinge.errors import CalibrationError
 from imu_hinge.samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream, row_norms
+from imu_hinge.sensor_threads import per_role
 
 GAP_FILL = 1e6
 """Stillness measures across a gap: never quiet (finite, so moving averages stay defined)."""
@@ -184,7 +184,8 @@ def _estimate(s: SensorStream, t0: float, t1: float, bias_from: tuple[float, flo
 
 def choose_stance(recording: Recording, params: StanceSearchParams | None = None, threads: int = 1) -> StanceChoice:
     """The stance of ``recording`` (both sensors), found anywhere in it; see the module docstring. ``threads``: each
-    sensor's stillness on a thread of its own (:func:`~.sensor_threads.per_role`) or in turn (the same result)."""
+    sensor's stillness on a thread of its own (:func:`~imu_hinge.sensor_threads.per_role`) or in turn (the same
+    result)."""
     p = params or StanceSearchParams()
     streams = {r: recording[r] for r in SENSOR_ROLES}
     for role, s in streams.items():

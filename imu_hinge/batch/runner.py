@@ -41,10 +41,11 @@ out the work, starts without them."""
 
 
 def read_recording(path: str | Path, acc_unit: str = "auto", gyr_unit: str = "auto") -> Recording:
-    """A session recording (``*.ihr.csv``) or an interchange CSV, as ``imu-hinge analyze`` reads it."""
+    """A session recording (``*.ihr.csv``) or an interchange CSV, as ``imu-hinge analyze`` reads it (on one thread:
+    a batch's parallelism is across recordings)."""
     from imu_hinge.recording import load_recording
 
-    return load_recording(path, acc_unit=acc_unit, gyr_unit=gyr_unit)
+    return load_recording(path, acc_unit=acc_unit, gyr_unit=gyr_unit, threads=1)
 
 
 # -- settings ----------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ __all__ = [
 
 
 def load_recording(path: str | Path, acc_unit: str = "auto", gyr_unit: str = "auto", *,
-                   min_samples: int = 10) -> Recording:
+                   min_samples: int = 10, threads: int | None = None) -> Recording:
     """A session recording or an interchange CSV, whichever ``path`` is.
 
     ``acc_unit`` / ``gyr_unit`` apply to interchange CSVs ("auto", "si", "g" / "deg/s"); a session
@@ -49,13 +49,16 @@ def load_recording(path: str | Path, acc_unit: str = "auto", gyr_unit: str = "au
     need 10); with ``min_samples=0`` (export) only the time unit is checked, not the content.
     Every recording passes :func:`~imu_hinge.recording.checks.checked` (time unit, flat-lined or
     too-short data, one stream under both roles, accelerometer and gyroscope in different frames).
+    ``threads``: as :func:`~imu_hinge.recording.interchange.read_interchange_csv` (an interchange CSV's roles
+    parsed side by side).
     """
     if acc_unit not in ("auto", "si", "g") or gyr_unit not in ("auto", "si", "deg/s"):
         raise UsageError(f"unknown unit choice {acc_unit!r}/{gyr_unit!r}: use auto|si|g and auto|si|deg/s")
     path = Path(path)
     _check_path(path)
     if session_version(path) is None:
-        return checked(read_interchange_csv(path, acc_unit=acc_unit, gyr_unit=gyr_unit), gyr_unit=gyr_unit)
+        return checked(read_interchange_csv(path, acc_unit=acc_unit, gyr_unit=gyr_unit, threads=threads),
+                       gyr_unit=gyr_unit)
     if acc_unit not in ("auto", "si") or gyr_unit not in ("auto", "si"):
         raise UsageError("a session recording stores SI units: --acc-unit/--gyr-unit apply to interchange CSVs only")
     rec = read_session(path)

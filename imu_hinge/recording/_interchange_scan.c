@@ -8,13 +8,15 @@
  * with pandas, which gives every such file its meaning and its errors. Numbers are correctly rounded
  * (exact powers of ten for short ones, Python's own dtoa otherwise), as pandas 3 reads them.
  *
- * scan(buf, pos, final, cols, ncols, t0, acc0, gyr0, t1, acc1, gyr1, n0, n1) -> (status, pos, n0, n1):
+ * scan(buf, pos, final, cols, ncols, t0, acc0, gyr0, t1, acc1, gyr1, n0, n1[, only]) -> (status, pos, n0, n1):
  *   parses whole lines of buf from pos into each role's arrays (0 sacrum, 1 thoracic: time (cap,),
  *   acc and gyr (cap, 3) float64, already holding n0 / n1 rows); ``cols`` (8 ints) are the field
  *   indices of time_s, sensor, acc_x..z, gyr_x..z; ``final`` says buf ends the file (its last line
  *   may lack a newline). Stops at the first incomplete line (pos = its start), when a role's arrays
  *   are full (status 2: grow them and call again from pos), or at a line it does not take
- *   (status 1). */
+ *   (status 1). ``only`` 0 or 1: that role's lines only; the other role's are passed over once their sensor
+ *   field is read (the other role's call checks them): two calls, one per role, on two threads, give the same
+ *   arrays, the same end and between them the same status as one call. The GIL is released while it parses. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
@@ -28,7 +30,7 @@ static const double POW10[23] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e
 
 /* The plain decimal number starting at p (before end): its end, and the value in *out; NULL if there
  * is none or it is malformed ("-", ".5", "5.", "1e", ...). What follows it is the caller's to check. */
-static const char *parse_number(const char *p, const char *end, double *out) {
+static const char *parse_number(const char *p, const char *end, double *out, PyThreadState **released) {
     const char *s = p;
     int neg = 0;
     if (s < end && *s == '-') { neg = 1; s++; }
@@ -72,8 +74,12 @@ static const char *parse_number(const char *p, const char *end, double *out) {
     memcpy(tmp, p, (size_t)(s - p));
     tmp[s - p] = '\0';
     char *stop = NULL;
+    if (*released != NULL) PyEval_RestoreThread(*released);  /* the GIL for Python's dtoa (it may set an error) */
     double v = PyOS_string_to_double(tmp, &stop, NULL);  /* correctly rounded, locale-independent */
-    if (v == -1.0 && PyErr_Occurred()) { PyErr_Clear(); return NULL; }
+    int failed = v == -1.0 && PyErr_Occurred();
+    if (failed) PyErr_Clear();
+    if (*released != NULL) *released = PyEval_SaveThread();
+    if (failed) return NULL;
     if (stop != tmp + (s - p) || !isfinite(v)) return NULL;  /* an overflow: pandas' business */
     *out = v;
     return s;
@@ -101,8 +107,9 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     Py_ssize_t pos, n[2];
     int final, ncols;
     PyObject *cols_obj;
-    if (!PyArg_ParseTuple(args, "y*npOiw*w*w*w*w*w*nn", &buf, &pos, &final, &cols_obj, &ncols, &arr[0], &arr[1],
-                          &arr[2], &arr[3], &arr[4], &arr[5], &n[0], &n[1]))
+    int only = -1;
+    if (!PyArg_ParseTuple(args, "y*npOiw*w*w*w*w*w*nn|i", &buf, &pos, &final, &cols_obj, &ncols, &arr[0], &arr[1],
+                          &arr[2], &arr[3], &arr[4], &arr[5], &n[0], &n[1], &only))
         return NULL;
     /* which output each field feeds: -1 ignored, 0 time, 1..3 acc, 4..6 gyr, 7 the sensor */
     int slot_of[1024];
@@ -131,9 +138,14 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         }
         slot_of[c] = slot_for_col[k];
     }
+    if (only < -1 || only > 1 || pos < 0 || pos > buf.len) {
+        PyErr_SetString(PyExc_ValueError, "scan: only must be -1, 0 or 1 and pos within the buffer");
+        goto done;
+    }
     const char *b = buf.buf, *end = b + buf.len;
     int status = OK;
     const char *p = b + pos;
+    PyThreadState *released = PyEval_SaveThread();
     while (p < end) {
         const char *line = p;
         if (*p == '\n') { p++; continue; }  /* blank line */
@@ -148,14 +160,14 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             p = nl + 1;
             continue;
         }
-        if (n[0] == cap[0] || n[1] == cap[1]) { status = FULL; break; }
+        if ((only != 1 && n[0] == cap[0]) || (only != 0 && n[1] == cap[1])) { status = FULL; break; }
         double row[7];
-        int role = -1, f = 0, incomplete = 0;
+        int role = -1, f = 0, incomplete = 0, skip = 0;
         for (;;) {  /* one field per pass: [p, q) */
             int slot = slot_of[f];
             const char *q;
             if (slot >= 0 && slot < 7) {
-                q = parse_number(p, end, &row[slot]);
+                q = parse_number(p, end, &row[slot], &released);
                 if (q == NULL) {
                     if (!final && memchr(p, '\n', (size_t)(end - p)) == NULL) { incomplete = 1; break; }
                     status = FALLBACK; break;
@@ -167,6 +179,13 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             if (q == end && !final) { incomplete = 1; break; }
             if (q < end && *q != ',' && *q != '\n' && *q != '\r') { status = FALLBACK; break; }
             if (slot == 7 && (role = sensor_role(p, q)) < 0) { status = FALLBACK; break; }
+            if (slot == 7 && only >= 0 && role != only) {  /* the other role's line: its end, nothing more */
+                const char *nl = memchr(q, '\n', (size_t)(end - q));
+                if (nl == NULL && !final) { incomplete = 1; break; }
+                p = nl == NULL ? end : nl + 1;
+                skip = 1;
+                break;
+            }
             f++;
             if (q < end && *q == ',') {
                 if (f == ncols) { status = FALLBACK; break; }  /* more fields than the header */
@@ -185,11 +204,13 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         }
         if (status != OK) break;
         if (incomplete) { p = line; break; }
+        if (skip) continue;
         Py_ssize_t i = n[role]++;
         t_out[role][i] = row[0];
         memcpy(acc_out[role] + 3 * i, row + 1, 3 * sizeof(double));
         memcpy(gyr_out[role] + 3 * i, row + 4, 3 * sizeof(double));
     }
+    PyEval_RestoreThread(released);
     result = Py_BuildValue("innn", status, (Py_ssize_t)(p - b), n[0], n[1]);
 done:
     PyBuffer_Release(&buf);

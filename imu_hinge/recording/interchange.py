@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ import numpy as np
 from imu_hinge.errors import RecordingFormatError, RecordingNotFound, UsageError
 from imu_hinge.recording.time_order import increasing_times
 from imu_hinge.samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream, row_norms
+from imu_hinge.sensor_threads import default_threads
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -182,10 +184,12 @@ def _header_columns(head: bytes) -> tuple[int, tuple[int, ...], int] | None:
     return nl + 1, tuple(names.index(c) for c in REQUIRED_COLUMNS), len(names)
 
 
-def _scanned(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+def _scanned(path: Path, threads: int = 1) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
     """Per role: time_s (N,), acc (N, 3), gyr (N, 3) of a plain file, by the C scanner; None: read it with pandas.
 
-    The rows go straight into each role's arrays, sized from the first block's bytes per row (grown if short)."""
+    The rows go straight into each role's arrays, sized from the first block's bytes per row (grown if short).
+    ``threads`` > 1: each block is scanned twice side by side, each call taking one role's lines (the C scanner
+    releases the GIL); the arrays are the same."""
     from imu_hinge.recording._interchange_scan import scan
 
     size = path.stat().st_size
@@ -199,20 +203,46 @@ def _scanned(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
         cap = int(1.05 * size / max(first_line, SCAN_MIN_ROW_BYTES) / 2) + 1024  # per role, two sensors alike
         arrays = [(np.empty(cap), np.empty((cap, 3)), np.empty((cap, 3))) for _ in SENSOR_ROLES]
         counts = [0, 0]
-        final = False
-        while not final:
-            more = fh.read(SCAN_BLOCK_BYTES)
-            final = not more
-            buf = buf[pos:] + more
-            pos = 0
+        none = (np.empty(0), np.empty((0, 3)), np.empty((0, 3)))
+
+        def scan_block(data: bytes, start: int, final: bool, only: int) -> tuple[int, int]:
+            """(status, end) of one block: both roles (only -1) or role ``only``'s lines (its arrays grown)."""
             while True:
-                status, pos, counts[0], counts[1] = scan(buf, pos, final, cols, ncols, *arrays[0], *arrays[1],
-                                                         *counts)
+                if only < 0:
+                    status, end, counts[0], counts[1] = scan(data, start, final, cols, ncols, *arrays[0],
+                                                             *arrays[1], *counts)
+                else:
+                    mine = (*arrays[only], *none) if only == 0 else (*none, *arrays[only])
+                    status, end, n0, n1 = scan(data, start, final, cols, ncols, *mine,
+                                               counts[0] if only == 0 else 0, counts[1] if only == 1 else 0, only)
+                    counts[only] = n0 if only == 0 else n1
+                if status != 2:
+                    return status, end
+                for r in ((0, 1) if only < 0 else (only,)):
+                    if counts[r] == len(arrays[r][0]):
+                        arrays[r] = _grown(arrays[r], counts[r])
+                start = end
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imu-hinge-read") if threads > 1 else None
+        try:
+            final = False
+            while not final:
+                more = fh.read(SCAN_BLOCK_BYTES)
+                final = not more
+                buf = buf[pos:] + more
+                if pool is None:
+                    status, pos = scan_block(buf, 0, final, -1)
+                else:
+                    other = pool.submit(scan_block, buf, 0, final, 1)
+                    status, pos = scan_block(buf, 0, final, 0)
+                    status_1, pos_1 = other.result()
+                    if status_1 == 1 or (status == 0 and pos_1 != pos):  # the same lines: the same end
+                        status = 1
                 if status == 1:
                     return None
-                if status == 0:
-                    break
-                arrays = [_grown(a, n) if n == len(a[0]) else a for a, n in zip(arrays, counts, strict=True)]
+        finally:
+            if pool is not None:
+                pool.shutdown()
     if sum(counts) == 0:
         return None
     return {role: (t[:n], acc[:n], gyr[:n])
@@ -240,9 +270,10 @@ def _joined(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return t, acc, gyr
 
 
-def _collect(path: Path, warnings: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _collect(path: Path, warnings: list[str],
+             threads: int = 1) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per role: time_s (N,), acc (N, 3), gyr (N, 3), bad rows dropped."""
-    scanned = _scanned(path)
+    scanned = _scanned(path, threads)
     if scanned is not None:
         return scanned
     for fast in (True, False):
@@ -295,11 +326,13 @@ def _stream(role: str, rows: tuple[np.ndarray, np.ndarray, np.ndarray], path: Pa
     return SensorStream(role, t, np.ascontiguousarray(acc), np.ascontiguousarray(gyr))
 
 
-def read_interchange_csv(path: str | Path, acc_unit: str = "auto", gyr_unit: str = "auto") -> Recording:
+def read_interchange_csv(path: str | Path, acc_unit: str = "auto", gyr_unit: str = "auto", *,
+                         threads: int | None = None) -> Recording:
     """Read an interchange CSV into a :class:`Recording` with one stream per sensor role.
 
     ``acc_unit``: "auto" (detect g), "si" (m/s^2) or "g"; ``gyr_unit``: "auto" (detect deg/s),
-    "si" (rad/s) or "deg/s".
+    "si" (rad/s) or "deg/s". ``threads``: each role's rows parsed on a thread of its own (None: when the process
+    may use two CPUs, :func:`~imu_hinge.sensor_threads.default_threads`) or all on one (1); the same recording.
     """
     if acc_unit not in ("auto", "si", "g") or gyr_unit not in ("auto", "si", "deg/s"):
         raise UsageError(f"unknown unit choice {acc_unit!r}/{gyr_unit!r}: use auto|si|g and auto|si|deg/s")
@@ -307,7 +340,7 @@ def read_interchange_csv(path: str | Path, acc_unit: str = "auto", gyr_unit: str
     _check_path(path)
     warnings: list[str] = []
     comments = _read_comments(path)
-    arrays = _collect(path, warnings)
+    arrays = _collect(path, warnings, default_threads() if threads is None else threads)
     streams: dict[str, SensorStream] = {}
     for role in SENSOR_ROLES:
         rows = arrays.pop(role)

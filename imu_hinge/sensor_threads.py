@@ -1,4 +1,5 @@
-"""The two sensors' work side by side: a replay's per-sensor stages (stance search, filters, angles) on two threads.
+"""The two sensors' work side by side: a replay's per-sensor stages (reading, stance search, filters, angles) on two
+threads.
 
 Their heavy parts are C loops that release the GIL for a block (the filters, the planner, the sagittal angle) and
 numpy's whole-array operations, so the second sensor's work runs on a thread of its own beside the first's. Each
