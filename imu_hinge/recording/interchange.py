@@ -205,7 +205,7 @@ def _scanned(path: Path, threads: int = 1) -> dict[str, tuple[np.ndarray, np.nda
         counts = [0, 0]
         none = (np.empty(0), np.empty((0, 3)), np.empty((0, 3)))
 
-        def scan_block(data: bytes, start: int, final: bool, only: int) -> tuple[int, int]:
+        def scan_block(data: memoryview, start: int, final: bool, only: int) -> tuple[int, int]:
             """(status, end) of one block: both roles (only -1) or role ``only``'s lines (its arrays grown)."""
             while True:
                 if only < 0:
@@ -224,20 +224,34 @@ def _scanned(path: Path, threads: int = 1) -> dict[str, tuple[np.ndarray, np.nda
                 start = end
 
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imu-hinge-read") if threads > 1 else None
+        # one buffer for the whole file: the line left over at a block's end moves to its front, the next block
+        # is read in after it (no new block-sized objects: they cost as much as the scan's own work)
+        data = bytearray(max(2 * SCAN_BLOCK_BYTES, len(buf)))
+        data[:len(buf)] = buf
+        filled = len(buf)
         try:
             final = False
             while not final:
-                more = fh.read(SCAN_BLOCK_BYTES)
-                final = not more
-                buf = buf[pos:] + more
-                if pool is None:
-                    status, pos = scan_block(buf, 0, final, -1)
+                tail = filled - pos
+                if tail + SCAN_BLOCK_BYTES > len(data):  # a line longer than the room left: a larger buffer
+                    data = data[pos:filled] + bytearray(max(len(data), tail + SCAN_BLOCK_BYTES) - tail)
                 else:
-                    other = pool.submit(scan_block, buf, 0, final, 1)
-                    status, pos = scan_block(buf, 0, final, 0)
+                    data[:tail] = data[pos:filled]
+                view = memoryview(data)
+                got = fh.readinto(view[tail:tail + SCAN_BLOCK_BYTES])
+                final = not got
+                filled = tail + got
+                block = view[:filled]
+                if pool is None:
+                    status, pos = scan_block(block, 0, final, -1)
+                else:
+                    other = pool.submit(scan_block, block, 0, final, 1)
+                    status, pos = scan_block(block, 0, final, 0)
                     status_1, pos_1 = other.result()
                     if status_1 == 1 or (status == 0 and pos_1 != pos):  # the same lines: the same end
                         status = 1
+                block.release()
+                view.release()
                 if status == 1:
                     return None
         finally:
