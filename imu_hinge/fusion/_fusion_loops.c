@@ -437,12 +437,11 @@ static PyObject *vqf_run(PyObject *self, PyObject *args) {
     int ok = v != NULL && gyr.len == 3 * n * d && acc.len == 3 * n * d && out.len >= 4 * n * d;
     if (ok) {
         const double *g = gyr.buf, *a = acc.buf;
-        double *o = out.buf, q[8];
+        double *o = out.buf;
         PyThreadState *ts = n > 256 ? PyEval_SaveThread() : NULL; /* a block (not live's one sample): the GIL */
         for (Py_ssize_t i = 0; i < n; i++) {
             vqfc_update(v, g + 3 * i, a + 3 * i);
-            vqfc_quats(v, q);
-            memcpy(o + 4 * i, q, 4 * sizeof(double));
+            vqfc_quat6d(v, o + 4 * i);
         }
         if (ts != NULL) PyEval_RestoreThread(ts);
     }
@@ -501,10 +500,10 @@ static Py_ssize_t quiet_loop(void *v, const double *gyr, const double *acc, cons
         }
         if (in && n_pend + (e - s) > cap) return -2;
         for (Py_ssize_t i = s; i < e; i++) {
-            double b[3], q[8];
-            vqfc_bias(v, b); /* the bias a sample's integration used is the one before its update */
+            double b[3], q[4];
+            vqfc_bias_only(v, b); /* the bias a sample's integration used is the one before its update */
             vqfc_update(v, gyr + 3 * i, acc + 3 * i);
-            vqfc_quats(v, q);
+            vqfc_quat6d(v, q);
             memcpy(out + 4 * i, q, 4 * sizeof(double));
             if (in) {
                 memcpy(pp + N_PLAN * n_pend, plan + N_PLAN * i, N_PLAN * sizeof(double));
@@ -523,7 +522,7 @@ static Py_ssize_t quiet_loop(void *v, const double *gyr, const double *acc, cons
                 flush_pending(st, pend);
             }
             double *bias = st + Q_BIAS, *cov = st + Q_COV;
-            vqfc_bias(v, bias);
+            vqfc_bias_only(v, bias);
             int64_t n = (int64_t)st[Q_MEAN_N];
             st[Q_MEAN_N] = 0;
             if (close_step(st + Q_MEAN, n, k, cov, bias)) {

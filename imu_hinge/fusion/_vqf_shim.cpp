@@ -36,6 +36,13 @@ void vqfc_quats(const void *v, double *out8) {
     f->getQuat3D(out8 + 4);
 }
 
+void vqfc_quat6d(const void *v, double *out4) { static_cast<const VQF *>(v)->getQuat6D(out4); }
+
+void vqfc_bias_only(const void *v, double *out3) {
+    const VQFState &s = static_cast<const VQF *>(v)->getState();
+    std::copy(s.bias, s.bias + 3, out3);
+}
+
 double vqfc_bias(const void *v, double *out3) { return static_cast<const VQF *>(v)->getBiasEstimate(out3); }
 
 void vqfc_set_bias(void *v, const double *bias3, double sigma) {

@@ -16,6 +16,8 @@ void vqfc_free(void *v);
 void vqfc_reset(void *v);
 void vqfc_update(void *v, const double *gyr, const double *acc);
 void vqfc_quats(const void *v, double *out8); /* quat6D (accQuat * gyrQuat), then quat3D (gyrQuat) */
+void vqfc_quat6d(const void *v, double *out4); /* quat6D alone */
+void vqfc_bias_only(const void *v, double *out3); /* the bias estimate (no uncertainty computed) */
 double vqfc_bias(const void *v, double *out3); /* returns vqf's uncertainty of it (getBiasEstimate), rad/s */
 void vqfc_set_bias(void *v, const double *bias3, double sigma); /* sigma <= 0: its uncertainty kept */
 /* state: gyrQuat (4), accQuat (4), accLpState (6), lastAccLp (3); set writes the same fields */
