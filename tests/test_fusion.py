@@ -554,3 +554,9 @@ def test_the_compiled_vqf_is_the_vqf_package_bit_for_bit(params: dict[str, float
     f.reset()
     np.testing.assert_array_equal(np.array([f.update(g, a) for g, a in zip(gyr[:500], acc[:500], strict=True)]),
                                   expected["quat6D"][:500])
+    from imu_hinge.fusion import _fusion_loops
+
+    for q1, q2 in rng.standard_normal((20, 2, 4)):  # the product that bridges a gap: vqf's own
+        out = np.empty(4)
+        _fusion_loops.vqf_quat_multiply(q1, q2, out)
+        np.testing.assert_array_equal(out, vqf.VQF.quatMultiply(q1, q2))

@@ -426,6 +426,21 @@ static PyObject *vqf_set_bias(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* vqf_quat_multiply(q1 (4,), q2 (4,), out (4,)): VQF's quaternion product q1 * q2. */
+static PyObject *vqf_quat_multiply(PyObject *self, PyObject *args) {
+    Py_buffer a, b, out;
+    if (!PyArg_ParseTuple(args, "y*y*w*", &a, &b, &out)) return NULL;
+    Py_ssize_t d = (Py_ssize_t)sizeof(double);
+    int ok = a.len >= 4 * d && b.len >= 4 * d && out.len >= 4 * d;
+    if (ok) vqfc_quat_multiply(a.buf, b.buf, out.buf);
+    PyBuffer_Release(&a); PyBuffer_Release(&b); PyBuffer_Release(&out);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "vqf_quat_multiply: quaternions have 4 values");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* vqf_run(vqf, gyr (N, 3), acc (N, 3), out (N, 4)): N updates (vqf's update), quat6D after each into out (the GIL
  * released for a block). */
 static PyObject *vqf_run(PyObject *self, PyObject *args) {
@@ -587,6 +602,7 @@ static PyMethodDef methods[] = {
     {"vqf_state", vqf_state, METH_VARARGS, "vqf_state(vqf, out (17,)): gyrQuat, accQuat, accLpState, lastAccLp."},
     {"vqf_set_state", vqf_set_state, METH_VARARGS, "vqf_set_state(vqf, state (17,)): those fields set."},
     {"vqf_acc_lp_coeffs", vqf_acc_lp_coeffs, METH_VARARGS, "vqf_acc_lp_coeffs(vqf, out (5,)): accLpB, accLpA."},
+    {"vqf_quat_multiply", vqf_quat_multiply, METH_VARARGS, "vqf_quat_multiply(q1, q2, out): VQF's q1 * q2."},
     {"vqf_run", vqf_run, METH_VARARGS, "vqf_run(vqf, gyr, acc, out): N updates, quat6D each."},
     {"quiet_run", quiet_run, METH_VARARGS, "quiet_run(vqf, gyr, acc, plan, out, n_ends, j0, bridged, st, k, pend) -> j."},
     {NULL, NULL, 0, NULL}};

@@ -74,4 +74,6 @@ void vqfc_acc_lp_coeffs(const void *v, double *out5) {
     std::copy(c.accLpA, c.accLpA + 2, out5 + 3);
 }
 
+void vqfc_quat_multiply(const double *q1, const double *q2, double *out4) { VQF::quatMultiply(q1, q2, out4); }
+
 }  // extern "C"

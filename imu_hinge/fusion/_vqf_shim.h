@@ -24,6 +24,7 @@ void vqfc_set_bias(void *v, const double *bias3, double sigma); /* sigma <= 0: i
 void vqfc_get_state(const void *v, double *out17);
 void vqfc_set_state(void *v, const double *in17);
 void vqfc_acc_lp_coeffs(const void *v, double *out5); /* accLpB (3), accLpA (2) */
+void vqfc_quat_multiply(const double *q1, const double *q2, double *out4); /* VQF::quatMultiply */
 
 #ifdef __cplusplus
 }

@@ -215,9 +215,8 @@ class VqfFilter(OrientationFilter):
         step = quat_from_rate(w, dt_s - self.ts_s)
         st = np.empty(_STATE_LEN)
         _fusion_loops.vqf_state(self._vqf, st)
-        from vqf import VQF  # the vqf package: loaded at the first gap (start-up), for its quaternion product
-
-        q = VQF.quatMultiply(st[:_STATE_ACC_QUAT].copy(), step)
+        q = np.empty(4)
+        _fusion_loops.vqf_quat_multiply(st[:_STATE_ACC_QUAT].copy(), np.ascontiguousarray(step, dtype=np.float64), q)
         st[:_STATE_ACC_QUAT] = q / np.linalg.norm(q)
         _fusion_loops.vqf_set_state(self._vqf, st)
 

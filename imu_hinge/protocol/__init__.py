@@ -18,67 +18,103 @@ Modules: :mod:`.spec` (constants), :mod:`.codec` (data notifications), :mod:`.co
 
 from __future__ import annotations
 
-from imu_hinge.protocol.advertising import (
-    SERVICE_UUID_LE,
-    AdvertisementInfo,
-    decode_adv_payload,
-    decode_advertisement,
-    decode_advertising_data,
-    encode_adv_payload,
-    encode_advertising_data,
-)
-from imu_hinge.protocol.codec import (
-    DataPacket,
-    clipped_mask,
-    decode_notification,
-    encode_notification,
-    notification_size,
-    samples_per_notification,
-)
-from imu_hinge.protocol.commands import (
-    Command,
-    CommandResponse,
-    HapticCommand,
-    IdentifyCommand,
-    SetRoleCommand,
-    StartCommand,
-    StopCommand,
-    TimePingCommand,
-    answer_opcode,
-    decode_command,
-    decode_response,
-    encode_command,
-    encode_response,
-    error_answer,
-    pick_rate_millihz,
-)
-from imu_hinge.protocol.info import (
-    SensorInfo,
-    acc_m_s2_per_lsb,
-    decode_info,
-    encode_info,
-    gyr_rad_s_per_lsb,
-    packet_to_si,
-    raw_to_si,
-)
-from imu_hinge.protocol.spec import (
-    CONTROL_CHAR_UUID,
-    DATA_CHAR_UUID,
-    ERROR_KINDS,
-    INFO_CHAR_UUID,
-    MAX_SAMPLES_PER_NOTIFICATION,
-    PROTOCOL_VERSION,
-    ROLES,
-    SERVICE_UUID,
-    ProtocolDecodeError,
-)
-from imu_hinge.protocol.unwrap import (
-    DeviceClockUnwrapper,
-    IndexStep,
-    SampleIndexUnwrapper,
-    unwrap_counter,
-    unwrap_nearest,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from imu_hinge.protocol.advertising import (
+        SERVICE_UUID_LE,
+        AdvertisementInfo,
+        decode_adv_payload,
+        decode_advertisement,
+        decode_advertising_data,
+        encode_adv_payload,
+        encode_advertising_data,
+    )
+    from imu_hinge.protocol.codec import (
+        DataPacket,
+        clipped_mask,
+        decode_notification,
+        encode_notification,
+        notification_size,
+        samples_per_notification,
+    )
+    from imu_hinge.protocol.commands import (
+        Command,
+        CommandResponse,
+        HapticCommand,
+        IdentifyCommand,
+        SetRoleCommand,
+        StartCommand,
+        StopCommand,
+        TimePingCommand,
+        answer_opcode,
+        decode_command,
+        decode_response,
+        encode_command,
+        encode_response,
+        error_answer,
+        pick_rate_millihz,
+    )
+    from imu_hinge.protocol.info import (
+        SensorInfo,
+        acc_m_s2_per_lsb,
+        decode_info,
+        encode_info,
+        gyr_rad_s_per_lsb,
+        packet_to_si,
+        raw_to_si,
+    )
+    from imu_hinge.protocol.spec import (
+        CONTROL_CHAR_UUID,
+        DATA_CHAR_UUID,
+        ERROR_KINDS,
+        INFO_CHAR_UUID,
+        MAX_SAMPLES_PER_NOTIFICATION,
+        PROTOCOL_VERSION,
+        ROLES,
+        SERVICE_UUID,
+        ProtocolDecodeError,
+    )
+    from imu_hinge.protocol.unwrap import (
+        DeviceClockUnwrapper,
+        IndexStep,
+        SampleIndexUnwrapper,
+        unwrap_counter,
+        unwrap_nearest,
+    )
+
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(("SERVICE_UUID_LE", "AdvertisementInfo", "decode_adv_payload", "decode_advertisement",
+        "decode_advertising_data", "encode_adv_payload", "encode_advertising_data"), "advertising"),
+    **dict.fromkeys(("DataPacket", "clipped_mask", "decode_notification", "encode_notification",
+        "notification_size", "samples_per_notification"), "codec"),
+    **dict.fromkeys(("Command", "CommandResponse", "HapticCommand", "IdentifyCommand", "SetRoleCommand",
+        "StartCommand", "StopCommand", "TimePingCommand", "answer_opcode", "decode_command", "decode_response",
+        "encode_command", "encode_response", "error_answer", "pick_rate_millihz"), "commands"),
+    **dict.fromkeys(("SensorInfo", "acc_m_s2_per_lsb", "decode_info", "encode_info", "gyr_rad_s_per_lsb",
+        "packet_to_si", "raw_to_si"), "info"),
+    **dict.fromkeys(("CONTROL_CHAR_UUID", "DATA_CHAR_UUID", "ERROR_KINDS", "INFO_CHAR_UUID",
+        "MAX_SAMPLES_PER_NOTIFICATION", "PROTOCOL_VERSION", "ROLES", "SERVICE_UUID", "ProtocolDecodeError"), "spec"),
+    **dict.fromkeys(("DeviceClockUnwrapper", "IndexStep", "SampleIndexUnwrapper", "unwrap_counter",
+        "unwrap_nearest"), "unwrap"),
+}
+"""Names this package exports from its modules, imported on first use: reading a recording needs the codec, the
+info and the spec only, not the commands or advertising (start-up of every analysis)."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "CONTROL_CHAR_UUID",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ import numpy as np
 from imu_hinge.errors import RecordingFormatError, RecordingNotFound, UsageError
 from imu_hinge.recording.time_order import increasing_times
 from imu_hinge.samples import SENSOR_ROLES, STANDARD_GRAVITY_M_S2, Recording, SensorStream, row_norms
-from imu_hinge.sensor_threads import default_threads
+from imu_hinge.sensor_threads import Beside, default_threads
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -223,40 +222,38 @@ def _scanned(path: Path, threads: int = 1) -> dict[str, tuple[np.ndarray, np.nda
                         arrays[r] = _grown(arrays[r], counts[r])
                 start = end
 
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imu-hinge-read") if threads > 1 else None
         # one buffer for the whole file: the line left over at a block's end moves to its front, the next block
         # is read in after it (no new block-sized objects: they cost as much as the scan's own work)
         data = bytearray(max(2 * SCAN_BLOCK_BYTES, len(buf)))
         data[:len(buf)] = buf
         filled = len(buf)
-        try:
-            final = False
-            while not final:
-                tail = filled - pos
-                if tail + SCAN_BLOCK_BYTES > len(data):  # a line longer than the room left: a larger buffer
-                    data = data[pos:filled] + bytearray(max(len(data), tail + SCAN_BLOCK_BYTES) - tail)
-                else:
-                    data[:tail] = data[pos:filled]
-                view = memoryview(data)
-                got = fh.readinto(view[tail:tail + SCAN_BLOCK_BYTES])
-                final = not got
-                filled = tail + got
-                block = view[:filled]
-                if pool is None:
-                    status, pos = scan_block(block, 0, final, -1)
-                else:
-                    other = pool.submit(scan_block, block, 0, final, 1)
+        final = False
+        while not final:
+            tail = filled - pos
+            if tail + SCAN_BLOCK_BYTES > len(data):  # a line longer than the room left: a larger buffer
+                data = data[pos:filled] + bytearray(max(len(data), tail + SCAN_BLOCK_BYTES) - tail)
+            else:
+                data[:tail] = data[pos:filled]
+            view = memoryview(data)
+            got = fh.readinto(view[tail:tail + SCAN_BLOCK_BYTES])
+            final = not got
+            filled = tail + got
+            block = view[:filled]
+            if threads < 2:
+                status, pos = scan_block(block, 0, final, -1)
+            else:
+                other = Beside(f"imu-hinge-read_{SENSOR_ROLES[1]}", scan_block, block, 0, final, 1)
+                try:
                     status, pos = scan_block(block, 0, final, 0)
-                    status_1, pos_1 = other.result()
-                    if status_1 == 1 or (status == 0 and pos_1 != pos):  # the same lines: the same end
-                        status = 1
-                block.release()
-                view.release()
-                if status == 1:
-                    return None
-        finally:
-            if pool is not None:
-                pool.shutdown()
+                finally:
+                    other.join()  # the buffer is the other thread's too until it ends
+                status_1, pos_1 = other.result()
+                if status_1 == 1 or (status == 0 and pos_1 != pos):  # the same lines: the same end
+                    status = 1
+            block.release()
+            view.release()
+            if status == 1:
+                return None
     if sum(counts) == 0:
         return None
     return {role: (t[:n], acc[:n], gyr[:n])
