@@ -80,7 +80,7 @@ def _stillness(s: SensorStream, params: StanceSearchParams) -> tuple[np.ndarray,
     # gyro whose bias is beyond 0.2 rad/s (11.5 deg/s) is never slow around zero, its bias taken for motion
     slow = row_norms(gyr) < 0.2
     center = np.array([np.median(gyr[:, j]) for j in range(3)]) if len(gyr) else np.zeros(3)
-    slow_c = row_norms(gyr - center) < 0.2
+    slow_c = row_norms(gyr, center) < 0.2
     if slow_c.sum() > slow.sum() and np.linalg.norm(center) <= params.max_gyro_bias_rad_s:
         slow = slow_c
     # a column at a time: (N,) temporaries, not (N, 3) ones (the same numbers)
@@ -88,7 +88,8 @@ def _stillness(s: SensorStream, params: StanceSearchParams) -> tuple[np.ndarray,
     rate = np.zeros(len(gyr))
     for j in range(3):
         smooth_j = _smooth((gyr[:, j] - rough_bias[j])[:, None], n)[:, 0]
-        rate += smooth_j * smooth_j
+        smooth_j *= smooth_j  # in place: the two sensors' searches run side by side on ten hours too
+        rate += smooth_j
     np.sqrt(rate, out=rate)
     accn = _smooth(row_norms(s.acc_m_s2)[:, None], n)[:, 0]
     return rate, np.abs(accn - STANDARD_GRAVITY_M_S2)
