@@ -222,38 +222,44 @@ def _scanned(path: Path, threads: int = 1) -> dict[str, tuple[np.ndarray, np.nda
                         arrays[r] = _grown(arrays[r], counts[r])
                 start = end
 
-        # one buffer for the whole file: the line left over at a block's end moves to its front, the next block
-        # is read in after it (no new block-sized objects: they cost as much as the scan's own work)
-        data = bytearray(max(2 * SCAN_BLOCK_BYTES, len(buf)))
-        data[:len(buf)] = buf
-        filled = len(buf)
-        final = False
-        while not final:
-            tail = filled - pos
-            if tail + SCAN_BLOCK_BYTES > len(data):  # a line longer than the room left: a larger buffer
-                data = data[pos:filled] + bytearray(max(len(data), tail + SCAN_BLOCK_BYTES) - tail)
-            else:
-                data[:tail] = data[pos:filled]
-            view = memoryview(data)
-            got = fh.readinto(view[tail:tail + SCAN_BLOCK_BYTES])
-            final = not got
-            filled = tail + got
-            block = view[:filled]
+        def scan_both(block: memoryview, start: int, final: bool) -> tuple[int, int]:
+            """(status, end) of a block from ``start``, both roles' lines (side by side with ``threads`` > 1: the
+            same)."""
             if threads < 2:
-                status, pos = scan_block(block, 0, final, -1)
-            else:
-                other = Beside(f"imu-hinge-read_{SENSOR_ROLES[1]}", scan_block, block, 0, final, 1)
-                try:
-                    status, pos = scan_block(block, 0, final, 0)
-                finally:
-                    other.join()  # the buffer is the other thread's too until it ends
-                status_1, pos_1 = other.result()
-                if status_1 == 1 or (status == 0 and pos_1 != pos):  # the same lines: the same end
-                    status = 1
-            block.release()
-            view.release()
-            if status == 1:
-                return None
+                return scan_block(block, start, final, -1)
+            other = Beside(f"imu-hinge-read_{SENSOR_ROLES[1]}", scan_block, block, start, final, 1)
+            try:
+                status, end = scan_block(block, start, final, 0)
+            finally:
+                other.join()  # the buffer is the other thread's too until it ends
+            status_1, end_1 = other.result()
+            return (1 if status_1 == 1 or (status == 0 and end_1 != end) else status), end  # the same lines: one end
+
+        if len(buf) < max(SCAN_BLOCK_BYTES, 1 << 16):  # the first read took the whole file (most recordings)
+            with memoryview(buf) as block:
+                if scan_both(block, pos, True)[0] == 1:
+                    return None
+        else:
+            # one buffer for the rest: the line left over at a block's end moves to its front, the next block is
+            # read in after it (no new block-sized objects: they cost as much as the scan's own work)
+            data = bytearray(max(2 * SCAN_BLOCK_BYTES, len(buf)))
+            data[:len(buf)] = buf
+            filled = len(buf)
+            final = False
+            while not final:
+                tail = filled - pos
+                if tail + SCAN_BLOCK_BYTES > len(data):  # a line longer than the room left: a larger buffer
+                    data = data[pos:filled] + bytearray(max(len(data), tail + SCAN_BLOCK_BYTES) - tail)
+                else:
+                    data[:tail] = data[pos:filled]
+                with memoryview(data) as view:
+                    got = fh.readinto(view[tail:tail + SCAN_BLOCK_BYTES])
+                    final = not got
+                    filled = tail + got
+                    with view[:filled] as block:
+                        status, pos = scan_both(block, 0, final)
+                if status == 1:
+                    return None
     if sum(counts) == 0:
         return None
     return {role: (t[:n], acc[:n], gyr[:n])
