@@ -107,6 +107,21 @@ def test_gyroscope_unit_slips(rounding_rec: Recording, rounding_csv: Path) -> No
     assert info.value.role == "sacrum" and "--gyr-unit" in str(info.value)
 
 
+def test_the_frame_checks_side_by_side_give_the_same_warnings_in_order_and_errors(rounding_rec: Recording) -> None:
+    """checked(threads=2) runs the two sensors' frame checks side by side: both sensors' deg/s slips are converted
+    and warned in the sensors' order, and each sensor's wrong frames raise its own error, as on one thread."""
+    both = altered(altered(rounding_rec, "thoracic", gyr_rad_s=np.rad2deg(rounding_rec["thoracic"].gyr_rad_s)),
+                   "sacrum", gyr_rad_s=np.rad2deg(rounding_rec["sacrum"].gyr_rad_s))
+    one, two = checked(both), checked(both, threads=2)
+    assert [w.split(":")[0] for w in two.warnings] == ["sacrum", "thoracic"] and two.warnings == one.warnings
+    for role in ("sacrum", "thoracic"):
+        np.testing.assert_array_equal(two[role].gyr_rad_s, one[role].gyr_rad_s)
+    for case, role in (("acc_xz", "sacrum"), ("gyr_sign", "thoracic")):
+        with pytest.raises(DataCheckError) as info:
+            checked(bad_cases(rounding_rec)[case], threads=2)
+        assert info.value.role == role
+
+
 # -- the CLI: one line, non-zero exit, no traceback ---------------------------------------------
 @pytest.fixture(scope="module")
 def bad_csvs(rounding_rec: Recording, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:

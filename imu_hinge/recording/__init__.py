@@ -23,6 +23,7 @@ from imu_hinge.recording.interchange import _check_path, read_interchange_csv, r
 from imu_hinge.recording.session_reader import read_session, session_version
 from imu_hinge.recording.session_writer import SessionWriter
 from imu_hinge.samples import SENSOR_ROLES, Recording
+from imu_hinge.sensor_threads import default_threads
 
 __all__ = [
     "FORMAT_VERSION",
@@ -50,15 +51,16 @@ def load_recording(path: str | Path, acc_unit: str = "auto", gyr_unit: str = "au
     Every recording passes :func:`~imu_hinge.recording.checks.checked` (time unit, flat-lined or
     too-short data, one stream under both roles, accelerometer and gyroscope in different frames).
     ``threads``: as :func:`~imu_hinge.recording.interchange.read_interchange_csv` (an interchange CSV's roles
-    parsed side by side).
+    parsed, and both sensors' frames checked, side by side).
     """
     if acc_unit not in ("auto", "si", "g") or gyr_unit not in ("auto", "si", "deg/s"):
         raise UsageError(f"unknown unit choice {acc_unit!r}/{gyr_unit!r}: use auto|si|g and auto|si|deg/s")
     path = Path(path)
     _check_path(path)
+    threads = default_threads() if threads is None else threads
     if session_version(path) is None:
         return checked(read_interchange_csv(path, acc_unit=acc_unit, gyr_unit=gyr_unit, threads=threads),
-                       gyr_unit=gyr_unit)
+                       gyr_unit=gyr_unit, threads=threads)
     if acc_unit not in ("auto", "si") or gyr_unit not in ("auto", "si"):
         raise UsageError("a session recording stores SI units: --acc-unit/--gyr-unit apply to interchange CSVs only")
     rec = read_session(path)
@@ -67,4 +69,4 @@ def load_recording(path: str | Path, acc_unit: str = "auto", gyr_unit: str = "au
         if n < min_samples:
             raise RecordingFormatError(f"the {role} sensor has {n} sample(s); analysis needs both sensors "
                                        f"(sacrum and thoracic)", path=str(path))
-    return checked(rec, gyr_unit=gyr_unit, analysis=min_samples > 0)
+    return checked(rec, gyr_unit=gyr_unit, analysis=min_samples > 0, threads=threads)

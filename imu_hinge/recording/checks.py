@@ -34,6 +34,7 @@ from imu_hinge.recording.sample_clock import regular_times
 from imu_hinge.recording.sampling import blocks, bounds, sample, step_s
 from imu_hinge.recording.time_order import increasing_times
 from imu_hinge.samples import SENSOR_ROLES, Recording, SensorStream
+from imu_hinge.sensor_threads import per_role
 
 MIN_RATE_HZ, MAX_RATE_HZ = 5.0, 2000.0
 """Plausible sample rates; the bands of s, ms, µs and ns do not overlap."""
@@ -48,11 +49,12 @@ both the accelerometer and the gyroscope (honest pairs: max of the two >= 0.24 m
 cases and simulator sessions; a copy with sensor-like noise: ~0.02)."""
 
 
-def checked(rec: Recording, *, gyr_unit: str = "auto", analysis: bool = True) -> Recording:
+def checked(rec: Recording, *, gyr_unit: str = "auto", analysis: bool = True, threads: int = 1) -> Recording:
     """``rec`` with its time in seconds (and, with ``gyr_unit="auto"``, a gyroscope in deg/s labelled
     rad/s converted), warnings appended; raises :class:`DataCheckError` for input that cannot be right.
     ``analysis=False`` (export) applies only the time unit. ``rec`` itself is left as it is: a changed
-    recording is a new object."""
+    recording is a new object. ``threads`` > 1: the two sensors' frame checks side by side (the same
+    result)."""
     path = rec.source or None
     streams, warnings = dict(rec.streams), list(rec.warnings)
     for role, s in list(streams.items()):  # samples with a NaN or inf (a reader drops such rows; an API caller may not)
@@ -84,8 +86,15 @@ def checked(rec: Recording, *, gyr_unit: str = "auto", analysis: bool = True) ->
             _flat(s, path)
         _duration(streams, path)
         _same_stream(streams, path)
-        for role, s in list(streams.items()):
-            streams[role] = check_frames(s, gyr_unit, warnings, path)
+        def frames(role: str) -> tuple[SensorStream, list[str]]:
+            notes: list[str] = []
+            return check_frames(streams[role], gyr_unit, notes, path), notes
+
+        order = list(streams)  # the warnings in the streams' order, whichever thread ran them
+        framed = per_role(frames, threads) if order == list(SENSOR_ROLES) else {r: frames(r) for r in order}
+        for role in order:
+            streams[role] = framed[role][0]
+            warnings.extend(framed[role][1])
     if warnings == rec.warnings and all(streams[r] is rec.streams[r] for r in streams):
         return rec
     return Recording(streams=streams, metadata=rec.metadata, warnings=warnings, source=rec.source)
