@@ -79,6 +79,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "imu_hinge/fusion/reanchor.py": ("tests/test_reanchor.py", "tests/test_pipeline.py"),
     "imu_hinge/fusion/reanchor_params.py": ("tests/test_reanchor.py", "tests/test_pipeline.py", *_PARAMS_TESTS),
     "imu_hinge/analysis/pipeline.py": _CORE_TESTS,
+    "imu_hinge/sensor_threads.py": ("tests/test_pipeline.py", "tests/test_stance_search.py"),
     "imu_hinge/fusion/quiet_bias.py": (*_FUSION_TESTS, "tests/test_accuracy.py"),
     "imu_hinge/fusion/": _FUSION_TESTS,
 }
@@ -86,7 +87,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 
 MODULES = ("imu_hinge/fusion", "imu_hinge/kinematics", "imu_hinge/detection", "imu_hinge/analysis/stance.py",
            "imu_hinge/analysis/stance_params.py", "imu_hinge/analysis/stance_search.py",
-           "imu_hinge/analysis/pipeline.py")
+           "imu_hinge/analysis/pipeline.py", "imu_hinge/sensor_threads.py")
 
 
 def tests_for(module_path: str) -> tuple[str, ...]:
