@@ -127,3 +127,27 @@ def test_a_gyroscope_cut_at_its_range_is_told_from_its_flat_tops_and_honest_ones
                      "thoracic": dataclasses.replace(th, gyr_rad_s=np.clip(th.gyr_rad_s, -level, level))})
     told = [w for w in ih.run(cut).warnings if "sits flat" in w]
     assert len(told) == 1 and told[0].startswith(f"thoracic: gyroscope y sits flat at ±{level:.3g} rad/s"), told
+
+
+def test_the_two_sensors_side_by_side_give_the_same_quality_and_warnings_in_order() -> None:
+    """recording_quality(threads=2) runs each sensor's quality on a thread of its own: the same numbers and the
+    same warnings, in the sensors' order (a drifting clock on the sacrum, flat tops on the thoracic)."""
+    sac = session_stream(120.0, drift_ppm=350.0)
+    tho = dataclasses.replace(session_stream(120.0), sensor="thoracic", clipped=None)
+    acc = tho.acc_m_s2.copy()
+    acc[::50, 0] = 19.6  # flat tops: one axis pinned at the range's end, again and again
+    acc[1::50, 0] = 19.6
+    acc[2::50, 0] = 19.6
+    tho = dataclasses.replace(tho, acc_m_s2=acc)
+    rec = Recording({"sacrum": sac, "thoracic": tho})
+    one, two = recording_quality(rec), recording_quality(rec, threads=2)
+    assert one == two or (json_equal(one[0], two[0]) and one[1] == two[1])
+    assert [w.split(":")[0] for w in two[1]] == sorted(w.split(":")[0] for w in two[1]) and len(two[1]) >= 2, two[1]
+    assert {w.split(":")[0] for w in two[1]} == {"sacrum", "thoracic"}, two[1]
+
+
+def json_equal(a: dict, b: dict) -> bool:
+    """Equal, NaN equal to NaN (the quality dicts hold NaN for what cannot be told)."""
+    import json
+
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from imu_hinge.fusion.base import GAP_FACTOR
-from imu_hinge.samples import Recording, SensorStream
+from imu_hinge.samples import SENSOR_ROLES, Recording, SensorStream
+from imu_hinge.sensor_threads import per_role
 from imu_hinge.sources.clock_fit import envelope_fit
 
 DROP_WARN_FRACTION = 0.05
@@ -155,34 +156,44 @@ def flat_tops(values: np.ndarray) -> list[tuple[int, float, int, int]]:
     return out
 
 
-def recording_quality(rec: Recording) -> tuple[dict[str, Any], list[str]]:
-    """Per-sensor quality and the warnings that make results less reliable."""
-    quality = {role: stream_quality(s) for role, s in rec.streams.items()}
+def recording_quality(rec: Recording, threads: int = 1) -> tuple[dict[str, Any], list[str]]:
+    """Per-sensor quality and the warnings that make results less reliable (``threads`` > 1: the two sensors'
+    side by side, :func:`~imu_hinge.sensor_threads.per_role`; the same result)."""
+
+    def one(role: str) -> tuple[dict[str, Any], list[str]]:
+        return _stream_findings(role, rec.streams[role])
+
+    order = list(rec.streams)
+    found = per_role(one, threads) if order == list(SENSOR_ROLES) else {r: one(r) for r in order}
+    return {r: found[r][0] for r in order}, [w for r in order for w in found[r][1]]
+
+
+def _stream_findings(role: str, s: SensorStream) -> tuple[dict[str, Any], list[str]]:
+    """One sensor's quality and warnings."""
+    q = stream_quality(s)
     warnings = []
-    for role, q in quality.items():
-        if q.get("drop_fraction", 0.0) > DROP_WARN_FRACTION:
-            warnings.append(f"{role}: {100 * q['drop_fraction']:.1f}% of samples dropped; reps overlapping gaps "
-                            "are marked incomplete")
-        if (q.get("longest_gap_s") or 0.0) > GAP_WARN_S:
-            warnings.append(f"{role}: longest gap {q['longest_gap_s']:.2f} s (angles are NaN there)")
-        if q.get("clipped_samples", 0):
-            warnings.append(f"{role}: {q['clipped_samples']} clipped (saturated) samples: the sensor's range was "
-                            "exceeded, so angles in the fastest moves and after them are off; record with a wider "
-                            "range (e.g. ±2000 deg/s, ±8 g)")
-        elif rec.streams[role].clipped is None:  # no clip flags (an export): look for flat tops
-            for name, unit, values in (("accelerometer", "m/s^2", rec.streams[role].acc_m_s2),
-                                       ("gyroscope", "rad/s", rec.streams[role].gyr_rad_s)):
-                for axis, level, runs, n in flat_tops(values):
-                    warnings.append(
-                        f"{role}: {name} {'xyz'[axis]} sits flat at ±{level:.3g} {unit} in {runs} runs ({n} samples): "
-                        "its range looks exceeded (saturation), so angles in the fastest moves are off; record with "
-                        "a wider range (e.g. ±2000 deg/s, ±8 g)")
-        drift = q.get("clock_drift_ppm")
-        if drift is not None and abs(drift) > CLOCK_DRIFT_WARN_PPM:
-            warnings.append(f"{role}: device clock drifts {drift:+.0f} ppm against the host (crystals stay within "
-                            f"±50 ppm); sample times and rate are suspect")
-        residual = q.get("clock_residual_s")
-        if residual is not None and residual > CLOCK_RESIDUAL_WARN_S:
-            warnings.append(f"{role}: device and host clocks disagree by up to {residual:.3f} s after the drift fit "
-                            "(host clock step or long link stalls); sample times may be off by that much")
-    return quality, warnings
+    if q.get("drop_fraction", 0.0) > DROP_WARN_FRACTION:
+        warnings.append(f"{role}: {100 * q['drop_fraction']:.1f}% of samples dropped; reps overlapping gaps "
+                        "are marked incomplete")
+    if (q.get("longest_gap_s") or 0.0) > GAP_WARN_S:
+        warnings.append(f"{role}: longest gap {q['longest_gap_s']:.2f} s (angles are NaN there)")
+    if q.get("clipped_samples", 0):
+        warnings.append(f"{role}: {q['clipped_samples']} clipped (saturated) samples: the sensor's range was "
+                        "exceeded, so angles in the fastest moves and after them are off; record with a wider "
+                        "range (e.g. ±2000 deg/s, ±8 g)")
+    elif s.clipped is None:  # no clip flags (an export): look for flat tops
+        for name, unit, values in (("accelerometer", "m/s^2", s.acc_m_s2), ("gyroscope", "rad/s", s.gyr_rad_s)):
+            for axis, level, runs, n in flat_tops(values):
+                warnings.append(
+                    f"{role}: {name} {'xyz'[axis]} sits flat at ±{level:.3g} {unit} in {runs} runs ({n} samples): "
+                    "its range looks exceeded (saturation), so angles in the fastest moves are off; record with "
+                    "a wider range (e.g. ±2000 deg/s, ±8 g)")
+    drift = q.get("clock_drift_ppm")
+    if drift is not None and abs(drift) > CLOCK_DRIFT_WARN_PPM:
+        warnings.append(f"{role}: device clock drifts {drift:+.0f} ppm against the host (crystals stay within "
+                        f"±50 ppm); sample times and rate are suspect")
+    residual = q.get("clock_residual_s")
+    if residual is not None and residual > CLOCK_RESIDUAL_WARN_S:
+        warnings.append(f"{role}: device and host clocks disagree by up to {residual:.3f} s after the drift fit "
+                        "(host clock step or long link stalls); sample times may be off by that much")
+    return q, warnings

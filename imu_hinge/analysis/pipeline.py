@@ -374,7 +374,7 @@ class HingePipeline:
         assert self.detector is not None
         self.detector.run(bt, p, tr, lum)
         self.finish()
-        quality, quality_warnings = recording_quality(recording)
+        quality, quality_warnings = recording_quality(recording, threads)
         if roles_look_swapped(self.detector.reps):
             quality_warnings.append(SWAP_WARNING)
         result = self._result(bt, p, tr, lum, [*recording.warnings, *cal_warnings, *quality_warnings])
