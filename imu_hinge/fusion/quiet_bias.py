@@ -114,14 +114,6 @@ class QuietWindowPlanner:
         out = np.empty((gyr.shape[0], 6))
         return out, _fusion_loops.plan_run(gyr, acc, dt_s, self._st, out)
 
-    @staticmethod
-    def stretches(plan: np.ndarray, k: int) -> list[tuple[int, int, bool, bool, bool]]:
-        """The k stretches of a plan from :meth:`run` as (first sample, end, it starts with a gap, in a window,
-        the window closes after its last sample): how the C loop reads them."""
-        ends = plan[:k, PLAN_ENDS].astype(int).tolist()
-        return [(s, e, bool(plan[s, PLAN_GAP]), bool(plan[s, PLAN_IN]), bool(plan[e - 1, PLAN_CLOSE]))
-                for s, e in zip([0, *ends[:-1]], ends, strict=True)]
-
     def plan(self, gyr: np.ndarray, acc: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """(in_window (N,) bool, closes): a window closes after each sample index in ``closes``."""
         gyr = np.ascontiguousarray(gyr, dtype=np.float64).reshape(-1, 3)
