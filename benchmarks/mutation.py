@@ -79,7 +79,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "imu_hinge/fusion/reanchor.py": ("tests/test_reanchor.py", "tests/test_pipeline.py"),
     "imu_hinge/fusion/reanchor_params.py": ("tests/test_reanchor.py", "tests/test_pipeline.py", *_PARAMS_TESTS),
     "imu_hinge/analysis/pipeline.py": _CORE_TESTS,
-    "imu_hinge/sensor_threads.py": ("tests/test_pipeline.py", "tests/test_stance_search.py"),
+    "imu_hinge/sensor_threads.py": ("tests/test_sensor_threads.py", "tests/test_pipeline.py",
+                                    "tests/test_stance_search.py"),
     "imu_hinge/fusion/quiet_bias.py": (*_FUSION_TESTS, "tests/test_accuracy.py"),
     "imu_hinge/fusion/": _FUSION_TESTS,
 }
