@@ -25,7 +25,7 @@ def default_threads() -> int:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(len(SENSOR_ROLES), cpus))
+    return min(len(SENSOR_ROLES), cpus)  # an affinity holds one CPU or more; an unknown count is one
 
 
 class Beside(Generic[_T]):
