@@ -53,15 +53,15 @@ def test_the_detectors_layout_is_its_loops() -> None:
 
 
 def test_the_quiet_window_estimators_layout_is_its_loops() -> None:
-    check(quiet_bias, "fusion/_fusion_loops.c", 41)
+    check(quiet_bias, "fusion/_fusion_loops.c", 40)
     c = c_enum_values(PACKAGE / "fusion" / "_fusion_loops.c")
     for history in (1, 8):  # the pairing state: parameters and counters, then the kept windows' means, nothing more
-        est = quiet_bias.QuietBiasEstimator(quiet_bias.QuietBiasParams(history=history), 100.0, np.zeros(3),
+        est = quiet_bias.QuietBiasEstimator(quiet_bias.QuietBiasParams(history=history), 100.0,
                                             np.array([1.0, 0.0, 0.0, 0.0]))
         assert est._k.shape == (c["K_HIST"] + history * c["W_LEN"],)
     assert quiet_bias._Q_LEN == c["Q_SIGMA"] + 1  # the state's last entry
     assert c["Q_COV"] == c["Q_E"] + c["E_LEN"] and c["Q_MEAN_N"] == c["Q_MEAN"] + c["W_LEN"]  # blocks of their size
-    assert c["Q_ENDS"] == c["Q_BIAS"] + 3 and c["Q_MEAN"] == c["Q_ENDS"] + 16 and c["Q_BIAS"] == c["Q_COV"] + 9
+    assert c["Q_ENDS"] == c["Q_COV"] + 9 and c["Q_MEAN"] == c["Q_ENDS"] + 16
 
 
 def test_vqfs_parameters_go_to_its_constructor_in_the_shims_order() -> None:

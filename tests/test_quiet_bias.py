@@ -259,7 +259,7 @@ def test_a_window_finds_its_partner_among_the_last_history_windows(others: int, 
     f = _filter(100.0, acc_a[0], np.zeros(3))
     assert f._quiet is not None and f._quiet.params.history == 8  # the default
     if history != 8:
-        f._quiet = QuietBiasEstimator(QuietBiasParams(history=history), 100.0, np.zeros(3),
+        f._quiet = QuietBiasEstimator(QuietBiasParams(history=history), 100.0,
                                       f.vqf_state()["accQuat"])
     f.update_batch(gyr_a, acc_a)
     assert f._quiet.updates == updates
@@ -270,8 +270,8 @@ def test_a_history_of_no_windows_is_refused() -> None:
     from imu_hinge.fusion.quiet_bias import QuietBiasEstimator, QuietBiasParams
 
     with pytest.raises(ValueError, match="history must be 1 or more"):
-        QuietBiasEstimator(QuietBiasParams(history=0), 100.0, np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0]))
-    QuietBiasEstimator(QuietBiasParams(history=1), 100.0, np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0]))  # accepted
+        QuietBiasEstimator(QuietBiasParams(history=0), 100.0, np.array([1.0, 0.0, 0.0, 0.0]))
+    QuietBiasEstimator(QuietBiasParams(history=1), 100.0, np.array([1.0, 0.0, 0.0, 0.0]))  # accepted
 
 
 def test_a_bias_that_steps_halfway_is_followed_in_the_later_pauses() -> None:

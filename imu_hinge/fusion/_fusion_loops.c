@@ -375,19 +375,18 @@ static PyObject *vqf_reset(PyObject *self, PyObject *args) {
 }
 
 /* The fixed-size exchanges with a VQF object: (name, doubles, direction: 0 read into the buffer, 1 write from it). */
-enum { X_QUATS, X_BIAS, X_STATE, X_SET_STATE, X_ACC_LP_COEFFS };
+enum { X_BIAS, X_STATE, X_SET_STATE, X_ACC_LP_COEFFS };
 
 static PyObject *vqf_exchange(PyObject *args, int what) {
     PyObject *cap;
     Py_buffer b;
     if (!PyArg_ParseTuple(args, what == X_SET_STATE ? "Oy*" : "Ow*", &cap, &b)) return NULL;
-    static const Py_ssize_t sizes[] = {8, 3, 17, 17, 5};
+    static const Py_ssize_t sizes[] = {3, 17, 17, 5};
     double sigma = 0.0;
     void *v = vqf_of(cap);
     int ok = v != NULL && b.len >= sizes[what] * (Py_ssize_t)sizeof(double);
     if (ok) {
         switch (what) {
-        case X_QUATS: vqfc_quats(v, b.buf); break;
         case X_BIAS: sigma = vqfc_bias(v, b.buf); break;
         case X_STATE: vqfc_get_state(v, b.buf); break;
         case X_SET_STATE: vqfc_set_state(v, b.buf); break;
@@ -403,7 +402,6 @@ static PyObject *vqf_exchange(PyObject *args, int what) {
     Py_RETURN_NONE;
 }
 
-static PyObject *vqf_quats(PyObject *self, PyObject *args) { return vqf_exchange(args, X_QUATS); }
 static PyObject *vqf_bias(PyObject *self, PyObject *args) { return vqf_exchange(args, X_BIAS); }
 static PyObject *vqf_state(PyObject *self, PyObject *args) { return vqf_exchange(args, X_STATE); }
 static PyObject *vqf_set_state(PyObject *self, PyObject *args) { return vqf_exchange(args, X_SET_STATE); }
@@ -469,12 +467,12 @@ static PyObject *vqf_run(PyObject *self, PyObject *args) {
 }
 
 /* The quiet-window estimator's state vector (layout declared in quiet_bias.py): the integrals (E_LEN, layout E_*),
- * the bias covariance (3x3), the bias after the last close, F's two readings around the open window (quat6D, quat3D
- * before its first sample, then after its latest), the means of the window flushed and not yet closed, over how many
+ * the bias covariance (3x3), F's two readings around the open window (quat6D, quat3D before its first sample, then
+ * after its latest), the means of the window flushed and not yet closed, over how many
  * samples (0: none), the open window's samples kept, the updates made, the room for samples kept, the bias's
  * uncertainty given to vqf at the last update (rad/s: the largest of the three axes' standard deviations). */
-enum { Q_E = 0, Q_COV = 21, Q_BIAS = 30, Q_ENDS = 33, Q_MEAN = 49, Q_MEAN_N = 68, Q_PEND_N, Q_UPDATES, Q_PEND_CAP,
-       Q_SIGMA, Q_LEN };
+enum { Q_E = 0, Q_COV = 21, Q_ENDS = 30, Q_MEAN = 46, Q_MEAN_N = 65, Q_PEND_N, Q_UPDATES, Q_PEND_CAP, Q_SIGMA,
+       Q_LEN };
 /* The open window's samples (pend): cap rows of the plan (6), then cap quat6D (4), cap biases (3), cap acc (3). */
 enum { PEND_ROW = 16 };
 
@@ -536,8 +534,8 @@ static Py_ssize_t quiet_loop(void *v, const double *gyr, const double *acc, cons
                 vqfc_quats(v, st + Q_ENDS + 8);
                 flush_pending(st, pend);
             }
-            double *bias = st + Q_BIAS, *cov = st + Q_COV;
-            vqfc_bias_only(v, bias);
+            double bias[3], *cov = st + Q_COV;
+            vqfc_bias_only(v, bias); /* the bias vqf holds now (it may have moved it), updated in place */
             int64_t n = (int64_t)st[Q_MEAN_N];
             st[Q_MEAN_N] = 0;
             if (close_step(st + Q_MEAN, n, k, cov, bias)) {
@@ -596,7 +594,6 @@ static PyMethodDef methods[] = {
     {"plan_run", plan_run, METH_VARARGS, "plan_run(gyr, acc, dt, st, out) -> stretches: the quiet-window planner."},
     {"vqf_new", vqf_new, METH_VARARGS, "vqf_new(ts_s, params) -> a VQF object (capsule)."},
     {"vqf_reset", vqf_reset, METH_VARARGS, "vqf_reset(vqf): vqf's resetState."},
-    {"vqf_quats", vqf_quats, METH_VARARGS, "vqf_quats(vqf, out (8,)): quat6D, quat3D."},
     {"vqf_bias", vqf_bias, METH_VARARGS, "vqf_bias(vqf, out (3,)) -> sigma: the bias estimate and its uncertainty, rad/s."},
     {"vqf_set_bias", vqf_set_bias, METH_VARARGS, "vqf_set_bias(vqf, bias (3,), sigma): setBiasEstimate."},
     {"vqf_state", vqf_state, METH_VARARGS, "vqf_state(vqf, out (17,)): gyrQuat, accQuat, accLpState, lastAccLp."},

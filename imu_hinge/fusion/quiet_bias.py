@@ -136,24 +136,24 @@ _W_LEN = 19  # (time at 0, gravity at 1, acc direction at 4, Phi at 7, B at 16: 
 # history), the time the covariance last grew (NaN: no window yet), the windows kept, then their means
 (_K_MIN_N, _K_MAX_SEP, _K_WALK_VAR, _K_NOISE_VAR, _K_SCALE_ERR, _K_HISTORY, _K_T_PRED, _K_COUNT,
  _K_HIST) = range(9)
-# the estimator's state (quiet_run in _fusion_loops.c): the integrals (layout _E_*), the bias covariance (3x3), the
-# bias after the last close, F around the open window (quat6D, quat3D before its first sample, then after its
+# the estimator's state (quiet_run in _fusion_loops.c): the integrals (layout _E_*), the bias covariance (3x3),
+# F around the open window (quat6D, quat3D before its first sample, then after its
 # latest), the means of the window flushed and not yet closed, over how many samples, the open window's samples
 # kept, the updates made, the room for samples kept, the uncertainty given to vqf at the last update
-_Q_E, _Q_COV, _Q_BIAS, _Q_ENDS, _Q_MEAN, _Q_MEAN_N = 0, 21, 30, 33, 49, 68  # (one line each: mutants reach them)
-_Q_PEND_N, _Q_UPDATES, _Q_PEND_CAP, _Q_SIGMA, _Q_LEN = 69, 70, 71, 72, 73
+_Q_E, _Q_COV, _Q_ENDS, _Q_MEAN, _Q_MEAN_N = 0, 21, 30, 46, 65  # (one line each: mutants reach them)
+_Q_PEND_N, _Q_UPDATES, _Q_PEND_CAP, _Q_SIGMA, _Q_LEN = 66, 67, 68, 69, 70
 _PEND_ROW = 16  # an open window's sample: its plan row (6), quat6D (4), bias (3), acc (3), in four blocks
 
 
 class QuietBiasEstimator:
     """The bias Kalman filter fed by quiet windows (see the module docstring): its parameters and state.
 
-    ``bias_rad_s`` (3,) the starting estimate (stance calibration), ``frame_quat_wxyz`` (4,) the filter's
-    inclination-correction frame ``F`` at the start (vqf: ``accQuat``). The loop that runs it beside vqf is C
-    (``quiet_run`` in _fusion_loops.c, driven by :class:`~imu_hinge.fusion.vqf_filter.VqfFilter`): every sample's
-    orientation and the bias vqf used for it go into the integrals or, in a quiet window, into the window's
-    samples; where :class:`QuietWindowPlanner` says a window closes, the window's means are paired with an earlier
-    window's and the bias is updated.
+    ``frame_quat_wxyz`` (4,) the filter's inclination-correction frame ``F`` at the start (vqf: ``accQuat``); the
+    bias itself is vqf's (read from it at each close, the stance calibration's at the start). The loop that runs
+    it beside vqf is C (``quiet_run`` in _fusion_loops.c, driven by
+    :class:`~imu_hinge.fusion.vqf_filter.VqfFilter`): every sample's orientation and the bias vqf used for it go
+    into the integrals or, in a quiet window, into the window's samples; where :class:`QuietWindowPlanner` says
+    a window closes, the window's means are paired with an earlier window's and the bias is updated.
 
     The strapdown orientation in a window is ``conj(F) * quat6D``; ``F`` turns slowly (about 1/``tau_acc`` of the
     inclination error per s), so it is read before a window's first sample and after its latest one and
@@ -167,8 +167,7 @@ class QuietBiasEstimator:
     squared plus (``gyr_scale_err`` x the windows' separation) squared.
     """
 
-    def __init__(self, params: QuietBiasParams, rate_hz: float, bias_rad_s: np.ndarray,
-                 frame_quat_wxyz: np.ndarray) -> None:
+    def __init__(self, params: QuietBiasParams, rate_hz: float, frame_quat_wxyz: np.ndarray) -> None:
         self.params = params
         if params.history < 1:
             raise ValueError(f"QuietBiasParams.history must be 1 or more (windows kept as partners), "
@@ -186,7 +185,6 @@ class QuietBiasEstimator:
         st[_Q_E + _E_A:_Q_E + _E_A + 9] = quat_to_matrix(q.reshape(1, 4))[0].T.reshape(9)
         st[_Q_COV:_Q_COV + 9] = (np.eye(3) * math.radians(params.initial_sigma_deg_s) ** 2).reshape(9)
         st[_Q_SIGMA] = math.radians(params.initial_sigma_deg_s)
-        st[_Q_BIAS:_Q_BIAS + 3] = np.asarray(bias_rad_s, dtype=float).reshape(3)
         # a window is split at max_window_s (QuietWindowPlanner): never more samples than that open
         cap = max(1, int(round(params.max_window_s * rate_hz)))
         st[_Q_PEND_CAP] = cap

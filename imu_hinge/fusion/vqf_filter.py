@@ -194,7 +194,7 @@ class VqfFilter(OrientationFilter):
             gravity = float(np.linalg.norm(acc_m_s2)) if acc_m_s2 is not None else 9.81
             qp = self.params.quiet_params()
             self._planner = QuietWindowPlanner(qp, self.rate_hz, bias, gravity, self._gap_dt_s)
-            self._quiet = QuietBiasEstimator(qp, self.rate_hz, bias, self.vqf_state()["accQuat"])
+            self._quiet = QuietBiasEstimator(qp, self.rate_hz, self.vqf_state()["accQuat"])
 
     @property
     def gyr_bias_rad_s(self) -> np.ndarray:
