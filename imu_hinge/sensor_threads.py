@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from imu_hinge.samples import SENSOR_ROLES
@@ -56,13 +56,14 @@ class Beside(Generic[_T]):
         return self._value  # type: ignore[return-value]
 
 
-def per_role(work: Callable[[str], _T], threads: int) -> dict[str, _T]:
-    """``work(role)`` for each sensor: with ``threads`` > 1 the second sensor's on a thread of its own beside the
-    first's (their filters' C loops release the GIL), else in turn. Each role's work touches only its own state, so
-    the results are the same either way; an exception is raised once both are done."""
-    first, *rest = SENSOR_ROLES
-    if threads < 2:
-        return {r: work(r) for r in SENSOR_ROLES}
+def per_role(work: Callable[[str], _T], threads: int, roles: Sequence[str] = SENSOR_ROLES) -> dict[str, _T]:
+    """``work(role)`` for each of ``roles`` (the two sensors; a recording's streams, in their order): with
+    ``threads`` > 1 the first on the caller's thread and each other on a thread of its own beside it (their loops
+    release the GIL), else in turn. Each role's work touches only its own state, so the results are the same either
+    way, keyed in ``roles``' order; an exception is raised once all are done."""
+    if threads < 2 or len(roles) < 2:
+        return {r: work(r) for r in roles}
+    first, *rest = roles
     others = {r: Beside(f"imu-hinge-replay_{r}", work, r) for r in rest}
     try:
         out = {first: work(first)}
@@ -70,4 +71,4 @@ def per_role(work: Callable[[str], _T], threads: int) -> dict[str, _T]:
         for other in others.values():
             other.join()
     out.update({r: other.result() for r, other in others.items()})
-    return {r: out[r] for r in SENSOR_ROLES}
+    return out

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from imu_hinge.fusion.base import GAP_FACTOR
-from imu_hinge.samples import SENSOR_ROLES, Recording, SensorStream
+from imu_hinge.samples import Recording, SensorStream
 from imu_hinge.sensor_threads import per_role
 from imu_hinge.sources.clock_fit import envelope_fit
 
@@ -163,9 +163,8 @@ def recording_quality(rec: Recording, threads: int = 1) -> tuple[dict[str, Any],
     def one(role: str) -> tuple[dict[str, Any], list[str]]:
         return _stream_findings(role, rec.streams[role])
 
-    order = list(rec.streams)
-    found = per_role(one, threads) if order == list(SENSOR_ROLES) else {r: one(r) for r in order}
-    return {r: found[r][0] for r in order}, [w for r in order for w in found[r][1]]
+    found = per_role(one, threads, list(rec.streams))  # in the streams' order
+    return {r: q for r, (q, _) in found.items()}, [w for _, notes in found.values() for w in notes]
 
 
 def _stream_findings(role: str, s: SensorStream) -> tuple[dict[str, Any], list[str]]:

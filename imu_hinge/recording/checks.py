@@ -90,11 +90,9 @@ def checked(rec: Recording, *, gyr_unit: str = "auto", analysis: bool = True, th
             notes: list[str] = []
             return check_frames(streams[role], gyr_unit, notes, path), notes
 
-        order = list(streams)  # the warnings in the streams' order, whichever thread ran them
-        framed = per_role(frames, threads) if order == list(SENSOR_ROLES) else {r: frames(r) for r in order}
-        for role in order:
-            streams[role] = framed[role][0]
-            warnings.extend(framed[role][1])
+        for role, (stream, notes) in per_role(frames, threads, list(streams)).items():  # the streams' order
+            streams[role] = stream
+            warnings.extend(notes)
     if warnings == rec.warnings and all(streams[r] is rec.streams[r] for r in streams):
         return rec
     return Recording(streams=streams, metadata=rec.metadata, warnings=warnings, source=rec.source)
