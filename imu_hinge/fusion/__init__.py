@@ -17,10 +17,10 @@ moments, beside VQF), :mod:`.reanchor` (re-anchoring on gravity after a long gap
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from imu_hinge.errors import UsageError
+from imu_hinge.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,17 +44,7 @@ _LAZY: dict[str, str] = {
 builds its parameters without the numerical core)."""
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 def filter_classes() -> dict[str, type[OrientationFilter]]:

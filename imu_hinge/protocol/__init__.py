@@ -18,8 +18,9 @@ Modules: :mod:`.spec` (constants), :mod:`.codec` (data notifications), :mod:`.co
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from imu_hinge.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from imu_hinge.protocol.advertising import (
@@ -103,17 +104,7 @@ _LAZY: dict[str, str] = {
 info and the spec only, not the commands or advertising (start-up of every analysis)."""
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = [
