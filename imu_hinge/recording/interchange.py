@@ -193,7 +193,8 @@ def _scanned(path: Path, threads: int = 1) -> dict[str, tuple[np.ndarray, np.nda
 
     size = path.stat().st_size
     with path.open("rb") as fh:
-        buf = fh.read(max(SCAN_BLOCK_BYTES, 1 << 16))  # the header is in the first block
+        first_read = max(SCAN_BLOCK_BYTES, 1 << 16)
+        buf = fh.read(first_read)  # the header is in the first block
         header = _header_columns(buf)
         if header is None:
             return None
@@ -235,7 +236,7 @@ def _scanned(path: Path, threads: int = 1) -> dict[str, tuple[np.ndarray, np.nda
             status_1, end_1 = other.result()
             return (1 if status_1 == 1 or (status == 0 and end_1 != end) else status), end  # the same lines: one end
 
-        if len(buf) < max(SCAN_BLOCK_BYTES, 1 << 16):  # the first read took the whole file (most recordings)
+        if len(buf) < first_read:  # the first read took the whole file (most recordings)
             with memoryview(buf) as block:
                 if scan_both(block, pos, True)[0] == 1:
                     return None
