@@ -76,10 +76,10 @@ def test_analyze_and_replay_tell_it_in_one_line_and_in_the_json(tmp_path: Path) 
         assert sum("moved on the body" in w for w in doc["warnings"]) == 1
 
 
-def _standing_result(levels: list[float]) -> SimpleNamespace:
+def _standing_result(levels: list[float], step_s: float = 0.02) -> SimpleNamespace:
     """A made-up analysis result: a rep every 6 s (T up to 60 deg), standing L between reps at ``levels``
-    (one value per rest, the thoracic sensor's angle carrying it), a still pelvis."""
-    t = np.arange(0.0, 6.0 * (len(levels) + 1), 0.02)
+    (one value per rest, the thoracic sensor's angle carrying it), a still pelvis; a sample every ``step_s``."""
+    t = np.arange(0.0, 6.0 * (len(levels) + 1), step_s)
     tr = np.zeros_like(t)
     reps = []
     for k, level in enumerate(levels):
@@ -227,6 +227,31 @@ def test_a_rest_drifting_faster_than_max_rate_deg_s_is_not_standing(rate_deg_s: 
         res.trunk_flexion_deg = np.where(rests, 4.0 + saw, res.trunk_flexion_deg)
     res.lumbar_flexion_deg = res.trunk_flexion_deg - res.pelvic_tilt_deg
     assert (len(sensor_moves(res)) == 1) == told
+
+
+@pytest.mark.parametrize("segment", ["pelvis", "trunk"])
+@pytest.mark.parametrize(("limit_deg_s", "told"), [(8.0, False), (8.0 + 2**-40, True)])
+def test_a_rest_drifting_at_exactly_max_rate_deg_s_is_not_standing(limit_deg_s: float, told: bool,
+                                                                   segment: str) -> None:
+    """The rate's edge, exactly: samples every 1/64 s and a sawtooth rising 0.125 deg a sample (a steady 8 deg/s,
+    +-0.94 deg around a 4 deg step from rep 4 on) make every ramp sample's rate exactly 8.0 in floating point
+    (binary fractions throughout). Still means slower than max_rate_deg_s: at a limit of 8 no rest sample is
+    still and no move is told; with the limit a hair above 8 the same rests are standing and the step is told."""
+    from imu_hinge.detection.mount_check import MountCheckParams
+
+    res = _standing_result([0.0] * 8, step_s=1 / 64)
+    t = res.time_s
+    rests = (t > 21.0) & (np.abs(res.trunk_flexion_deg) < 1e-9)
+    saw = 0.125 * (np.arange(t.size) % 16 - 7.5)
+    if segment == "pelvis":
+        res.pelvic_tilt_deg = np.where(rests, 4.0 + saw, 0.0)
+    else:
+        res.trunk_flexion_deg = np.where(rests, 4.0 + saw, res.trunk_flexion_deg)
+    res.lumbar_flexion_deg = res.trunk_flexion_deg - res.pelvic_tilt_deg
+    moved = res.pelvic_tilt_deg if segment == "pelvis" else res.trunk_flexion_deg
+    rate = np.abs(np.gradient(moved) / np.gradient(t))[rests]
+    assert np.count_nonzero(rate == 8.0) > 0.8 * np.count_nonzero(rests)  # the ramps: exactly at the limit
+    assert (len(sensor_moves(res, MountCheckParams(max_rate_deg_s=limit_deg_s))) == 1) == told
 
 
 def test_a_told_move_is_a_frozen_record() -> None:
