@@ -7,12 +7,14 @@ Simulates ``--recordings`` sessions of ``--minutes`` each (as benchmarks/batch_t
 ``--data`` when given), starts a real scheduler and ``--workers`` worker processes on localhost (``dask
 scheduler``, ``dask worker --nthreads 1 --preload imu_hinge.batch.dask_cluster``, each with its nanny, as
 docs/batch.md tells a lab), and times the command as a user runs it, in turn, ``--repeat`` times:
-``--jobs 1``, ``--cluster local:N`` (the command starts its own N workers: their start-up is inside the
-clock, as the start-up of ``--jobs 1``'s interpreter is inside its) and ``--cluster tcp://...`` (the
-running cluster). The speed-up is the median over the rounds of each round's ratio (the runs of a round
+``--jobs 1``, ``--jobs N`` (the peer: this machine's process pool, no Dask, which shows what N cores give
+this batch on the day), ``--cluster local:N`` (the command starts its own N workers: their start-up is
+inside the clock, as the start-up of ``--jobs 1``'s interpreter is inside its) and ``--cluster tcp://...``
+(the running cluster). The speed-up is the median over the rounds of each round's ratio (the runs of a round
 see about the same background load); the CPU seconds per recording of each mode (the command, its
 children, the scheduler and the workers) read the same independent of the load.
-Goals: ``--cluster`` at >= 1.8x the throughput of ``--jobs 1`` on 2 workers, tables byte-identical.
+Goals: ``--cluster`` (``local:N`` and the running cluster) at >= 1.8x the throughput of ``--jobs 1`` on 2
+workers, tables byte-identical; beside it each Dask mode's throughput against the process pool's.
 Then, through the Python API, the same batch with worker 0 killed (SIGKILL) while it analyses a
 recording halfway through: every recording must come back exactly once (200/200) and the tables
 must still be identical. Prints a table and, last, one JSON line.
@@ -185,10 +187,14 @@ def main() -> int:
     t0 = time.perf_counter()
     files = make_recordings(folder, args.recordings, args.minutes)
     t_gen = time.perf_counter() - t0
-    modes = ["jobs 1", f"local:{args.workers}", "cluster"]
+    pool = f"jobs {args.workers}"  # the peer: the same machine's process pool, no Dask
+    local = f"local:{args.workers}"
+    modes = ["jobs 1", pool, local, "cluster"]
+    dask_modes = [local, "cluster"]
     walls: dict[str, list[float]] = {k: [] for k in modes}
     outs = {k: tmp / f"{k.replace(' ', '').replace(':', '')}.csv" for k in modes}
-    cpus: dict[str, list[float]] = {k: [] for k in modes}
+    # the pool's workers are forked by its forkserver, whose children's CPU no process here collects: not counted
+    cpus: dict[str, list[float]] = {k: [] for k in modes if k != pool}
     roles: list[dict[str, float]] = []  # the running cluster's CPU by process kind, per round
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -196,7 +202,8 @@ def main() -> int:
         load_before = os.getloadavg()[0]
         for _ in range(args.repeat):  # in turn, so that the runs of a round see the same background load
             walls["jobs 1"].append(run_cli(folder, outs["jobs 1"], "--jobs", "1", cpu=cpus["jobs 1"]))
-            walls[modes[1]].append(run_cli(folder, outs[modes[1]], "--cluster", modes[1], cpu=cpus[modes[1]]))
+            walls[pool].append(run_cli(folder, outs[pool], "--jobs", str(args.workers)))  # its CPU: below
+            walls[local].append(run_cli(folder, outs[local], "--cluster", local, cpu=cpus[local]))
             walls["cluster"].append(run_cli(folder, outs["cluster"], "--cluster", address, procs=procs,
                                             cpu=cpus["cluster"], roles=roles))
         inproc = {"jobs 1": in_process(files, None), "cluster": in_process(files, address)}
@@ -224,17 +231,23 @@ def main() -> int:
           "walls s (speed-ups) per round")
     for k in modes:
         wall = statistics.median(walls[k])
-        print(f"{k:<10} {wall:14.2f} {n / wall:13.1f} {speedup[k]:8.2f}x {cpu_ms[k]:11.0f}  "
+        cpu_cell = f"{cpu_ms[k]:11.0f}" if k in cpu_ms else f"{'-':>11}"
+        print(f"{k:<10} {wall:14.2f} {n / wall:13.1f} {speedup[k]:8.2f}x {cpu_cell}  "
               + ", ".join(f"{w:.1f} ({r:.2f}x)" for w, r in zip(walls[k], ratios[k], strict=True)))
     print("speed-up = median over the rounds of (--jobs 1 wall / this wall); CPU ms/rec = CPU seconds of the "
-          "command, its children, the scheduler and the workers per recording (median)")
+          f"command, its children, the scheduler and the workers per recording (median; - for jobs {args.workers}: its "
+          "forkserver's workers' CPU reaches no process here)")
+    vs_pool = {k: statistics.median(p / w for p, w in zip(walls[pool], walls[k], strict=True)) for k in dask_modes}
+    print(f"against the peer, --jobs {args.workers} (this machine's process pool, no Dask; same rounds): "
+          + ", ".join(f"{k} {v:.2f}x its throughput" for k, v in vs_pool.items())
+          + f"; the pool itself {speedup[pool]:.2f}x --jobs 1 (what {args.workers} cores give this batch today)")
     ip_ms = {k: 1000 * c / n for k, (_w, c) in inproc.items()}
     print(f"in-process (no interpreter start-up): --jobs 1 {inproc['jobs 1'][0]:.1f} s, cluster "
           f"{inproc['cluster'][0]:.1f} s ({inproc['jobs 1'][0] / inproc['cluster'][0]:.2f}x); the analysis "
           f"itself took {ip_ms['jobs 1']:.0f} ms CPU per recording alone and {ip_ms['cluster']:.0f} ms with "
           f"{args.workers} at once (CPU use {inproc['jobs 1'][1] / inproc['jobs 1'][0]:.0%} and "
           f"{inproc['cluster'][1] / (args.workers * inproc['cluster'][0]):.0%} of the cores it had)")
-    for k in modes[1:]:
+    for k in dask_modes:
         ratio = statistics.median(cpus[k]) / statistics.median(cpus["jobs 1"])
         print(f"{k}: {ratio:.2f}x the CPU of --jobs 1: on {args.workers} idle cores that caps the speed-up at "
               f"{args.workers / ratio:.2f}x")
@@ -249,11 +262,12 @@ def main() -> int:
     print(f"load average {load_before:.1f} before, {load_mid:.1f} after the timed runs, {load_after:.1f} at the end, "
           f"on {os.cpu_count()} CPUs")
     goal = (identical and killed_identical and kill["exactly_once"] and rows == n
-            and min(speedup[k] for k in modes[1:]) >= 1.8)
+            and min(speedup[k] for k in dask_modes) >= 1.8)
     print(json.dumps({"benchmark": "batch_dask", "recordings": n, "minutes": args.minutes,
                       "workers": args.workers, "cpus": os.cpu_count(), "rounds": args.repeat,
                       "walls_s": {k: [round(w, 3) for w in v] for k, v in walls.items()},
                       "speedup_median": {k: round(v, 3) for k, v in speedup.items() if k != "jobs 1"},
+                      "vs_pool": {k: round(v, 3) for k, v in vs_pool.items()},
                       "identical": same, "cluster_cpu_s_by_process": {k: round(v, 2) for k, v in by_role.items()},
                       "cpu_ms_per_recording": {k: round(v, 1) for k, v in cpu_ms.items()},
                       "in_process_wall_s": {k: round(w, 3) for k, (w, _) in inproc.items()},
