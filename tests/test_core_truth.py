@@ -202,6 +202,36 @@ def test_a_quiet_stance_is_closed_after_max_stand_s(max_stand_s: float, rate_hz:
         assert np.degrees(np.abs(est.gyr_bias_rad_s - _BIAS_RAD_S)).max() < 0.001  # measured 0.0001-0.00066 deg/s
 
 
+@pytest.mark.parametrize("channel", ["acc", "gyr"])
+@pytest.mark.parametrize(("step", "moved"), [(1.0, False), (1.0 + 2**-20, True), (-1.0, False), (-1.0 - 2**-20, True)])
+def test_a_step_of_exactly_the_motion_limit_is_not_motion(channel: str, step: float, moved: bool) -> None:
+    """The motion test's edges, exactly: both sensors stand still at 64 Hz (|acc| 9.8125, no gyro), then from
+    2 s on one channel steps by ``step`` times its limit: |acc| by motion_acc_m_s2 (1.5 m/s^2), or the gyro's z
+    by motion_gyr_rad_s (set to 0.375 rad/s here: binary fractions throughout, so the smoothing window's
+    running sums, its mean and the reference are exact). Motion means off the reference by more than the
+    limit: a step of exactly the limit, either way, is quiet standing, closed at max_stand_s (5 s); a hair
+    more is the motion that ends the stance margin_s (0.5 s) before the smoothed signal crossed the limit."""
+    from imu_hinge.analysis.stance import StanceDetector, StanceParams
+
+    params = StanceParams(motion_gyr_rad_s=0.375)
+    assert params.motion_acc_m_s2 == 1.5
+    t = np.arange(6 * 64) / 64.0
+    acc = np.zeros((t.size, 3))
+    gyr = np.zeros((t.size, 3))
+    acc[:, 2] = 9.8125
+    if channel == "acc":
+        acc[t >= 2.0, 2] += step * params.motion_acc_m_s2
+    else:
+        gyr[t >= 2.0, 2] = step * params.motion_gyr_rad_s
+    res = _push_all(StanceDetector(params), {"sacrum": (t, acc, gyr), "thoracic": (t, acc, gyr)})
+    assert res is not None and res.start_s == 0.0
+    if moved:
+        # the smoothing window (0.1 s: 6 samples at 64 Hz) holds only stepped samples at 2 + 5/64 s
+        assert res.end_s == 2.0 + 5 / 64 - params.margin_s, res.end_s
+    else:
+        assert res.end_s == params.max_stand_s
+
+
 def test_a_recording_shorter_than_the_stance_is_calibrated_over_all_of_it() -> None:
     """3 s of quiet standing and then the data ends (under ``max_stand_s``): the stance is closed at the end
     of the data, over all of it, with the true bias; with one sensor silent throughout it is refused."""
