@@ -341,6 +341,20 @@ def test_distinct_reps_are_counted_from_each_value_on_to_the_end() -> None:
     assert _distinct_after([]) == []
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 10])
+def test_the_standing_medians_are_numpys_median_for_odd_and_even_counts(n: int) -> None:
+    """The helpers behind every standing value and step: numpy's median to the bit, odd or even count of samples
+    (an even count halves the two middle values' sum; taking one of them would move a value by half their gap)."""
+    from imu_hinge.detection.mount_check import _column_medians, _median_sorted
+
+    rng = np.random.default_rng(n)
+    rows = rng.normal(0.0, 3.0, (n, 4))  # distinct values: the two middle ones differ when n is even
+    want = np.median(rows, axis=0)
+    assert _column_medians(rows.copy()) == want.tolist()
+    for col in rows.T:
+        assert _median_sorted(sorted(col.tolist())) == float(np.median(col))
+
+
 @pytest.mark.parametrize("case", ["share_at_edge", "segments_tie"])
 def test_the_rule_at_its_edges_an_after_side_of_exactly_agree_share_and_a_tie_between_segments(
         case: str, monkeypatch: pytest.MonkeyPatch) -> None:
