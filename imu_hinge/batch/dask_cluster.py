@@ -78,6 +78,19 @@ QUIET_POLLING_CONFIG: dict[str, Any] = {
 """Slower housekeeping timers for the client and the processes of ``--cluster local:N``
 (for a lab's own cluster: the environment variables in docs/batch.md)."""
 
+LOCAL_SCHEDULER_HTTP: dict[str, Any] = {
+    # The scheduler of ``--cluster local:N`` lives as long as one command, whose progress is imu-hinge's own bar:
+    # no Bokeh dashboard (where Bokeh is installed, as with dask[complete], building it cost the command
+    # 0.7-0.9 s of start-up while the workers waited: LocalCluster and Client up in 0.89-1.09 s, 0.17-0.18 s
+    # without it; measured with bokeh 3.9 beside distributed 2026.8) ...
+    "scheduler_kwargs": {"dashboard": False},
+    # ... and its HTTP server (health, metrics and info pages) on this machine's loopback only, on a free port: a
+    # dashboard address of ":0" listened on every network interface, so anyone on the clinic's network could open
+    # the scheduler's pages (/status, /info/main/workers.html: the workers and what they run) while the batch ran.
+    "dashboard_address": "127.0.0.1:0",
+}
+"""How ``--cluster local:N`` starts its scheduler's web server (keyword arguments of ``LocalCluster``)."""
+
 
 def dask_setup(worker: Any) -> None:
     """``dask worker --preload imu_hinge.batch.dask_cluster``: undo the nanny's malloc setting in this worker.
@@ -218,7 +231,7 @@ def connect(cluster: str | ClusterSpec, timeout_s: float = CONNECT_TIMEOUT_S, *,
     if spec.address is None:
         with dask.config.set({**LOCAL_WORKER_CONFIG, **QUIET_POLLING_CONFIG}):
             local = distributed.LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
-                                             dashboard_address=":0", silence_logs=logging.ERROR)  # any free port
+                                             silence_logs=logging.ERROR, **LOCAL_SCHEDULER_HTTP)
         with dask.config.set(QUIET_POLLING_CONFIG):
             client = distributed.Client(local)
         where = f"local:{spec.local_workers}"
@@ -417,6 +430,6 @@ class OutcomeSpool(Sequence[Outcome]):
         self.path.unlink(missing_ok=True)
 
 
-__all__ = ["CHUNK_MAX_BYTES", "CHUNK_MAX_TASKS", "LOCAL_WORKER_CONFIG", "QUIET_POLLING_CONFIG", "ClusterSpec",
-           "OutcomeSpool", "check_workers", "connect", "dask_setup", "import_distributed", "installed_version",
-           "parse_cluster", "plan_chunks", "run_batch_dask"]
+__all__ = ["CHUNK_MAX_BYTES", "CHUNK_MAX_TASKS", "LOCAL_SCHEDULER_HTTP", "LOCAL_WORKER_CONFIG", "QUIET_POLLING_CONFIG",
+           "ClusterSpec", "OutcomeSpool", "check_workers", "connect", "dask_setup", "import_distributed",
+           "installed_version", "parse_cluster", "plan_chunks", "run_batch_dask"]
