@@ -317,6 +317,17 @@ def test_a_smoothing_window_shorter_than_a_sample_is_one_sample() -> None:
     assert found_at == pytest.approx(0.7), found_at
 
 
+def test_a_grid_time_is_in_a_gap_only_more_than_max_gap_s_after_the_latest_sample() -> None:
+    """The stance search reads each sensor on a 10 ms grid from its latest sample at or before each grid time;
+    a grid time more than ``max_gap_s`` after that sample lies in a gap (-1, no reading), exactly ``max_gap_s``
+    after it still reads it (times in binary fractions: the differences are exact)."""
+    from imu_hinge.analysis.stance_search import _grid_rows
+
+    t = np.array([0.0, 0.25, 0.5, 2.0])
+    grid = np.array([-0.125, 0.0, 0.375, 1.0, 1.0 + 2.0**-10, 1.5, 2.0, 2.5])
+    assert _grid_rows(t, grid, max_gap_s=0.5).tolist() == [-1, 0, 1, 2, -1, -1, 3, 3]
+
+
 def test_the_stance_counts_the_samples_it_averages(rounding_session) -> None:
     """The chosen stance's estimates say how many samples they average: every sample of the sensor within
     the stance's start and end, both included (the session cut just before its first hinge: the stance is
