@@ -221,6 +221,23 @@ def test_never_still_is_refused() -> None:
         choose_stance(rec)
 
 
+@pytest.mark.parametrize(("rate_rad_s", "refused"), [(1.0, False), (1.0 + 2.0**-8, True)])
+def test_a_start_turning_at_exactly_still_gyr_rad_s_is_still_enough(rate_rad_s: float, refused: bool) -> None:
+    """Both sensors turning steadily from the first sample (never quiet): the start's posture is the zero while
+    its smoothed rate is not above ``still_gyr_rad_s`` (1 rad/s); a steady 1 rad/s smooths to exactly 1.0 (no
+    rough bias: a rotation that fast is not one), a hair faster is refused."""
+    t = np.arange(0, 6, 1 / 100.0)
+    up = _tilted(np.array([0.0, 1.0, 0.0]), rate_rad_s * t)
+    gyr = np.c_[np.zeros_like(t), np.zeros_like(t), np.full_like(t, -rate_rad_s)]
+    rec = Recording({"sacrum": _stream("sacrum", t, up, gyr), "thoracic": _stream("thoracic", t + 0.004, up, gyr)})
+    if refused:
+        with pytest.raises(CalibrationError, match="never still near the start"):
+            choose_stance(rec)
+    else:
+        choice = choose_stance(rec)
+        assert choice.how == "start" and "no quiet upright stretch" in choice.warnings[0]
+
+
 def test_a_brief_stillness_long_after_the_start_does_not_make_a_zero() -> None:
     """Moving from the start, still for only 0.4 s at 6 s (too short for a stance), moving again: only the
     stillness near the start (within fallback_within_s) may serve as the zero; there is none, so it is refused."""
