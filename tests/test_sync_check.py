@@ -265,3 +265,69 @@ def test_a_search_wider_than_half_the_data_reaches_lags_up_to_its_length() -> No
     asked to search +-20 s, the check looks at every lag the data holds (up to 29.98 s) and measures 16 s."""
     lag = clock_lag(_hinges_stamped_apart(16.0, (2.0, 6.0, 10.0)), SyncCheckParams(max_lag_s=20.0))
     assert lag is not None and lag.lag_s == pytest.approx(16.0, abs=1e-9)
+
+
+def test_a_straight_line_drawn_across_a_gap_is_not_motion() -> None:
+    """Rows of angles kept only at two times, every pair of times 0.5 s apart over the 30 s of three hinges
+    stamped 1 s apart (1,770 pairs): nothing is told. Interpolated across the gap, the two rows drew the same
+    straight line in the pelvis and the trunk, whose rates matched at any lag with a correlation of 1: 78 of the
+    pairs were told as a clock offset (-0.42 to -1.98 s) before the rows' gaps were left out."""
+    import itertools
+
+    import numpy as np
+
+    told = []
+    for i, j in itertools.combinations(range(0, 1500, 25), 2):
+        res = _hinges_stamped_apart(1.0)
+        keep = np.zeros(res.time_s.size, bool)
+        keep[[i, j]] = True
+        res.pelvic_tilt_deg[~keep] = np.nan
+        if clock_lag(res) is not None:
+            told.append((float(res.time_s[i]), float(res.time_s[j])))
+    assert told == []
+
+
+def test_rows_max_gap_s_apart_are_still_compared() -> None:
+    """max_gap_s is inclusive: the three hinges stamped 1 s apart, sampled every 0.5 s (exact in binary), are
+    measured at 1 s with max_gap_s = 0.5 s, and not at all with max_gap_s a hair under 0.5 s (every row then
+    lies across a gap)."""
+    import numpy as np
+
+    res = _hinges_stamped_apart(1.0)
+    rows = np.arange(0, res.time_s.size, 25)  # every 0.5 s of the 50 Hz rows ...
+    res.time_s = np.arange(rows.size) * 0.5  # ... stamped exactly
+    res.pelvic_tilt_deg = res.pelvic_tilt_deg[rows]
+    res.trunk_flexion_deg = res.trunk_flexion_deg[rows]
+    lag = clock_lag(res, SyncCheckParams(max_gap_s=0.5))
+    assert lag is not None and lag.lag_s == pytest.approx(1.0, abs=1e-9)
+    assert lag.correlation > 0.99  # measured 1.0000 (both lines interpolate the same samples, 2 rows apart)
+    assert clock_lag(res, SyncCheckParams(max_gap_s=float(np.nextafter(0.5, 0.0)))) is None
+
+
+@pytest.mark.parametrize(("outage_s", "offset_s"), [((14.0, 16.0), 0.5), ((8.0, 14.0), -1.0)])
+def test_a_sensor_lost_for_a_while_still_shows_the_clock_offset(outage_s: tuple[float, float], offset_s: float) -> None:
+    """A simulated session whose sensor drops out (2 s, 6 s) and comes back, its thoracic stream stamped apart:
+    the offset is measured from the hinges the sensors saw (the outage left out, not drawn across)."""
+    sim = simulate(dataclasses.replace(SCENARIOS["outage_return"], seed=7000, outage_s=outage_s))
+    lag = clock_lag(ih.run(shifted(sim, offset_s)).result)
+    assert lag is not None
+    assert abs(lag.lag_s - offset_s) <= 0.05  # measured 0.50 and -0.96 (-0.98 with the gap drawn across)
+
+
+def test_a_sensor_that_comes_back_at_another_level_is_compared_only_where_it_measured() -> None:
+    """The three hinges stamped 1 s apart, both sensors lost twice between the hinges (11.0-12.9 s, just inside
+    the second hinge's window; 24.06-25.9 s, where the trunk's third hinge, 1 s later, is still counted) and
+    reading 20 deg more when they come back. A line drawn across either gap is a slope where nothing moved: it
+    pulled the correlation to 0.9966 (the pelvis's gap) or 0.9989 (the trunk's). Left out, the hinges match as
+    they are: 1 s, correlation 0.99996 (the rate at a gap's edge still leans on the line by half a step)."""
+    import numpy as np
+
+    res = _hinges_stamped_apart(1.0)
+    t = res.time_s
+    for a, b in ((11.0, 12.9), (24.06, 25.9)):
+        res.pelvic_tilt_deg[(t > a) & (t < b)] = np.nan
+        res.pelvic_tilt_deg[t >= b] += 20.0
+        res.trunk_flexion_deg[t >= b] += 20.0
+    lag = clock_lag(res)
+    assert lag is not None and lag.lag_s == pytest.approx(1.0, abs=1e-9)
+    assert lag.correlation > 0.9999  # measured 0.99996

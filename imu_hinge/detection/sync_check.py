@@ -9,7 +9,9 @@ import option that aligns the files; nothing is corrected, since real lumbopelvi
 or lag a little and only the user knows how the files were stamped.
 
 Only the reps (with ``margin_s`` either side) count: walking between sets rocks the pelvis and
-trunk out of step (peaks at up to 0.13 s in our simulator).
+trunk out of step (peaks at up to 0.13 s in our simulator). And only where the sensors measured: across a
+gap in the angles (an outage) the interpolated straight line is no motion (two rows alone used to be
+"told" as an offset with a correlation of 1).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ class SyncCheckParams:
     """Fewer reps never give a verdict."""
     margin_s: float = 0.5
     """Samples this long before a rep's start and after its end count with it, s."""
+    max_gap_s: float = 0.2
+    """Where consecutive rows of angles lie further apart than this (a sensor lost, a cut), nothing is compared:
+    the straight line drawn across a gap is not motion, s."""
 
 
 @dataclass(frozen=True)
@@ -75,17 +80,22 @@ def clock_lag(result: Any, params: SyncCheckParams | None = None) -> ClockLag | 
     ok = np.isfinite(t) & np.isfinite(p) & np.isfinite(tr)
     if len(reps) < params.min_reps or int(ok.sum()) < 2:
         return None
-    grid = np.arange(t[ok][0], t[ok][-1], 1.0 / GRID_HZ)
+    t_ok = t[ok]
+    grid = np.arange(t_ok[0], t_ok[-1], 1.0 / GRID_HZ)
     if grid.size < 2:  # finite rows within one grid step: no rate to compare (np.gradient needs two points)
         return None
+    # the rows either side of each grid time (arange's last time can round up to t_ok[-1]: the last interval)
+    after = np.minimum(np.searchsorted(t_ok, grid, side="right"), t_ok.size - 1)
+    measured = (t_ok[after] - t_ok[after - 1]) <= params.max_gap_s  # not inside a gap between the rows
     in_reps = np.zeros(grid.size, bool)
     # grid >= start - margin and grid <= end + margin, per rep: a slice of the sorted grid (not a pass over it)
     lo = np.searchsorted(grid, [r.start_s - params.margin_s for r in reps], side="left")
     hi = np.searchsorted(grid, [r.end_s + params.margin_s for r in reps], side="right")
     for i0, i1 in zip(lo.tolist(), hi.tolist(), strict=True):
         in_reps[i0:i1] = True
-    dp = np.gradient(np.interp(grid, t[ok], p[ok])) * in_reps  # the pelvis in the reps ...
-    dt = np.gradient(np.interp(grid, t[ok], tr[ok]))  # ... against the trunk wherever its clock puts it
+    in_reps &= measured
+    dp = np.gradient(np.interp(grid, t_ok, p[ok])) * in_reps  # the pelvis in the reps ...
+    dt = np.gradient(np.interp(grid, t_ok, tr[ok])) * measured  # ... against the trunk wherever its clock puts it
     n = grid.size
     k_max = min(int(params.max_lag_s * GRID_HZ), n - 1)
     # zero-padded to n + k_max: the circular correlation is the linear one at every lag searched (|k| <= k_max);
