@@ -30,6 +30,7 @@ from imu_hinge.analysis.analysis_params import AnalysisParams
 from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.detection.rep_events import FAULTS
 from imu_hinge.errors import ImuHingeError
+from imu_hinge.recording.checks import checked
 from imu_hinge.simulation import REAL_WORLD, SCENARIOS, simulate
 
 GOALS = {"lumbar_rmse_median": 0.8, "lumbar_rmse_max": 2.0, "segment_rmse_median": 1.0, "peak_err_median": 1.0,
@@ -109,7 +110,7 @@ def main() -> int:
         for seed in range(args.seeds):
             sim = simulate(dataclasses.replace(SCENARIOS[name], seed=7000 + 97 * seed))
             try:
-                res = analyze(sim.recording, params)
+                res = analyze(checked(sim.recording), params)  # as users get it: the input checks first
             except ImuHingeError as exc:  # a refusal is a result of the benchmark, not a crash of it
                 why.append(str(exc))
                 refused.append((name, 7000 + 97 * seed, str(exc)))

@@ -24,6 +24,7 @@ from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.detection.mount_check import sensor_moves
 from imu_hinge.detection.sync_check import clock_lag
 from imu_hinge.recording import load_recording
+from imu_hinge.recording.checks import checked
 from imu_hinge.samples import Recording
 from imu_hinge.simulation import SCENARIOS, simulate
 
@@ -42,7 +43,7 @@ def main() -> None:
     for family in sorted(n for n, c in SCENARIOS.items() if c.exercise != "walk"):
         for seed in range(7000, 7000 + args.seeds):
             sim = simulate(dataclasses.replace(SCENARIOS[family], seed=seed))
-            res = analyze(sim.recording)
+            res = analyze(checked(sim.recording))  # as users get it: the input checks first
             if clock_lag(res) is not None:
                 false_lags.append(f"{family}/{seed}")
             if sim.config.slip is None:
@@ -51,8 +52,9 @@ def main() -> None:
                     false_warnings.append(f"{family}/{seed}")
             if seed == 7000:
                 th = sim.recording["thoracic"]
-                got = [clock_lag(analyze(Recording({"sacrum": sim.recording["sacrum"], "thoracic": dataclasses.replace(
-                    th, time_s=th.time_s + off)}))) for off in OFFSETS_S]
+                apart = [Recording({"sacrum": sim.recording["sacrum"],
+                                    "thoracic": dataclasses.replace(th, time_s=th.time_s + off)}) for off in OFFSETS_S]
+                got = [clock_lag(analyze(checked(rec))) for rec in apart]
                 lag_rows.append((family, [None if g is None else g.lag_s for g in got]))
     dev = sorted(p for p in args.dev.glob("*.csv") if "truth" not in p.name) if args.dev.is_dir() else []
     for path in dev:
@@ -65,7 +67,7 @@ def main() -> None:
     for family in SLIP_FAMILIES:
         for role, angle in SLIPS:
             sim = simulate(dataclasses.replace(SCENARIOS[family], seed=7100, slip=(role, SLIP_S, angle)))
-            moves = sensor_moves(analyze(sim.recording))
+            moves = sensor_moves(analyze(checked(sim.recording)))
             big = abs(angle) >= 4.0
             expected += big
             m = moves[0] if moves else None

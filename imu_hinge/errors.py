@@ -91,7 +91,7 @@ class DataCheckError(InputError):
 
     ``role``: the sensor concerned (None when both); ``problem``: a short code (``same_stream``,
     ``frames``, ``flat``, ``too_short``, ``no_overlap``, ``sample_rate``, ``time_unit``, ``missing_sensor``,
-    ``not_finite``).
+    ``not_finite``, ``time_order``: a recording handed to the analysis without the checks).
     """
 
     data: tuple[str, ...] = ("path", "role", "problem")

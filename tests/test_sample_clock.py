@@ -135,3 +135,33 @@ def test_time_that_really_goes_back_is_still_an_error(fault: str) -> None:
         t[[2000, 2001]] = t[[2001, 2000]]
     with pytest.raises(RecordingFormatError, match="time goes backwards"):
         increasing_times("sacrum", t, None)
+
+
+def test_a_recording_handed_to_the_analysis_without_the_input_checks_is_refused_in_one_line() -> None:
+    """A session stamped on arrival (four samples per packet share a stamp) built in Python and handed straight to
+    the batch analysis, skipping the input checks every reader and ``imu_hinge.run`` apply: refused with a
+    DataCheckError naming the sensor, the sample and what to do (it used to end in an OverflowError, a sample rate
+    read from repeated stamps being infinite); so is it for a replay. Through the checks, the same session is
+    analysed."""
+    from imu_hinge.errors import DataCheckError
+
+    sim = simulate(dataclasses.replace(SCENARIOS["arrival_stamps"], seed=7000))
+    with pytest.raises(DataCheckError) as err:
+        analyze(sim.recording)
+    assert err.value.problem == "time_order" and err.value.role == "sacrum"
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "sacrum: time does not increase at sample 2 of" in msg and "0.008000 s after 0.008000 s" in msg
+    assert "imu_hinge.recording.checks.checked" in msg
+    from imu_hinge.analysis.pipeline import pipeline_for
+
+    with pytest.raises(DataCheckError, match="sacrum: time does not increase at sample 2 of"):
+        pipeline_for(sim.recording)  # the replay's pipeline, too
+    good = checked(sim.recording)
+    assert len(analyze(good).reps) == 8  # the scenario's 8 reps
+    t = good["thoracic"].time_s.copy()
+    t[100] = t[101]  # one sample of the checked thoracic stream stamped with the next: that sensor is named
+    thoracic = dataclasses.replace(good["thoracic"], time_s=t)
+    rec = dataclasses.replace(good, streams={**good.streams, "thoracic": thoracic})
+    with pytest.raises(DataCheckError, match=r"thoracic: time does not increase at sample 102 of"):
+        analyze(rec)

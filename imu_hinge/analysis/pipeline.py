@@ -33,6 +33,7 @@ from imu_hinge.detection.detector import HingeDetector
 from imu_hinge.detection.rep_events import CalibrationDone, Event, FaultRaised, Rep
 from imu_hinge.detection.role_check import SWAP_WARNING, roles_look_swapped
 from imu_hinge.detection.session_checks import session_warnings
+from imu_hinge.errors import DataCheckError
 from imu_hinge.fusion import make_filter
 from imu_hinge.fusion.base import GAP_FACTOR
 from imu_hinge.fusion.reanchor import Reanchor
@@ -353,6 +354,8 @@ class HingePipeline:
         same results either way."""
         threads = default_threads() if threads is None else threads
         streams = {r: recording[r] for r in SENSOR_ROLES}
+        for role, s in streams.items():
+            _require_checked_time(role, s, recording.source)
         data = {r: (s.time_s, s.acc_m_s2, s.gyr_rad_s) for r, s in streams.items()}
         cal_warnings = [] if calibrated_live(recording) else self.prepare(recording, threads)
         if self.trackers:
@@ -438,6 +441,24 @@ LIVE_CALIBRATION = "live"
 ran (stance from the start, axis from the first hinge), and replays the same way."""
 
 
+def _require_checked_time(role: str, stream: SensorStream, source: str) -> None:
+    """Raise :class:`DataCheckError` unless ``stream``'s time increases at every sample.
+
+    The input checks (:func:`imu_hinge.recording.checks.checked`, run by every reader, ``imu_hinge.load`` and
+    ``imu_hinge.run``) spread stamps shared by a packet's samples and drop repeated rows; a recording built in
+    Python and handed to :func:`analyze` directly may not have been through them (a sample rate read from
+    repeated stamps is infinite, and the filters would integrate over zero time)."""
+    dt = np.diff(stream.time_s)
+    if dt.size and not bool((dt > 0).all()):
+        i = int(np.flatnonzero(~(dt > 0))[0])
+        t0, t1 = float(stream.time_s[i]), float(stream.time_s[i + 1])
+        raise DataCheckError(
+            f"{role}: time does not increase at sample {i + 2} of {len(stream)} ({t1:.6f} s after {t0:.6f} s): put "
+            f"the recording through the input checks first (imu_hinge.load, imu_hinge.run, or "
+            f"imu_hinge.recording.checks.checked), which spread per-packet stamps and drop repeated rows",
+            role=role, problem="time_order", path=source or None)
+
+
 def calibrated_live(recording: Recording) -> bool:
     """Was ``recording`` calibrated live (so analyze and replay must calibrate it the same way)?"""
     return recording.metadata.get("calibration") == LIVE_CALIBRATION
@@ -446,6 +467,8 @@ def calibrated_live(recording: Recording) -> bool:
 def pipeline_for(recording: Recording, params: AnalysisParams | None = None) -> tuple[HingePipeline, list[str]]:
     """The pipeline that replays ``recording``: calibrated from the whole recording before its
     first sample, or, for a recording of a live session, calibrated as it ran (returns warnings)."""
+    for role in SENSOR_ROLES:
+        _require_checked_time(role, recording[role], recording.source)
     pipe = HingePipeline(params)
     return pipe, ([] if calibrated_live(recording) else pipe.prepare(recording))
 
