@@ -473,7 +473,8 @@ def test_sensor_slip_turns_the_sensor_not_the_segment() -> None:
 
 
 def test_benchmarks_take_the_real_world_scenarios(tmp_path) -> None:
-    """make_sim_suite writes them in the evaluation-case format; accuracy_sim reports a refusal as a row."""
+    """make_sim_suite writes them in the evaluation-case format; accuracy_sim reports a refusal as a row and
+    checks each recording's input first."""
     import subprocess
     import sys
     from pathlib import Path
@@ -487,7 +488,12 @@ def test_benchmarks_take_the_real_world_scenarios(tmp_path) -> None:
     truth = json.loads((tmp_path / f"{cases[0]}.truth.json").read_text())
     assert truth["outage"] == ["thoracic", 14.0, 20.0] and len(truth["reps"]) == 8
     out = subprocess.run([sys.executable, str(root / "benchmarks/accuracy_sim.py"), "--seeds", "1", "--scenarios",
-                          "no_quiet_start"], capture_output=True, text=True, timeout=120)
+                          "no_quiet_start,arrival_stamps"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     row = [ln for ln in out.stdout.splitlines() if ln.startswith("no_quiet_start")]
     assert len(row) == 1 and out.stdout.splitlines()[-1].startswith("{")  # refused or scored, never a crash
+    # stamps taken on arrival go through the input checks first, as a user's recording does (handed straight to
+    # the analysis they ended the benchmark in an OverflowError, then were refused): all 8 reps scored
+    row = [ln for ln in out.stdout.splitlines() if ln.startswith("arrival_stamps")]
+    assert len(row) == 1 and row[0].split()[1] == "8/8", out.stdout
+    assert json.loads(out.stdout.splitlines()[-1])["refused"] == 0
