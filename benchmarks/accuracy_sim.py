@@ -30,6 +30,7 @@ from imu_hinge.analysis.analysis_params import AnalysisParams
 from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.detection.rep_events import FAULTS
 from imu_hinge.errors import ImuHingeError
+from imu_hinge.fusion import make_filter
 from imu_hinge.recording.checks import checked
 from imu_hinge.simulation import REAL_WORLD, SCENARIOS, simulate
 
@@ -89,10 +90,15 @@ def main() -> int:
                       help="only the 19 scenario kinds of before the real-world ones (rate_25hz belongs to both)")
     ap.add_argument("--filter", default="vqf")
     ap.add_argument("--fusion-option", action="append", default=[], metavar="NAME=JSON",
-                    help="a fusion filter parameter, e.g. rest_bias_est_enabled=true (repeatable)")
+                    help="a fusion filter parameter, e.g. tau_acc_s=2.0 (repeatable)")
     args = ap.parse_args()
     options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.fusion_option)}
     params = AnalysisParams(fusion_method=args.filter, fusion_options=options)
+    try:  # a bad filter or option is the command's error, not a refusal of every case
+        make_filter(params.fusion_method, 100.0, **params.filter_options())
+    except ImuHingeError as exc:
+        print(f"accuracy_sim: error: {exc}", file=sys.stderr)
+        return 2
     names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
     if args.real_world or args.classic:
         names = (list(REAL_WORLD) if args.real_world

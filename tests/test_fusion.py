@@ -428,13 +428,44 @@ def test_a_gap_over_a_still_sensor_is_bridged_without_its_known_bias(method: str
 
 
 @pytest.mark.parametrize(("rest", "quiet", "vqf_rest"),
-                         [(True, False, True), (True, True, False), (False, False, False)])
-def test_the_quiet_window_estimator_replaces_vqfs_rest_detection(rest: bool, quiet: bool, vqf_rest: bool) -> None:
+                         [(True, False, True), (None, True, False), (False, True, False), (False, False, False)])
+def test_the_quiet_window_estimator_replaces_vqfs_rest_detection(rest: bool | None, quiet: bool,
+                                                                 vqf_rest: bool) -> None:
     """VqfParams.quiet_bias_est_enabled: ours learns the bias at quiet moments *instead of* vqf's rest detection
-    (two estimators would pull one bias each its own way); without it vqf's own follows rest_bias_est_enabled."""
-    filt = make_filter("vqf", 100.0, rest_bias_est_enabled=rest, quiet_bias_est_enabled=quiet)
+    (two estimators would pull one bias each its own way); without it vqf's own follows rest_bias_est_enabled.
+    (None: rest detection not named, its default True.)"""
+    options = {"quiet_bias_est_enabled": quiet} if rest is None else {"rest_bias_est_enabled": rest,
+                                                                       "quiet_bias_est_enabled": quiet}
+    filt = make_filter("vqf", 100.0, **options)
     assert filt.vqf_params["restBiasEstEnabled"] is vqf_rest
     assert filt.vqf_params["motionBiasEstEnabled"] is True
+
+
+def test_rest_detection_asked_for_beside_the_quiet_windows_is_refused_not_ignored(tmp_path) -> None:
+    """Named true while the quiet windows are on (as the analysis runs vqf), vqf's rest detection would be switched
+    off without a word: refused in one line that says what to set (a config file's fusion_options included)."""
+    import dataclasses
+
+    from imu_hinge.analysis.analysis_params import AnalysisParams
+    from imu_hinge.analysis.pipeline import analyze
+    from imu_hinge.recording import recording_to_interchange_csv
+    from imu_hinge.simulation import SCENARIOS, simulate
+
+    from .helpers import run_cli
+
+    with pytest.raises(UsageError, match="set quiet_bias_est_enabled=false as well"):
+        make_filter("vqf", 100.0, rest_bias_est_enabled=True, quiet_bias_est_enabled=True)
+    rec = simulate(dataclasses.replace(SCENARIOS["rdl_good"], seed=7000, n_reps=2)).recording
+    with pytest.raises(UsageError, match="rest_bias_est_enabled=true has no effect while quiet_bias_est_enabled"):
+        analyze(rec, AnalysisParams(fusion_options={"rest_bias_est_enabled": True}))
+    res = analyze(rec, AnalysisParams(fusion_options={"rest_bias_est_enabled": True, "quiet_bias_est_enabled": False}))
+    assert len(res.reps) == 2
+    csv, config = tmp_path / "two_reps.csv", tmp_path / "rest.toml"
+    recording_to_interchange_csv(rec, csv)
+    config.write_text("[fusion_options]\nrest_bias_est_enabled = true\n")
+    proc = run_cli("analyze", csv, "--config", config)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "quiet_bias_est_enabled=false as well" in proc.stderr
 
 
 @pytest.mark.parametrize("method", ["vqf", "vqf_offline"])

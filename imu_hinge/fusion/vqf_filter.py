@@ -77,8 +77,8 @@ class VqfParams:
     """Rest detection: accelerometer deviation threshold, m/s^2."""
     quiet_bias_est_enabled: bool = False
     """Ours, not vqf's: learn the gyro bias from gravity in quiet windows
-    (:mod:`imu_hinge.fusion.quiet_bias`). Replaces vqf's rest detection; vqf's motion bias
-    estimation (if enabled) keeps working between windows."""
+    (:mod:`imu_hinge.fusion.quiet_bias`). Replaces vqf's rest detection (``rest_bias_est_enabled=True`` named
+    beside it is refused, not ignored); vqf's motion bias estimation (if enabled) keeps working between windows."""
     quiet_bias_walk_deg_s_rt_s: float = QuietBiasParams.walk_deg_s_rt_s
     """Quiet-window estimator: assumed random walk of the gyro bias, deg/s per sqrt(s)."""
     quiet_window_noise_deg: float = QuietBiasParams.window_noise_deg
@@ -109,7 +109,13 @@ def _params(kwargs: dict[str, Any]) -> VqfParams:
     unknown = sorted(set(kwargs) - known)
     if unknown:
         raise TypeError(f"unknown vqf parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return VqfParams(**kwargs)
+    params = VqfParams(**kwargs)
+    if "rest_bias_est_enabled" in kwargs and bool(kwargs["rest_bias_est_enabled"]) and params.quiet_bias_est_enabled:
+        # asked for by name, it would be switched off without a word (the pipeline's vqf runs the quiet windows)
+        raise TypeError("rest_bias_est_enabled=true has no effect while quiet_bias_est_enabled is on (the quiet-window "
+                        "estimator replaces vqf's rest detection; the analysis turns it on for vqf): set "
+                        "quiet_bias_est_enabled=false as well to use vqf's rest detection")
+    return params
 
 
 def _as_samples(x: np.ndarray, name: str) -> np.ndarray:
