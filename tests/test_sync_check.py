@@ -73,14 +73,15 @@ def test_analyze_tells_it_in_one_line_with_the_import_option_that_aligns(roundin
     assert "stamped 0.40 s after the sacrum's" in lines[0] and "--thoracic-offset-s -0.40" in lines[0]
 
 
-def _hinges_stamped_apart(shift_s: float, starts_s: tuple[float, ...] = (5.0, 13.0, 21.0)):
-    """A made-up analysis result on the check's own 50 Hz grid: 2 s hinges (three, 8 s apart), the pelvis tilting
-    30 deg and the trunk 60 deg in the same motion, the trunk's samples stamped ``shift_s`` later."""
+def _hinges_stamped_apart(shift_s: float, starts_s: tuple[float, ...] = (5.0, 13.0, 21.0), step_s: float = 0.02):
+    """A made-up analysis result on the check's own 50 Hz grid (or rows every ``step_s``): 2 s hinges (three, 8 s
+    apart), the pelvis tilting 30 deg and the trunk 60 deg in the same motion, the trunk's samples stamped
+    ``shift_s`` later."""
     from types import SimpleNamespace
 
     import numpy as np
 
-    t = np.arange(0.0, 30.0, 0.02)
+    t = np.arange(0.0, 30.0, step_s)
 
     def bumps(tt):
         return sum(np.where((tt > s) & (tt < s + 2.0), np.sin(np.pi * (tt - s) / 2.0) ** 2, 0.0) for s in starts_s)
@@ -100,10 +101,12 @@ def test_an_offset_at_the_edge_of_the_search_is_measured_exactly(shift_s: float)
     assert lag.correlation == pytest.approx(1.0, abs=1e-6)
 
 
-def test_an_offset_beyond_the_search_reads_at_most_its_edge() -> None:
-    """2.1 s apart: beyond the +-2 s searched, the best lag found is 2 s at most (what the check can say)."""
-    lag = clock_lag(_hinges_stamped_apart(2.1))
-    assert lag is None or lag.lag_s <= 2.0 + 1e-9
+@pytest.mark.parametrize("shift_s", [2.1, -2.1])
+def test_an_offset_beyond_the_search_reads_at_most_its_edge(shift_s: float) -> None:
+    """2.1 s apart either way: beyond the +-2 s searched, the best lag found is 2 s at most (what the check can
+    say), on the side of the offset."""
+    lag = clock_lag(_hinges_stamped_apart(shift_s))
+    assert lag is None or (abs(lag.lag_s) <= 2.0 + 1e-9 and lag.lag_s * shift_s > 0)
 
 
 def test_fewer_than_three_complete_reps_give_no_verdict() -> None:
@@ -331,3 +334,12 @@ def test_a_sensor_that_comes_back_at_another_level_is_compared_only_where_it_mea
     lag = clock_lag(res)
     assert lag is not None and lag.lag_s == pytest.approx(1.0, abs=1e-9)
     assert lag.correlation > 0.9999  # measured 0.99996
+
+
+def test_the_default_gap_lies_between_an_eighth_and_a_quarter_second() -> None:
+    """Rows every 0.125 s (8 Hz, a slow logger) are still compared by default and measure the 1 s offset; rows
+    every 0.25 s are gaps throughout (default max_gap_s 0.2 s): nothing compared, no verdict. (Both steps binary
+    fractions, so the rows are evenly stamped.)"""
+    lag = clock_lag(_hinges_stamped_apart(1.0, step_s=0.125))
+    assert lag is not None and lag.lag_s == pytest.approx(1.0, abs=1e-9)
+    assert clock_lag(_hinges_stamped_apart(1.0, step_s=0.25)) is None
