@@ -226,22 +226,24 @@ def test_a_block_whose_last_sample_ends_a_long_gap_gives_a_row_for_every_sample(
     assert np.isnan(ups[-1]).all() and not np.isnan(ups[:-1]).any()
 
 
-def test_settling_gives_up_waiting_for_stillness_after_max_settle_s() -> None:
+@pytest.mark.parametrize(("max_settle_s", "first_valid"), [(1.0, 101), (1.005, 102)])
+def test_settling_gives_up_waiting_for_stillness_after_max_settle_s(max_settle_s: float, first_valid: int) -> None:
     """Back after a 2 s gap and turning without pause (1 rad/s) for 3 s in one block: with max_settle_s = 1 s the
     angles come back 1 s after the return (the filter has converged on the accelerometer by then), not at the
-    block's end."""
+    block's end; the sample exactly max_settle_s after the return ends the settling. With 1.005 s no sample lies
+    exactly there (100 Hz): the first one past it (1.01 s) ends it."""
     from imu_hinge.fusion import make_filter
     from imu_hinge.fusion.reanchor import Reanchor, ReanchorParams
 
     rate = 100.0
     flt = make_filter("vqf", rate)
     flt.reset(np.array([0.0, 0.0, 9.81]), np.zeros(3))
-    gaps = Reanchor(flt, rate, ReanchorParams(quiet_s=0.3, max_settle_s=1.0))
+    gaps = Reanchor(flt, rate, ReanchorParams(quiet_s=0.3, max_settle_s=max_settle_s))
     gaps.up_batch(np.array([0.0]), np.array([[0.0, 0.0, 9.81]]), np.zeros((1, 3)))
     ts = 2.0 + np.arange(300) / rate
     ups = gaps.up_batch(ts, np.tile([0.0, 0.0, 9.81], (300, 1)), np.tile([0.0, 0.0, 1.0], (300, 1)))
     assert not gaps.settling
-    assert int(np.flatnonzero(~np.isnan(ups[:, 0]))[0]) == 101  # measured (settled 1.00 s after the return)
+    assert int(np.flatnonzero(~np.isnan(ups[:, 0]))[0]) == first_valid  # the row after the one that ended it
 
 
 def test_the_first_sample_integrates_one_nominal_interval() -> None:
