@@ -353,9 +353,8 @@ class HingePipeline:
         may use two CPUs, :func:`default_threads`) or in turn (1: a batch runs one recording per process); the
         same results either way."""
         threads = default_threads() if threads is None else threads
+        _require_checked_time(recording)
         streams = {r: recording[r] for r in SENSOR_ROLES}
-        for role, s in streams.items():
-            _require_checked_time(role, s, recording.source)
         data = {r: (s.time_s, s.acc_m_s2, s.gyr_rad_s) for r, s in streams.items()}
         cal_warnings = [] if calibrated_live(recording) else self.prepare(recording, threads)
         if self.trackers:
@@ -441,22 +440,23 @@ LIVE_CALIBRATION = "live"
 ran (stance from the start, axis from the first hinge), and replays the same way."""
 
 
-def _require_checked_time(role: str, stream: SensorStream, source: str) -> None:
-    """Raise :class:`DataCheckError` unless ``stream``'s time increases at every sample.
+def _require_checked_time(recording: Recording) -> None:
+    """Raise :class:`DataCheckError` unless each sensor's time increases at every sample.
 
     The input checks (:func:`imu_hinge.recording.checks.checked`, run by every reader, ``imu_hinge.load`` and
     ``imu_hinge.run``) spread stamps shared by a packet's samples and drop repeated rows; a recording built in
     Python and handed to :func:`analyze` directly may not have been through them (a sample rate read from
     repeated stamps is infinite, and the filters would integrate over zero time)."""
-    dt = np.diff(stream.time_s)
-    if dt.size and not bool((dt > 0).all()):
-        i = int(np.flatnonzero(~(dt > 0))[0])
-        t0, t1 = float(stream.time_s[i]), float(stream.time_s[i + 1])
-        raise DataCheckError(
-            f"{role}: time does not increase at sample {i + 2} of {len(stream)} ({t1:.6f} s after {t0:.6f} s): put "
-            f"the recording through the input checks first (imu_hinge.load, imu_hinge.run, or "
-            f"imu_hinge.recording.checks.checked), which spread per-packet stamps and drop repeated rows",
-            role=role, problem="time_order", path=source or None)
+    for role in SENSOR_ROLES:
+        t = recording[role].time_s
+        dt = np.diff(t)
+        if dt.size and not bool((dt > 0).all()):
+            i = int(np.flatnonzero(~(dt > 0))[0])
+            raise DataCheckError(
+                f"{role}: time does not increase at sample {i + 2} of {len(t)} ({float(t[i + 1]):.6f} s after "
+                f"{float(t[i]):.6f} s): put the recording through the input checks first (imu_hinge.load, "
+                f"imu_hinge.run, or imu_hinge.recording.checks.checked), which spread per-packet stamps and drop "
+                f"repeated rows", role=role, problem="time_order", path=recording.source or None)
 
 
 def calibrated_live(recording: Recording) -> bool:
@@ -467,8 +467,7 @@ def calibrated_live(recording: Recording) -> bool:
 def pipeline_for(recording: Recording, params: AnalysisParams | None = None) -> tuple[HingePipeline, list[str]]:
     """The pipeline that replays ``recording``: calibrated from the whole recording before its
     first sample, or, for a recording of a live session, calibrated as it ran (returns warnings)."""
-    for role in SENSOR_ROLES:
-        _require_checked_time(role, recording[role], recording.source)
+    _require_checked_time(recording)
     pipe = HingePipeline(params)
     return pipe, ([] if calibrated_live(recording) else pipe.prepare(recording))
 
