@@ -12,17 +12,17 @@ reproducibly from ``--seed`` (0 = all of them). One process imports the tests' t
 run in a fork of that process (the package imported afresh from the mutated file), ``--workers`` mutants at
 a time.
 
-Which tests: the clean run of each module group (below) records, per test, the core lines it executes (a
-fixture's lines count for every test that uses it; lines run at import time, also of a module imported
-lazily, for all tests). A mutant runs only the tests that execute its line, the tests that killed the
-module's earlier mutants first: a test that never reaches the line behaves exactly as on the clean tree
-(``--whole-groups`` runs the whole group instead). A mutant on a line no test runs is reported as surviving
-("not_covered") without a run. A hang is killed after 3x the selected tests' clean run + 10 s (counted
-killed). Mutants reviewed as equivalent (``benchmarks/mutation_equivalent.json``, each with its reason) are
-not run and are reported apart. ``--resume FILE`` appends every outcome to FILE and takes the outcomes FILE
-already holds for exactly this tree (package, tests, pyproject), so a full run can stop and go on later;
-``--tree`` mutates another checkout (a worktree of the commit a full run measures). Prints one line per
-mutant, a table of the survivors (file:line, operator, the changed line) and, last, one JSON line with
+Which tests: the clean run of each module group (below) records, per test, the core lines it executes (a fixture's
+lines count for every test that uses it; lines run at import time, also of a module imported lazily, for all
+tests). A mutant runs only the tests that execute its line, the tests that killed the module's earlier mutants
+first: a test that never reaches the line behaves exactly as on the clean tree (``--whole-groups`` runs the whole
+group instead). A mutant on a line no test of its group runs is reported as surviving ("not_covered") without a
+run: a test elsewhere may reach it, so the group may need that test file. A hang is killed after 3x the selected
+tests' clean run + 10 s (counted killed). Mutants reviewed as equivalent (``benchmarks/mutation_equivalent.json``,
+each with its reason) are not run and are reported apart. ``--resume FILE`` appends every outcome to FILE and
+takes the outcomes FILE already holds for exactly this tree (package, tests, pyproject), so a full run can stop
+and go on later; ``--tree`` mutates another checkout (a worktree of the commit a full run measures). Prints one
+line per mutant, a table of the survivors (file:line, operator, the changed line) and, last, one JSON line with
 killed / total and killed / (total - equivalent).
 """
 
@@ -78,7 +78,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "imu_hinge/analysis/stance_search.py": _CORE_TESTS,
     "imu_hinge/fusion/reanchor.py": ("tests/test_reanchor.py", "tests/test_pipeline.py"),
     "imu_hinge/fusion/reanchor_params.py": ("tests/test_reanchor.py", "tests/test_pipeline.py", *_PARAMS_TESTS),
-    "imu_hinge/analysis/pipeline.py": _CORE_TESTS,
+    "imu_hinge/analysis/pipeline.py": (*_CORE_TESTS, "tests/test_sample_clock.py"),  # its guard on unchecked time
     "imu_hinge/sensor_threads.py": ("tests/test_sensor_threads.py", "tests/test_pipeline.py",
                                     "tests/test_stance_search.py"),
     "imu_hinge/fusion/quiet_bias.py": (*_FUSION_TESTS, "tests/test_accuracy.py"),
@@ -669,7 +669,7 @@ def run_mutants(chosen: list[Any], root: Path, workers: Workers, coverage: dict[
                         killed_by(module, prior["killer"])
                     tally.add(spec, prior["outcome"], prior["seconds"], killer=prior.get("killer", ""), resumed=True)
                 elif not selected:
-                    tally.add(spec, "not_covered", note="no test runs this line")
+                    tally.add(spec, "not_covered", note="no test of its group runs this line")
                 elif mutated is None:
                     tally.add(spec, "incompetent")
                 else:
