@@ -140,6 +140,8 @@ def regular_times(t: np.ndarray, min_share: float = MIN_JITTER_SHARE) -> tuple[n
     if share < min_share:
         return None
     period = float(np.median(np.diff(t)))
+    if not period > 0:  # most stamps shared (packets bunched by a held-up radio): no period to fit
+        return None
     cuts = np.flatnonzero(np.diff(t) > SPLIT_PERIODS * period) + 1
     out = t.astype(float, copy=True)
     changed = False

@@ -31,6 +31,13 @@ WHOLE_PACKETS = 0.95
 (the rest: packets cut short, where the link was lost)."""
 PACKET_SHARE = 0.3
 """More than this share of a stream's samples repeating the previous stamp: stamps are per packet."""
+ENVELOPE_S = 1.0
+"""Stamps of notifications that the radio bunches (groups of every size): each sample's time is bounded by the
+stamps of the samples that follow within this long (:func:`arrival_bound`)."""
+PERIOD_SPAN_S = 10.0
+"""... with the period read from the stamps over stretches this long (their median)."""
+MIN_BOUND_SAMPLES = 32
+"""Fewer samples than this: no bound (too few stretches to read a period from)."""
 
 
 def spread_packet_times(t: np.ndarray) -> np.ndarray:
@@ -44,8 +51,65 @@ def spread_packet_times(t: np.ndarray) -> np.ndarray:
     return _spread(t)[0]
 
 
-def _spread(t: np.ndarray) -> tuple[np.ndarray, bool]:
-    """:func:`spread_packet_times` and whether the packets were put back on the sensor's clock."""
+Spread = tuple[np.ndarray, str]
+"""Times and how they were made: ``"packets"`` (whole packets put back on the clock), ``"bounded"``
+(:func:`arrival_bound`, then the clock), ``"even"`` (evenly between consecutive stamps)."""
+
+
+def arrival_bound(t: np.ndarray, span_s: float = ENVELOPE_S) -> np.ndarray | None:
+    """Stamps taken on arrival (non-decreasing, many shared) -> for each sample the latest time it can have
+    been taken on a regular clock, up to a constant: ``min(t[j] - (j - k) * T)`` over the samples ``j`` of
+    the next ``span_s`` (``T``: the period). A sample is taken before any later sample arrives, less the
+    sample periods between them (one more for each sample lost in between: the bound only loosens), so
+    the lowest of these bounds, set by the one sample of that stretch that came through fastest, is
+    off the true time by that sample's latency alone (the link's best case, nearly the same all along).
+    None when the stamps give no period."""
+    n = len(t)
+    if n < MIN_BOUND_SAMPLES or not t[-1] > t[0]:
+        return None
+    k = np.arange(n, dtype=float)
+    m = max(MIN_BOUND_SAMPLES // 2, int(round(PERIOD_SPAN_S * (n - 1) / float(t[-1] - t[0]))))
+    m = min(m, n // 2)
+    starts = np.arange(0, n - m, m)
+    period = float(np.median((t[starts + m] - t[starts]) / m))  # stretches with samples lost are the few
+    if not period > 0:
+        return None
+    from scipy.ndimage import minimum_filter1d
+
+    w = max(2, int(round(span_s / period)))
+    r = t - k * period
+    return k * period + minimum_filter1d(r, size=w, origin=-(w // 2), mode="nearest")
+
+
+def _spread(t: np.ndarray, bounded: bool = False) -> Spread:
+    """:func:`spread_packet_times`, and how. ``bounded``: when the stamps hold no whole packets (single
+    samples the radio delivers bunched, a group of any size at each connection event), the times that
+    :func:`arrival_bound` allows, put on the sensor's clock, before the even spread (which reads such a
+    stream's rate wrong: between two bunches it packs a bunch's samples into the gap to the next)."""
+    fitted = _whole_packets(t)
+    if fitted is not None:
+        return fitted, "packets"
+    if bounded:
+        fitted = _bounded(t)
+        if fitted is not None:
+            return fitted, "bounded"
+    stamps, first, counts = np.unique(t, return_index=True, return_counts=True)
+    steps = np.diff(stamps) / counts[:-1]
+    steps = np.append(steps, np.median(steps) if steps.size else 0.0)
+    within = np.arange(len(t)) - np.repeat(first, counts)
+    return np.repeat(stamps, counts) + within * np.repeat(steps, counts), "even"
+
+
+def _bounded(t: np.ndarray) -> np.ndarray | None:
+    """:func:`arrival_bound` put on the sensor's regular clock (None when either finds none)."""
+    bound = arrival_bound(t)
+    fitted = None if bound is None else regular_times(bound, min_share=0.0)
+    return None if fitted is None else fitted[0]
+
+
+def _whole_packets(t: np.ndarray) -> np.ndarray | None:
+    """Stamps of whole packets of one size: the packets put back on the clock, a packet's samples one period
+    apart (None when the stamps hold no such packets or fit no clock)."""
     stamps, first, counts = np.unique(t, return_index=True, return_counts=True)
     sizes, seen = np.unique(counts, return_counts=True)
     size = int(sizes[np.argmax(seen)])  # the usual packet; a stamp may hold several (a burst) or one cut short
@@ -56,11 +120,8 @@ def _spread(t: np.ndarray) -> tuple[np.ndarray, bool]:
         if fitted is not None:
             j = np.arange(len(t)) - np.repeat(first, counts)  # a sample's place in its stamp's group
             packet = np.repeat(np.cumsum(n_packets) - n_packets, counts) + j // size
-            return fitted[0][packet] + (j % size) * (float(np.median(np.diff(fitted[0]))) / size), True
-    steps = np.diff(stamps) / counts[:-1]
-    steps = np.append(steps, np.median(steps) if steps.size else 0.0)
-    within = np.arange(len(t)) - np.repeat(first, counts)
-    return np.repeat(stamps, counts) + within * np.repeat(steps, counts), False
+            return fitted[0][packet] + (j % size) * (float(np.median(np.diff(fitted[0]))) / size)
+    return None
 
 
 def _scattered_back(t: np.ndarray, dt: np.ndarray, back: np.ndarray) -> np.ndarray | None:
@@ -104,9 +165,13 @@ def increasing_times(role: str, t: np.ndarray, path: str | Path | None,
     if not dup.size:
         return t, None, None
     if dup.size > PACKET_SHARE * len(t):
-        spread, on_clock = _spread(t)
-        how = ("the packets' stamps put back on the sensor's regular clock (they scatter by the link's latency), "
-               "their samples one period apart" if on_clock else "spread evenly between consecutive stamps")
+        spread, method = _spread(t, bounded=True)
+        how = {"packets": "the packets' stamps put back on the sensor's regular clock (they scatter by the link's "
+                          "latency), their samples one period apart",
+               "bounded": "the samples arrive bunched in groups of every size: each timed by the fastest arrivals "
+                          "after it and put on the sensor's regular clock (times uncertain by about the link's "
+                          "latency; a sensor's own sample clock or counter is better)",
+               "even": "spread evenly between consecutive stamps"}[method]
         return spread, None, (f"{role}: timestamps are per packet ({len(t) / (len(t) - dup.size):.1f} samples share "
                               f"each): {how}")
     same = np.ones(dup.size, bool)
