@@ -17,8 +17,7 @@ from imu_hinge.recording import sample_clock, time_order
 from imu_hinge.recording.checks import checked
 from imu_hinge.recording.sample_clock import regular_times
 from imu_hinge.recording.time_order import increasing_times, spread_packet_times
-from imu_hinge.samples import Recording
-from imu_hinge.simulation import SCENARIOS, simulate
+from imu_hinge.simulation import SCENARIOS, SimConfig, simulate
 
 
 def _clock(rate_hz: float, seconds: float, drop: float, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
@@ -168,31 +167,71 @@ def test_a_recording_handed_to_the_analysis_without_the_input_checks_is_refused_
         analyze(rec)
 
 
+def _on_arrival(seed: int, latency_s: float, packet: int, rate_hz: float = 100.0) -> SimConfig:
+    return dataclasses.replace(SCENARIOS["arrival_stamps"], seed=seed, arrival_latency_s=latency_s,
+                               arrival_packet=packet, drop_fraction=0.0, rate_hz=rate_hz)
+
+
+def _lumbar_rmse(cfg: SimConfig) -> tuple[float, int, list[str]]:
+    """Lumbar RMSE against the simulator's truth (deg), reps found, the input checks' warnings."""
+    sim = simulate(cfg)
+    rec = checked(sim.recording)
+    res = analyze(rec)
+    truth = np.interp(res.time_s, sim.truth_time_s, sim.truth_lumbar_flexion_deg)
+    m = np.isfinite(res.lumbar_flexion_deg)
+    return float(np.sqrt(np.mean((res.lumbar_flexion_deg[m] - truth[m]) ** 2))), len(res.reps), rec.warnings
+
+
+def _plant_no_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    import imu_hinge.recording.checks as checks
+
+    for module in (time_order, checks):
+        monkeypatch.setattr(module, "bounded_times", lambda t: None)
+
+
 def test_single_samples_the_radio_delivers_bunched_are_timed_from_the_fastest_arrivals(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A phone app stamping each one-sample notification on arrival, 30 ms mean latency at 100 Hz: the radio
     delivers them in bunches of every size (3 samples per stamp on average), so no packet size fits, and the
     even spread between bunches packed each bunch into the gap to the next (half the true period): the
     analysis then found no still stance at all and refused the recording."""
-    cfg = dataclasses.replace(SCENARIOS["arrival_stamps"], seed=7100, arrival_latency_s=0.03, arrival_packet=1,
-                              drop_fraction=0.0)
-    sim = simulate(cfg)
-
-    def lumbar_rmse(recording: Recording) -> tuple[float, int]:
-        res = analyze(checked(recording))
-        truth = np.interp(res.time_s, sim.truth_time_s, sim.truth_lumbar_flexion_deg)
-        m = np.isfinite(res.lumbar_flexion_deg)
-        return float(np.sqrt(np.mean((res.lumbar_flexion_deg[m] - truth[m]) ** 2))), len(res.reps)
-
-    rec = checked(sim.recording)
-    assert all("bunched" in w for w in rec.warnings if "per packet" in w) and len(rec.warnings) >= 2
-    fitted, reps = lumbar_rmse(sim.recording)
-    own, _ = lumbar_rmse(simulate(dataclasses.replace(cfg, arrival_latency_s=0.0)).recording)
+    cfg = _on_arrival(7100, 0.03, 1)
+    fitted, reps, warnings = _lumbar_rmse(cfg)
+    own, _, _ = _lumbar_rmse(dataclasses.replace(cfg, arrival_latency_s=0.0))
+    assert len(warnings) == 2 and all("bunched" in w for w in warnings)
     assert reps == cfg.n_reps
     assert fitted < 1.3 * own  # measured 0.42 vs 0.40 deg (seeds 7101, 7102: 0.51 vs 0.42, 0.37 vs 0.30)
-    monkeypatch.setattr(time_order, "_bounded", lambda t: None)  # the stage planted out: the even spread again
+    _plant_no_bound(monkeypatch)  # the stage planted out: the even spread again
     with pytest.raises(ImuHingeError, match="never still"):
-        lumbar_rmse(sim.recording)
+        _lumbar_rmse(cfg)
+
+
+def test_stamps_scattered_past_the_phase_fit_are_timed_from_the_fastest_arrivals(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """8 ms mean latency at 100 Hz: a fifth of the samples share a stamp (no packets), the rest scatter by
+    39 % of a period, past what the phase fit can tell apart (35 %): the bound puts them on the clock."""
+    cfg = _on_arrival(7200, 0.008, 1)
+    fitted, reps, warnings = _lumbar_rmse(cfg)
+    own, _, _ = _lumbar_rmse(dataclasses.replace(cfg, arrival_latency_s=0.0))
+    assert sum("fastest arrivals" in w for w in warnings) == 2
+    assert reps == cfg.n_reps
+    assert fitted < 1.3 * own  # measured 0.17 vs 0.18 deg (seeds 7201, 7202: 0.41 vs 0.42, 0.31 vs 0.34)
+    _plant_no_bound(monkeypatch)  # the jittered stamps as they are: 4.2 deg (7202: 4.0; 7201: refused)
+    assert _lumbar_rmse(cfg)[0] > 10 * fitted
+
+
+def test_a_packet_fit_that_loses_most_samples_gives_way_to_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Packets of 4 at 200 Hz with 30 ms mean latency: 7 samples share a stamp, and the whole-packet fit
+    (regular packets, a few lost) lands on a clock that loses two samples in three (periods of 1.5 ms
+    between packets of 5 ms): the bound's clock, which loses none, is taken."""
+    cfg = _on_arrival(7200, 0.03, 4, rate_hz=200.0)
+    fitted, reps, warnings = _lumbar_rmse(cfg)
+    assert reps == cfg.n_reps
+    assert fitted < 0.7  # measured 0.48 deg (seeds 7201, 7202: 0.50, 0.50; on the sensor's own clock 0.16-0.41)
+    assert all("bunched" in w for w in warnings)
+    monkeypatch.setattr(time_order, "LOST_MARGIN", 1.0)  # the packet fit always taken
+    with pytest.raises(ImuHingeError, match="never still"):
+        _lumbar_rmse(cfg)
 
 
 def test_a_period_of_zero_fits_no_clock() -> None:

@@ -5,7 +5,9 @@ steps back rarely and by at most ``MAX_BACK_PERIODS`` sample periods around a re
 computed back from arrival times (packets overlap when the latency falls), put back on the sensor's clock. Equal
 stamps are of two kinds. Many loggers (phone apps, BLE bridges) stamp every sample of a
 notification with the packet's one time: then most samples share a stamp, they are distinct
-samples, and they are spread evenly from their stamp up to the next one (:func:`spread_packet_times`).
+samples, and they are spread evenly from their stamp up to the next one (:func:`spread_packet_times`);
+packets of one size go back on the sensor's clock, and single samples that the radio delivers bunched
+(groups of every size) are timed from the fastest arrivals after them (:func:`arrival_bound`).
 A few equal stamps are either repeated rows (the same values again: the first of each is kept) or
 distinct samples that arrived together (spread like a packet's). Either way a warning says so.
 """
@@ -38,6 +40,9 @@ PERIOD_SPAN_S = 10.0
 """... with the period read from the stamps over stretches this long (their median)."""
 MIN_BOUND_SAMPLES = 32
 """Fewer samples than this: no bound (too few stretches to read a period from)."""
+LOST_MARGIN = 0.05
+"""The whole-packet fit gives way to the bound when it says this share of the samples more were lost (a latency
+above a packet's length lets it pair the wrong packets: measured, two samples in three "lost")."""
 
 
 def spread_packet_times(t: np.ndarray) -> np.ndarray:
@@ -86,13 +91,12 @@ def _spread(t: np.ndarray, bounded: bool = False) -> Spread:
     samples the radio delivers bunched, a group of any size at each connection event), the times that
     :func:`arrival_bound` allows, put on the sensor's clock, before the even spread (which reads such a
     stream's rate wrong: between two bunches it packs a bunch's samples into the gap to the next)."""
-    fitted = _whole_packets(t)
-    if fitted is not None:
-        return fitted, "packets"
-    if bounded:
-        fitted = _bounded(t)
-        if fitted is not None:
-            return fitted, "bounded"
+    packets = _whole_packets(t)
+    other = bounded_times(t) if bounded else None
+    if packets is not None and (other is None or _lost_share(packets) <= _lost_share(other) + LOST_MARGIN):
+        return packets, "packets"
+    if other is not None:
+        return other, "bounded"
     stamps, first, counts = np.unique(t, return_index=True, return_counts=True)
     steps = np.diff(stamps) / counts[:-1]
     steps = np.append(steps, np.median(steps) if steps.size else 0.0)
@@ -100,7 +104,12 @@ def _spread(t: np.ndarray, bounded: bool = False) -> Spread:
     return np.repeat(stamps, counts) + within * np.repeat(steps, counts), "even"
 
 
-def _bounded(t: np.ndarray) -> np.ndarray | None:
+def _lost_share(times: np.ndarray) -> float:
+    """The share of samples a fitted clock says were lost: 1 - samples x period / span."""
+    return 1.0 - (len(times) - 1) * float(np.median(np.diff(times))) / float(times[-1] - times[0])
+
+
+def bounded_times(t: np.ndarray) -> np.ndarray | None:
     """:func:`arrival_bound` put on the sensor's regular clock (None when either finds none)."""
     bound = arrival_bound(t)
     fitted = None if bound is None else regular_times(bound, min_share=0.0)
@@ -187,4 +196,4 @@ def increasing_times(role: str, t: np.ndarray, path: str | Path | None,
     return spread_packet_times(t[keep]), None if same.sum() == 0 else keep, f"{role}: " + "; ".join(notes)
 
 
-__all__ = ["PACKET_SHARE", "increasing_times", "spread_packet_times"]
+__all__ = ["PACKET_SHARE", "arrival_bound", "bounded_times", "increasing_times", "spread_packet_times"]
