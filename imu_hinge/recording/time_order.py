@@ -41,8 +41,9 @@ PERIOD_SPAN_S = 10.0
 MIN_BOUND_SAMPLES = 32
 """Fewer samples than this: no bound (too few stretches to read a period from)."""
 LOST_MARGIN = 0.05
-"""The whole-packet fit gives way to the bound when it says this share of the samples more were lost (a latency
-above a packet's length lets it pair the wrong packets: measured, two samples in three "lost")."""
+"""The whole-packet fit gives way to the bound when it says more than this share of the samples were lost, and
+this share more than the bound's clock does (a latency above a packet's length lets it pair the wrong packets:
+measured, two samples in three "lost")."""
 
 
 def spread_packet_times(t: np.ndarray) -> np.ndarray:
@@ -92,6 +93,8 @@ def _spread(t: np.ndarray, bounded: bool = False) -> Spread:
     :func:`arrival_bound` allows, put on the sensor's clock, before the even spread (which reads such a
     stream's rate wrong: between two bunches it packs a bunch's samples into the gap to the next)."""
     packets = _whole_packets(t)
+    if packets is not None and (not bounded or _lost_share(packets) <= LOST_MARGIN):
+        return packets, "packets"  # the usual case: the bound is not needed to judge it
     other = bounded_times(t) if bounded else None
     if packets is not None and (other is None or _lost_share(packets) <= _lost_share(other) + LOST_MARGIN):
         return packets, "packets"
@@ -177,7 +180,7 @@ def increasing_times(role: str, t: np.ndarray, path: str | Path | None,
         spread, method = _spread(t, bounded=True)
         how = {"packets": "the packets' stamps put back on the sensor's regular clock (they scatter by the link's "
                           "latency), their samples one period apart",
-               "bounded": "the samples arrive bunched in groups of every size: each timed by the fastest arrivals "
+               "bounded": "the samples arrive bunched (held up by the radio): each timed by the fastest arrivals "
                           "after it and put on the sensor's regular clock (times uncertain by about the link's "
                           "latency; a sensor's own sample clock or counter is better)",
                "even": "spread evenly between consecutive stamps"}[method]
