@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from imu_hinge.errors import RecordingFormatError
-from imu_hinge.recording.sample_clock import regular_times
+from imu_hinge.recording.sample_clock import SPLIT_PERIODS, regular_times
 
 MAX_BACK_SHARE, MAX_BACK_PERIODS = 0.1, 20.0
 """Stamps that step back at most this share of the time, by at most this many sample periods, and fit
@@ -48,6 +48,9 @@ kept when it leaves the stamps' lags no more spread than the bound's clock does 
 at most ``MAX_LOST_SHARE`` were lost."""
 MAX_LOST_SHARE = 0.5
 """A packet fit that says more than half the samples were lost in short holes gives way to the bound."""
+LAG_TIE = 1.1
+"""... no more spread than this times the bound's (a tie keeps the packet fit: measured, real losses 2 periods
+against 12-19; wrong pairs 6 against 4)."""
 LAG_FLOOR_QUANTILE = 0.002
 """The fastest arrivals: this quantile of the stamps' lags behind a clock (a robust minimum)."""
 
@@ -103,7 +106,7 @@ def _spread(t: np.ndarray, bounded: bool = False) -> Spread:
         return packets, "packets"  # the usual case: the bound is not needed to judge it
     other = bounded_times(t) if bounded else None
     if packets is not None and (other is None or (_lost_share(packets) <= MAX_LOST_SHARE
-                                                  and _lag_spread(t, packets) <= _lag_spread(t, other))):
+                                                  and _lag_spread(t, packets) <= LAG_TIE * _lag_spread(t, other))):
         return packets, "packets"  # real losses: the bound cannot see them, and its clock leaves the stamps spread
     if other is not None:
         return other, "bounded"
@@ -122,8 +125,12 @@ def _lag_spread(stamps: np.ndarray, times: np.ndarray) -> float:
 
 
 def _lost_share(times: np.ndarray) -> float:
-    """The share of samples a fitted clock says were lost: 1 - samples x period / span."""
-    return 1.0 - (len(times) - 1) * float(np.median(np.diff(times))) / float(times[-1] - times[0])
+    """The share of samples a fitted clock says were lost in short holes: 1 - samples x period / span, less
+    the gaps longer than the clock fit's split (an outage shows in the stamps whatever the clock)."""
+    dt = np.diff(times)
+    period = float(np.median(dt))
+    span = float(dt[dt <= SPLIT_PERIODS * period].sum())
+    return 1.0 - len(dt) * period / span if span > 0 else 0.0
 
 
 def bounded_times(t: np.ndarray) -> np.ndarray | None:
