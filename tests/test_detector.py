@@ -50,6 +50,18 @@ def test_swings_without_return_to_standing_are_split_at_the_valley() -> None:
     assert len(det.reps) == 8
 
 
+@pytest.mark.parametrize(("rise_deg", "end_s"), [(7.5, 4.63), (8.5, 3.59)])
+def test_a_swing_is_split_at_its_valley_only_when_the_trunk_rises_8_deg_from_it(rise_deg: float, end_s: float) -> None:
+    """60 deg, down to 20 (a valley below 0.4 x the peak), up again by ``rise_deg``, then to standing: a rise of
+    8 deg or more (``valley_rise_deg``) ends the rep at the valley (3.59 s), a smaller one is a wobble of the
+    same rep, which ends at standing (4.63 s)."""
+    trunk = np.concatenate([np.zeros(200), np.linspace(0, 60, 100), np.linspace(60, 20, 80)[:59],
+                            np.linspace(20, 20 + rise_deg, 40), np.linspace(20 + rise_deg, 0, 100), np.zeros(200)])
+    first = run(trunk).reps[0]
+    assert first.peak_trunk_flexion_deg == pytest.approx(60.0, abs=0.5)
+    assert first.end_s == pytest.approx(end_s, abs=0.02)
+
+
 def test_rep_after_a_lean_back_and_a_long_rest_is_found() -> None:
     lean = np.concatenate([np.linspace(0, -8, 50), np.full(100, -8.0), np.linspace(-8, 1, 100)])
     trunk = np.concatenate([np.zeros(200), rep_shape(2.5, 60), lean, np.full(1400, 1.0), rep_shape(6.0, 46),
