@@ -3,6 +3,7 @@ samples, checked against the known motion; and what the extrapolation is worth o
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.kinematics.alignment import RowCombiner, combine_batch
+from imu_hinge.samples import Recording
 from imu_hinge.simulation import SCENARIOS, simulate
 
 
@@ -48,6 +50,38 @@ def test_the_slower_stream_is_extrapolated_to_the_base_instants() -> None:
     ok = base_t >= other_t[1]
     np.testing.assert_allclose(batch[ok], angle_deg(base_t[ok]), atol=1e-9)
     assert batch[0] == pytest.approx(angle_deg(other_t[0]))  # one sample: held, no slope yet
+
+
+def test_two_samples_a_glitch_apart_give_no_slope() -> None:
+    """The other sensor's sample of 1.00 s stamped 1 us after the one of 0.98 s (a logger's glitch), its angle
+    0.5 deg off: over 1 us that read as a rate of 500,000 deg/s; the last angle is held until the next sample
+    brings a rate again."""
+    base_t, other_t, other_a = streams()
+    other_t = other_t.copy()
+    other_t[50] = other_t[49] + 1e-6
+    other_a = other_a.copy()
+    other_a[50] = other_a[49] + 0.5
+    batch = combine_batch(base_t, other_t, other_a, other_first_on_tie=True, max_age_s=0.1, max_slope_gap_s=0.05)
+    np.testing.assert_allclose(live(base_t, other_t, other_a, 0.1, 0.05), batch, equal_nan=True, atol=1e-9)
+    held = (base_t > other_t[50]) & (base_t < other_t[51])
+    assert held.sum() == 4 and np.all(batch[held] == other_a[50])
+    assert np.nanmax(np.abs(batch - angle_deg(base_t))) < 1.2  # measured 0.82 deg (held 33 ms on a 40 deg/s ramp)
+
+
+def test_a_stamp_glitch_in_a_session_leaves_the_angles_in_range() -> None:
+    """A simulated session whose sacrum stamps one sample 1 us after the one before: through the analysis, the
+    pelvic tilt reached 6,890 deg (1e-12 s apart: 6.8e9) before the combiner held the angle over such a pair."""
+    sim = simulate(SCENARIOS["rdl_good"])
+    s = sim.recording["sacrum"]
+    t = s.time_s.copy()
+    i = len(t) // 3
+    t[i] = t[i - 1] + 1e-6
+    streams_ = dict(sim.recording.streams)
+    streams_["sacrum"] = dataclasses.replace(s, time_s=t)
+    res = analyze(Recording(streams_, dict(sim.recording.metadata)))
+    truth = np.interp(res.time_s, sim.truth_time_s, sim.truth_pelvic_tilt_deg)
+    err = np.abs(res.pelvic_tilt_deg - truth)
+    assert np.nanmax(err) < 1.5  # measured 1.0 deg (0.66 without the glitch)
 
 
 def test_gaps_stay_gaps_and_a_stale_slope_is_not_used() -> None:

@@ -85,6 +85,11 @@ static PyObject *sagittal_one(PyObject *self, PyObject *args) {
     return PyFloat_FromDouble(out);
 }
 
+/* Two other samples closer than this (s) give no rate: their angles differ by noise, and divided by a
+ * glitch of a stamp (two samples 1 us apart) the extrapolation read thousands of degrees. The last angle is
+ * held instead. Contract rates stop at 400 Hz (2.5 ms). */
+#define MIN_SLOPE_INTERVAL_S 1e-3
+
 /* THE combiner step. st = (t1, a1, t2, a2, max_age_s, max_slope_gap_s): the other stream's last two
  * samples and the limits. An other sample shifts them in (NaN); a base sample gets the other angle
  * extrapolated to its time. */
@@ -95,7 +100,7 @@ static double combine_step(double *st, int is_base, double t, double angle) {
     }
     double t1 = st[0], a1 = st[1], t2 = st[2], a2 = st[3];
     if (isnan(t2) || t - t2 > st[4]) return NAN;
-    if (isnan(t1) || t2 - t1 > st[5]) return a2;
+    if (isnan(t1) || t2 - t1 > st[5] || t2 - t1 < MIN_SLOPE_INTERVAL_S) return a2;
     return a2 + (a2 - a1) / (t2 - t1) * (t - t2);
 }
 

@@ -2,8 +2,9 @@
 
 One output row per sample of the *base* stream (the faster sensor; the thoracic one on a
 tie). The other segment's angle at that instant is extrapolated causally from its last two
-samples (constant rate), and is NaN when its last sample is older than ``max_age_s``: gaps
-stay gaps, nothing is zero-filled or invented. Live and batch give the same numbers.
+samples (constant rate; held when they are more than ``max_slope_gap_s`` or less than 1 ms apart, where
+the difference of two angles is noise, not a rate), and is NaN when its last sample is older than
+``max_age_s``: gaps stay gaps, nothing is zero-filled or invented. Live and batch give the same numbers.
 """
 
 from __future__ import annotations
