@@ -59,14 +59,13 @@ def main() -> int:
     args = ap.parse_args()
     cases = sorted(Path(args.dir).glob("*.truth.json"))
     fit = checks_module.regular_times
-    bound = getattr(time_order_module, "bounded_times", None)
+    bound = time_order_module.bounded_times
     out: dict[str, dict[str, float | int | None]] = {}
     print(f"{'stamps':22s} {'clock fit':>9s} {'lumbar med':>10s} {'lumbar max':>10s} {'seg med':>8s} {'refused':>7s}")
     for mode, (jitter_s, latency_s, packet) in MODES.items():
         for fitted in (True, False):
             checks_module.regular_times = time_order_module.regular_times = fit if fitted else (lambda t, **_: None)
-            if bound is not None:
-                checks_module.bounded_times = time_order_module.bounded_times = bound if fitted else (lambda t: None)
+            checks_module.bounded_times = time_order_module.bounded_times = bound if fitted else (lambda t: None)
             rng = np.random.default_rng(11)
             rows, refused = [], 0
             for truth_json in cases:
@@ -89,8 +88,7 @@ def main() -> int:
                      (("lumbar_median", 10), ("lumbar_max", 10), ("seg_median", 8))]
             print(f"{mode:22s} {'yes' if fitted else 'no':>9s} {' '.join(cells)} {refused:7d}", flush=True)
     checks_module.regular_times = time_order_module.regular_times = fit
-    if bound is not None:
-        checks_module.bounded_times = time_order_module.bounded_times = bound
+    checks_module.bounded_times = time_order_module.bounded_times = bound
     print(json.dumps({"benchmark": "dev_stamps", "cases": len(cases), "modes": out}))
     return 0
 
