@@ -48,9 +48,6 @@ kept when it leaves the stamps' lags no more spread than the bound's clock does 
 at most ``MAX_LOST_SHARE`` were lost."""
 MAX_LOST_SHARE = 0.5
 """A packet fit that says more than half the samples were lost in short holes gives way to the bound."""
-LAG_TIE = 1.1
-"""... no more spread than this times the bound's (a tie keeps the packet fit: measured, real losses 2 periods
-against 12-19; wrong pairs 6 against 4)."""
 LAG_FLOOR_QUANTILE = 0.002
 """The fastest arrivals: this quantile of the stamps' lags behind a clock (a robust minimum)."""
 
@@ -106,7 +103,7 @@ def _spread(t: np.ndarray, bounded: bool = False) -> Spread:
         return packets, "packets"  # the usual case: the bound is not needed to judge it
     other = bounded_times(t) if bounded else None
     if packets is not None and (other is None or (_lost_share(packets) <= MAX_LOST_SHARE
-                                                  and _lag_spread(t, packets) <= LAG_TIE * _lag_spread(t, other))):
+                                                  and _lag_spread(t, packets) <= _lag_spread(t, other))):
         return packets, "packets"  # real losses: the bound cannot see them, and its clock leaves the stamps spread
     if other is not None:
         return other, "bounded"
