@@ -83,7 +83,7 @@ def emulated_track(errors: InjectedErrors, *, rate_hz: float = 104.0, acc_noise_
     return MotionTrack(acc, gyr, rate_hz)
 
 
-async def _emulated(role: str, errors: InjectedErrors, speed: float, seed: int,
+async def _emulated(role: str, errors: InjectedErrors, speed: float | None, seed: int,
                     say: Say) -> tuple[SensorStream, dict[str, Any]]:
     from imu_hinge.emulation.emulator import Emulator
 
@@ -92,9 +92,10 @@ async def _emulated(role: str, errors: InjectedErrors, speed: float, seed: int,
         return await capture_guided(role, backend=emu.backend, clock=emu.clock, say=say)
 
 
-def emulated_six_pose(role: str, errors: InjectedErrors, *, speed: float = 20.0, seed: int = 0,
+def emulated_six_pose(role: str, errors: InjectedErrors, *, speed: float | None = 20.0, seed: int = 0,
                       say: Say = print) -> tuple[SensorStream, dict[str, Any]]:
-    """Run the guided procedure on an emulated ``role`` sensor with ``errors`` (``speed`` x real time)."""
+    """Run the guided procedure on an emulated ``role`` sensor with ``errors`` (``speed`` x real time; ``None``:
+    discrete events, as fast as the link takes them, the same samples however busy the machine is)."""
     return asyncio.run(_emulated(role, errors, speed, seed, say))
 
 
