@@ -110,4 +110,5 @@ def test_the_analysis_parameters_load_without_the_numerical_core() -> None:
             "             or m.startswith(('imu_hinge.fusion.', 'imu_hinge.kinematics.', 'imu_hinge.analysis.'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["['imu_hinge.analysis.analysis_params',", "'imu_hinge.analysis.stance_params',",
-                           "'imu_hinge.fusion.reanchor_params',", "'imu_hinge.kinematics.axis_params']"]
+                           "'imu_hinge.fusion.gap_repair_params',", "'imu_hinge.fusion.reanchor_params',",
+                           "'imu_hinge.kinematics.axis_params']"]

@@ -21,6 +21,7 @@ from typing import Any
 from imu_hinge.analysis.stance_params import StanceParams, StanceSearchParams
 from imu_hinge.detection.detector_params import DetectorParams, FaultParams, RepParams
 from imu_hinge.errors import ConfigError
+from imu_hinge.fusion.gap_repair_params import GapRepairParams
 from imu_hinge.fusion.reanchor_params import ReanchorParams
 from imu_hinge.kinematics.axis_params import AxisParams
 
@@ -59,6 +60,7 @@ class AnalysisParams:
     stance_search: StanceSearchParams = StanceSearchParams()
     axis: AxisParams = AxisParams()
     reanchor: ReanchorParams = ReanchorParams()
+    gap_repair: GapRepairParams = GapRepairParams()
     detector: DetectorParams = DetectorParams()
 
     def to_dict(self) -> dict[str, Any]:

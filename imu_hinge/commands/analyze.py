@@ -12,6 +12,7 @@ from imu_hinge.analysis.analysis_params import AnalysisParams, load_params, with
 from imu_hinge.batch.inputs import is_batch_input
 from imu_hinge.commands import _analyze_batch
 from imu_hinge.commands.storeopts import add_db_argument
+from imu_hinge.detection.rep_estimates import has_estimates
 from imu_hinge.errors import UsageError
 from imu_hinge.fusion import METHODS
 from imu_hinge.jsonable import dumps, format_number
@@ -89,7 +90,8 @@ def print_table(res: AnalysisResult, out: Any = None) -> None:
     for r in res.reps:
         faults = ", ".join(r.faults) or "ok"
         if not r.complete:
-            faults += " (incomplete: sensor gap)"
+            faults += (" (incomplete: sensor gap; P and L estimated, pelvis not measured)"
+                       if has_estimates(r) else " (incomplete: sensor gap)")
         print(f"{r.index:>3} {r.start_s:6.2f} {r.bottom_s:6.2f} {r.end_s:6.2f} {_fmt(r.peak_pelvic_tilt_deg)} "
               f"{_fmt(r.peak_trunk_flexion_deg)} {_fmt(r.peak_lumbar_flexion_deg)} {_fmt(r.hinge_share, '5.2f')} "
               f"{_fmt(r.onset_lag_s, '5.2f')} {_fmt(r.lockout_extension_deg)}  {faults}", file=out)

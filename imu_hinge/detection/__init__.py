@@ -7,6 +7,7 @@
 - :mod:`.mount_check` — a sensor moved on the body mid-session? told from the standing posture between reps.
 - :mod:`.sync_check` — both sensors on one clock? told from the hinges (pelvis and trunk turn together).
 - :mod:`.session_checks` — the warnings those two add at a session's end.
+- :mod:`.rep_estimates` — offline: estimated peaks for a rep the pelvis sensor missed.
 """
 
 __all__ = ["detector", "detector_params", "mount_check", "rep_events", "role_check", "session_checks", "sync_check"]

@@ -11,7 +11,8 @@ motion), ``"vqf_offline"`` (non-causal research mode), ``"madgwick"``, ``"mahony
 Modules: :mod:`.base` (the interface, gravity helpers), :mod:`.vqf_filter` (VQF, the default),
 :mod:`.ahrs_filters` (Madgwick, Mahony, EKF), :mod:`.quiet_bias` (gyro bias from gravity in quiet
 moments, beside VQF), :mod:`.reanchor` (re-anchoring on gravity after a long gap; its parameters in
-:mod:`.reanchor_params`). Their per-sample loops are C: ``_fusion_loops`` (built from
+:mod:`.reanchor_params`), :mod:`.gap_repair` (offline: the spans after gaps from the filter run back in time;
+its parameters in :mod:`.gap_repair_params`). Their per-sample loops are C: ``_fusion_loops`` (built from
 ``_fusion_loops.c`` at install; private). The filters load on first use (:data:`_LAZY`).
 """
 
