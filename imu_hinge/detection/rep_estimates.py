@@ -17,8 +17,9 @@ import statistics
 
 from imu_hinge.detection.rep_events import Rep
 
-ESTIMATE_NOTE = ("pelvis not measured in this rep: peak pelvic tilt and peak lumbar flexion are estimates (peak "
-                 "trunk flexion x this session's median ratio over {n} measured reps), no fault judged on them")
+ESTIMATE_PREFIX = "pelvis not measured in this rep"
+ESTIMATE_NOTE = (ESTIMATE_PREFIX + ": peak pelvic tilt and peak lumbar flexion are estimates (peak trunk flexion x "
+                 "this session's median ratio over {n} measured reps), no fault judged on them")
 
 
 def estimate_unmeasured_peaks(reps: list[Rep]) -> int:
@@ -41,8 +42,7 @@ def estimate_unmeasured_peaks(reps: list[Rep]) -> int:
 
 def has_estimates(rep: Rep) -> bool:
     """Whether :func:`estimate_unmeasured_peaks` filled this rep's peaks."""
-    head = ESTIMATE_NOTE.split(":", 1)[0]
-    return any(n.startswith(head) for n in rep.notes)
+    return any(n.startswith(ESTIMATE_PREFIX) for n in rep.notes)
 
 
-__all__ = ["ESTIMATE_NOTE", "estimate_unmeasured_peaks", "has_estimates"]
+__all__ = ["ESTIMATE_NOTE", "ESTIMATE_PREFIX", "estimate_unmeasured_peaks", "has_estimates"]

@@ -36,7 +36,7 @@ from imu_hinge.fusion.gap_repair_params import GapRepairParams
 def repair_spans(t: np.ndarray, params: GapRepairParams) -> list[tuple[int, int]]:
     """(first, stop) sample indices of each span to repair: from the sample ending a gap longer than
     ``min_gap_s`` until ``span_s`` after it or the next such gap, whichever comes first."""
-    if not params.enabled or len(t) < 2:
+    if not params.enabled:
         return []
     ends = (np.flatnonzero(np.diff(t) > params.min_gap_s) + 1).tolist()
     spans = []
@@ -70,9 +70,8 @@ class SpanKeeper:
         # spans are ordered and apart: from the first that ends after ``first`` to the last that starts before ``stop``
         for k in range(bisect.bisect_right(self._stops, first), bisect.bisect_left(self._firsts, stop)):
             a, b = self.spans[k]
-            lo, hi = max(a, first), min(b, stop)
-            if lo < hi:
-                self._ups[k][lo - a:hi - a] = ups[lo - first:hi - first]
+            lo, hi = max(a, first), min(b, stop)  # lo < hi: the two overlap
+            self._ups[k][lo - a:hi - a] = ups[lo - first:hi - first]
             if b == stop:
                 self._bias[k] = np.array(gyr_bias_rad_s, dtype=float)
 
@@ -85,8 +84,8 @@ class SpanKeeper:
 
 def backward_weights(t: np.ndarray, causal_ups: np.ndarray, backward_ups: np.ndarray,
                      params: GapRepairParams) -> np.ndarray | None:
-    """Weight (N,) of the backward estimate over a span (times ``t`` (N,), the causal and backward "up" (N, 3)); None
-    when the gap did the causal estimate no harm (keep it as it is).
+    """Weight (N,) of the backward estimate over a span (times ``t`` (N,), the causal and backward "up" (N, 3, unit));
+    None when the gap did the causal estimate no harm (keep it as it is).
 
     Where the causal estimate is NaN (held back while settling), 1. From its first finite sample on, the two differ
     by the error the gap left in the causal one, ``d`` deg, plus the noise of both; that error fades with the
@@ -98,7 +97,7 @@ def backward_weights(t: np.ndarray, causal_ups: np.ndarray, backward_ups: np.nda
         return np.ones(len(t))
     f0 = int(np.argmax(finite))
     c, b = causal_ups[f0], backward_ups[f0]
-    d_deg = float(np.degrees(np.arccos(np.clip(c @ b / (np.linalg.norm(c) * np.linalg.norm(b)), -1.0, 1.0))))
+    d_deg = float(np.degrees(np.arccos(np.clip(c @ b, -1.0, 1.0))))  # both unit vectors
     if f0 == 0 and d_deg < params.harmless_deg:
         return None
     e = d_deg * np.exp(-(t - t[f0]) / params.tau_s)
