@@ -70,8 +70,8 @@ class SpanKeeper:
         # spans are ordered and apart: from the first that ends after ``first`` to the last that starts before ``stop``
         for k in range(bisect.bisect_right(self._stops, first), bisect.bisect_left(self._firsts, stop)):
             a, b = self.spans[k]
-            lo, hi = max(a, first), min(b, stop)  # lo < hi: the two overlap
-            self._ups[k][lo - a:hi - a] = ups[lo - first:hi - first]
+            lo, hi = max(a, first), min(b, stop)  # lo < hi: the two overlap; hi is stop (blocks end at b)
+            self._ups[k][lo - a:hi - a] = ups[lo - first:]
             if b == stop:
                 self._bias[k] = np.array(gyr_bias_rad_s, dtype=float)
 
