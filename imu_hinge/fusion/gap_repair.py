@@ -26,6 +26,7 @@ those of the causal pipeline, what a live session raises on the same samples (co
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -39,13 +40,8 @@ def repair_spans(t: np.ndarray, params: GapRepairParams) -> list[tuple[int, int]
     if not params.enabled:
         return []
     ends = (np.flatnonzero(np.diff(t) > params.min_gap_s) + 1).tolist()
-    spans = []
-    for k, a in enumerate(ends):
-        stop = int(np.searchsorted(t, t[a] + params.span_s, side="right"))
-        if k + 1 < len(ends):
-            stop = min(stop, ends[k + 1])
-        spans.append((a, stop))
-    return spans
+    return [(a, min(int(np.searchsorted(t, t[a] + params.span_s, side="right")), until))
+            for a, until in zip(ends, [*ends[1:], len(t)], strict=False)]  # until the next gap or the end
 
 
 class SpanKeeper:
@@ -97,7 +93,7 @@ def backward_weights(t: np.ndarray, causal_ups: np.ndarray, backward_ups: np.nda
         return np.ones(len(t))
     f0 = int(np.argmax(finite))
     c, b = causal_ups[f0], backward_ups[f0]
-    d_deg = float(np.degrees(np.arccos(np.clip(c @ b, -1.0, 1.0))))  # both unit vectors
+    d_deg = math.degrees(math.acos(min(1.0, float(c @ b))))  # both unit vectors: the dot only rounds past 1
     if f0 == 0 and d_deg < params.harmless_deg:
         return None
     e = d_deg * np.exp(-(t - t[f0]) / params.tau_s)
