@@ -236,12 +236,16 @@ def test_a_block_whose_last_sample_ends_a_long_gap_gives_a_row_for_every_sample(
     assert np.isnan(ups[-1]).all() and not np.isnan(ups[:-1]).any()
 
 
-@pytest.mark.parametrize(("max_settle_s", "first_valid"), [(1.0, 101), (1.005, 102)])
-def test_settling_gives_up_waiting_for_stillness_after_max_settle_s(max_settle_s: float, first_valid: int) -> None:
-    """Back after a 2 s gap and turning without pause (1 rad/s) for 3 s in one block: with max_settle_s = 1 s the
-    angles come back 1 s after the return (the filter has converged on the accelerometer by then), not at the
-    block's end; the sample exactly max_settle_s after the return ends the settling. With 1.005 s no sample lies
-    exactly there (100 Hz): the first one past it (1.01 s) ends it."""
+@pytest.mark.parametrize(("back_s", "max_settle_s", "first_valid"), [(2.0, 1.0, 101), (2.0, 1.005, 102),
+                                                                     (0.75, 1.0, 101)])
+def test_settling_gives_up_waiting_for_stillness_after_max_settle_s(back_s: float, max_settle_s: float,
+                                                                    first_valid: int) -> None:
+    """Back after a gap (at 2 s, or at 0.75 s: a return earlier than max_settle_s into the recording) and turning
+    without pause (1 rad/s) for 3 s in one block: with max_settle_s = 1 s the angles come back 1 s after the return
+    (the filter has converged on the accelerometer by then), not at the block's end; the sample exactly
+    max_settle_s after the return ends the settling. With 1.005 s no sample lies exactly there (100 Hz): the first
+    one past it (1.01 s) ends it. The time since the return is a difference (a remainder of the clock by the
+    return time, equal to it from 2 s on, never reached 1 s after a return at 0.75 s)."""
     from imu_hinge.fusion import make_filter
     from imu_hinge.fusion.reanchor import Reanchor, ReanchorParams
 
@@ -250,7 +254,7 @@ def test_settling_gives_up_waiting_for_stillness_after_max_settle_s(max_settle_s
     flt.reset(np.array([0.0, 0.0, 9.81]), np.zeros(3))
     gaps = Reanchor(flt, rate, ReanchorParams(quiet_s=0.3, max_settle_s=max_settle_s))
     gaps.up_batch(np.array([0.0]), np.array([[0.0, 0.0, 9.81]]), np.zeros((1, 3)))
-    ts = 2.0 + np.arange(300) / rate
+    ts = back_s + np.arange(300) / rate
     ups = gaps.up_batch(ts, np.tile([0.0, 0.0, 9.81], (300, 1)), np.tile([0.0, 0.0, 1.0], (300, 1)))
     assert not gaps.settling
     assert int(np.flatnonzero(~np.isnan(ups[:, 0]))[0]) == first_valid  # the row after the one that ended it
