@@ -84,7 +84,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "imu_hinge/fusion/gap_repair_params.py": ("tests/test_gap_repair.py", "tests/test_reanchor.py", *_GUARD_TESTS,
                                               *_PARAMS_TESTS),
     "imu_hinge/analysis/pipeline.py": (*_CORE_TESTS, "tests/test_sample_clock.py",  # its guard on unchecked time
-                                       "tests/test_json_strict.py"),  # the estimates of analyze's reps
+                                       "tests/test_json_strict.py",  # the estimates of analyze's reps
+                                       "tests/test_mount_check.py"),  # a moved sensor's step taken out
     "imu_hinge/sensor_threads.py": ("tests/test_sensor_threads.py", "tests/test_pipeline.py",
                                     "tests/test_stance_search.py"),
     "imu_hinge/fusion/quiet_bias.py": (*_FUSION_TESTS, "tests/test_accuracy.py"),

@@ -38,7 +38,7 @@ STATED: dict[str, tuple[float, float]] = {
     "mixed": (0.528, 0.613), "no_quiet_start": (0.308, 0.361), "standing_sway": (0.302, 0.284),
     "seated_bends": (0.532, 0.605), "side_bends_twists": (0.307, 0.278), "walk_stairs": (0.300, 0.712),
     "soft_tissue": (1.156, 1.141), "bias_warmup": (0.619, 0.423), "coloured_noise": (1.065, 0.703),
-    "outage_return": (0.342, 0.264), "sensor_slip": (3.900, 3.861), "bad_start_side_bend": (0.304, 0.329),
+    "outage_return": (0.342, 0.264), "sensor_slip": (0.557, 0.526), "bad_start_side_bend": (0.304, 0.329),
     "bad_start_twist": (0.285, 0.269), "bad_start_back_bend": (0.297, 0.300), "bad_start_walk": (0.272, 0.802),
     "bad_start_sit_down": (0.301, 0.448), "arrival_stamps": (0.328, 0.267),
 }

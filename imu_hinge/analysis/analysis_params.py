@@ -61,6 +61,9 @@ class AnalysisParams:
     axis: AxisParams = AxisParams()
     reanchor: ReanchorParams = ReanchorParams()
     gap_repair: GapRepairParams = GapRepairParams()
+    correct_sensor_moves: bool = True
+    """Offline (analyze): take the step a sensor that moved on the body left out of its segment's angle from then
+    on (:func:`imu_hinge.detection.mount_check.take_out_moves`); live and with False it is only told."""
     detector: DetectorParams = DetectorParams()
 
     def to_dict(self) -> dict[str, Any]:

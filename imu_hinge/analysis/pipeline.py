@@ -37,6 +37,7 @@ from imu_hinge.analysis.data_quality import recording_quality
 from imu_hinge.analysis.stance import StanceDetector, StanceEstimate, StanceResult
 from imu_hinge.analysis.stance_search import choose_stance, forward_directions
 from imu_hinge.detection.detector import HingeDetector
+from imu_hinge.detection.mount_check import sensor_moves, take_out_moves
 from imu_hinge.detection.rep_estimates import estimate_unmeasured_peaks
 from imu_hinge.detection.rep_events import CalibrationDone, Event, FaultRaised, Rep
 from imu_hinge.detection.role_check import SWAP_WARNING, roles_look_swapped
@@ -453,19 +454,31 @@ class HingePipeline:
         if any(k.spans for k in keeps.values()):  # offline: the angles and reps with the spans after gaps repaired
             fixed = per_role(lambda r: self.trackers[r].repaired_angles(*data[r], angles[r], keeps[r]), threads)
             p, tr, lum = self._rows_batch(streams, fixed)
-            detector = HingeDetector(self.params.detector, max_gap_s=self.detector.max_gap_s)
-            detector.run(bt, p, tr, lum)
-            detector.finish()
-            reps = list(detector.reps)
-        if repair:
-            estimate_unmeasured_peaks(reps)
+            reps = self._offline_reps(bt, p, tr, lum)
         quality, quality_warnings = recording_quality(recording, threads)
-        if roles_look_swapped(reps):
-            quality_warnings.append(SWAP_WARNING)
-        result = self._result(bt, p, tr, lum, [*recording.warnings, *cal_warnings, *quality_warnings], reps)
-        result.warnings.extend(session_warnings(result))
+        warnings = [*recording.warnings, *cal_warnings, *quality_warnings]
+        result = self._result(bt, p, tr, lum, warnings, reps)
+        moves = sensor_moves(result)
+        corrected = bool(repair and moves and self.params.correct_sensor_moves)
+        if corrected:  # offline: the step a slipped sensor left, taken out of its segment's angle from then on
+            p, tr = take_out_moves(bt, p, tr, moves)
+            lum = tr - p
+            result = self._result(bt, p, tr, lum, warnings, self._offline_reps(bt, p, tr, lum))
+        if repair:
+            estimate_unmeasured_peaks(result.reps)
+        if roles_look_swapped(result.reps):
+            result.warnings.append(SWAP_WARNING)
+        result.warnings.extend(session_warnings(result, moves, corrected=corrected))
         result.quality = quality
         return result
+
+    def _offline_reps(self, bt: np.ndarray, p: np.ndarray, tr: np.ndarray, lum: np.ndarray) -> list[Rep]:
+        """The reps of angles repaired offline: a fresh detector over them (its alerts are not kept)."""
+        assert self.detector is not None
+        detector = HingeDetector(self.params.detector, max_gap_s=self.detector.max_gap_s)
+        detector.run(bt, p, tr, lum)
+        detector.finish()
+        return list(detector.reps)
 
     def _rows_batch(self, streams: dict[str, SensorStream],
                     angles: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -7,8 +7,10 @@ within a few degrees (our simulator and the shared dev cases: within ±1.7 deg; 
 drift moves it gradually). A sensor that slips on the skin or is knocked turns on its segment:
 from then on every standing ``L`` sits off by the slip's angle, a *step* that stays. Standing
 ``T`` (thoracic sensor slipped) or ``P`` (sacrum sensor) steps with it. Nothing in the angles can
-undo a slip honestly (a changed posture looks the same), so this only tells: the reps after the
-step are offset by about its size, and the fix is to re-strap the sensor and calibrate again.
+undo a slip with certainty (a changed posture looks the same), so live this only tells: the reps after the
+step are offset by about its size, and the fix is to re-strap the sensor and calibrate again. Offline,
+``analyze`` takes the step out of the moved sensor's segment angle (:func:`take_out_moves`) and says so: a
+step this size that stays is far likelier a slip (standing keeps within ±1.7 deg) than a new posture.
 
 The rule (all thresholds in :class:`MountCheckParams`): collect the standing ``L`` (median over
 still, upright samples) just before each rep's start and just after its end, in time order,
@@ -75,11 +77,27 @@ class SensorMove:
     segment_shift_deg: float
     """How much the moved sensor's own segment angle (T or P) changed standing, deg."""
 
-    def message(self) -> str:
-        return (f"the {self.role} sensor seems to have moved on the body between {self.after_s:.1f} s and "
-                f"{self.before_s:.1f} s: standing lumbar flexion stepped by {self.shift_deg:+.1f} deg and stayed, "
-                f"so lumbar angles after it are offset by about that much; strap the sensor firmly and "
-                f"calibrate again (record a new set)")
+    def message(self, corrected: bool = False) -> str:
+        """One line; ``corrected``: the step was taken out of the angles (:func:`take_out_moves`)."""
+        head = (f"the {self.role} sensor seems to have moved on the body between {self.after_s:.1f} s and "
+                f"{self.before_s:.1f} s: standing lumbar flexion stepped by {self.shift_deg:+.1f} deg and stayed, ")
+        if corrected:
+            return head + (f"taken out of the {self.role} angle from then on (offline; a real change of posture would "
+                           f"be taken out too); strap the sensor firmly and calibrate again (record a new set)")
+        return head + ("so lumbar angles after it are offset by about that much; strap the sensor firmly and "
+                       "calibrate again (record a new set)")
+
+
+def take_out_moves(time_s: np.ndarray, pelvic_tilt_deg: np.ndarray, trunk_flexion_deg: np.ndarray,
+                   moves: list[SensorMove]) -> tuple[np.ndarray, np.ndarray]:
+    """Pelvic tilt and trunk flexion (deg, new arrays) with each move's step taken out of its segment's angle: from
+    none of the moved sensor's ``segment_shift_deg`` at ``after_s`` to all of it at ``before_s`` (the slip happened
+    in between, unseen; the filter settles on the new inclination within a rep or two), all of it after."""
+    out = {PELVIS: np.array(pelvic_tilt_deg, dtype=float), TRUNK: np.array(trunk_flexion_deg, dtype=float)}
+    for m in moves:
+        span = max(m.before_s - m.after_s, 1e-9)
+        out[m.role] -= m.segment_shift_deg * np.clip((time_s - m.after_s) / span, 0.0, 1.0)
+    return out[PELVIS], out[TRUNK]
 
 
 def _median_sorted(xs: list[float]) -> float:
@@ -193,4 +211,4 @@ def sensor_moves(result: Any, params: MountCheckParams | None = None) -> list[Se
     return [best] if best is not None else []
 
 
-__all__ = ["MountCheckParams", "SensorMove", "sensor_moves"]
+__all__ = ["MountCheckParams", "SensorMove", "sensor_moves", "take_out_moves"]
