@@ -348,7 +348,6 @@ class OfflineVqf(OrientationFilter):
         if dt is not None and n > 1:
             splits = [i for i in np.flatnonzero(dt > OFFLINE_BRIDGE_S).tolist() if i > 0]
             bridged = np.flatnonzero((dt > GAP_FACTOR * self.ts_s) & (dt <= OFFLINE_BRIDGE_S))
-            bridged = bridged[bridged > 0]
             steps[bridged] = np.maximum(np.rint(dt[bridged] / self.ts_s).astype(np.int64), 2)
         out = np.empty((n, 4))
         start = 0
@@ -370,7 +369,7 @@ def _bridged(gyr: np.ndarray, acc: np.ndarray, steps: np.ndarray) -> tuple[np.nd
     linear from the sample before to that one, the accelerometer zeros. Returns gyro, accelerometer (M, 3) and the
     real samples' indices among the M steps."""
     steps = steps.copy()
-    steps[0] = 1
+    steps[0] = 1  # nothing before the run's first sample to bridge from (a block may start after a gap)
     real = np.cumsum(steps) - 1
     m = int(real[-1]) + 1 if len(real) else 0
     g = np.empty((m, 3))
