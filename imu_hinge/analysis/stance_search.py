@@ -49,7 +49,8 @@ class StanceChoice:
     result: StanceResult
     warnings: tuple[str, ...] = ()
     how: str = "quiet"
-    """``"quiet"`` (a quiet upright stretch) or ``"start"`` (fallback: the posture at the start)."""
+    """``"quiet"`` (a quiet upright stretch), ``"held"`` (the posture held longest), ``"end"`` (the one quiet
+    posture, at the end of a recording moving from its start) or ``"start"`` (fallback: the posture at the start)."""
 
 
 def _smooth(x: np.ndarray, n: int) -> np.ndarray:
@@ -264,6 +265,11 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     score = _smooth(rate[:, None], n)[:, 0]  # mean smoothed rate over the window centred there
     near = grid <= t_start + max(p.fallback_within_s, p.min_stand_s)
     if not near.any() or not np.isfinite(score[near]).any() or float(np.nanmin(score[near])) > p.still_gyr_rad_s:
+        # never still at the start (moving from the first sample): one quiet posture held at the end (people finish
+        # a set standing) rather than nothing
+        ending = [(a, b) for a, b in stretches if b >= t_end - p.end_stand_within_s and b - a >= p.held_min_s]
+        if ending:
+            return _end_stance(stance_from(*ending[-1]))
         raise CalibrationError(
             "the sensors are never still near the start (smoothed rotation above "
             f"{p.still_gyr_rad_s:.1f} rad/s throughout): nothing can serve as the upright zero; record "
@@ -281,6 +287,14 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
                f"{z0:.2f}-{z1:.2f} s (the start of the recording), uncertain by about {spread:.0f} deg; "
                "start recordings standing or sitting still for a second")
     return StanceChoice(StanceResult(z0, z1, z1, sensors), (warning,), "start")
+
+
+def _end_stance(stance: StanceResult) -> StanceChoice:
+    """The zero taken from the one quiet posture, at the end of a recording moving from its start."""
+    warning = (f"the recording does not start still and holds one quiet posture only at its end: angles are "
+               f"relative to it ({stance.start_s:.2f}-{stance.end_s:.2f} s); start recordings standing or sitting "
+               "still for a second")
+    return StanceChoice(stance, (warning,), "end")
 
 
 def _held_posture(streams: dict[str, SensorStream], stretches: list[tuple[float, float]],
