@@ -78,6 +78,9 @@ class StanceSearchParams:
     """A recording never still near its start whose quiet posture (``held_min_s`` long, held once) ends this close
     to its end takes that as its zero rather than being refused (a set ending standing). Measured: 20 simulated
     kettlebell sets moving from 0.05 s, 2 refused before, now 0.48 and 0.53 deg lumbar RMSE."""
+    end_over_start_deg: float = 5.0
+    """... and such a posture at the end is the zero, too, when the start's posture wanders by more than this
+    (its zero is uncertain by as much: a set moving from its first sample)."""
     fallback_within_s: float = 3.0
     """Without an upright quiet stretch, the data must be still somewhere this close to the start."""
     fallback_min_s: float = 0.1

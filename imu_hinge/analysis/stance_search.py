@@ -264,10 +264,10 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     n = max(1, min_n)
     score = _smooth(rate[:, None], n)[:, 0]  # mean smoothed rate over the window centred there
     near = grid <= t_start + max(p.fallback_within_s, p.min_stand_s)
+    # one quiet posture held at the end (people finish a set standing): the zero when the start is never still, or
+    # when its posture wanders by more than end_over_start_deg (moving from the first sample)
+    ending = [(a, b) for a, b in stretches if b >= t_end - p.end_stand_within_s and b - a >= p.held_min_s]
     if not near.any() or not np.isfinite(score[near]).any() or float(np.nanmin(score[near])) > p.still_gyr_rad_s:
-        # never still at the start (moving from the first sample): one quiet posture held at the end (people finish
-        # a set standing) rather than nothing
-        ending = [(a, b) for a, b in stretches if b >= t_end - p.end_stand_within_s and b - a >= p.held_min_s]
         if ending:
             return _end_stance(stance_from(*ending[-1]))
         raise CalibrationError(
@@ -278,6 +278,8 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     z0 = t_start
     z1 = min(t_end, t_start + min(p.start_s, max(p.fallback_min_s, still_run * step)))
     spread = max(_tilt_spread_deg(s, z0, z1) for s in streams.values())
+    if ending and spread > p.end_over_start_deg:
+        return _end_stance(stance_from(*ending[-1]))
     quiet_pool = _bias_pool(stretches, z0, p)
     sensors = {r: _estimate(s, z0, z1, (z0, z1), s.acc_m_s2[_span(s, z0, z1)].mean(axis=0))
                for r, s in streams.items()}
