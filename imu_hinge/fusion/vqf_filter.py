@@ -38,6 +38,7 @@ from imu_hinge.fusion.quiet_bias import (
     QuietBiasParams,
     QuietWindowPlanner,
 )
+from imu_hinge.fusion.reanchor_params import ReanchorParams
 
 
 @dataclass(frozen=True)
@@ -360,8 +361,9 @@ class OfflineVqf(OrientationFilter):
         return out
 
 
-OFFLINE_BRIDGE_S = 0.5
-"""The offline filter bridges gaps up to this long (the causal pipeline re-anchors after longer ones), s."""
+OFFLINE_BRIDGE_S = ReanchorParams().gap_s
+"""The offline filter bridges gaps up to this long, s: the causal pipeline's default, after which it re-anchors
+(inside the pipeline :class:`~.reanchor.Reanchor` splits a stream at its own ``gap_s`` before any filter sees it)."""
 
 
 def _bridged(gyr: np.ndarray, acc: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
