@@ -29,7 +29,7 @@ from imu_hinge.recording.checks import checked
 from imu_hinge.simulation import SCENARIOS, SimConfig, simulate
 
 HOW = (("packets' stamps put back", "packets"), ("arrive bunched", "bounded"), ("spread evenly", "even"),
-       ("too much to tell the samples apart", "scatter"))
+       ("too much to tell the samples apart", "scatter"), ("and fit no regular clock", "scatter"))
 
 
 def lumbar_rmse(cfg: SimConfig) -> tuple[float, int, str]:

@@ -295,3 +295,96 @@ def test_an_outage_is_not_counted_as_samples_the_packet_fit_lost(monkeypatch: py
 
     monkeypatch.setattr(time_order, "_lost_share", with_gaps)
     assert _lumbar_rmse(cfg)[0] > 5 * fitted  # measured 3.16 deg (321, 323: 3.21, 3.58)
+
+
+def _stamped_on_arrival(rate_hz: float, latency_s: float, drop: float,
+                        seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(true times, stamps, period): each sample its own notification, stamped on arrival (exponential latency,
+    held in order, whole ms), 2 minutes, ``drop`` of the samples lost one at a time."""
+    true, _, period = _clock(rate_hz, 120.0, drop, seed)
+    rng = np.random.default_rng(seed + 100)
+    return true, np.round(np.maximum.accumulate(true + rng.exponential(latency_s, true.size)), 3), period
+
+
+def _stamps_period(stamps: np.ndarray) -> float:
+    """The period the stamps show: their span over 10 s stretches per sample (as arrival_bound first reads it)."""
+    m = int(round(10.0 * (stamps.size - 1) / float(stamps[-1] - stamps[0])))
+    starts = np.arange(0, stamps.size - m, m)
+    return float(np.median((stamps[starts + m] - stamps[starts]) / m))
+
+
+@pytest.mark.parametrize("rate_hz", [50.0, 100.0])
+def test_samples_lost_one_at_a_time_do_not_stretch_the_arrival_clock(
+        monkeypatch: pytest.MonkeyPatch, rate_hz: float) -> None:
+    """3 % of the samples lost singly under 8 ms of latency: the stamps' period is 3 % long, and the bound, which
+    steps back from later arrivals by that period, ran up to 30 ms early at the end of its one-second window. The
+    stamps' phase keeps the sensor's clock whatever was lost: the period is read from it."""
+    true, stamps, period = _stamped_on_arrival(rate_hz, 0.008, 0.03, 40)
+    guess = _stamps_period(stamps)
+    assert guess > 1.02 * period  # measured +2.6 % (50 Hz), +3.2 % (100 Hz)
+    found = time_order.clock_period(stamps, guess)
+    assert found is not None and abs(found / period - 1.0) < 5e-5  # measured 1.6e-5 and 0.7e-5 (seeds 41-45: <= 3.4e-5)
+
+    def rms_ms() -> float:
+        bound = time_order.bounded_times(stamps)
+        assert bound is not None
+        err = (bound - true) - np.median(bound - true)
+        return 1000.0 * float(np.sqrt(np.mean(err**2)))
+
+    fitted = rms_ms()
+    assert fitted < 3.0  # measured 2.0 and 2.2 ms (seeds 41-45: 2.0-2.4)
+    monkeypatch.setattr(time_order, "clock_period", lambda t, guess_s: None)  # the stamps' period, as before
+    assert rms_ms() > 4 * fitted  # measured 13.3 and 15.3 ms (seeds 41-45: 10-27)
+
+
+@pytest.mark.parametrize(("rate_hz", "latency_s", "drop"),
+                         [(50.0, 0.03, 0.0), (50.0, 0.06, 0.03), (200.0, 0.008, 0.03)])
+def test_a_link_slower_than_the_sample_clock_shows_no_clock(rate_hz: float, latency_s: float, drop: float) -> None:
+    """Latency of 1.5-3 periods hides the clock's phase: nothing is read (the stamps' own period is kept; seeds
+    40-43 alike)."""
+    _, stamps, _ = _stamped_on_arrival(rate_hz, latency_s, drop, 40)
+    assert time_order.clock_period(stamps, _stamps_period(stamps)) is None
+
+
+def test_a_bump_of_bunched_stamps_is_not_taken_for_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A simulated RDL session at 200 Hz, 8 ms latency, no losses (benchmarks/arrival_grid.py's third link): a bump
+    in the stamps' periodogram 0.5 % off the period passes the noise test (1.23 times its level) but stands only
+    1.55 times above the next: the stamps' period (0.03 % off) is kept."""
+    cfg = _on_arrival(502, 0.008, 1, rate_hz=200.0)
+    sensor = simulate(cfg).sensors["sacrum"]
+    stamps, period = sensor.stream.time_s, float(np.median(np.diff(sensor.true_time_s)))
+    guess = _stamps_period(stamps)
+    assert time_order.clock_period(stamps, guess) is None
+    monkeypatch.setattr(time_order, "CLOCK_PEAK_RATIO", 1.0)  # the noise test alone
+    found = time_order.clock_period(stamps, guess)
+    assert found is not None and abs(found / period - 1.0) > 0.003  # measured -0.47 %
+
+
+def test_a_lossy_session_stamped_on_arrival_reads_as_on_its_own_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RDL at 100 Hz, 8 ms latency, 3 % lost (benchmarks/arrival_grid.py's fifth link): timed by the bound on the
+    period read from the stamps' phase, the lumbar angle reads as on the sensor's own clock."""
+    cfg = dataclasses.replace(_on_arrival(504, 0.008, 1), drop_fraction=0.03)
+    fitted, reps, _ = _lumbar_rmse(cfg)
+    own, _, _ = _lumbar_rmse(dataclasses.replace(cfg, arrival_latency_s=0.0))
+    assert reps == cfg.n_reps
+    assert fitted < 1.3 * own  # measured 0.47 vs 0.46 deg
+    monkeypatch.setattr(time_order, "clock_period", lambda t, guess_s: None)
+    assert _lumbar_rmse(cfg)[0] > 4 * fitted  # measured 2.63 deg
+
+
+def test_stamps_that_fit_no_clock_are_bounded_even_within_the_phase_fits_reach(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kettlebell swings from the first second, 104 Hz, 8 ms latency, 3 % lost: the sacrum's stamps spread evenly
+    scatter by 35 % of a period, just within what the phase fit may take, and fit no clock: left as they were, no
+    stretch was still enough for a stance and the recording was refused. They are bounded as stamps that scatter
+    more are."""
+    cfg = dataclasses.replace(SCENARIOS["arrival_stamps"], seed=7503, exercise="kb_swing", n_reps=7, stand_start_s=0.25,
+                              rate_hz=104.0, arrival_latency_s=0.008, arrival_packet=1, drop_fraction=0.03)
+    fitted, reps, warnings = _lumbar_rmse(cfg)
+    assert reps == cfg.n_reps
+    assert any("fit no regular clock" in w for w in warnings)
+    assert fitted < 2.5  # measured 1.53 deg (on the sensor's own clock 0.59)
+    import imu_hinge.recording.checks as checks
+
+    monkeypatch.setattr(checks, "MIN_JITTER_SHARE", checks.MAX_JITTER_SHARE)  # bounded only past the phase fit
+    with pytest.raises(ImuHingeError, match="never still"):
+        _lumbar_rmse(cfg)

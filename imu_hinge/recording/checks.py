@@ -30,7 +30,7 @@ import numpy as np
 
 from imu_hinge.errors import DataCheckError
 from imu_hinge.recording.frame_check import check_frames
-from imu_hinge.recording.sample_clock import MAX_JITTER_SHARE, jitter_share, regular_times
+from imu_hinge.recording.sample_clock import MAX_JITTER_SHARE, MIN_JITTER_SHARE, jitter_share, regular_times
 from imu_hinge.recording.sampling import blocks, bounds, sample, step_s
 from imu_hinge.recording.time_order import bounded_times, increasing_times
 from imu_hinge.samples import SENSOR_ROLES, Recording, SensorStream
@@ -132,12 +132,13 @@ def _dejitter(role: str, streams: dict[str, SensorStream], warnings: list[str]) 
     fitted = regular_times(s.time_s)
     if fitted is None:
         share = jitter_share(s.time_s)
-        bounded = bounded_times(s.time_s) if share > MAX_JITTER_SHARE else None
+        bounded = bounded_times(s.time_s) if share >= MIN_JITTER_SHARE else None
         if bounded is not None:
             streams[role] = replace(s, time_s=bounded)
-            warnings.append(f"{role}: timestamps scatter by about {share * 100:.0f}% of a sample period, too much to "
-                            "tell the samples apart (stamped on arrival?): each timed by the fastest arrivals after "
-                            "it and put on the sensor's regular clock (times uncertain by about the link's latency)")
+            why = "too much to tell the samples apart" if share > MAX_JITTER_SHARE else "and fit no regular clock"
+            warnings.append(f"{role}: timestamps scatter by about {share * 100:.0f}% of a sample period, {why} "
+                            "(stamped on arrival?): each timed by the fastest arrivals after it and put on the "
+                            "sensor's regular clock (times uncertain by about the link's latency)")
         return
     t, share = fitted
     period_s = float(np.median(np.diff(t)))  # the fitted clock's period

@@ -7,13 +7,16 @@ stamps are of two kinds. Many loggers (phone apps, BLE bridges) stamp every samp
 notification with the packet's one time: then most samples share a stamp, they are distinct
 samples, and they are spread evenly from their stamp up to the next one (:func:`spread_packet_times`);
 packets of one size go back on the sensor's clock, and single samples that the radio delivers bunched
-(groups of every size) are timed from the fastest arrivals after them (:func:`arrival_bound`).
+(groups of every size) are timed from the fastest arrivals after them (:func:`arrival_bound`), stepping back by
+the sensor's period as the stamps' phase shows it (:func:`clock_period`: samples lost one at a time make the
+stamps' own period too long).
 A few equal stamps are either repeated rows (the same values again: the first of each is kept) or
 distinct samples that arrived together (spread like a packet's). Either way a warning says so.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,6 +51,26 @@ kept when it leaves the stamps' lags no more spread than the bound's clock does 
 at most ``MAX_LOST_SHARE`` were lost."""
 MAX_LOST_SHARE = 0.5
 """A packet fit that says more than half the samples were lost in short holes gives way to the bound."""
+CLOCK_RANGE = (0.9, 1.005)
+"""The sensor's period is sought within this range of the stamps' (which samples lost make longer; 10 % lost
+at most): :func:`clock_period`."""
+CLOCK_STRETCH, CLOCK_STRETCHES, CLOCK_MIN_SAMPLES = 2048, 4, 256
+"""Samples per stretch of :func:`clock_period` (its resolution: an eighth of a period over the stretch), at most
+how many stretches (apart from each other), and the fewest samples it reads a period from."""
+CLOCK_FALSE_ALARM = 1e-3
+"""The chance that stamps with no clock in them show one (:func:`clock_period`)..."""
+CLOCK_PEAK_RATIO, CLOCK_PEAK_BINS = 2.5, 8
+"""... and the clock's peak must stand this many times above the band's highest power more than this many
+bins (two peak widths) from it: bunched stamps raise bumps of their own (measured over the 36 simulated links of
+benchmarks/arrival_grid.py: where the noise test passed, the clock's peak stood 2.7-33 times above the next; the one
+bump that passed it, 0.5 % off the period, 1.55 times)."""
+TIMED_BY = {"packets": "the packets' stamps put back on the sensor's regular clock (they scatter by the link's "
+                       "latency), their samples one period apart",
+            "bounded": "the samples arrive bunched (held up by the radio): each timed by the fastest arrivals "
+                       "after it and put on the sensor's regular clock (times uncertain by about the link's "
+                       "latency; a sensor's own sample clock or counter is better)",
+            "even": "spread evenly between consecutive stamps"}
+"""The input checks' words for how stamps shared by several samples were timed (:func:`_spread`'s methods)."""
 LAG_FLOOR_QUANTILE = 0.002
 """The fastest arrivals: this quantile of the stamps' lags behind a clock (a robust minimum)."""
 
@@ -83,14 +106,71 @@ def arrival_bound(t: np.ndarray, span_s: float = ENVELOPE_S) -> np.ndarray | Non
     m = max(MIN_BOUND_SAMPLES // 2, int(round(PERIOD_SPAN_S * (n - 1) / float(t[-1] - t[0]))))
     m = min(m, n // 2)
     starts = np.arange(0, n - m, m)
-    period = float(np.median((t[starts + m] - t[starts]) / m))  # stretches with samples lost are the few
+    period = float(np.median((t[starts + m] - t[starts]) / m))  # too long by the share of samples lost
     if not period > 0:
         return None
+    period = clock_period(t, period) or period
     from scipy.ndimage import minimum_filter1d
 
     w = max(2, int(round(span_s / period)))
     r = t - k * period
     return k * period + minimum_filter1d(r, size=w, origin=-(w // 2), mode="nearest")
+
+
+def clock_period(t: np.ndarray, guess_s: float) -> float | None:
+    """The sensor's sample period (s) from the phase of its arrival stamps, or None when they show none.
+
+    Samples lost one at a time do not show in stamps that scatter by about a period, but each makes the
+    stamps' period (span / samples) longer: 3 % lost, 3 % long, and the bound, which steps back from later
+    arrivals by that period, up to 30 ms early at the end of its one-second window (timing errors of 20 ms
+    RMS at 100 Hz). The sensor's clock does not skip: every stamp, late by its latency, keeps the clock's
+    phase, so the stamps' phasors ``exp(2 pi i t / T)`` add up at the true period ``T`` whatever was lost
+    (their latency, exponential with a mean below a period or so, only shrinks the sum). The period is
+    sought within :data:`CLOCK_RANGE` of ``guess_s`` (the stamps' period) on up to four separate stretches of
+    :data:`CLOCK_STRETCH` samples (a periodogram of the stamps binned at an eighth of a period), and taken
+    when the stretches' summed power stands out of the band's noise (the chance of noise reaching it:
+    :data:`CLOCK_FALSE_ALARM`) and above anything else in it (:data:`CLOCK_PEAK_RATIO`); a link whose latency
+    spans more than a period or two shows no clock (the stamps' period is kept)."""
+    n = len(t)
+    size = min(n, CLOCK_STRETCH)
+    if size < CLOCK_MIN_SAMPLES or not guess_s > 0:
+        return None
+    step = guess_s / 8.0
+    count = max(1, min(CLOCK_STRETCHES, n // size))  # apart: overlapping stretches would share their noise
+    parts = [t[a:a + size] - t[a] for a in np.linspace(0, n - size, count).astype(int)]
+    parts = [x for x in parts if x[-1] <= 2.0 * size * guess_s]  # an outage inside: its stretch left out
+    if not parts:
+        return None
+    nfft = 1 << (4 * (int(max(x[-1] for x in parts) / step) + 2) - 1).bit_length()  # 4x oversampled
+    freq = np.fft.rfftfreq(nfft, step)
+    band = (freq >= 1.0 / (CLOCK_RANGE[1] * guess_s)) & (freq <= 1.0 / (CLOCK_RANGE[0] * guess_s))
+    if not band.any():
+        return None
+    power = np.zeros(int(band.sum()))
+    for x in parts:
+        counts = np.bincount(np.rint(x / step).astype(np.int64))
+        power += np.abs(np.fft.rfft(counts, nfft)[band]) ** 2 / size
+    k = len(parts)
+    # noise: a sum of k exponentials per frequency, ~(band width x stretch span) independent ones in the band;
+    # clumped stamps raise the floor, read from the band's median
+    independent = max(1.0, float(band.sum()) / 4.0)
+    floor = max(1.0, float(np.median(power)) / _gamma_isf(0.5, k))
+    peak = int(np.argmax(power))
+    elsewhere = np.abs(np.arange(power.size) - peak) > CLOCK_PEAK_BINS
+    if (power[peak] < floor * _gamma_isf(CLOCK_FALSE_ALARM / independent, k)
+            or (elsewhere.any() and power[peak] < CLOCK_PEAK_RATIO * float(power[elsewhere].max()))):
+        return None
+    return float(1.0 / freq[band][peak])
+
+
+def _gamma_isf(p: float, k: int) -> float:
+    """The x with P(X > x) = p for X, a sum of k unit exponentials (Gamma(k, 1); no scipy.stats: 0.5 s to import)."""
+    lo, hi = 0.0, 50.0 + 10.0 * k
+    for _ in range(60):
+        x = 0.5 * (lo + hi)
+        tail = math.exp(-x) * sum(x**j / math.factorial(j) for j in range(k))
+        lo, hi = (x, hi) if tail > p else (lo, x)
+    return 0.5 * (lo + hi)
 
 
 def _spread(t: np.ndarray, bounded: bool = False) -> Spread:
@@ -196,14 +276,8 @@ def increasing_times(role: str, t: np.ndarray, path: str | Path | None,
         return t, None, None
     if dup.size > PACKET_SHARE * len(t):
         spread, method = _spread(t, bounded=True)
-        how = {"packets": "the packets' stamps put back on the sensor's regular clock (they scatter by the link's "
-                          "latency), their samples one period apart",
-               "bounded": "the samples arrive bunched (held up by the radio): each timed by the fastest arrivals "
-                          "after it and put on the sensor's regular clock (times uncertain by about the link's "
-                          "latency; a sensor's own sample clock or counter is better)",
-               "even": "spread evenly between consecutive stamps"}[method]
         return spread, None, (f"{role}: timestamps are per packet ({len(t) / (len(t) - dup.size):.1f} samples share "
-                              f"each): {how}")
+                              f"each): {TIMED_BY[method]}")
     same = np.ones(dup.size, bool)
     for v in values:
         same &= np.all((v[dup] == v[dup + 1]).reshape(dup.size, -1), axis=1)
