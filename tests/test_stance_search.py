@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import replace
@@ -13,9 +14,11 @@ import pytest
 from imu_hinge.analysis.analysis_params import AnalysisParams
 from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.analysis.stance_params import StanceSearchParams
-from imu_hinge.analysis.stance_search import choose_stance, forward_directions
+from imu_hinge.analysis.stance_search import choose_stance, forward_directions, standing_after_seat
 from imu_hinge.errors import CalibrationError
+from imu_hinge.recording.checks import checked
 from imu_hinge.samples import Recording, SensorStream
+from imu_hinge.simulation import SCENARIOS, simulate
 
 from .test_pipeline import rmse_vs_truth
 
@@ -1188,3 +1191,107 @@ def test_a_set_moving_from_its_first_sample_that_ends_standing_takes_the_end_as_
     truth = np.interp(res.time_s, sim.truth_time_s, sim.truth_lumbar_flexion_deg)
     assert np.sqrt(np.nanmean((res.lumbar_flexion_deg - truth) ** 2)) < 1.0
     assert len(res.reps) == len(sim.reps)
+
+
+# -- a seat taken for the zero ---------------------------------------------------------------------------------
+def _pelvis_trunk(segments: list[tuple[float, float, float, float, float]], rate: float = 100.0) -> Recording:
+    """The two sensors through ``segments`` of (duration_s, pelvis_from, pelvis_to, trunk_from, trunk_to) (deg of
+    forward tilt, eased over the segment: still where from == to), each strapped at its own angle."""
+    streams = {}
+    for k, (role, i0, mount) in enumerate((("sacrum", 1, _mount(20.0)), ("thoracic", 3, _mount(-35.0)))):
+        angs = []
+        for seg in segments:
+            n = int(round(seg[0] * rate))
+            x = np.arange(n) / n
+            angs.append(np.radians(seg[i0] + (seg[i0 + 1] - seg[i0]) * (1 - np.cos(np.pi * x)) / 2))
+        ang = np.concatenate(angs)
+        t = np.arange(len(ang)) / rate
+        up = np.c_[np.cos(ang), np.sin(ang), np.zeros_like(ang)]
+        gyr = np.c_[np.zeros_like(t), np.zeros_like(t), -np.gradient(ang, t)]
+        streams[role] = SensorStream(role, t + 0.004 * k, 9.81 * up @ mount.T, gyr @ mount.T)
+    return Recording(streams)
+
+
+def _seat_check(rec: Recording, params: StanceSearchParams | None = None) -> Any:
+    choice = choose_stance(rec, params)
+    forwards = forward_directions(rec, {r: e.acc_mean_m_s2 for r, e in choice.result.sensors.items()})
+    return choice, standing_after_seat(rec, choice, forwards, params)
+
+
+SEATED_START = [(3.0, 0, 0, 0, 0), (1.5, 0, 20, 0, 40), (1.5, 20, 10, 40, 0),  # seated, then up (a hinge-like lean)
+                (3.0, 10, 10, 0, 0), (1.5, 10, 40, 0, 60), (1.5, 40, 12, 60, 0),  # stands: pelvis 10 deg forward
+                (2.0, 12, 12, 0, 0), (1.5, 12, 40, 0, 60), (1.5, 40, 8, 60, 0), (5.0, 8, 8, 0, 0)]
+
+
+def test_a_seated_zero_gives_way_to_the_longest_stand() -> None:
+    """Construction: 3 s seated still (the zero: the start is quiet), stand up, then stands between hinges with the
+    pelvis 10, 12 and 8 deg forward of the seat and the trunk as upright as seated. The standing posture is the
+    longest stand (5 s, 8 deg), not the most forward one; the three stands are counted."""
+    choice, seat = _seat_check(_pelvis_trunk(SEATED_START))
+    assert choice.how == "quiet" and choice.result.start_s < 0.01
+    assert seat is not None
+    (a, b), pelvis_deg, trunk_deg, count, total_s = seat
+    assert a > 17.0 and b - a > 3.5  # the last stand (from 17.0 s; settled 0.15 s later)
+    assert pelvis_deg == pytest.approx(8.0, abs=0.1) and abs(trunk_deg) < 0.1
+    assert count == 3 and total_s > 6.0
+
+
+def test_the_seat_check_asks_for_a_forward_pelvis_an_upright_trunk_and_time() -> None:
+    """The same session with the stands' pelvis 5 deg forward (under seat_pelvis_deg, 6), their trunk 8 deg
+    forward (past seat_trunk_deg, 6), or quiet 1.8 s in all (under seat_min_s, 2): no seat."""
+    def with_stands(pelvis: float, trunk: float, hold_s: float) -> Recording:
+        return _pelvis_trunk([(3.0, 0, 0, 0, 0), (1.5, 0, 20, 0, 40), (1.5, 20, pelvis, 40, trunk),
+                              (hold_s, pelvis, pelvis, trunk, trunk), (1.5, pelvis, 40, trunk, 60),
+                              (1.5, 40, 0, 60, 0), (1.0, 0, 20, 0, 40), (1.0, 20, 0, 40, 0)])
+
+    assert _seat_check(with_stands(10.0, 0.0, 4.0))[1] is not None
+    assert _seat_check(with_stands(5.0, 0.0, 4.0))[1] is None
+    assert _seat_check(with_stands(10.0, 8.0, 4.0))[1] is None
+    assert _seat_check(with_stands(10.0, 0.0, 2.3))[1] is None  # quiet 1.79 s of it (2.19 s of a 2.7 s hold: seat)
+
+
+def test_a_zero_posture_stood_in_again_a_hinge_away_is_no_seat() -> None:
+    """Standing first, a hinge, back to the same stand for a moment, then the sacrum sensor slips 10 deg forward
+    and every later stand reads so: the person stood in the zero's posture after a hinge, so the zero stands.
+    Without the 1 s back at the zero (a slip in the first hinge) it reads as a seat."""
+    slipped = [(1.5, 0, 40, 0, 60), (1.5, 40, 10, 60, 0), (3.0, 10, 10, 0, 0), (1.5, 10, 40, 0, 60),
+               (1.5, 40, 10, 60, 0), (3.0, 10, 10, 0, 0)]
+    back = _pelvis_trunk([(3.0, 0, 0, 0, 0), (1.5, 0, 40, 0, 60), (1.5, 40, 0, 60, 0), (1.0, 0, 0, 0, 0),
+                          *slipped])
+    assert _seat_check(back)[1] is None
+    assert _seat_check(_pelvis_trunk([(3.0, 0, 0, 0, 0), *slipped]))[1] is not None
+
+
+@pytest.mark.parametrize(("seed", "before_deg"), [(7001, 6.18), (7003, 10.89)])
+def test_a_session_that_sits_down_after_a_moment_takes_its_stand_for_the_zero(seed: int, before_deg: float) -> None:
+    """Simulated: 0.25 s standing, then sitting down for a few seconds, up, and six RDLs: the seat is the first
+    quiet posture and was the zero (lumbar RMSE 6.2 and 10.9 deg, pelvis 10.4 and 10.7). Now a warning says the
+    zero looked seated and the angles are relative to the stand."""
+    cfg = dataclasses.replace(SCENARIOS["bad_start_sit_down"], seed=seed, stand_start_s=0.25)
+    sim = simulate(cfg)
+    rec = checked(sim.recording)
+    res = analyze(rec)
+    assert any("looks seated" in w for w in res.warnings)
+    assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 0.7  # measured 0.23 and 0.46 deg
+    assert rmse_vs_truth(res, sim, "pelvic_tilt_deg") < 0.5  # measured 0.21 and 0.22 deg
+    assert len(res.reps) == len(sim.reps)
+    off = AnalysisParams(stance_search=replace(StanceSearchParams(), seat_pelvis_deg=math.inf))
+    assert rmse_vs_truth(analyze(rec, params=off), sim, "lumbar_flexion_deg") == pytest.approx(before_deg, abs=0.05)
+
+
+def test_a_sacrum_that_slips_forward_soon_after_the_zero_is_not_taken_for_a_seat() -> None:
+    """Simulated RDLs, the sacrum sensor slipping 7 deg at 8 s; the zero is the stand after the first rep (the
+    start stands 0.5 s only), and every stand after the slip reads the pelvis 7 deg forward with the trunk upright,
+    as a seat's would. The person stood in the zero's posture before the first rep, a hinge away: no seat (lumbar
+    0.73 deg: the mount check takes the slip out); without that test the stand after the slip became the zero
+    (7.3 deg; 9 of 12 seeds)."""
+    cfg = dataclasses.replace(SCENARIOS["sensor_slip"], seed=7000, slip=("sacrum", 8.0, 7.0), stand_start_s=0.5)
+    sim = simulate(cfg)
+    rec = checked(sim.recording)
+    res = analyze(rec)
+    assert not any("looks seated" in w for w in res.warnings)
+    assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 1.2  # measured 0.73 deg
+    blind = AnalysisParams(stance_search=replace(StanceSearchParams(), seat_back_s=math.inf))
+    res = analyze(rec, params=blind)
+    assert any("looks seated" in w for w in res.warnings)
+    assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") > 5.0  # measured 7.26 deg

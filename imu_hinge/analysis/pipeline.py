@@ -35,7 +35,7 @@ import numpy as np
 from imu_hinge.analysis.analysis_params import AnalysisParams
 from imu_hinge.analysis.data_quality import recording_quality
 from imu_hinge.analysis.stance import StanceDetector, StanceEstimate, StanceResult
-from imu_hinge.analysis.stance_search import choose_stance, forward_directions
+from imu_hinge.analysis.stance_search import choose_stance, forward_directions, standing_after_seat
 from imu_hinge.detection.detector import HingeDetector
 from imu_hinge.detection.mount_check import sensor_moves, take_out_moves
 from imu_hinge.detection.rep_estimates import estimate_unmeasured_peaks
@@ -321,9 +321,21 @@ class HingePipeline:
         ``threads``: the two sensors' parts side by side (:func:`~imu_hinge.sensor_threads.per_role`) or in turn.
         """
         choice = choose_stance(recording, self.params.stance_search, threads)
-        result = choice.result
-        forwards = forward_directions(recording, {r: e.acc_mean_m_s2 for r, e in result.sensors.items()},
+        forwards = forward_directions(recording, {r: e.acc_mean_m_s2 for r, e in choice.result.sensors.items()},
                                       threads=threads)
+        seat = standing_after_seat(recording, choice, forwards, self.params.stance_search)
+        if seat is not None:  # the zero was a seat: the standing posture the person comes back to instead
+            (a, b), pelvis_deg, trunk_deg, count, total_s = seat
+            was = choice.result
+            choice = replace(choose_stance(recording, self.params.stance_search, threads, stance_at=(a, b)),
+                             warnings=(f"the zero, the quiet posture at {was.start_s:.2f}-{was.end_s:.2f} s, looks "
+                                       f"seated: {count} quiet stretch(es), {total_s:.1f} s in all, hold the pelvis "
+                                       f"{pelvis_deg:.0f} deg further forward with the trunk at {trunk_deg:+.0f} deg, "
+                                       f"as standing does after sitting; angles are relative to the stand at "
+                                       f"{a:.2f}-{b:.2f} s instead; start recordings standing still for a second",))
+            forwards = forward_directions(recording, {r: e.acc_mean_m_s2 for r, e in choice.result.sensors.items()},
+                                          threads=threads)
+        result = choice.result
 
         def start(role: str) -> tuple[StanceEstimate, SegmentTracker]:
             s = recording[role]

@@ -92,6 +92,19 @@ class StanceSearchParams:
     """... and this many times as long as any other posture ..."""
     held_min_count: int = 2
     """... and come back to at least this many times (a stand between reps recurs; one held hinge is one)."""
+    seat_pelvis_deg: float = 6.0
+    """A zero is taken for a seat (:func:`~.stance_search.standing_after_seat`) when quiet stretches hold the
+    pelvis this much further forward than it (sitting tilts it back by 10-20 deg) ..."""
+    seat_trunk_deg: float = 6.0
+    """... with the trunk within this of it (sitting keeps the trunk about upright; a hinge tips it) ..."""
+    seat_min_s: float = 2.0
+    """... for this long in all (a moment's arch at a lockout is not a stand) ..."""
+    seat_excursion_deg: float = 20.0
+    """... unless, after the trunk tipped past this (a hinge), the person stood in the zero's posture again ..."""
+    seat_back_s: float = 0.3
+    """... for this long (a lockout between reps; a sensor that slips later holds the pelvis forward from then on)."""
+    seat_smooth_s: float = 0.2
+    """The accelerometer's tilts in that test are smoothed over this long (hides a hinge's own acceleration)."""
     override_ratio: float = 3.0
     """A start that is not quiet itself, whose posture a later quiet stretch matches, still takes the posture
     held longest when that one is held this many times as long as the start's in all."""

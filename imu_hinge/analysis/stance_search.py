@@ -15,6 +15,11 @@ still moment can be the bottom of a hinge. Here the recording is looked through 
    and sets; a held bottom is shorter and its depth varies), with a warning. Else the stillest
    moments near the start serve, with a warning that says which zero was used and how uncertain
    it is. Never still at all: refused, saying why.
+4. **A seat taken for the zero** (a moment's stand, then sitting down: the seat is the first quiet posture;
+   or a recording that starts seated): once the forward directions are known, the analysis asks
+   :func:`standing_after_seat` whether later quiet stretches hold the pelvis well forward of the zero with the
+   trunk as upright (standing, seen from a seat) and, if so, takes the longest such stand as the zero instead,
+   with a warning.
 
 The gyro bias comes from the stance, corrected for sway by the accelerometer
 (:func:`~.stance.sway_corrected_bias`); when the stance is short, a longer quiet stretch in any
@@ -50,7 +55,10 @@ class StanceChoice:
     warnings: tuple[str, ...] = ()
     how: str = "quiet"
     """``"quiet"`` (a quiet upright stretch), ``"held"`` (the posture held longest), ``"end"`` (the one quiet
-    posture, at the end of a recording moving from its start) or ``"start"`` (fallback: the posture at the start)."""
+    posture, at the end of a recording moving from its start), ``"start"`` (fallback: the posture at the start)
+    or ``"standing"`` (a stretch the caller chose: :func:`standing_after_seat`)."""
+    stretches: tuple[tuple[float, float], ...] = ()
+    """Every quiet stretch of the recording (s, both sensors still)."""
 
 
 def _smooth(x: np.ndarray, n: int) -> np.ndarray:
@@ -184,10 +192,12 @@ def _estimate(s: SensorStream, t0: float, t1: float, bias_from: tuple[float, flo
     return StanceEstimate(s.sensor, s.acc_m_s2[m].mean(axis=0), bias, first_acc, m.stop - m.start, s.nominal_rate_hz)
 
 
-def choose_stance(recording: Recording, params: StanceSearchParams | None = None, threads: int = 1) -> StanceChoice:
+def choose_stance(recording: Recording, params: StanceSearchParams | None = None, threads: int = 1,
+                  stance_at: tuple[float, float] | None = None) -> StanceChoice:
     """The stance of ``recording`` (both sensors), found anywhere in it; see the module docstring. ``threads``: each
     sensor's stillness on a thread of its own (:func:`~imu_hinge.sensor_threads.per_role`) or in turn (the same
-    result)."""
+    result). ``stance_at``: one of the quiet stretches (:attr:`StanceChoice.stretches`), the stance the caller chose
+    (:func:`standing_after_seat`; no warning here)."""
     p = params or StanceSearchParams()
     streams = {r: recording[r] for r in SENSOR_ROLES}
     for role, s in streams.items():
@@ -239,11 +249,16 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
                        for r, e in sensors.items()}
         return StanceResult(a, end, end, sensors)
 
+    def done(choice: StanceChoice) -> StanceChoice:
+        return replace(choice, stretches=tuple(stretches))
+
+    if stance_at is not None:
+        return done(StanceChoice(stance_from(*stance_at), (), "standing"))
     # the first stretch in the start's posture (its directions only, when the start is quiet: an hour has hundreds)
     first = next(((a, b) for a, b in stretches if matches_start(a, b)), None)
     moving_start = not stretches or stretches[0][0] > t_start
     if first is not None and not moving_start:
-        return StanceChoice(stance_from(*first))
+        return done(StanceChoice(stance_from(*first)))
     held = _held_posture(streams, stretches, p)
     if first is not None:
         # a start that is not itself quiet may be the bottom of a rep whose posture a later bottom pause
@@ -251,14 +266,14 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
         # override_ratio times as long as every stretch matching the start together: another posture)
         matched_s = sum(b - a for a, b in stretches if matches_start(a, b))
         if not (held is not None and held[1] >= p.override_ratio * matched_s):
-            return StanceChoice(stance_from(*first))
+            return done(StanceChoice(stance_from(*first)))
     if held is not None:  # the recording starts mid-movement (a lift set up at the bar): the zero is the
         # posture the person came back to and held, far longer than any other
         (a, b), total_s, count = held
         warning = (f"the recording does not start standing still: angles are relative to the posture held "
                    f"longest, {total_s:.1f} s over {count} quiet stretch(es) (the zero: {a:.2f}-{b:.2f} s); start "
                    "recordings standing or sitting still for a second")
-        return StanceChoice(stance_from(a, b), (warning,), "held")
+        return done(StanceChoice(stance_from(a, b), (warning,), "held"))
     # no quiet upright stretch: the zero is the posture the recording starts in, over its first
     # still moments (the person is upright when the recording starts and moves a moment later)
     n = max(1, min_n)
@@ -269,7 +284,7 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     ending = [(a, b) for a, b in stretches if b >= t_end - p.end_stand_within_s and b - a >= p.held_min_s]
     if not near.any() or not np.isfinite(score[near]).any() or float(np.nanmin(score[near])) > p.still_gyr_rad_s:
         if ending:
-            return _end_stance(stance_from(*ending[-1]))
+            return done(_end_stance(stance_from(*ending[-1])))
         raise CalibrationError(
             "the sensors are never still near the start (smoothed rotation above "
             f"{p.still_gyr_rad_s:.1f} rad/s throughout): nothing can serve as the upright zero; record "
@@ -279,7 +294,7 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     z1 = min(t_end, t_start + min(p.start_s, max(p.fallback_min_s, still_run * step)))
     spread = max(_tilt_spread_deg(s, z0, z1) for s in streams.values())
     if ending and spread > p.end_over_start_deg:
-        return _end_stance(stance_from(*ending[-1]))
+        return done(_end_stance(stance_from(*ending[-1])))
     quiet_pool = _bias_pool(stretches, z0, p)
     sensors = {r: _estimate(s, z0, z1, (z0, z1), s.acc_m_s2[_span(s, z0, z1)].mean(axis=0))
                for r, s in streams.items()}
@@ -288,7 +303,7 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     warning = (f"no quiet upright stretch of {p.min_stand_s:.1f} s: angles are relative to the posture at "
                f"{z0:.2f}-{z1:.2f} s (the start of the recording), uncertain by about {spread:.0f} deg; "
                "start recordings standing or sitting still for a second")
-    return StanceChoice(StanceResult(z0, z1, z1, sensors), (warning,), "start")
+    return done(StanceChoice(StanceResult(z0, z1, z1, sensors), (warning,), "start"))
 
 
 def _end_stance(stance: StanceResult) -> StanceChoice:
@@ -321,6 +336,90 @@ def _held_posture(streams: dict[str, SensorStream], stretches: list[tuple[float,
         return None
     total_s, spans = totals[0]
     return max(spans, key=lambda ab: ab[1] - ab[0]), total_s, len(spans)  # its longest: a real stand, not a pause
+
+
+Seat = tuple[tuple[float, float], float, float, int, float]
+"""What :func:`standing_after_seat` found: (the stretch to stand on, its pelvic tilt and trunk flexion relative to
+the zero (deg), how many quiet stretches and how long (s) in all held such a posture)."""
+
+
+def standing_after_seat(recording: Recording, choice: StanceChoice, forwards: dict[str, np.ndarray | None],
+                        params: StanceSearchParams | None = None) -> Seat | None:
+    """A zero taken on a seat: the standing posture the person comes back to, or None.
+
+    Sitting tilts the pelvis back by 10-20 deg while the trunk stays about upright (the lumbar spine flexes
+    to keep it so). Relative to a seated zero, standing then holds the pelvis that far forward with the trunk
+    where it was; relative to a standing zero no quiet posture does (sitting tilts the pelvis the other way,
+    a hinge tips the trunk, swaying standing moves both alike). Over the quiet stretches other than the zero,
+    tilts in each segment's sagittal plane (``forwards``, from the hinges; None: no check): when those with the
+    pelvis ``seat_pelvis_deg`` or more forward and the trunk within ``seat_trunk_deg`` add up to ``seat_min_s``,
+    the longest quiet stretch with the trunk upright and the pelvis forward by half that or more is the standing
+    posture (the longest of those first: the one most forward, 11 deg where most stands read 7-9, is no more
+    standing than they), unless the person stood in the zero's posture, a hinge away from it, before the first of
+    them (:func:`_back_at_zero`): a sensor that slipped forward later looks the same from then on (two of 80 random
+    real-world combinations, slips of 5.7 and 7.9 deg at 13 s, read as 5-8 deg forward; a simulated RDL set with the
+    sacrum slipping 7 deg at 8 s, its zero the stand after the first rep, in 9 of 12 seeds).
+    """
+    p = params or StanceSearchParams()
+    pelvis, trunk = SENSOR_ROLES
+    if forwards.get(pelvis) is None or forwards.get(trunk) is None:
+        return None
+    zero = choice.result
+    up = {r: _unit(np.asarray(zero.sensors[r].acc_mean_m_s2, dtype=float)) for r in SENSOR_ROLES}
+    found: list[tuple[tuple[float, float], float, float]] = []
+    standing: list[tuple[tuple[float, float], float, float]] = []  # with the pelvis forward by half that, or more
+    for a, b in choice.stretches:
+        if a <= zero.end_s and b >= zero.start_s:  # the zero's own stretch
+            continue
+        tilt: dict[str, float] = {}
+        for r in SENSOR_ROLES:
+            g, f = _mean_dir(recording[r], a, b), forwards[r]
+            if g is None or f is None:
+                break
+            tilt[r] = math.degrees(math.atan2(-float(g @ f), float(g @ up[r])))
+        else:
+            if abs(tilt[trunk]) > p.seat_trunk_deg:
+                continue
+            if tilt[pelvis] >= 0.5 * p.seat_pelvis_deg:
+                standing.append(((a, b), tilt[pelvis], tilt[trunk]))
+            if tilt[pelvis] >= p.seat_pelvis_deg:
+                found.append(((a, b), tilt[pelvis], tilt[trunk]))
+    total_s = sum(b - a for (a, b), _, _ in found)
+    if total_s < p.seat_min_s or _back_at_zero(recording, zero, found[0][0][0], up, forwards, p):
+        return None
+    # the longest stand with the pelvis forward by half that or more: a real stand, not the most forward one
+    span, pelvis_deg, trunk_deg = max(standing, key=lambda x: x[0][1] - x[0][0])
+    return span, pelvis_deg, trunk_deg, len(found), total_s
+
+
+def _back_at_zero(recording: Recording, zero: StanceResult, t1: float, up: dict[str, np.ndarray],
+                  forwards: dict[str, np.ndarray | None], p: StanceSearchParams) -> bool:
+    """Did the person stand in the zero's posture (trunk within ``seat_trunk_deg``, pelvis within half
+    ``seat_pelvis_deg``) for ``seat_back_s`` anywhere before ``t1`` (s), with a hinge (the trunk tipped past
+    ``seat_excursion_deg``) between that and the zero? The accelerometers' tilts, smoothed over ``seat_smooth_s``,
+    on a 20 ms grid."""
+    pelvis, trunk = SENSOR_ROLES
+    t0 = max(float(recording[r].time_s[0]) for r in SENSOR_ROLES)
+    grid = np.arange(t0, t1, 0.02)
+    tilt: dict[str, np.ndarray] = {}
+    for r in SENSOR_ROLES:
+        s, f = recording[r], forwards[r]
+        m = _span(s, t0, t1)
+        if m.stop - m.start < 3 or grid.size < 2 or f is None:
+            return False
+        v = _smooth(s.acc_m_s2[m], max(1, int(round(p.seat_smooth_s * s.nominal_rate_hz))))
+        v /= row_norms(v)[:, None]
+        tilt[r] = np.interp(grid, s.time_s[m], np.degrees(np.arctan2(-(v @ f), v @ up[r])))
+    tipped = np.flatnonzero(np.abs(tilt[trunk]) > p.seat_excursion_deg)
+    at_zero = (np.abs(tilt[trunk]) <= p.seat_trunk_deg) & (np.abs(tilt[pelvis]) < 0.5 * p.seat_pelvis_deg)
+    z0, z1 = np.searchsorted(grid, zero.start_s), np.searchsorted(grid, zero.end_s)
+    for a, b in _runs(at_zero):
+        if b - a < p.seat_back_s / 0.02:
+            continue
+        between = (tipped >= b) & (tipped < z0) if b <= z0 else (tipped >= z1) & (tipped < a)
+        if between.any():
+            return True
+    return False
 
 
 def _tilt_spread_deg(s: SensorStream, t0: float, t1: float) -> float:
@@ -383,4 +482,5 @@ def _principal_forward(v: np.ndarray, p: ForwardParams) -> np.ndarray | None:
     return -axis if along.sum() > 0 else axis
 
 
-__all__ = ["ForwardParams", "StanceChoice", "StanceSearchParams", "choose_stance", "forward_directions"]
+__all__ = ["ForwardParams", "Seat", "StanceChoice", "StanceSearchParams", "choose_stance", "forward_directions",
+           "standing_after_seat"]
