@@ -370,9 +370,14 @@ class HingePipeline:
                             stop: int) -> np.ndarray:
         """Gravity (m/s^2, sensor frame) at the first sample: the filter run from the stance
         (samples ``stop-1`` down to 0) on the time-reversed motion: the rotation rate negated, with
-        the bias taken off first (reversed, a bias would turn the other way)."""
+        the bias taken off first (reversed, a bias would turn the other way). Where that run crossed a gap long
+        enough to restart it and had not settled again by the first sample (a sensor lost for 1.3 s five seconds
+        in: its "up" there undefined, and the filter's start raised ValueError), the accelerometer's mean over the
+        start (``acc_first_m_s2``), as a filter started there would take."""
         ups = backward_ups(est, self.params, t[:stop], acc[:stop], gyr[:stop], est.gyr_bias_rad_s, est.acc_mean_m_s2,
                            at_samples=False)
+        if not np.all(np.isfinite(ups[0])):
+            return est.acc_first_m_s2
         return float(np.linalg.norm(est.acc_mean_m_s2)) * ups[0]
 
     def _set_up_rows(self) -> None:
