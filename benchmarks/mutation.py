@@ -1,13 +1,15 @@
 """Mutation testing of the numerical core with cosmic-ray: how many planted one-line bugs the tests catch.
 
-Usage: ``python benchmarks/mutation.py [--sample N] [--seed S] [--module PATH ...] [--workers W]
+Usage: ``python benchmarks/mutation.py [--sample N] [--seed S] [--module PATH ...] [--since REV] [--workers W]
 [--resume FILE] [--tree DIR]``
 
 The tree is copied to a temporary directory, once to read and once per worker (the working tree is never
 touched). cosmic-ray lists every mutant of the core modules below (operators swapped, numbers changed,
 comparisons flipped, loops skipped, ...); mutants inside type annotations are left out (never evaluated under
 ``from __future__ import annotations``: equivalent by construction). ``--sample N`` draws N of them
-reproducibly from ``--seed`` (0 = all of them). One process imports the tests' third-party dependencies once
+reproducibly from ``--seed`` (0 = all of them); ``--since REV`` keeps only those on lines a change added or
+altered (``git diff REV``: a change's own code, every mutant of it with ``--sample 0``). One process imports
+the tests' third-party dependencies once
 (numpy, scipy, pandas, pytest and its plugins); each mutant is written to a free worker's copy and its tests
 run in a fork of that process (the package imported afresh from the mutated file), ``--workers`` mutants at
 a time.
@@ -553,6 +555,25 @@ def load_named(path: Path) -> set[tuple[str, str, str, str]]:
     return named
 
 
+def changed_lines(repo: Path, since: str, files: list[str]) -> dict[str, set[int]]:
+    """Per file (relative to ``repo``), the line numbers in the working tree that ``git diff since`` adds or changes."""
+    out = subprocess.run(["git", "-C", str(repo), "diff", "--unified=0", "--no-color", since, "--", *files],
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"error: --since {since}: {out.stderr.strip() or 'git diff failed'}")
+    lines: dict[str, set[int]] = {}
+    current = None
+    for text in out.stdout.splitlines():
+        if text.startswith("+++ "):
+            current = text[6:] if text.startswith("+++ b/") else None
+        elif text.startswith("@@") and current is not None:
+            new = text.split(" ")[2]  # +start[,count]
+            start, _, count = new[1:].partition(",")
+            n = int(count) if count else 1
+            lines.setdefault(current, set()).update(range(int(start), int(start) + n))
+    return lines
+
+
 def named_mutants(items: list[Any], root: Path, named: set[tuple[str, str, str, str]]) -> list[Any]:
     """The work items whose mutant is one of ``named`` (by its line before and after: see reviewed_equivalent)."""
     lines = {(f, op, code) for f, op, code, _ in named}
@@ -732,6 +753,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="test only the mutants FILE names by file, operator and line before and after (the "
                          "survivors of an earlier run: its --resume file, or a JSON list like "
                          "mutation_equivalent.json's entries), found again after edits elsewhere in their files")
+    ap.add_argument("--since", metavar="REV",
+                    help="test only the mutants on lines added or changed since git revision REV (the change's own "
+                         "code: `git diff REV` of the tree mutated)")
     ap.add_argument("--resume", type=Path, metavar="FILE",
                     help="append each outcome to FILE (JSON lines) and skip the mutants FILE already holds for "
                          "exactly this tree (package, tests, pyproject): a long run continues where it stopped")
@@ -774,6 +798,10 @@ def main(argv: list[str] | None = None) -> int:
         n_all = len(items)
         if args.only is not None:
             items = named_mutants(items, root, load_named(args.only))
+        if args.since is not None:
+            changed = changed_lines(args.tree.resolve(), args.since, [str(m) for m in mods])
+            items = [w for w in items
+                     if w.mutations[0].start_pos[0] in changed.get(str(w.mutations[0].module_path), ())]
         rng = random.Random(args.seed)
         chosen = items if args.sample <= 0 or args.sample >= len(items) else rng.sample(items, args.sample)
         n_resumed = sum(mutant_key(w.mutations[0]) in done for w in chosen)

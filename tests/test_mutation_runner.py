@@ -156,3 +156,29 @@ def test_only_finds_the_named_mutants_again_after_edits_elsewhere(tmp_path: Path
     listed = tmp_path / "named.json"
     listed.write_text(json.dumps([{"file": f, "operator": op, "code": c, "mutated": m} for f, op, c, m in named]))
     assert mutation.load_named(listed) == named
+
+
+def test_since_names_the_lines_a_change_added_or_altered(tmp_path: Path, monkeypatch: Any) -> None:
+    """``--since REV``: from a real git repository, the working tree's line numbers that ``git diff REV`` adds or
+    changes (a removed line names none; an unchanged file is absent); an unknown revision is a one-line error."""
+    import subprocess
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import mutation
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "a.py").write_text("one\ntwo\nthree\nfour\n")
+    (tmp_path / "b.py").write_text("same\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base")
+    (tmp_path / "a.py").write_text("zero\none\nTWO\nfour\nfive\n")  # added 1, changed 3 (was 2), removed three, added 5
+    assert mutation.changed_lines(tmp_path, "HEAD", ["a.py", "b.py"]) == {"a.py": {1, 3, 5}}
+    try:
+        mutation.changed_lines(tmp_path, "nope", ["a.py"])
+    except SystemExit as exc:
+        assert str(exc).startswith("error: --since nope:")
+    else:
+        raise AssertionError("an unknown revision passed")
