@@ -353,47 +353,44 @@ def standing_after_seat(recording: Recording, choice: StanceChoice, forwards: di
     a hinge tips the trunk, swaying standing moves both alike). Over the quiet stretches other than the zero,
     tilts in each segment's sagittal plane (``forwards``, from the hinges; None: no check): when those with the
     pelvis ``seat_pelvis_deg`` or more forward and the trunk within ``seat_trunk_deg`` add up to ``seat_min_s``,
-    the longest quiet stretch with the trunk upright and the pelvis forward by half that or more is the standing
-    posture (the longest of those first: the one most forward, 11 deg where most stands read 7-9, is no more
-    standing than they), unless the person stood in the zero's posture, a hinge away from it, before the first of
+    the longest of them is the standing posture (the longest: the one most forward, 11 deg where most stands read
+    7-9, is no more standing than they), unless the person stood in the zero's posture, a hinge away from it, before the first of
     them (:func:`_back_at_zero`): a sensor that slipped forward later looks the same from then on (two of 80 random
     real-world combinations, slips of 5.7 and 7.9 deg at 13 s, read as 5-8 deg forward; a simulated RDL set with the
     sacrum slipping 7 deg at 8 s, its zero the stand after the first rep, in 9 of 12 seeds).
     """
     p = params or StanceSearchParams()
     pelvis, trunk = SENSOR_ROLES
-    if forwards.get(pelvis) is None or forwards.get(trunk) is None:
-        return None
+    fwd: dict[str, np.ndarray] = {}
+    for r in SENSOR_ROLES:
+        f = forwards.get(r)
+        if f is None:
+            return None
+        fwd[r] = f
     zero = choice.result
     up = {r: _unit(np.asarray(zero.sensors[r].acc_mean_m_s2, dtype=float)) for r in SENSOR_ROLES}
     found: list[tuple[tuple[float, float], float, float]] = []
-    standing: list[tuple[tuple[float, float], float, float]] = []  # with the pelvis forward by half that, or more
-    for a, b in choice.stretches:
-        if a <= zero.end_s and b >= zero.start_s:  # the zero's own stretch
+    for a, b in choice.stretches:  # (the zero's own, tilted by nothing, is neither)
+        tilt = {r: _sagittal_deg(recording[r], a, b, up[r], fwd[r]) for r in SENSOR_ROLES}
+        if not abs(tilt[trunk]) <= p.seat_trunk_deg:  # (NaN: a stretch without samples, none in practice)
             continue
-        tilt: dict[str, float] = {}
-        for r in SENSOR_ROLES:
-            g, f = _mean_dir(recording[r], a, b), forwards[r]
-            if g is None or f is None:
-                break
-            tilt[r] = math.degrees(math.atan2(-float(g @ f), float(g @ up[r])))
-        else:
-            if abs(tilt[trunk]) > p.seat_trunk_deg:
-                continue
-            if tilt[pelvis] >= 0.5 * p.seat_pelvis_deg:
-                standing.append(((a, b), tilt[pelvis], tilt[trunk]))
-            if tilt[pelvis] >= p.seat_pelvis_deg:
-                found.append(((a, b), tilt[pelvis], tilt[trunk]))
+        if tilt[pelvis] >= p.seat_pelvis_deg:
+            found.append(((a, b), tilt[pelvis], tilt[trunk]))
     total_s = sum(b - a for (a, b), _, _ in found)
-    if total_s < p.seat_min_s or _back_at_zero(recording, zero, found[0][0][0], up, forwards, p):
+    if total_s < p.seat_min_s or _back_at_zero(recording, zero, found[0][0][0], up, fwd, p):
         return None
-    # the longest stand with the pelvis forward by half that or more: a real stand, not the most forward one
-    span, pelvis_deg, trunk_deg = max(standing, key=lambda x: x[0][1] - x[0][0])
+    span, pelvis_deg, trunk_deg = max(found, key=lambda x: x[0][1] - x[0][0])  # a real stand, not the most forward
     return span, pelvis_deg, trunk_deg, len(found), total_s
 
 
+def _sagittal_deg(s: SensorStream, a: float, b: float, up: np.ndarray, forward: np.ndarray) -> float:
+    """The segment's forward tilt (deg) over ``a..b`` from the posture whose gravity is ``up`` (NaN: no samples)."""
+    g = _mean_dir(s, a, b)
+    return math.nan if g is None else math.degrees(math.atan2(-float(g @ forward), float(g @ up)))
+
+
 def _back_at_zero(recording: Recording, zero: StanceResult, t1: float, up: dict[str, np.ndarray],
-                  forwards: dict[str, np.ndarray | None], p: StanceSearchParams) -> bool:
+                  forwards: dict[str, np.ndarray], p: StanceSearchParams) -> bool:
     """Did the person stand in the zero's posture (trunk within ``seat_trunk_deg``, pelvis within half
     ``seat_pelvis_deg``) for ``seat_back_s`` anywhere before ``t1`` (s), with a hinge (the trunk tipped past
     ``seat_excursion_deg``) between that and the zero? The accelerometers' tilts, smoothed over ``seat_smooth_s``,
@@ -402,11 +399,9 @@ def _back_at_zero(recording: Recording, zero: StanceResult, t1: float, up: dict[
     t0 = max(float(recording[r].time_s[0]) for r in SENSOR_ROLES)
     grid = np.arange(t0, t1, 0.02)
     tilt: dict[str, np.ndarray] = {}
-    for r in SENSOR_ROLES:
+    for r in SENSOR_ROLES:  # (the zero lies before t1: samples in every sensor)
         s, f = recording[r], forwards[r]
         m = _span(s, t0, t1)
-        if m.stop - m.start < 3 or grid.size < 2 or f is None:
-            return False
         v = _smooth(s.acc_m_s2[m], max(1, int(round(p.seat_smooth_s * s.nominal_rate_hz))))
         v /= row_norms(v)[:, None]
         tilt[r] = np.interp(grid, s.time_s[m], np.degrees(np.arctan2(-(v @ f), v @ up[r])))
