@@ -1264,6 +1264,9 @@ def test_a_zero_posture_stood_in_again_a_hinge_away_is_no_seat() -> None:
                           *slipped])
     assert _seat_check(back)[1] is None  # back 0.4 s: 0.92 s within the limits with the easing (0.52 s without)
     assert _seat_check(_pelvis_trunk([(3.0, 0, 0, 0, 0), *slipped]))[1] is not None
+    passing = _pelvis_trunk([(3.0, 0, 0, 0, 0), (1.5, 0, 40, 0, 60), (0.5, 40, 0, 60, 0), (0.5, 0, 40, 0, 60),
+                             *slipped[1:]])
+    assert _seat_check(passing)[1] is not None  # through the zero's posture in a swing: under seat_back_s
 
 
 @pytest.mark.parametrize(("seed", "before_deg"), [(7001, 6.18), (7003, 10.89)])
