@@ -1327,3 +1327,23 @@ def test_a_later_zero_whose_run_back_restarts_near_the_start_still_starts_the_fi
     res = analyze(rec)
     assert abs(len(res.reps) - len(sim.reps)) <= 1  # measured 19 of 18
     assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 2.0  # measured 1.17 deg
+
+
+@pytest.mark.parametrize(("between", "seat"), [((1.5, 0, 40, 0, 60, 1.5, 40, 0, 60, 0), False),
+                                               ((0.25, 0, 10, 0, 0, 0.25, 10, 0, 0, 0), True)])
+def test_a_stand_in_the_zeros_posture_before_it_counts_only_a_hinge_away(
+        between: tuple[float, ...], seat: bool) -> None:
+    """The zero (forced: a later stretch, as a moving start makes it) has a stand in its own posture 1 s before it;
+    with a hinge between the two the person stood so (no seat), with a mere shift of the pelvis (a quick 10 deg
+    and back, no trunk tilt) between them it is the same rest (a seat: every later stand holds the pelvis 10 deg
+    forward)."""
+    segs = [(1.0, 0, 0, 0, 0), between[:5], between[5:], (3.0, 0, 0, 0, 0), (1.5, 0, 20, 0, 40),
+            (1.5, 20, 10, 40, 0), (3.0, 10, 10, 0, 0), (1.5, 10, 40, 0, 60), (1.5, 40, 10, 60, 0), (3.0, 10, 10, 0, 0)]
+    rec = _pelvis_trunk(segs)
+    stretches = choose_stance(rec).stretches
+    mid = 1.0 + between[0] + between[5] + 1.5  # the middle of the 3 s rest
+    zero = next((a, b) for a, b in stretches if a < mid < b)
+    choice = choose_stance(rec, stance_at=zero)
+    assert choice.how == "standing" and choice.result.start_s == zero[0]
+    forwards = forward_directions(rec, {r: e.acc_mean_m_s2 for r, e in choice.result.sensors.items()})
+    assert (standing_after_seat(rec, choice, forwards) is not None) == seat
