@@ -354,10 +354,11 @@ def standing_after_seat(recording: Recording, choice: StanceChoice, forwards: di
     tilts in each segment's sagittal plane (``forwards``, from the hinges; None: no check): when those with the
     pelvis ``seat_pelvis_deg`` or more forward and the trunk within ``seat_trunk_deg`` add up to ``seat_min_s``,
     the longest of them is the standing posture (the longest: the one most forward, 11 deg where most stands read
-    7-9, is no more standing than they), unless the person stood in the zero's posture, a hinge away from it, before the first of
-    them (:func:`_back_at_zero`): a sensor that slipped forward later looks the same from then on (two of 80 random
-    real-world combinations, slips of 5.7 and 7.9 deg at 13 s, read as 5-8 deg forward; a simulated RDL set with the
-    sacrum slipping 7 deg at 8 s, its zero the stand after the first rep, in 9 of 12 seeds).
+    7-9, is no more standing than they), unless the person stood in the zero's posture, a hinge away from it,
+    before the first of them (:func:`_back_at_zero`): a sensor that slipped forward later looks the same from
+    then on (two of 80 random real-world combinations, slips of 5.7 and 7.9 deg at 13 s, read as 5-8 deg
+    forward; a simulated RDL set with the sacrum slipping 7 deg at 8 s, its zero the stand after the first rep,
+    in 9 of 12 seeds).
     """
     p = params or StanceSearchParams()
     pelvis, trunk = SENSOR_ROLES
@@ -404,9 +405,9 @@ def _back_at_zero(recording: Recording, zero: StanceResult, t1: float, up: dict[
         m = _span(s, t0, t1)
         v = _smooth(s.acc_m_s2[m], max(1, int(round(p.seat_smooth_s * s.nominal_rate_hz))))
         v /= row_norms(v)[:, None]
-        tilt[r] = np.interp(grid, s.time_s[m], np.degrees(np.arctan2(-(v @ f), v @ up[r])))
-    tipped = np.flatnonzero(np.abs(tilt[trunk]) > p.seat_excursion_deg)
-    at_zero = (np.abs(tilt[trunk]) <= p.seat_trunk_deg) & (np.abs(tilt[pelvis]) < 0.5 * p.seat_pelvis_deg)
+        tilt[r] = np.interp(grid, s.time_s[m], np.abs(np.degrees(np.arctan2(v @ f, v @ up[r]))))  # either way
+    tipped = np.flatnonzero(tilt[trunk] > p.seat_excursion_deg)
+    at_zero = (tilt[trunk] <= p.seat_trunk_deg) & (tilt[pelvis] < 0.5 * p.seat_pelvis_deg)
     z0, z1 = np.searchsorted(grid, zero.start_s), np.searchsorted(grid, zero.end_s)
     for a, b in _runs(at_zero):
         if b - a < p.seat_back_s / 0.02:
