@@ -32,7 +32,7 @@ from imu_hinge.detection.rep_events import FAULTS
 from imu_hinge.errors import ImuHingeError
 from imu_hinge.fusion import make_filter
 from imu_hinge.recording.checks import checked
-from imu_hinge.simulation import REAL_WORLD, SCENARIOS, simulate
+from imu_hinge.simulation import REAL_WORLD, SCENARIOS, match_reps, simulate
 
 GOALS = {"lumbar_rmse_median": 0.8, "lumbar_rmse_max": 2.0, "segment_rmse_median": 1.0, "peak_err_median": 1.0,
          "peak_err_p95": 2.5, "f1_lumbar_flexion": 0.95, "f1_lockout_hyperextension": 0.9, "f1_lumbar_led": 0.85,
@@ -48,13 +48,11 @@ def rmse(sim, res, col: str) -> float:
 
 def score_case(sim, res) -> dict:
     out = {c: rmse(sim, res, c) for c in ("pelvic_tilt_deg", "trunk_flexion_deg", "lumbar_flexion_deg")}
-    used: set[int] = set()
+    matched = match_reps(sim.reps, res.reps)
     peak_err, conf, lat = [], {f: [0, 0, 0] for f in FAULTS}, []
-    for tr in sim.reps:
-        cand = [i for i, r in enumerate(res.reps) if i not in used and tr["start_s"] <= r.bottom_s <= tr["end_s"]]
-        got = res.reps[cand[0]] if cand else None
-        if cand:
-            used.add(cand[0])
+    for tr, i in zip(sim.reps, matched, strict=True):
+        got = res.reps[i] if i is not None else None
+        if got is not None:
             peak_err.append(abs(got.peak_lumbar_flexion_deg - tr["peak_lumbar_flexion_deg"]))
         for f in FAULTS:
             lab = tr["labels"][f]
@@ -71,8 +69,8 @@ def score_case(sim, res) -> dict:
     windows = [(tr["start_s"] - 0.2, tr["end_s"] + 0.5) for tr in sim.reps]
     false_lf = sum(1 for a in res.alerts if a.fault == "lumbar_flexion"
                    and not any(s <= a.time_s <= e for s, e in windows))
-    out.update(n_true=len(sim.reps), n_found=len(res.reps), matched=len(used), peak_err=peak_err, conf=conf,
-               latency=lat, false_lf=false_lf)
+    out.update(n_true=len(sim.reps), n_found=len(res.reps), matched=sum(i is not None for i in matched),
+               peak_err=peak_err, conf=conf, latency=lat, false_lf=false_lf)
     return out
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from imu_hinge.analysis.pipeline import HingePipeline
 from imu_hinge.recording.checks import checked
-from imu_hinge.simulation import SimConfig, SimResult, simulate
+from imu_hinge.simulation import SimConfig, SimResult, match_reps, simulate
 
 MODES = (("causal", False), ("offline", True))
 
@@ -54,17 +54,11 @@ def score(sim: SimResult, repair: bool) -> dict[str, object]:
     truth = np.interp(res.time_s, sim.truth_time_s, sim.truth_lumbar_flexion_deg)
     m = np.isfinite(res.lumbar_flexion_deg) & (res.time_s > sim.stand_start_s - 1.0)
     rmse = float(np.sqrt(np.mean((res.lumbar_flexion_deg[m] - truth[m]) ** 2)))
-    used: set[int] = set()
-    peak_err = []
-    for tr in sim.reps:
-        got = [i for i, r in enumerate(res.reps) if i not in used and tr["start_s"] <= r.bottom_s <= tr["end_s"]]
-        if got:
-            used.add(got[0])
-            peak = res.reps[got[0]].peak_lumbar_flexion_deg
-            if math.isfinite(peak):
-                peak_err.append(abs(peak - tr["peak_lumbar_flexion_deg"]))
+    pairs = [(tr, res.reps[i]) for tr, i in zip(sim.reps, match_reps(sim.reps, res.reps), strict=True) if i is not None]
+    peak_err = [abs(r.peak_lumbar_flexion_deg - tr["peak_lumbar_flexion_deg"]) for tr, r in pairs
+                if math.isfinite(r.peak_lumbar_flexion_deg)]
     return {"rmse": rmse, "coverage": float(m.mean() / max((res.time_s > sim.stand_start_s - 1.0).mean(), 1e-9)),
-            "found": len(used), "true": len(sim.reps), "extra": len(res.reps) - len(used),
+            "found": len(pairs), "true": len(sim.reps), "extra": len(res.reps) - len(pairs),
             "undefined_peaks": sum(1 for r in res.reps if not math.isfinite(r.peak_lumbar_flexion_deg)),
             "peak_err": peak_err, "alerts": [a.to_dict() for a in res.alerts if a.fault == "lumbar_flexion"]}
 

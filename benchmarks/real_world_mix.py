@@ -31,7 +31,7 @@ import numpy as np
 from imu_hinge.analysis.pipeline import HingePipeline
 from imu_hinge.errors import ImuHingeError
 from imu_hinge.recording.checks import checked
-from imu_hinge.simulation import SimConfig, simulate
+from imu_hinge.simulation import SimConfig, match_reps, simulate
 from imu_hinge.simulation.config import MOVES
 
 EXERCISES = ("rdl", "hinge", "good_morning", "kb_swing", "long_hold", "wall_hinge", "fatigue", "mixed")
@@ -116,17 +116,11 @@ def score(cfg: SimConfig) -> Scored:
         return Scored(refused=str(exc))
     truth = np.interp(res.time_s, sim.truth_time_s, sim.truth_lumbar_flexion_deg)
     m = np.isfinite(res.lumbar_flexion_deg)
-    used: set[int] = set()
-    peak_err = []
-    for tr in sim.reps:
-        got = [i for i, r in enumerate(res.reps) if i not in used and tr["start_s"] <= r.bottom_s <= tr["end_s"]]
-        if got:
-            used.add(got[0])
-            peak = res.reps[got[0]].peak_lumbar_flexion_deg
-            if math.isfinite(peak):
-                peak_err.append(abs(peak - tr["peak_lumbar_flexion_deg"]))
-    return Scored(float(np.sqrt(np.mean((res.lumbar_flexion_deg[m] - truth[m]) ** 2))), len(used), len(sim.reps),
-                  len(res.reps) - len(used), peak_err)
+    pairs = [(tr, res.reps[i]) for tr, i in zip(sim.reps, match_reps(sim.reps, res.reps), strict=True) if i is not None]
+    peak_err = [abs(r.peak_lumbar_flexion_deg - tr["peak_lumbar_flexion_deg"]) for tr, r in pairs
+                if math.isfinite(r.peak_lumbar_flexion_deg)]
+    return Scored(float(np.sqrt(np.mean((res.lumbar_flexion_deg[m] - truth[m]) ** 2))), len(pairs), len(sim.reps),
+                  len(res.reps) - len(pairs), peak_err)
 
 
 def main() -> int:

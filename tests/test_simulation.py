@@ -497,3 +497,17 @@ def test_benchmarks_take_the_real_world_scenarios(tmp_path) -> None:
     row = [ln for ln in out.stdout.splitlines() if ln.startswith("arrival_stamps")]
     assert len(row) == 1 and row[0].split()[1] == "8/8", out.stdout
     assert json.loads(out.stdout.splitlines()[-1])["refused"] == 0
+
+
+def test_found_reps_are_matched_to_true_ones_by_their_bottom() -> None:
+    """match_reps: a found rep whose bottom lies inside a true rep is that rep (the first not taken); a true rep
+    with none is missed (None); a found rep inside none, or a second one inside a rep already taken, is extra."""
+    from types import SimpleNamespace
+
+    from imu_hinge.simulation import match_reps
+
+    truth = [{"start_s": 1.0, "end_s": 3.0}, {"start_s": 4.0, "end_s": 6.0}, {"start_s": 7.0, "end_s": 9.0}]
+    found = [SimpleNamespace(bottom_s=b) for b in (0.5, 2.0, 2.5, 8.0, 9.0)]
+    assert match_reps(truth, found) == [1, None, 3]  # 0.5 and 2.5 extra; 9.0 (an end) would match 7-9 too
+    assert match_reps(truth[2:], found[4:]) == [0]  # the ends count
+    assert match_reps(truth, []) == [None, None, None]

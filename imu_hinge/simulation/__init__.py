@@ -29,6 +29,7 @@ from imu_hinge.simulation.config import EXERCISES, MOVES, NAMED_MOUNTS, SimConfi
 from imu_hinge.simulation.exercise_styles import FAULTS
 from imu_hinge.simulation.scenarios import REAL_WORLD, SCENARIOS
 from imu_hinge.simulation.simulator import SimResult, simulate
+from imu_hinge.simulation.truth import match_reps
 
 __all__ = [
     "EXERCISES",
@@ -41,6 +42,7 @@ __all__ = [
     "SimConfig",
     "SimResult",
     "case_paths",
+    "match_reps",
     "parse_mount",
     "simulate",
     "validate",

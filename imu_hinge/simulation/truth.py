@@ -12,6 +12,9 @@ trunk returns to standing (crosses zero). Labels follow the detector's default r
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
 import numpy as np
 
 from imu_hinge.simulation.motion_plan import RepPlan
@@ -100,4 +103,23 @@ def rep_truth(grid_t: np.ndarray, trunk_plan_deg: np.ndarray, plans: list[RepPla
             "injected_faults": list(plan.faults),
             "labels": labels,
         })
+    return out
+
+
+class _FoundRep(Protocol):
+    @property
+    def bottom_s(self) -> float: ...
+
+
+def match_reps(truth: Sequence[Mapping[str, Any]], found: Sequence[_FoundRep]) -> list[int | None]:
+    """Which found rep is which true one: for each true rep (its ``start_s`` and ``end_s``), the index in ``found``
+    of the first rep not matched already whose bottom lies inside it, else None (missed). Found reps matched by no
+    true rep are extra ones."""
+    used: set[int] = set()
+    out: list[int | None] = []
+    for tr in truth:
+        i = next((i for i, r in enumerate(found) if i not in used and tr["start_s"] <= r.bottom_s <= tr["end_s"]), None)
+        if i is not None:
+            used.add(i)
+        out.append(i)
     return out
