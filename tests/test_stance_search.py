@@ -17,7 +17,7 @@ from imu_hinge.analysis.stance_params import StanceSearchParams
 from imu_hinge.analysis.stance_search import choose_stance, forward_directions, standing_after_seat
 from imu_hinge.errors import CalibrationError
 from imu_hinge.recording.checks import checked
-from imu_hinge.samples import Recording, SensorStream
+from imu_hinge.samples import SENSOR_ROLES, Recording, SensorStream
 from imu_hinge.simulation import SCENARIOS, SimConfig, simulate
 
 from .test_pipeline import rmse_vs_truth
@@ -1127,8 +1127,8 @@ def test_a_stillness_window_that_rounds_to_no_sample_is_one_sample() -> None:
     t = np.arange(300) / 100.0
     s = SensorStream("sacrum", t, np.array([0.0, 0.0, 9.81]) + 0.3 * rng.standard_normal((300, 3)),
                      0.1 * rng.standard_normal((300, 3)))
-    rate, acc = _stillness(s, StanceSearchParams(smooth_s=0.004))
-    one_rate, one_acc = _stillness(s, StanceSearchParams(smooth_s=0.01))
+    rate, acc, _ = _stillness(s, StanceSearchParams(smooth_s=0.004))
+    one_rate, one_acc, _ = _stillness(s, StanceSearchParams(smooth_s=0.01))
     assert np.isfinite(rate).all() and np.isfinite(acc).all()
     np.testing.assert_array_equal(rate, one_rate)
     np.testing.assert_array_equal(acc, one_acc)
@@ -1158,7 +1158,7 @@ def test_the_rough_bias_comes_from_the_larger_slow_set() -> None:
     gyr[n_still:, 0] = np.linspace(0.3, 2.0, n_moving)
     t = np.arange(len(gyr)) / 100.0
     s = SensorStream("sacrum", t, np.tile([0.0, 0.0, 9.81], (len(t), 1)), gyr)
-    rate, _ = _stillness(s, StanceSearchParams())
+    rate, _, _ = _stillness(s, StanceSearchParams())
     assert rate[20:n_still - 20].max() < 0.02  # measured 0.0 (the rough bias is the still samples' 0.01)
 
 
@@ -1347,3 +1347,120 @@ def test_a_stand_in_the_zeros_posture_before_it_counts_only_a_hinge_away(
     assert choice.how == "standing" and choice.result.start_s == zero[0]
     forwards = forward_directions(rec, {r: e.acc_mean_m_s2 for r, e in choice.result.sensors.items()})
     assert (standing_after_seat(rec, choice, forwards) is not None) == seat
+
+
+def _zero_off_deg(rec: Recording, choice: Any, stand: tuple[float, float]) -> float:
+    """How far (deg) the zero's gravity lies from the posture over ``stand`` (s), the worse of the two sensors."""
+    off = []
+    for role in SENSOR_ROLES:
+        s = rec[role]
+        m = (s.time_s >= stand[0]) & (s.time_s <= stand[1])
+        a, b = s.acc_m_s2[m].mean(axis=0), np.asarray(choice.result.sensors[role].acc_mean_m_s2)
+        off.append(math.degrees(math.acos(min(1.0, float(a @ b) / float(np.linalg.norm(a) * np.linalg.norm(b))))))
+    return max(off)
+
+
+BACK_BEND_FIRST = [(0.6, 0, 0, 0, 0), (1.2, 0, -2, 0, -10), (0.8, -2, -2, -10, -10), (1.2, -2, 0, -10, 0),
+                   (3.0, 0, 0, 0, 0), (1.5, 0, 40, 0, 60), (1.5, 40, 0, 60, 0), (2.0, 0, 0, 0, 0)]
+
+
+def test_a_slow_bend_under_the_quiet_rate_cuts_the_stretch_it_lies_in() -> None:
+    """0.6 s standing, then a slow back bend (the trunk 10 deg back over 1.2 s, at most 13 deg/s: under the quiet
+    rate, 20 deg/s), held 0.8 s, back, a 3 s stand, a hinge, a stand. Without the steady test the first quiet
+    stretch runs from 0 to 6.4 s through the bend and the zero averages it (measured 4.0 deg off the stands); the
+    bend cuts it (the trunk tilts back relative to the pelvis by steady_lumbar_deg, 6, within 0.8 s): the zero is
+    the stand before it, 0-1.01 s."""
+    rec = _pelvis_trunk(BACK_BEND_FIRST)
+    choice = choose_stance(rec)
+    assert choice.how == "quiet" and choice.result.start_s < 0.01 and 0.8 < choice.result.end_s < 1.1  # 1.01
+    assert _zero_off_deg(rec, choice, (4.5, 6.0)) < 0.6  # measured 0.38 (the bend's first 0.4 s are in)
+    uncut = choose_stance(rec, StanceSearchParams(steady_deg=math.inf))
+    assert uncut.result.end_s > 4.0 and _zero_off_deg(rec, uncut, (4.5, 6.0)) > 3.0
+
+
+@pytest.mark.parametrize(("turn_deg", "cut"), [(6.0, False), (9.0, True)])
+def test_a_drift_within_steady_deg_does_not_cut(turn_deg: float, cut: bool) -> None:
+    """A quiet stretch whose trunk alone drifts back by 6 deg over 1.2 s (at most 7.9 deg/s; at most 5.2 deg within
+    any 0.8 s, under steady_lumbar_deg) is one stretch; 9 deg (7.8 within 0.8 s) cuts it. Sitting and standing
+    still drift (the shared dev case of seated bends turns its trunk 4.1 deg within 0.5 s)."""
+    rec = _pelvis_trunk([(1.0, 0, 0, 0, 0), (1.2, 0, 0, 0, -turn_deg), (1.0, 0, 0, -turn_deg, -turn_deg),
+                         (1.5, 0, 40, -turn_deg, 60), (1.5, 40, 0, 60, 0), (2.0, 0, 0, 0, 0)])
+    first = choose_stance(rec).stretches[0]
+    assert (first[1] < 2.0) == cut, first
+
+
+def test_a_turn_about_gravity_does_not_cut() -> None:
+    """Both sensors turn 20 deg about the vertical over 1.2 s while upright (a slow turn on the spot: no tilt) within
+    a quiet stretch: gravity's direction stays, the stretch is not cut."""
+    rec = _pelvis_trunk(BACK_BEND_FIRST)
+    streams = {}
+    for role in SENSOR_ROLES:
+        s = rec[role]
+        yaw = np.radians(np.interp(s.time_s, [1.0, 2.2], [0.0, 20.0]))
+        up = s.acc_m_s2[0] / np.linalg.norm(s.acc_m_s2[0])  # standing still at the start: the vertical
+        gyr = np.array(s.gyr_rad_s)
+        gyr[:, :] = np.gradient(yaw, s.time_s)[:, None] * up[None, :]  # the turn about the vertical only
+        acc = np.tile(s.acc_m_s2[0], (len(s), 1))
+        streams[role] = SensorStream(role, s.time_s, acc, gyr)
+    choice = choose_stance(Recording(streams))
+    assert choice.stretches[0][0] < 0.01 and choice.stretches[0][1] > 10.0  # one stretch: nothing else moves
+
+
+SETTLE_THEN_STAND = [(0.2, 0, 0, 0, 0), (1.5, 0, 40, 0, 60), (1.5, 40, 6, 60, -4), (1.0, 6, 6, -4, -4),
+                     (0.8, 6, 0, -4, 0), (2.0, 0, 0, 0, 0), (1.5, 0, 40, 0, 60), (1.5, 40, 0, 60, 0), (2.0, 0, 0, 0, 0),
+                     (1.5, 0, 40, 0, 60), (1.5, 40, 0, 60, 0), (2.0, 0, 0, 0, 0)]
+
+
+def test_of_a_stretch_cut_in_two_the_zero_is_the_posture_held_again() -> None:
+    """A recording that starts with a hinge: the lifter comes up arched, the pelvis 6 deg forward and the trunk 4 deg
+    back, stays a second, then straightens slowly (0.8 s: quiet, yet the back 10 deg less arched) and stands, as
+    after each later hinge. The quiet stretch is cut in two; both match the start; the zero is the one whose
+    posture the stands hold again (4.80-6.56 s; measured 0.04 deg off), not the first (3.36-4.39 s: 5.9 deg off)
+    nor both together (3.36-6.56 s: 2.3 deg off)."""
+    rec = _pelvis_trunk(SETTLE_THEN_STAND)
+    choice = choose_stance(rec)
+    assert 4.6 < choice.result.start_s < 5.0 and choice.result.end_s > 6.3
+    assert _zero_off_deg(rec, choice, (16.0, 17.0)) < 0.3
+    first_part = choose_stance(rec, StanceSearchParams(same_posture_deg=-1.0))  # no posture counts as held again
+    assert first_part.result.start_s < 3.5 and _zero_off_deg(rec, first_part, (16.0, 17.0)) > 5.0
+    uncut = choose_stance(rec, StanceSearchParams(steady_deg=math.inf))
+    assert uncut.result.start_s < 3.5 and uncut.result.end_s > 6.3 and _zero_off_deg(rec, uncut, (16.0, 17.0)) > 2.0
+
+
+SWAY_FIRST = [(0.6, 0, 0, 0, 0), (0.8, 0, 4, 0, 4), (0.8, 4, -4, 4, -4), (0.8, -4, 4, -4, 4), (0.8, 4, 0, 4, 0),
+              (1.0, 0, 0, 0, 0), (1.5, 0, 40, 0, 60), (1.5, 40, 0, 60, 0), (2.0, 0, 0, 0, 0)]
+
+
+def test_a_sway_leaning_both_segments_alike_is_one_posture() -> None:
+    """A wide sway (the whole body 4 deg forward and back, 8 deg within 0.8 s, under the quiet rate) tilts each
+    segment past steady_deg (5) but the trunk not relative to the pelvis, nor a segment by steady_segment_deg (12):
+    the quiet stretch stays whole (its mean is the stance). Counting every such tilt as a change of posture cuts it
+    at each lean (the shared dev case of standing sway, cut so, read lumbar 2.58 deg instead of 1.31)."""
+    rec = _pelvis_trunk(SWAY_FIRST)
+    choice = choose_stance(rec)
+    assert choice.stretches[0][0] < 0.01 and choice.stretches[0][1] > 4.0  # 0 to the hinge's margin
+    assert _zero_off_deg(rec, choice, (8.0, 9.5)) < 1.0  # measured 0.73: the mean over the stretch, as sway is
+    every_tilt = choose_stance(rec, StanceSearchParams(steady_lumbar_deg=0.0))
+    assert every_tilt.stretches[0][1] < 2.0  # measured 1.53: cut in the first lean
+
+
+@pytest.mark.parametrize(("hinge_deg", "cut"), [(15.0, True), (12.0, False)])
+def test_a_slow_hip_hinge_cuts_at_steady_segment_deg(hinge_deg: float, cut: bool) -> None:
+    """Both segments tip forward together over 1.25 s (a hinge at the hips with a neutral back, slow enough to be
+    quiet: at most 18.8 deg/s for 15 deg) and stay: the lumbar angle holds, but 15 deg (12.7 within 0.8 s) reaches
+    steady_segment_deg and cuts the stretch; 12 deg (10.2 within 0.8 s) does not."""
+    rec = _pelvis_trunk([(1.0, 0, 0, 0, 0), (1.25, 0, hinge_deg, 0, hinge_deg), (1.5, *[hinge_deg] * 4),
+                         (1.5, hinge_deg, 40, hinge_deg, 60), (1.5, 40, 0, 60, 0), (2.0, 0, 0, 0, 0)])
+    first = choose_stance(rec).stretches[0]
+    assert (first[1] < 2.0) == cut, first
+
+
+def test_a_simulated_back_bend_after_a_short_stand_is_not_the_zero() -> None:
+    """The simulator's bad start with a back bend (seed 7001: a short stand, then the trunk bent back slowly enough
+    to pass as quiet, held, and back): the first quiet stretch ran through the bend and the zero averaged it,
+    lumbar RMSE 3.94 deg; cut where the back bends, the zero is the stand before it: 0.645 deg."""
+    sim = simulate(replace(SCENARIOS["bad_start_back_bend"], seed=7001))
+    res = analyze(checked(sim.recording))
+    assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 1.0  # measured 0.645
+    uncut = AnalysisParams(stance_search=StanceSearchParams(steady_deg=math.inf))
+    assert rmse_vs_truth(analyze(checked(sim.recording), uncut), sim, "lumbar_flexion_deg") > 3.0  # 3.94

@@ -56,6 +56,25 @@ class StanceSearchParams:
     """Smoothed gyro rate (rough bias removed) below this is quiet: sway of 5 deg stays < ~0.2."""
     quiet_acc_m_s2: float = 1.5
     """Smoothed |acc| within this of gravity is quiet."""
+    steady_deg: float = 5.0
+    """A quiet stretch may be cut where a segment tilts by this much within ``steady_window_s`` (deg; the gyro's turn
+    across gravity): a slow bend (back or forward, 10-15 deg at up to 16 deg/s) stays under ``quiet_gyr_rad_s`` yet
+    its mean is no posture to stand on. Sway tilts too (the shared dev case of standing sway: 7 deg within 0.8 s),
+    so such a tilt cuts only where it changes the posture: ``steady_lumbar_deg``, ``steady_segment_deg``."""
+    steady_window_s: float = 0.8
+    """The span over which that tilt is measured, centred on each sample (within the stretch), s."""
+    steady_lumbar_deg: float = 6.0
+    """... where the trunk's tilt relative to the pelvis' changes this much within ``steady_window_s`` (deg,
+    sagittal): a bend of the back, a stand settling from an arch; a sway leans both segments alike (cut at each
+    lean, the dev case's stance when its recording starts moving read lumbar RMSE 2.58 deg instead of 1.31).
+    Sitting still drifts too: the dev case of seated bends turns its trunk 4.1 deg within 0.5 s at its start
+    (cut there, its zero moved: 0.82 -> 1.61 deg) ..."""
+    steady_segment_deg: float = 12.0
+    """... or where either segment's own tilt changes this much (deg, sagittal): a slow hinge at the hips."""
+    same_posture_deg: float = 3.0
+    """Of the parts of a stretch so cut that match the start, the stance is the one whose posture the quiet stretches
+    hold longest in all, counting those within this (deg, both sensors): the person comes back to standing; a
+    posture on the way (a slow bend held, the end of a rep settling) is not held again."""
     max_gyro_bias_rad_s: float = 0.6
     """The largest gyro bias (norm) the rough bias removed before the quiet test may be: 20 deg/s on each axis,
     an uncalibrated MEMS gyro's specified zero-rate offset. A steady rate beyond it is a turn, not a bias."""

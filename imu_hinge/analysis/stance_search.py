@@ -5,11 +5,16 @@ recording may not start that way: real people start moving at once, sway, sit, a
 still moment can be the bottom of a hinge. Here the recording is looked through first:
 
 1. **Quiet stretches**: both sensors still (smoothed gyro rate and |acc| near their quiet levels)
-   for at least ``min_stand_s``; standing sway of a few degrees still counts as quiet.
+   for at least ``min_stand_s``; standing sway of a few degrees still counts as quiet. A slow bend stays
+   under the quiet rate too: where the posture changes within a quiet stretch (the trunk's tilt relative to
+   the pelvis' by ``steady_lumbar_deg`` within ``steady_window_s``, or a segment's by ``steady_segment_deg``;
+   not a sway, which leans both alike), the stretch is cut there into parts, each one posture.
 2. **Upright**: the posture at the start of the recording (the person stands or sits upright
    when the recording starts, and may be moving already a fraction of a second later) is the
    reference; the stance is the first quiet stretch in that posture (both sensors' gravity
-   within ``match_deg``). A held hinge bottom is quiet but not that posture and is skipped.
+   within ``match_deg``). A held hinge bottom is quiet but not that posture and is skipped. Of the
+   parts of a cut stretch in that posture, the stance is the one the quiet stretches hold again the
+   longest (within ``same_posture_deg``): the person comes back to standing, not to a posture on the way.
 3. **No such stretch** (the recording starts mid-movement, e.g. a lift set up at the bar): the
    quiet posture held longest in all serves when it clearly dominates (people stand between reps
    and sets; a held bottom is shorter and its depth varies), with a warning. Else the stillest
@@ -81,8 +86,9 @@ def _smooth(x: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _stillness(s: SensorStream, params: StanceSearchParams) -> tuple[np.ndarray, np.ndarray]:
-    """Per sample: smoothed gyro rate (rad/s, rough bias removed) and smoothed | |acc| - g | (m/s^2)."""
+def _stillness(s: SensorStream, params: StanceSearchParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per sample: smoothed gyro rate (rad/s, rough bias removed) and smoothed | |acc| - g | (m/s^2); and the
+    rough bias (rad/s, 3)."""
     n = max(1, int(round(params.smooth_s * s.nominal_rate_hz)))
     gyr = s.gyr_rad_s
     # the slow samples around zero, or around the median rate when more are slow there and it can be a bias: a
@@ -101,7 +107,67 @@ def _stillness(s: SensorStream, params: StanceSearchParams) -> tuple[np.ndarray,
         rate += smooth_j
     np.sqrt(rate, out=rate)
     accn = _smooth(row_norms(s.acc_m_s2)[:, None], n)[:, 0]
-    return rate, np.abs(accn - STANDARD_GRAVITY_M_S2)
+    return rate, np.abs(accn - STANDARD_GRAVITY_M_S2), rough_bias
+
+
+def _tilt_times(streams: dict[str, SensorStream], rough_bias: dict[str, np.ndarray], a: float, b: float,
+                p: StanceSearchParams) -> np.ndarray:
+    """Sample times (s, sorted) within the quiet stretch ``a..b`` around which a segment tilts by ``steady_deg`` or
+    more between ``steady_window_s / 2`` before and after (within the stretch: the movements around it do not
+    count): the gyro's turn (``rough_bias`` removed) across gravity's direction (the acceleration smoothed over
+    ``smooth_s``; a turn about it tilts nothing). A slow bend, 10-15 deg at up to 16 deg/s, stays under the quiet
+    rate; so does a wide sway."""
+    found: list[np.ndarray] = []
+    for role, s in streams.items():
+        sl = _span(s, a, b)
+        t = s.time_s[sl]
+        if len(t) < 3:
+            continue
+        turned = np.cumsum((s.gyr_rad_s[sl] - rough_bias[role]) * np.gradient(t)[:, None], axis=0)
+        h = max(1, int(round(p.steady_window_s / 2 * s.nominal_rate_hz)))
+        idx = np.arange(len(t))
+        turn = turned[np.minimum(idx + h, len(t) - 1)] - turned[np.maximum(idx - h, 0)]
+        up = _smooth(s.acc_m_s2[sl], max(1, int(round(p.smooth_s * s.nominal_rate_hz))))
+        up /= np.maximum(row_norms(up), 1e-12)[:, None]
+        found.append(t[row_norms(np.cross(turn, up)) >= math.radians(p.steady_deg)])
+    return np.sort(np.concatenate(found)) if found else np.zeros(0)
+
+
+def _posture_changes(streams: dict[str, SensorStream], up: dict[str, np.ndarray],
+                     forwards: dict[str, np.ndarray | None], a: float, b: float, candidates: np.ndarray,
+                     p: StanceSearchParams) -> list[float]:
+    """Of the ``candidates`` (:func:`_tilt_times`), the times where the posture changes: the trunk's forward tilt
+    relative to the pelvis' (lumbar flexion, near enough) by ``steady_lumbar_deg`` or more across
+    ``steady_window_s``, or either segment's by ``steady_segment_deg``; each in its sagittal plane (``forwards``,
+    ``up``: the start's gravity), from the acceleration smoothed over ``smooth_s``. A sway leans the whole body
+    (both segments alike, a few degrees) and is no change of posture. Without forward directions every
+    candidate counts."""
+    if not len(candidates) or any(forwards[r] is None for r in SENSOR_ROLES):
+        return candidates.tolist()
+    half = p.steady_window_s / 2
+    lo, hi = np.maximum(candidates - half, a), np.minimum(candidates + half, b)
+    change: dict[str, np.ndarray] = {}
+    for role, s in streams.items():
+        sl = _span(s, a, b)
+        t = s.time_s[sl]
+        fwd, u0 = forwards[role], _unit(np.asarray(up[role], dtype=float))
+        if len(t) < 2 or fwd is None:
+            return candidates.tolist()
+        g = _smooth(s.acc_m_s2[sl], max(1, int(round(p.smooth_s * s.nominal_rate_hz))))
+        tilt = np.degrees(np.arctan2(-(g @ fwd), g @ u0))
+        change[role] = np.interp(hi, t, tilt) - np.interp(lo, t, tilt)
+    pelvis, trunk = (change[r] for r in SENSOR_ROLES)
+    keep = ((np.abs(trunk - pelvis) >= p.steady_lumbar_deg)
+            | (np.maximum(np.abs(trunk), np.abs(pelvis)) >= p.steady_segment_deg))
+    return candidates[keep].tolist()
+
+
+def _held_s(streams: dict[str, SensorStream], stretches: list[tuple[float, float]], ab: tuple[float, float],
+            within_deg: float) -> float:
+    """How long (s) the quiet ``stretches`` hold the posture of ``ab`` (both sensors' gravity within ``within_deg``)."""
+    dirs = {r: _mean_dir(streams[r], *ab) for r in SENSOR_ROLES}
+    return sum(b - a for a, b in stretches
+               if all(_upright(_mean_dir(streams[r], a, b), dirs[r], within_deg) for r in SENSOR_ROLES))
 
 
 def _span(s: SensorStream, t0: float, t1: float) -> slice:
@@ -211,28 +277,51 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     step = 0.01
     grid = np.arange(t_start, t_end, step)
 
-    def still_on_grid(role: str) -> tuple[np.ndarray, np.ndarray]:
+    def still_on_grid(role: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         s = streams[role]
-        gyr_still, acc_still = _stillness(s, p)
+        gyr_still, acc_still, bias = _stillness(s, p)
         rows = _grid_rows(s.time_s, grid, 1.5 / s.nominal_rate_hz + step)  # one search for both
-        return _on_grid(rows, gyr_still, GAP_FILL), _on_grid(rows, acc_still, GAP_FILL)
+        return _on_grid(rows, gyr_still, GAP_FILL), _on_grid(rows, acc_still, GAP_FILL), bias
 
     rate = np.zeros(len(grid))
     accdev = np.zeros(len(grid))
-    for gyr_on_grid, acc_on_grid in per_role(still_on_grid, threads).values():  # in role order
+    rough_bias: dict[str, np.ndarray] = {}
+    for role, (gyr_on_grid, acc_on_grid, bias) in per_role(still_on_grid, threads).items():  # in role order
         rate = np.maximum(rate, gyr_on_grid)
         accdev = np.maximum(accdev, acc_on_grid)
+        rough_bias[role] = bias
     quiet = (rate < p.quiet_gyr_rad_s) & (accdev < p.quiet_acc_m_s2)
     start_dir = {r: _mean_dir(s, float(s.time_s[0]), float(s.time_s[0]) + p.start_s) for r, s in streams.items()}
     first_acc = {r: s.acc_m_s2[s.time_s <= s.time_s[0] + p.start_s].mean(axis=0) for r, s in streams.items()}
     settle, margin = int(round(p.settle_s / step)), int(round(p.margin_s / step))
     min_n = int(round(p.min_stand_s / step))
-    stretches: list[tuple[float, float]] = []
+    runs: list[tuple[float, float]] = []
+    # a tilt of steady_deg within steady_window_s needs the rate summed over that long to reach it (a fifth of margin:
+    # the rate on the grid is smoothed over smooth_s); most stretches never come near, and are not looked into
+    may_tilt: list[bool] = []
+    swept = np.concatenate([[0.0], np.cumsum(np.where(quiet, rate, 0.0)) * step])
+    w = max(1, int(round(p.steady_window_s / step)))
     for i0, i1 in _runs(quiet):
         j0 = i0 if i0 == 0 else i0 + settle  # a stretch from the very start has no movement before it
         j1 = i1 if i1 == len(grid) else i1 - margin
         if j1 - j0 >= min_n:
-            stretches.append((float(grid[j0]), float(grid[j1 - 1])))
+            runs.append((float(grid[j0]), float(grid[j1 - 1])))
+            k = np.arange(j0, max(j0 + 1, j1 - w + 1))
+            may_tilt.append(bool((swept[np.minimum(k + w, j1)] - swept[k]).max() >= 0.8 * math.radians(p.steady_deg)))
+    stretches: list[tuple[float, float]] = []
+    siblings: dict[tuple[float, float], list[tuple[float, float]]] = {}  # the parts of a stretch cut in two or more
+    tilting = [(ab, _tilt_times(streams, rough_bias, *ab, p) if tilts else np.zeros(0))
+               for ab, tilts in zip(runs, may_tilt, strict=True)]
+    forwards = (forward_directions(recording, first_acc) if any(len(c) for _, c in tilting)
+                else dict.fromkeys(SENSOR_ROLES))
+    for (a, b), candidates in tilting:
+        cuts = _posture_changes(streams, first_acc, forwards, a, b, candidates, p)
+        edges = [a, *cuts, b]
+        parts = ([(x, y) for x, y in zip(edges[:-1], edges[1:], strict=True) if y - x >= p.min_stand_s] if cuts
+                 else [(a, b)])  # (a stretch of min_n grid points spans a step less than min_stand_s)
+        stretches += parts
+        if len(parts) > 1:
+            siblings.update({part: parts for part in parts})
     bias_span = next(((a, b) for a, b in stretches if b - a >= p.bias_min_s), None)
 
     def matches_start(a: float, b: float) -> bool:
@@ -256,6 +345,9 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
         return done(StanceChoice(stance_from(*stance_at), (), "standing"))
     # the first stretch in the start's posture (its directions only, when the start is quiet: an hour has hundreds)
     first = next(((a, b) for a, b in stretches if matches_start(a, b)), None)
+    if first in siblings:  # a quiet stretch holding two postures: the one the person comes back to
+        first = max((ab for ab in siblings[first] if matches_start(*ab)),
+                    key=lambda ab: _held_s(streams, stretches, ab, p.same_posture_deg))
     moving_start = not stretches or stretches[0][0] > t_start
     if first is not None and not moving_start:
         return done(StanceChoice(stance_from(*first)))
