@@ -1464,3 +1464,54 @@ def test_a_simulated_back_bend_after_a_short_stand_is_not_the_zero() -> None:
     assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 1.0  # measured 0.645
     uncut = AnalysisParams(stance_search=StanceSearchParams(steady_deg=math.inf))
     assert rmse_vs_truth(analyze(checked(sim.recording), uncut), sim, "lumbar_flexion_deg") > 3.0  # 3.94
+
+
+def _arched_lockouts(stand_s: float) -> Recording:
+    """A standing zero (2 s), then three hinges, each ending held arched 1.6 s (the pelvis 10 deg forward, the trunk
+    4 deg back) before settling slowly (0.8 s, quiet) into a stand of ``stand_s``."""
+    return _pelvis_trunk([(2.0, 0, 0, 0, 0)] + [seg for _ in range(3) for seg in (
+        (1.5, 0, 40, 0, 60), (1.5, 40, 10, 60, -4), (1.6, 10, 10, -4, -4), (0.8, 10, 0, -4, 0), (stand_s, 0, 0, 0, 0))])
+
+
+@pytest.mark.parametrize(("stand_s", "told"), [(3.0, False), (1.5, True)])
+def test_lockouts_held_arched_are_no_seat_when_the_zero_is_stood_in_again(stand_s: float, told: bool) -> None:
+    """The arched holds look like stands after a seat (the pelvis forward, the trunk within seat_trunk_deg); cut from
+    the stands by the change of posture they are 3 quiet stretches, 4.31 s in all, and nothing stood in the zero's
+    posture a hinge away before the first. After it the stands in the zero's posture add up to 8.1 s with stands of
+    3 s: more, so no seat; with stands of 1.5 s, 3.6 s: fewer, and the arches are taken for stands after a seat."""
+    choice, seat = _seat_check(_arched_lockouts(stand_s))
+    assert choice.how == "quiet" and choice.result.start_s < 0.01
+    assert (seat is not None) == told
+    if seat is not None:
+        assert seat[3] == 3 and seat[4] == pytest.approx(4.31, abs=0.05)
+
+
+def test_of_a_stretch_cut_in_two_the_zero_is_the_posture_held_longest_in_all() -> None:
+    """A recording starting with a hinge: a stand (A, 1.5 s), then slowly into an arch held 1.5 s (B: the pelvis 6 deg
+    forward, the trunk 4 deg back), back, and three stands after hinges; nine hinges later one more arch held 1.2 s
+    (its quiet part 0.5 s). The stretch holding A and B is cut; A's posture is held 6.8 s in all, B's 2.6 s: the zero
+    is A, though B's posture comes back last (the seconds held count, not when)."""
+    hinge = [(1.5, 0, 40, 0, 60), (1.5, 40, 0, 60, 0)]
+    rec = _pelvis_trunk([(0.2, 0, 0, 0, 0), *hinge, (1.5, 0, 0, 0, 0), (0.8, 0, 6, 0, -4), (1.5, 6, 6, -4, -4),
+                         (0.8, 6, 0, -4, 0), *hinge, (2.0, 0, 0, 0, 0), *hinge, (2.0, 0, 0, 0, 0), *hinge,
+                         (3.0, 0, 0, 0, 0)] + [*hinge, (0.3, 0, 0, 0, 0)] * 9
+                        + [(1.5, 0, 40, 0, 60), (1.5, 40, 6, 60, -4), (1.2, 6, 6, -4, -4), (1.0, 6, 40, -4, 60),
+                           (1.5, 40, 0, 60, 0), (0.3, 0, 0, 0, 0)])
+    choice = choose_stance(rec)
+    (a, b), (c, d), *_, (e, f) = choice.stretches
+    assert (a, b) == (choice.result.start_s, choice.result.end_s)
+    assert 3.2 < a < 3.5 and 5.2 < c < 5.5 and e > 55.0 and 0.4 < f - e < 0.6  # A, B and B's posture again, last
+    assert _zero_off_deg(rec, choice, (11.2, 12.3)) < 0.3  # measured 0.04
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_sway_measured_by_a_noisy_accelerometer_is_still_one_posture(seed: int) -> None:
+    """The sway above with white noise of 0.3 m/s^2 on each accelerometer axis (1.7 deg of tilt a sample): the
+    sagittal tilts compared across the window are smoothed over smooth_s first, and the stretch stays whole (0 to
+    4.36 s); read from single samples, the noise of four of them makes a change of posture (cut at 1.5-1.7 s in
+    each of eight noise seeds)."""
+    rec = _pelvis_trunk(SWAY_FIRST)
+    rng = np.random.default_rng(seed)
+    noisy = Recording({r: SensorStream(r, s.time_s, s.acc_m_s2 + rng.normal(0.0, 0.3, s.acc_m_s2.shape), s.gyr_rad_s)
+                       for r, s in rec.streams.items()})
+    assert choose_stance(noisy).stretches[0][1] > 4.0
