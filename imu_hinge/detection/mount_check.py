@@ -89,15 +89,20 @@ class SensorMove:
     """How much the standing lumbar flexion changed, deg: the offset of L from then on."""
     segment_shift_deg: float
     """How much the moved sensor's own segment angle (T or P) changed standing, deg."""
+    zero_after: bool = False
+    """The zero (the calibration stance) lies after the step (a recording calibrated on a later stand): the angles
+    before the step are the ones off, by minus the shift."""
 
     def message(self, corrected: bool = False) -> str:
         """One line; ``corrected``: the step was taken out of the angles (:func:`take_out_moves`)."""
         head = (f"the {self.role} sensor seems to have moved on the body between {self.after_s:.1f} s and "
                 f"{self.before_s:.1f} s: standing lumbar flexion stepped by {self.shift_deg:+.1f} deg and stayed, ")
+        until = "until then (the zero was taken after it)" if self.zero_after else "from then on"
         if corrected:
-            return head + (f"taken out of the {self.role} angle from then on (offline; a real change of posture would "
+            return head + (f"taken out of the {self.role} angle {until} (offline; a real change of posture would "
                            f"be taken out too); strap the sensor firmly and calibrate again (record a new set)")
-        return head + ("so lumbar angles after it are offset by about that much; strap the sensor firmly and "
+        offset = "before it (the zero was taken after it)" if self.zero_after else "after it"
+        return head + (f"so lumbar angles {offset} are offset by about that much; strap the sensor firmly and "
                        "calibrate again (record a new set)")
 
 
@@ -105,11 +110,13 @@ def take_out_moves(time_s: np.ndarray, pelvic_tilt_deg: np.ndarray, trunk_flexio
                    moves: list[SensorMove]) -> tuple[np.ndarray, np.ndarray]:
     """Pelvic tilt and trunk flexion (deg, new arrays) with each move's step taken out of its segment's angle: from
     none of the moved sensor's ``segment_shift_deg`` at ``after_s`` to all of it at ``before_s`` (the slip happened
-    in between, unseen; the filter settles on the new inclination within a rep or two), all of it after."""
+    in between, unseen; the filter settles on the new inclination within a rep or two), all of it after; or, with
+    the zero after the step (``zero_after``), the angles before it brought to the zero's side: all of the shift
+    added before ``after_s``, none of it from ``before_s`` on."""
     out = {PELVIS: np.array(pelvic_tilt_deg, dtype=float), TRUNK: np.array(trunk_flexion_deg, dtype=float)}
     for m in moves:
         span = max(m.before_s - m.after_s, 1e-9)
-        out[m.role] -= m.segment_shift_deg * np.clip((time_s - m.after_s) / span, 0.0, 1.0)
+        out[m.role] -= m.segment_shift_deg * (np.clip((time_s - m.after_s) / span, 0.0, 1.0) - float(m.zero_after))
     return out[PELVIS], out[TRUNK]
 
 
@@ -210,8 +217,10 @@ def sensor_moves(result: Any, params: MountCheckParams | None = None) -> list[Se
     params = params or MountCheckParams()
     values = _standing_values(result, params)
     calibration = getattr(result, "calibration", None) or {}
-    if "stand_end_s" in calibration and math.isfinite(float(calibration["stand_end_s"])):
-        values.insert(0, (float(calibration["stand_end_s"]), 0.0, 0.0, 0.0, -1))
+    zero_s = float(calibration.get("stand_end_s", math.nan))
+    if math.isfinite(zero_s):  # first, wherever it lies in time: a zero taken on a later stand (after a seat) is
+        # preceded by the seat's "standing" values (a seated pelvis reads 5-8 deg of L), which would make a step
+        values.insert(0, (zero_s, 0.0, 0.0, 0.0, -1))
     values = _without_pelvis_forward(values, params)
     best: SensorMove | None = None
     best_cost = math.inf
@@ -241,7 +250,8 @@ def sensor_moves(result: Any, params: MountCheckParams | None = None) -> list[Se
                 d_t = float(np.median([v[2] for v in after]) - np.median([v[2] for v in before]))
                 d_p = float(np.median([v[3] for v in after]) - np.median([v[3] for v in before]))
                 role, seg = (TRUNK, d_t) if abs(d_t) >= abs(d_p) else (PELVIS, d_p)
-                best, best_cost = SensorMove(role, before[-1][0], after[0][0], ma - mb, seg), cost
+                best, best_cost = SensorMove(role, before[-1][0], after[0][0], ma - mb, seg,
+                                             zero_after=zero_s >= after[0][0]), cost
     return [best] if best is not None else []
 
 
