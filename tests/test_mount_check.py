@@ -617,3 +617,16 @@ def test_a_slip_before_the_stand_taken_for_the_zero_after_a_seat_is_corrected_on
     args = (res.time_s, res.pelvic_tilt_deg, res.trunk_flexion_deg)
     assert lumbar_rmse(*take_out_moves(*args, moves)) < measured + 0.3
     assert lumbar_rmse(*take_out_moves(*args, [dataclasses.replace(moves[0], zero_after=False)])) > 5.0
+
+
+def test_a_step_after_an_early_zero_is_taken_out_from_then_on() -> None:
+    """The zero at 4 s, before the first rep (its stance ends there), and standing L stepping down by 5 deg in rep 3:
+    the zero lies before the step (not after it, whatever the step's sign or the reps' numbers), and the angles
+    after the step are the ones corrected."""
+    res = _standing_result([0.0] * 3 + [-5.0] * 6)
+    res.calibration = {"stand_end_s": 4.0}
+    moves = sensor_moves(res)
+    assert len(moves) == 1 and not moves[0].zero_after and moves[0].shift_deg == pytest.approx(-5.0, abs=1e-9)
+    _, tr = take_out_moves(res.time_s, res.pelvic_tilt_deg, res.trunk_flexion_deg, moves)
+    early, late = res.time_s < moves[0].after_s, (res.time_s > moves[0].before_s) & (res.trunk_flexion_deg == -5.0)
+    assert np.array_equal(tr[early], res.trunk_flexion_deg[early]) and np.allclose(tr[late], 0.0)

@@ -1467,11 +1467,12 @@ def test_a_simulated_back_bend_after_a_short_stand_is_not_the_zero() -> None:
     assert rmse_vs_truth(analyze(checked(sim.recording), uncut), sim, "lumbar_flexion_deg") > 3.0  # 3.94
 
 
-def _arched_lockouts(stand_s: float) -> Recording:
+def _arched_lockouts(stand_s: float, stand_pelvis: float = 0.0) -> Recording:
     """A standing zero (2 s), then three hinges, each ending held arched 1.6 s (the pelvis 10 deg forward, the trunk
-    4 deg back) before settling slowly (0.8 s, quiet) into a stand of ``stand_s``."""
+    4 deg back) before settling slowly (0.8 s, quiet) into a stand of ``stand_s`` (the pelvis at ``stand_pelvis``)."""
+    q = stand_pelvis
     return _pelvis_trunk([(2.0, 0, 0, 0, 0)] + [seg for _ in range(3) for seg in (
-        (1.5, 0, 40, 0, 60), (1.5, 40, 10, 60, -4), (1.6, 10, 10, -4, -4), (0.8, 10, 0, -4, 0), (stand_s, 0, 0, 0, 0))])
+        (1.5, 0, 40, 0, 60), (1.5, 40, 10, 60, -4), (1.6, 10, 10, -4, -4), (0.8, 10, q, -4, 0), (stand_s, q, q, 0, 0))])
 
 
 @pytest.mark.parametrize(("stand_s", "told"), [(3.0, False), (1.5, True)])
@@ -1485,6 +1486,16 @@ def test_lockouts_held_arched_are_no_seat_when_the_zero_is_stood_in_again(stand_
     assert (seat is not None) == told
     if seat is not None:
         assert seat[3] == 3 and seat[4] == pytest.approx(4.31, abs=0.05)
+
+
+@pytest.mark.parametrize(("stand_pelvis", "told"), [(2.7, False), (-2.7, False), (3.3, True), (-3.3, True)])
+def test_a_stand_counts_in_the_zeros_posture_with_the_pelvis_within_half_seat_pelvis_deg(stand_pelvis: float,
+                                                                                      told: bool) -> None:
+    """The same, the stands after the arches 3 s long but with the pelvis at +-2.7 deg (within half of seat_pelvis_deg,
+    3 deg, of the zero: the zero's posture, stood in again, no seat) or +-3.3 deg (neither the zero's posture nor a
+    stand after a seat: the arches are taken for stands after a seat)."""
+    choice, seat = _seat_check(_arched_lockouts(3.0, stand_pelvis))
+    assert (seat is not None) == told
 
 
 def test_of_a_stretch_cut_in_two_the_zero_is_the_posture_held_longest_in_all() -> None:
