@@ -150,11 +150,10 @@ def _posture_changes(streams: dict[str, SensorStream], up: dict[str, np.ndarray]
     for role, s in streams.items():
         sl = _span(s, a, b)
         t = s.time_s[sl]
-        fwd, u0 = forwards[role], _unit(np.asarray(up[role], dtype=float))
+        fwd = forwards[role]
         if len(t) < 2 or fwd is None:
             return candidates.tolist()
-        g = _smooth(s.acc_m_s2[sl], max(1, int(round(p.smooth_s * s.nominal_rate_hz))))
-        tilt = np.degrees(np.arctan2(-(g @ fwd), g @ u0))
+        tilt = _sagittal_tilts_deg(s, sl, _unit(np.asarray(up[role], dtype=float)), fwd, p.smooth_s)
         change[role] = np.interp(hi, t, tilt) - np.interp(lo, t, tilt)
     pelvis, trunk = (change[r] for r in SENSOR_ROLES)
     keep = ((np.abs(trunk - pelvis) >= p.steady_lumbar_deg)
@@ -312,7 +311,7 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     siblings: dict[tuple[float, float], list[tuple[float, float]]] = {}  # the parts of a stretch cut in two or more
     tilting = [(ab, _tilt_times(streams, rough_bias, *ab, p) if tilts else np.zeros(0))
                for ab, tilts in zip(runs, may_tilt, strict=True)]
-    forwards = (forward_directions(recording, first_acc) if any(len(c) for _, c in tilting)
+    forwards = (forward_directions(recording, first_acc, threads=threads) if any(len(c) for _, c in tilting)
                 else dict.fromkeys(SENSOR_ROLES))
     for (a, b), candidates in tilting:
         cuts = _posture_changes(streams, first_acc, forwards, a, b, candidates, p)
@@ -487,6 +486,13 @@ def standing_after_seat(recording: Recording, choice: StanceChoice, forwards: di
     return span, pelvis_deg, trunk_deg, len(found), total_s
 
 
+def _sagittal_tilts_deg(s: SensorStream, sl: slice, up: np.ndarray, forward: np.ndarray, smooth_s: float) -> np.ndarray:
+    """Per sample of ``s[sl]``: the segment's forward tilt (deg) in its sagittal plane from the posture whose gravity
+    is ``up`` (unit), the acceleration smoothed over ``smooth_s`` first (as :func:`_sagittal_deg`, sample by sample)."""
+    g = _smooth(s.acc_m_s2[sl], max(1, int(round(smooth_s * s.nominal_rate_hz))))
+    return np.degrees(np.arctan2(-(g @ forward), g @ up))
+
+
 def _sagittal_deg(s: SensorStream, a: float, b: float, up: np.ndarray, forward: np.ndarray) -> float:
     """The segment's forward tilt (deg) over ``a..b`` from the posture whose gravity is ``up`` (NaN: no samples)."""
     g = _mean_dir(s, a, b)
@@ -504,11 +510,9 @@ def _back_at_zero(recording: Recording, zero: StanceResult, t1: float, up: dict[
     grid = np.arange(t0, t1, 0.02)
     tilt: dict[str, np.ndarray] = {}
     for r in SENSOR_ROLES:  # (the zero lies before t1: samples in every sensor)
-        s, f = recording[r], forwards[r]
-        m = _span(s, t0, t1)
-        v = _smooth(s.acc_m_s2[m], max(1, int(round(p.seat_smooth_s * s.nominal_rate_hz))))
-        v /= row_norms(v)[:, None]
-        tilt[r] = np.interp(grid, s.time_s[m], np.abs(np.degrees(np.arctan2(v @ f, v @ up[r]))))  # either way
+        s, m = recording[r], _span(recording[r], t0, t1)
+        tilt[r] = np.interp(grid, s.time_s[m], np.abs(_sagittal_tilts_deg(s, m, up[r], forwards[r],
+                                                                          p.seat_smooth_s)))  # either way
     tipped = np.flatnonzero(tilt[trunk] > p.seat_excursion_deg)
     at_zero = (tilt[trunk] <= p.seat_trunk_deg) & (tilt[pelvis] < 0.5 * p.seat_pelvis_deg)
     z0, z1 = np.searchsorted(grid, zero.start_s), np.searchsorted(grid, zero.end_s)
