@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from imu_hinge.analysis.pipeline import analyze
-from imu_hinge.errors import ImuHingeError, RecordingFormatError
+from imu_hinge.errors import RecordingFormatError
 from imu_hinge.recording import sample_clock, time_order
 from imu_hinge.recording.checks import checked
 from imu_hinge.recording.sample_clock import regular_times
@@ -194,7 +194,8 @@ def test_single_samples_the_radio_delivers_bunched_are_timed_from_the_fastest_ar
     """A phone app stamping each one-sample notification on arrival, 30 ms mean latency at 100 Hz: the radio
     delivers them in bunches of every size (3 samples per stamp on average), so no packet size fits, and the
     even spread between bunches packed each bunch into the gap to the next (half the true period): the
-    analysis then found no still stance at all and refused the recording."""
+    analysis then found no still stance at all and refused the recording (since quiet stretches go on across
+    short gaps, it reads the angles 4.9 deg off instead)."""
     cfg = _on_arrival(7100, 0.03, 1)
     fitted, reps, warnings = _lumbar_rmse(cfg)
     own, _, _ = _lumbar_rmse(dataclasses.replace(cfg, arrival_latency_s=0.0))
@@ -202,8 +203,7 @@ def test_single_samples_the_radio_delivers_bunched_are_timed_from_the_fastest_ar
     assert reps == cfg.n_reps
     assert fitted < 1.3 * own  # measured 0.42 vs 0.40 deg (seeds 7101, 7102: 0.51 vs 0.42, 0.37 vs 0.30)
     _plant_no_bound(monkeypatch)  # the stage planted out: the even spread again
-    with pytest.raises(ImuHingeError, match="never still"):
-        _lumbar_rmse(cfg)
+    assert _lumbar_rmse(cfg)[0] > 5 * fitted  # measured 4.87 vs 0.42 deg
 
 
 def test_stamps_scattered_past_the_phase_fit_are_timed_from_the_fastest_arrivals(
@@ -233,9 +233,9 @@ def test_a_packet_fit_that_loses_many_samples_gives_way_to_the_bound(
     # measured 0.48 deg at 200 Hz (seeds 7201, 7202: 0.50, 0.50; on the sensor's own clock 0.16-0.41), 0.68 at 100 Hz
     assert fitted < bound_deg
     assert all("bunched" in w for w in warnings)
-    monkeypatch.setattr(time_order, "LOST_MARGIN", 1.0)  # the packet fit always taken
-    with pytest.raises(ImuHingeError, match="never still"):
-        _lumbar_rmse(cfg)
+    monkeypatch.setattr(time_order, "LOST_MARGIN", 1.0)  # the packet fit always taken: refused once (no still
+    # stance); since quiet stretches go on across short gaps, measured 2.66 deg at 200 Hz, 1.99 at 100 Hz
+    assert _lumbar_rmse(cfg)[0] > 2.5 * fitted
 
 
 def test_a_period_of_zero_fits_no_clock() -> None:
@@ -385,7 +385,7 @@ def test_stamps_that_fit_no_clock_are_bounded_even_within_the_phase_fits_reach(m
     """Kettlebell swings from the first second, 104 Hz, 8 ms latency, 3 % lost: the sacrum's stamps spread evenly
     scatter by 35 % of a period, just within what the phase fit may take, and fit no clock: left as they were, no
     stretch was still enough for a stance and the recording was refused. They are bounded as stamps that scatter
-    more are."""
+    more are (left, the angles are 6.8 deg off)."""
     cfg = dataclasses.replace(SCENARIOS["arrival_stamps"], seed=7503, exercise="kb_swing", n_reps=7, stand_start_s=0.25,
                               rate_hz=104.0, arrival_latency_s=0.008, arrival_packet=1, drop_fraction=0.03)
     fitted, reps, warnings = _lumbar_rmse(cfg)
@@ -394,6 +394,6 @@ def test_stamps_that_fit_no_clock_are_bounded_even_within_the_phase_fits_reach(m
     assert fitted < 2.5  # measured 1.53 deg (on the sensor's own clock 0.59)
     import imu_hinge.recording.checks as checks
 
-    monkeypatch.setattr(checks, "MIN_JITTER_SHARE", checks.MAX_JITTER_SHARE)  # bounded only past the phase fit
-    with pytest.raises(ImuHingeError, match="never still"):
-        _lumbar_rmse(cfg)
+    monkeypatch.setattr(checks, "MIN_JITTER_SHARE", checks.MAX_JITTER_SHARE)  # bounded only past the phase fit:
+    # refused once; since quiet stretches go on across short gaps, measured 6.84 deg
+    assert _lumbar_rmse(cfg)[0] > 3 * fitted

@@ -78,6 +78,12 @@ class StanceSearchParams:
     max_gyro_bias_rad_s: float = 0.6
     """The largest gyro bias (norm) the rough bias removed before the quiet test may be: 20 deg/s on each axis,
     an uncalibrated MEMS gyro's specified zero-rate offset. A steady rate beyond it is a turn, not a bias."""
+    quiet_gap_s: float = 0.5
+    """A gap in a sensor's samples (packets lost) up to this long does not end a quiet stretch when the samples on
+    both sides are quiet and gravity's direction is the same across it (within ``same_posture_deg``): at 25 Hz with
+    6 % of samples lost, single losses (an 80 ms gap) cut every stand into pieces shorter than ``settle_s`` +
+    ``margin_s`` + ``min_stand_s``, and such a recording had no quiet stretch at all. A movement does not come and go
+    inside half a second with the body still on both sides."""
     settle_s: float = 0.3
     """Left out at the start of a quiet stretch after a movement (the body settles)."""
     margin_s: float = 0.6

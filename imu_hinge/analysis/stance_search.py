@@ -5,7 +5,8 @@ recording may not start that way: real people start moving at once, sway, sit, a
 still moment can be the bottom of a hinge. Here the recording is looked through first:
 
 1. **Quiet stretches**: both sensors still (smoothed gyro rate and |acc| near their quiet levels)
-   for at least ``min_stand_s``; standing sway of a few degrees still counts as quiet. A slow bend stays
+   for at least ``min_stand_s``; standing sway of a few degrees still counts as quiet, and so does a short gap of
+   lost samples with the same quiet posture on both sides (``quiet_gap_s``). A slow bend stays
    under the quiet rate too: where the posture changes within a quiet stretch (the trunk's tilt relative to
    the pelvis' by ``steady_lumbar_deg`` within ``steady_window_s``, or a segment's by ``steady_segment_deg``;
    not a sway, which leans both alike), the stretch is cut there into parts, each one posture.
@@ -174,12 +175,36 @@ def _span(s: SensorStream, t0: float, t1: float) -> slice:
     return slice(int(np.searchsorted(s.time_s, t0, side="left")), int(np.searchsorted(s.time_s, t1, side="right")))
 
 
-def _grid_rows(t: np.ndarray, grid: np.ndarray, max_gap_s: float) -> np.ndarray:
+def _grid_rows(t: np.ndarray, grid: np.ndarray, max_gap_s: float, bridged: np.ndarray | None = None) -> np.ndarray:
     """For each grid time, the index of the latest sample at or before it; -1 before the first
-    sample and across a gap (more than ``max_gap_s`` since that sample)."""
+    sample and across a gap (more than ``max_gap_s`` since that sample), unless ``bridged`` (per sample: the
+    gap after it is bridged, :func:`_quiet_gaps`)."""
     i = np.searchsorted(t, grid, side="right") - 1
-    i[(i >= 0) & (grid - t[np.clip(i, 0, None)] > max_gap_s)] = -1
+    inside = np.clip(i, 0, None)
+    far = (i >= 0) & (grid - t[inside] > max_gap_s)
+    if bridged is not None:
+        far &= ~bridged[inside]
+    i[far] = -1
     return i
+
+
+def _quiet_gaps(s: SensorStream, gyr_still: np.ndarray, acc_still: np.ndarray, max_gap_s: float,
+                p: StanceSearchParams) -> np.ndarray:
+    """Per sample: is the gap after it (longer than ``max_gap_s``) one a quiet stretch goes on across? Up to
+    ``quiet_gap_s`` long, both its edge samples quiet (``gyr_still``, ``acc_still``: :func:`_stillness`) and the
+    acceleration over ``smooth_s`` before it and after it within ``same_posture_deg`` of each other."""
+    t = s.time_s
+    dt = np.diff(t)
+    gap = np.flatnonzero((dt > max_gap_s) & (dt <= p.quiet_gap_s))
+    quiet = (gyr_still < p.quiet_gyr_rad_s) & (acc_still < p.quiet_acc_m_s2)
+    gap = gap[quiet[gap] & quiet[gap + 1]]
+    bridged = np.zeros(len(t), dtype=bool)
+    n = max(1, int(round(p.smooth_s * s.nominal_rate_hz)))
+    for i in gap.tolist():
+        before = s.acc_m_s2[max(0, i + 1 - n):i + 1].mean(axis=0)
+        after = s.acc_m_s2[i + 1:i + 1 + n].mean(axis=0)
+        bridged[i] = _angle_deg(_unit(before), _unit(after)) <= p.same_posture_deg
+    return bridged
 
 
 def _on_grid(rows: np.ndarray, values: np.ndarray, fill: float) -> np.ndarray:
@@ -279,7 +304,9 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     def still_on_grid(role: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         s = streams[role]
         gyr_still, acc_still, bias = _stillness(s, p)
-        rows = _grid_rows(s.time_s, grid, 1.5 / s.nominal_rate_hz + step)  # one search for both
+        max_gap_s = 1.5 / s.nominal_rate_hz + step
+        bridged = _quiet_gaps(s, gyr_still, acc_still, max_gap_s, p)
+        rows = _grid_rows(s.time_s, grid, max_gap_s, bridged)  # one search for both
         return _on_grid(rows, gyr_still, GAP_FILL), _on_grid(rows, acc_still, GAP_FILL), bias
 
     rate = np.zeros(len(grid))
@@ -330,8 +357,10 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
         end = min(b, a + p.max_stand_s)
         bias_from = (a, end) if end - a >= p.bias_min_s or bias_span is None else bias_span
         sensors = {r: _estimate(s, a, end, bias_from, first_acc[r]) for r, s in streams.items()}
-        if a > t_start:  # a later stance is often short, and its sway error in the gyro bias falls
-            # only as 1/duration: the quiet stretches within pool_s after it (any posture) join in
+        if a > t_start or end - a < p.bias_min_s:  # a later stance is often short, and its sway error in the gyro bias
+            # falls only as 1/duration: the quiet stretches within pool_s after it (any posture) join in; so for a
+            # stance at the start shorter than bias_min_s (its bias from one stretch alone was 2 deg/s off in a
+            # simulated session whose first long stretch drifted 3 deg)
             quiet_pool = _bias_pool(stretches, a, p)
             sensors = {r: replace(e, gyr_bias_rad_s=_pooled_bias(streams[r], quiet_pool, e.gyr_bias_rad_s))
                        for r, e in sensors.items()}
@@ -383,6 +412,9 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
     still_run = int(np.argmin(quiet)) if not quiet.all() else len(quiet)  # quiet samples from the start
     z0 = t_start
     z1 = min(t_end, t_start + min(p.start_s, max(p.fallback_min_s, still_run * step)))
+    # at least five samples of each sensor: a gap at a low rate can leave the still start with fewer
+    z1 = min(t_end, max(z1, *(float(s.time_s[min(_span(s, z0, t_end).start + 4, len(s) - 1)])
+                              for s in streams.values())))
     spread = max(_tilt_spread_deg(s, z0, z1) for s in streams.values())
     if ending and spread > p.end_over_start_deg:
         return done(_end_stance(stance_from(*ending[-1])))
