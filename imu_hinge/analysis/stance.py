@@ -68,6 +68,19 @@ def sway_corrected_bias(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.n
     return across + u0 * float(u0 @ mean)
 
 
+def gravity_at_first_sample(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, gyr_bias_rad_s: np.ndarray) -> np.ndarray:
+    """Gravity (3,) m/s^2 in the sensor frame at the first of a still stretch's samples.
+
+    Every accelerometer sample turned back by the gyro's turn since the first (``gyr_bias_rad_s`` removed; to first
+    order: du/dt = u x w as in :func:`sway_corrected_bias`, so u0 = u(t) + theta(t) x u(t)), then averaged: exact for
+    a stretch that sways or drifts a few degrees, whose own accelerations average out, where the first moments'
+    accelerometer alone carries them (a stand settling from a back bend: 3 deg off over its first 0.2 s).
+    """
+    dt = np.diff(t, prepend=t[:1])
+    theta = np.cumsum((gyr - gyr_bias_rad_s) * dt[:, None], axis=0)
+    return (acc + np.cross(theta, acc)).mean(axis=0)
+
+
 class _SensorBuffer:
     def __init__(self) -> None:
         self.t: list[float] = []
