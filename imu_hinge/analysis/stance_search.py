@@ -198,12 +198,14 @@ def _quiet_gaps(s: SensorStream, gyr_still: np.ndarray, acc_still: np.ndarray, m
     gap = np.flatnonzero((dt > max_gap_s) & (dt <= p.quiet_gap_s))
     quiet = (gyr_still < p.quiet_gyr_rad_s) & (acc_still < p.quiet_acc_m_s2)
     gap = gap[quiet[gap] & quiet[gap + 1]]
-    bridged = np.zeros(len(t), dtype=bool)
     n = max(1, int(round(p.smooth_s * s.nominal_rate_hz)))
-    for i in gap.tolist():
-        before = s.acc_m_s2[max(0, i + 1 - n):i + 1].mean(axis=0)
-        after = s.acc_m_s2[i + 1:i + 1 + n].mean(axis=0)
-        bridged[i] = _angle_deg(_unit(before), _unit(after)) <= p.same_posture_deg
+    summed = np.concatenate([np.zeros((1, 3)), np.cumsum(s.acc_m_s2, axis=0)])
+    lo, hi = np.maximum(gap + 1 - n, 0), np.minimum(gap + 1 + n, len(t))
+    before = summed[gap + 1] - summed[lo]  # the sums of up to n samples each side (their directions only)
+    after = summed[hi] - summed[gap + 1]
+    cos = np.sum(before * after, axis=1) / np.maximum(row_norms(before) * row_norms(after), 1e-300)
+    bridged = np.zeros(len(t), dtype=bool)
+    bridged[gap] = cos >= math.cos(math.radians(p.same_posture_deg))
     return bridged
 
 
