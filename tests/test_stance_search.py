@@ -1590,3 +1590,33 @@ def test_a_still_start_cut_short_by_a_gap_at_25_hz_still_gives_a_zero() -> None:
     assert choice.how == "start"
     assert all(e.n_samples >= 5 for e in choice.result.sensors.values())
     assert choice.result.end_s < 0.4  # the fifth thoracic sample at 0.284 s
+
+
+def test_a_short_stance_at_the_start_pools_its_bias_rather_than_trust_one_later_stretch() -> None:
+    """A 1.3 s stand at the start (a 0.7 s stance: shorter than bias_min_s), a step, then a 2 s stand turning slowly
+    about gravity (0.05 rad/s: its own estimate takes the turn for bias along gravity), a 40 deg hinge held 4 s and
+    a stand. Taken alone, that first long stretch gives the bias 0.05 rad/s off; pooled with the quiet stretches after
+    the stance (the held hinge sees the vertical across its own gravity), the bias is within 0.005 rad/s."""
+    bias = np.array([0.01, -0.02, 0.015])
+    rec = _postures([(1.3, 0, 0, 0.0), (0.6, 0, 8, 0.0), (0.6, 8, 0, 0.0), (2.5, 0, 0, 0.05), (1.0, 0, 40, 0.0),
+                     (4.0, 40, 40, 0.0), (1.0, 40, 0, 0.0), (3.0, 0, 0, 0.0)], bias, np.eye(3))
+    choice = choose_stance(rec)
+    assert choice.how == "quiet" and choice.result.start_s < 0.01
+    assert choice.result.end_s - choice.result.start_s < 1.0
+    for e in choice.result.sensors.values():
+        assert np.abs(e.gyr_bias_rad_s - bias).max() < 0.005  # measured 0.0016 (alone: 0.050)
+
+
+def test_a_still_start_with_fewer_than_five_samples_of_a_sensor_in_the_overlap_is_refused_saying_so() -> None:
+    """A 5 Hz sacrum stream (five samples, 0-0.8 s) beside a 100 Hz thoracic one from 0.3 s, both wobbling at
+    0.5 rad/s (still enough for the start's fallback zero, never quiet): the fallback widens its window towards five
+    samples of each sensor but the sacrum has three in the overlap: refused with the reason, not an IndexError."""
+    def stream(role: str, t: np.ndarray) -> SensorStream:
+        ang = 0.1 * np.sin(5.0 * t)
+        up = _tilted(np.array([0.0, 1.0, 0.0]), ang)
+        return _stream(role, t, up, np.c_[np.zeros_like(t), np.zeros_like(t), -0.5 * np.cos(5.0 * t)])
+
+    rec = Recording({"sacrum": stream("sacrum", np.arange(5) * 0.2),
+                     "thoracic": stream("thoracic", 0.3 + np.arange(51) * 0.01)})
+    with pytest.raises(CalibrationError, match="too few samples"):
+        choose_stance(rec)
