@@ -1608,15 +1608,15 @@ def test_a_short_stance_at_the_start_pools_its_bias_rather_than_trust_one_later_
 
 
 def test_a_still_start_with_fewer_than_five_samples_of_a_sensor_in_the_overlap_is_refused_saying_so() -> None:
-    """A 5 Hz sacrum stream (five samples, 0-0.8 s) beside a 100 Hz thoracic one from 0.3 s, both wobbling at
+    """A 5 Hz sacrum stream (six samples, 0-1.0 s) beside a 100 Hz thoracic one from 0.3 s, both wobbling at
     0.5 rad/s (still enough for the start's fallback zero, never quiet): the fallback widens its window towards five
-    samples of each sensor but the sacrum has three in the overlap: refused with the reason, not an IndexError."""
+    samples of each sensor but the sacrum has four in the overlap: refused with the reason, not an IndexError."""
     def stream(role: str, t: np.ndarray) -> SensorStream:
         ang = 0.1 * np.sin(5.0 * t)
         up = _tilted(np.array([0.0, 1.0, 0.0]), ang)
         return _stream(role, t, up, np.c_[np.zeros_like(t), np.zeros_like(t), -0.5 * np.cos(5.0 * t)])
 
-    rec = Recording({"sacrum": stream("sacrum", np.arange(5) * 0.2),
-                     "thoracic": stream("thoracic", 0.3 + np.arange(51) * 0.01)})
+    rec = Recording({"sacrum": stream("sacrum", np.arange(6) * 0.2),
+                     "thoracic": stream("thoracic", 0.3 + np.arange(71) * 0.01)})
     with pytest.raises(CalibrationError, match="too few samples"):
         choose_stance(rec)
