@@ -74,6 +74,12 @@ class MountCheckParams:
     neighbours: int = 4
     """How many standing values on each side make that reference (a few arched lockouts in a row still leave one
     stand among them)."""
+    own_segment_steps: bool = True
+    """Where ``L`` shows no step, look for one in each sensor's own segment angle (``P``, ``T``) too; False: ``L``
+    only (the rule before 2026-12-07's fifteenth sitting)."""
+    other_share: float = 0.3
+    """... which counts while the other segment's standing angle moves by at most this share of it across the same
+    split: a slip turns one sensor; a change of stance (a lean) moves both segments alike."""
 
 
 @dataclass(frozen=True)
@@ -210,29 +216,16 @@ def _without_pelvis_forward(values: list[tuple[float, float, float, float, int]]
     return kept
 
 
-def sensor_moves(result: Any, params: MountCheckParams | None = None) -> list[SensorMove]:
-    """Steps of the standing posture that stay (at most one: the split that fits a step best, least absolute
-    deviation from each side's median); ``result`` is an analysis result
-    (``time_s``, the three angles, ``reps``; its ``calibration`` gives the stance as a first value of 0)."""
-    params = params or MountCheckParams()
-    values = _standing_values(result, params)
-    calibration = getattr(result, "calibration", None) or {}
-    zero_s = float(calibration.get("stand_end_s", math.nan))
-    if math.isfinite(zero_s):  # first, wherever it lies in time: a zero taken on a later stand (after a seat) is
-        # preceded by the seat's "standing" values (a seated pelvis reads 5-8 deg of L), which would make a step
-        values.insert(0, (zero_s, 0.0, 0.0, 0.0, -1))
-    values = _without_pelvis_forward(values, params)
-    best: SensorMove | None = None
+def _best_split(xs: list[float], params: MountCheckParams, splits_end: int) -> tuple[int, int, float, float] | None:
+    """The split of the standing values ``xs`` (one angle, in time order) that fits a step best: ``(k, gap, median
+    before, median after)``, the values before being ``xs[:k]`` and after ``xs[k + gap:]``; None without one (see
+    the module docstring: both sides agree, the medians differ by ``min_shift_deg``, splits before ``splits_end``)."""
+    best: tuple[int, int, float, float] | None = None
     best_cost = math.inf
-    lums = [v[1] for v in values]
-    reps_after = _distinct_after([v[4] for v in values])
-    # the values after a split come from min_reps_after reps or more for the splits before this one (reps_after
-    # only falls as the split moves on)
-    splits_end = sum(1 for n in reps_after if n >= params.min_reps_after)
-    after_median, after_share = _suffix_stats(lums, params.spread_deg)
+    after_median, after_share = _suffix_stats(xs, params.spread_deg)
     before_sorted: list[float] = []
-    for k in range(2, len(values)):
-        for x in lums[len(before_sorted):k]:
+    for k in range(2, len(xs)):
+        for x in xs[len(before_sorted):k]:
             insort(before_sorted, x)
         mb = _median_sorted(before_sorted)
         share_b = _count_within(before_sorted, mb, params.spread_deg) / k
@@ -242,17 +235,61 @@ def sensor_moves(result: Any, params: MountCheckParams | None = None) -> list[Se
             if (abs(ma - mb) < params.min_shift_deg or share_b < params.agree_share
                     or after_share[j] < params.agree_share):
                 continue
-            before, after = values[:k], values[k + gap:]
-            lb, la = np.array(lums[:k]), np.array(lums[k + gap:])
+            lb, la = np.array(xs[:k]), np.array(xs[k + gap:])
             # the split that fits a step best; a value left out costs as much as one at the spread's edge
             cost = float(np.abs(lb - mb).sum() + np.abs(la - ma).sum()) + gap * params.spread_deg
             if cost < best_cost:
-                d_t = float(np.median([v[2] for v in after]) - np.median([v[2] for v in before]))
-                d_p = float(np.median([v[3] for v in after]) - np.median([v[3] for v in before]))
-                role, seg = (TRUNK, d_t) if abs(d_t) >= abs(d_p) else (PELVIS, d_p)
-                best, best_cost = SensorMove(role, before[-1][0], after[0][0], ma - mb, seg,
-                                             zero_after=zero_s >= after[0][0]), cost
-    return [best] if best is not None else []
+                best, best_cost = (k, gap, mb, ma), cost
+    return best
+
+
+def _median_shift(values: list[tuple[float, float, float, float, int]], k: int, gap: int, col: int) -> float:
+    """Median of column ``col`` of the values after a split less the median of those before it."""
+    return float(np.median([v[col] for v in values[k + gap:]]) - np.median([v[col] for v in values[:k]]))
+
+
+def sensor_moves(result: Any, params: MountCheckParams | None = None) -> list[SensorMove]:
+    """Steps of the standing posture that stay (at most one: the split that fits a step best, least absolute
+    deviation from each side's median); ``result`` is an analysis result
+    (``time_s``, the three angles, ``reps``; its ``calibration`` gives the stance as a first value of 0).
+
+    The step is looked for in the standing lumbar flexion ``L``; where ``L`` shows none, in each sensor's own
+    segment angle (``P``, ``T``) when the other segment's standing angle does not step with it (by at most
+    ``other_share`` of the step): a slip turns one sensor only, while a drifting or noisy other segment can scatter
+    ``L`` beyond agreement (a 5.5 deg sacrum slip: standing ``P`` +6.1 +- 0.5 deg after it, ``L`` spread over 13
+    deg by the trunk's drift)."""
+    params = params or MountCheckParams()
+    values = _standing_values(result, params)
+    calibration = getattr(result, "calibration", None) or {}
+    zero_s = float(calibration.get("stand_end_s", math.nan))
+    if math.isfinite(zero_s):  # first, wherever it lies in time: a zero taken on a later stand (after a seat) is
+        # preceded by the seat's "standing" values (a seated pelvis reads 5-8 deg of L), which would make a step
+        values.insert(0, (zero_s, 0.0, 0.0, 0.0, -1))
+    values = _without_pelvis_forward(values, params)
+    reps_after = _distinct_after([v[4] for v in values])
+    # the values after a split come from min_reps_after reps or more for the splits before this one (reps_after
+    # only falls as the split moves on)
+    splits_end = sum(1 for n in reps_after if n >= params.min_reps_after)
+
+    def move(role: str, k: int, gap: int, shift_deg: float, segment_shift_deg: float) -> SensorMove:
+        return SensorMove(role, values[k - 1][0], values[k + gap][0], shift_deg, segment_shift_deg,
+                          zero_after=zero_s >= values[k + gap][0])
+
+    step = _best_split([v[1] for v in values], params, splits_end)
+    if step is not None:
+        k, gap, mb, ma = step
+        d_t, d_p = _median_shift(values, k, gap, 2), _median_shift(values, k, gap, 3)
+        role, seg = (TRUNK, d_t) if abs(d_t) >= abs(d_p) else (PELVIS, d_p)
+        return [move(role, k, gap, ma - mb, seg)]
+    found: list[SensorMove] = []
+    for role, own, other in ((PELVIS, 3, 2), (TRUNK, 2, 3)) if params.own_segment_steps else ():
+        step = _best_split([v[own] for v in values], params, splits_end)
+        if step is None:
+            continue
+        k, gap, mb, ma = step
+        if abs(_median_shift(values, k, gap, other)) <= params.other_share * abs(ma - mb):
+            found.append(move(role, k, gap, _median_shift(values, k, gap, 1), ma - mb))
+    return [max(found, key=lambda m: abs(m.segment_shift_deg))] if found else []
 
 
 __all__ = ["MountCheckParams", "SensorMove", "sensor_moves", "take_out_moves"]
