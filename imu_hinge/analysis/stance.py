@@ -42,6 +42,13 @@ class StanceResult:
     sensors: dict[str, StanceEstimate]
 
 
+def _turned(t: np.ndarray, gyr: np.ndarray) -> np.ndarray:
+    """The gyro integrated from the first sample (N, 3) rad: each sample's rate over the interval ending at it,
+    zero at the first."""
+    dt = np.diff(t, prepend=t[:1])
+    return np.cumsum(gyr * dt[:, None], axis=0)
+
+
 def sway_corrected_bias(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
     """Gyro bias (3,) rad/s over a still stretch: the mean gyro, less the rotation the accelerometer saw.
 
@@ -59,8 +66,7 @@ def sway_corrected_bias(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.n
     u = acc / np.linalg.norm(acc, axis=1)[:, None]
     u0 = u.mean(axis=0)
     u0 /= np.linalg.norm(u0)
-    dt = np.diff(t, prepend=t[:1])  # theta(t[0]) = 0 (any constant: the fit below takes slopes only)
-    theta = np.cumsum(gyr * dt[:, None], axis=0)
+    theta = _turned(t, gyr)  # (any constant would do: the fit below takes slopes only)
     y = u - np.cross(u0, theta)
     tc = t - t.mean()
     slope = (tc[:, None] * (y - y.mean(axis=0))).sum(axis=0) / float((tc * tc).sum())
@@ -76,8 +82,7 @@ def gravity_at_first_sample(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, gyr
     a stretch that sways or drifts a few degrees, whose own accelerations average out, where the first moments'
     accelerometer alone carries them (a stand settling from a back bend: 3 deg off over its first 0.2 s).
     """
-    dt = np.diff(t, prepend=t[:1])
-    theta = np.cumsum((gyr - gyr_bias_rad_s) * dt[:, None], axis=0)
+    theta = _turned(t, gyr - gyr_bias_rad_s)
     return (acc + np.cross(theta, acc)).mean(axis=0)
 
 

@@ -111,6 +111,11 @@ def _stillness(s: SensorStream, params: StanceSearchParams) -> tuple[np.ndarray,
     return rate, np.abs(accn - STANDARD_GRAVITY_M_S2), rough_bias
 
 
+def _quiet(gyr_still: np.ndarray, acc_still: np.ndarray, p: StanceSearchParams) -> np.ndarray:
+    """The quiet test on stillness measures (:func:`_stillness`, per sample or on the grid)."""
+    return (gyr_still < p.quiet_gyr_rad_s) & (acc_still < p.quiet_acc_m_s2)
+
+
 def _tilt_times(streams: dict[str, SensorStream], rough_bias: dict[str, np.ndarray], a: float, b: float,
                 p: StanceSearchParams) -> np.ndarray:
     """Sample times (s, sorted) within the quiet stretch ``a..b`` around which a segment tilts by ``steady_deg`` or
@@ -196,7 +201,7 @@ def _quiet_gaps(s: SensorStream, gyr_still: np.ndarray, acc_still: np.ndarray, m
     t = s.time_s
     dt = np.diff(t)
     gap = np.flatnonzero((dt > max_gap_s) & (dt <= p.quiet_gap_s))
-    quiet = (gyr_still < p.quiet_gyr_rad_s) & (acc_still < p.quiet_acc_m_s2)
+    quiet = _quiet(gyr_still, acc_still, p)
     gap = gap[quiet[gap] & quiet[gap + 1]]
     n = max(1, int(round(p.smooth_s * s.nominal_rate_hz)))
     summed = np.concatenate([np.zeros((1, 3)), np.cumsum(s.acc_m_s2, axis=0)])
@@ -318,7 +323,7 @@ def choose_stance(recording: Recording, params: StanceSearchParams | None = None
         rate = np.maximum(rate, gyr_on_grid)
         accdev = np.maximum(accdev, acc_on_grid)
         rough_bias[role] = bias
-    quiet = (rate < p.quiet_gyr_rad_s) & (accdev < p.quiet_acc_m_s2)
+    quiet = _quiet(rate, accdev, p)
     start_dir = {r: _mean_dir(s, float(s.time_s[0]), float(s.time_s[0]) + p.start_s) for r, s in streams.items()}
     first_acc = {r: s.acc_m_s2[s.time_s <= s.time_s[0] + p.start_s].mean(axis=0) for r, s in streams.items()}
     settle, margin = int(round(p.settle_s / step)), int(round(p.margin_s / step))
