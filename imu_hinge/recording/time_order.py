@@ -198,7 +198,8 @@ def _spread(t: np.ndarray, bounded: bool = False) -> Spread:
     packets = _whole_packets(t)
     if packets is not None and (not bounded or _lost_share(packets) <= LOST_MARGIN):
         return packets, "packets"  # the usual case: the bound is not needed to judge it
-    other = bounded_times(t) if bounded else None
+    places = _packet_places(t) if bounded else None
+    other = bounded_times(t, None if places is None else np.flatnonzero(places[2] == 0)) if bounded else None
     if packets is not None and (other is None or (_lost_share(packets) <= MAX_LOST_SHARE
                                                   and _lag_spread(t, packets) <= _lag_spread(t, other))):
         return packets, "packets"  # real losses: the bound cannot see them, and its clock leaves the stamps spread
@@ -227,28 +228,52 @@ def _lost_share(times: np.ndarray) -> float:
     return 1.0 - len(dt) * period / span if span > 0 else 0.0
 
 
-def bounded_times(t: np.ndarray) -> np.ndarray | None:
-    """:func:`arrival_bound` put on the sensor's regular clock (None when either finds none)."""
+def bounded_times(t: np.ndarray, firsts: np.ndarray | None = None) -> np.ndarray | None:
+    """:func:`arrival_bound` put on the sensor's regular clock (None when either finds none). ``firsts``: where the
+    stamps hold whole packets, the indices of the samples that start one; the times are then shifted to the level
+    of the whole-packet fit (:func:`_whole_packets`), the packets' stamps on average at their first samples.
+
+    The bound sits at the fastest arrivals, less the samples that followed in the same notification (the first
+    sample of a packet of four is bounded by its fourth's stamp, three periods back): earlier than the packet fit
+    by the link's mean latency beyond its fastest and by a packet's depth. A constant delay of both sensors is no
+    error, but where a packet fit passed on one sensor's stream and the bound timed the other's, the two sat
+    apart by all of it: 67 ms in packets of 4 at 50 Hz (benchmarks/arrival_grid.py's worst session, lumbar RMSE
+    6.3 deg; a random kettlebell set of benchmarks/real_world_mix.py, 8.1). Samples sent one per notification
+    keep the bound's level (nearer the sampling instants: the stamps' mean carries every hold-up of the radio)."""
     bound = arrival_bound(t)
     fitted = None if bound is None else regular_times(bound, min_share=0.0)
-    return None if fitted is None else fitted[0]
+    if fitted is None:
+        return None
+    if firsts is None:
+        return fitted[0]
+    return fitted[0] + float(np.mean(t[firsts] - fitted[0][firsts]))
+
+
+def _packet_places(t: np.ndarray) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """Stamps that hold whole packets of one size: ``(size, each sample's packet (N,), its place in the packet
+    (N,))``, packets numbered from 0 in time order; None when they hold no such packets."""
+    stamps, first, counts = np.unique(t, return_index=True, return_counts=True)
+    sizes, seen = np.unique(counts, return_counts=True)
+    size = int(sizes[np.argmax(seen)])  # the usual packet; a stamp may hold several (a burst) or one cut short
+    if not (size >= 2 and counts.size > 2 and np.mean(counts % size == 0) >= WHOLE_PACKETS):
+        return None
+    n_packets = -(-counts // size)
+    j = np.arange(len(t)) - np.repeat(first, counts)  # a sample's place in its stamp's group
+    return size, np.repeat(np.cumsum(n_packets) - n_packets, counts) + j // size, j % size
 
 
 def _whole_packets(t: np.ndarray) -> np.ndarray | None:
     """Stamps of whole packets of one size: the packets put back on the clock, a packet's samples one period
     apart (None when the stamps hold no such packets or fit no clock)."""
-    stamps, first, counts = np.unique(t, return_index=True, return_counts=True)
-    sizes, seen = np.unique(counts, return_counts=True)
-    size = int(sizes[np.argmax(seen)])  # the usual packet; a stamp may hold several (a burst) or one cut short
-    if size >= 2 and counts.size > 2 and np.mean(counts % size == 0) >= WHOLE_PACKETS:
-        n_packets = -(-counts // size)
-        packets = np.repeat(stamps, n_packets)  # each packet's stamp
-        fitted = regular_times(packets, min_share=0.0)  # even a small jitter: a burst shares stamps
-        if fitted is not None:
-            j = np.arange(len(t)) - np.repeat(first, counts)  # a sample's place in its stamp's group
-            packet = np.repeat(np.cumsum(n_packets) - n_packets, counts) + j // size
-            return fitted[0][packet] + (j % size) * (float(np.median(np.diff(fitted[0]))) / size)
-    return None
+    places = _packet_places(t)
+    if places is None:
+        return None
+    size, packet, place = places
+    starts = place == 0
+    fitted = regular_times(t[starts], min_share=0.0)  # each packet's stamp; even a small jitter: a burst shares
+    if fitted is None:
+        return None
+    return fitted[0][packet] + place * (float(np.median(np.diff(fitted[0]))) / size)
 
 
 def _scattered_back(t: np.ndarray, dt: np.ndarray, back: np.ndarray) -> np.ndarray | None:
