@@ -80,6 +80,13 @@ class MountCheckParams:
     other_share: float = 0.3
     """... which counts while the other segment's standing angle moves by at most this share of it across the same
     split: a slip turns one sensor; a change of stance (a lean) moves both segments alike."""
+    swing_tops: bool = True
+    """A rep followed within ``window_s`` by the next with no still standing between (kettlebell swings: each swing
+    goes on from the top) gives the posture at the most upright trunk between the two instead: the swing's standing
+    plank, where the trunk turns back (a slip mid-set otherwise had only the set's first and last stands to show
+    in). A rest, still or not, gives no such value."""
+    top_half_s: float = 0.05
+    """... the angles' medians over this long either side of that moment, s."""
 
 
 @dataclass(frozen=True)
@@ -186,14 +193,39 @@ def _standing_values(result: Any, params: MountCheckParams) -> list[tuple[float,
     bounds = [(rep.start_s - params.window_s, rep.start_s - params.guard_s, rep.end_s + params.guard_s,
                rep.end_s + params.window_s) for rep in result.reps]
     at = np.searchsorted(t, np.array(bounds, dtype=float).reshape(-1, 2)).reshape(-1, 2, 2).tolist()  # one call
-    for rep, sides in zip(result.reps, at, strict=True):
-        for i, j in sides:
+    next_starts = [r.start_s for r in result.reps[1:]] + [math.inf] * bool(result.reps)  # the last: none
+    for rep, sides, next_start in zip(result.reps, at, next_starts, strict=True):
+        for side, (i, j) in enumerate(sides):
             m = still[i:j]
             if int(m.sum()) >= params.min_samples:
                 mt, ml, mtr, mp = _column_medians(np.column_stack([t[i:j], lum[i:j], tr[i:j], p[i:j]])[m])
                 values.append((mt, ml, mtr, mp, rep.index))
+            elif side and params.swing_tops and next_start - rep.end_s < params.window_s:  # swung straight on
+                top = _swing_top(t, lum, tr, p, int(np.searchsorted(t, rep.end_s)),
+                                 int(np.searchsorted(t, next_start)), params)
+                if top is not None:
+                    values.append((*top, rep.index))
     values.sort()
     return values
+
+
+def _swing_top(t: np.ndarray, lum: np.ndarray, tr: np.ndarray, p: np.ndarray, i: int, j: int,
+               params: MountCheckParams) -> tuple[float, float, float, float] | None:
+    """(time s, L, T, P) at the most upright trunk of samples ``i..j`` (from a rep's end to the next rep's start),
+    medians over ``top_half_s`` either side; None where the trunk is not upright there or the angles are missing."""
+    seg = tr[i:j]
+    if seg.size == 0 or not np.isfinite(seg).any():
+        return None
+    k = i + int(np.nanargmin(seg))
+    a, b = np.searchsorted(t, [t[k] - params.top_half_s, t[k] + params.top_half_s + 1e-9])
+    rows = np.column_stack([t[a:b], lum[a:b], tr[a:b], p[a:b]])
+    rows = rows[np.isfinite(rows).all(axis=1)]
+    if len(rows) == 0:
+        return None
+    mt, ml, mtr, mp = _column_medians(rows)
+    if abs(mtr) >= params.max_upright_deg or abs(mp) >= params.max_upright_deg:
+        return None
+    return mt, ml, mtr, mp
 
 
 def _without_pelvis_forward(values: list[tuple[float, float, float, float, int]],
