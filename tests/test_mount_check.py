@@ -162,7 +162,7 @@ def _moves_by_the_rule(values: list[tuple[float, float, float, float, int]]) -> 
             if cost < best_cost:
                 d_t = float(np.median([v[2] for v in after]) - np.median([v[2] for v in before]))
                 d_p = float(np.median([v[3] for v in after]) - np.median([v[3] for v in before]))
-                role, seg = ("thoracic", d_t) if abs(d_t) >= abs(d_p) else ("sacrum", d_p)
+                role, seg = ("thoracic", ma - mb) if abs(d_t) >= abs(d_p) else ("sacrum", mb - ma)
                 best, best_cost = (role, before[-1][0], after[0][0], ma - mb, seg), cost
     return [best] if best is not None else []
 
@@ -273,7 +273,10 @@ def test_a_thoracic_slip_among_arched_lockouts_is_told(seed: int) -> None:
     moves = sensor_moves(res)
     assert len(moves) == 1 and moves[0].role == "thoracic"
     assert moves[0].after_s <= 18.0 <= moves[0].before_s + 0.3  # measured 16.6-20.6 and 17.8-22.8 s
-    assert abs(moves[0].shift_deg - 6.0) < 0.6 and abs(moves[0].segment_shift_deg - 6.0) < 0.3  # 5.95/5.86, 6.44/6.08
+    assert abs(moves[0].shift_deg - 6.0) < 0.6  # measured 5.95, 6.44
+    # the segment's step is L's (a lean moves T and P alike; L keeps the slip alone): measured 5.95, 6.44 (its own
+    # median step, as before 2026-12-07's sixteenth sitting: 5.86, 6.08)
+    assert moves[0].segment_shift_deg == moves[0].shift_deg
     assert sensor_moves(res, MountCheckParams(pelvis_forward_deg=float("inf"), own_segment_steps=False)) == []
     steady = simulate(dataclasses.replace(SCENARIOS["lockout_arch"], seed=seed))
     assert sensor_moves(analyze(steady.recording)) == []

@@ -24,7 +24,10 @@ values after agree, both sides hold enough values (after: from at least ``min_re
 differ by at least ``min_shift_deg``; up to ``max_transition`` values in between may be left out (the
 filter settling on the new inclination); of several such splits the one fitting best (least absolute deviation
 from the two medians) places the step. The sensor named is the one whose standing angle stepped
-more (``T`` for the thoracic sensor, ``P`` for the sacrum).
+more (``T`` for the thoracic sensor, ``P`` for the sacrum); its segment's step is taken as ``L``'s (the pelvis's
+with the sign turned): a lean that differs between the two sides moves ``T`` and ``P`` alike and leaves ``L``, so
+``L`` holds the slip alone (840 random sessions of benchmarks/real_world_mix.py: 41 better, 9 worse than with the
+segment's own median step; lumbar RMSE mean 1.029 -> 1.014 deg).
 """
 
 from __future__ import annotations
@@ -101,7 +104,9 @@ class SensorMove:
     shift_deg: float
     """How much the standing lumbar flexion changed, deg: the offset of L from then on."""
     segment_shift_deg: float
-    """How much the moved sensor's own segment angle (T or P) changed standing, deg."""
+    """How much the moved sensor's segment angle (T or P) changed standing, deg: a step found in ``L`` is the
+    slip's whole size (L = T - P: the trunk's step is L's, the pelvis's minus it), one found in the segment's own
+    angle that angle's step."""
     zero_after: bool = False
     """The zero (the calibration stance) lies after the step (a recording calibrated on a later stand): the angles
     before the step are the ones off, by minus the shift."""
@@ -311,7 +316,7 @@ def sensor_moves(result: Any, params: MountCheckParams | None = None) -> list[Se
     if step is not None:
         k, gap, mb, ma = step
         d_t, d_p = _median_shift(values, k, gap, 2), _median_shift(values, k, gap, 3)
-        role, seg = (TRUNK, d_t) if abs(d_t) >= abs(d_p) else (PELVIS, d_p)
+        role, seg = (TRUNK, ma - mb) if abs(d_t) >= abs(d_p) else (PELVIS, mb - ma)
         return [move(role, k, gap, ma - mb, seg)]
     found: list[SensorMove] = []
     for role, own, other in ((PELVIS, 3, 2), (TRUNK, 2, 3)) if params.own_segment_steps else ():
