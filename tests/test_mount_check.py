@@ -695,3 +695,49 @@ def test_a_lean_that_moves_both_segments_is_no_slip(trunk_share: float, monkeypa
               for i, (a, b) in enumerate(zip(t, p, strict=True))]
     monkeypatch.setattr(mount_check, "_standing_values", lambda *_: list(values))
     assert sensor_moves(SimpleNamespace(calibration={"stand_end_s": 0.0})) == []
+
+
+def _swings(gap_s: float) -> SimpleNamespace:
+    """Two reps (T up to 60 deg) 0.2-1.0 s and ``gap_s`` later, the trunk upright but never still between them (a 2 Hz
+    wobble of +-5 deg) and after them; L = T, the pelvis at 0; a sample every 0.01 s."""
+    t = np.arange(0.0, 6.0, 0.01)
+    tr = 5.0 * np.sin(2 * np.pi * 2.0 * t)
+    reps = []
+    for k, start in enumerate((0.2, 1.0 + gap_s)):
+        inside = (t >= start) & (t <= start + 0.8)
+        tr[inside] = 60.0 * np.sin(np.pi * (t[inside] - start) / 0.8)
+        reps.append(SimpleNamespace(index=k + 1, start_s=start, end_s=start + 0.8))
+    p = np.zeros_like(t)
+    return SimpleNamespace(time_s=t, pelvic_tilt_deg=p, trunk_flexion_deg=tr, lumbar_flexion_deg=tr - p, reps=reps)
+
+
+@pytest.mark.parametrize(("gap_s", "tops"), [(0.8, 1), (1.2, 0)])
+def test_a_swing_top_only_between_reps_less_than_window_s_apart(gap_s: float, tops: int) -> None:
+    """The next rep starting 0.8 s after the first ends: the most upright trunk between them is a standing value (the
+    swing's top, at the wobble's low, -5 deg); 1.2 s after (more than window_s, 1 s): a rest, and one that is not
+    still gives none. Nothing still anywhere, so every value is a swing top."""
+    from imu_hinge.detection.mount_check import MountCheckParams, _standing_values
+
+    values = _standing_values(_swings(gap_s), MountCheckParams())
+    assert len(values) == tops
+    if tops:
+        assert 1.0 < values[0][0] < 1.8 and values[0][2] == pytest.approx(-5.0, abs=0.3)  # measured -4.76 (a median)
+    assert _standing_values(_swings(gap_s), MountCheckParams(swing_tops=False)) == []
+
+
+def test_a_swing_top_needs_an_upright_pelvis_and_one_finite_sample_is_enough() -> None:
+    """The top's angles are the medians within top_half_s of the most upright trunk: with samples 0.2 s apart that is
+    the one sample itself. A pelvis at exactly max_upright_deg is not upright (below it is)."""
+    from imu_hinge.detection.mount_check import MountCheckParams, _swing_top
+
+    prm = MountCheckParams()
+    t = np.arange(0.0, 2.0, 0.2)
+    tr = np.abs(t - 1.0) * 10.0 - 2.0  # lowest, -2 deg, at 1.0 s
+    for pelvis, upright in ((prm.max_upright_deg, False), (np.nextafter(prm.max_upright_deg, 0.0), True)):
+        p = np.full_like(t, pelvis)
+        top = _swing_top(t, tr - p, tr, p, 0, len(t), prm)
+        assert (top is not None) == upright
+        if top is not None:
+            assert top == (pytest.approx(1.0), pytest.approx(-2.0 - pelvis), pytest.approx(-2.0), pelvis)
+    nan = np.full_like(t, np.nan)
+    assert _swing_top(t, nan, nan, nan, 0, len(t), prm) is None  # no trunk angle there

@@ -219,7 +219,7 @@ def _swing_top(t: np.ndarray, lum: np.ndarray, tr: np.ndarray, p: np.ndarray, i:
     """(time s, L, T, P) at the most upright trunk of samples ``i..j`` (from a rep's end to the next rep's start),
     medians over ``top_half_s`` either side; None where the trunk is not upright there or the angles are missing."""
     seg = tr[i:j]
-    if seg.size == 0 or not np.isfinite(seg).any():
+    if not np.isfinite(seg).any():  # none there (or nothing at all)
         return None
     k = i + int(np.nanargmin(seg))
     a, b = np.searchsorted(t, [t[k] - params.top_half_s, t[k] + params.top_half_s + 1e-9])
