@@ -92,6 +92,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
                                     "tests/test_stance_search.py"),
     "imu_hinge/fusion/quiet_bias.py": (*_FUSION_TESTS, "tests/test_accuracy.py"),
     "imu_hinge/fusion/": _FUSION_TESTS,
+    "imu_hinge/recording/time_order.py": ("tests/test_sample_clock.py",),  # with --module only: not in the core
+    "imu_hinge/recording/sample_clock.py": ("tests/test_sample_clock.py",),
 }
 """Source path prefix -> the tests run for its mutants (first matching prefix wins)."""
 
