@@ -94,6 +94,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "imu_hinge/fusion/": _FUSION_TESTS,
     "imu_hinge/recording/time_order.py": ("tests/test_sample_clock.py",),  # with --module only: not in the core
     "imu_hinge/recording/sample_clock.py": ("tests/test_sample_clock.py",),
+    "imu_hinge/recording/frame_check.py": ("tests/test_input_checks.py",),
 }
 """Source path prefix -> the tests run for its mutants (first matching prefix wins)."""
 
