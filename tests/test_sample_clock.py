@@ -413,7 +413,7 @@ def test_the_bound_on_whole_packets_sits_at_the_packet_fits_level() -> None:
     packet_true = true[3::4]  # a packet leaves the sensor with its fourth sample
     arrive = np.round(np.maximum.accumulate(packet_true + rng.exponential(0.03, packet_true.size)), 3)
     stamps = np.repeat(arrive, 4)[: true.size]
-    fit = time_order._whole_packets(stamps)
+    fit = time_order._whole_packets(stamps, time_order._packet_places(stamps))
     firsts = np.arange(0, true.size, 4)
     shifted = time_order.bounded_times(stamps, firsts)
     plain = time_order.bounded_times(stamps)

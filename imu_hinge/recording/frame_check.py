@@ -112,6 +112,11 @@ _AS_GIVEN = np.array([p for p in PERMUTATIONS if abs(np.trace(p)) == 3])
 """The accelerometer as given (I and -I: they fit alike)."""
 
 
+def _misfit_as_given(du: np.ndarray, mats: np.ndarray) -> float:
+    """The misfit of the data as given (:func:`_misfit_table` of that hypothesis alone: the same number)."""
+    return float(_misfit_table(du, mats, _AS_GIVEN, _FACTORS[:1]).min())
+
+
 def frame_misfits(s: SensorStream, turns: tuple[np.ndarray, np.ndarray] | None = None,
                   ) -> tuple[int, list[tuple[float, np.ndarray, float, float]]]:
     """(stretches used, [(misfit, P, gyro sign, gyro scale)] best first) for the hypothesis that the
@@ -206,15 +211,14 @@ def check_frames(s: SensorStream, gyr_unit: str, warnings: list[str], path: str 
     if len(turns[0]) < MIN_CHUNKS:
         return s
     # the usual case, data that fit as given: only that hypothesis (the same number as in the full table)
-    if float(_misfit_table(*turns, _AS_GIVEN, _FACTORS[:1]).min()) <= FIT_BAD:
+    if _misfit_as_given(*turns) <= FIT_BAD:
         return s
     used, fits = frame_misfits(s, turns)
     ident = next(f for f in fits if f[2] > 0 and f[3] == 1.0 and abs(np.trace(f[1])) == 3)
     if ident[0] <= FIT_BAD or fits[0][0] >= FIT_GOOD:
         return s
     big = np.linalg.norm(turns[0], axis=1) >= BIG_TURN
-    if big.sum() >= MIN_CHUNKS and float(_misfit_table(turns[0][big], turns[1][big], _AS_GIVEN,
-                                                       _FACTORS[:1]).min()) <= FIT_GOOD:
+    if big.sum() >= MIN_CHUNKS and _misfit_as_given(turns[0][big], turns[1][big]) <= FIT_GOOD:
         return s  # gravity's big turns fit as given: the small ones' misfit is the body's acceleration (twists)
     best = fits[0][0]
     units = {f[3] for f in fits if f[0] <= 2 * best + 0.05 and abs(np.trace(f[1])) == 3 and f[2] > 0}

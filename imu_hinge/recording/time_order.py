@@ -195,10 +195,10 @@ def _spread(t: np.ndarray, bounded: bool = False) -> Spread:
     samples the radio delivers bunched, a group of any size at each connection event), the times that
     :func:`arrival_bound` allows, put on the sensor's clock, before the even spread (which reads such a
     stream's rate wrong: between two bunches it packs a bunch's samples into the gap to the next)."""
-    packets = _whole_packets(t)
+    places = _packet_places(t)
+    packets = _whole_packets(t, places)
     if packets is not None and (not bounded or _lost_share(packets) <= LOST_MARGIN):
         return packets, "packets"  # the usual case: the bound is not needed to judge it
-    places = _packet_places(t) if bounded else None
     other = bounded_times(t, None if places is None else np.flatnonzero(places[2] == 0)) if bounded else None
     if packets is not None and (other is None or (_lost_share(packets) <= MAX_LOST_SHARE
                                                   and _lag_spread(t, packets) <= _lag_spread(t, other))):
@@ -262,10 +262,9 @@ def _packet_places(t: np.ndarray) -> tuple[int, np.ndarray, np.ndarray] | None:
     return size, np.repeat(np.cumsum(n_packets) - n_packets, counts) + j // size, j % size
 
 
-def _whole_packets(t: np.ndarray) -> np.ndarray | None:
-    """Stamps of whole packets of one size: the packets put back on the clock, a packet's samples one period
-    apart (None when the stamps hold no such packets or fit no clock)."""
-    places = _packet_places(t)
+def _whole_packets(t: np.ndarray, places: tuple[int, np.ndarray, np.ndarray] | None) -> np.ndarray | None:
+    """Stamps of whole packets of one size (``places``: :func:`_packet_places` of ``t``): the packets put back on the
+    clock, a packet's samples one period apart (None when the stamps hold no such packets or fit no clock)."""
     if places is None:
         return None
     size, packet, place = places
