@@ -26,6 +26,7 @@ anywhere, the forward axes from every tilt), then runs causally from the first s
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -44,7 +45,8 @@ from imu_hinge.detection.role_check import SWAP_WARNING, roles_look_swapped
 from imu_hinge.detection.session_checks import session_warnings
 from imu_hinge.errors import DataCheckError
 from imu_hinge.fusion import make_filter
-from imu_hinge.fusion.base import GAP_FACTOR
+from imu_hinge.fusion.base import GAP_FACTOR, gap_rate
+from imu_hinge.fusion.gap_bridge import gap_rates
 from imu_hinge.fusion.gap_repair import SpanKeeper, repair_spans, repaired_ups
 from imu_hinge.fusion.reanchor import Reanchor
 from imu_hinge.kinematics.alignment import RowCombiner, combine_batch
@@ -88,15 +90,27 @@ class SegmentTracker:
         measured there (its own estimate after the movements can be off: kept, the trunk drifted 1.6 deg within the
         stance of one simulated session)."""
 
-    def up_batch(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
-        """"up" in the sensor frame (N, 3) of each sample; NaN while settling after a long gap."""
+    def up_batch(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray,
+                 gap_gyr: np.ndarray | None = None) -> np.ndarray:
+        """"up" in the sensor frame (N, 3) of each sample; NaN while settling after a long gap. ``gap_gyr`` (N, 3)
+        rad/s: the bridged gaps' rates where known (offline: :func:`~imu_hinge.fusion.gap_bridge.gap_rates`)."""
         if self.pin is None or not len(t) or t[-1] < self.pin[0]:
-            return self.gaps.up_batch(t, acc, gyr)
+            return self.gaps.up_batch(t, acc, gyr, gap_gyr)
         k = int(np.searchsorted(t, self.pin[0], side="left"))
-        head = self.gaps.up_batch(t[:k], acc[:k], gyr[:k])
+        head = self.gaps.up_batch(t[:k], acc[:k], gyr[:k], None if gap_gyr is None else gap_gyr[:k])
         self.filter.reset(self.pin[1], self.est.gyr_bias_rad_s)
         self.pin = None
-        return np.concatenate([head, self.gaps.up_batch(t[k:], acc[k:], gyr[k:])])
+        return np.concatenate([head, self.gaps.up_batch(t[k:], acc[k:], gyr[k:],
+                                                        None if gap_gyr is None else gap_gyr[k:])])
+
+    def unstarted_copy(self) -> SegmentTracker:
+        """A tracker in the state this one is in before its first sample (its filter as the calibration started
+        it, its standing reference, forward direction and pin): for a second run over the same samples."""
+        assert math.isnan(self.gaps.last_t), "the tracker has run over samples already"
+        other = SegmentTracker(self.est, self.params)
+        other.angle = copy.deepcopy(self.angle)
+        other.pin = self.pin
+        return other
 
     def up(self, t: float, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
         """One sample's "up" (3,): :meth:`up_batch` on a block of one."""
@@ -111,30 +125,31 @@ class SegmentTracker:
         (a direction from the whole recording)."""
         self.angle = SagittalAngle(ups.mean(axis=0), self.rate_hz, self._axis_params, forward, refine=refine)
 
-    def ups_in_blocks(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray,
-                      keep: SpanKeeper | None = None, cut: int = 0) -> Iterator[np.ndarray]:
-        """"up" of every sample (:meth:`up_batch`), block by block so memory stays bounded; blocks are also cut at
-        ``cut`` and at the ends of ``keep``'s spans, which keeps what their repair needs (the same arithmetic
-        either way)."""
+    def ups_in_blocks(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, keep: SpanKeeper | None = None,
+                      cut: int = 0, gap_gyr: np.ndarray | None = None) -> Iterator[np.ndarray]:
+        """"up" of every sample (:meth:`up_batch`, with ``gap_gyr`` as there), block by block so memory stays
+        bounded; blocks are also cut at ``cut`` and at the ends of ``keep``'s spans, which keeps what their repair
+        needs (the same arithmetic either way)."""
         cuts = sorted({*range(0, len(t), BLOCK_SAMPLES), *(keep.cuts() if keep is not None else ()), cut, len(t)})
         for i, j in zip(cuts[:-1], cuts[1:], strict=True):
-            ups = self.up_batch(t[i:j], acc[i:j], gyr[i:j])
+            ups = self.up_batch(t[i:j], acc[i:j], gyr[i:j], None if gap_gyr is None else gap_gyr[i:j])
             if keep is not None:
                 keep.add(i, ups, self.filter.gyr_bias_rad_s)
             yield ups
 
     def angles_batch(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray,
-                     keep: SpanKeeper | None = None) -> np.ndarray:
-        """Sagittal angle (deg) of every sample, in blocks so memory stays bounded (``keep``: as
+                     keep: SpanKeeper | None = None, gap_gyr: np.ndarray | None = None) -> np.ndarray:
+        """Sagittal angle (deg) of every sample, in blocks so memory stays bounded (``keep``, ``gap_gyr``: as
         :meth:`ups_in_blocks`)."""
         assert self.angle is not None
-        parts = [self.angle.update_batch(ups) for ups in self.ups_in_blocks(t, acc, gyr, keep)]
+        parts = [self.angle.update_batch(ups) for ups in self.ups_in_blocks(t, acc, gyr, keep, gap_gyr=gap_gyr)]
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def repaired_angles(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, angles: np.ndarray,
-                        keep: SpanKeeper) -> np.ndarray:
-        """``angles`` (deg, from this tracker's causal run over ``t``, ``acc``, ``gyr`` with ``keep``) with the
-        spans after gaps repaired offline (:mod:`imu_hinge.fusion.gap_repair`); the same array if there are none."""
+                        keep: SpanKeeper, gap_gyr: np.ndarray | None = None) -> np.ndarray:
+        """``angles`` (deg, from this tracker's run over ``t``, ``acc``, ``gyr`` with ``keep`` and ``gap_gyr``) with
+        the spans after gaps repaired offline (:mod:`imu_hinge.fusion.gap_repair`; the run back bridges the gaps on
+        ``gap_gyr`` too); the same array if there are none."""
         if not keep.spans:
             return angles
         assert self.angle is not None
@@ -142,10 +157,11 @@ class SegmentTracker:
         out = angles.copy()
         for (a, b), causal_ups, bias in keep.kept():
             ts, accs, gyrs = t[a:b], acc[a:b], gyr[a:b]
+            gaps = None if gap_gyr is None else gap_gyr[a:b]
 
             def back(up: np.ndarray, ts: np.ndarray = ts, accs: np.ndarray = accs, gyrs: np.ndarray = gyrs,
-                     bias: np.ndarray = bias) -> np.ndarray:
-                return backward_ups(self.est, self.params, ts, accs, gyrs, bias, _gravity(up))
+                     bias: np.ndarray = bias, gaps: np.ndarray | None = gaps) -> np.ndarray:
+                return backward_ups(self.est, self.params, ts, accs, gyrs, bias, _gravity(up), gap_gyr=gaps)
 
             ups = repaired_ups(ts, causal_ups, back, accs[-1], self.params.gap_repair)
             if ups is not None:
@@ -159,27 +175,45 @@ def _gravity(up: np.ndarray) -> np.ndarray:
 
 
 def backward_ups(est: StanceEstimate, params: AnalysisParams, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray,
-                 gyr_bias_rad_s: np.ndarray, up_last_m_s2: np.ndarray, *, at_samples: bool = True) -> np.ndarray:
+                 gyr_bias_rad_s: np.ndarray, up_last_m_s2: np.ndarray, *, at_samples: bool = True,
+                 gap_gyr: np.ndarray | None = None) -> np.ndarray:
     """"up" (N, 3) of samples ``t`` (N,) from the segment's filter run backwards in time, from the last sample
     (where "up" is ``up_last_m_s2``, any length) to the first, in time order: the time-reversed motion has the
     rotation rate negated, with the bias taken off first (reversed, a bias would turn the other way).
 
     A gyro sample is the rate over the interval that ends at it. ``at_samples``: "up" at each sample: the step back
-    from sample k + 1 to k turns by sample k + 1's rate, a gap is bridged from sample k + 1's rate to sample k's,
-    and the last sample does not turn (by sample k's rate the estimate lags a period: 2.3 deg at 1 rad/s and 25 Hz;
-    measured on a 25 Hz sensor's 0.4 s gap, a run back over a whole shared dev case went from 0.92 to 1.97 deg RMSE
-    with the gaps bridged a sample late). False: each step turns by the sample's own rate, so the run ends a
-    period before the first sample: where a forward filter starting at the first sample must start (its first
-    update turns by that sample's rate for a period)."""
+    from sample k + 1 to k turns by sample k + 1's rate and, across a gap between them, by the gap's missing part
+    at its rate (``gap_gyr``'s row of sample k + 1 where known, else linear between the two samples, as the forward
+    filter bridges it); the last sample does not turn (by sample k's rate the estimate lags a period: 2.3 deg at
+    1 rad/s and 25 Hz; measured on a 25 Hz sensor's 0.4 s gap, a run back over a whole shared dev case went from
+    0.92 to 1.97 deg RMSE with the gaps bridged a sample late). Until the seventeenth sitting a gap's step turned
+    by sample k's own rate instead (the period before sample k) and the step before it by sample k + 1's: in the
+    turn of a fast swing 3.9 deg off after a 0.12 s gap even given its exact rate, now 0.00
+    (tests/test_gap_bridge.py). False: each step turns by the sample's own rate, so the run ends a period before
+    the first sample: where a forward filter starting at the first sample must start (its first update turns by
+    that sample's rate for a period); ``gap_gyr`` crosses the gaps there too.
+
+    ``gap_gyr`` (N, 3) rad/s: the mean rate over the missing part of the gap each sample ends, where known (NaN
+    rows elsewhere; offline: :func:`~imu_hinge.fusion.gap_bridge.gap_rates`), run back negated with the bias taken
+    off."""
     back = SegmentTracker(replace(est, acc_first_m_s2=up_last_m_s2, gyr_bias_rad_s=np.zeros(3)), params)
+    n = len(t)
     rate = gyr_bias_rad_s - gyr
+    back_gaps = None
     if at_samples:
-        rate = np.concatenate([rate[1:], np.zeros((min(1, len(t)), 3))])  # the rate of the step back to each sample
-        if len(t) > 1:
-            gap = np.flatnonzero(np.diff(t) > GAP_FACTOR / est.rate_hz)
-            rate[gap] = gyr_bias_rad_s - gyr[gap]
-            rate[gap + 1] = gyr_bias_rad_s - gyr[gap + 1]
-    return back.up_batch(-t[::-1], acc[::-1], rate[::-1])[::-1]
+        rate = np.concatenate([rate[1:], np.zeros((min(1, n), 3))])  # the rate of the step back to each sample
+        gap = np.flatnonzero(np.diff(t) > GAP_FACTOR / est.rate_hz) if n > 1 else np.zeros(0, dtype=np.int64)
+        if len(gap):  # the gap between samples k and k + 1 is crossed back from k + 1 to k
+            forward = gap_rate(gyr[gap], gyr[gap + 1], (t[gap + 1] - t[gap])[:, None], 1.0 / est.rate_hz)
+            if gap_gyr is not None:
+                known = np.isfinite(gap_gyr[gap + 1]).all(axis=1)
+                forward[known] = gap_gyr[gap + 1][known]
+            back_gaps = np.full_like(rate, np.nan)
+            back_gaps[gap] = gyr_bias_rad_s - forward
+    elif gap_gyr is not None and n > 1:
+        back_gaps = np.full_like(rate, np.nan)
+        back_gaps[:-1] = gyr_bias_rad_s - gap_gyr[1:]  # NaN stays NaN: the back filter's own linear bridge
+    return back.up_batch(-t[::-1], acc[::-1], rate[::-1], None if back_gaps is None else back_gaps[::-1])[::-1]
 
 
 @dataclass
@@ -477,19 +511,28 @@ class HingePipeline:
         repair = self.params.gap_repair.enabled if repair is None else repair
         keeps = {r: SpanKeeper(repair_spans(data[r][0], self.params.gap_repair) if repair else [])
                  for r in SENSOR_ROLES}
-        if self.trackers:
-            angles = per_role(lambda r: self.trackers[r].angles_batch(*data[r], keeps[r]), threads)
+        bridges = self._gap_bridges(data) if repair and self.trackers else {}
+        trackers = {r: self.trackers[r].unstarted_copy() if r in bridges else self.trackers[r] for r in self.trackers}
+        if self.trackers:  # the causal run (its alerts are the live pipeline's) keeps the spans where it is the last
+            angles = per_role(lambda r: self.trackers[r].angles_batch(*data[r], None if r in bridges else keeps[r]),
+                              threads)
         else:
             self._calibrate_from_start(streams)
             angles = self._start(data, threads, keeps)
+            trackers = self.trackers
         bt = streams[self.base].time_s
         p, tr, lum = self._rows_batch(streams, angles)
         assert self.detector is not None
         self.detector.run(bt, p, tr, lum)
         self.finish()
         reps = list(self.detector.reps)
-        if any(k.spans for k in keeps.values()):  # offline: the angles and reps with the spans after gaps repaired
-            fixed = per_role(lambda r: self.trackers[r].repaired_angles(*data[r], angles[r], keeps[r]), threads)
+        if bridges:  # offline: a run with the gaps bridged on the rates read from both sides of each
+            angles = per_role(lambda r: trackers[r].angles_batch(*data[r], keeps[r], bridges[r]) if r in bridges
+                              else angles[r], threads)
+        if bridges or any(k.spans for k in keeps.values()):  # offline: the angles and reps with the spans after
+            # gaps repaired
+            fixed = per_role(lambda r: trackers[r].repaired_angles(*data[r], angles[r], keeps[r], bridges.get(r)),
+                             threads)
             p, tr, lum = self._rows_batch(streams, fixed)
             reps = self._offline_reps(bt, p, tr, lum)
         quality, quality_warnings = recording_quality(recording, threads)
@@ -508,6 +551,17 @@ class HingePipeline:
         result.warnings.extend(session_warnings(result, moves, corrected=corrected))
         result.quality = quality
         return result
+
+    def _gap_bridges(self, data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Offline: the rate across each gap a segment's filter bridges, where a model read from both sides of the
+        gap predicts samples next to it better than the live bridge's (:mod:`imu_hinge.fusion.gap_bridge`); only
+        the roles with such a gap."""
+        out = {}
+        for role, (t, _, gyr) in data.items():
+            rates = gap_rates(t, gyr, self.trackers[role].rate_hz, self.params.gap_repair, self.params.reanchor.gap_s)
+            if rates is not None:
+                out[role] = rates
+        return out
 
     def _offline_reps(self, bt: np.ndarray, p: np.ndarray, tr: np.ndarray, lum: np.ndarray) -> list[Rep]:
         """The reps of angles repaired offline: a fresh detector over them (its alerts are not kept)."""

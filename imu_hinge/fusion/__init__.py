@@ -12,7 +12,8 @@ Modules: :mod:`.base` (the interface, gravity helpers), :mod:`.vqf_filter` (VQF,
 :mod:`.ahrs_filters` (Madgwick, Mahony, EKF), :mod:`.quiet_bias` (gyro bias from gravity in quiet
 moments, beside VQF), :mod:`.reanchor` (re-anchoring on gravity after a long gap; its parameters in
 :mod:`.reanchor_params`), :mod:`.gap_repair` (offline: the spans after gaps from the filter run back in time;
-its parameters in :mod:`.gap_repair_params`). Their per-sample loops are C: ``_fusion_loops`` (built from
+its parameters in :mod:`.gap_repair_params`), :mod:`.gap_bridge` (offline: the rate across each bridged gap, the
+model that best predicts held-out samples beside it). Their per-sample loops are C: ``_fusion_loops`` (built from
 ``_fusion_loops.c`` at install; private). The filters load on first use (:data:`_LAZY`).
 """
 

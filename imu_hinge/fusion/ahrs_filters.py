@@ -24,7 +24,7 @@ import numpy as np
 from imu_hinge.fusion.base import (
     GAP_FACTOR,
     OrientationFilter,
-    gap_rate,
+    bridge_rate,
     integrate_gyr,
     quat_from_gravity,
     quat_from_rate,
@@ -85,8 +85,10 @@ class _AhrsFilter(OrientationFilter):
     def _step(self, gyr: np.ndarray, acc: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None) -> np.ndarray:
-        """One sample: gyro (3,) rad/s, acc (3,) m/s^2, ``dt_s`` since the previous one (s) -> quat (4,)."""
+    def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None,
+               gap_gyr_rad_s: np.ndarray | None = None) -> np.ndarray:
+        """One sample: gyro (3,) rad/s, acc (3,) m/s^2, ``dt_s`` since the previous one (s) -> quat (4,)
+        (``gap_gyr_rad_s``: as :meth:`OrientationFilter.update`)."""
         dt_s = step_interval(dt_s)
         gyr = np.asarray(gyr_rad_s, dtype=float).reshape(3) - self._bias_rad_s
         acc = np.asarray(acc_m_s2, dtype=float).reshape(3)
@@ -95,7 +97,8 @@ class _AhrsFilter(OrientationFilter):
             if np.linalg.norm(acc) > 0:
                 self.q = quat_from_gravity(acc)
         if dt_s is not None and dt_s > self._gap_dt_s:
-            self._bridge_gap(gap_rate(self._last_gyr, gyr, float(dt_s), self.ts_s), float(dt_s) - self.ts_s)
+            given = None if gap_gyr_rad_s is None else np.asarray(gap_gyr_rad_s, dtype=float) - self._bias_rad_s
+            self._bridge_gap(bridge_rate(self._last_gyr, gyr, float(dt_s), self.ts_s, given), float(dt_s) - self.ts_s)
         self._last_gyr = gyr
         self.q = self._step(gyr if np.any(gyr) else _TINY_RATE, acc)
         return self.q.copy()

@@ -111,6 +111,25 @@ def gap_rate(last_gyr_rad_s: np.ndarray | None, gyr_rad_s: np.ndarray, dt_s: flo
     return 0.5 * (last + end)
 
 
+def bridge_rate(last_gyr_rad_s: np.ndarray | None, gyr_rad_s: np.ndarray, dt_s: float, ts_s: float,
+                given_rad_s: np.ndarray | None = None) -> np.ndarray:
+    """Mean body rate (3,) rad/s over the missing part of a gap: ``given_rad_s`` where known and finite (offline,
+    read from both sides of the gap: :mod:`.gap_bridge`), else linear as :func:`gap_rate` takes it."""
+    if given_rad_s is not None and bool(np.isfinite(given_rad_s).all()):
+        return np.asarray(given_rad_s, dtype=float)
+    return gap_rate(last_gyr_rad_s, gyr_rad_s, dt_s, ts_s)
+
+
+def gap_rows(gap_gyr_rad_s: np.ndarray | None, n: int) -> np.ndarray | None:
+    """A batch's ``gap_gyr_rad_s`` (None stays None) as a float (n, 3) array, or a ValueError naming its shape."""
+    if gap_gyr_rad_s is None:
+        return None
+    rows = np.asarray(gap_gyr_rad_s, dtype=np.float64)
+    if rows.shape != (n, 3):
+        raise ValueError(f"gap_gyr_rad_s must have shape ({n}, 3), got {rows.shape}")
+    return rows
+
+
 def batch_intervals(dt_s: np.ndarray | None, n: int, n_acc: int) -> np.ndarray | None:
     """A batch's checked lengths (``n`` gyro and ``n_acc`` accelerometer samples) and its ``dt_s`` as a flat float
     array (None stays None): one entry per sample, none negative, or a ValueError naming the counts or the entry."""
@@ -158,18 +177,25 @@ class OrientationFilter(ABC):
         """Start over; optionally from a known gravity direction (mean acc at rest) and gyro bias."""
 
     @abstractmethod
-    def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None) -> np.ndarray:
-        """Process one sample; return the orientation (4,) after it."""
+    def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None,
+               gap_gyr_rad_s: np.ndarray | None = None) -> np.ndarray:
+        """Process one sample; return the orientation (4,) after it. ``gap_gyr_rad_s`` (3,): where this sample ends
+        a gap, the mean rate over its missing part when known (offline: :mod:`.gap_bridge`); None or NaN: the
+        rate taken as linear from the sample before (:func:`gap_rate`)."""
 
     def update_batch(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray,
-                     dt_s: np.ndarray | None = None) -> np.ndarray:
-        """Process N samples in order; return (N, 4). Same result as N calls of :meth:`update`."""
+                     dt_s: np.ndarray | None = None, gap_gyr_rad_s: np.ndarray | None = None) -> np.ndarray:
+        """Process N samples in order; return (N, 4). Same result as N calls of :meth:`update` (``gap_gyr_rad_s``
+        (N, 3): each sample's, as there)."""
         gyr = np.ascontiguousarray(gyr_rad_s, dtype=float)
         acc = np.ascontiguousarray(acc_m_s2, dtype=float)
         dt = batch_intervals(dt_s, gyr.shape[0], acc.shape[0])
+        gap = gap_rows(gap_gyr_rad_s, gyr.shape[0])
         out = np.empty((gyr.shape[0], 4))
         for i in range(gyr.shape[0]):
-            out[i] = self.update(gyr[i], acc[i], None if dt is None else float(dt[i]))
+            step = None if dt is None else float(dt[i])
+            # without gap rates, update() as a filter written before they existed takes it
+            out[i] = self.update(gyr[i], acc[i], step) if gap is None else self.update(gyr[i], acc[i], step, gap[i])
         return out
 
     @property

@@ -49,9 +49,11 @@ class Reanchor:
     def settling(self) -> bool:
         return not math.isnan(self.settle_since_s)
 
-    def up_batch(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
+    def up_batch(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray,
+                 gap_gyr: np.ndarray | None = None) -> np.ndarray:
         """"up" in the sensor frame (N, 3) for samples ``t`` (N,) s, ``acc`` (N, 3), ``gyr`` (N, 3);
-        NaN rows where the filter is settling after a long gap."""
+        NaN rows where the filter is settling after a long gap. ``gap_gyr`` (N, 3) rad/s: the bridged gaps' rates
+        where known (:meth:`~.base.OrientationFilter.update`)."""
         n = len(t)
         if n == 0:
             return np.zeros((0, 3))
@@ -66,7 +68,7 @@ class Reanchor:
         # the long gaps (plain floats on a block of one: numpy calls cost microseconds each)
         gaps = np.flatnonzero(dt > self.params.gap_s).tolist() if n > 1 else [0] if dt0 > self.params.gap_s else []
         if not gaps and not self.settling:  # the common case (every live sample): one filter run
-            return up_in_sensor(self.filter.update_batch(gyr, acc, dt))
+            return up_in_sensor(self._filter(gyr, acc, dt, gap_gyr))
         out = np.empty((n, 3))
         next_gap = 0  # index into gaps of the next gap at or after i
         while i < n:
@@ -74,7 +76,7 @@ class Reanchor:
                 j = self._settled_at(t, acc, gyr, i)
                 stop = n if j is None else j + 1
                 out[i:stop] = np.nan
-                self.filter.update_batch(gyr[i:stop], acc[i:stop], dt[i:stop])
+                self._filter(gyr[i:stop], acc[i:stop], dt[i:stop], _rows(gap_gyr, i, stop))
                 if j is not None:  # still at last: restart on exact gravity, angles count from the next sample
                     if self._run:
                         self.filter.reset(self._run_acc / self._run, self.filter.gyr_bias_rad_s)
@@ -85,7 +87,7 @@ class Reanchor:
                 next_gap += 1
             g = gaps[next_gap] if next_gap < len(gaps) else n
             if g > i:
-                out[i:g] = up_in_sensor(self.filter.update_batch(gyr[i:g], acc[i:g], dt[i:g]))
+                out[i:g] = up_in_sensor(self._filter(gyr[i:g], acc[i:g], dt[i:g], _rows(gap_gyr, i, g)))
                 i = g
                 continue
             # the sample ending a long gap: restart on its accelerometer, keep the bias, settle
@@ -96,6 +98,12 @@ class Reanchor:
             out[i] = np.nan
             i += 1
         return out
+
+    def _filter(self, gyr: np.ndarray, acc: np.ndarray, dt: np.ndarray, gap_gyr: np.ndarray | None) -> np.ndarray:
+        """The filter over a batch; without gap rates called as a filter written before they existed takes it."""
+        if gap_gyr is None:
+            return self.filter.update_batch(gyr, acc, dt)
+        return self.filter.update_batch(gyr, acc, dt, gap_gyr)
 
     def _settled_at(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, i: int) -> int | None:
         """Index in ``i..`` of the sample at which the settling ends (updating the still run), or None."""
@@ -117,6 +125,11 @@ class Reanchor:
             self._new_run()  # converged on the accelerometer: no restart
             return i + end
         return None
+
+
+def _rows(a: np.ndarray | None, start: int, stop: int) -> np.ndarray | None:
+    """``a[start:stop]``, None for None."""
+    return None if a is None else a[start:stop]
 
 
 __all__ = ["Reanchor", "ReanchorParams"]

@@ -27,7 +27,8 @@ from imu_hinge.fusion.base import (
     GAP_FACTOR,
     OrientationFilter,
     batch_intervals,
-    gap_rate,
+    bridge_rate,
+    gap_rows,
     quat_from_gravity,
     quat_from_rate,
     step_interval,
@@ -216,9 +217,10 @@ class VqfFilter(OrientationFilter):
         ``bias_sigma_init_deg_s``), rad/s."""
         return _fusion_loops.vqf_bias(self._vqf, np.empty(3))
 
-    def _bridge_gap(self, gyr: np.ndarray, dt_s: float) -> None:
-        """Rotate ``gyrQuat`` by the bias-corrected rate over the missing time ``dt_s - Ts``."""
-        w = gap_rate(self._last_gyr, gyr, dt_s, self.ts_s) - self.gyr_bias_rad_s
+    def _bridge_gap(self, gyr: np.ndarray, dt_s: float, given: np.ndarray | None = None) -> None:
+        """Rotate ``gyrQuat`` by the bias-corrected rate over the missing time ``dt_s - Ts`` (``given``: that rate
+        before the bias, when known: :func:`~.base.bridge_rate`)."""
+        w = bridge_rate(self._last_gyr, gyr, dt_s, self.ts_s, given) - self.gyr_bias_rad_s
         step = quat_from_rate(w, dt_s - self.ts_s)
         st = np.empty(_STATE_LEN)
         _fusion_loops.vqf_state(self._vqf, st)
@@ -227,23 +229,27 @@ class VqfFilter(OrientationFilter):
         st[:_STATE_ACC_QUAT] = q / np.linalg.norm(q)
         _fusion_loops.vqf_set_state(self._vqf, st)
 
-    def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None) -> np.ndarray:
-        """One sample: gyro (3,) rad/s, acc (3,) m/s^2, ``dt_s`` since the previous one (s) -> quat (4,)."""
+    def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None,
+               gap_gyr_rad_s: np.ndarray | None = None) -> np.ndarray:
+        """One sample: gyro (3,) rad/s, acc (3,) m/s^2, ``dt_s`` since the previous one (s) -> quat (4,)
+        (``gap_gyr_rad_s``: as :meth:`OrientationFilter.update`)."""
         dt_s = step_interval(dt_s)
         gyr = np.array(gyr_rad_s, dtype=np.float64).reshape(1, 3)  # a copy: kept as the last sample for gaps
         acc = np.ascontiguousarray(acc_m_s2, dtype=np.float64).reshape(1, 3)
+        gap = None if gap_gyr_rad_s is None else np.asarray(gap_gyr_rad_s, dtype=np.float64).reshape(1, 3)
         if self._quiet is not None:
-            return self._run_quiet(gyr, acc, None if dt_s is None else np.array([dt_s], dtype=np.float64))[0]
+            return self._run_quiet(gyr, acc, None if dt_s is None else np.array([dt_s], dtype=np.float64), gap)[0]
         if dt_s is not None and dt_s > self._gap_dt_s:
-            self._bridge_gap(gyr[0], float(dt_s))
+            self._bridge_gap(gyr[0], float(dt_s), None if gap is None else gap[0])
         out = np.empty((1, 4))
         _fusion_loops.vqf_run(self._vqf, gyr, acc, out)
         self._last_gyr = gyr[0]
         return out[0]
 
     def update_batch(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray,
-                     dt_s: np.ndarray | None = None) -> np.ndarray:
-        """N samples (N, 3) rad/s and m/s^2, optional ``dt_s`` (N,) s -> quats (N, 4).
+                     dt_s: np.ndarray | None = None, gap_gyr_rad_s: np.ndarray | None = None) -> np.ndarray:
+        """N samples (N, 3) rad/s and m/s^2, optional ``dt_s`` (N,) s and ``gap_gyr_rad_s`` (N, 3) rad/s (as
+        :meth:`OrientationFilter.update`) -> quats (N, 4).
 
         Runs without gaps go to VQF's C++ update in one call (the GIL released); each gap sample is bridged as in
         :meth:`update`. Identical to N calls of :meth:`update`.
@@ -252,15 +258,16 @@ class VqfFilter(OrientationFilter):
         acc = _as_samples(acc_m_s2, "acc_m_s2")
         n = gyr.shape[0]
         dt = batch_intervals(dt_s, n, acc.shape[0])
+        gap = gap_rows(gap_gyr_rad_s, n)
         if self._quiet is not None:
-            return self._run_quiet(gyr, acc, dt)
+            return self._run_quiet(gyr, acc, dt, gap)
         out = np.empty((n, 4))
         gaps = [] if dt is None else np.flatnonzero(dt > self._gap_dt_s).tolist()
         start = 0
         for i in gaps:  # the stretch before each gap in one batch, the sample ending the gap on its own
             self._batch(gyr, acc, start, i, out)
             assert dt is not None
-            out[i] = self.update(gyr[i], acc[i], float(dt[i]))
+            out[i] = self.update(gyr[i], acc[i], float(dt[i]), None if gap is None else gap[i])
             start = i + 1
         self._batch(gyr, acc, start, n, out)
         return out
@@ -271,7 +278,8 @@ class VqfFilter(OrientationFilter):
             _fusion_loops.vqf_run(self._vqf, gyr[start:stop], acc[start:stop], out[start:stop])
             self._last_gyr = gyr[stop - 1].copy()
 
-    def _run_quiet(self, gyr: np.ndarray, acc: np.ndarray, dt_s: np.ndarray | None) -> np.ndarray:
+    def _run_quiet(self, gyr: np.ndarray, acc: np.ndarray, dt_s: np.ndarray | None,
+                   gap: np.ndarray | None = None) -> np.ndarray:
         """:meth:`update_batch` with the quiet-window bias estimator, over a block of any length
         (live: one sample): the one implementation of both paths.
 
@@ -289,7 +297,7 @@ class VqfFilter(OrientationFilter):
             s = int(plan[j - 1, PLAN_ENDS]) if j else 0  # the gap's sample
             if s > 0:
                 self._last_gyr = gyr[s - 1].copy()  # the sample before the gap (from an earlier block: kept)
-            self._bridge_gap(gyr[s].copy(), float(dt[s]))
+            self._bridge_gap(gyr[s].copy(), float(dt[s]), None if gap is None else gap[s])
             bridged = True
         if n:
             self._last_gyr = gyr[n - 1].copy()
@@ -331,19 +339,24 @@ class OfflineVqf(OrientationFilter):
         """Bias estimate (3,) rad/s at the end of the last batch (plus any known bias)."""
         return self._bias_est.copy()
 
-    def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None) -> np.ndarray:
+    def update(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, dt_s: float | None = None,
+               gap_gyr_rad_s: np.ndarray | None = None) -> np.ndarray:
         raise UsageError("method 'vqf_offline' is non-causal and batch-only: use update_batch() "
                          "or estimate_orientation(), or a causal method such as 'vqf' for live use")
 
     def update_batch(self, gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray,
-                     dt_s: np.ndarray | None = None) -> np.ndarray:
-        """N samples (N, 3) rad/s and m/s^2, optional ``dt_s`` (N,) s -> quats (N, 4)."""
+                     dt_s: np.ndarray | None = None, gap_gyr_rad_s: np.ndarray | None = None) -> np.ndarray:
+        """N samples (N, 3) rad/s and m/s^2, optional ``dt_s`` (N,) s and ``gap_gyr_rad_s`` (N, 3) rad/s (where known,
+        the mean rate over the missing part of the gap each sample ends: its missing steps turn at that rate)
+        -> quats (N, 4)."""
         from vqf import offlineVQF  # the vqf package's offline filter (loaded on first use: start-up)
 
         gyr = _as_samples(gyr_rad_s, "gyr_rad_s") - self._bias
         acc = _as_samples(acc_m_s2, "acc_m_s2")
         n = gyr.shape[0]
         dt = batch_intervals(dt_s, n, acc.shape[0])
+        gap = gap_rows(gap_gyr_rad_s, n)
+        given = None if gap is None else gap - self._bias
         splits: list[int] = []
         steps = np.ones(n, dtype=np.int64)  # filter steps each sample takes: 1, or 1 + the missing ones before it
         if dt is not None and n > 1:
@@ -353,7 +366,8 @@ class OfflineVqf(OrientationFilter):
         out = np.empty((n, 4))
         start = 0
         for stop in [*splits, n] if n else []:  # splits rise from 1: each run holds samples
-            g, a, real = _bridged(gyr[start:stop], acc[start:stop], steps[start:stop])
+            g, a, real = _bridged(gyr[start:stop], acc[start:stop], steps[start:stop],
+                                  None if given is None else given[start:stop])
             res = offlineVQF(g, a, None, self.ts_s, self.params.to_vqf())
             out[start:stop] = res["quat6D"][real]
             self._bias_est = self._bias + res["bias"][-1]
@@ -366,10 +380,12 @@ OFFLINE_BRIDGE_S = ReanchorParams().gap_s
 (inside the pipeline :class:`~.reanchor.Reanchor` splits a stream at its own ``gap_s`` before any filter sees it)."""
 
 
-def _bridged(gyr: np.ndarray, acc: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _bridged(gyr: np.ndarray, acc: np.ndarray, steps: np.ndarray,
+             given: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One run's samples with the missing steps of each bridged gap put in before the sample ending it: the rate
-    linear from the sample before to that one, the accelerometer zeros. Returns gyro, accelerometer (M, 3) and the
-    real samples' indices among the M steps."""
+    linear from the sample before to that one (or ``given``'s row of that sample where finite: the mean over the
+    missing steps), the accelerometer zeros. Returns gyro, accelerometer (M, 3) and the real samples' indices
+    among the M steps."""
     steps = steps.copy()
     steps[0] = 1  # nothing before the run's first sample to bridge from (a block may start after a gap)
     real = np.cumsum(steps) - 1
@@ -380,5 +396,8 @@ def _bridged(gyr: np.ndarray, acc: np.ndarray, steps: np.ndarray) -> tuple[np.nd
     for i in np.flatnonzero(steps > 1).tolist():
         k = steps[i]
         frac = (np.arange(1, k) / k)[:, None]  # the missing steps between sample i - 1 and sample i
-        g[real[i] - k + 1:real[i]] = gyr[i - 1] + frac * (gyr[i] - gyr[i - 1])
+        if given is not None and bool(np.isfinite(given[i]).all()):
+            g[real[i] - k + 1:real[i]] = given[i]
+        else:
+            g[real[i] - k + 1:real[i]] = gyr[i - 1] + frac * (gyr[i] - gyr[i - 1])
     return np.ascontiguousarray(g), np.ascontiguousarray(a), real
