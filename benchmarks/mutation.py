@@ -60,8 +60,8 @@ _DETECTOR_TESTS = ("tests/test_detector.py", "tests/test_detector_truth.py", "te
 _GUARD_TESTS = ("tests/test_accuracy_guard.py",)  # one session per scenario family: a stage's effect on accuracy
 _CORE_TESTS = ("tests/test_pipeline.py", "tests/test_accuracy.py", "tests/test_core_truth.py",
                "tests/test_ideal_sensors.py", "tests/test_stance_search.py", "tests/test_reanchor.py",
-               "tests/test_gap_repair.py", *_GUARD_TESTS, *_PARAMS_TESTS)
-_FUSION_TESTS = ("tests/test_fusion.py", "tests/test_fusion_api.py", "tests/test_quiet_bias.py",
+               "tests/test_gap_repair.py", "tests/test_gap_bridge.py", *_GUARD_TESTS, *_PARAMS_TESTS)
+_FUSION_TESTS = ("tests/test_fusion.py", "tests/test_fusion_api.py", "tests/test_quiet_bias.py", "tests/test_gap_bridge.py",
                  "tests/test_quiet_bias_axes.py", "tests/test_compiled_loops.py", "tests/test_compiled_layouts.py",
                  *_GUARD_TESTS, *_PARAMS_TESTS)
 
@@ -79,12 +79,13 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "imu_hinge/analysis/stance_params.py": _CORE_TESTS,
     "imu_hinge/analysis/stance.py": _CORE_TESTS,
     "imu_hinge/analysis/stance_search.py": _CORE_TESTS,
-    "imu_hinge/fusion/reanchor.py": ("tests/test_reanchor.py", "tests/test_pipeline.py"),
+    "imu_hinge/fusion/reanchor.py": ("tests/test_reanchor.py", "tests/test_pipeline.py", "tests/test_gap_bridge.py"),
     "imu_hinge/fusion/reanchor_params.py": ("tests/test_reanchor.py", "tests/test_pipeline.py", *_PARAMS_TESTS),
     "imu_hinge/fusion/gap_repair.py": ("tests/test_gap_repair.py", "tests/test_reanchor.py",
                                        "tests/test_json_strict.py"),
-    "imu_hinge/fusion/gap_repair_params.py": ("tests/test_gap_repair.py", "tests/test_reanchor.py", *_GUARD_TESTS,
-                                              *_PARAMS_TESTS),
+    "imu_hinge/fusion/gap_repair_params.py": ("tests/test_gap_repair.py", "tests/test_reanchor.py",
+                                              "tests/test_gap_bridge.py", *_GUARD_TESTS, *_PARAMS_TESTS),
+    "imu_hinge/fusion/gap_bridge.py": ("tests/test_gap_bridge.py", "tests/test_gap_repair.py", *_GUARD_TESTS),
     "imu_hinge/analysis/pipeline.py": (*_CORE_TESTS, "tests/test_sample_clock.py",  # its guard on unchecked time
                                        "tests/test_json_strict.py",  # the estimates of analyze's reps
                                        "tests/test_mount_check.py"),  # a moved sensor's step taken out
