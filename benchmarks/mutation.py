@@ -61,9 +61,9 @@ _GUARD_TESTS = ("tests/test_accuracy_guard.py",)  # one session per scenario fam
 _CORE_TESTS = ("tests/test_pipeline.py", "tests/test_accuracy.py", "tests/test_core_truth.py",
                "tests/test_ideal_sensors.py", "tests/test_stance_search.py", "tests/test_reanchor.py",
                "tests/test_gap_repair.py", "tests/test_gap_bridge.py", *_GUARD_TESTS, *_PARAMS_TESTS)
-_FUSION_TESTS = ("tests/test_fusion.py", "tests/test_fusion_api.py", "tests/test_quiet_bias.py", "tests/test_gap_bridge.py",
-                 "tests/test_quiet_bias_axes.py", "tests/test_compiled_loops.py", "tests/test_compiled_layouts.py",
-                 *_GUARD_TESTS, *_PARAMS_TESTS)
+_FUSION_TESTS = ("tests/test_fusion.py", "tests/test_fusion_api.py", "tests/test_quiet_bias.py",
+                 "tests/test_gap_bridge.py", "tests/test_quiet_bias_axes.py", "tests/test_compiled_loops.py",
+                 "tests/test_compiled_layouts.py", *_GUARD_TESTS, *_PARAMS_TESTS)
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "imu_hinge/detection/role_check.py": ("tests/test_pipeline.py",),  # used by analyze, not the detector
