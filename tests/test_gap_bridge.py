@@ -129,6 +129,51 @@ def test_the_models_are_named_in_the_order_a_tie_goes() -> None:
     assert MODELS[0] == "linear"  # a tie keeps the live bridge
 
 
+def _cubic_angle(t: np.ndarray) -> np.ndarray:
+    """A rate with cubic and quartic terms (no parabola fits it exactly, nor alike through wider windows): its
+    integral."""
+    return 0.3 * t + 2.0 * (t - 1.0) ** 4 + 3.0 * (t - 1.0) ** 5
+
+
+def test_the_means_read_up_to_ten_samples_a_side_and_the_parabolas_their_windows() -> None:
+    """The models' windows, against fits done here: a gap of 14 samples at 100 Hz (the means: 10 a side, the cap;
+    the wide parabola: 28 a side) and at 12.5 Hz a gap of 2 (the quadratic parabola through 0.15 s: 2 a side)."""
+    t, _, gyr = _about_x(_cubic_angle, 3.0, [(1.5, 1.64)])
+    i = int(np.flatnonzero(np.diff(t) > 1.5 * TS_S)[0]) + 1
+    rates = model_rates(t, gyr, i, TS_S, PARAMS.bridge_window_s)
+    assert rates[1][0] == pytest.approx(0.5 * (gyr[i - 10:i, 0].mean() + gyr[i:i + 10, 0].mean()), abs=1e-12)
+    missing_s = t[i] - t[i - 1] - TS_S
+
+    def parabola_mean(lo: int, hi: int, ts_s: float, tt: np.ndarray, g: np.ndarray) -> float:
+        coef = np.polynomial.polynomial.polyfit(tt[lo:hi] - 0.5 * ts_s - tt[i - 1], g[lo:hi, 0], 2)
+        c = np.polynomial.polynomial.polyint(coef)
+        return float(np.polynomial.polynomial.polyval(missing, c) / missing)
+
+    missing = missing_s
+    assert rates[3][0] == pytest.approx(parabola_mean(i - 28, i + 28, TS_S, t, gyr), abs=1e-9)
+    assert rates[2][0] == pytest.approx(parabola_mean(i - 15, i + 15, TS_S, t, gyr), abs=1e-9)
+    slow_ts = 1 / 12.5
+    ts2, _, g2 = _about_x(_cubic_angle, 3.0, [(1.52, 1.6)], rate_hz=12.5)
+    i = int(np.flatnonzero(np.diff(ts2) > 1.5 * slow_ts)[0]) + 1
+    missing = ts2[i] - ts2[i - 1] - slow_ts
+    slow = model_rates(ts2, g2, i, slow_ts, PARAMS.bridge_window_s)
+    assert slow[2][0] == pytest.approx(parabola_mean(i - 2, i + 2, slow_ts, ts2, g2), abs=1e-9)
+    assert slow[2][0] != pytest.approx(parabola_mean(i - 3, i + 3, slow_ts, ts2, g2), abs=1e-6)
+
+
+def test_a_held_out_stretch_is_looked_for_further_out_where_the_nearest_has_a_gap() -> None:
+    """Lost samples right before a 4-sample gap's left check and all along its right: the check finds the stretch
+    further left; with nothing within ``bridge_search_s`` on either side there is none."""
+    right = [(s, s + TS_S) for s in np.arange(2.1, 4.0, 3 * TS_S)]  # to the end: the search counts samples
+    blocked_left = [(1.7, 1.71)]
+    t, _, gyr = _about_x(_ringing_angle, 4.0, [(2.0, 2.04), *blocked_left, *right])
+    i = int(np.flatnonzero(np.diff(t) > 4.5 * TS_S)[0]) + 1
+    gaps_before = np.concatenate([[0], np.cumsum(np.diff(t) > 1.5 * TS_S)])
+    assert check_errors(t, gyr, i, TS_S, PARAMS, gaps_before) is not None
+    near = GapRepairParams(bridge_search_s=0.05)  # only the nearest places: the left one has a gap
+    assert check_errors(t, gyr, i, TS_S, near, gaps_before) is None
+
+
 def _swing_angle(t: np.ndarray) -> np.ndarray:
     """A fast swing about x: 1.2 rad amplitude at 1.5 Hz (11 rad/s peak)."""
     return 1.2 * np.sin(2 * np.pi * 1.5 * t)
@@ -187,6 +232,9 @@ def test_the_run_back_crosses_a_gap_on_the_rate_given_for_it() -> None:
         err[name] = float(_angle_deg(ups, whole)[i - 1])
     assert err["given"] < 0.1, err  # measured 0.00 deg
     assert err["linear"] > 1.3, err
+    with pytest.raises(ValueError, match="gap_gyr is for a run with at_samples"):
+        backward_ups(est, AnalysisParams(), t[kept], acc[kept], gyr[kept], np.zeros(3), acc[-1], at_samples=False,
+                     gap_gyr=given)
 
 
 def _bridging_errors_deg(sim: SimResult, role: str) -> tuple[float, float]:

@@ -191,7 +191,7 @@ def backward_ups(est: StanceEstimate, params: AnalysisParams, t: np.ndarray, acc
     turn of a fast swing 3.9 deg off after a 0.12 s gap even given its exact rate, now 0.00
     (tests/test_gap_bridge.py). False: each step turns by the sample's own rate, so the run ends a period before
     the first sample: where a forward filter starting at the first sample must start (its first update turns by
-    that sample's rate for a period); ``gap_gyr`` crosses the gaps there too.
+    that sample's rate for a period; no ``gap_gyr`` then: ValueError).
 
     ``gap_gyr`` (N, 3) rad/s: the mean rate over the missing part of the gap each sample ends, where known (NaN
     rows elsewhere; offline: :func:`~imu_hinge.fusion.gap_bridge.gap_rates`), run back negated with the bias taken
@@ -210,9 +210,9 @@ def backward_ups(est: StanceEstimate, params: AnalysisParams, t: np.ndarray, acc
                 forward[known] = gap_gyr[gap + 1][known]
             back_gaps = np.full_like(rate, np.nan)
             back_gaps[gap] = gyr_bias_rad_s - forward
-    elif gap_gyr is not None and n > 1:
-        back_gaps = np.full_like(rate, np.nan)
-        back_gaps[:-1] = gyr_bias_rad_s - gap_gyr[1:]  # NaN stays NaN: the back filter's own linear bridge
+    elif gap_gyr is not None:
+        raise ValueError("backward_ups: gap_gyr is for a run with at_samples (the steps of a run without it fall a "
+                         "period early, and with them the gaps' missing parts)")
     return back.up_batch(-t[::-1], acc[::-1], rate[::-1], None if back_gaps is None else back_gaps[::-1])[::-1]
 
 
