@@ -201,8 +201,8 @@ def _swing_with_hole() -> tuple[np.ndarray, ...]:
 def test_each_filter_crosses_a_gap_on_the_rate_given_for_it(method: str) -> None:
     """A 0.12 s hole at the turn of a fast swing: given the true mean rate over its missing part, every filter
     comes out of the gap where the same filter over every sample is (vqf within 0.16 deg: its accelerometer
-    filter missed 12 samples); linear, off by 1.3 deg and more (measured 1.40-7.26); given only NaN, exactly as
-    without the argument."""
+    filter missed 12 samples); linear, off by 5.7-7.4 deg (measured); given only NaN, exactly as without the
+    argument."""
     t, acc, gyr, kept, i, given = _swing_with_hole()
     filt = make_filter(method, RATE_HZ)
     filt.reset(acc[0])
@@ -216,13 +216,13 @@ def test_each_filter_crosses_a_gap_on_the_rate_given_for_it(method: str) -> None
         out[name] = filt.update_batch(g, a, dt) if gaps is None else filt.update_batch(g, a, dt, gaps)
     np.testing.assert_array_equal(out["nan"], out["linear"])
     err = {k: float(_angle_deg(up_in_sensor(q), whole)[i]) for k, q in out.items()}
-    assert err["given"] < 0.25, err  # measured 0.00-0.16 deg
-    assert err["linear"] > 1.3, err
+    assert err["given"] < 0.25, err  # measured 0.005-0.16 deg
+    assert err["linear"] > 5.0, err
 
 
 def test_the_run_back_crosses_a_gap_on_the_rate_given_for_it() -> None:
     """The filter run back in time (the offline repair's) from the last sample reaches the sample before the hole
-    where the run back over every sample is when given the gap's rate; linear, off by 1.4 deg (measured)."""
+    where the run back over every sample is when given the gap's rate; linear, off by 7.4 deg (measured)."""
     t, acc, gyr, kept, i, given = _swing_with_hole()
     est = StanceEstimate("sacrum", acc[-1], np.zeros(3), acc[-1], len(t), RATE_HZ)
     whole = backward_ups(est, AnalysisParams(), t, acc, gyr, np.zeros(3), acc[-1])[kept]
@@ -231,7 +231,7 @@ def test_the_run_back_crosses_a_gap_on_the_rate_given_for_it() -> None:
         ups = backward_ups(est, AnalysisParams(), t[kept], acc[kept], gyr[kept], np.zeros(3), acc[-1], gap_gyr=gaps)
         err[name] = float(_angle_deg(ups, whole)[i - 1])
     assert err["given"] < 0.1, err  # measured 0.00 deg
-    assert err["linear"] > 1.3, err
+    assert err["linear"] > 5.0, err
     with pytest.raises(ValueError, match="gap_gyr is for a run with at_samples"):
         backward_ups(est, AnalysisParams(), t[kept], acc[kept], gyr[kept], np.zeros(3), acc[-1], at_samples=False,
                      gap_gyr=given)
