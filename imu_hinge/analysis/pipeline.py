@@ -527,8 +527,9 @@ class HingePipeline:
         self.finish()
         reps = list(self.detector.reps)
         if bridges:  # offline: a run with the gaps bridged on the rates read from both sides of each
+            causal = angles
             angles = per_role(lambda r: trackers[r].angles_batch(*data[r], keeps[r], bridges[r]) if r in bridges
-                              else angles[r], threads)
+                              else causal[r], threads)
         if bridges or any(k.spans for k in keeps.values()):  # offline: the angles and reps with the spans after
             # gaps repaired
             fixed = per_role(lambda r: trackers[r].repaired_angles(*data[r], angles[r], keeps[r], bridges.get(r)),
