@@ -45,7 +45,7 @@ from imu_hinge.detection.role_check import SWAP_WARNING, roles_look_swapped
 from imu_hinge.detection.session_checks import session_warnings
 from imu_hinge.errors import DataCheckError
 from imu_hinge.fusion import make_filter
-from imu_hinge.fusion.base import GAP_FACTOR, gap_rate
+from imu_hinge.fusion.base import GAP_FACTOR, gap_rate, rows_between
 from imu_hinge.fusion.gap_bridge import gap_rates
 from imu_hinge.fusion.gap_repair import SpanKeeper, repair_spans, repaired_ups
 from imu_hinge.fusion.reanchor import Reanchor
@@ -97,11 +97,11 @@ class SegmentTracker:
         if self.pin is None or not len(t) or t[-1] < self.pin[0]:
             return self.gaps.up_batch(t, acc, gyr, gap_gyr)
         k = int(np.searchsorted(t, self.pin[0], side="left"))
-        head = self.gaps.up_batch(t[:k], acc[:k], gyr[:k], None if gap_gyr is None else gap_gyr[:k])
+        head = self.gaps.up_batch(t[:k], acc[:k], gyr[:k], rows_between(gap_gyr, None, k))
         self.filter.reset(self.pin[1], self.est.gyr_bias_rad_s)
         self.pin = None
         return np.concatenate([head, self.gaps.up_batch(t[k:], acc[k:], gyr[k:],
-                                                        None if gap_gyr is None else gap_gyr[k:])])
+                                                        rows_between(gap_gyr, k, None))])
 
     def unstarted_copy(self) -> SegmentTracker:
         """A tracker in the state this one is in before its first sample (its filter as the calibration started
@@ -132,7 +132,7 @@ class SegmentTracker:
         needs (the same arithmetic either way)."""
         cuts = sorted({*range(0, len(t), BLOCK_SAMPLES), *(keep.cuts() if keep is not None else ()), cut, len(t)})
         for i, j in zip(cuts[:-1], cuts[1:], strict=True):
-            ups = self.up_batch(t[i:j], acc[i:j], gyr[i:j], None if gap_gyr is None else gap_gyr[i:j])
+            ups = self.up_batch(t[i:j], acc[i:j], gyr[i:j], rows_between(gap_gyr, i, j))
             if keep is not None:
                 keep.add(i, ups, self.filter.gyr_bias_rad_s)
             yield ups
@@ -157,7 +157,7 @@ class SegmentTracker:
         out = angles.copy()
         for (a, b), causal_ups, bias in keep.kept():
             ts, accs, gyrs = t[a:b], acc[a:b], gyr[a:b]
-            gaps = None if gap_gyr is None else gap_gyr[a:b]
+            gaps = rows_between(gap_gyr, a, b)
 
             def back(up: np.ndarray, ts: np.ndarray = ts, accs: np.ndarray = accs, gyrs: np.ndarray = gyrs,
                      bias: np.ndarray = bias, gaps: np.ndarray | None = gaps) -> np.ndarray:

@@ -130,6 +130,11 @@ def gap_rows(gap_gyr_rad_s: np.ndarray | None, n: int) -> np.ndarray | None:
     return rows
 
 
+def rows_between(rows: np.ndarray | None, start: int | None, stop: int | None) -> np.ndarray | None:
+    """``rows[start:stop]`` of optional per-sample rows (gap rates), None for None: one batch's share of them."""
+    return None if rows is None else rows[start:stop]
+
+
 def batch_intervals(dt_s: np.ndarray | None, n: int, n_acc: int) -> np.ndarray | None:
     """A batch's checked lengths (``n`` gyro and ``n_acc`` accelerometer samples) and its ``dt_s`` as a flat float
     array (None stays None): one entry per sample, none negative, or a ValueError naming the counts or the entry."""

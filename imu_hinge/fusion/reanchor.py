@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from imu_hinge.fusion.base import OrientationFilter, up_in_sensor
+from imu_hinge.fusion.base import OrientationFilter, rows_between, up_in_sensor
 from imu_hinge.fusion.reanchor_params import ReanchorParams
 from imu_hinge.samples import STANDARD_GRAVITY_M_S2
 
@@ -76,7 +76,7 @@ class Reanchor:
                 j = self._settled_at(t, acc, gyr, i)
                 stop = n if j is None else j + 1
                 out[i:stop] = np.nan
-                self._filter(gyr[i:stop], acc[i:stop], dt[i:stop], _rows(gap_gyr, i, stop))
+                self._filter(gyr[i:stop], acc[i:stop], dt[i:stop], rows_between(gap_gyr, i, stop))
                 if j is not None:  # still at last: restart on exact gravity, angles count from the next sample
                     if self._run:
                         self.filter.reset(self._run_acc / self._run, self.filter.gyr_bias_rad_s)
@@ -87,7 +87,7 @@ class Reanchor:
                 next_gap += 1
             g = gaps[next_gap] if next_gap < len(gaps) else n
             if g > i:
-                out[i:g] = up_in_sensor(self._filter(gyr[i:g], acc[i:g], dt[i:g], _rows(gap_gyr, i, g)))
+                out[i:g] = up_in_sensor(self._filter(gyr[i:g], acc[i:g], dt[i:g], rows_between(gap_gyr, i, g)))
                 i = g
                 continue
             # the sample ending a long gap: restart on its accelerometer, keep the bias, settle
@@ -125,11 +125,6 @@ class Reanchor:
             self._new_run()  # converged on the accelerometer: no restart
             return i + end
         return None
-
-
-def _rows(a: np.ndarray | None, start: int, stop: int) -> np.ndarray | None:
-    """``a[start:stop]``, None for None."""
-    return None if a is None else a[start:stop]
 
 
 __all__ = ["Reanchor", "ReanchorParams"]
