@@ -53,7 +53,7 @@ def test_the_detectors_layout_is_its_loops() -> None:
 
 
 def test_the_quiet_window_estimators_layout_is_its_loops() -> None:
-    check(quiet_bias, "fusion/_fusion_loops.c", 40)
+    check(quiet_bias, "fusion/_fusion_loops.c", 41)
     c = c_enum_values(PACKAGE / "fusion" / "_fusion_loops.c")
     for history in (1, 8):  # the pairing state: parameters and counters, then the kept windows' means, nothing more
         est = quiet_bias.QuietBiasEstimator(quiet_bias.QuietBiasParams(history=history), 100.0,

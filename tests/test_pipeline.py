@@ -718,8 +718,8 @@ def test_a_later_stance_puts_the_filters_on_its_gravity_and_bias_as_they_pass_it
     assert res.calibration["stand_start_s"] > 5.0  # a later stance
     zero_deg, trunk_after, lumbar = measured(res)
     assert zero_deg < 0.5  # measured 0.01
-    assert trunk_after < 2.0  # measured 1.36
-    assert lumbar < 2.5  # measured 1.84
+    assert trunk_after < 2.0  # measured 1.35
+    assert lumbar < 2.3  # measured 1.89
 
     prepare = pipeline_module.HingePipeline.prepare
 
@@ -732,4 +732,5 @@ def test_a_later_stance_puts_the_filters_on_its_gravity_and_bias_as_they_pass_it
 
     monkeypatch.setattr(pipeline_module.HingePipeline, "prepare", unpinned)
     zero_deg, trunk_after, lumbar = measured(analyze(rec))
-    assert zero_deg > 5.0 and trunk_after > 3.0 and lumbar > 3.0  # measured 9.77, 4.54, 3.29: the case
+    assert zero_deg > 5.0 and trunk_after > 3.0 and lumbar > 2.4  # measured 9.80, 3.51, 2.75: the case (4.54 and
+    # 3.29 while the quiet-window estimator took the bridged gaps' turns as exact)

@@ -164,8 +164,9 @@ static void integrate_loop(double *e, const double *plan, const double *quat, co
 }
 
 /* Window means (layout declared in quiet_bias.py): time, gravity in the strapdown frame (3), the
- * accelerometer's direction (3), the integrals Phi (3x3) and B (3) averaged over the window. */
-enum { W_T = 0, W_G = 1, W_ADIR = 4, W_PHI = 7, W_B = 16, W_LEN = 19 };
+ * accelerometer's direction (3), the integrals Phi (3x3) and B (3) averaged over the window, the variance of the
+ * bridged gaps' turns summed up to the window (rad^2). */
+enum { W_T = 0, W_G = 1, W_ADIR = 4, W_PHI = 7, W_B = 16, W_GAP_VAR = 19, W_LEN = 20 };
 
 /* THE window flush: a window's samples (plan rows: t, dt; quat6D, bias, acc) into the window means and the integrals.
  * F (the filter's inclination frame) is read before the first sample (ends 0, 1: quat6D, quat3D) and after
@@ -329,7 +330,9 @@ static int close_step(const double *cur, int64_t n, double *k, double *cov, doub
     for (int i = 0; i < 9; i++) cov[i] += i % 4 == 0 ? grow : 0.0; /* + 0.0 off the diagonal, as eye(3) * grow */
     k[K_T_PRED] = cur[W_T];
     double scale = k[K_SCALE_ERR] * sep;
-    kalman_step(prev, cur, k[K_NOISE_VAR] + scale * scale, cov, bias);
+    /* the turns the filter bridged across gaps between the two windows are guesses: their variance too */
+    double gaps = cur[W_GAP_VAR] - prev[W_GAP_VAR];
+    kalman_step(prev, cur, k[K_NOISE_VAR] + scale * scale + (gaps > 0.0 ? gaps : 0.0), cov, bias);
     return 1;
 }
 
@@ -469,10 +472,11 @@ static PyObject *vqf_run(PyObject *self, PyObject *args) {
 /* The quiet-window estimator's state vector (layout declared in quiet_bias.py): the integrals (E_LEN, layout E_*),
  * the bias covariance (3x3), F's two readings around the open window (quat6D, quat3D before its first sample, then
  * after its latest), the means of the window flushed and not yet closed, over how many
- * samples (0: none), the open window's samples kept, the updates made, the room for samples kept, the bias's
- * uncertainty given to vqf at the last update (rad/s: the largest of the three axes' standard deviations). */
-enum { Q_E = 0, Q_COV = 21, Q_ENDS = 30, Q_MEAN = 46, Q_MEAN_N = 65, Q_PEND_N, Q_UPDATES, Q_PEND_CAP, Q_SIGMA,
-       Q_LEN };
+ * samples (0: none), the open window's samples kept, the updates made, the room for samples kept, the variance of
+ * the bridged gaps' turns summed so far (rad^2: added by the driver at each gap), the bias's uncertainty given to
+ * vqf at the last update (rad/s: the largest of the three axes' standard deviations). */
+enum { Q_E = 0, Q_COV = 21, Q_ENDS = 30, Q_MEAN = 46, Q_MEAN_N = 66, Q_PEND_N, Q_UPDATES, Q_PEND_CAP, Q_GAP_VAR,
+       Q_SIGMA, Q_LEN };
 /* The open window's samples (pend): cap rows of the plan (6), then cap quat6D (4), cap biases (3), cap acc (3). */
 enum { PEND_ROW = 16 };
 
@@ -480,6 +484,7 @@ enum { PEND_ROW = 16 };
 static void flush_pending(double *st, double *pend) {
     Py_ssize_t cap = (Py_ssize_t)st[Q_PEND_CAP], n = (Py_ssize_t)st[Q_PEND_N];
     flush_loop(st + Q_E, pend, pend + 6 * cap, pend + 10 * cap, pend + 13 * cap, st + Q_ENDS, st + Q_MEAN, n);
+    st[Q_MEAN + W_GAP_VAR] = st[Q_GAP_VAR];
     st[Q_MEAN_N] = (double)n;
     st[Q_PEND_N] = 0;
 }

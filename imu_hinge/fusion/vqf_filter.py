@@ -85,11 +85,14 @@ class VqfParams:
     """Quiet-window estimator: assumed random walk of the gyro bias, deg/s per sqrt(s)."""
     quiet_window_noise_deg: float = QuietBiasParams.window_noise_deg
     """Quiet-window estimator: error of gravity's direction from one window, deg."""
+    quiet_gap_turn_err_frac: float = QuietBiasParams.gap_turn_err_frac
+    """:attr:`QuietBiasParams.gap_turn_err_frac` (0: the turns bridged across gaps taken as exact)."""
 
     def quiet_params(self) -> QuietBiasParams:
         """The quiet-window estimator's parameters."""
         return QuietBiasParams(walk_deg_s_rt_s=self.quiet_bias_walk_deg_s_rt_s,
-                               window_noise_deg=self.quiet_window_noise_deg)
+                               window_noise_deg=self.quiet_window_noise_deg,
+                               gap_turn_err_frac=self.quiet_gap_turn_err_frac)
 
     def to_vqf(self) -> dict[str, Any]:
         """The same parameters under vqf's own keyword names."""
@@ -222,6 +225,8 @@ class VqfFilter(OrientationFilter):
         before the bias, when known: :func:`~.base.bridge_rate`)."""
         w = bridge_rate(self._last_gyr, gyr, dt_s, self.ts_s, given) - self.gyr_bias_rad_s
         step = quat_from_rate(w, dt_s - self.ts_s)
+        if self._quiet is not None and self._last_gyr is not None:
+            self._quiet.add_gap(float(np.linalg.norm(gyr - self._last_gyr)), dt_s - self.ts_s)
         st = np.empty(_STATE_LEN)
         _fusion_loops.vqf_state(self._vqf, st)
         q = np.empty(4)
