@@ -448,12 +448,25 @@ def test_a_turn_bridged_across_a_gap_is_not_learned_as_gyro_bias(frac: float, lo
 
 
 def test_a_gaps_variance_is_half_the_rate_change_times_the_time_missing_squared() -> None:
+    """By default (the filter as the pipeline builds it): two gaps bridged by VqfFilter, 0.1 s missing with the
+    rate stepping by 2 rad/s and 0.3 s missing with it stepping by 1 rad/s: (0.5 x 2 x 0.1)^2 + (0.5 x 1 x 0.3)^2
+    rad^2, summed (independent guesses); the estimator alone, with its own share."""
     from imu_hinge.fusion.quiet_bias import _Q_GAP_VAR, QuietBiasEstimator, QuietBiasParams
 
-    est = QuietBiasEstimator(QuietBiasParams(gap_turn_err_frac=0.5), 100.0, np.array([1.0, 0.0, 0.0, 0.0]))
+    gyr = np.zeros((300, 3))
+    gyr[150:, 0] = 2.0  # a step of 2 rad/s across the first gap ...
+    gyr[250:, 0] = 1.0  # ... and of 1 rad/s across the second
+    acc = np.tile([0.0, 0.0, 9.81], (300, 1))
+    dt = np.full(300, 0.01)
+    dt[150], dt[250] = 0.11, 0.31  # 10 and 30 samples missing
+    f = VqfFilter(100.0, quiet_bias_est_enabled=True, rest_bias_est_enabled=False)
+    f.reset(acc[0], np.zeros(3))
+    f.update_batch(gyr, acc, dt)
+    assert f._quiet is not None
+    assert f._quiet.run_args()[0][_Q_GAP_VAR] == pytest.approx((0.5 * 2 * 0.1) ** 2 + (0.5 * 1 * 0.3) ** 2)
+    est = QuietBiasEstimator(QuietBiasParams(gap_turn_err_frac=2.0), 100.0, np.array([1.0, 0.0, 0.0, 0.0]))
     est.add_gap(2.0, 0.1)
-    est.add_gap(1.0, 0.3)
-    assert est.run_args()[0][_Q_GAP_VAR] == pytest.approx(0.1 ** 2 + 0.15 ** 2)  # summed: independent guesses
+    assert est.run_args()[0][_Q_GAP_VAR] == pytest.approx(0.4 ** 2)
 
 
 def test_sets_with_soft_tissue_and_lost_samples_keep_their_bias_through_the_bridged_gaps() -> None:
