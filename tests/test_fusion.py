@@ -626,3 +626,20 @@ def test_the_offline_filter_bridges_a_short_gap_on_the_gyro(pattern: str, bound_
         late = dt.copy()
         late[0] = first_dt
         np.testing.assert_array_equal(up_in_sensor(flt.update_batch(gyr[keep], acc[keep], late)), est)
+
+
+def test_the_offline_filter_bridges_a_gap_of_exactly_its_bound() -> None:
+    """OFFLINE_BRIDGE_S (0.5 s) is the longest gap the offline VQF bridges, itself included: at 4 Hz one lost sample
+    leaves exactly 0.5 s (binary-exact stamps), and a steady turn of 0.4 rad/s about the vertical comes out of it
+    where the unbroken stream does (a gap taken as one period would leave it 0.1 rad, 5.7 deg, short)."""
+    from imu_hinge.fusion.vqf_filter import OFFLINE_BRIDGE_S
+
+    rate, n = 4.0, 40
+    t = np.arange(n) / rate
+    gyr, acc = np.tile([0.0, 0.0, 0.4], (n, 1)), np.tile([0.0, 0.0, 9.81], (n, 1))
+    keep = np.ones(n, bool)
+    keep[20] = False
+    assert np.diff(t[keep]).max() == OFFLINE_BRIDGE_S == 0.5
+    full = OfflineVqf(rate).update_batch(gyr, acc, np.diff(t, prepend=t[0] - 1 / rate))
+    lost = OfflineVqf(rate).update_batch(gyr[keep], acc[keep], np.diff(t[keep], prepend=t[0] - 1 / rate))
+    assert np.allclose(lost[-1], full[-1], atol=1e-9), (lost[-1], full[-1])  # measured equal to the bit
