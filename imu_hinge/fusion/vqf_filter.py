@@ -31,6 +31,7 @@ from imu_hinge.fusion.base import (
     gap_rows,
     quat_from_gravity,
     quat_from_rate,
+    rows_between,
     step_interval,
 )
 from imu_hinge.fusion.quiet_bias import (
@@ -371,8 +372,7 @@ class OfflineVqf(OrientationFilter):
         out = np.empty((n, 4))
         start = 0
         for stop in [*splits, n] if n else []:  # splits rise from 1: each run holds samples
-            g, a, real = _bridged(gyr[start:stop], acc[start:stop], steps[start:stop],
-                                  None if given is None else given[start:stop])
+            g, a, real = _bridged(gyr[start:stop], acc[start:stop], steps[start:stop], rows_between(given, start, stop))
             res = offlineVQF(g, a, None, self.ts_s, self.params.to_vqf())
             out[start:stop] = res["quat6D"][real]
             self._bias_est = self._bias + res["bias"][-1]
