@@ -13,11 +13,11 @@ enum { LAST_T, IDLE_VALLEY_T, IDLE_VALLEY_TIME, P_ABOVE, L_ABOVE = 5, C_START = 
        C_P_AT_PEAK, C_VALLEY_T, C_VALLEY_TIME, C_L_CROSS, C_P_CROSS = 15, C_ABOVE_SINCE = 17 };
 /* int state st */
 enum { HAS_CAND, GAP_OPEN, C_INCOMPLETE, C_ALERTED, C_LED, C_VALLEY_INDEX, ROW0, NROWS, N_REPS, N_PEND,
-       N_EV, N_REC };
+       N_EV, N_REC, C_GAP_BEFORE, SEEN_T };
 /* parameters par */
 enum { START_DEG, END_DEG, SETTLE_DEG, STANDING_DEG, MIN_PEAK_DEG, MIN_DUR_S, MAX_DUR_S, VALLEY_FRAC,
        VALLEY_RISE_DEG, BOTTOM_BAND_DEG, THRESHOLD_DEG, HOLD_S, LOCKOUT_EXT_DEG, WIN0_S, WIN1_S, LED_DEG,
-       ONSET_DEG, MAX_GAP_S };
+       ONSET_DEG, MAX_GAP_S, GAP_ACCEL };
 /* event kinds */
 enum { EV_STARTED, EV_LUMBAR_LED, EV_LUMBAR_FLEXION, EV_REP, EV_LOCKOUT, EV_WINDOW_CLOSED };
 /* rep table columns */
@@ -49,7 +49,7 @@ static void add_row(Det *d, double t, double p, double tr, double lum) {
 static void new_candidate(Det *d, double start_s, int64_t row0) {
     double *fs = d->fs; int64_t *st = d->st;
     st[HAS_CAND] = 1; st[ROW0] = row0; st[NROWS] = 0;
-    st[C_INCOMPLETE] = 0; st[C_ALERTED] = 0; st[C_LED] = 0; st[C_VALLEY_INDEX] = -1;
+    st[C_INCOMPLETE] = 0; st[C_GAP_BEFORE] = 0; st[C_ALERTED] = 0; st[C_LED] = 0; st[C_VALLEY_INDEX] = -1;
     fs[C_START] = start_s; fs[C_PEAK_T] = -INFINITY; fs[C_PEAK_TIME] = NAN; fs[C_P_AT_PEAK] = NAN;
     fs[C_VALLEY_T] = INFINITY; fs[C_VALLEY_TIME] = NAN; fs[C_ABOVE_SINCE] = NAN;
     for (int k = 0; k < 2; k++) {
@@ -94,6 +94,34 @@ static void make_rep(Det *d, double end_s, int64_t n_rows) {
     out[R_INCOMPLETE] = (double)st[C_INCOMPLETE];
 }
 
+/* The highest T that a gap between two of the candidate's first n_rows rows could hide, if the trunk turns no
+ * faster than GAP_ACCEL (deg/s^2) and leaves and meets the gap at the rates of the rows beside it: the most of
+ * the two bounds T_b + w_b x + a x^2 / 2 (from the row before) and T_a - w_a (g - x) + a (g - x)^2 / 2 (from
+ * the row after); their difference is linear in x, so the most of the lower one is at an edge or where they
+ * cross. INFINITY where a gap's edge rate is unknown (no row beside it, or a gap there too): any depth. */
+static double hidden_peak(const Det *d, int64_t n_rows) {
+    const double *par = d->par, *rows = d->rows + 4 * d->st[ROW0];
+    double most = -INFINITY, a = par[GAP_ACCEL];
+    for (int64_t j = 1; j < n_rows; j++) {
+        const double *b = rows + 4 * (j - 1), *f = rows + 4 * j;  /* the rows before and after */
+        double g = f[0] - b[0];
+        if (g <= par[MAX_GAP_S]) continue;
+        if (j < 2 || j + 1 >= n_rows) return INFINITY;
+        const double *b0 = b - 4, *f1 = f + 4;
+        if (b[0] - b0[0] > par[MAX_GAP_S] || f1[0] - f[0] > par[MAX_GAP_S]) return INFINITY;
+        double wb = (b[2] - b0[2]) / (b[0] - b0[0]), wa = (f1[2] - f[2]) / (f1[0] - f[0]);  /* the edge rates */
+        double lo0 = fmin(b[2], f[2] - wa * g + 0.5 * a * g * g), lo1 = fmin(b[2] + wb * g + 0.5 * a * g * g, f[2]);
+        double top = fmax(lo0, lo1);
+        double c1 = wb - wa + a * g, c0 = b[2] - f[2] + wa * g - 0.5 * a * g * g;  /* from-before minus from-after */
+        if (c1 != 0.0) {
+            double x = -c0 / c1;
+            if (x > 0.0 && x < g) top = fmax(top, b[2] + wb * x + 0.5 * a * x * x);
+        }
+        if (top > most) most = top;
+    }
+    return most;
+}
+
 /* End the candidate at end_s: a rep (its lockout window opens) or nothing; at a valley between
  * two swings a new candidate starts there with the rows after it. */
 static void close_rep(Det *d, double end_s, double t_now, int restart) {
@@ -103,8 +131,11 @@ static void close_rep(Det *d, double end_s, double t_now, int restart) {
     int64_t r0 = st[ROW0], nr = st[NROWS];
     int64_t n_rows = restart ? st[C_VALLEY_INDEX] + 1 : nr;
     double duration = end_s - fs[C_START], peak_t = fs[C_PEAK_T];
-    /* a gap may hide the bottom: such a candidate is reported (incomplete), never silently dropped */
-    int deep_enough = peak_t >= par[MIN_PEAK_DEG] || (st[C_INCOMPLETE] == 1 && peak_t >= 2 * par[START_DEG]);
+    /* a gap may hide the bottom: such a candidate is reported (incomplete), never silently dropped; one that
+     * began after a gap may have had its bottom in it, one with gaps inside where they could hide the depth */
+    int deep_enough = peak_t >= par[MIN_PEAK_DEG]
+        || (st[C_INCOMPLETE] == 1 && peak_t >= 2 * par[START_DEG]
+            && (st[C_GAP_BEFORE] == 1 || hidden_peak(d, n_rows) >= par[MIN_PEAK_DEG]));
     if (deep_enough && par[MIN_DUR_S] <= duration && duration <= par[MAX_DUR_S]) {
         st[N_REPS] += 1;
         event(d, EV_REP, end_s, 0.0, (double)st[N_REC]);
@@ -169,12 +200,13 @@ int64_t hinge_detect(Det *d, const double *t, const double *p, const double *tr,
         int gap = !isnan(fs[LAST_T]) && (ti - fs[LAST_T] > par[MAX_GAP_S]);
         fs[LAST_T] = ti;
         if (st[N_PEND] > 0) update_pending(d, ti, li);
-        if (isnan(tri)) {
+        if (isnan(tri)) {  /* (before the first T of all there is nothing a gap could have hidden) */
             if (st[HAS_CAND]) st[C_INCOMPLETE] = 1;
-            else st[GAP_OPEN] = 1;
+            else if (st[SEEN_T]) st[GAP_OPEN] = 1;
             continue;
         }
-        if (gap && !st[HAS_CAND]) st[GAP_OPEN] = 1;
+        if (gap && !st[HAS_CAND] && st[SEEN_T]) st[GAP_OPEN] = 1;
+        st[SEEN_T] = 1;
         for (int k = 0; k < 2; k++) {  /* since when P and L are above each level (1 deg of hysteresis) */
             if (!isnan(pi)) {
                 if (pi >= levels[k]) { if (isnan(fs[P_ABOVE + k])) fs[P_ABOVE + k] = ti; }
@@ -193,6 +225,7 @@ int64_t hinge_detect(Det *d, const double *t, const double *p, const double *tr,
             double start = !isnan(fs[IDLE_VALLEY_TIME]) ? fs[IDLE_VALLEY_TIME] : ti;
             new_candidate(d, start, 0);
             st[C_INCOMPLETE] = st[GAP_OPEN];
+            st[C_GAP_BEFORE] = st[GAP_OPEN];
             event(d, EV_STARTED, ti, 0.0, (double)(st[N_REPS] + 1));
         }
         if (gap || isnan(pi) || isnan(li)) st[C_INCOMPLETE] = 1;

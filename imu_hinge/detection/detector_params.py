@@ -18,7 +18,13 @@ class RepParams:
     or below ``standing_deg`` (a lean back after the last rep does not hold the start back)."""
     standing_deg: float = 3.0
     min_peak_deg: float = 30.0
-    """A candidate whose peak T stays below this is not a rep."""
+    """A candidate whose peak T stays below this is not a rep ...
+    unless a sensor gap may have hidden its bottom: it began after a gap, or a gap inside it could hold a T
+    this deep (then it is a rep from twice ``start_deg``, marked incomplete)."""
+    gap_accel_deg_s2: float = 3000.0
+    """How fast T can turn (deg/s^2) inside a gap: the bound on the depth a gap could hide, from the T and the
+    rates of the rows beside it. About twice the fastest turn of a kettlebell swing (the simulator's swings peak
+    at 1,600; RDLs and good mornings at 240-350)."""
     min_duration_s: float = 0.4
     max_duration_s: float = 20.0
     valley_fraction: float = 0.4
