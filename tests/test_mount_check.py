@@ -456,6 +456,33 @@ def test_the_stance_alone_is_not_a_side_of_a_step() -> None:
     assert move.after_s == pytest.approx(3.92, abs=0.02)  # standing before rep 1 (4.5-6 s), median of 3.5-4.35 s
 
 
+def test_a_rest_whose_second_beside_the_rep_was_lost_stands_in_from_further_out() -> None:
+    """The rest before rep 1 (4.5-7.5 s) at the stance's 0, but the sacrum lost from 3.4 s to the rep (no lumbar
+    angle in the 1 s window before it), every rest after at 5: the value before rep 1 comes from the still samples
+    nearest the rep within ``reach_s`` (the last second of 0.5-3.4 s), the before side is two values and the step
+    is told there. Looked for only as far as ``window_s`` (the rule before), the stance would be the side alone
+    and nothing told (a 7.8 deg sacrum slip in a simulated session whose first rep began in an outage: lumbar RMSE
+    7.0 deg untold, 1.1 told). The reach stops at the rep before: rests further back are not taken."""
+    import dataclasses
+
+    from imu_hinge.detection.mount_check import MountCheckParams
+
+    res = _standing_result([0.0, 5.1, 4.9, 5.0, 4.8, 5.0])
+    res.lumbar_flexion_deg[(res.time_s > 3.4) & (res.time_s < 4.5)] = np.nan
+    (move,) = sensor_moves(res)
+    assert move.after_s == pytest.approx(2.9, abs=0.03)  # the median of 2.4-3.4 s: the second nearest the rep
+    assert move.shift_deg == pytest.approx(5.0, abs=0.1)
+    assert sensor_moves(res, dataclasses.replace(MountCheckParams(), reach_s=1.0)) == []
+    # the rest between reps 1 and 2 lost (7.5-10.5 s): reaching 9 s, neither rep takes one from across the other
+    # (rep 2 would from the rest before rep 1, 1.5-4.5 s)
+    res = _standing_result([0.0, 0.1, -0.2, 0.0, 0.1, 0.2])
+    res.lumbar_flexion_deg[(res.time_s > 7.5) & (res.time_s < 10.5)] = np.nan
+    from imu_hinge.detection.mount_check import _standing_values
+
+    far = dataclasses.replace(MountCheckParams(), reach_s=9.0)
+    assert [v[4] for v in _standing_values(res, far)] == [1, 2, 3, 3, 4, 4, 5, 5]
+
+
 def test_a_step_in_the_last_standing_value_is_told_when_one_rep_after_is_enough() -> None:
     """``min_reps_after`` 1: the standing value after the last rep alone (5.0, the rests before at 0) is a step;
     with the default 2 it is not (a single value may be the lifter still settling)."""
@@ -557,7 +584,9 @@ def test_a_standing_value_needs_min_samples_still_upright_samples(upright: int, 
     trunk[rows] = 20.0
     trunk[rows[5:5 + upright]] = 0.0
     res.trunk_flexion_deg, res.lumbar_flexion_deg = trunk, trunk - res.pelvic_tilt_deg
-    times = [v[0] for v in _standing_values(res, MountCheckParams())]
+    # the window alone (reach_s = window_s): further out the rest at 0 from 14.55 s would stand in for it (tested
+    # in test_a_rest_whose_second_beside_the_rep_was_lost_stands_in_from_further_out)
+    times = [v[0] for v in _standing_values(res, MountCheckParams(reach_s=1.0))]
     assert any(13.65 < x < 14.5 for x in times) == counted, times
     assert len(times) == (8 if counted else 7)  # the other seven windows as before
 

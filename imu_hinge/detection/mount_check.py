@@ -90,6 +90,10 @@ class MountCheckParams:
     in). A rest, still or not, gives no such value."""
     top_half_s: float = 0.05
     """... the angles' medians over this long either side of that moment, s."""
+    reach_s: float = 3.0
+    """Where the ``window_s`` beside a rep holds too few still, upright samples (a sensor lost there, or the lifter
+    still moving), its standing is looked for up to this far from the rep instead, no further than the rep before or
+    after: the ``window_s`` of still samples nearest the rep, s."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +203,8 @@ def _standing_values(result: Any, params: MountCheckParams) -> list[tuple[float,
                rep.end_s + params.window_s) for rep in result.reps]
     at = np.searchsorted(t, np.array(bounds, dtype=float).reshape(-1, 2)).reshape(-1, 2, 2).tolist()  # one call
     next_starts = [r.start_s for r in result.reps[1:]] + [math.inf] * bool(result.reps)  # the last: none
-    for rep, sides, next_start in zip(result.reps, at, next_starts, strict=True):
+    prev_ends = [-math.inf] * bool(result.reps) + [r.end_s for r in result.reps[:-1]]  # the first: none
+    for rep, sides, next_start, prev_end in zip(result.reps, at, next_starts, prev_ends, strict=True):
         for side, (i, j) in enumerate(sides):
             m = still[i:j]
             if int(m.sum()) >= params.min_samples:
@@ -210,8 +215,30 @@ def _standing_values(result: Any, params: MountCheckParams) -> list[tuple[float,
                                  int(np.searchsorted(t, next_start)), params)
                 if top is not None:
                     values.append((*top, rep.index))
+            elif params.reach_s > params.window_s:
+                near = _nearest_still(t, still, rep, side, prev_end if side == 0 else next_start, params)
+                if near is not None:
+                    mt, ml, mtr, mp = _column_medians(np.column_stack([t, lum, tr, p])[near])
+                    values.append((mt, ml, mtr, mp, rep.index))
     values.sort()
     return values
+
+
+def _nearest_still(t: np.ndarray, still: np.ndarray, rep: Any, side: int, other_rep_s: float,
+                   params: MountCheckParams) -> np.ndarray | None:
+    """Indices of the still, upright samples within ``window_s`` of the one nearest the rep, looked for up to
+    ``reach_s`` before its start (``side`` 0) or after its end (1), not past the rep before or after (its time
+    ``other_rep_s``, with ``guard_s``); None where there are fewer than ``min_samples``."""
+    if side == 0:
+        lo, hi = max(rep.start_s - params.reach_s, other_rep_s + params.guard_s), rep.start_s - params.guard_s
+    else:
+        lo, hi = rep.end_s + params.guard_s, min(rep.end_s + params.reach_s, other_rep_s - params.guard_s)
+    i, j = np.searchsorted(t, [lo, hi])
+    idx = i + np.flatnonzero(still[i:j])
+    if len(idx) < params.min_samples:
+        return None
+    idx = idx[t[idx] >= t[idx[-1]] - params.window_s] if side == 0 else idx[t[idx] <= t[idx[0]] + params.window_s]
+    return idx if len(idx) >= params.min_samples else None
 
 
 def _swing_top(t: np.ndarray, lum: np.ndarray, tr: np.ndarray, p: np.ndarray, i: int, j: int,
