@@ -13,8 +13,9 @@ step are offset by about its size, and the fix is to re-strap the sensor and cal
 step this size that stays is far likelier a slip (standing keeps within ±1.7 deg) than a new posture.
 
 The rule (all thresholds in :class:`MountCheckParams`): collect the standing ``L`` (median over
-still, upright samples) just before each rep's start and just after its end, in time order,
-with the calibration stance as a first value of 0. Still and upright is not always standing: a lockout
+still, upright samples) just before each rep's start and just after its end (where a sensor was lost there:
+the still samples nearest the rep, up to ``reach_s`` out), in time order, with the calibration stance as a first
+value of 0. Still and upright is not always standing: a lockout
 held arched (the pelvis tipped forward, the trunk back) or a slow hinge begun within the window passes
 too; such a value, its pelvis ``pelvis_forward_deg`` more forward than the most upright of the
 ``neighbours`` values before it and than the most upright of those after it, is left out (arched lockouts
@@ -218,7 +219,7 @@ def _standing_values(result: Any, params: MountCheckParams) -> list[tuple[float,
             elif params.reach_s > params.window_s:
                 near = _nearest_still(t, still, rep, side, prev_end if side == 0 else next_start, params)
                 if near is not None:
-                    mt, ml, mtr, mp = _column_medians(np.column_stack([t, lum, tr, p])[near])
+                    mt, ml, mtr, mp = _column_medians(np.column_stack([t[near], lum[near], tr[near], p[near]]))
                     values.append((mt, ml, mtr, mp, rep.index))
     values.sort()
     return values
