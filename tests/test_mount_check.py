@@ -483,6 +483,26 @@ def test_a_rest_whose_second_beside_the_rep_was_lost_stands_in_from_further_out(
     assert [v[4] for v in _standing_values(res, far)] == [1, 2, 3, 3, 4, 4, 5, 5]
 
 
+def test_a_rest_lost_right_after_a_rep_is_read_from_its_first_still_second() -> None:
+    """Rep 1 ends at 7.5 s and its rest is lost until 8.6 s: its value after comes from the first second of still
+    samples after the gap (8.6-9.6 s, median time 9.1), reaching no further than rep 2's start (10.5 s); with
+    ``reach_s`` = ``window_s`` there is none. At exactly ``min_samples`` still samples there is one, one fewer none."""
+    from imu_hinge.detection.mount_check import MountCheckParams, _standing_values
+
+    res = _standing_result([0.0, 0.1, -0.2, 0.0])
+    res.lumbar_flexion_deg[(res.time_s > 7.5) & (res.time_s < 8.59)] = np.nan
+    after_rep_1 = [v[0] for v in _standing_values(res, MountCheckParams()) if v[4] == 1 and v[0] > 7.5]
+    assert after_rep_1 == [pytest.approx(9.1, abs=0.011)]
+    assert not [v for v in _standing_values(res, MountCheckParams(reach_s=1.0)) if v[4] == 1 and v[0] > 7.5]
+    for kept, told in ((10, True), (9, False)):  # rep 1's rest after it: only `kept` still samples, at 9.0 s on
+        res = _standing_result([0.0, 0.1, -0.2, 0.0])
+        lost = (res.time_s > 7.5) & (res.time_s < 10.5)
+        lost[np.flatnonzero(res.time_s >= 9.0)[:kept]] = False
+        res.lumbar_flexion_deg[lost] = np.nan
+        values = _standing_values(res, MountCheckParams())
+        assert any(v[4] == 1 and v[0] > 7.5 for v in values) == told
+
+
 def test_a_step_in_the_last_standing_value_is_told_when_one_rep_after_is_enough() -> None:
     """``min_reps_after`` 1: the standing value after the last rep alone (5.0, the rests before at 0) is a step;
     with the default 2 it is not (a single value may be the lifter still settling)."""
