@@ -216,8 +216,8 @@ def _standing_values(result: Any, params: MountCheckParams) -> list[tuple[float,
                                  int(np.searchsorted(t, next_start)), params)
                 if top is not None:
                     values.append((*top, rep.index))
-            elif params.reach_s > params.window_s:
-                near = _nearest_still(t, still, rep, side, prev_end if side == 0 else next_start, params)
+            else:  # (a reach no longer than the window finds nothing more in it)
+                near = _nearest_still(t, still, rep, side, (prev_end, next_start)[side], params)
                 if near is not None:
                     mt, ml, mtr, mp = _column_medians(np.column_stack([t[near], lum[near], tr[near], p[near]]))
                     values.append((mt, ml, mtr, mp, rep.index))
@@ -230,15 +230,15 @@ def _nearest_still(t: np.ndarray, still: np.ndarray, rep: Any, side: int, other_
     """Indices of the still, upright samples within ``window_s`` of the one nearest the rep, looked for up to
     ``reach_s`` before its start (``side`` 0) or after its end (1), not past the rep before or after (its time
     ``other_rep_s``, with ``guard_s``); None where there are fewer than ``min_samples``."""
-    if side == 0:
-        lo, hi = max(rep.start_s - params.reach_s, other_rep_s + params.guard_s), rep.start_s - params.guard_s
-    else:
+    if side:
         lo, hi = rep.end_s + params.guard_s, min(rep.end_s + params.reach_s, other_rep_s - params.guard_s)
+    else:
+        lo, hi = max(rep.start_s - params.reach_s, other_rep_s + params.guard_s), rep.start_s - params.guard_s
     i, j = np.searchsorted(t, [lo, hi])
     idx = i + np.flatnonzero(still[i:j])
     if len(idx) < params.min_samples:
         return None
-    idx = idx[t[idx] >= t[idx[-1]] - params.window_s] if side == 0 else idx[t[idx] <= t[idx[0]] + params.window_s]
+    idx = idx[t[idx] <= t[idx[0]] + params.window_s] if side else idx[t[idx] >= t[idx[-1]] - params.window_s]
     return idx if len(idx) >= params.min_samples else None
 
 
