@@ -14,7 +14,12 @@ import pytest
 from imu_hinge.analysis.analysis_params import AnalysisParams
 from imu_hinge.analysis.pipeline import analyze
 from imu_hinge.analysis.stance_params import StanceSearchParams
-from imu_hinge.analysis.stance_search import choose_stance, forward_directions, standing_after_seat
+from imu_hinge.analysis.stance_search import (
+    choose_stance,
+    forward_directions,
+    standing_after_arch,
+    standing_after_seat,
+)
 from imu_hinge.errors import CalibrationError
 from imu_hinge.recording.checks import checked
 from imu_hinge.samples import SENSOR_ROLES, Recording, SensorStream
@@ -1353,6 +1358,87 @@ def test_a_stand_in_the_zeros_posture_before_it_counts_only_a_hinge_away(
     assert choice.how == "standing" and choice.result.start_s == zero[0]
     forwards = forward_directions(rec, {r: e.acc_mean_m_s2 for r, e in choice.result.sensors.items()})
     assert (standing_after_seat(rec, choice, forwards) is not None) == seat
+
+
+def _arched(start: tuple[float, float] = (0.0, 0.0), arch: tuple[float, float] = (10.0, -8.0),
+            later_arch_s: float = 0.0) -> Recording:
+    """A moment's stand in ``start`` (pelvis, trunk: deg of forward tilt), a hinge up into a lockout held arched in
+    ``arch`` (1.5 s: the first quiet posture, within ``match_deg`` of the start), then stands in the upright
+    posture (0, 0) between two more hinges; ``later_arch_s``: one more lockout held so that long, before the end."""
+    (p0, t0), (pa, ta) = start, arch
+    segs = [(0.25, p0, p0, t0, t0), (1.5, p0, 40, t0, 60), (1.5, 40, pa, 60, ta), (1.5, pa, pa, ta, ta),
+            (0.3, pa, 0, ta, 0), (3.0, 0, 0, 0, 0), (1.5, 0, 40, 0, 60), (1.5, 40, 0, 60, 0), (3.0, 0, 0, 0, 0),
+            (1.5, 0, 40, 0, 60)]
+    if later_arch_s:
+        segs += [(1.5, 40, pa, 60, ta), (later_arch_s, pa, pa, ta, ta), (0.3, pa, 0, ta, 0)]
+    else:
+        segs += [(1.5, 40, 0, 60, 0)]
+    return _pelvis_trunk([*segs, (1.0, 0, 0, 0, 0)])
+
+
+def _arch_check(rec: Recording, params: StanceSearchParams | None = None, how: str | None = None) -> Any:
+    choice = choose_stance(rec, params)
+    forwards = forward_directions(rec, {r: e.acc_mean_m_s2 for r, e in choice.result.sensors.items()})
+    asked = choice if how is None else replace(choice, how=how)
+    return choice, standing_after_arch(rec, asked, forwards, params)
+
+
+def test_an_arched_lockout_taken_for_the_zero_gives_way_to_the_longest_stand() -> None:
+    """Construction: a moment's stand, a hinge up into a lockout held arched (the pelvis 10 deg forward, the trunk 8
+    back): the first quiet posture in the start's (within 12 deg), so the zero; the stands after it hold the trunk 18
+    deg forward of the pelvis relative to it, and so does the start: the longest stand is the zero instead. Not asked
+    of a fallback zero, nor without both forward directions; not with the seat check's test (the pelvis goes back)."""
+    rec = _arched()
+    choice, arch = _arch_check(rec)
+    assert choice.how == "quiet" and 3.0 < choice.result.start_s < 5.0  # the arched hold, 3.25-4.75 s
+    assert arch is not None
+    (a, b), pelvis_deg, trunk_deg, count, total_s = arch
+    assert 11.0 < a < 11.5 and b - a > 2.0  # the second 3 s stand (quiet 11.20-13.61 s; the first 5.32-7.61 s)
+    assert pelvis_deg == pytest.approx(-10.0, abs=0.1) and trunk_deg == pytest.approx(8.0, abs=0.1)
+    assert count == 3 and 5.0 < total_s < 6.0  # the two 3 s stands and the last second: measured 5.53 s
+    assert _arch_check(rec, how="held")[1] is None
+    forwards = forward_directions(rec, {r: e.acc_mean_m_s2 for r, e in choice.result.sensors.items()})
+    assert standing_after_arch(rec, choice, {**forwards, "thoracic": None}) is None
+    assert standing_after_seat(rec, choice, forwards) is None
+
+
+@pytest.mark.parametrize(("start", "arch", "params", "later_s", "found"), [
+    ((0, 0), (6.0, -5.0), {}, 0.0, True), ((0, 0), (5.0, -4.0), {}, 0.0, False),  # arch_lumbar_deg, 10 (11 and 9)
+    ((6, -6), (10.0, -8.0), {}, 0.0, True), ((7, -7), (10.0, -8.0), {}, 0.0, False),  # the start: 6 and 4 of 5
+    ((0, 0), (10.0, -8.0), {"arch_trunk_deg": 8.5}, 0.0, True),  # the stands' trunk at +8
+    ((0, 0), (10.0, -8.0), {"arch_trunk_deg": 7.5}, 0.0, False),
+    ((0, 0), (10.0, -8.0), {"seat_min_s": 5.0}, 0.0, True), ((0, 0), (10.0, -8.0), {"seat_min_s": 6.0}, 0.0, False),
+    ((0, 0), (10.0, -8.0), {}, 5.0, True), ((0, 0), (10.0, -8.0), {}, 6.0, False)])  # the arch held again
+def test_the_arch_check_asks_for_a_flexed_stand_a_flexed_start_an_upright_trunk_and_time(
+        start: tuple[float, float], arch: tuple[float, float], params: dict[str, float], later_s: float,
+        found: bool) -> None:
+    """The arched construction with each limit either side: the lumbar angle of the stands relative to the zero, that
+    of the start (half as much), the trunk's tilt, the stands' time in all (measured 5.53 s), and the zero's posture
+    held again as long as the stands (5.41 s in all then): a hold of 5 s is quiet 3.77 s, 6 s 4.77 s, and with the
+    zero's own 0.77 s, 4.54 and 5.54 s."""
+    rec = _arched(start, arch, later_s)
+    choice, got = _arch_check(rec, replace(StanceSearchParams(), **params))
+    assert 3.0 < choice.result.start_s < 5.0  # the zero: the arched hold
+    assert (got is not None) == found
+
+
+def test_a_session_whose_first_rep_ends_in_an_arch_held_takes_its_stand_for_the_zero() -> None:
+    """Simulated (the random real-world session seed 48007): hinges at 52 Hz (thoracic 104 Hz), a stand of 0.25 s,
+    the first rep's lockout held arched (17 deg of lumbar extension) 0.5 s: the first quiet posture within 12 deg of
+    the start's, and the zero; every stand after it read the lumbar spine 17 deg flexed, with no warning. Now a
+    warning says the zero looked arched and the angles are relative to the stand."""
+    cfg = SimConfig(seed=48007, name="mix48007", exercise="hinge", n_reps=6, stand_start_s=0.25, rounding_frac=0.3,
+                    back_first_frac=0.2, lockout_arch_frac=0.2, wobble_deg=3.27, sway_deg=0.79, rate_hz=52.0,
+                    thoracic_rate_hz=104.0, mount_sacrum="random", mount_thoracic="random",
+                    between_moves=("side_bend", "twist"))
+    sim = simulate(cfg)
+    rec = checked(sim.recording)
+    res = analyze(rec)
+    assert sum("looks arched" in w for w in res.warnings) == 1
+    assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 0.7  # measured 0.48 deg
+    assert len(res.reps) == len(sim.reps)
+    off = AnalysisParams(stance_search=replace(StanceSearchParams(), arch_lumbar_deg=math.inf))
+    assert rmse_vs_truth(analyze(rec, params=off), sim, "lumbar_flexion_deg") > 15.0  # measured 16.99 deg
 
 
 def _zero_off_deg(rec: Recording, choice: Any, stand: tuple[float, float]) -> float:

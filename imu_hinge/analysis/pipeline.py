@@ -36,7 +36,7 @@ import numpy as np
 from imu_hinge.analysis.analysis_params import AnalysisParams
 from imu_hinge.analysis.data_quality import recording_quality
 from imu_hinge.analysis.stance import StanceDetector, StanceEstimate, StanceResult, gravity_at_first_sample
-from imu_hinge.analysis.stance_search import choose_stance, forward_directions, standing_after_seat
+from imu_hinge.analysis.stance_search import choose_stance, forward_directions, standing_after_arch, standing_after_seat
 from imu_hinge.detection.detector import HingeDetector
 from imu_hinge.detection.mount_check import sensor_moves, take_out_moves
 from imu_hinge.detection.rep_estimates import estimate_unmeasured_peaks
@@ -372,15 +372,23 @@ class HingePipeline:
         forwards = forward_directions(recording, {r: e.acc_mean_m_s2 for r, e in choice.result.sensors.items()},
                                       threads=threads)
         seat = standing_after_seat(recording, choice, forwards, self.params.stance_search)
-        if seat is not None:  # the zero was a seat: the standing posture the person comes back to instead
-            (a, b), pelvis_deg, trunk_deg, count, total_s = seat
+        arch = None if seat is not None else standing_after_arch(recording, choice, forwards,
+                                                                 self.params.stance_search)
+        stand = seat if seat is not None else arch
+        if stand is not None:  # the zero was a seat or an arch: the standing posture the person comes back to instead
+            (a, b), pelvis_deg, trunk_deg, count, total_s = stand
             was = choice.result
+            looks = (f"seated: {count} quiet stretch(es), {total_s:.1f} s in all, hold the pelvis {pelvis_deg:.0f} deg "
+                     f"further forward with the trunk at {trunk_deg:+.0f} deg, as standing does after sitting"
+                     if seat is not None else
+                     f"arched: {count} quiet stretch(es), {total_s:.1f} s in all, and the start of the recording hold "
+                     f"the trunk {trunk_deg - pelvis_deg:.0f} deg further forward of the pelvis (the pelvis at "
+                     f"{pelvis_deg:+.0f} deg, the trunk at {trunk_deg:+.0f} deg), as standing does after a lockout "
+                     "held arched")
             choice = replace(choose_stance(recording, self.params.stance_search, threads, stance_at=(a, b)),
                              warnings=(f"the zero, the quiet posture at {was.start_s:.2f}-{was.end_s:.2f} s, looks "
-                                       f"seated: {count} quiet stretch(es), {total_s:.1f} s in all, hold the pelvis "
-                                       f"{pelvis_deg:.0f} deg further forward with the trunk at {trunk_deg:+.0f} deg, "
-                                       f"as standing does after sitting; angles are relative to the stand at "
-                                       f"{a:.2f}-{b:.2f} s instead; start recordings standing still for a second",))
+                                       f"{looks}; angles are relative to the stand at {a:.2f}-{b:.2f} s instead; start "
+                                       "recordings standing still for a second",))
             forwards = forward_directions(recording, {r: e.acc_mean_m_s2 for r, e in choice.result.sensors.items()},
                                           threads=threads)
         result = choice.result

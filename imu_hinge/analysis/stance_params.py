@@ -130,6 +130,12 @@ class StanceSearchParams:
     """... for this long (a lockout between reps; a sensor that slips later holds the pelvis forward from then on)."""
     seat_smooth_s: float = 0.2
     """The accelerometer's tilts in that test are smoothed over this long (hides a hinge's own acceleration)."""
+    arch_lumbar_deg: float = 10.0
+    """A zero is taken for a lockout held arched (:func:`~.stance_search.standing_after_arch`) when the stands, and the
+    start of the recording (half this), hold the trunk tilted this much further forward than the pelvis, relative to
+    it (an arch extends the lumbar spine by 10-20 deg; standing sway tilts both segments alike) ..."""
+    arch_trunk_deg: float = 12.0
+    """... with the trunk within this of it (the arch leans it back by up to ~10 deg; a held bend tips it further)."""
     override_ratio: float = 3.0
     """A start that is not quiet itself, whose posture a later quiet stretch matches, still takes the posture
     held longest when that one is held this many times as long as the start's in all."""

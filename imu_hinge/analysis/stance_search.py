@@ -26,6 +26,10 @@ still moment can be the bottom of a hinge. Here the recording is looked through 
    :func:`standing_after_seat` whether later quiet stretches hold the pelvis well forward of the zero with the
    trunk as upright (standing, seen from a seat) and, if so, takes the longest such stand as the zero instead,
    with a warning.
+5. **An arched lockout taken for the zero** (a moment's stand, then the first rep, whose lockout is held arched and
+   is the first quiet posture within ``match_deg`` of the start's): :func:`standing_after_arch` asks whether the
+   stands, and the start, hold the trunk well forward of the pelvis relative to it and, if so, takes the longest
+   stand as the zero instead, with a warning.
 
 The gyro bias comes from the stance, corrected for sway by the accelerometer
 (:func:`~.stance.sway_corrected_bias`); when the stance is short, a longer quiet stretch in any
@@ -37,6 +41,7 @@ hinges tip forward again and again, side bends go both ways and cancel, twists d
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -495,24 +500,20 @@ def standing_after_seat(recording: Recording, choice: StanceChoice, forwards: di
     seat: 14.6 deg of lumbar RMSE).
     """
     p = params or StanceSearchParams()
-    pelvis, trunk = SENSOR_ROLES
-    fwd: dict[str, np.ndarray] = {}
-    for r in SENSOR_ROLES:
-        f = forwards.get(r)
-        if f is None:
-            return None
-        fwd[r] = f
+    frame = _zero_frame(choice, forwards)
+    if frame is None:
+        return None
+    up, fwd = frame
     zero = choice.result
-    up = {r: _unit(np.asarray(zero.sensors[r].acc_mean_m_s2, dtype=float)) for r in SENSOR_ROLES}
     found: list[tuple[tuple[float, float], float, float]] = []
     at_zero: list[tuple[float, float]] = []  # quiet stretches in the zero's posture
-    for a, b in choice.stretches:  # (the zero's own, tilted by nothing, is neither)
-        tilt = {r: _sagittal_deg(recording[r], a, b, up[r], fwd[r]) for r in SENSOR_ROLES}
-        if not abs(tilt[trunk]) <= p.seat_trunk_deg:  # (NaN: a stretch without samples, none in practice)
+    for (a, b), pelvis_deg, trunk_deg in _stretch_tilts(recording, choice.stretches, up, fwd):
+        # (the zero's own, tilted by nothing, is neither)
+        if not abs(trunk_deg) <= p.seat_trunk_deg:  # (NaN: a stretch without samples, none in practice)
             continue
-        if tilt[pelvis] >= p.seat_pelvis_deg:
-            found.append(((a, b), tilt[pelvis], tilt[trunk]))
-        elif abs(tilt[pelvis]) <= p.seat_pelvis_deg / 2:
+        if pelvis_deg >= p.seat_pelvis_deg:
+            found.append(((a, b), pelvis_deg, trunk_deg))
+        elif abs(pelvis_deg) <= p.seat_pelvis_deg / 2:
             at_zero.append((a, b))
     total_s = sum(b - a for (a, b), _, _ in found)
     if total_s < p.seat_min_s or _back_at_zero(recording, zero, found[0][0][0], up, fwd, p):
@@ -523,6 +524,65 @@ def standing_after_seat(recording: Recording, choice: StanceChoice, forwards: di
         return None
     span, pelvis_deg, trunk_deg = max(found, key=lambda x: x[0][1] - x[0][0])  # a real stand, not the most forward
     return span, pelvis_deg, trunk_deg, len(found), total_s
+
+
+def standing_after_arch(recording: Recording, choice: StanceChoice, forwards: dict[str, np.ndarray | None],
+                        params: StanceSearchParams | None = None) -> Seat | None:
+    """A zero taken on a lockout held arched: the standing posture the person comes back to, or None.
+
+    A recording that starts moving (a moment's stand, then the first rep) takes the first quiet stretch in the start's
+    posture for its zero; an arched lockout (the pelvis tipped forward, the trunk leaning back: 10-20 deg of lumbar
+    extension) is within ``match_deg`` of standing, and when the first rep ends in one held half a second, that became
+    the zero: every stand after it read the lumbar spine flexed by the arch (a random real-world session, seed 48007:
+    17 deg of lumbar RMSE, no warning). Relative to such a zero, the stands hold the trunk tilted forward of the pelvis
+    by ``arch_lumbar_deg`` or more, the trunk within ``arch_trunk_deg`` of upright, and so does the moment's stand the
+    recording started in (the start of one whose zero is its quiet start is the zero's posture). Asked only of a zero
+    that is no fallback; the stands must add up to ``seat_min_s`` and to longer than the quiet stretches in the zero's
+    posture (the lumbar angle within half ``arch_lumbar_deg``, the zero's own included). The longest of the
+    stands is the zero instead (as for a seat: :func:`standing_after_seat`). Returns what that one returns.
+    """
+    p = params or StanceSearchParams()
+    frame = _zero_frame(choice, forwards)
+    if frame is None or choice.how != "quiet":
+        return None
+    up, fwd = frame
+    pelvis, trunk = SENSOR_ROLES
+    t_start = max(float(recording[r].time_s[0]) for r in SENSOR_ROLES)
+    start = {r: _sagittal_deg(recording[r], t_start, t_start + p.start_s, up[r], fwd[r]) for r in SENSOR_ROLES}
+    if not start[trunk] - start[pelvis] >= p.arch_lumbar_deg / 2:  # the recording started in the zero's posture
+        return None  # (as one whose zero is its quiet start does)
+    found: list[tuple[tuple[float, float], float, float]] = []
+    at_zero_s = 0.0  # quiet in the zero's posture (its own stretch too)
+    for (a, b), pelvis_deg, trunk_deg in _stretch_tilts(recording, choice.stretches, up, fwd):
+        if not abs(trunk_deg) <= p.arch_trunk_deg:
+            continue
+        if trunk_deg - pelvis_deg >= p.arch_lumbar_deg:
+            found.append(((a, b), pelvis_deg, trunk_deg))
+        elif abs(trunk_deg - pelvis_deg) <= p.arch_lumbar_deg / 2:
+            at_zero_s += b - a
+    total_s = sum(b - a for (a, b), _, _ in found)
+    if total_s < p.seat_min_s or at_zero_s >= total_s:
+        return None
+    span, pelvis_deg, trunk_deg = max(found, key=lambda x: x[0][1] - x[0][0])  # a real stand: the longest
+    return span, pelvis_deg, trunk_deg, len(found), total_s
+
+
+def _zero_frame(choice: StanceChoice, forwards: dict[str, np.ndarray | None]
+                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+    """Each segment's up (its gravity at the zero, unit) and forward, or None without a forward direction for both."""
+    fwd = {r: f for r in SENSOR_ROLES if (f := forwards.get(r)) is not None}
+    if len(fwd) < len(SENSOR_ROLES):
+        return None
+    return {r: _unit(np.asarray(choice.result.sensors[r].acc_mean_m_s2, dtype=float)) for r in SENSOR_ROLES}, fwd
+
+
+def _stretch_tilts(recording: Recording, stretches: Sequence[tuple[float, float]], up: dict[str, np.ndarray],
+                   forwards: dict[str, np.ndarray]) -> Iterator[tuple[tuple[float, float], float, float]]:
+    """Per quiet stretch: ``(stretch, pelvic tilt, trunk tilt)``, forward of the zero in each sagittal plane (deg)."""
+    pelvis, trunk = SENSOR_ROLES
+    for a, b in stretches:
+        tilt = {r: _sagittal_deg(recording[r], a, b, up[r], forwards[r]) for r in SENSOR_ROLES}
+        yield (a, b), tilt[pelvis], tilt[trunk]
 
 
 def _sagittal_tilts_deg(s: SensorStream, sl: slice, up: np.ndarray, forward: np.ndarray, smooth_s: float) -> np.ndarray:
