@@ -1361,19 +1361,23 @@ def test_a_stand_in_the_zeros_posture_before_it_counts_only_a_hinge_away(
 
 
 def _arched(start: tuple[float, float] = (0.0, 0.0), arch: tuple[float, float] = (10.0, -8.0),
-            later_arch_s: float = 0.0) -> Recording:
+            later_s: float = 0.0, later: tuple[float, float] | None = None, shift_s: float = 0.0) -> Recording:
     """A moment's stand in ``start`` (pelvis, trunk: deg of forward tilt), a hinge up into a lockout held arched in
     ``arch`` (1.5 s: the first quiet posture, within ``match_deg`` of the start), then stands in the upright
-    posture (0, 0) between two more hinges; ``later_arch_s``: one more lockout held so that long, before the end."""
+    posture (0, 0) between two more hinges; ``later_s``: one more lockout held so long before the end, in ``later``
+    (the arch's posture by default). Its clock starts at ``shift_s``."""
     (p0, t0), (pa, ta) = start, arch
     segs = [(0.25, p0, p0, t0, t0), (1.5, p0, 40, t0, 60), (1.5, 40, pa, 60, ta), (1.5, pa, pa, ta, ta),
             (0.3, pa, 0, ta, 0), (3.0, 0, 0, 0, 0), (1.5, 0, 40, 0, 60), (1.5, 40, 0, 60, 0), (3.0, 0, 0, 0, 0),
             (1.5, 0, 40, 0, 60)]
-    if later_arch_s:
-        segs += [(1.5, 40, pa, 60, ta), (later_arch_s, pa, pa, ta, ta), (0.3, pa, 0, ta, 0)]
+    if later_s:
+        pl, tl = later or arch
+        segs += [(1.5, 40, pl, 60, tl), (later_s, pl, pl, tl, tl), (0.3, pl, 0, tl, 0)]
     else:
         segs += [(1.5, 40, 0, 60, 0)]
-    return _pelvis_trunk([*segs, (1.0, 0, 0, 0, 0)])
+    rec = _pelvis_trunk([*segs, (1.0, 0, 0, 0, 0)])
+    return Recording({r: SensorStream(r, rec[r].time_s + shift_s, rec[r].acc_m_s2, rec[r].gyr_rad_s)
+                      for r in SENSOR_ROLES})
 
 
 def _arch_check(rec: Recording, params: StanceSearchParams | None = None, how: str | None = None) -> Any:
@@ -1396,29 +1400,34 @@ def test_an_arched_lockout_taken_for_the_zero_gives_way_to_the_longest_stand() -
     assert 11.0 < a < 11.5 and b - a > 2.0  # the second 3 s stand (quiet 11.20-13.61 s; the first 5.32-7.61 s)
     assert pelvis_deg == pytest.approx(-10.0, abs=0.1) and trunk_deg == pytest.approx(8.0, abs=0.1)
     assert count == 3 and 5.0 < total_s < 6.0  # the two 3 s stands and the last second: measured 5.53 s
-    assert _arch_check(rec, how="held")[1] is None
+    for how in ("held", "end", "start", "standing"):  # the fallbacks (and a stand already chosen)
+        assert _arch_check(rec, how=how)[1] is None
     forwards = forward_directions(rec, {r: e.acc_mean_m_s2 for r, e in choice.result.sensors.items()})
     assert standing_after_arch(rec, choice, {**forwards, "thoracic": None}) is None
     assert standing_after_seat(rec, choice, forwards) is None
 
 
-@pytest.mark.parametrize(("start", "arch", "params", "later_s", "found"), [
-    ((0, 0), (6.0, -5.0), {}, 0.0, True), ((0, 0), (5.0, -4.0), {}, 0.0, False),  # arch_lumbar_deg, 10 (11 and 9)
-    ((6, -6), (10.0, -8.0), {}, 0.0, True), ((7, -7), (10.0, -8.0), {}, 0.0, False),  # the start: 6 and 4 of 5
-    ((0, 0), (10.0, -8.0), {"arch_trunk_deg": 8.5}, 0.0, True),  # the stands' trunk at +8
-    ((0, 0), (10.0, -8.0), {"arch_trunk_deg": 7.5}, 0.0, False),
-    ((0, 0), (10.0, -8.0), {"seat_min_s": 5.0}, 0.0, True), ((0, 0), (10.0, -8.0), {"seat_min_s": 6.0}, 0.0, False),
-    ((0, 0), (10.0, -8.0), {}, 5.0, True), ((0, 0), (10.0, -8.0), {}, 6.0, False)])  # the arch held again
+@pytest.mark.parametrize(("start", "arch", "params", "later_s", "later", "found"), [
+    ((0, 0), (6.0, -5.0), {}, 0.0, None, True), ((0, 0), (5.0, -4.0), {}, 0.0, None, False),  # arch_lumbar_deg, 10
+    ((6, -6), (10.0, -8.0), {}, 0.0, None, True), ((7, -7), (10.0, -8.0), {}, 0.0, None, False),  # the start: 6, 4
+    ((0, 0), (10.0, -8.0), {"arch_trunk_deg": 8.5}, 0.0, None, True),  # the stands' trunk at +8
+    ((0, 0), (10.0, -8.0), {"arch_trunk_deg": 7.5}, 0.0, None, False),
+    ((0, 0), (10.0, -8.0), {"seat_min_s": 5.0}, 0.0, None, True),  # the stands: 5.53 s in all
+    ((0, 0), (10.0, -8.0), {"seat_min_s": 6.0}, 0.0, None, False),
+    ((0, 0), (10.0, -8.0), {}, 5.0, None, True), ((0, 0), (10.0, -8.0), {}, 6.0, None, False),  # the arch held again
+    ((0, 0), (10.0, -8.0), {}, 6.0, (13.0, -5.0), False),  # ... swayed forward 3 deg: the zero's posture still
+    ((0, 0), (10.0, -8.0), {}, 6.0, (6.5, -4.5), True)])  # ... half way to standing (lumbar 7 deg): neither
 def test_the_arch_check_asks_for_a_flexed_stand_a_flexed_start_an_upright_trunk_and_time(
         start: tuple[float, float], arch: tuple[float, float], params: dict[str, float], later_s: float,
-        found: bool) -> None:
+        later: tuple[float, float] | None, found: bool) -> None:
     """The arched construction with each limit either side: the lumbar angle of the stands relative to the zero, that
     of the start (half as much), the trunk's tilt, the stands' time in all (measured 5.53 s), and the zero's posture
     held again as long as the stands (5.41 s in all then): a hold of 5 s is quiet 3.77 s, 6 s 4.77 s, and with the
-    zero's own 0.77 s, 4.54 and 5.54 s."""
-    rec = _arched(start, arch, later_s)
+    zero's own 0.77 s, 4.54 and 5.54 s; a hold swayed (both segments 3 deg forward of the arch) counts, one half way
+    to standing does not. On a clock that starts at 1000 s (the start's posture is over the first 0.25 s of it)."""
+    rec = _arched(start, arch, later_s, later, shift_s=1000.0)
     choice, got = _arch_check(rec, replace(StanceSearchParams(), **params))
-    assert 3.0 < choice.result.start_s < 5.0  # the zero: the arched hold
+    assert 1003.0 < choice.result.start_s < 1005.0  # the zero: the arched hold
     assert (got is not None) == found
 
 
@@ -1434,7 +1443,10 @@ def test_a_session_whose_first_rep_ends_in_an_arch_held_takes_its_stand_for_the_
     sim = simulate(cfg)
     rec = checked(sim.recording)
     res = analyze(rec)
-    assert sum("looks arched" in w for w in res.warnings) == 1
+    (warning,) = [w for w in res.warnings if "looks arched" in w]
+    said = re.search(r"hold the trunk (\d+) deg further forward of the pelvis \(the pelvis at (\S+) deg, the trunk at "
+                     r"(\S+) deg\)", warning)
+    assert said is not None and said.groups() == ("17", "-9", "+8")  # the arch: 17 deg of lumbar extension
     assert rmse_vs_truth(res, sim, "lumbar_flexion_deg") < 0.7  # measured 0.48 deg
     assert len(res.reps) == len(sim.reps)
     off = AnalysisParams(stance_search=replace(StanceSearchParams(), arch_lumbar_deg=math.inf))

@@ -549,7 +549,7 @@ def standing_after_arch(recording: Recording, choice: StanceChoice, forwards: di
     pelvis, trunk = SENSOR_ROLES
     t_start = max(float(recording[r].time_s[0]) for r in SENSOR_ROLES)
     start = {r: _sagittal_deg(recording[r], t_start, t_start + p.start_s, up[r], fwd[r]) for r in SENSOR_ROLES}
-    if not start[trunk] - start[pelvis] >= p.arch_lumbar_deg / 2:  # the recording started in the zero's posture
+    if not start[trunk] - start[pelvis] >= 0.5 * p.arch_lumbar_deg:  # the recording started in the zero's posture
         return None  # (as one whose zero is its quiet start does)
     found: list[tuple[tuple[float, float], float, float]] = []
     at_zero_s = 0.0  # quiet in the zero's posture (its own stretch too)
@@ -558,7 +558,7 @@ def standing_after_arch(recording: Recording, choice: StanceChoice, forwards: di
             continue
         if trunk_deg - pelvis_deg >= p.arch_lumbar_deg:
             found.append(((a, b), pelvis_deg, trunk_deg))
-        elif abs(trunk_deg - pelvis_deg) <= p.arch_lumbar_deg / 2:
+        elif abs(trunk_deg - pelvis_deg) <= 0.5 * p.arch_lumbar_deg:
             at_zero_s += b - a
     total_s = sum(b - a for (a, b), _, _ in found)
     if total_s < p.seat_min_s or at_zero_s >= total_s:
@@ -570,10 +570,11 @@ def standing_after_arch(recording: Recording, choice: StanceChoice, forwards: di
 def _zero_frame(choice: StanceChoice, forwards: dict[str, np.ndarray | None]
                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
     """Each segment's up (its gravity at the zero, unit) and forward, or None without a forward direction for both."""
-    fwd = {r: f for r in SENSOR_ROLES if (f := forwards.get(r)) is not None}
-    if len(fwd) < len(SENSOR_ROLES):
+    fwd = {r: forwards.get(r) for r in SENSOR_ROLES}
+    if any(f is None for f in fwd.values()):
         return None
-    return {r: _unit(np.asarray(choice.result.sensors[r].acc_mean_m_s2, dtype=float)) for r in SENSOR_ROLES}, fwd
+    up = {r: _unit(np.asarray(choice.result.sensors[r].acc_mean_m_s2, dtype=float)) for r in SENSOR_ROLES}
+    return up, {r: f for r, f in fwd.items() if f is not None}
 
 
 def _stretch_tilts(recording: Recording, stretches: Sequence[tuple[float, float]], up: dict[str, np.ndarray],
