@@ -513,7 +513,7 @@ def standing_after_seat(recording: Recording, choice: StanceChoice, forwards: di
             continue
         if pelvis_deg >= p.seat_pelvis_deg:
             found.append(((a, b), pelvis_deg, trunk_deg))
-        elif abs(pelvis_deg) <= p.seat_pelvis_deg / 2:
+        elif abs(pelvis_deg) <= 0.5 * p.seat_pelvis_deg:
             at_zero.append((a, b))
     total_s = sum(b - a for (a, b), _, _ in found)
     if total_s < p.seat_min_s or _back_at_zero(recording, zero, found[0][0][0], up, fwd, p):
