@@ -1423,8 +1423,9 @@ def test_the_arch_check_asks_for_a_flexed_stand_a_flexed_start_an_upright_trunk_
     """The arched construction with each limit either side: the lumbar angle of the stands relative to the zero, that
     of the start (half as much), the trunk's tilt, the stands' time in all (measured 5.53 s), and the zero's posture
     held again as long as the stands (5.41 s in all then): a hold of 5 s is quiet 3.77 s, 6 s 4.77 s, and with the
-    zero's own 0.77 s, 4.54 and 5.54 s; a hold swayed (the pelvis 1 deg, the trunk 4 deg forward of the arch) counts,
-    one half way to standing does not. On a clock that starts at 1000 s (the start's posture is over the first 0.25 s of it)."""
+    zero's own 0.77 s, 4.54 and 5.54 s; a hold swayed (the pelvis 1 deg, the trunk 4 deg forward of the arch)
+    counts, one half way to standing does not. On a clock that starts at 1000 s (the start's posture is over the
+    first 0.25 s of it)."""
     rec = _arched(start, arch, later_s, later, shift_s=1000.0)
     choice, got = _arch_check(rec, replace(StanceSearchParams(), **params))
     assert 1003.0 < choice.result.start_s < 1005.0  # the zero: the arched hold
