@@ -29,7 +29,7 @@ from imu_hinge.detection.rep_events import Event, FaultRaised, Rep, RepCompleted
 
 # Layouts of the loop's arrays (the full ones are the enums of _detect.c; Python reads these):
 _LAST_T, _IDLE_VALLEY_T = 0, 1  # float state ``fs``: time of the last row, lowest T since the last rep
-_N_FS = 18
+_N_FS = 22
 _ROW0, _NROWS, _N_PEND, _N_EV, _N_REC = 6, 7, 9, 10, 11  # int state ``st``: the candidate's rows in
 _N_ST = 14  # ``rows`` (a table of (t, P, T, L)), how full the other tables are, gap flags, a T seen yet
 EV_STARTED, EV_LUMBAR_LED, EV_LUMBAR_FLEXION, EV_REP, EV_LOCKOUT, EV_WINDOW_CLOSED = range(6)
@@ -83,7 +83,8 @@ class HingeDetector:
             rp.start_deg, rp.end_deg, rp.settle_deg, rp.standing_deg, rp.min_peak_deg, rp.min_duration_s,
             rp.max_duration_s, rp.valley_fraction, rp.valley_rise_deg, rp.bottom_band_deg,
             f.lumbar_threshold_deg, f.lumbar_flexion_hold_s, f.lockout_extension_deg, f.lockout_window_s[0],
-            f.lockout_window_s[1], f.lumbar_led_deg, f.onset_deg, max_gap_s, rp.gap_accel_deg_s2], dtype=float)
+            f.lockout_window_s[1], f.lumbar_led_deg, f.onset_deg, max_gap_s, rp.gap_accel_deg_s2,
+            rp.seat_pelvis_deg, rp.seat_max_peak_deg], dtype=float)
         self._fs = np.full(_N_FS, math.nan)
         self._fs[_IDLE_VALLEY_T] = math.inf
         self._st = np.zeros(_N_ST, dtype=np.int64)

@@ -25,6 +25,15 @@ class RepParams:
     """How fast T can turn (deg/s^2) inside a gap: the bound on the depth a gap could hide, from the T and the
     rates of the rows beside it. About twice the fastest turn of a kettlebell swing (the simulator's swings peak
     at 1,600; RDLs and good mornings at 240-350)."""
+    seat_pelvis_deg: float = 5.0
+    """A candidate that starts seated (the pelvic tilt ``P`` at or below minus this, the lumbar flexion ``L`` at or
+    above it, at the most upright moment before it: sitting tips the pelvis back by 10-20 deg and the lumbar spine
+    keeps the trunk upright) and ends with ``P`` at least twice this further forward, or ends seated (its last row)
+    with ``P`` this much back of where it started, is the lean of rising from a seat or of sitting down, no rep (a
+    rep starts and ends standing; a body leaning back whole tips ``P`` and ``T`` alike; the last row of a rep still
+    holds the pelvis a few degrees forward) ..."""
+    seat_max_peak_deg: float = 45.0
+    """... when its peak ``T`` stays below this (the simulator's leans reach 18-30 deg, read up to 36)."""
     min_duration_s: float = 0.4
     max_duration_s: float = 20.0
     valley_fraction: float = 0.4
