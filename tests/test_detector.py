@@ -436,11 +436,11 @@ def test_a_body_leaning_back_whole_before_a_rep_is_no_seat() -> None:
 
 
 def test_a_seat_lean_after_a_swing_valley_is_judged_by_neither_end() -> None:
-    """Two swings split at a valley (T never back to standing between them): the second candidate starts at the
-    valley, whose pelvis is no seat's, and the first ends there; neither is a seat lean, whatever P reads at the
-    valley (here 8 deg forward of a start 6 deg back: a lean from a seat, were the valley an end)."""
+    """Two swings of 40 deg split at a valley (T never back to standing between them): the second candidate starts
+    at the valley and the first ends there; neither is judged a seat lean by P at the valley (here 8 deg forward of
+    a start 6 deg back with the trunk upright: a lean from a seat, were the valley an end)."""
     rate = 50.0
-    swing = rep_shape(1.0, 50.0, rate)
+    swing = rep_shape(1.0, 40.0, rate)
     trunk = np.concatenate([np.zeros(100), swing[:40], swing[10:] , np.zeros(100)])
     pelvis = np.concatenate([np.full(100, -6.0), np.linspace(-6.0, 8.0, 40), np.full(40, 8.0), np.full(100, 8.0)])
     det = run(trunk, pelvis, rate_hz=rate)

@@ -143,9 +143,9 @@ static void close_rep(Det *d, double end_s, double t_now, int restart) {
      * standing (NaN: no test). The start: the most upright moment before it; the end: the last row kept (the row
      * that ended it), where a rep's pelvis is still a few degrees forward of standing (the ascent's last part): an
      * end forward of a seated start by twice seat, or an end seated by seat back of the start */
-    const double *end_row = d->rows + 4 * (r0 + nr - 1);
-    double seat = par[SEAT_P_DEG], p0 = fs[C_START_P], p1 = end_row[1];
-    int seated0 = p0 <= -seat && fs[C_START_L] >= seat, seated1 = p1 <= -seat && end_row[3] >= seat;
+    double seat = par[SEAT_P_DEG], p0 = fs[C_START_P], p1 = d->rows[4 * (r0 + nr - 1) + 1];
+    /* (at the last row the trunk still leans by about end_deg: L >= seat whenever P <= -seat there) */
+    int seated0 = p0 <= -seat && fs[C_START_L] >= seat, seated1 = p1 <= -seat;
     int seat_lean = !restart && peak_t < par[SEAT_MAX_PEAK_DEG]
         && ((seated0 && p1 - p0 >= 2 * seat) || (seated1 && p0 - p1 >= seat));
     if (deep_enough && !seat_lean && par[MIN_DUR_S] <= duration && duration <= par[MAX_DUR_S]) {
