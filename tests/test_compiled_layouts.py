@@ -47,7 +47,7 @@ def check(module: ModuleType, c_file: str, expected_pairs: int, renames: dict[st
 def test_the_detectors_layout_is_its_loops() -> None:
     c = c_enum_values(PACKAGE / "detection" / "_detect.c")
     check(detector, "detection/_detect.c", 29)
-    assert detector._N_FS == c["C_START_L"] + 1  # the float state's last entry
+    assert detector._N_FS == c["IDLE_VALLEY_L"] + 1  # the float state's last entry
     assert detector._N_ST == c["SEEN_T"] + 1  # the int state's
     assert len(detector.HingeDetector()._par) == c["SEAT_MAX_PEAK_DEG"] + 1  # the parameters, in the loop's order
 

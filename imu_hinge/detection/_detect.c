@@ -11,7 +11,7 @@
 /* float state fs */
 enum { LAST_T, IDLE_VALLEY_T, IDLE_VALLEY_TIME, P_ABOVE, L_ABOVE = 5, C_START = 7, C_PEAK_T, C_PEAK_TIME,
        C_P_AT_PEAK, C_VALLEY_T, C_VALLEY_TIME, C_L_CROSS, C_P_CROSS = 15, C_ABOVE_SINCE = 17, IDLE_VALLEY_P,
-       IDLE_VALLEY_L, C_START_P, C_START_L };
+       IDLE_VALLEY_L };
 /* int state st */
 enum { HAS_CAND, GAP_OPEN, C_INCOMPLETE, C_ALERTED, C_LED, C_VALLEY_INDEX, ROW0, NROWS, N_REPS, N_PEND,
        N_EV, N_REC, C_GAP_BEFORE, SEEN_T };
@@ -53,7 +53,6 @@ static void new_candidate(Det *d, double start_s, int64_t row0) {
     st[C_INCOMPLETE] = 0; st[C_GAP_BEFORE] = 0; st[C_ALERTED] = 0; st[C_LED] = 0; st[C_VALLEY_INDEX] = -1;
     fs[C_START] = start_s; fs[C_PEAK_T] = -INFINITY; fs[C_PEAK_TIME] = NAN; fs[C_P_AT_PEAK] = NAN;
     fs[C_VALLEY_T] = INFINITY; fs[C_VALLEY_TIME] = NAN; fs[C_ABOVE_SINCE] = NAN;
-    fs[C_START_P] = NAN; fs[C_START_L] = NAN;
     for (int k = 0; k < 2; k++) {
         fs[C_P_CROSS + k] = fs[P_ABOVE + k];
         fs[C_L_CROSS + k] = fs[L_ABOVE + k];
@@ -140,12 +139,13 @@ static void close_rep(Det *d, double end_s, double t_now, int restart) {
             && (st[C_GAP_BEFORE] == 1 || hidden_peak(d, n_rows) >= par[MIN_PEAK_DEG]));
     /* the lean of rising from a seat or sitting down: seated at one end (the pelvis tipped back, the trunk
      * upright of it: the lumbar spine flexed) and the pelvis forward of that at the other; a rep starts and ends
-     * standing (NaN: no test). The start: the most upright moment before it; the end: the last row kept (the row
-     * that ended it), where a rep's pelvis is still a few degrees forward of standing (the ascent's last part): an
-     * end forward of a seated start by twice seat, or an end seated by seat back of the start */
-    double seat = par[SEAT_P_DEG], p0 = fs[C_START_P], p1 = d->rows[4 * (r0 + nr - 1) + 1];
+     * standing (NaN: no test). The start: the most upright moment before it (its posture kept by the idle branch,
+     * untouched while a candidate runs); the end: the last row kept (the row that ended it), where a rep's pelvis
+     * is still a few degrees forward of standing (the ascent's last part): an end forward of a seated start by
+     * twice seat, or an end seated by seat back of the start */
+    double seat = par[SEAT_P_DEG], p0 = fs[IDLE_VALLEY_P], p1 = d->rows[4 * (r0 + nr - 1) + 1];
     /* (at the last row the trunk still leans by about end_deg: L >= seat whenever P <= -seat there) */
-    int seated0 = p0 <= -seat && fs[C_START_L] >= seat, seated1 = p1 <= -seat;
+    int seated0 = p0 <= -seat && fs[IDLE_VALLEY_L] >= seat, seated1 = p1 <= -seat;
     int seat_lean = !restart && peak_t < par[SEAT_MAX_PEAK_DEG]
         && ((seated0 && p1 - p0 >= 2 * seat) || (seated1 && p0 - p1 >= seat));
     if (deep_enough && !seat_lean && par[MIN_DUR_S] <= duration && duration <= par[MAX_DUR_S]) {
@@ -163,6 +163,7 @@ static void close_rep(Det *d, double end_s, double t_now, int restart) {
     if (restart) {
         int64_t tail = r0 + st[C_VALLEY_INDEX];
         new_candidate(d, fs[C_VALLEY_TIME], tail);
+        fs[IDLE_VALLEY_P] = NAN; fs[IDLE_VALLEY_L] = NAN;  /* begun at a valley: no upright moment before it */
         for (int64_t i = tail; i < r0 + nr; i++) {  /* in place */
             const double *r = d->rows + 4 * i;
             add_row(d, r[0], r[1], r[2], r[3]);
@@ -237,9 +238,7 @@ int64_t hinge_detect(Det *d, const double *t, const double *p, const double *tr,
             if (tri <= fmax(fs[IDLE_VALLEY_T] + par[SETTLE_DEG], par[STANDING_DEG])) fs[IDLE_VALLEY_TIME] = ti;
             if (tri <= par[START_DEG]) continue;
             double start = !isnan(fs[IDLE_VALLEY_TIME]) ? fs[IDLE_VALLEY_TIME] : ti;
-            double start_p = fs[IDLE_VALLEY_P], start_l = fs[IDLE_VALLEY_L];  /* (set with the first row here) */
             new_candidate(d, start, 0);
-            fs[C_START_P] = start_p; fs[C_START_L] = start_l;
             st[C_INCOMPLETE] = st[GAP_OPEN];
             st[C_GAP_BEFORE] = st[GAP_OPEN];
             event(d, EV_STARTED, ti, 0.0, (double)(st[N_REPS] + 1));

@@ -29,7 +29,7 @@ from imu_hinge.detection.rep_events import Event, FaultRaised, Rep, RepCompleted
 
 # Layouts of the loop's arrays (the full ones are the enums of _detect.c; Python reads these):
 _LAST_T, _IDLE_VALLEY_T = 0, 1  # float state ``fs``: time of the last row, lowest T since the last rep
-_N_FS = 22
+_N_FS = 20
 _ROW0, _NROWS, _N_PEND, _N_EV, _N_REC = 6, 7, 9, 10, 11  # int state ``st``: the candidate's rows in
 _N_ST = 14  # ``rows`` (a table of (t, P, T, L)), how full the other tables are, gap flags, a T seen yet
 EV_STARTED, EV_LUMBAR_LED, EV_LUMBAR_FLEXION, EV_REP, EV_LOCKOUT, EV_WINDOW_CLOSED = range(6)
