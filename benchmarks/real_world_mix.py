@@ -14,8 +14,9 @@ move before the first rep is sitting down (after a stand of 0.1-1 s): a seat is 
 
 Each goes through the input checks and ``analyze`` as a user's recording does. Per session: lumbar RMSE over the
 rows with a value, true reps found (a found rep's bottom inside the true rep) and extra ones, peak lumbar error of
-the found reps; a refused session is counted as such. Prints the summary (lumbar RMSE median, p90, worst; sessions
-with every rep found and none extra; peak error median and p95), the five worst sessions with what they hold,
+the found reps; a refused session is counted as such. Prints the summary (lumbar RMSE median, p90, worst, and the mean
+in the JSON line; reps found and extra; sessions with every rep found and none extra; peak error median and p95), the
+five worst sessions with what they hold,
 then one JSON line.
 """
 
@@ -134,16 +135,19 @@ def main() -> int:
     done = [r for r in rows if r.refused is None]
     rm = np.array([r.rmse for r in done] or [math.nan])
     pe = np.array([e for r in done for e in r.peak_err] or [math.nan])
-    summary = {"refused": len(rows) - len(done), "lumbar_rmse_median": round(float(np.median(rm)), 3),
+    summary = {"refused": len(rows) - len(done), "lumbar_rmse_mean": round(float(np.mean(rm)), 3),
+               "lumbar_rmse_median": round(float(np.median(rm)), 3),
                "lumbar_rmse_p90": round(float(np.percentile(rm, 90)), 3), "lumbar_rmse_max": round(float(rm.max()), 3),
                "reps_found": sum(r.found for r in done), "reps_true": sum(r.true for r in done),
+               "reps_extra": sum(r.extra for r in done),
                "sessions_exact": sum(r.found == r.true and not r.extra for r in done),
                "peak_err_median": round(float(np.median(pe)), 3),
                "peak_err_p95": round(float(np.percentile(pe, 95)), 3)}
     print(f"{len(rows)} sessions (seed {args.seed}, sit first {args.sit_first:.0%}): "
           f"{summary['refused']} refused; lumbar RMSE median {summary['lumbar_rmse_median']:.2f} deg, "
           f"p90 {summary['lumbar_rmse_p90']:.2f}, worst {summary['lumbar_rmse_max']:.2f}; reps found "
-          f"{summary['reps_found']}/{summary['reps_true']}, sessions exact {summary['sessions_exact']}/{len(done)}; "
+          f"{summary['reps_found']}/{summary['reps_true']} ({summary['reps_extra']} extra), sessions exact "
+          f"{summary['sessions_exact']}/{len(done)}; "
           f"peak lumbar error median {summary['peak_err_median']:.2f} deg, p95 {summary['peak_err_p95']:.2f}")
     print(f"{'seed':>6s} {'lumbar':>7s} {'reps':>7s}  conditions")
     order = sorted(range(len(rows)), key=lambda i: -(math.inf if rows[i].refused else rows[i].rmse))
